@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the tools Basalt's tests use (as root on Debian/Ubuntu). Says clearly what it could
+# not install; tests that need a missing tool fail with a message naming it.
+set -uo pipefail
+
+PKGS=(qemu-system-x86 qemu-utils libiscsi-bin busybox-static cpio)
+missing=()
+for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if (( ${#missing[@]} == 0 )); then
+  echo "test tools: all present"
+  exit 0
+fi
+if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "test tools: could not install ${missing[*]} (needs root and apt-get: apt-get install ${PKGS[*]}); tests that need them will fail" >&2
+  exit 1
+fi
+echo "test tools: installing ${PKGS[*]} (missing: ${missing[*]})"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+still=()
+for tool in "${missing[@]}"; do command -v "$tool" >/dev/null 2>&1 || still+=("$tool"); done
+if (( ${#still[@]} > 0 )); then
+  echo "test tools: still missing after apt-get: ${still[*]}" >&2
+  exit 1
+fi
+echo "test tools: installed"
