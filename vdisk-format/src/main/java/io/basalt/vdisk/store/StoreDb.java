@@ -1,0 +1,132 @@
+package io.basalt.vdisk.store;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteOptions;
+
+/**
+ * Owns the RocksDB instance and its column families, and the option objects shared by readers
+ * and writers. Everything here is closed by {@link #close()} in reverse order of creation.
+ *
+ * <p>Durability: {@link #writeOptions} writes the WAL to the OS without fsync, so an
+ * acknowledged write survives kill -9 of the process; {@link #syncWriteOptions} (FUA, metadata)
+ * and {@link #syncWal()} (flush) fsync the WAL, so those survive power loss.
+ */
+final class StoreDb implements AutoCloseable {
+    static final int GRAIN_BLOCK_SIZE_BYTES = 8 * 1024;
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    final RocksDB db;
+    final ColumnFamilyHandle meta;
+    final ColumnFamilyHandle blocks;
+    final ColumnFamilyHandle changes;
+    final WriteOptions writeOptions;
+    final WriteOptions syncWriteOptions;
+    /** Point lookups within one grain: prefix bloom filters apply. */
+    final ReadOptions grainReadOptions;
+    /** Range scans across grains and epochs. */
+    final ReadOptions scanReadOptions;
+
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    StoreDb(Path dir, long blockCacheBytes) {
+        try {
+            Files.createDirectories(dir);
+            LRUCache cache = own(new LRUCache(blockCacheBytes));
+            BloomFilter bloom = own(new BloomFilter(10, false));
+            BlockBasedTableConfig blockTable = new BlockBasedTableConfig()
+                    .setBlockCache(cache)
+                    .setFilterPolicy(bloom)
+                    .setBlockSize(GRAIN_BLOCK_SIZE_BYTES)
+                    .setWholeKeyFiltering(false)
+                    .setCacheIndexAndFilterBlocks(true)
+                    .setPinL0FilterAndIndexBlocksInCache(true);
+            ColumnFamilyOptions blockOptions = own(new ColumnFamilyOptions()
+                    .setTableFormatConfig(blockTable)
+                    // Frames are already LZ4-compressed where that pays; don't compress twice.
+                    .setCompressionType(CompressionType.NO_COMPRESSION)
+                    .useFixedLengthPrefixExtractor(Keys.GRAIN_PREFIX_BYTES)
+                    .setMemtablePrefixBloomSizeRatio(0.1)
+                    .setWriteBufferSize(64L << 20)
+                    .setMaxWriteBufferNumber(4)
+                    .setTargetFileSizeBase(64L << 20)
+                    .setMaxBytesForLevelBase(512L << 20)
+                    .setLevelCompactionDynamicLevelBytes(true));
+            BlockBasedTableConfig smallTable = new BlockBasedTableConfig().setBlockCache(cache);
+            ColumnFamilyOptions smallOptions = own(new ColumnFamilyOptions()
+                    .setTableFormatConfig(smallTable)
+                    .setCompressionType(CompressionType.LZ4_COMPRESSION)
+                    .setWriteBufferSize(16L << 20));
+            DBOptions dbOptions = own(new DBOptions()
+                    .setCreateIfMissing(true)
+                    .setCreateMissingColumnFamilies(true)
+                    .setMaxBackgroundJobs(2)
+                    .setBytesPerSync(1L << 20)
+                    .setWalBytesPerSync(0)
+                    .setKeepLogFileNum(4)
+                    .setInfoLogLevel(org.rocksdb.InfoLogLevel.WARN_LEVEL));
+            List<ColumnFamilyDescriptor> descriptors = List.of(
+                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, smallOptions),
+                    new ColumnFamilyDescriptor("blocks".getBytes(java.nio.charset.StandardCharsets.UTF_8), blockOptions),
+                    new ColumnFamilyDescriptor("changes".getBytes(java.nio.charset.StandardCharsets.UTF_8), smallOptions));
+            List<ColumnFamilyHandle> handles = new ArrayList<>();
+            db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            meta = handles.get(0);
+            blocks = handles.get(1);
+            changes = handles.get(2);
+            writeOptions = own(new WriteOptions().setSync(false));
+            syncWriteOptions = own(new WriteOptions().setSync(true));
+            grainReadOptions = own(new ReadOptions().setPrefixSameAsStart(true).setVerifyChecksums(true));
+            scanReadOptions = own(new ReadOptions().setTotalOrderSeek(true).setVerifyChecksums(true));
+        } catch (RocksDBException | java.io.IOException e) {
+            closeOwned();
+            throw new StoreException("cannot open store at " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    void syncWal() throws RocksDBException {
+        db.flushWal(true);
+    }
+
+    @Override
+    public void close() {
+        meta.close();
+        blocks.close();
+        changes.close();
+        db.close();
+        closeOwned();
+    }
+
+    private void closeOwned() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + owned.get(i), e);
+            }
+        }
+        owned.clear();
+    }
+}

@@ -1,0 +1,80 @@
+package io.basalt.vdisk.store;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The in-memory state of one vdisk shared by every handle on it. I/O holds {@link #lock} shared;
+ * operations that change the epoch, the size or the chain (snapshot, rollback, resize, flatten's
+ * final step) hold it exclusively, so a snapshot never catches half of a write and a write never
+ * lands in an epoch that was already frozen.
+ */
+final class VdiskState {
+    final long id;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    final AtomicInteger openHandles = new AtomicInteger();
+    private final java.util.concurrent.ConcurrentHashMap<Long, Integer> snapshotHandles = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile VdiskInfo info;
+    /** Ancestors of this vdisk, nearest first, with the epoch each is read at. */
+    private volatile long[] ancestorIds;
+    private volatile long[] ancestorEpochs;
+
+    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs) {
+        this.id = info.id();
+        this.info = info;
+        setAncestors(ancestorIds, ancestorEpochs);
+    }
+
+    VdiskInfo info() {
+        return info;
+    }
+
+    void info(VdiskInfo updated) {
+        if (updated.id() != id) {
+            throw new IllegalStateException("vdisk id: " + updated.id() + " (expected: " + id + ")");
+        }
+        info = updated;
+    }
+
+    void setAncestors(long[] ids, long[] epochs) {
+        if (ids.length != epochs.length) {
+            throw new IllegalStateException("ancestors: " + ids.length + " ids, " + epochs.length + " epochs");
+        }
+        ancestorIds = ids;
+        ancestorEpochs = epochs;
+    }
+
+    /** This vdisk's id followed by its ancestors' ids, nearest first. */
+    long[] chainIds() {
+        long[] ids = ancestorIds;
+        long[] chain = new long[ids.length + 1];
+        chain[0] = id;
+        System.arraycopy(ids, 0, chain, 1, ids.length);
+        return chain;
+    }
+
+    void snapshotOpened(long epoch, int delta) {
+        snapshotHandles.merge(epoch, delta, Integer::sum);
+    }
+
+    int openSnapshotHandles(long epoch) {
+        return snapshotHandles.getOrDefault(epoch, 0);
+    }
+
+    boolean isClone() {
+        return ancestorIds.length > 0;
+    }
+
+    /** A reader of this vdisk at {@code epoch}, through its ancestors. */
+    ChainReader reader(StoreDb db, long epoch) {
+        long[] ids = ancestorIds;
+        long[] epochs = ancestorEpochs;
+        long[] chainIds = new long[ids.length + 1];
+        long[] chainEpochs = new long[ids.length + 1];
+        chainIds[0] = id;
+        chainEpochs[0] = epoch;
+        System.arraycopy(ids, 0, chainIds, 1, ids.length);
+        System.arraycopy(epochs, 0, chainEpochs, 1, epochs.length);
+        return new ChainReader(db, chainIds, chainEpochs);
+    }
+}
