@@ -86,7 +86,9 @@ final class ChainReader implements AutoCloseable {
         try {
             it.status();
         } catch (RocksDBException e) {
-            throw new BlockDeviceException(BlockDeviceException.Kind.IO, "block store read failed: " + e.getMessage(), e);
+            boolean corrupt = e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.Corruption;
+            throw new BlockDeviceException(corrupt ? BlockDeviceException.Kind.CORRUPTION : BlockDeviceException.Kind.IO,
+                    "block store read failed: " + e.getMessage(), e);
         }
     }
 

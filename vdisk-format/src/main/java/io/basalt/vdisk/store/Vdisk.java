@@ -224,8 +224,14 @@ public final class Vdisk implements BlockDevice {
 
     /** Decodes the visible version of grain {@code g} into {@code out}; zeros when there is none. */
     private void decodeGrain(ChainReader reader, long g, byte[] out, int outPos) {
-        ChainReader.Located loc = reader.locate(g);
         int grainSize = state.info().grainSizeBytes();
+        ChainReader.Located loc;
+        try {
+            loc = reader.locate(g);
+        } catch (BlockDeviceException e) {
+            long lba = g * grainSize / state.info().blockSizeBytes();
+            throw new BlockDeviceException(e.kind(), e.getMessage() + " reading vdisk " + name + " at lba " + lba + " (grain " + g + ")", e);
+        }
         if (loc == null) {
             java.util.Arrays.fill(out, outPos, outPos + grainSize, (byte) 0);
             return;

@@ -148,6 +148,8 @@ class VdiskStoreModelProperties {
                 removeDisk(d);
             } else if (op < 92) {
                 reopen();
+            } else if (op < 95) {
+                diff(d);
             } else {
                 lbaStatus(d);
             }
@@ -330,6 +332,7 @@ class VdiskStoreModelProperties {
             });
             d.parentSpec = null;
             d.depth = 0;
+            d.everCloneOrFlattened = true;
             checkDisk(d);
         }
 
@@ -378,6 +381,41 @@ class VdiskStoreModelProperties {
             open.clear();
             store.close();
             store = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2));
+        }
+
+        /** Every byte that differs between two views lies in a listed extent; zero extents read as zeros. */
+        void diff(ModelDisk d) {
+            List<String> names = new ArrayList<>(d.snapData.keySet());
+            if (names.isEmpty()) {
+                return;
+            }
+            String from = rnd.nextInt(3) == 0 ? null : names.get(rnd.nextInt(names.size()));
+            String to = rnd.nextBoolean() ? null : names.get(rnd.nextInt(names.size()));
+            if (to != null && from != null && names.indexOf(from) >= names.indexOf(to)) {
+                return;
+            }
+            lastOp = "diff " + d.name + " from " + from + " to " + to;
+            if (from == null && d.everCloneOrFlattened) {
+                return; // a clone's diff from the beginning leaves out what it reads from its parent
+            }
+            byte[] a = from == null ? new byte[0] : d.snapData.get(from);
+            byte[] b = to == null ? d.head : d.snapData.get(to);
+            List<Extent> extents = store.diff(d.name, from, to);
+            boolean[] covered = new boolean[b.length];
+            for (Extent e : extents) {
+                for (long i = e.offsetBytes(); i < e.offsetBytes() + e.lengthBytes(); i++) {
+                    covered[(int) i] = true;
+                    if (!e.data()) {
+                        assertEquals(0, b[(int) i], lastOp + " zero extent " + e + " has data at " + i);
+                    }
+                }
+            }
+            for (int i = 0; i < b.length; i++) {
+                byte old = i < a.length ? a[i] : 0;
+                if (old != b[i]) {
+                    assertTrue(covered[i], lastOp + " byte " + i + " changed but is in no extent: " + extents);
+                }
+            }
         }
 
         void lbaStatus(ModelDisk d) {
