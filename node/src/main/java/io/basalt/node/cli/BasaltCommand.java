@@ -1,0 +1,47 @@
+package io.basalt.node.cli;
+
+import java.io.PrintWriter;
+
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.store.StoreException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code basalt} command line: one executable for every role and command. */
+@Command(name = "basalt", mixinStandardHelpOptions = true, version = "basalt 0.1.0",
+        description = "Clustered storage for virtual machines.",
+        subcommands = {VdiskCommand.class, SnapCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class BasaltCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new BasaltCommand());
+        cl.setExecutionExceptionHandler(BasaltCommand::handle);
+        return cl;
+    }
+
+    public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    /** Refusals and bad values are one line naming what is wrong; anything else is a bug: full trace. */
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        if (cause instanceof StoreException || cause instanceof IllegalArgumentException
+                || cause instanceof BlockDeviceException || cause instanceof java.io.IOException) {
+            err.println("basalt " + cl.getCommandName() + ": " + cause.getMessage());
+            err.flush();
+            return 1;
+        }
+        cause.printStackTrace(err);
+        err.flush();
+        return 70;
+    }
+}

@@ -1,0 +1,352 @@
+package io.basalt.node.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import io.basalt.vdisk.Sizes;
+import io.basalt.vdisk.store.Extent;
+import io.basalt.vdisk.store.SnapshotInfo;
+import io.basalt.vdisk.store.Usage;
+import io.basalt.vdisk.store.Vdisk;
+import io.basalt.vdisk.store.VdiskInfo;
+import io.basalt.vdisk.store.VdiskStore;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code basalt vdisk ...}: thin virtual disks in the local store, modelled on {@code rbd}. */
+@Command(name = "vdisk", description = "Create, inspect, clone and remove virtual disks.", mixinStandardHelpOptions = true,
+        subcommands = {VdiskCommand.Create.class, VdiskCommand.Ls.class, VdiskCommand.Info.class, VdiskCommand.Du.class,
+                VdiskCommand.Resize.class, VdiskCommand.Rm.class, VdiskCommand.Clone.class, VdiskCommand.Flatten.class,
+                VdiskCommand.Diff.class, VdiskCommand.Write.class, VdiskCommand.Read.class})
+public final class VdiskCommand {
+
+    @Command(name = "create", description = "Create a thin vdisk: it takes no space until written.")
+    static final class Create implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = {"-s", "--size"}, required = true, converter = SizeConverter.class, description = "Size, e.g. 10G.") long size;
+        @Option(names = "--block-size", defaultValue = "512", description = "Logical block size: 512 or 4096 (default ${DEFAULT-VALUE}).") int blockSize;
+        @Option(names = "--grain-size", defaultValue = "4K", converter = SizeConverter.class,
+                description = "Unit of versioning and placement (default ${DEFAULT-VALUE}).") long grainSize;
+
+        @Override
+        public Integer call() {
+            try (VdiskStore s = store.open()) {
+                VdiskInfo v = s.create(name, size, blockSize, Math.toIntExact(grainSize));
+                spec.commandLine().getOut().printf("created vdisk %s: %s thin, %d-byte blocks, %s grains%n",
+                        v.name(), Sizes.format(v.sizeBytes()), v.blockSizeBytes(), Sizes.format(v.grainSizeBytes()));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "ls", description = "List vdisks.")
+    static final class Ls implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Option(names = {"-l", "--long"}, description = "Also show size, usage and parent.") boolean longFormat;
+
+        @Override
+        public Integer call() {
+            var out = spec.commandLine().getOut();
+            try (VdiskStore s = store.open()) {
+                List<VdiskInfo> all = s.list();
+                if (!longFormat) {
+                    all.forEach(v -> out.println(v.name()));
+                    return 0;
+                }
+                out.printf("%-24s %10s %10s %5s  %s%n", "NAME", "SIZE", "USED", "SNAPS", "PARENT");
+                for (VdiskInfo v : all) {
+                    Usage u = s.usage(v.name());
+                    out.printf("%-24s %10s %10s %5d  %s%n", v.name(), Sizes.format(v.sizeBytes()), Sizes.format(u.usedBytes()),
+                            s.snapshots(v.name()).size(), v.parent().map(VdiskInfo.ParentLink::description).orElse(""));
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "info", description = "Show a vdisk's geometry, epochs, parent and space.")
+    static final class Info implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            var out = spec.commandLine().getOut();
+            try (VdiskStore s = store.open()) {
+                VdiskInfo v = s.info(name);
+                Usage u = s.usage(name);
+                out.printf("vdisk %s%n", v.name());
+                out.printf("  id:            %d%n", v.id());
+                out.printf("  size:          %s (%d bytes)%n", Sizes.format(v.sizeBytes()), v.sizeBytes());
+                out.printf("  block size:    %d%n", v.blockSizeBytes());
+                out.printf("  grain size:    %s%n", Sizes.format(v.grainSizeBytes()));
+                out.printf("  head epoch:    %d%n", v.headEpoch());
+                out.printf("  snapshots:     %d%n", s.snapshots(name).size());
+                out.printf("  parent:        %s%n", v.parent().map(VdiskInfo.ParentLink::description).orElse("(none)"));
+                out.printf("  chain depth:   %d (max %d)%n", v.chainDepth(), VdiskStore.CHAIN_DEPTH_MAX);
+                out.printf("  used:          %s%n", Sizes.format(u.usedBytes()));
+                out.printf("  stored:        %s in %d grain versions (snapshots included, after compression)%n",
+                        Sizes.format(u.storedBytes()), u.versionCount());
+                out.printf("  created:       %s%n", Instant.ofEpochMilli(v.createdEpochMs()));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "du", description = "Show space: provisioned, used at head, stored with snapshots.")
+    static final class Du implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME", arity = "0..1") String name;
+
+        @Override
+        public Integer call() {
+            var out = spec.commandLine().getOut();
+            try (VdiskStore s = store.open()) {
+                out.printf("%-24s %12s %12s %12s%n", "NAME", "PROVISIONED", "USED", "STORED");
+                long p = 0, used = 0, stored = 0;
+                for (VdiskInfo v : name == null ? s.list() : List.of(s.info(name))) {
+                    Usage u = s.usage(v.name());
+                    out.printf("%-24s %12s %12s %12s%n", v.name(), Sizes.format(u.provisionedBytes()), Sizes.format(u.usedBytes()),
+                            Sizes.format(u.storedBytes()));
+                    p += u.provisionedBytes();
+                    used += u.usedBytes();
+                    stored += u.storedBytes();
+                }
+                out.printf("%-24s %12s %12s %12s%n", "<TOTAL>", Sizes.format(p), Sizes.format(used), Sizes.format(stored));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "resize", description = "Grow a vdisk, or shrink it when no data lies past the new end.")
+    static final class Resize implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = {"-s", "--size"}, required = true, converter = SizeConverter.class) long size;
+
+        @Override
+        public Integer call() {
+            try (VdiskStore s = store.open()) {
+                long before = s.info(name).sizeBytes();
+                s.resize(name, size);
+                spec.commandLine().getOut().printf("resized vdisk %s: %s -> %s%n", name, Sizes.format(before), Sizes.format(size));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "rm", description = "Remove a vdisk (refused while it has snapshots or clones).")
+    static final class Rm implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            try (VdiskStore s = store.open()) {
+                s.remove(name);
+                spec.commandLine().getOut().printf("removed vdisk %s%n", name);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "clone", description = "Create a linked clone of a snapshot: O(1), shares the parent's grains.")
+    static final class Clone implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "PARENT@SNAP") String source;
+        @Parameters(index = "1", paramLabel = "CHILD") String child;
+
+        @Override
+        public Integer call() {
+            Target s0 = Target.parse(source, true);
+            try (VdiskStore s = store.open()) {
+                VdiskInfo v = s.clone(s0.vdisk(), s0.snap(), child);
+                spec.commandLine().getOut().printf("cloned %s to %s (chain depth %d)%n", source, v.name(), v.chainDepth());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "flatten", description = "Copy a clone's inherited grains in and cut the link to its parent.")
+    static final class Flatten implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            try (VdiskStore s = store.open()) {
+                VdiskInfo v = s.info(name);
+                try (ProgressBar bar = new ProgressBarBuilder().setTaskName("flatten " + name).setInitialMax(v.grainCount())
+                        .setStyle(ProgressBarStyle.ASCII).setUnit(" grains", 1).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+                        .build()) {
+                    s.flatten(name, bar::stepTo);
+                }
+                spec.commandLine().getOut().printf("flattened %s: no longer depends on %s%n", name,
+                        v.parent().map(VdiskInfo.ParentLink::description).orElse("?"));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "diff", description = {"List extents changed between two snapshots (or a snapshot and the head),",
+            "like 'rbd diff': offset, length, data|zero. Costs O(changed)."})
+    static final class Diff implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "FROM", description = "NAME@SNAP (older), or NAME for everything written") String from;
+        @Parameters(index = "1", paramLabel = "TO", arity = "0..1", description = "NAME@SNAP (newer) or NAME (head; default)") String to;
+
+        @Override
+        public Integer call() {
+            Target a = Target.parse(from, false);
+            Target b = to == null ? new Target(a.vdisk(), null) : Target.parse(to, false);
+            if (!a.vdisk().equals(b.vdisk())) {
+                throw new IllegalArgumentException("diff: '" + from + "' and '" + to + "' (expected: two views of one vdisk)");
+            }
+            var out = spec.commandLine().getOut();
+            try (VdiskStore s = store.open()) {
+                List<Extent> extents = s.diff(a.vdisk(), a.snap(), b.snap());
+                out.printf("%-14s %-10s %s%n", "Offset", "Length", "Type");
+                long total = 0;
+                for (Extent e : extents) {
+                    out.printf("%-14d %-10d %s%n", e.offsetBytes(), e.lengthBytes(), e.data() ? "data" : "zero");
+                    total += e.lengthBytes();
+                }
+                spec.commandLine().getErr().printf("%d extents, %s changed%n", extents.size(), Sizes.format(total));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "write", description = "Write bytes from a file or stdin at a byte offset (for scripting).")
+    static final class Write implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Spec CommandSpec spec;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--offset", defaultValue = "0", converter = SizeConverter.class) long offset;
+        @Option(names = {"-i", "--input"}, paramLabel = "FILE", description = "Input file (default: stdin).") Path input;
+
+        @Override
+        public Integer call() throws IOException {
+            byte[] data;
+            try (InputStream in = input == null ? System.in : Files.newInputStream(input)) {
+                data = in.readAllBytes();
+            }
+            try (VdiskStore s = store.open(); Vdisk disk = s.open(name)) {
+                ByteIo.write(disk, offset, data);
+            }
+            spec.commandLine().getOut().printf("wrote %d bytes to %s at offset %d%n", data.length, name, offset);
+            return 0;
+        }
+    }
+
+    @Command(name = "read", description = "Read bytes of a vdisk or snapshot (NAME@SNAP) to a file or stdout.")
+    static final class Read implements Callable<Integer> {
+        @Mixin StoreOptions store;
+        @Parameters(paramLabel = "NAME[@SNAP]") String name;
+        @Option(names = "--offset", defaultValue = "0", converter = SizeConverter.class) long offset;
+        @Option(names = "--length", required = true, converter = SizeConverter.class) long length;
+        @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Output file (default: stdout).") Path output;
+
+        @Override
+        public Integer call() throws IOException {
+            try (VdiskStore s = store.open(); Vdisk disk = s.open(name);
+                 OutputStream out = output == null ? System.out : Files.newOutputStream(output)) {
+                ByteIo.read(disk, offset, length, out);
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    /** {@code name} or {@code name@snap}. */
+    record Target(String vdisk, String snap) {
+        static Target parse(String text, boolean snapRequired) {
+            int at = text.indexOf('@');
+            if (at < 0) {
+                if (snapRequired) {
+                    throw new IllegalArgumentException("snapshot: '" + text + "' (expected: NAME@SNAP)");
+                }
+                return new Target(text, null);
+            }
+            return new Target(text.substring(0, at), text.substring(at + 1));
+        }
+    }
+
+    /** Byte-granular reads and writes over a block device, by read-modify-write of edge blocks. */
+    static final class ByteIo {
+        static final int CHUNK_BYTES = 1 << 20;
+
+        static void write(Vdisk disk, long offset, byte[] data) {
+            int bs = disk.logicalBlockSizeBytes();
+            if (offset < 0 || offset + data.length > disk.sizeBytes()) {
+                throw new IllegalArgumentException("offset: " + offset + " + " + data.length + " bytes (expected: within the vdisk's "
+                        + disk.sizeBytes() + " bytes) vdisk=" + disk.name());
+            }
+            if (data.length == 0) {
+                return;
+            }
+            long first = offset / bs;
+            long end = (offset + data.length + bs - 1) / bs;
+            for (long lba = first; lba < end; lba += CHUNK_BYTES / bs) {
+                int blocks = (int) Math.min(CHUNK_BYTES / bs, end - lba);
+                long chunkStart = lba * bs;
+                byte[] buf = new byte[blocks * bs];
+                boolean partial = chunkStart < offset || chunkStart + buf.length > offset + data.length;
+                if (partial) {
+                    disk.read(lba, blocks).join().get(buf);
+                }
+                long from = Math.max(offset, chunkStart);
+                long to = Math.min(offset + data.length, chunkStart + buf.length);
+                System.arraycopy(data, (int) (from - offset), buf, (int) (from - chunkStart), (int) (to - from));
+                disk.write(lba, ByteBuffer.wrap(buf), false).join();
+            }
+            disk.flush().join();
+        }
+
+        static void read(Vdisk disk, long offset, long length, OutputStream out) throws IOException {
+            int bs = disk.logicalBlockSizeBytes();
+            if (offset < 0 || length < 0 || offset + length > disk.sizeBytes()) {
+                throw new IllegalArgumentException("offset: " + offset + " + " + length + " bytes (expected: within the vdisk's "
+                        + disk.sizeBytes() + " bytes) vdisk=" + disk.name());
+            }
+            long pos = offset;
+            while (pos < offset + length) {
+                long lba = pos / bs;
+                int blocks = (int) Math.min(CHUNK_BYTES / bs, (offset + length - lba * bs + bs - 1) / bs);
+                ByteBuffer buf = disk.read(lba, blocks).join();
+                int skip = (int) (pos - lba * bs);
+                int n = (int) Math.min(buf.remaining() - skip, offset + length - pos);
+                out.write(buf.array(), buf.arrayOffset() + skip, n);
+                pos += n;
+            }
+        }
+    }
+
+    static String snapshotLine(SnapshotInfo s) {
+        return String.format("%-20s %6d %10s  %s", s.name(), s.epoch(), Sizes.format(s.sizeBytes()), Instant.ofEpochMilli(s.createdEpochMs()));
+    }
+}
