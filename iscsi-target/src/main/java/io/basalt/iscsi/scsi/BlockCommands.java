@@ -1,0 +1,354 @@
+package io.basalt.iscsi.scsi;
+
+import io.basalt.vdisk.BlockDevice;
+import io.basalt.vdisk.LbaStatus;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/** SBC medium-access commands: the CDB → {@link BlockDevice} logic. */
+final class BlockCommands {
+
+    /** Write-same payloads are written in chunks of at most this many bytes. */
+    private static final int WRITE_SAME_CHUNK_BYTES = 1 << 20;
+    private static final int ORWRITE_ATTEMPTS_MAX = 16;
+
+    private final LogicalUnit lu;
+    private final BlockDevice device;
+
+    BlockCommands(LogicalUnit lu) {
+        this.lu = lu;
+        this.device = lu.device();
+    }
+
+    /** LBA, block count and the flags byte of a read/write-shaped CDB. */
+    record Extent(long lba, long blocks, int flags) {
+    }
+
+    CompletableFuture<ScsiResult> execute(ScsiRequest r) {
+        return switch (r.opcode()) {
+            case Opcodes.READ_6, Opcodes.READ_10, Opcodes.READ_12, Opcodes.READ_16 -> read(r);
+            case Opcodes.WRITE_6, Opcodes.WRITE_10, Opcodes.WRITE_12, Opcodes.WRITE_16 -> write(r, false);
+            case Opcodes.WRITE_VERIFY_10, Opcodes.WRITE_VERIFY_12, Opcodes.WRITE_VERIFY_16 -> write(r, true);
+            case Opcodes.VERIFY_10, Opcodes.VERIFY_12, Opcodes.VERIFY_16 -> verify(r);
+            case Opcodes.PRE_FETCH_10, Opcodes.PRE_FETCH_16 -> LogicalUnit.done(prefetch(r));
+            case Opcodes.SYNCHRONIZE_CACHE_10, Opcodes.SYNCHRONIZE_CACHE_16 -> synchronizeCache(r);
+            case Opcodes.WRITE_SAME_10, Opcodes.WRITE_SAME_16 -> writeSame(r);
+            case Opcodes.UNMAP -> unmap(r);
+            case Opcodes.COMPARE_AND_WRITE -> compareAndWrite(r);
+            case Opcodes.ORWRITE_16 -> orWrite(r);
+            default -> LogicalUnit.done(ScsiResult.check(Sense.INVALID_OPCODE));
+        };
+    }
+
+    static Extent extent(ScsiRequest r) {
+        return switch (cdbLength(r.opcode())) {
+            case 6 -> new Extent(r.u24(1) & 0x1fffff, r.u8(4) == 0 ? 256 : r.u8(4), 0);
+            case 10 -> new Extent(r.u32(2), r.u16(7), r.u8(1));
+            case 12 -> new Extent(r.u32(2), r.u32(6), r.u8(1));
+            default -> new Extent(r.u64(2), r.u32(10), r.u8(1));
+        };
+    }
+
+    static int cdbLength(int opcode) {
+        return switch (opcode >> 5) {
+            case 0 -> 6;
+            case 1, 2 -> 10;
+            case 4 -> 16;
+            case 5 -> 12;
+            default -> 10;
+        };
+    }
+
+    /** LBA OUT OF RANGE when the extent leaves the medium; null when it fits. */
+    private Sense range(long lba, long blocks) {
+        long count = device.blockCount();
+        return lba < 0 || lba > count || blocks > count - lba ? Sense.LBA_OUT_OF_RANGE : null;
+    }
+
+    private Sense transferLimit(long blocks) {
+        return blocks * lu.blockSize() > LogicalUnit.TRANSFER_BYTES_MAX ? Sense.INVALID_FIELD_IN_CDB : null;
+    }
+
+    private CompletableFuture<ScsiResult> read(ScsiRequest r) {
+        Extent e = extent(r);
+        Sense bad = (e.flags() >> 5) != 0 ? Sense.invalidCdbField(1) : firstOf(range(e.lba(), e.blocks()), transferLimit(e.blocks()));
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good());
+        }
+        return device.read(e.lba(), (int) e.blocks()).thenApply(ScsiResult::good);
+    }
+
+    /** Checks shared by every command that writes {@code blocks} blocks from the data-out buffer. */
+    private Sense writeChecks(ScsiRequest r, Extent e, long dataBytes) {
+        if ((e.flags() >> 5) != 0) {
+            return Sense.invalidCdbField(1);
+        }
+        Sense bad = firstOf(range(e.lba(), e.blocks()), transferLimit(e.blocks()));
+        if (bad != null) {
+            return bad;
+        }
+        if (r.dataOut().remaining() != dataBytes) {
+            return Sense.INVALID_FIELD_IN_INFORMATION_UNIT;
+        }
+        return lu.writeProtected() ? lu.writeProtectSense() : null;
+    }
+
+    private CompletableFuture<ScsiResult> write(ScsiRequest r, boolean verify) {
+        Extent e = extent(r);
+        long bytes = e.blocks() * lu.blockSize();
+        Sense bad = writeChecks(r, e, bytes);
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(0));
+        }
+        boolean fua = (e.flags() & 0x08) != 0 || verify || !lu.writeCacheEnabled();
+        return device.write(e.lba(), r.dataOut().slice(), fua).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
+    }
+
+    private CompletableFuture<ScsiResult> verify(ScsiRequest r) {
+        Extent e = extent(r);
+        int bytchk = (e.flags() >> 1) & 3;
+        long wanted = switch (bytchk) {
+            case 1 -> e.blocks() * lu.blockSize();
+            case 3 -> e.blocks() == 0 ? 0 : lu.blockSize();
+            default -> 0;
+        };
+        Sense bad = (e.flags() >> 5) != 0 || bytchk == 2 ? Sense.invalidCdbField(1) : firstOf(range(e.lba(), e.blocks()), transferLimit(e.blocks()));
+        if (bad == null && bytchk != 0 && r.dataOut().remaining() != wanted) {
+            bad = Sense.INVALID_FIELD_IN_INFORMATION_UNIT;
+        }
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytchk == 0 ? -1 : wanted));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(bytchk == 0 ? -1 : wanted));
+        }
+        return device.read(e.lba(), (int) e.blocks()).thenApply(medium -> {
+            long at = bytchk == 0 ? -1 : mismatch(medium, r.dataOut(), bytchk == 3 ? lu.blockSize() : 0);
+            ScsiResult res = at < 0 ? ScsiResult.good() : ScsiResult.check(Sense.miscompareAt(at));
+            return res.withDataOutWanted(bytchk == 0 ? -1 : wanted);
+        });
+    }
+
+    /** Offset of the first byte where {@code medium} differs from {@code expected} (repeated every {@code period} bytes if > 0), or -1. */
+    static long mismatch(ByteBuffer medium, ByteBuffer expected, int period) {
+        int n = medium.remaining();
+        for (int i = 0; i < n; i++) {
+            int j = period > 0 ? i % period : i;
+            if (medium.get(medium.position() + i) != expected.get(expected.position() + j)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private ScsiResult prefetch(ScsiRequest r) {
+        Extent e = extent(r);
+        Sense bad = range(e.lba(), e.blocks());
+        return bad != null ? ScsiResult.check(bad) : ScsiResult.good();
+    }
+
+    private CompletableFuture<ScsiResult> synchronizeCache(ScsiRequest r) {
+        Extent e = extent(r);
+        Sense bad = range(e.lba(), e.blocks());
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad));
+        }
+        return device.flush().thenApply(v -> ScsiResult.good());
+    }
+
+    private CompletableFuture<ScsiResult> writeSame(ScsiRequest r) {
+        Extent e = extent(r);
+        boolean ndob = r.opcode() == Opcodes.WRITE_SAME_16 && (e.flags() & 0x01) != 0;
+        boolean unmap = (e.flags() & 0x08) != 0;
+        long wanted = ndob ? 0 : lu.blockSize();
+        long blocks = e.blocks() == 0 ? device.blockCount() - e.lba() : e.blocks();
+        Sense bad = writeSameChecks(r, e, blocks, wanted);
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(wanted));
+        }
+        if (blocks <= 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(wanted));
+        }
+        if (ndob || isZero(r.dataOut())) {
+            return device.writeZeroes(e.lba(), blocks, unmap).thenApply(v -> ScsiResult.good().withDataOutWanted(wanted));
+        }
+        return writePattern(e.lba(), blocks, r.dataOut()).thenApply(v -> ScsiResult.good().withDataOutWanted(wanted));
+    }
+
+    private Sense writeSameChecks(ScsiRequest r, Extent e, long blocks, long wanted) {
+        if ((e.flags() >> 5) != 0 || (e.flags() & 0x10) != 0) {
+            return Sense.invalidCdbField(1);
+        }
+        Sense bad = range(e.lba(), Math.max(blocks, 0));
+        if (bad != null) {
+            return bad;
+        }
+        if (r.dataOut().remaining() != wanted) {
+            return Sense.INVALID_FIELD_IN_INFORMATION_UNIT;
+        }
+        return lu.writeProtected() ? lu.writeProtectSense() : null;
+    }
+
+    /** Writes {@code block} repeated over the extent, one bounded chunk after another. */
+    private CompletableFuture<Void> writePattern(long lba, long blocks, ByteBuffer block) {
+        int bs = lu.blockSize();
+        int chunkBlocks = (int) Math.min(blocks, WRITE_SAME_CHUNK_BYTES / bs);
+        ByteBuffer chunk = ByteBuffer.allocate(chunkBlocks * bs);
+        for (int i = 0; i < chunkBlocks; i++) {
+            chunk.put(i * bs, block, block.position(), bs);
+        }
+        CompletableFuture<Void> f = CompletableFuture.completedFuture(null);
+        for (long at = 0; at < blocks; at += chunkBlocks) {
+            long start = lba + at;
+            int n = (int) Math.min(chunkBlocks, blocks - at);
+            f = f.thenCompose(v -> device.write(start, chunk.slice(0, n * bs), !lu.writeCacheEnabled()));
+        }
+        return f;
+    }
+
+    static boolean isZero(ByteBuffer b) {
+        for (int i = b.position(); i < b.limit(); i++) {
+            if (b.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private CompletableFuture<ScsiResult> unmap(ScsiRequest r) {
+        if ((r.u8(1) & 0x01) != 0) {
+            return LogicalUnit.done(ScsiResult.check(Sense.invalidCdbField(1)));
+        }
+        ByteBuffer p = r.dataOut();
+        int len = Math.min(r.u16(7), p.remaining());
+        if (len == 0) {
+            return LogicalUnit.done(ScsiResult.good());
+        }
+        if (len < 8) {
+            return LogicalUnit.done(ScsiResult.check(Sense.PARAMETER_LIST_LENGTH_ERROR));
+        }
+        int descBytes = Math.min(p.getShort(p.position() + 2) & 0xffff, len - 8) & ~15;
+        if (descBytes / 16 > LogicalUnit.UNMAP_DESCRIPTORS_MAX) {
+            return LogicalUnit.done(ScsiResult.check(Sense.invalidParameterField(2)));
+        }
+        if (lu.writeProtected()) {
+            return LogicalUnit.done(ScsiResult.check(lu.writeProtectSense()));
+        }
+        return unmapDescriptors(p, descBytes);
+    }
+
+    private CompletableFuture<ScsiResult> unmapDescriptors(ByteBuffer p, int descBytes) {
+        int base = p.position() + 8;
+        for (int at = 0; at < descBytes; at += 16) {
+            long lba = p.getLong(base + at);
+            long n = p.getInt(base + at + 8) & 0xffffffffL;
+            if (range(lba, n) != null) {
+                return LogicalUnit.done(ScsiResult.check(Sense.LBA_OUT_OF_RANGE));
+            }
+            if (n > LogicalUnit.UNMAP_BLOCKS_MAX) {
+                return LogicalUnit.done(ScsiResult.check(Sense.invalidParameterField(8 + at + 8)));
+            }
+        }
+        CompletableFuture<Void> f = CompletableFuture.completedFuture(null);
+        for (int at = 0; at < descBytes; at += 16) {
+            long lba = p.getLong(base + at);
+            long n = p.getInt(base + at + 8) & 0xffffffffL;
+            if (n > 0) {
+                f = f.thenCompose(v -> device.unmap(lba, n));
+            }
+        }
+        return f.thenApply(v -> ScsiResult.good());
+    }
+
+    CompletableFuture<ScsiResult> getLbaStatus(ScsiRequest r) {
+        long lba = r.u64(2);
+        long alloc = r.u32(10);
+        if (lba < 0 || lba >= device.blockCount()) {
+            return LogicalUnit.done(ScsiResult.check(Sense.LBA_OUT_OF_RANGE));
+        }
+        if (alloc < 24) {
+            return LogicalUnit.done(ScsiResult.good(InfoCommands.truncate(ByteBuffer.allocate(24), (int) alloc)));
+        }
+        long maxDescriptors = Math.min((alloc - 8) / 16, 4096);
+        return device.getLbaStatus(lba, Math.min(device.blockCount() - lba, UNMAP_SCAN_BLOCKS_MAX))
+                .thenApply(list -> ScsiResult.good(InfoCommands.truncate(lbaStatusData(list, maxDescriptors), (int) alloc)));
+    }
+
+    private static final long UNMAP_SCAN_BLOCKS_MAX = 1L << 24;
+
+    private static ByteBuffer lbaStatusData(List<LbaStatus> list, long maxDescriptors) {
+        int n = (int) Math.min(list.size(), maxDescriptors);
+        ByteBuffer b = ByteBuffer.allocate(8 + 16 * n);
+        b.putInt(0, 4 + 16 * n);
+        for (int i = 0; i < n; i++) {
+            LbaStatus s = list.get(i);
+            b.putLong(8 + 16 * i, s.lba());
+            b.putInt(16 + 16 * i, (int) Math.min(s.blockCount(), 0xffffffffL));
+            b.put(20 + 16 * i, (byte) (s.provisioning() == LbaStatus.Provisioning.MAPPED ? 0 : 1));
+        }
+        return b;
+    }
+
+    private CompletableFuture<ScsiResult> compareAndWrite(ScsiRequest r) {
+        Extent e = new Extent(r.u64(2), r.u8(13), r.u8(1));
+        long bytes = 2 * e.blocks() * lu.blockSize();
+        if (e.blocks() > LogicalUnit.COMPARE_AND_WRITE_BLOCKS_MAX) {
+            return LogicalUnit.done(ScsiResult.check(Sense.invalidCdbField(13)).withDataOutWanted(bytes));
+        }
+        Sense bad = writeChecks(r, e, bytes);
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(0));
+        }
+        int half = (int) (bytes / 2);
+        ByteBuffer all = r.dataOut().slice();
+        return device.compareAndWrite(e.lba(), all.slice(0, half), all.slice(half, half)).thenApply(res -> (res.matched()
+                ? ScsiResult.good() : ScsiResult.check(Sense.miscompareAt(res.miscompareOffsetBytes()))).withDataOutWanted(bytes));
+    }
+
+    private CompletableFuture<ScsiResult> orWrite(ScsiRequest r) {
+        Extent e = extent(r);
+        long bytes = e.blocks() * lu.blockSize();
+        Sense bad = writeChecks(r, e, bytes);
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(0));
+        }
+        return orWriteAttempt(e, r.dataOut().slice(), 0).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
+    }
+
+    /** OR is a read-modify-write; compare-and-write makes it atomic, retried if another write raced. */
+    private CompletableFuture<Void> orWriteAttempt(Extent e, ByteBuffer mask, int attempt) {
+        return device.read(e.lba(), (int) e.blocks()).thenCompose(old -> {
+            ByteBuffer merged = ByteBuffer.allocate(old.remaining());
+            for (int i = 0; i < merged.capacity(); i++) {
+                merged.put(i, (byte) (old.get(old.position() + i) | mask.get(i)));
+            }
+            return device.compareAndWrite(e.lba(), old, merged);
+        }).thenCompose(res -> {
+            if (res.matched()) {
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            if (attempt + 1 >= ORWRITE_ATTEMPTS_MAX) {
+                throw new io.basalt.vdisk.BlockDeviceException(io.basalt.vdisk.BlockDeviceException.Kind.IO,
+                        "ORWRITE: lost the race " + ORWRITE_ATTEMPTS_MAX + " times lba=" + e.lba() + " device=" + device.name());
+            }
+            return orWriteAttempt(e, mask, attempt + 1);
+        });
+    }
+
+    static Sense firstOf(Sense a, Sense b) {
+        return a != null ? a : b;
+    }
+}

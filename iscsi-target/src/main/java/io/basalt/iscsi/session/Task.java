@@ -1,0 +1,71 @@
+package io.basalt.iscsi.session;
+
+import io.basalt.iscsi.pdu.Bytes;
+import io.netty.buffer.ByteBuf;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One SCSI command of a connection, from its SCSI Command PDU to its response. For a write it
+ * owns the buffer the data-out phase fills (released exactly once, by {@link #releaseBuffer()})
+ * and the R2T bookkeeping. Touched only on the connection's event loop.
+ */
+final class Task {
+
+    /** One outstanding R2T: the window it asked for and how much of it has arrived. */
+    static final class Solicitation {
+        final int ttt;
+        final int offset;
+        final int length;
+        int receivedBytes;
+        int nextDataSn;
+
+        Solicitation(int ttt, int offset, int length) {
+            this.ttt = ttt;
+            this.offset = offset;
+            this.length = length;
+        }
+    }
+
+    final int itt;
+    final int lun;
+    final long lunField;
+    final Bytes cdb;
+    final int expectedBytes;
+    final boolean write;
+    final boolean read;
+    final int cmdSn;
+    ByteBuf buffer;
+    int unsolicitedEnd;
+    boolean unsolicitedDone;
+    int unsolicitedNextDataSn;
+    int nextR2tOffset;
+    int r2tSn;
+    final Map<Integer, Solicitation> solicitations = new LinkedHashMap<>();
+    CompletableFuture<?> execution;
+    boolean aborted;
+
+    Task(int itt, int lun, long lunField, Bytes cdb, int expectedBytes, boolean read, boolean write, int cmdSn) {
+        this.itt = itt;
+        this.lun = lun;
+        this.lunField = lunField;
+        this.cdb = cdb;
+        this.expectedBytes = expectedBytes;
+        this.read = read;
+        this.write = write;
+        this.cmdSn = cmdSn;
+    }
+
+    /** True once every byte of the data-out phase has arrived. */
+    boolean dataComplete() {
+        return !write || (unsolicitedDone && solicitations.isEmpty() && nextR2tOffset >= expectedBytes);
+    }
+
+    void releaseBuffer() {
+        if (buffer != null) {
+            buffer.release();
+            buffer = null;
+        }
+    }
+}
