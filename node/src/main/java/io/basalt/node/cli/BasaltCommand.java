@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code basalt} command line: one executable for every role and command. */
 @Command(name = "basalt", mixinStandardHelpOptions = true, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
-        subcommands = {VdiskCommand.class, SnapCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {VdiskCommand.class, SnapCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class BasaltCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -650,6 +650,54 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
+    // ---- hooks for a replicated state machine (cluster-fs) ----
+
+    /**
+     * Records that log entries up to {@code index} of the log named {@code log} have been
+     * applied. The record goes through the same write-ahead log as the data, after it, so after a
+     * crash the recorded index never claims more than what survived; entries after it are applied
+     * again, which every engine operation tolerates (writes, unmaps and write-zeroes are
+     * idempotent; a snapshot that already exists is the caller's no-op).
+     */
+    public void recordAppliedIndex(String log, long index) {
+        try {
+            db.db.put(db.meta, appliedKey(log), Keys.vdiskPrefix(index));
+        } catch (RocksDBException e) {
+            throw storeError("record applied index of " + log, e);
+        }
+    }
+
+    /** The index last given to {@link #recordAppliedIndex} for {@code log}, or -1. */
+    public long appliedIndex(String log) {
+        try {
+            byte[] v = db.db.get(db.meta, appliedKey(log));
+            return v == null ? -1 : Keys.getLong(v, 0);
+        } catch (RocksDBException e) {
+            throw storeError("read applied index of " + log, e);
+        }
+    }
+
+    private static byte[] appliedKey(String log) {
+        byte[] name = log.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] k = new byte[1 + name.length];
+        k[0] = 'A';
+        System.arraycopy(name, 0, k, 1, name.length);
+        return k;
+    }
+
+    /**
+     * Writes a consistent point-in-time copy of the whole store to {@code target} (which must not
+     * exist) as a RocksDB checkpoint: hard links to table files plus a copy of the live WAL. A
+     * store opened on that directory is a replica of this one at that moment.
+     */
+    public void checkpoint(Path target) {
+        try (org.rocksdb.Checkpoint cp = org.rocksdb.Checkpoint.create(db.db)) {
+            cp.createCheckpoint(target.toString());
+        } catch (RocksDBException e) {
+            throw storeError("checkpoint to " + target, e);
+        }
+    }
+
     /** Makes every acknowledged write of every vdisk durable against power loss. */
     public void flush() {
         try {
