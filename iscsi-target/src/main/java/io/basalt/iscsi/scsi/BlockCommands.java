@@ -82,7 +82,12 @@ final class BlockCommands {
         return device.read(e.lba(), (int) e.blocks()).thenApply(ScsiResult::good);
     }
 
-    /** Checks shared by every command that writes {@code blocks} blocks from the data-out buffer. */
+    /**
+     * Checks shared by every command that writes {@code e.blocks()} blocks from the data-out
+     * buffer. The initiator may send less or more than the CDB asks for (an iSCSI residual):
+     * like FCP-4 §9.4.2 we process the command on the whole blocks both agree on, unless a
+     * partial block arrived, which is INVALID FIELD IN INFORMATION UNIT.
+     */
     private Sense writeChecks(ScsiRequest r, Extent e, long dataBytes) {
         if ((e.flags() >> 5) != 0) {
             return Sense.invalidCdbField(1);
@@ -91,10 +96,17 @@ final class BlockCommands {
         if (bad != null) {
             return bad;
         }
-        if (r.dataOut().remaining() != dataBytes) {
+        int sent = r.dataOut().remaining();
+        if (sent < dataBytes && sent % lu.blockSize() != 0) {
             return Sense.INVALID_FIELD_IN_INFORMATION_UNIT;
         }
         return lu.writeProtected() ? lu.writeProtectSense() : null;
+    }
+
+    /** The bytes to write: what the CDB asks for, cut to what the initiator sent. */
+    private static ByteBuffer truncated(ScsiRequest r, long cdbBytes) {
+        ByteBuffer d = r.dataOut();
+        return d.slice(d.position(), (int) Math.min(cdbBytes, d.remaining()));
     }
 
     private CompletableFuture<ScsiResult> write(ScsiRequest r, boolean verify) {
@@ -104,11 +116,12 @@ final class BlockCommands {
         if (bad != null) {
             return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
         }
-        if (e.blocks() == 0) {
-            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(0));
+        ByteBuffer data = truncated(r, bytes);
+        if (!data.hasRemaining()) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(bytes));
         }
         boolean fua = (e.flags() & 0x08) != 0 || verify || !lu.writeCacheEnabled();
-        return device.write(e.lba(), r.dataOut().slice(), fua).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
+        return device.write(e.lba(), data, fua).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
     }
 
     private CompletableFuture<ScsiResult> verify(ScsiRequest r) {
@@ -176,7 +189,9 @@ final class BlockCommands {
         if (blocks <= 0) {
             return LogicalUnit.done(ScsiResult.good().withDataOutWanted(wanted));
         }
-        if (ndob || isZero(r.dataOut())) {
+        // With UNMAP set we deallocate whatever the payload (as LIO and tgt do): thin LUs report
+        // LBPRZ, so the blocks then read as zeros, which is what initiators setting UNMAP expect.
+        if (unmap || ndob || isZero(r.dataOut())) {
             return device.writeZeroes(e.lba(), blocks, unmap).thenApply(v -> ScsiResult.good().withDataOutWanted(wanted));
         }
         return writePattern(e.lba(), blocks, r.dataOut()).thenApply(v -> ScsiResult.good().withDataOutWanted(wanted));
@@ -303,6 +318,9 @@ final class BlockCommands {
             return LogicalUnit.done(ScsiResult.check(Sense.invalidCdbField(13)).withDataOutWanted(bytes));
         }
         Sense bad = writeChecks(r, e, bytes);
+        if (bad == null && r.dataOut().remaining() != bytes) {
+            bad = Sense.INVALID_FIELD_IN_CDB;     // NUMBER OF LOGICAL BLOCKS disagrees with the data sent
+        }
         if (bad != null) {
             return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
         }
@@ -322,10 +340,12 @@ final class BlockCommands {
         if (bad != null) {
             return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
         }
-        if (e.blocks() == 0) {
-            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(0));
+        ByteBuffer mask = truncated(r, bytes);
+        if (!mask.hasRemaining()) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(bytes));
         }
-        return orWriteAttempt(e, r.dataOut().slice(), 0).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
+        Extent cut = new Extent(e.lba(), mask.remaining() / lu.blockSize(), e.flags());
+        return orWriteAttempt(cut, mask, 0).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
     }
 
     /** OR is a read-modify-write; compare-and-write makes it atomic, retried if another write raced. */

@@ -44,6 +44,7 @@ final class InfoCommands {
         b.put(2, (byte) 0x06);          // SPC-4
         b.put(3, (byte) 0x12);          // HISUP, response data format 2
         b.put(4, (byte) (96 - 5));
+        b.put(5, (byte) 0x08);          // 3PC: EXTENDED COPY between LUs of this target
         b.put(7, (byte) 0x02);          // CMDQUE
         ascii(b, 8, VENDOR);
         ascii(b, 16, PRODUCT);
@@ -112,6 +113,11 @@ final class InfoCommands {
     }
 
     private byte[] naa() {
+        return naaDesignator(lu);
+    }
+
+    /** The 16-byte NAA IEEE Registered Extended designator of {@code lu}. */
+    static byte[] naaDesignator(LogicalUnit lu) {
         ByteBuffer id = ByteBuffer.allocate(16);
         id.putLong(0, ((long) NAA_REGISTERED << 60) | (COMPANY_ID << 36) | (lu.naaId() >>> 28));
         id.putLong(8, lu.naaId() << 36 | lu.lun());
@@ -131,7 +137,7 @@ final class InfoCommands {
         b.put(5, (byte) LogicalUnit.COMPARE_AND_WRITE_BLOCKS_MAX);
         b.putShort(6, (short) Math.max(1, 4096 / bs));
         b.putInt(8, LogicalUnit.TRANSFER_BYTES_MAX / bs);
-        b.putInt(12, LogicalUnit.TRANSFER_BYTES_MAX / bs);
+        b.putInt(12, LogicalUnit.OPTIMAL_TRANSFER_BYTES / bs);
         b.putInt(16, LogicalUnit.TRANSFER_BYTES_MAX / bs);
         b.putInt(20, (int) LogicalUnit.UNMAP_BLOCKS_MAX);
         b.putInt(24, LogicalUnit.UNMAP_DESCRIPTORS_MAX);

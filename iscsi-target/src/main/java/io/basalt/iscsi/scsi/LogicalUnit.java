@@ -21,10 +21,12 @@ import java.util.concurrent.CompletionException;
 public final class LogicalUnit {
 
     /** Largest single transfer we accept and advertise in the Block Limits VPD page. */
-    public static final int TRANSFER_BYTES_MAX = 1 << 20;
+    public static final int TRANSFER_BYTES_MAX = 32 << 20;
+    /** The transfer size we advertise as optimal. */
+    public static final int OPTIMAL_TRANSFER_BYTES = 1 << 20;
     static final int COMPARE_AND_WRITE_BLOCKS_MAX = 64;
     static final int UNMAP_DESCRIPTORS_MAX = 256;
-    static final long UNMAP_BLOCKS_MAX = 1L << 22;
+    static final long UNMAP_BLOCKS_MAX = 1L << 20;
 
     private final int lun;
     private final BlockDevice device;
@@ -132,6 +134,7 @@ public final class LogicalUnit {
             case Opcodes.RESERVE_6, Opcodes.RELEASE_6, Opcodes.PERSISTENT_RESERVE_IN, Opcodes.PERSISTENT_RESERVE_OUT ->
                     done(reservations.execute(r));
             case Opcodes.SERVICE_ACTION_IN_16 -> serviceActionIn(r);
+            case Opcodes.READ_DEFECT_DATA_10, Opcodes.READ_DEFECT_DATA_12 -> done(readDefectData(r));
             case Opcodes.EXTENDED_COPY, Opcodes.RECEIVE_COPY_RESULTS -> target.copyManager().execute(this, r);
             default -> block.execute(r);
         };
@@ -143,6 +146,16 @@ public final class LogicalUnit {
             case Opcodes.SA_GET_LBA_STATUS -> block.getLbaStatus(r);
             default -> done(ScsiResult.check(Sense.invalidCdbField(1)));
         };
+    }
+
+    /** A virtual disk has no defects: an empty list in whatever format was asked for. */
+    private static ScsiResult readDefectData(ScsiRequest r) {
+        boolean ten = r.opcode() == Opcodes.READ_DEFECT_DATA_10;
+        int format = (ten ? r.u8(2) : r.u8(1)) & 0x1f;
+        long alloc = ten ? r.u16(7) : r.u32(6);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(ten ? 4 : 8);
+        b.put(1, (byte) format);
+        return ScsiResult.good(InfoCommands.truncate(b, (int) Math.min(alloc, Integer.MAX_VALUE)));
     }
 
     private ScsiResult startStop(ScsiRequest r) {

@@ -35,6 +35,8 @@ final class Opcodes {
     static final int PERSISTENT_RESERVE_OUT = 0x5f;
     static final int EXTENDED_COPY = 0x83;
     static final int RECEIVE_COPY_RESULTS = 0x84;
+    static final int READ_DEFECT_DATA_10 = 0x37;
+    static final int READ_DEFECT_DATA_12 = 0xb7;
     static final int READ_16 = 0x88;
     static final int COMPARE_AND_WRITE = 0x89;
     static final int WRITE_16 = 0x8a;
@@ -113,7 +115,12 @@ final class Opcodes {
             new Command(READ_12, -1, "a8fcffffffffffffffff1f07"),
             new Command(WRITE_12, -1, "aafaffffffffffffffff1f07"),
             new Command(WRITE_VERIFY_12, -1, "aef2ffffffffffffffff1f07"),
-            new Command(VERIFY_12, -1, "aff6ffffffffffffffff1f07"));
+            new Command(VERIFY_12, -1, "aff6ffffffffffffffff1f07"),
+            new Command(READ_DEFECT_DATA_10, -1, "37001f00000000ffff07"),
+            new Command(READ_DEFECT_DATA_12, -1, "b71f00000000ffffffff0007"),
+            new Command(EXTENDED_COPY, SA_XCOPY_LID1, "831f0000000000000000ffffffff0007"),
+            new Command(RECEIVE_COPY_RESULTS, SA_COPY_STATUS, "841fff00000000000000ffffffff0007"),
+            new Command(RECEIVE_COPY_RESULTS, SA_OPERATING_PARAMETERS, "841fff00000000000000ffffffff0007"));
 
     private Opcodes() {
     }

@@ -65,8 +65,10 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(Connection.class);
     /** Commands beyond the CmdSN window that are immediate still get a slot, up to this many. */
     private static final int IMMEDIATE_SLACK_COUNT = 4;
-    /** A write carries at most this much data: our largest transfer, or COMPARE AND WRITE's double. */
-    static final int WRITE_BUFFER_BYTES_MAX = 2 * LogicalUnit.TRANSFER_BYTES_MAX;
+    /** A write carries at most this much data: our largest transfer (COMPARE AND WRITE's is far smaller). */
+    static final int WRITE_BUFFER_BYTES_MAX = LogicalUnit.TRANSFER_BYTES_MAX;
+    /** Sum of expected transfer lengths of the commands in flight; beyond it new ones get TASK SET FULL. */
+    static final long INFLIGHT_BYTES_MAX = 2L * LogicalUnit.TRANSFER_BYTES_MAX;
     private static final int LOGIN_TEXT_BYTES_MAX = 65536;
     private static final int RESERVED = Pdu.RESERVED_TAG;
 
@@ -80,6 +82,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     private final LongSupplier nanoClock;
     private final Login login;
     private final Map<Integer, Task> tasks = new HashMap<>();
+    private long inflightBytes;
     private ChannelHandlerContext ctx;
     private Phase phase = Phase.LOGIN;
     private ByteBuf loginText;
@@ -131,7 +134,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
             loginText.release();
             loginText = null;
         }
-        for (Task t : tasks.values()) {
+        for (Task t : List.copyOf(tasks.values())) {
             abort(t);
         }
         if (key != null && registry.unregister(key, this)) {
@@ -353,14 +356,19 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         }
         Task t = new Task(c.itt(), TargetLuns.decodeLun(c.lun()), c.lun(), c.cdb(), c.expectedDataTransferLength(),
                 c.read(), c.write(), c.cmdSn());
-        if (tasks.size() >= settings.commandWindowCountMax() + IMMEDIATE_SLACK_COUNT) {
-            sendResult(t, ScsiResult.status(ScsiResult.TASK_SET_FULL), false);
-            return;
-        }
         if (c.data().isReadable() && !c.write()) {
             throw new ProtocolException("immediate data: " + c.data().readableBytes() + " bytes without the W bit");
         }
+        long bytes = Math.max(t.expectedBytes, 0);
+        boolean full = tasks.size() >= settings.commandWindowCountMax() + IMMEDIATE_SLACK_COUNT
+                || (!tasks.isEmpty() && inflightBytes + bytes > INFLIGHT_BYTES_MAX);
+        if (full) {
+            sendResult(t, ScsiResult.status(ScsiResult.TASK_SET_FULL), false);
+            return;
+        }
         tasks.put(t.itt, t);
+        t.reservedBytes = bytes;
+        inflightBytes += bytes;
         if (c.write() && t.expectedBytes != 0) {
             startDataOut(t, c);
         } else {
@@ -379,7 +387,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         }
         if (t.expectedBytes < 0 || t.expectedBytes > WRITE_BUFFER_BYTES_MAX) {
             // Too big to buffer: answer now; any unsolicited data that follows finds no task and is dropped.
-            tasks.remove(t.itt);
+            finish(t);
             sendResult(t, ScsiResult.check(Sense.INVALID_FIELD_IN_CDB), true);
             return;
         }
@@ -404,13 +412,32 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         if (off < 0 || len > t.expectedBytes - off) {
             throw new ProtocolException("Data-Out BufferOffset " + off + " + length " + len + " (expected: <= " + t.expectedBytes + ")");
         }
-        if (d.ttt() == RESERVED) {
-            unsolicitedData(t, d, off, len);
-        } else {
-            solicitedData(t, d, off, len);
+        try {
+            if (d.ttt() == RESERVED) {
+                unsolicitedData(t, d, off, len);
+            } else {
+                solicitedData(t, d, off, len);
+            }
+        } catch (DataSequenceError e) {
+            // RFC 7143 §7.1.4.1 at ERL 0: end the command, not the connection. Later Data-Out
+            // PDUs for it find no task and are dropped.
+            log.info("{}: ending task 0x{}: {}", ctx.channel().remoteAddress(), Integer.toHexString(t.itt), e.getMessage());
+            t.releaseBuffer();
+            finish(t);
+            sendResult(t, ScsiResult.check(DATA_PHASE_ERROR), false);
+            return;
         }
         maybeExecute(t);
     }
+
+    /** A Data-Out out of sequence: fails its command. */
+    private static final class DataSequenceError extends RuntimeException {
+        DataSequenceError(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private static final Sense DATA_PHASE_ERROR = Sense.of(Sense.ABORTED_COMMAND, 0x4b, 0x00);
 
     private void unsolicitedData(Task t, DataOut d, int off, int len) {
         int firstBurst = Math.min(params.firstBurstLength(), t.expectedBytes);
@@ -418,7 +445,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
             throw new ProtocolException("unsolicited Data-Out at " + off + "+" + len + " (expected: within FirstBurstLength " + firstBurst + ", before the F bit)");
         }
         if (d.dataSn() != t.unsolicitedNextDataSn) {
-            throw new ProtocolException("DataSN: " + d.dataSn() + " (expected: " + t.unsolicitedNextDataSn + ")");
+            throw new DataSequenceError("DataSN: " + d.dataSn() + " (expected: " + t.unsolicitedNextDataSn + ")");
         }
         t.unsolicitedNextDataSn++;
         t.buffer.setBytes(off, d.data(), d.data().readerIndex(), len);
@@ -439,7 +466,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
             throw new ProtocolException("Data-Out at " + off + "+" + len + " (expected: within R2T " + s.offset + "+" + s.length + ")");
         }
         if (d.dataSn() != s.nextDataSn) {
-            throw new ProtocolException("DataSN: " + d.dataSn() + " (expected: " + s.nextDataSn + ")");
+            throw new DataSequenceError("DataSN: " + d.dataSn() + " (expected: " + s.nextDataSn + ")");
         }
         s.nextDataSn++;
         t.buffer.setBytes(off, d.data(), d.data().readerIndex(), len);
@@ -485,9 +512,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
 
     private void complete(Task t, ScsiResult res, Throwable err) {
         t.releaseBuffer();
-        if (tasks.get(t.itt) == t) {
-            tasks.remove(t.itt);
-        }
+        finish(t);
         if (t.aborted || phase == Phase.CLOSED) {
             return;
         }
@@ -504,7 +529,8 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         int produced = in.remaining();
         int edtl = Math.max(t.expectedBytes, 0);
         int toSend = t.read ? Math.min(produced, edtl) : 0;
-        long wanted = res.dataOutBytesWanted() >= 0 ? res.dataOutBytesWanted() : produced;
+        // Parameter-list commands (UNMAP, MODE SELECT...) do not report a wanted length: no residual.
+        long wanted = res.dataOutBytesWanted() >= 0 ? res.dataOutBytesWanted() : t.write ? edtl : produced;
         Residual residual = new Residual(wanted > edtl, wanted < edtl, (int) Math.min(Math.abs(wanted - edtl), Integer.MAX_VALUE));
         boolean collapse = toSend > 0 && !res.hasSense();
         int dataSn = toSend > 0 ? sendDataIn(t, in, toSend, collapse ? res : null, residual) : 0;
@@ -630,12 +656,19 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Forgets {@code t}: frees its tag and its share of the in-flight byte budget. */
+    private void finish(Task t) {
+        if (tasks.remove(t.itt, t)) {
+            inflightBytes -= t.reservedBytes;
+        }
+    }
+
     /** Marks {@code t} aborted; returns true when it is still running on the device. */
     private boolean abort(Task t) {
         t.aborted = true;
         if (t.execution == null) {
             t.releaseBuffer();
-            tasks.remove(t.itt, t);
+            finish(t);
             return false;
         }
         return !t.execution.isDone();

@@ -44,6 +44,7 @@ final class Task {
     int r2tSn;
     final Map<Integer, Solicitation> solicitations = new LinkedHashMap<>();
     CompletableFuture<?> execution;
+    long reservedBytes;
     boolean aborted;
 
     Task(int itt, int lun, long lunField, Bytes cdb, int expectedBytes, boolean read, boolean write, int cmdSn) {
