@@ -1,0 +1,148 @@
+package io.basalt.cluster.meta;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import io.basalt.cluster.Wire;
+import io.basalt.cluster.Wire.DecodeException;
+import io.basalt.cluster.meta.VdiskRecord.ParentLink;
+import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
+
+/** Binary encoding of meta commands, results and records (see {@link Wire}). */
+public final class MetaCodec {
+    static final int VERSION = 1;
+
+    private MetaCodec() {}
+
+    // ---- commands ----
+
+    public static byte[] encode(MetaCommand command) {
+        Wire.Out out = new Wire.Out(64).u8(VERSION);
+        switch (command) {
+            case MetaCommand.CreateVdisk c -> out.u8(1).str(c.name()).i64(c.sizeBytes()).i32(c.blockSizeBytes()).i32(c.grainSizeBytes()).i64(c.nowMs());
+            case MetaCommand.RemoveVdisk c -> out.u8(2).str(c.name());
+            case MetaCommand.ResizeVdisk c -> out.u8(3).str(c.name()).i64(c.newSizeBytes());
+            case MetaCommand.CreateSnapshot c -> out.u8(4).str(c.vdiskName()).str(c.snapName()).i64(c.nowMs());
+            case MetaCommand.RemoveSnapshot c -> out.u8(5).str(c.vdiskName()).str(c.snapName());
+            case MetaCommand.CloneVdisk c -> out.u8(6).str(c.parentName()).str(c.snapName()).str(c.childName()).i64(c.nowMs());
+            case MetaCommand.OpenSession c -> out.u8(7).str(c.hostName()).i64(c.leaseMs()).i64(c.nowMs());
+            case MetaCommand.RenewSession c -> out.u8(8).i64(c.sessionId()).i64(c.nowMs());
+            case MetaCommand.CloseSession c -> out.u8(9).i64(c.sessionId());
+        }
+        return out.toByteArray();
+    }
+
+    public static MetaCommand decodeCommand(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int version = in.u8();
+        if (version != VERSION) {
+            throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
+        }
+        int tag = in.u8();
+        Wire.checkTag(tag, 9, "meta command");
+        MetaCommand c = switch (tag) {
+            case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
+            case 2 -> new MetaCommand.RemoveVdisk(in.str());
+            case 3 -> new MetaCommand.ResizeVdisk(in.str(), in.i64());
+            case 4 -> new MetaCommand.CreateSnapshot(in.str(), in.str(), in.i64());
+            case 5 -> new MetaCommand.RemoveSnapshot(in.str(), in.str());
+            case 6 -> new MetaCommand.CloneVdisk(in.str(), in.str(), in.str(), in.i64());
+            case 7 -> new MetaCommand.OpenSession(in.str(), in.i64(), in.i64());
+            case 8 -> new MetaCommand.RenewSession(in.i64(), in.i64());
+            default -> new MetaCommand.CloseSession(in.i64());
+        };
+        in.end("meta command");
+        return c;
+    }
+
+    // ---- results ----
+
+    public static byte[] encode(MetaResult result) {
+        Wire.Out out = new Wire.Out(128);
+        switch (result) {
+            case MetaResult.Done d -> out.u8(1);
+            case MetaResult.VdiskChanged v -> writeVdisk(out.u8(2), v.vdisk());
+            case MetaResult.SessionChanged s -> writeSession(out.u8(3), s.session());
+            case MetaResult.Rejected r -> out.u8(4).str(r.message());
+        }
+        return out.toByteArray();
+    }
+
+    public static MetaResult decodeResult(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int tag = in.u8();
+        Wire.checkTag(tag, 4, "meta result");
+        MetaResult r = switch (tag) {
+            case 1 -> new MetaResult.Done();
+            case 2 -> new MetaResult.VdiskChanged(readVdisk(in));
+            case 3 -> new MetaResult.SessionChanged(readSession(in));
+            default -> new MetaResult.Rejected(in.str());
+        };
+        in.end("meta result");
+        return r;
+    }
+
+    // ---- records ----
+
+    public static byte[] encode(VdiskRecord v) {
+        return writeVdisk(new Wire.Out(128), v).toByteArray();
+    }
+
+    public static VdiskRecord decodeVdisk(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        VdiskRecord v = readVdisk(in);
+        in.end("vdisk record");
+        return v;
+    }
+
+    public static byte[] encode(HostSession s) {
+        return writeSession(new Wire.Out(64), s).toByteArray();
+    }
+
+    public static HostSession decodeSession(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        HostSession s = readSession(in);
+        in.end("host session");
+        return s;
+    }
+
+    private static Wire.Out writeVdisk(Wire.Out out, VdiskRecord v) {
+        out.i64(v.id()).str(v.name()).i64(v.sizeBytes()).i32(v.blockSizeBytes()).i32(v.grainSizeBytes()).i64(v.rootId());
+        out.bool(v.parent().isPresent());
+        v.parent().ifPresent(p -> out.i64(p.vdiskId()).str(p.snapName()));
+        out.i32(v.snapshots().size());
+        for (SnapshotRecord s : v.snapshots()) {
+            out.str(s.name()).i64(s.sizeBytes()).i64(s.createdMs());
+        }
+        return out.i64(v.createdMs());
+    }
+
+    private static VdiskRecord readVdisk(Wire.In in) {
+        long id = in.i64();
+        String name = in.str();
+        long size = in.i64();
+        int block = in.i32();
+        int grain = in.i32();
+        long root = in.i64();
+        Optional<ParentLink> parent = in.bool() ? Optional.of(new ParentLink(in.i64(), in.str())) : Optional.empty();
+        int n = in.i32();
+        if (n < 0 || n > MetaState.SNAPSHOTS_PER_VDISK_MAX) {
+            throw new DecodeException("snapshot count: " + n + " (expected: 0.." + MetaState.SNAPSHOTS_PER_VDISK_MAX + ") vdisk=" + name);
+        }
+        List<SnapshotRecord> snaps = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            snaps.add(new SnapshotRecord(in.str(), in.i64(), in.i64()));
+        }
+        return new VdiskRecord(id, name, size, block, grain, root, parent, snaps, in.i64());
+    }
+
+    private static Wire.Out writeSession(Wire.Out out, HostSession s) {
+        return out.i64(s.id()).str(s.hostName()).i64(s.leaseMs()).i64(s.renewedAtMs());
+    }
+
+    private static HostSession readSession(Wire.In in) {
+        return new HostSession(in.i64(), in.str(), in.i64(), in.i64());
+    }
+}

@@ -1,0 +1,38 @@
+package io.basalt.cluster.meta;
+
+/**
+ * A change to the cluster namespace: one meta-group log entry. Time, when it matters, is stamped
+ * into the command by the proposer ({@code nowMs}) so that applying it is deterministic.
+ */
+public sealed interface MetaCommand {
+
+    /** Creates a vdisk; the meta store allocates its cluster-wide id. */
+    record CreateVdisk(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, long nowMs) implements MetaCommand {}
+
+    /** Removes a vdisk; refused while it has snapshots or clones. */
+    record RemoveVdisk(String name) implements MetaCommand {}
+
+    /** Changes a vdisk's recorded size (the PGs change theirs in their own entries). */
+    record ResizeVdisk(String name, long newSizeBytes) implements MetaCommand {}
+
+    /** Records a snapshot of a vdisk. */
+    record CreateSnapshot(String vdiskName, String snapName, long nowMs) implements MetaCommand {}
+
+    /** Forgets a snapshot; refused while a clone depends on it. */
+    record RemoveSnapshot(String vdiskName, String snapName) implements MetaCommand {}
+
+    /** Creates a linked clone of {@code parentName@snapName}. */
+    record CloneVdisk(String parentName, String snapName, String childName, long nowMs) implements MetaCommand {}
+
+    /**
+     * Opens a host session (the seam for the lock table): the leader stamps {@code nowMs}; the
+     * session id is the log index of this entry, which is unique and grows.
+     */
+    record OpenSession(String hostName, long leaseMs, long nowMs) implements MetaCommand {}
+
+    /** Renews a session's lease. */
+    record RenewSession(long sessionId, long nowMs) implements MetaCommand {}
+
+    /** Closes a session. */
+    record CloseSession(long sessionId) implements MetaCommand {}
+}

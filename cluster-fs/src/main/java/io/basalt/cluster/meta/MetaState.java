@@ -1,0 +1,358 @@
+package io.basalt.cluster.meta;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+import io.basalt.cluster.meta.MetaCommand.CloneVdisk;
+import io.basalt.cluster.meta.MetaCommand.CloseSession;
+import io.basalt.cluster.meta.MetaCommand.CreateSnapshot;
+import io.basalt.cluster.meta.MetaCommand.CreateVdisk;
+import io.basalt.cluster.meta.MetaCommand.OpenSession;
+import io.basalt.cluster.meta.MetaCommand.RemoveSnapshot;
+import io.basalt.cluster.meta.MetaCommand.RemoveVdisk;
+import io.basalt.cluster.meta.MetaCommand.RenewSession;
+import io.basalt.cluster.meta.MetaCommand.ResizeVdisk;
+import io.basalt.cluster.meta.VdiskRecord.ParentLink;
+import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
+
+/**
+ * The cluster namespace as a pure, deterministic state: vdisks, their snapshots and clone links,
+ * and host sessions. {@link #apply} is the only mutator; given the same commands in the same
+ * order every replica reaches the same state and the same results (sorted maps only, no clock,
+ * no randomness). It knows nothing of Raft or storage: {@link MetaStore} persists it.
+ *
+ * <p>Invariants (checked by {@link #checkInvariants()} in tests and after load):
+ * names are unique; a clone's parent exists and has the named snapshot; a vdisk with clones or
+ * snapshots is never removed; ids only grow.
+ */
+public final class MetaState {
+    public static final int CLONE_DEPTH_MAX = 16;
+    public static final int SNAPSHOTS_PER_VDISK_MAX = 1024;
+    public static final long SIZE_MAX_BYTES = 1L << 50;
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    /** Which persisted records an {@link #apply} touched: "v" + id, "h" + id, or "next". */
+    public sealed interface Key {
+        record Vdisk(long id) implements Key {}
+        record Session(long id) implements Key {}
+        record NextId() implements Key {}
+    }
+
+    private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
+    private final TreeMap<String, Long> names = new TreeMap<>();
+    private final TreeMap<Long, HostSession> sessions = new TreeMap<>();
+    private long nextId = 1;
+    private final List<Key> touched = new ArrayList<>();
+
+    /**
+     * Applies one command at log index {@code index}. A refused command changes nothing and
+     * returns {@link MetaResult.Rejected}.
+     */
+    public MetaResult apply(long index, MetaCommand command) {
+        touched.clear();
+        return switch (command) {
+            case CreateVdisk c -> createVdisk(c);
+            case RemoveVdisk c -> removeVdisk(c);
+            case ResizeVdisk c -> resizeVdisk(c);
+            case CreateSnapshot c -> createSnapshot(c);
+            case RemoveSnapshot c -> removeSnapshot(c);
+            case CloneVdisk c -> cloneVdisk(c);
+            case OpenSession c -> openSession(index, c);
+            case RenewSession c -> renewSession(c);
+            case CloseSession c -> closeSession(c);
+        };
+    }
+
+    /** The records the last {@link #apply} changed or removed, for the persistence layer. */
+    public List<Key> touched() {
+        return List.copyOf(touched);
+    }
+
+    // ---- queries ----
+
+    public Optional<VdiskRecord> vdisk(String name) {
+        Long id = names.get(name);
+        return id == null ? Optional.empty() : Optional.of(vdisks.get(id));
+    }
+
+    public Optional<VdiskRecord> vdisk(long id) {
+        return Optional.ofNullable(vdisks.get(id));
+    }
+
+    /** Every vdisk, by name. */
+    public List<VdiskRecord> vdisks() {
+        return names.values().stream().map(vdisks::get).toList();
+    }
+
+    public Optional<HostSession> session(long id) {
+        return Optional.ofNullable(sessions.get(id));
+    }
+
+    public Collection<HostSession> sessions() {
+        return List.copyOf(sessions.values());
+    }
+
+    public long nextId() {
+        return nextId;
+    }
+
+    /** Names of the clones of {@code vdiskId}, optionally only those of one snapshot. */
+    public List<String> clonesOf(long vdiskId, Optional<String> snapName) {
+        List<String> out = new ArrayList<>();
+        for (VdiskRecord v : vdisks.values()) {
+            if (v.parent().isPresent() && v.parent().get().vdiskId() == vdiskId
+                    && snapName.map(s -> s.equals(v.parent().get().snapName())).orElse(true)) {
+                out.add(v.name());
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
+    // ---- loading (MetaStore, on open) ----
+
+    void load(VdiskRecord v) {
+        vdisks.put(v.id(), v);
+        names.put(v.name(), v.id());
+    }
+
+    void load(HostSession s) {
+        sessions.put(s.id(), s);
+    }
+
+    void loadNextId(long id) {
+        nextId = id;
+    }
+
+    /** Throws {@link IllegalStateException} naming the first broken invariant. */
+    public void checkInvariants() {
+        if (names.size() != vdisks.size()) {
+            throw new IllegalStateException("names: " + names.size() + " entries for " + vdisks.size() + " vdisks");
+        }
+        for (VdiskRecord v : vdisks.values()) {
+            if (v.id() >= nextId) {
+                throw new IllegalStateException("vdisk id " + v.id() + " (expected: < nextId " + nextId + ") vdisk=" + v.name());
+            }
+            if (!Long.valueOf(v.id()).equals(names.get(v.name()))) {
+                throw new IllegalStateException("name " + v.name() + " maps to " + names.get(v.name()) + " (expected: " + v.id() + ")");
+            }
+            if (v.parent().isPresent()) {
+                ParentLink p = v.parent().get();
+                VdiskRecord parent = vdisks.get(p.vdiskId());
+                if (parent == null || parent.snapshot(p.snapName()).isEmpty()) {
+                    throw new IllegalStateException("clone " + v.name() + " links to missing " + p);
+                }
+                if (parent.rootId() != v.rootId()) {
+                    throw new IllegalStateException("clone " + v.name() + " rootId " + v.rootId() + " (expected: " + parent.rootId() + ")");
+                }
+            }
+        }
+    }
+
+    // ---- commands ----
+
+    private MetaResult createVdisk(CreateVdisk c) {
+        String bad = checkName("vdisk name", c.name());
+        if (bad == null) {
+            bad = checkGeometry(c.name(), c.sizeBytes(), c.blockSizeBytes(), c.grainSizeBytes());
+        }
+        if (bad == null && names.containsKey(c.name())) {
+            bad = "vdisk " + c.name() + " already exists";
+        }
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        long id = allocateId();
+        VdiskRecord v = new VdiskRecord(id, c.name(), c.sizeBytes(), c.blockSizeBytes(), c.grainSizeBytes(), id,
+                Optional.empty(), List.of(), c.nowMs());
+        put(v);
+        return new MetaResult.VdiskChanged(v);
+    }
+
+    private MetaResult removeVdisk(RemoveVdisk c) {
+        VdiskRecord v = vdisk(c.name()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.name());
+        }
+        if (!v.snapshots().isEmpty()) {
+            return new MetaResult.Rejected("vdisk " + c.name() + " has " + v.snapshots().size()
+                    + " snapshots; remove them first");
+        }
+        List<String> clones = clonesOf(v.id(), Optional.empty());
+        if (!clones.isEmpty()) {
+            return new MetaResult.Rejected("vdisk " + c.name() + " has clones " + clones + "; remove or flatten them first");
+        }
+        vdisks.remove(v.id());
+        names.remove(v.name());
+        touched.add(new Key.Vdisk(v.id()));
+        return new MetaResult.VdiskChanged(v);
+    }
+
+    private MetaResult resizeVdisk(ResizeVdisk c) {
+        VdiskRecord v = vdisk(c.name()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.name());
+        }
+        String bad = checkGeometry(c.name(), c.newSizeBytes(), v.blockSizeBytes(), v.grainSizeBytes());
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        VdiskRecord resized = v.withSize(c.newSizeBytes());
+        put(resized);
+        return new MetaResult.VdiskChanged(resized);
+    }
+
+    private MetaResult createSnapshot(CreateSnapshot c) {
+        VdiskRecord v = vdisk(c.vdiskName()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.vdiskName());
+        }
+        String bad = checkName("snapshot name", c.snapName());
+        if (bad == null && v.snapshot(c.snapName()).isPresent()) {
+            bad = "snapshot " + c.vdiskName() + "@" + c.snapName() + " already exists";
+        }
+        if (bad == null && v.snapshots().size() >= SNAPSHOTS_PER_VDISK_MAX) {
+            bad = "snapshots of " + c.vdiskName() + ": " + v.snapshots().size() + " (expected: < " + SNAPSHOTS_PER_VDISK_MAX + ")";
+        }
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        List<SnapshotRecord> snaps = new ArrayList<>(v.snapshots());
+        snaps.add(new SnapshotRecord(c.snapName(), v.sizeBytes(), c.nowMs()));
+        VdiskRecord changed = v.withSnapshots(snaps);
+        put(changed);
+        return new MetaResult.VdiskChanged(changed);
+    }
+
+    private MetaResult removeSnapshot(RemoveSnapshot c) {
+        VdiskRecord v = vdisk(c.vdiskName()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.vdiskName());
+        }
+        if (v.snapshot(c.snapName()).isEmpty()) {
+            return new MetaResult.Rejected("no snapshot " + c.vdiskName() + "@" + c.snapName());
+        }
+        List<String> clones = clonesOf(v.id(), Optional.of(c.snapName()));
+        if (!clones.isEmpty()) {
+            return new MetaResult.Rejected("snapshot " + c.vdiskName() + "@" + c.snapName() + " has clones " + clones
+                    + "; remove or flatten them first");
+        }
+        VdiskRecord changed = v.withSnapshots(v.snapshots().stream().filter(s -> !s.name().equals(c.snapName())).toList());
+        put(changed);
+        return new MetaResult.VdiskChanged(changed);
+    }
+
+    private MetaResult cloneVdisk(CloneVdisk c) {
+        VdiskRecord parent = vdisk(c.parentName()).orElse(null);
+        if (parent == null) {
+            return noSuchVdisk(c.parentName());
+        }
+        SnapshotRecord snap = parent.snapshot(c.snapName()).orElse(null);
+        String bad = snap == null ? "no snapshot " + c.parentName() + "@" + c.snapName() : checkName("vdisk name", c.childName());
+        if (bad == null && names.containsKey(c.childName())) {
+            bad = "vdisk " + c.childName() + " already exists";
+        }
+        if (bad == null && depth(parent) + 1 > CLONE_DEPTH_MAX) {
+            bad = "clone chain depth: " + (depth(parent) + 1) + " (expected: <= " + CLONE_DEPTH_MAX + "); flatten " + c.parentName() + " first";
+        }
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        long id = allocateId();
+        VdiskRecord child = new VdiskRecord(id, c.childName(), snap.sizeBytes(), parent.blockSizeBytes(), parent.grainSizeBytes(),
+                parent.rootId(), Optional.of(new ParentLink(parent.id(), c.snapName())), List.of(), c.nowMs());
+        put(child);
+        return new MetaResult.VdiskChanged(child);
+    }
+
+    private MetaResult openSession(long index, OpenSession c) {
+        String bad = checkName("host name", c.hostName());
+        if (bad == null && c.leaseMs() <= 0) {
+            bad = "leaseMs: " + c.leaseMs() + " (expected: > 0) host=" + c.hostName();
+        }
+        if (bad == null && sessions.containsKey(index)) {
+            throw new IllegalStateException("session id " + index + " reused: log index applied twice?");
+        }
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        HostSession s = new HostSession(index, c.hostName(), c.leaseMs(), c.nowMs());
+        sessions.put(s.id(), s);
+        touched.add(new Key.Session(s.id()));
+        return new MetaResult.SessionChanged(s);
+    }
+
+    private MetaResult renewSession(RenewSession c) {
+        HostSession s = sessions.get(c.sessionId());
+        if (s == null) {
+            return new MetaResult.Rejected("session " + c.sessionId() + " is not open (expired or closed); open a new one");
+        }
+        HostSession renewed = s.renewedAt(c.nowMs());
+        sessions.put(renewed.id(), renewed);
+        touched.add(new Key.Session(renewed.id()));
+        return new MetaResult.SessionChanged(renewed);
+    }
+
+    private MetaResult closeSession(CloseSession c) {
+        if (sessions.remove(c.sessionId()) == null) {
+            return new MetaResult.Rejected("session " + c.sessionId() + " is not open");
+        }
+        touched.add(new Key.Session(c.sessionId()));
+        return new MetaResult.Done();
+    }
+
+    // ---- helpers ----
+
+    private void put(VdiskRecord v) {
+        vdisks.put(v.id(), v);
+        names.put(v.name(), v.id());
+        touched.add(new Key.Vdisk(v.id()));
+    }
+
+    private long allocateId() {
+        long id = nextId++;
+        touched.add(new Key.NextId());
+        return id;
+    }
+
+    private int depth(VdiskRecord v) {
+        int d = 0;
+        TreeSet<Long> seen = new TreeSet<>();
+        for (VdiskRecord cur = v; cur.parent().isPresent(); cur = vdisks.get(cur.parent().get().vdiskId())) {
+            if (!seen.add(cur.id())) {
+                throw new IllegalStateException("clone cycle through vdisk id " + cur.id());
+            }
+            d++;
+        }
+        return d;
+    }
+
+    private static MetaResult noSuchVdisk(String name) {
+        return new MetaResult.Rejected("no vdisk named " + name);
+    }
+
+    private static String checkName(String what, String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            return what + ": '" + name + "' (expected: 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit)";
+        }
+        return null;
+    }
+
+    private static String checkGeometry(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes) {
+        if (blockSizeBytes != 512 && blockSizeBytes != 4096) {
+            return "blockSizeBytes: " + blockSizeBytes + " (expected: 512 or 4096) vdisk=" + name;
+        }
+        if (grainSizeBytes < blockSizeBytes || grainSizeBytes > (1 << 20) || Integer.bitCount(grainSizeBytes) != 1) {
+            return "grainSizeBytes: " + grainSizeBytes + " (expected: a power of two in " + blockSizeBytes + "..1048576) vdisk=" + name;
+        }
+        if (sizeBytes <= 0 || sizeBytes > SIZE_MAX_BYTES || sizeBytes % blockSizeBytes != 0) {
+            return "sizeBytes: " + sizeBytes + " (expected: a positive multiple of " + blockSizeBytes + ", <= 2^50) vdisk=" + name;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,176 @@
+package io.basalt.cluster.meta;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.rocksdb.Checkpoint;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The meta group's state on disk: a {@link MetaState} persisted in its own RocksDB. Each
+ * {@link #apply} writes the records the command touched and the applied term-index in one
+ * synchronous batch, so after a crash the stored state and the stored index always agree and
+ * replay starts exactly after the last entry that took effect. No Raft here: the state machine
+ * adapter calls {@link #apply} in log order.
+ *
+ * <p>Keys: {@code 'v' id} a vdisk record, {@code 'h' id} a session, {@code 'n'} the next id,
+ * {@code 'a'} the applied term and index.
+ */
+public final class MetaStore implements AutoCloseable {
+    private static final byte[] NEXT_ID = {'n'};
+    private static final byte[] APPLIED = {'a'};
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    /** A log position. */
+    public record TermIndex(long term, long index) {
+        public static final TermIndex NONE = new TermIndex(0, -1);
+    }
+
+    private final Path dir;
+    private final Options options;
+    private final WriteOptions syncWrite;
+    private final RocksDB db;
+    private final MetaState state = new MetaState();
+    private TermIndex applied = TermIndex.NONE;
+
+    private MetaStore(Path dir) throws RocksDBException {
+        this.dir = dir;
+        this.options = new Options().setCreateIfMissing(true).setMaxBackgroundJobs(1);
+        this.syncWrite = new WriteOptions().setSync(true);
+        RocksDB opened = null;
+        try {
+            opened = RocksDB.open(options, dir.toString());
+            this.db = opened;
+            load();
+        } catch (RocksDBException | RuntimeException e) {
+            if (opened != null) {
+                opened.close();
+            }
+            syncWrite.close();
+            options.close();
+            throw e;
+        }
+    }
+
+    public static MetaStore open(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            return new MetaStore(dir);
+        } catch (RocksDBException | java.io.IOException e) {
+            throw new IllegalStateException("open meta store at " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    /** The state as of {@link #applied()}; callers must not hold it across applies without care. */
+    public MetaState state() {
+        return state;
+    }
+
+    public TermIndex applied() {
+        return applied;
+    }
+
+    /**
+     * Applies the entry at {@code at}, which must come right after {@link #applied()} in the log
+     * (gaps and repeats are bugs in the caller: entries at or below the applied index are the
+     * caller's to skip).
+     */
+    public MetaResult apply(TermIndex at, MetaCommand command) {
+        if (at.index() <= applied.index() || at.term() < applied.term()) {
+            throw new IllegalStateException("meta apply at " + at + " (expected: after " + applied + ")");
+        }
+        MetaResult result = state.apply(at.index(), command);
+        try (WriteBatch batch = new WriteBatch()) {
+            for (MetaState.Key key : state.touched()) {
+                stage(batch, key);
+            }
+            batch.put(APPLIED, ByteBuffer.allocate(16).putLong(at.term()).putLong(at.index()).array());
+            db.write(syncWrite, batch);
+        } catch (RocksDBException e) {
+            // The memory state is ahead of the disk now: stop rather than serve it.
+            throw new IllegalStateException("meta store write at " + at + " failed; the store must be reopened: " + e.getMessage(), e);
+        }
+        applied = at;
+        return result;
+    }
+
+    private void stage(WriteBatch batch, MetaState.Key key) throws RocksDBException {
+        switch (key) {
+            case MetaState.Key.Vdisk k -> {
+                byte[] dbKey = key('v', k.id());
+                var v = state.vdisk(k.id());
+                if (v.isPresent()) {
+                    batch.put(dbKey, MetaCodec.encode(v.get()));
+                } else {
+                    batch.delete(dbKey);
+                }
+            }
+            case MetaState.Key.Session k -> {
+                byte[] dbKey = key('h', k.id());
+                var s = state.session(k.id());
+                if (s.isPresent()) {
+                    batch.put(dbKey, MetaCodec.encode(s.get()));
+                } else {
+                    batch.delete(dbKey);
+                }
+            }
+            case MetaState.Key.NextId k -> batch.put(NEXT_ID, ByteBuffer.allocate(8).putLong(state.nextId()).array());
+        }
+    }
+
+    /** Writes a consistent copy of the store to {@code target} (which must not exist). */
+    public void checkpoint(Path target) {
+        try (Checkpoint cp = Checkpoint.create(db)) {
+            cp.createCheckpoint(target.toString());
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("meta checkpoint to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void load() throws RocksDBException {
+        try (RocksIterator it = db.newIterator()) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] k = it.key();
+                ByteBuffer v = ByteBuffer.wrap(it.value());
+                switch (k[0]) {
+                    case 'v' -> state.load(MetaCodec.decodeVdisk(v));
+                    case 'h' -> state.load(MetaCodec.decodeSession(v));
+                    case 'n' -> state.loadNextId(v.getLong());
+                    case 'a' -> applied = new TermIndex(v.getLong(), v.getLong());
+                    default -> throw new IllegalStateException("meta store " + dir + ": unknown key prefix " + k[0]);
+                }
+            }
+        }
+        state.checkInvariants();
+    }
+
+    private static byte[] key(char prefix, long id) {
+        return ByteBuffer.allocate(9).put((byte) prefix).putLong(id).array();
+    }
+
+    /** Every vdisk, by name (a convenience for status output and tests). */
+    public List<VdiskRecord> vdisks() {
+        return state.vdisks();
+    }
+
+    @Override
+    public void close() {
+        db.close();
+        syncWrite.close();
+        options.close();
+    }
+}

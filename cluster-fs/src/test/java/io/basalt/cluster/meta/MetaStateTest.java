@@ -1,0 +1,109 @@
+package io.basalt.cluster.meta;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+
+import io.basalt.cluster.meta.MetaCommand.CloneVdisk;
+import io.basalt.cluster.meta.MetaCommand.CreateSnapshot;
+import io.basalt.cluster.meta.MetaCommand.CreateVdisk;
+import io.basalt.cluster.meta.MetaCommand.RemoveSnapshot;
+import io.basalt.cluster.meta.MetaCommand.RemoveVdisk;
+
+class MetaStateTest {
+    private final MetaState state = new MetaState();
+    private long index;
+
+    private MetaResult apply(MetaCommand c) {
+        MetaResult r = state.apply(++index, c);
+        state.checkInvariants();
+        return r;
+    }
+
+    private VdiskRecord created(String name) {
+        return ((MetaResult.VdiskChanged) apply(new CreateVdisk(name, 1 << 20, 512, 4096, 7))).vdisk();
+    }
+
+    @Test
+    void createAllocatesGrowingIdsAndIsItsOwnRoot() {
+        VdiskRecord a = created("a");
+        VdiskRecord b = created("b");
+        assertEquals(1, a.id());
+        assertEquals(2, b.id());
+        assertEquals(a.id(), a.rootId());
+        assertEquals(List.of("a", "b"), state.vdisks().stream().map(VdiskRecord::name).toList());
+    }
+
+    @Test
+    void rejectsDuplicateNameAndBadGeometryNamingTheValue() {
+        created("a");
+        var dup = assertInstanceOf(MetaResult.Rejected.class, apply(new CreateVdisk("a", 1 << 20, 512, 4096, 0)));
+        assertTrue(dup.message().contains("already exists"), dup.message());
+        var bad = assertInstanceOf(MetaResult.Rejected.class, apply(new CreateVdisk("c", 1000, 512, 4096, 0)));
+        assertTrue(bad.message().contains("sizeBytes: 1000"), bad.message());
+        var grain = assertInstanceOf(MetaResult.Rejected.class, apply(new CreateVdisk("c", 1 << 20, 512, 3000, 0)));
+        assertTrue(grain.message().contains("grainSizeBytes: 3000"), grain.message());
+        var name = assertInstanceOf(MetaResult.Rejected.class, apply(new CreateVdisk("-x", 1 << 20, 512, 4096, 0)));
+        assertTrue(name.message().contains("'-x'"), name.message());
+        assertEquals(1, state.vdisks().size());
+        assertEquals(2, state.nextId(), "a refused create allocates no id");
+    }
+
+    @Test
+    void cloneSharesRootAndPinsParentSnapshot() {
+        VdiskRecord tmpl = created("tmpl");
+        apply(new CreateSnapshot("tmpl", "v1", 9));
+        VdiskRecord web = ((MetaResult.VdiskChanged) apply(new CloneVdisk("tmpl", "v1", "web", 10))).vdisk();
+        assertEquals(tmpl.id(), web.rootId());
+        assertEquals(Optional.of(new VdiskRecord.ParentLink(tmpl.id(), "v1")), web.parent());
+        apply(new CreateSnapshot("web", "s", 11));
+        VdiskRecord grand = ((MetaResult.VdiskChanged) apply(new CloneVdisk("web", "s", "grand", 12))).vdisk();
+        assertEquals(tmpl.id(), grand.rootId(), "root is the oldest ancestor");
+
+        var snapBusy = assertInstanceOf(MetaResult.Rejected.class, apply(new RemoveSnapshot("tmpl", "v1")));
+        assertTrue(snapBusy.message().contains("has clones [web]"), snapBusy.message());
+        var vdiskBusy = assertInstanceOf(MetaResult.Rejected.class, apply(new RemoveVdisk("tmpl")));
+        assertTrue(vdiskBusy.message().contains("snapshots"), vdiskBusy.message());
+    }
+
+    @Test
+    void removeAfterSnapshotsAndClonesAreGone() {
+        created("tmpl");
+        apply(new CreateSnapshot("tmpl", "v1", 0));
+        apply(new CloneVdisk("tmpl", "v1", "web", 0));
+        assertInstanceOf(MetaResult.VdiskChanged.class, apply(new RemoveVdisk("web")));
+        assertInstanceOf(MetaResult.VdiskChanged.class, apply(new RemoveSnapshot("tmpl", "v1")));
+        assertInstanceOf(MetaResult.VdiskChanged.class, apply(new RemoveVdisk("tmpl")));
+        assertTrue(state.vdisks().isEmpty());
+        assertEquals(List.of(new MetaState.Key.Vdisk(1)), state.touched());
+    }
+
+    @Test
+    void cloneChainDepthIsBounded() {
+        created("d0");
+        for (int i = 0; i < MetaState.CLONE_DEPTH_MAX; i++) {
+            apply(new CreateSnapshot("d" + i, "s", 0));
+            assertInstanceOf(MetaResult.VdiskChanged.class, apply(new CloneVdisk("d" + i, "s", "d" + (i + 1), 0)));
+        }
+        String last = "d" + MetaState.CLONE_DEPTH_MAX;
+        apply(new CreateSnapshot(last, "s", 0));
+        var r = assertInstanceOf(MetaResult.Rejected.class, apply(new CloneVdisk(last, "s", "too-deep", 0)));
+        assertTrue(r.message().contains("clone chain depth: 17 (expected: <= 16)"), r.message());
+    }
+
+    @Test
+    void sessionIdIsTheLogIndexAndRenewNeedsAnOpenSession() {
+        var opened = assertInstanceOf(MetaResult.SessionChanged.class, apply(new MetaCommand.OpenSession("host1", 5000, 100)));
+        assertEquals(index, opened.session().id());
+        var renewed = assertInstanceOf(MetaResult.SessionChanged.class, apply(new MetaCommand.RenewSession(opened.session().id(), 200)));
+        assertEquals(200, renewed.session().renewedAtMs());
+        assertInstanceOf(MetaResult.Done.class, apply(new MetaCommand.CloseSession(opened.session().id())));
+        var gone = assertInstanceOf(MetaResult.Rejected.class, apply(new MetaCommand.RenewSession(opened.session().id(), 300)));
+        assertTrue(gone.message().contains("session " + opened.session().id() + " is not open"), gone.message());
+    }
+}

@@ -1,0 +1,62 @@
+package io.basalt.cluster.meta;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.basalt.cluster.meta.MetaCommand.CloneVdisk;
+import io.basalt.cluster.meta.MetaCommand.CreateSnapshot;
+import io.basalt.cluster.meta.MetaCommand.CreateVdisk;
+import io.basalt.cluster.meta.MetaStore.TermIndex;
+
+class MetaStoreTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void reopenRestoresStateAndAppliedIndexTogether() {
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("tmpl", 1 << 20, 512, 4096, 1));
+            store.apply(new TermIndex(1, 2), new CreateSnapshot("tmpl", "v1", 2));
+            store.apply(new TermIndex(2, 5), new CloneVdisk("tmpl", "v1", "web", 3));
+            store.apply(new TermIndex(2, 6), new MetaCommand.OpenSession("h1", 1000, 4));
+        }
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            assertEquals(new TermIndex(2, 6), store.applied());
+            assertEquals(2, store.vdisks().size());
+            assertEquals(1, store.state().vdisk("web").orElseThrow().rootId());
+            assertEquals(6, store.state().session(6).orElseThrow().id());
+            assertEquals(3, store.state().nextId());
+        }
+    }
+
+    @Test
+    void refusesAnEntryAtOrBelowTheAppliedIndex() {
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            store.apply(new TermIndex(1, 3), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+            var e = assertThrows(IllegalStateException.class,
+                    () -> store.apply(new TermIndex(1, 3), new CreateVdisk("b", 1 << 20, 512, 4096, 1)));
+            assertTrue(e.getMessage().contains("expected: after TermIndex[term=1, index=3]"), e.getMessage());
+            assertEquals(1, store.vdisks().size());
+        }
+    }
+
+    @Test
+    void checkpointOpensAsAReplicaAtThatMoment() {
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+            store.checkpoint(dir.resolve("cp"));
+            store.apply(new TermIndex(1, 2), new CreateVdisk("b", 1 << 20, 512, 4096, 1));
+        }
+        try (MetaStore copy = MetaStore.open(dir.resolve("cp"))) {
+            assertEquals(new TermIndex(1, 1), copy.applied());
+            assertEquals(1, copy.vdisks().size());
+            assertEquals("a", copy.vdisks().get(0).name());
+        }
+    }
+}
