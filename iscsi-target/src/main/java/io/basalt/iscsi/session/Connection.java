@@ -116,12 +116,25 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     // ---- lifecycle ----
 
     @Override
-    public void channelActive(ChannelHandlerContext ctx) {
+    public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        startNanos = nanoClock.getAsLong();
-        lastReceiveNanos = startNanos;
-        timer = ctx.executor().scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+        if (ctx.channel().isActive()) {
+            start();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        start();
         ctx.fireChannelActive();
+    }
+
+    private void start() {
+        if (timer == null) {
+            startNanos = nanoClock.getAsLong();
+            lastReceiveNanos = startNanos;
+            timer = ctx.executor().scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+        }
     }
 
     @Override
@@ -722,7 +735,9 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     private String portalAddress() {
-        InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
+        if (!(ctx.channel().localAddress() instanceof InetSocketAddress local)) {
+            return String.valueOf(ctx.channel().localAddress());
+        }
         String host = local.getAddress().getHostAddress();
         return (host.contains(":") ? "[" + host + "]" : host) + ":" + local.getPort();
     }

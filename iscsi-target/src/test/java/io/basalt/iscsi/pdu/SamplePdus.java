@@ -1,0 +1,46 @@
+package io.basalt.iscsi.pdu;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/** One PDU of every kind an initiator sends, some with data segments of awkward lengths. */
+final class SamplePdus {
+
+    private SamplePdus() {
+    }
+
+    static ByteBuf bytes(int n, int seed) {
+        ByteBuf b = Unpooled.buffer(n);
+        for (int i = 0; i < n; i++) {
+            b.writeByte(i * 31 + seed);
+        }
+        return b;
+    }
+
+    static Bytes cdb(int length) {
+        byte[] c = new byte[length];
+        c[0] = 0x2a;
+        for (int i = 1; i < length; i++) {
+            c[i] = (byte) (i * 7);
+        }
+        return Bytes.wrapOwned(c);
+    }
+
+    /** Fresh instances (each call allocates new data buffers). */
+    static List<Pdu> initiatorPdus() {
+        return List.of(
+                new NopOut(true, 0, 7, Pdu.RESERVED_TAG, 10, 20, bytes(5, 1)),
+                new ScsiCommand(false, true, false, true, 1, 0x0001_0000_0000_0000L, 8, 4096, 11, 21, cdb(16), bytes(513, 2)),
+                new ScsiCommand(false, true, true, false, 1, 0, 9, 512, 12, 22, cdb(32), Unpooled.EMPTY_BUFFER),
+                new TaskMgmtRequest(true, TaskMgmtRequest.ABORT_TASK, 0, 10, 8, 13, 23, 11, 0),
+                new LoginRequest(true, false, 1, 3, 0, 0, 0x400001370000L, 0, 11, 0, 1, 0,
+                        Unpooled.copiedBuffer("InitiatorName=iqn.x\0HeaderDigest=None\0", StandardCharsets.UTF_8)),
+                new TextRequest(true, true, false, 0, 12, Pdu.RESERVED_TAG, 14, 24,
+                        Unpooled.copiedBuffer("SendTargets=All\0", StandardCharsets.UTF_8)),
+                new DataOut(true, 0, 8, 77, 25, 3, 8192, bytes(1000, 3)),
+                new LogoutRequest(true, 0, 13, 0, 15, 26),
+                new SnackRequest(0, 0, 14, Pdu.RESERVED_TAG, 27, 0, 0));
+    }
+}
