@@ -77,7 +77,7 @@ class PduFuzzProperties {
 
     @Provide
     Arbitrary<Integer> pduIndex() {
-        return Arbitraries.integers().between(0, SamplePdus.initiatorPdus().size() - 1);
+        return Arbitraries.integers().between(0, SamplePduAccess.count() - 1);
     }
 
     static byte[] encoded(int which, boolean digests) {
