@@ -1,10 +1,11 @@
 package io.basalt.vdisk.store;
 
 import java.util.Arrays;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.Semaphore;
 
 /**
- * Striped locks over (vdisk, grain). Every write holds the locks of the grains it touches from
+ * Striped locks over (vdisk, grain), as binary semaphores: a write's locks are released by the
+ * commit thread, which is not the thread that took them. Every write holds the locks of the grains it touches from
  * the read of a partial grain to the commit of its batch, which makes read-modify-write of a
  * partial grain and COMPARE AND WRITE atomic against every other write. Stripes are always
  * taken in ascending index order, so two writers can never deadlock.
@@ -14,11 +15,11 @@ final class GrainLocks {
     /** Requests spanning more grains than this lock every stripe (cheaper than sorting). */
     static final int GRAINS_LOCKED_INDIVIDUALLY_MAX = 256;
 
-    private final ReentrantLock[] stripes = new ReentrantLock[STRIPE_COUNT];
+    private final Semaphore[] stripes = new Semaphore[STRIPE_COUNT];
 
     GrainLocks() {
         for (int i = 0; i < STRIPE_COUNT; i++) {
-            stripes[i] = new ReentrantLock();
+            stripes[i] = new Semaphore(1);
         }
     }
 
@@ -40,14 +41,14 @@ final class GrainLocks {
             indices = distinct(raw);
         }
         for (int index : indices) {
-            stripes[index].lock();
+            stripes[index].acquireUninterruptibly();
         }
         return indices;
     }
 
     void unlock(int[] indices) {
         for (int i = indices.length - 1; i >= 0; i--) {
-            stripes[indices[i]].unlock();
+            stripes[indices[i]].release();
         }
     }
 

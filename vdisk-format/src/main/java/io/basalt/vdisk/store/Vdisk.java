@@ -78,12 +78,12 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<ByteBuffer> read(long lba, int blockCount) {
         return submit(() -> {
-            state.lock.readLock().lock();
+            long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
                 return ByteBuffer.wrap(readLocked(lba, blockCount));
             } finally {
-                state.lock.readLock().unlock();
+                state.lock.unlockRead(stamp);
             }
         });
     }
@@ -96,8 +96,8 @@ public final class Vdisk implements BlockDevice {
                     "write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name));
         }
         byte[] bytes = toArray(data);
-        return submit(() -> {
-            runWrite("write", lba, bytes.length / blockSize, () -> writeRange(lba, bytes, Mode.DATA, fua));
+        return submitWrite("write", lba, bytes.length / blockSize, fua, (v, ops) -> {
+            dataOps(v, lba, bytes, ops);
             return null;
         });
     }
@@ -117,7 +117,7 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<Void> unmap(long lba, long blockCount) {
         return submit(() -> {
-            runWrite("unmap", lba, blockCount, () -> writeRange(lba, blockCount, Mode.UNMAP));
+            zeroRange("unmap", lba, blockCount, Mode.UNMAP);
             return null;
         });
     }
@@ -125,7 +125,7 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
         return submit(() -> {
-            runWrite("write-zeroes", lba, blockCount, () -> writeRange(lba, blockCount, unmap ? Mode.UNMAP : Mode.ZEROES));
+            zeroRange("write-zeroes", lba, blockCount, unmap ? Mode.UNMAP : Mode.ZEROES);
             return null;
         });
     }
@@ -140,17 +140,22 @@ public final class Vdisk implements BlockDevice {
         }
         byte[] expectedBytes = toArray(expected);
         byte[] bytes = toArray(data);
-        return submit(() -> {
-            CompareResult[] result = new CompareResult[1];
-            runWrite("compare-and-write", lba, bytes.length / blockSize, () -> result[0] = compareAndWriteLocked(lba, expectedBytes, bytes));
-            return result[0];
-        });
+        return submitWrite("compare-and-write", lba, bytes.length / blockSize, false, (v, ops) -> {
+            // The grains are locked: nobody can write them between this read and our commit.
+            byte[] current = readLocked(lba, bytes.length / blockSize);
+            int mismatch = java.util.Arrays.mismatch(current, expectedBytes);
+            if (mismatch >= 0) {
+                return CompareResult.miscompareAt(mismatch);
+            }
+            dataOps(v, lba, bytes, ops);
+            return CompareResult.MATCHED;
+        }).thenApply(r -> r == null ? CompareResult.MATCHED : r);
     }
 
     @Override
     public CompletableFuture<List<LbaStatus>> getLbaStatus(long lba, long blockCountMax) {
         return submit(() -> {
-            state.lock.readLock().lock();
+            long stamp = state.lock.readLock();
             try {
                 long blocks = sizeBytes() / logicalBlockSizeBytes();
                 if (lba < 0 || lba >= blocks) {
@@ -161,7 +166,7 @@ public final class Vdisk implements BlockDevice {
                 }
                 return lbaStatusLocked(lba, Math.min(blockCountMax, blocks - lba));
             } finally {
-                state.lock.readLock().unlock();
+                state.lock.unlockRead(stamp);
             }
         });
     }
@@ -227,7 +232,7 @@ public final class Vdisk implements BlockDevice {
         int grainSize = state.info().grainSizeBytes();
         ChainReader.Located loc;
         try {
-            loc = reader.locate(g);
+            loc = reader.locateFast(g);
         } catch (BlockDeviceException e) {
             long lba = g * grainSize / state.info().blockSizeBytes();
             throw new BlockDeviceException(e.kind(), e.getMessage() + " reading vdisk " + name + " at lba " + lba + " (grain " + g + ")", e);
@@ -250,57 +255,162 @@ public final class Vdisk implements BlockDevice {
 
     private enum Mode { DATA, ZEROES, UNMAP }
 
-    private void runWrite(String op, long lba, long blockCount, Runnable body) {
+    /** Prepares a write's changes into {@code ops} with its grains locked; may decide to write nothing. */
+    private interface WritePlan<T> {
+        T prepare(VdiskInfo v, List<GroupCommitter.Op> ops);
+    }
+
+    /**
+     * Runs {@code plan} on an I/O thread holding the vdisk's state lock shared and the grains'
+     * locks, then hands the changes to the group committer, which releases both locks once the
+     * batch is in the WAL and completes the future with the plan's result.
+     */
+    private <T> CompletableFuture<T> submitWrite(String op, long lba, long blockCount, boolean fua, WritePlan<T> plan) {
+        if (readOnly()) {
+            return CompletableFuture.failedFuture(readOnlyError(op));
+        }
+        return this.<CompletableFuture<T>>submit(() -> {
+            long stamp = state.lock.readLock();
+            int[] locks = null;
+            boolean handedOff = false;
+            try {
+                checkRange(op, lba, blockCount);
+                VdiskInfo v = state.info();
+                if (blockCount == 0) {
+                    return CompletableFuture.completedFuture(null);
+                }
+                long offset = lba * v.blockSizeBytes();
+                long length = blockCount * v.blockSizeBytes();
+                locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
+                List<GroupCommitter.Op> ops = new ArrayList<>();
+                T result = plan.prepare(v, ops);
+                if (ops.isEmpty()) {
+                    return CompletableFuture.completedFuture(result);
+                }
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                int[] held = locks;
+                store.committer().submit(new GroupCommitter.Pending(ops, length, fua, () -> {
+                    store.grainLocks().unlock(held);
+                    state.lock.unlockRead(stamp);
+                }, done));
+                handedOff = true;
+                return done.thenApply(ignored -> result);
+            } finally {
+                if (!handedOff) {
+                    if (locks != null) {
+                        store.grainLocks().unlock(locks);
+                    }
+                    state.lock.unlockRead(stamp);
+                }
+            }
+        }).thenCompose(f -> f);
+    }
+
+    /** The changes that write {@code data} at {@code lba}: whole grains encoded, partial ones merged. */
+    private void dataOps(VdiskInfo v, long lba, byte[] data, List<GroupCommitter.Op> ops) {
+        long offset = lba * v.blockSizeBytes();
+        long firstGrain = offset / v.grainSizeBytes();
+        long lastGrain = (offset + data.length - 1) / v.grainSizeBytes();
+        ChainReader reader = null;
+        try {
+            for (long g = firstGrain; g <= lastGrain; g++) {
+                int grainSize = v.grainSizeBytes();
+                long grainStart = g * grainSize;
+                int from = (int) Math.max(0, offset - grainStart);
+                int to = (int) Math.min(grainSize, offset + data.length - grainStart);
+                int dataPos = (int) (grainStart + from - offset);
+                byte[] frame;
+                if (from == 0 && to == grainSize) {
+                    frame = BlockFrame.encode(data, dataPos, grainSize);
+                } else {
+                    if (reader == null) {
+                        reader = state.reader(db, v.headEpoch());
+                    }
+                    byte[] grain = new byte[grainSize];
+                    decodeGrain(reader, g, grain, 0);
+                    System.arraycopy(data, dataPos, grain, from, to - from);
+                    frame = BlockFrame.encode(grain, 0, grainSize);
+                }
+                put(ops, v, g, frame);
+            }
+        } finally {
+            if (reader != null) {
+                reader.close();
+            }
+        }
+    }
+
+    /**
+     * Unmap and write-zeroes, in chunks of at most {@link #RANGE_CHUNK_GRAINS_MAX} grains, each
+     * committed (through the group committer) before the next is prepared.
+     */
+    private void zeroRange(String op, long lba, long blockCount, Mode mode) {
         if (readOnly()) {
             throw readOnlyError(op);
         }
-        state.lock.readLock().lock();
+        VdiskInfo v0 = state.info();
+        long blocksPerChunk = (long) RANGE_CHUNK_GRAINS_MAX * v0.grainSizeBytes() / v0.blockSizeBytes();
+        long end = lba + blockCount;
+        for (long chunk = lba; chunk < end; ) {
+            // Chunk boundaries on grain boundaries, so no grain is split across two chunks.
+            long chunkEnd = Math.min(end, (chunk / blocksPerChunk + 1) * blocksPerChunk);
+            long from = chunk;
+            submitWriteNow(op, from, chunkEnd - from, (v, ops) -> {
+                zeroOps(v, from, chunkEnd - from, mode, ops);
+                return null;
+            });
+            chunk = chunkEnd;
+        }
+        if (blockCount == 0) {
+            checkRange(op, lba, 0);
+        }
+    }
+
+    /** {@link #submitWrite} already on an I/O thread: prepares here and waits for the commit. */
+    private <T> T submitWriteNow(String op, long lba, long blockCount, WritePlan<T> plan) {
+        long stamp = state.lock.readLock();
+        int[] locks = null;
+        boolean handedOff = false;
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        T result;
         try {
             checkRange(op, lba, blockCount);
-            body.run();
-        } finally {
-            state.lock.readLock().unlock();
-        }
-    }
-
-    private void writeRange(long lba, byte[] data, Mode mode, boolean fua) {
-        VdiskInfo v = state.info();
-        long offset = lba * v.blockSizeBytes();
-        if (data.length == 0) {
-            return;
-        }
-        long firstGrain = offset / v.grainSizeBytes();
-        long lastGrain = (offset + data.length - 1) / v.grainSizeBytes();
-        int[] locks = store.grainLocks().lock(v.id(), firstGrain, lastGrain);
-        try (WriteBatch batch = new WriteBatch(); ChainReader reader = state.reader(db, v.headEpoch())) {
-            for (long g = firstGrain; g <= lastGrain; g++) {
-                putGrain(batch, reader, v, g, offset, data, mode);
+            VdiskInfo v = state.info();
+            long offset = lba * v.blockSizeBytes();
+            long length = blockCount * v.blockSizeBytes();
+            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
+            List<GroupCommitter.Op> ops = new ArrayList<>();
+            result = plan.prepare(v, ops);
+            if (ops.isEmpty()) {
+                return result;
             }
-            commit(batch, fua);
+            int[] held = locks;
+            store.committer().submit(new GroupCommitter.Pending(ops, 0, false, () -> {
+                store.grainLocks().unlock(held);
+                state.lock.unlockRead(stamp);
+            }, done));
+            handedOff = true;
         } finally {
-            store.grainLocks().unlock(locks);
+            if (!handedOff) {
+                if (locks != null) {
+                    store.grainLocks().unlock(locks);
+                }
+                state.lock.unlockRead(stamp);
+            }
         }
+        done.join();
+        return result;
     }
 
-    private void writeRange(long lba, long blockCount, Mode mode) {
-        VdiskInfo v = state.info();
+    /** The changes that zero or deallocate blocks {@code [lba, lba + blockCount)}. */
+    private void zeroOps(VdiskInfo v, long lba, long blockCount, Mode mode, List<GroupCommitter.Op> ops) {
         long offset = lba * v.blockSizeBytes();
         long length = blockCount * v.blockSizeBytes();
-        if (length == 0) {
-            return;
-        }
-        long firstGrain = offset / v.grainSizeBytes();
-        long lastGrain = (offset + length - 1) / v.grainSizeBytes();
-        for (long chunk = firstGrain; chunk <= lastGrain; chunk += RANGE_CHUNK_GRAINS_MAX) {
-            long chunkLast = Math.min(lastGrain, chunk + RANGE_CHUNK_GRAINS_MAX - 1);
-            int[] locks = store.grainLocks().lock(v.id(), chunk, chunkLast);
-            try (WriteBatch batch = new WriteBatch(); ChainReader reader = state.reader(db, v.headEpoch())) {
-                for (long g : grainsToTouch(reader, v, mode, chunk, chunkLast, offset, length)) {
-                    putGrain(batch, reader, v, g, offset, length, mode);
-                }
-                commit(batch, false);
-            } finally {
-                store.grainLocks().unlock(locks);
+        long first = offset / v.grainSizeBytes();
+        long last = (offset + length - 1) / v.grainSizeBytes();
+        try (ChainReader reader = state.reader(db, v.headEpoch())) {
+            for (long g : grainsToTouch(mode, first, last)) {
+                zeroGrain(ops, reader, v, g, offset, length, mode);
             }
         }
     }
@@ -309,7 +419,7 @@ public final class Vdisk implements BlockDevice {
      * The grains of {@code [first, last]} an unmap must visit: only those some level of the chain
      * holds a version of (the rest already read as deallocated zeros). Write-zeroes visits all.
      */
-    private long[] grainsToTouch(ChainReader reader, VdiskInfo v, Mode mode, long first, long last, long offset, long length) {
+    private long[] grainsToTouch(Mode mode, long first, long last) {
         if (mode != Mode.UNMAP) {
             long[] all = new long[(int) (last - first + 1)];
             for (int i = 0; i < all.length; i++) {
@@ -320,27 +430,8 @@ public final class Vdisk implements BlockDevice {
         return store.grainsPresent(state, first, last);
     }
 
-    /** Adds to {@code batch} what grain {@code g} becomes under a write of {@code data} at {@code offset}. */
-    private void putGrain(WriteBatch batch, ChainReader reader, VdiskInfo v, long g, long offset, byte[] data, Mode mode) {
-        int grainSize = v.grainSizeBytes();
-        long grainStart = g * grainSize;
-        int from = (int) Math.max(0, offset - grainStart);
-        int to = (int) Math.min(grainSize, offset + data.length - grainStart);
-        int dataPos = (int) (grainStart + from - offset);
-        byte[] frame;
-        if (from == 0 && to == grainSize) {
-            frame = BlockFrame.encode(data, dataPos, grainSize);
-        } else {
-            byte[] grain = new byte[grainSize];
-            decodeGrain(reader, g, grain, 0);
-            System.arraycopy(data, dataPos, grain, from, to - from);
-            frame = BlockFrame.encode(grain, 0, grainSize);
-        }
-        put(batch, v, g, frame);
-    }
-
     /** Zeroes or deallocates the part of grain {@code g} inside {@code [offset, offset + length)}. */
-    private void putGrain(WriteBatch batch, ChainReader reader, VdiskInfo v, long g, long offset, long length, Mode mode) {
+    private void zeroGrain(List<GroupCommitter.Op> ops, ChainReader reader, VdiskInfo v, long g, long offset, long length, Mode mode) {
         int grainSize = v.grainSizeBytes();
         long grainStart = g * grainSize;
         int from = (int) Math.max(0, offset - grainStart);
@@ -355,11 +446,11 @@ public final class Vdisk implements BlockDevice {
             byte[] grain = new byte[grainSize];
             decodeGrain(reader, g, grain, 0);
             java.util.Arrays.fill(grain, from, to, (byte) 0);
-            put(batch, v, g, BlockFrame.encode(grain, 0, grainSize));
+            put(ops, v, g, BlockFrame.encode(grain, 0, grainSize));
         } else if (mode == Mode.ZEROES) {
-            put(batch, v, g, BlockFrame.encode(new byte[grainSize], 0, grainSize));
+            put(ops, v, g, BlockFrame.encode(new byte[grainSize], 0, grainSize));
         } else {
-            deallocate(batch, reader, v, g, loc);
+            deallocate(ops, reader, v, g, loc);
         }
     }
 
@@ -368,64 +459,21 @@ public final class Vdisk implements BlockDevice {
      * can show through (no older version, no parent), deleting it is enough; otherwise a
      * tombstone at head hides what lies below.
      */
-    private void deallocate(WriteBatch batch, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc) {
+    private void deallocate(List<GroupCommitter.Op> ops, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc) {
         long head = v.headEpoch();
         boolean onlyHeadVersion = loc.level() == 0 && loc.epoch() == head
                 && reader.olderThan(loc, g) == null && !state.isClone();
-        try {
-            if (onlyHeadVersion) {
-                batch.delete(db.blocks, Keys.block(v.id(), g, head));
-                batch.delete(db.changes, Keys.change(v.id(), head, g));
-            } else {
-                put(batch, v, g, BlockFrame.tombstone());
-            }
-        } catch (RocksDBException e) {
-            throw ioError("unmap", e);
+        if (onlyHeadVersion) {
+            ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, head), null));
+            ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), head, g), null));
+        } else {
+            put(ops, v, g, BlockFrame.tombstone());
         }
     }
 
-    private void put(WriteBatch batch, VdiskInfo v, long g, byte[] frame) {
-        try {
-            batch.put(db.blocks, Keys.block(v.id(), g, v.headEpoch()), frame);
-            batch.put(db.changes, Keys.change(v.id(), v.headEpoch(), g), EMPTY);
-        } catch (RocksDBException e) {
-            throw ioError("write", e);
-        }
-    }
-
-    private void commit(WriteBatch batch, boolean fua) {
-        if (batch.count() == 0) {
-            return;
-        }
-        try {
-            db.db.write(fua ? db.syncWriteOptions : db.writeOptions, batch);
-        } catch (RocksDBException e) {
-            throw ioError("write", e);
-        }
-    }
-
-    private CompareResult compareAndWriteLocked(long lba, byte[] expected, byte[] data) {
-        VdiskInfo v = state.info();
-        long offset = lba * v.blockSizeBytes();
-        long firstGrain = offset / v.grainSizeBytes();
-        long lastGrain = (offset + data.length - 1) / v.grainSizeBytes();
-        int[] locks = store.grainLocks().lock(v.id(), firstGrain, lastGrain);
-        try {
-            byte[] current = readLocked(lba, data.length / v.blockSizeBytes());
-            int mismatch = java.util.Arrays.mismatch(current, expected);
-            if (mismatch >= 0) {
-                return CompareResult.miscompareAt(mismatch);
-            }
-            try (WriteBatch batch = new WriteBatch(); ChainReader reader = state.reader(db, v.headEpoch())) {
-                for (long g = firstGrain; g <= lastGrain; g++) {
-                    putGrain(batch, reader, v, g, offset, data, Mode.DATA);
-                }
-                commit(batch, false);
-            }
-            return CompareResult.MATCHED;
-        } finally {
-            store.grainLocks().unlock(locks);
-        }
+    private void put(List<GroupCommitter.Op> ops, VdiskInfo v, long g, byte[] frame) {
+        ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, v.headEpoch()), frame));
+        ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), v.headEpoch(), g), EMPTY));
     }
 
     // ---- provisioning status ----

@@ -1,7 +1,7 @@
 package io.basalt.vdisk.store;
 
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * The in-memory state of one vdisk shared by every handle on it. I/O holds {@link #lock} shared;
@@ -11,7 +11,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  */
 final class VdiskState {
     final long id;
-    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /**
+     * A StampedLock because a write's shared hold is released by the commit thread once its batch
+     * is durable in the WAL, not by the thread that took it.
+     */
+    final StampedLock lock = new StampedLock();
     final AtomicInteger openHandles = new AtomicInteger();
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> snapshotHandles = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile VdiskInfo info;

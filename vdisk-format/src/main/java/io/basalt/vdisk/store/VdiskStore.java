@@ -66,7 +66,9 @@ public final class VdiskStore implements AutoCloseable {
      */
     public record Options(long blockCacheBytes, int ioThreads) {
         public static Options defaults() {
-            return new Options(256L << 20, Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
+            // One thread per core: cached reads and WAL writes are CPU-bound, and more threads than
+            // cores cost context switches (measured: 2 threads 294k read IOPS, 4 threads 155k, on 2 cores).
+            return new Options(256L << 20, Math.max(2, Runtime.getRuntime().availableProcessors()));
         }
 
         public Options {
@@ -83,6 +85,7 @@ public final class VdiskStore implements AutoCloseable {
     private final StoreDb db;
     private final ThreadPoolExecutor executor;
     private final GrainLocks grainLocks = new GrainLocks();
+    private final GroupCommitter committer;
     private final Object namespaceLock = new Object();
     private final ConcurrentHashMap<Long, VdiskState> states = new ConcurrentHashMap<>();
     private final InstantSource clock;
@@ -91,6 +94,7 @@ public final class VdiskStore implements AutoCloseable {
         this.dir = dir;
         this.clock = clock;
         this.db = new StoreDb(dir, options.blockCacheBytes());
+        this.committer = new GroupCommitter(db, "vdisk-commit");
         AtomicInteger threadIndex = new AtomicInteger();
         this.executor = new ThreadPoolExecutor(options.ioThreads(), options.ioThreads(), 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(IO_QUEUE_DEPTH_MAX), r -> {
@@ -123,6 +127,10 @@ public final class VdiskStore implements AutoCloseable {
 
     GrainLocks grainLocks() {
         return grainLocks;
+    }
+
+    GroupCommitter committer() {
+        return committer;
     }
 
     // ---- vdisks ----
@@ -206,7 +214,7 @@ public final class VdiskStore implements AutoCloseable {
     public VdiskInfo resize(String name, long newSizeBytes) {
         synchronized (namespaceLock) {
             VdiskState st = stateByName(name);
-            st.lock.writeLock().lock();
+            long stamp = st.lock.writeLock();
             try {
                 VdiskInfo v = st.info();
                 checkGeometry(newSizeBytes, v.blockSizeBytes(), v.grainSizeBytes());
@@ -219,7 +227,7 @@ public final class VdiskStore implements AutoCloseable {
                 st.info(resized);
                 return resized;
             } finally {
-                st.lock.writeLock().unlock();
+                st.lock.unlockWrite(stamp);
             }
         }
     }
@@ -289,7 +297,7 @@ public final class VdiskStore implements AutoCloseable {
             if (findSnapshot(st.id, snapName).isPresent()) {
                 throw new StoreException("snapshot " + vdiskName + "@" + snapName + " already exists");
             }
-            st.lock.writeLock().lock();
+            long stamp = st.lock.writeLock();
             try {
                 VdiskInfo v = st.info();
                 SnapshotInfo snap = new SnapshotInfo(v.id(), snapName, v.headEpoch(), v.sizeBytes(), clock.millis());
@@ -304,7 +312,7 @@ public final class VdiskStore implements AutoCloseable {
                 st.info(advanced);
                 return snap;
             } finally {
-                st.lock.writeLock().unlock();
+                st.lock.unlockWrite(stamp);
             }
         }
     }
@@ -380,7 +388,7 @@ public final class VdiskStore implements AutoCloseable {
         synchronized (namespaceLock) {
             VdiskState st = stateByName(vdiskName);
             SnapshotInfo snap = snapshot(vdiskName, snapName);
-            st.lock.writeLock().lock();
+            long stamp = st.lock.writeLock();
             try {
                 VdiskInfo v = st.info();
                 boolean newerSnapshots = snapshotsOf(st.id).stream().anyMatch(s -> s.epoch() > snap.epoch());
@@ -394,7 +402,7 @@ public final class VdiskStore implements AutoCloseable {
                 putDescriptor(rolled);
                 st.info(rolled);
             } finally {
-                st.lock.writeLock().unlock();
+                st.lock.unlockWrite(stamp);
             }
         }
     }
@@ -499,8 +507,11 @@ public final class VdiskStore implements AutoCloseable {
         if (v.parent().isEmpty()) {
             throw new StoreException("vdisk " + name + " is not a clone; nothing to flatten");
         }
-        long minRetained = snapshotsOf(st.id).stream().mapToLong(SnapshotInfo::epoch).min().orElse(v.headEpoch());
-        long grainCount = v.grainCount();
+        List<SnapshotInfo> snaps = snapshotsOf(st.id);
+        long minRetained = snaps.stream().mapToLong(SnapshotInfo::epoch).min().orElse(v.headEpoch());
+        // Snapshots taken before a shrink are larger than the head and read from the parent too.
+        long sizeBytes = Math.max(v.sizeBytes(), snaps.stream().mapToLong(SnapshotInfo::sizeBytes).max().orElse(0));
+        long grainCount = (sizeBytes + v.grainSizeBytes() - 1) / v.grainSizeBytes();
         try (ChainReader reader = st.reader(db, minRetained)) {
             for (long from = 0; from < grainCount; from += SCAN_CHUNK_GRAINS_MAX) {
                 long to = Math.min(grainCount - 1, from + SCAN_CHUNK_GRAINS_MAX - 1);
@@ -511,7 +522,7 @@ public final class VdiskStore implements AutoCloseable {
             throw storeError("flatten " + name, e);
         }
         synchronized (namespaceLock) {
-            st.lock.writeLock().lock();
+            long stamp = st.lock.writeLock();
             try {
                 VdiskInfo current = st.info();
                 VdiskInfo.ParentLink link = current.parent().orElseThrow();
@@ -526,7 +537,7 @@ public final class VdiskStore implements AutoCloseable {
                 st.info(flat);
                 st.setAncestors(new long[0], new long[0]);
             } finally {
-                st.lock.writeLock().unlock();
+                st.lock.unlockWrite(stamp);
             }
         }
     }
@@ -718,6 +729,7 @@ public final class VdiskStore implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted closing store at " + dir, e);
         }
+        committer.close();
         db.close();
     }
 
