@@ -1,0 +1,113 @@
+package io.basalt.node.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine;
+
+/** The CLI end to end on a real store: what operators type, what they read back. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Result(int exit, String out, String err) {}
+
+    Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = BasaltCommand.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        String[] withData = new String[args.length + 2];
+        System.arraycopy(args, 0, withData, 0, args.length);
+        withData[args.length] = "--data";
+        withData[args.length + 1] = dir.resolve("store").toString();
+        int exit = cl.execute(withData);
+        return new Result(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void vdiskLifecycleLikeRbd() throws Exception {
+        assertEquals(0, run("vdisk", "create", "web1", "--size", "64M").exit());
+        Result info = run("vdisk", "info", "web1");
+        assertTrue(info.out().contains("size:          64 MiB"), info.out());
+        assertTrue(info.out().contains("used:          0 B"), info.out());
+
+        byte[] data = new byte[10_000];
+        new Random(5).nextBytes(data);
+        Path in = dir.resolve("in.bin");
+        Files.write(in, data);
+        Result w = run("vdisk", "write", "web1", "--offset", "1000", "--input", in.toString());
+        assertEquals(0, w.exit(), w.err());
+        assertTrue(w.out().contains("wrote 10000 bytes to web1 at offset 1000"), w.out());
+
+        Result snap = run("snap", "create", "web1@s1");
+        assertEquals(0, snap.exit(), snap.err());
+        assertTrue(snap.out().startsWith("created snapshot web1@s1 (epoch 1)"), snap.out());
+
+        Files.write(in, new byte[4096]);
+        assertEquals(0, run("vdisk", "write", "web1", "--offset", "8192", "--input", in.toString()).exit());
+        Result diff = run("vdisk", "diff", "web1@s1", "web1");
+        assertEquals(0, diff.exit(), diff.err());
+        assertTrue(diff.out().contains("8192           4096       zero"), diff.out());
+
+        Path out = dir.resolve("out.bin");
+        assertEquals(0, run("vdisk", "read", "web1@s1", "--offset", "1000", "--length", "10000", "--output", out.toString()).exit());
+        assertArrayEquals(data, Files.readAllBytes(out));
+
+        assertEquals(0, run("vdisk", "clone", "web1@s1", "web2").exit());
+        Result rm = run("snap", "rm", "web1@s1");
+        assertEquals(1, rm.exit());
+        assertTrue(rm.err().contains("snapshot web1@s1 has 1 clones (web2); flatten or remove them first"), rm.err());
+        Result flat = run("vdisk", "flatten", "web2");
+        assertEquals(0, flat.exit(), flat.err());
+        assertEquals(0, run("vdisk", "read", "web2", "--offset", "1000", "--length", "10000", "--output", out.toString()).exit());
+        assertArrayEquals(data, Files.readAllBytes(out));
+        assertEquals(0, run("snap", "rm", "web1@s1").exit());
+
+        assertEquals(0, run("snap", "create", "web1@s2").exit());
+        assertEquals(0, run("snap", "rollback", "web1@s2").exit());
+        Result ls = run("vdisk", "ls", "-l");
+        assertTrue(ls.out().contains("web1") && ls.out().contains("web2"), ls.out());
+        Result rmv = run("vdisk", "rm", "web1");
+        assertEquals(1, rmv.exit());
+        assertTrue(rmv.err().contains("has 1 snapshots (s2)"), rmv.err());
+        assertEquals(0, run("snap", "purge", "web1").exit());
+        assertEquals(0, run("vdisk", "rm", "web1").exit());
+        assertEquals("web2\n", run("vdisk", "ls").out());
+    }
+
+    @Test
+    void badValuesAreNamed() {
+        Result size = run("vdisk", "create", "x", "--size", "ten");
+        assertEquals(2, size.exit());
+        assertTrue(size.err().contains("'ten'"), size.err());
+
+        Result block = run("vdisk", "create", "x", "--size", "1G", "--block-size", "1000");
+        assertEquals(1, block.exit());
+        assertTrue(block.err().contains("block size: 1000 (expected: 512 or 4096)"), block.err());
+
+        Result name = run("vdisk", "create", "bad/name", "--size", "1G");
+        assertTrue(name.err().contains("'bad/name'"), name.err());
+
+        Result missing = run("vdisk", "info", "nope");
+        assertEquals(1, missing.exit());
+        assertTrue(missing.err().contains("no vdisk named nope"), missing.err());
+
+        assertEquals(0, run("vdisk", "create", "small", "--size", "1M").exit());
+        Result shrink = run("vdisk", "resize", "small", "--size", "2M");
+        assertEquals(0, shrink.exit(), shrink.err());
+        Result snapSpec = run("snap", "create", "small");
+        assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
+    }
+}
