@@ -12,6 +12,8 @@ final class BlockCommands {
     /** Write-same payloads are written in chunks of at most this many bytes. */
     private static final int WRITE_SAME_CHUNK_BYTES = 1 << 20;
     private static final int ORWRITE_ATTEMPTS_MAX = 16;
+    /** GET LBA STATUS asks the device about at most this many blocks at a time. */
+    private static final long LBA_STATUS_SCAN_BLOCKS_MAX = 1L << 24;
 
     private final LogicalUnit lu;
     private final BlockDevice device;
@@ -292,11 +294,9 @@ final class BlockCommands {
             return LogicalUnit.done(ScsiResult.good(InfoCommands.truncate(ByteBuffer.allocate(24), (int) alloc)));
         }
         long maxDescriptors = Math.min((alloc - 8) / 16, 4096);
-        return device.getLbaStatus(lba, Math.min(device.blockCount() - lba, UNMAP_SCAN_BLOCKS_MAX))
+        return device.getLbaStatus(lba, Math.min(device.blockCount() - lba, LBA_STATUS_SCAN_BLOCKS_MAX))
                 .thenApply(list -> ScsiResult.good(InfoCommands.truncate(lbaStatusData(list, maxDescriptors), (int) alloc)));
     }
-
-    private static final long UNMAP_SCAN_BLOCKS_MAX = 1L << 24;
 
     private static ByteBuffer lbaStatusData(List<LbaStatus> list, long maxDescriptors) {
         int n = (int) Math.min(list.size(), maxDescriptors);

@@ -86,6 +86,7 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private Phase phase = Phase.LOGIN;
     private ByteBuf loginText;
+    private boolean loginStarted;
     private SessionParams params = SessionParams.rfcDefaults();
     private TargetConfig target;
     private Nexus nexus;
@@ -323,8 +324,6 @@ public final class Connection extends ChannelInboundHandlerAdapter {
             phase = Phase.CLOSED;
         }
     }
-
-    private boolean loginStarted;
 
     private void sendLogin(LoginRequest r, Login.Reply reply, int tsih) {
         ByteBuf text = TextKeys.format(ctx.alloc(), reply.keys());

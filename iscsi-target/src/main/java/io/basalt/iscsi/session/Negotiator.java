@@ -27,7 +27,6 @@ final class Negotiator {
     private int maxOutstandingR2t = 1;
     private int defaultTime2Wait = 2;
     private int defaultTime2Retain = 20;
-    private boolean burstNegotiated;
 
     Negotiator(TargetSettings ours) {
         this.ours = ours;
@@ -38,7 +37,8 @@ final class Negotiator {
     }
 
     SessionParams params() {
-        int first = burstNegotiated ? Math.min(firstBurstLength, maxBurstLength) : Math.min(firstBurstLength, maxBurstLength);
+        // RFC 7143 §13.14: FirstBurstLength must not exceed MaxBurstLength, whichever was negotiated last.
+        int first = Math.min(firstBurstLength, maxBurstLength);
         return new SessionParams(headerDigest, dataDigest, initiatorMrdsl, maxBurstLength, first, initialR2t,
                 immediateData, maxOutstandingR2t, defaultTime2Wait, defaultTime2Retain, 0);
     }
@@ -66,10 +66,7 @@ final class Negotiator {
             case "InitialR2T" -> bool(value, v -> initialR2t = v || ours.initialR2t(), () -> initialR2t);
             case "ImmediateData" -> bool(value, v -> immediateData = v, () -> immediateData);
             case "MaxRecvDataSegmentLength" -> declare(value, v -> initiatorMrdsl = v);
-            case "MaxBurstLength" -> minimum(value, 512, TargetSettings.BURST_BYTES_MAX, ours.maxBurstLength(), v -> {
-                maxBurstLength = v;
-                burstNegotiated = true;
-            });
+            case "MaxBurstLength" -> minimum(value, 512, TargetSettings.BURST_BYTES_MAX, ours.maxBurstLength(), v -> maxBurstLength = v);
             case "FirstBurstLength" -> minimum(value, 512, TargetSettings.BURST_BYTES_MAX, ours.firstBurstLength(), v -> firstBurstLength = v);
             case "MaxOutstandingR2T" -> minimum(value, 1, 65535, ours.maxOutstandingR2t(), v -> maxOutstandingR2t = v);
             case "DefaultTime2Wait" -> maximum(value, 0, 3600, 2, v -> defaultTime2Wait = v);

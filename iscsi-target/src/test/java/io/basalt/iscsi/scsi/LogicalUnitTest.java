@@ -1,0 +1,147 @@
+package io.basalt.iscsi.scsi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.basalt.iscsi.MemoryBlockDevice;
+import io.basalt.iscsi.pdu.Bytes;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** SCSI semantics of one LU, without any transport. */
+class LogicalUnitTest {
+
+    private final MemoryBlockDevice device = new MemoryBlockDevice("mem", 512, 1 << 20, Runnable::run);
+    private final TargetLuns target = new TargetLuns("iqn.2026-11.io.basalt:t", Map.of(0, device));
+    private final LogicalUnit lu = target.lun(0);
+    private final Nexus a = Nexus.of("iqn.2026-11.x:a", 1, target.name(), 1);
+    private final Nexus b = Nexus.of("iqn.2026-11.x:b", 2, target.name(), 1);
+
+    private static Bytes cdb(int... bytes) {
+        byte[] c = new byte[Math.max(16, bytes.length)];
+        for (int i = 0; i < bytes.length; i++) {
+            c[i] = (byte) bytes[i];
+        }
+        return Bytes.wrapOwned(c);
+    }
+
+    private ScsiResult run(Nexus n, Bytes cdb, ByteBuffer data) {
+        return lu.execute(new ScsiRequest(n, cdb, data, data.remaining())).join();
+    }
+
+    private static ByteBuffer filled(int bytes, int value) {
+        byte[] b = new byte[bytes];
+        Arrays.fill(b, (byte) value);
+        return ByteBuffer.wrap(b);
+    }
+
+    private static Bytes write10(long lba, int blocks) {
+        return cdb(0x2a, 0, 0, 0, (int) (lba >> 8), (int) lba, 0, blocks >> 8, blocks);
+    }
+
+    private static Bytes read10(long lba, int blocks) {
+        return cdb(0x28, 0, 0, 0, (int) (lba >> 8), (int) lba, 0, blocks >> 8, blocks);
+    }
+
+    @Test
+    void compareAndWriteMiscompareNamesTheOffsetAndWritesNothing() {
+        run(a, write10(4, 2), filled(1024, 'A'));
+        ByteBuffer both = ByteBuffer.allocate(2048);
+        both.put(filled(1024, 'A'));
+        both.put(700, (byte) 'X');
+        both.put(1024, filled(1024, 'B'), 0, 1024).position(0);
+        ScsiResult r = run(a, cdb(0x89, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 2), both);
+        assertEquals(ScsiResult.CHECK_CONDITION, r.status());
+        assertEquals(Sense.MISCOMPARE, r.sense().key());
+        assertEquals(700, r.sense().information());
+        assertEquals(filled(1024, 'A'), device.read(4, 2).join());
+    }
+
+    @Test
+    void writeWithMoreDataThanTheCdbWritesOnlyTheCdbBlocks() {
+        ScsiResult r = run(a, write10(0, 1), filled(1024, 'C'));
+        assertEquals(ScsiResult.GOOD, r.status());
+        assertEquals(512, r.dataOutBytesWanted());
+        assertEquals(1, device.mappedBlockCount());
+    }
+
+    @Test
+    void writeWithAPartialBlockIsRejectedAndWritesNothing() {
+        ScsiResult r = run(a, write10(0, 1), filled(200, 'C'));
+        assertEquals(Sense.INVALID_FIELD_IN_INFORMATION_UNIT, r.sense());
+        assertEquals(0, device.mappedBlockCount());
+    }
+
+    @Test
+    void readBeyondTheEndIsLbaOutOfRange() {
+        ScsiResult r = run(a, read10(2047, 2), ByteBuffer.allocate(0));
+        assertEquals(Sense.LBA_OUT_OF_RANGE, r.sense());
+    }
+
+    @Test
+    void unknownOpcodeIsInvalidCommandOperationCode() {
+        assertEquals(Sense.INVALID_OPCODE, run(a, cdb(0xc5), ByteBuffer.allocate(0)).sense());
+    }
+
+    private static ByteBuffer proutParams(long key, long saKey) {
+        return ByteBuffer.allocate(24).putLong(0, key).putLong(8, saKey);
+    }
+
+    private static Bytes prout(int action, int type) {
+        return cdb(0x5f, action, type, 0, 0, 0, 0, 0, 24);
+    }
+
+    @Test
+    void exclusiveAccessReservationBlocksOtherNexusesUntilReleased() {
+        assertEquals(ScsiResult.GOOD, run(a, prout(0, 0), proutParams(0, 0xaa)).status());
+        assertEquals(ScsiResult.GOOD, run(a, prout(1, Reservations.EXCLUSIVE_ACCESS), proutParams(0xaa, 0)).status());
+        assertEquals(ScsiResult.RESERVATION_CONFLICT, run(b, read10(0, 1), ByteBuffer.allocate(0)).status());
+        assertEquals(ScsiResult.GOOD, run(a, read10(0, 1), ByteBuffer.allocate(0)).status());
+        assertEquals(ScsiResult.GOOD, run(a, prout(2, Reservations.EXCLUSIVE_ACCESS), proutParams(0xaa, 0)).status());
+        assertEquals(ScsiResult.GOOD, run(b, read10(0, 1), ByteBuffer.allocate(0)).status());
+    }
+
+    @Test
+    void registeringWithAWrongKeyIsAConflict() {
+        run(a, prout(0, 0), proutParams(0, 0xaa));
+        assertEquals(ScsiResult.RESERVATION_CONFLICT, run(a, prout(0, 0), proutParams(0xbb, 0xcc)).status());
+    }
+
+    @Test
+    void lunResetTellsTheOtherNexusesByUnitAttentionOnce() {
+        lu.attach(a);
+        lu.attach(b);
+        lu.reset(a, Sense.LUN_RESET);
+        Bytes tur = cdb(0);
+        assertEquals(ScsiResult.GOOD, run(a, tur, ByteBuffer.allocate(0)).status());
+        assertEquals(Sense.LUN_RESET, run(b, tur, ByteBuffer.allocate(0)).sense());
+        assertEquals(ScsiResult.GOOD, run(b, tur, ByteBuffer.allocate(0)).status());
+    }
+
+    @Test
+    void capacityChangeRaisesAUnitAttention() {
+        lu.attach(a);
+        device.resize(2 << 20).join();
+        assertEquals(Sense.CAPACITY_CHANGED, run(a, cdb(0), ByteBuffer.allocate(0)).sense());
+    }
+
+    @Test
+    void writeSameWithUnmapDeallocatesAndReadsZeros() {
+        run(a, write10(0, 8), filled(4096, 7));
+        ScsiResult r = run(a, cdb(0x41, 0x08, 0, 0, 0, 0, 0, 0, 8), filled(512, 7));
+        assertEquals(ScsiResult.GOOD, r.status());
+        assertEquals(0, device.mappedBlockCount());
+        ByteBuffer status = run(a, cdb(0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(1, status.get(20), "first descriptor: deallocated");
+    }
+
+    @Test
+    void modeSelectTurnsTheWriteCacheOff() {
+        ByteBuffer page = ByteBuffer.allocate(4 + 20);
+        page.put(4, (byte) 0x08).put(5, (byte) 0x12);      // caching page, WCE clear
+        assertEquals(ScsiResult.GOOD, run(a, cdb(0x15, 0x10, 0, 0, 24), page).status());
+        assertTrue(!lu.writeCacheEnabled());
+    }
+}
