@@ -132,6 +132,19 @@ public final class MetaStore implements AutoCloseable {
         }
     }
 
+    /** Records that entries up to {@code at} are applied although none reached {@link #apply}. */
+    public void markApplied(TermIndex at) {
+        if (at.index() < applied.index()) {
+            throw new IllegalStateException("meta mark applied " + at + " (expected: >= " + applied + ")");
+        }
+        try {
+            db.put(syncWrite, APPLIED, ByteBuffer.allocate(16).putLong(at.term()).putLong(at.index()).array());
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("meta store write at " + at + " failed: " + e.getMessage(), e);
+        }
+        applied = at;
+    }
+
     /** Writes a consistent copy of the store to {@code target} (which must not exist). */
     public void checkpoint(Path target) {
         try (Checkpoint cp = Checkpoint.create(db)) {

@@ -1,0 +1,147 @@
+package io.basalt.cluster;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupManagementRequest;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.statemachine.StateMachine;
+
+import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.cluster.raft.StateMachines;
+import io.basalt.vdisk.store.VdiskStore;
+
+/**
+ * One storage node: one Ratis {@link RaftServer} hosting the meta group (when this node is one
+ * of its voters) and every placement group placed on it. Start with {@link #start}; stop with
+ * {@link #close}, which stops the server and closes every store.
+ *
+ * <p>Layout under {@code dataDir}: {@code raft/<group uuid>/} per group, holding Ratis's log and
+ * metadata, the live store ({@code store/}) and snapshots ({@code snapshots/}).
+ */
+public final class ClusterNode implements AutoCloseable {
+    private final ClusterConfig config;
+    private final int nodeId;
+    private final RaftServer server;
+    private final Map<RaftGroupId, String> groupNames;
+
+    private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames) {
+        this.config = config;
+        this.nodeId = nodeId;
+        this.server = server;
+        this.groupNames = groupNames;
+    }
+
+    /** What a node needs beyond the cluster config: its id, its data directory, engine options. */
+    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {}
+
+    /**
+     * Starts node {@code options.nodeId()} of {@code config}: recovers the groups found on disk
+     * and creates the ones this node should hold but does not yet.
+     */
+    public static ClusterNode start(ClusterConfig config, Options options) throws IOException {
+        config.node(options.nodeId());
+        Path raftDir = options.dataDir().resolve("raft");
+        Files.createDirectories(raftDir);
+        Map<RaftGroupId, String> names = new HashMap<>();
+        Map<RaftGroupId, Integer> pgs = new HashMap<>();
+        RaftGroupId metaId = RaftSetup.metaGroupId(config);
+        names.put(metaId, "meta");
+        for (int pg = 0; pg < config.pgCount(); pg++) {
+            names.put(RaftSetup.pgGroupId(config, pg), "pg-" + pg);
+            pgs.put(RaftSetup.pgGroupId(config, pg), pg);
+        }
+        StateMachine.Registry registry = groupId -> {
+            if (groupId.equals(metaId)) {
+                return StateMachines.meta();
+            }
+            Integer pg = pgs.get(groupId);
+            if (pg == null) {
+                throw new IllegalArgumentException("group " + groupId + " is not a group of cluster " + config.name());
+            }
+            return StateMachines.pg(pg, options.storeOptions());
+        };
+        RaftServer server = RaftServer.newBuilder()
+                .setServerId(RaftSetup.peerId(options.nodeId()))
+                .setProperties(RaftSetup.serverProperties(config, options.nodeId(), raftDir))
+                .setStateMachineRegistry(registry)
+                .build();
+        ClusterNode node = new ClusterNode(config, options.nodeId(), server, names);
+        try {
+            server.start();
+            node.addMissingGroups();
+        } catch (IOException | RuntimeException e) {
+            node.close();
+            throw e;
+        }
+        return node;
+    }
+
+    private void addMissingGroups() throws IOException {
+        Set<RaftGroupId> present = new HashSet<>();
+        server.getGroupIds().forEach(present::add);
+        RaftPeerId self = RaftSetup.peerId(nodeId);
+        List<RaftGroup> wanted = new ArrayList<>();
+        wanted.add(RaftSetup.metaGroup(config));
+        for (int pg = 0; pg < config.pgCount(); pg++) {
+            wanted.add(RaftSetup.pgGroup(config, pg));
+        }
+        ClientId clientId = ClientId.randomId();
+        long callId = 0;
+        for (RaftGroup g : wanted) {
+            if (g.getPeer(self) == null || present.contains(g.getGroupId())) {
+                continue;
+            }
+            RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(clientId, self, ++callId, g));
+            if (!reply.isSuccess()) {
+                throw new IOException("node " + nodeId + ": adding group " + groupNames.get(g.getGroupId()) + " failed: " + reply);
+            }
+        }
+    }
+
+    public int id() {
+        return nodeId;
+    }
+
+    public ClusterConfig config() {
+        return config;
+    }
+
+    /** The Ratis server, for status and tests. */
+    public RaftServer server() {
+        return server;
+    }
+
+    /** One line per group this node holds: name, role, leader, applied index. */
+    public List<GroupStatus> status() throws IOException {
+        List<GroupStatus> out = new ArrayList<>();
+        for (RaftGroupId id : server.getGroupIds()) {
+            RaftServer.Division d = server.getDivision(id);
+            var info = d.getInfo();
+            out.add(new GroupStatus(groupNames.getOrDefault(id, id.toString()), info.getCurrentRole().name(),
+                    info.getLeaderId() == null ? "none" : info.getLeaderId().toString(), info.getLastAppliedIndex()));
+        }
+        out.sort((a, b) -> a.group().compareTo(b.group()));
+        return out;
+    }
+
+    /** A group as this node sees it. */
+    public record GroupStatus(String group, String role, String leader, long appliedIndex) {}
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+}

@@ -1,0 +1,212 @@
+package io.basalt.cluster.client;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.retry.RetryPolicy;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.TimeDuration;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.Placement;
+import io.basalt.cluster.meta.MetaCodec;
+import io.basalt.cluster.meta.MetaCommand;
+import io.basalt.cluster.meta.MetaQuery;
+import io.basalt.cluster.meta.MetaResult;
+import io.basalt.cluster.meta.VdiskRecord;
+import io.basalt.cluster.pg.PgOp;
+import io.basalt.cluster.pg.PgResult;
+import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.vdisk.BlockDeviceException;
+
+/**
+ * A client of one cluster: the namespace (through the meta group) and block devices over
+ * vdisks (through the placement groups). Thread-safe; one per process is enough, and every
+ * {@link ClusterVdisk} it opens shares its per-PG pipes, so group commit spans devices.
+ */
+public final class ClusterClient implements AutoCloseable {
+    /** Pause between a Ratis client's attempts (leader change, no leader yet). */
+    static final Duration RETRY_SLEEP = Duration.ofMillis(200);
+
+    private final ClusterConfig config;
+    private final Placement placement;
+    private final RaftClient meta;
+    private final PgChannel[] pgs;
+
+    private ClusterClient(ClusterConfig config, RaftClient meta, PgChannel[] pgs) {
+        this.config = config;
+        this.placement = new Placement(config);
+        this.meta = meta;
+        this.pgs = pgs;
+    }
+
+    public static ClusterClient open(ClusterConfig config) {
+        RaftProperties props = RaftSetup.clientProperties(config);
+        RaftClient meta = newClient(config, props, RaftSetup.metaGroup(config));
+        PgChannel[] pgs = new PgChannel[config.pgCount()];
+        for (int pg = 0; pg < pgs.length; pg++) {
+            pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout());
+        }
+        return new ClusterClient(config, meta, pgs);
+    }
+
+    private static RaftClient newClient(ClusterConfig config, RaftProperties props, RaftGroup group) {
+        // Bounded: enough attempts to cover ioTimeout; the caller's timeout fails the op first.
+        int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / RETRY_SLEEP.toMillis());
+        RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
+                TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS));
+        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group).setRetryPolicy(retry).build();
+    }
+
+    public ClusterConfig config() {
+        return config;
+    }
+
+    Placement placement() {
+        return placement;
+    }
+
+    PgChannel pg(int pg) {
+        return pgs[pg];
+    }
+
+    // ---- namespace ----
+
+    /** Creates a vdisk in the namespace and on every placement group. */
+    public VdiskRecord createVdisk(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes) {
+        VdiskRecord v = vdiskResult(metaWrite(new MetaCommand.CreateVdisk(name, sizeBytes, blockSizeBytes, grainSizeBytes,
+                System.currentTimeMillis())));
+        ensureOnAllPgs(v);
+        return v;
+    }
+
+    public VdiskRecord createVdisk(String name, long sizeBytes) {
+        return createVdisk(name, sizeBytes, 512, 4096);
+    }
+
+    public Optional<VdiskRecord> vdisk(String name) {
+        MetaResult r = MetaCodec.decodeResult(metaRead(new MetaQuery.VdiskByName(name)));
+        return r instanceof MetaResult.VdiskChanged v ? Optional.of(v.vdisk()) : Optional.empty();
+    }
+
+    public List<VdiskRecord> vdisks() {
+        return MetaQuery.decodeList(metaRead(new MetaQuery.ListVdisks()));
+    }
+
+    /**
+     * Opens vdisk {@code name} as a block device. Re-sends the (idempotent) creation to every
+     * PG first, which completes a creation that an earlier client left half done.
+     */
+    public ClusterVdisk open(String name) {
+        VdiskRecord v = vdisk(name).orElseThrow(() -> new IllegalArgumentException("vdisk: " + name + " (expected: an existing vdisk)"));
+        ensureOnAllPgs(v);
+        return new ClusterVdisk(this, v);
+    }
+
+    /** Records a new size in the namespace, after every PG took it. */
+    VdiskRecord recordResize(String name, long newSizeBytes) {
+        return vdiskResult(metaWrite(new MetaCommand.ResizeVdisk(name, newSizeBytes)));
+    }
+
+    private void ensureOnAllPgs(VdiskRecord v) {
+        long parentId = v.parent().map(VdiskRecord.ParentLink::vdiskId).orElse(0L);
+        String parentSnap = v.parent().map(VdiskRecord.ParentLink::snapName).orElse("");
+        List<CompletableFuture<PgResult>> results = new ArrayList<>();
+        for (PgChannel pg : pgs) {
+            results.add(pg.submit(new PgOp.CreateVdisk(v.id(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), parentId, parentSnap)));
+        }
+        for (int pg = 0; pg < pgs.length; pg++) {
+            PgResult r = await(results.get(pg), "create " + v.name() + " on pg-" + pg);
+            if (r instanceof PgResult.Failed f) {
+                throw new BlockDeviceException(f.kind() == null ? BlockDeviceException.Kind.IO : f.kind(),
+                        "create " + v.name() + " on pg-" + pg + ": " + f.message());
+            }
+        }
+    }
+
+    // ---- meta group plumbing ----
+
+    private ByteBuffer metaWrite(MetaCommand c) {
+        return metaCall(meta.async().send(message(MetaCodec.encode(c))), "meta " + c.getClass().getSimpleName());
+    }
+
+    private ByteBuffer metaRead(MetaQuery q) {
+        Message m = message(MetaQuery.encode(q));
+        long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
+        return metaCall(ReadRetry.read(() -> meta.async().sendReadOnly(m), deadline, RETRY_SLEEP), "meta query " + q.getClass().getSimpleName());
+    }
+
+    private ByteBuffer metaCall(CompletableFuture<RaftClientReply> f, String what) {
+        RaftClientReply reply = await(f, what);
+        if (!reply.isSuccess()) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.IO, what + " refused: " + reply.getException(), reply.getException());
+        }
+        return reply.getMessage().getContent().asReadOnlyByteBuffer();
+    }
+
+    private static VdiskRecord vdiskResult(ByteBuffer bytes) {
+        return switch (MetaCodec.decodeResult(bytes)) {
+            case MetaResult.VdiskChanged v -> v.vdisk();
+            case MetaResult.Rejected r -> throw new IllegalArgumentException(r.message());
+            case MetaResult r -> throw new IllegalStateException("meta answered " + r + " (expected: a vdisk)");
+        };
+    }
+
+    private static Message message(byte[] bytes) {
+        return Message.valueOf(UnsafeByteOperations.unsafeWrap(bytes));
+    }
+
+    <T> T await(CompletableFuture<T> f, String what) {
+        long ms = config.tuning().ioTimeout().toMillis();
+        try {
+            return f.get(ms, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": interrupted", e);
+        } catch (TimeoutException e) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": no quorum or no leader within " + ms + " ms", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        List<RuntimeException> failures = new ArrayList<>();
+        for (PgChannel pg : pgs) {
+            try {
+                pg.close();
+            } catch (RuntimeException e) {
+                failures.add(e);
+            }
+        }
+        try {
+            meta.close();
+        } catch (IOException e) {
+            failures.add(new UncheckedIOException(e));
+        }
+        if (!failures.isEmpty()) {
+            RuntimeException first = failures.get(0);
+            failures.subList(1, failures.size()).forEach(first::addSuppressed);
+            throw first;
+        }
+    }
+}

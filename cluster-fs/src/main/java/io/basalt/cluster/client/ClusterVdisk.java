@@ -1,0 +1,286 @@
+package io.basalt.cluster.client;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.basalt.cluster.Placement;
+import io.basalt.cluster.meta.VdiskRecord;
+import io.basalt.cluster.pg.PgOp;
+import io.basalt.cluster.pg.PgResult;
+import io.basalt.vdisk.BlockDevice;
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.LbaStatus;
+
+/**
+ * A cluster vdisk as a {@link BlockDevice}: each I/O is split at stripe boundaries and each
+ * piece goes to the placement group that holds that stripe ({@link Placement}), through the
+ * client's group-committing {@link PgChannel}s; many I/Os may be in flight.
+ *
+ * <p>How the durability contract is met: a write completes only when its entry is committed on
+ * a majority of the PG's replicas, whose Raft logs are fsync'd before they acknowledge, and
+ * applied on the leader. So every acknowledged write already survives power loss on a majority:
+ * {@link #flush()} has nothing left to do, and {@code fua} needs nothing extra. A write that
+ * spans stripes is atomic per stripe (per grain at least), not across stripes, like a disk's
+ * multi-sector write.
+ *
+ * <p>Unmap goes to every PG over the whole range (a PG only holds its own grains, and the engine
+ * visits only grains it holds), instead of one op per stripe.
+ */
+public final class ClusterVdisk implements BlockDevice {
+    private final ClusterClient client;
+    private final Placement placement;
+    private volatile VdiskRecord record;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    ClusterVdisk(ClusterClient client, VdiskRecord record) {
+        this.client = client;
+        this.placement = client.placement();
+        this.record = record;
+    }
+
+    public VdiskRecord record() {
+        return record;
+    }
+
+    @Override
+    public String name() {
+        return record.name();
+    }
+
+    @Override
+    public int logicalBlockSizeBytes() {
+        return record.blockSizeBytes();
+    }
+
+    @Override
+    public long sizeBytes() {
+        return record.sizeBytes();
+    }
+
+    @Override
+    public boolean readOnly() {
+        return false;
+    }
+
+    // ---- I/O ----
+
+    @Override
+    public CompletableFuture<ByteBuffer> read(long lba, int blockCount) {
+        String bad = checkOpen();
+        if (bad == null) {
+            bad = checkRange("read", lba, blockCount);
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        int bs = logicalBlockSizeBytes();
+        ByteBuffer out = ByteBuffer.allocate(Math.multiplyExact(blockCount, bs));
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (Piece p : pieces(lba, blockCount)) {
+            int at = (int) ((p.lba() - lba) * bs);
+            parts.add(submit(p.pg(), new PgOp.Read(record.id(), p.lba(), (int) p.blockCount())).thenAccept(r -> {
+                ByteBuffer data = ((PgResult.Data) r).data();
+                if (data.remaining() != p.blockCount() * bs) {
+                    throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + p.pg() + " returned " + data.remaining()
+                            + " bytes for " + p.blockCount() + " blocks at lba " + p.lba() + " vdisk=" + name());
+                }
+                out.put(at, data, data.position(), data.remaining());
+            }));
+        }
+        return allOf(parts).thenApply(x -> out);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long lba, ByteBuffer data, boolean fua) {
+        int bs = logicalBlockSizeBytes();
+        String bad = checkOpen();
+        if (bad == null && data.remaining() % bs != 0) {
+            bad = "write length: " + data.remaining() + " bytes (expected: a multiple of " + bs + ") vdisk=" + name();
+        }
+        if (bad == null) {
+            bad = checkRange("write", lba, data.remaining() / bs);
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (Piece p : pieces(lba, data.remaining() / bs)) {
+            int from = data.position() + (int) ((p.lba() - lba) * bs);
+            ByteBuffer slice = data.slice(from, (int) (p.blockCount() * bs)).asReadOnlyBuffer();
+            parts.add(submit(p.pg(), new PgOp.Write(record.id(), p.lba(), slice)).thenAccept(r -> {}));
+        }
+        return allOf(parts);
+    }
+
+    /** Acknowledged writes are already fsync'd on a majority (see the class comment). */
+    @Override
+    public CompletableFuture<Void> flush() {
+        String bad = checkOpen();
+        return bad == null ? CompletableFuture.completedFuture(null) : failed(bad);
+    }
+
+    @Override
+    public CompletableFuture<Void> unmap(long lba, long blockCount) {
+        String bad = checkOpen();
+        if (bad == null) {
+            bad = checkRange("unmap", lba, blockCount);
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        if (blockCount == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (int pg = 0; pg < client.config().pgCount(); pg++) {
+            parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
+        }
+        return allOf(parts);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
+        if (unmap) {
+            return unmap(lba, blockCount);
+        }
+        String bad = checkOpen();
+        if (bad == null) {
+            bad = checkRange("write-zeroes", lba, blockCount);
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (Piece p : pieces(lba, blockCount)) {
+            parts.add(submit(p.pg(), new PgOp.WriteZeroes(record.id(), p.lba(), p.blockCount(), false)).thenAccept(r -> {}));
+        }
+        return allOf(parts);
+    }
+
+    /** Atomic inside one stripe (one PG); a range crossing a stripe boundary is refused. */
+    @Override
+    public CompletableFuture<CompareResult> compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data) {
+        int bs = logicalBlockSizeBytes();
+        String bad = checkOpen();
+        if (bad == null && (expected.remaining() != data.remaining() || data.remaining() == 0 || data.remaining() % bs != 0)) {
+            bad = "compare-and-write lengths: expected " + expected.remaining() + ", data " + data.remaining()
+                    + " bytes (expected: equal, a positive multiple of " + bs + ") vdisk=" + name();
+        }
+        if (bad == null) {
+            bad = checkRange("compare-and-write", lba, data.remaining() / bs);
+        }
+        List<Piece> pieces = bad == null ? pieces(lba, data.remaining() / bs) : List.of();
+        if (bad == null && pieces.size() != 1) {
+            bad = "compare-and-write lba: " + lba + " + " + data.remaining() / bs + " blocks crosses a stripe boundary (expected: within one stripe of "
+                    + stripeBlocks() + " blocks) vdisk=" + name();
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        return submit(pieces.get(0).pg(), new PgOp.CompareAndWrite(record.id(), lba, expected.asReadOnlyBuffer(), data.asReadOnlyBuffer()))
+                .thenApply(r -> ((PgResult.Compared) r).result());
+    }
+
+    /** Describes at most the rest of the stripe holding {@code lba}. */
+    @Override
+    public CompletableFuture<List<LbaStatus>> getLbaStatus(long lba, long blockCountMax) {
+        long blocks = blockCount();
+        String bad = checkOpen();
+        if (bad == null && (lba < 0 || lba >= blocks)) {
+            bad = "lba: " + lba + " (expected: 0.." + (blocks - 1) + ") vdisk=" + name();
+        }
+        if (bad == null && blockCountMax <= 0) {
+            bad = "blockCountMax: " + blockCountMax + " (expected: > 0) vdisk=" + name();
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        Piece first = pieces(lba, Math.min(blockCountMax, blocks - lba)).get(0);
+        return submit(first.pg(), new PgOp.LbaStatus(record.id(), first.lba(), first.blockCount()))
+                .thenApply(r -> ((PgResult.Status) r).runs());
+    }
+
+    /** Resizes on every PG, then records the size in the namespace. */
+    @Override
+    public CompletableFuture<Void> resize(long newSizeBytes) {
+        String bad = checkOpen();
+        if (bad == null && (newSizeBytes <= 0 || newSizeBytes % logicalBlockSizeBytes() != 0)) {
+            bad = "newSizeBytes: " + newSizeBytes + " (expected: a positive multiple of " + logicalBlockSizeBytes() + ") vdisk=" + name();
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (int pg = 0; pg < client.config().pgCount(); pg++) {
+            parts.add(submit(pg, new PgOp.Resize(record.id(), newSizeBytes)).thenAccept(r -> {}));
+        }
+        return allOf(parts).thenRunAsync(() -> record = client.recordResize(name(), newSizeBytes));
+    }
+
+    @Override
+    public void close() {
+        closed.set(true);
+    }
+
+    // ---- splitting ----
+
+    /** A run of blocks inside one stripe. */
+    record Piece(int pg, long lba, long blockCount) {}
+
+    private long stripeBlocks() {
+        return (long) placement.stripeGrains() * record.grainSizeBytes() / record.blockSizeBytes();
+    }
+
+    List<Piece> pieces(long lba, long blockCount) {
+        long stripeBlocks = stripeBlocks();
+        long blocksPerGrain = record.grainSizeBytes() / record.blockSizeBytes();
+        List<Piece> out = new ArrayList<>();
+        long end = lba + blockCount;
+        for (long at = lba; at < end; ) {
+            long stripeEnd = (at / stripeBlocks + 1) * stripeBlocks;
+            long to = Math.min(end, stripeEnd);
+            out.add(new Piece(placement.pgOf(record.rootId(), at / blocksPerGrain), at, to - at));
+            at = to;
+        }
+        return out;
+    }
+
+    // ---- helpers ----
+
+    private CompletableFuture<PgResult> submit(int pg, PgOp op) {
+        return client.pg(pg).submit(op).thenApply(r -> {
+            if (r instanceof PgResult.Failed f) {
+                String msg = f.message() + " (pg-" + pg + ", vdisk=" + name() + ")";
+                throw f.kind() == null ? new IllegalArgumentException(msg) : new BlockDeviceException(f.kind(), msg);
+            }
+            return r;
+        });
+    }
+
+    private String checkOpen() {
+        return closed.get() ? "vdisk " + name() + " is closed" : null;
+    }
+
+    private String checkRange(String op, long lba, long blockCount) {
+        long blocks = blockCount();
+        if (lba < 0 || blockCount < 0 || lba > blocks || blockCount > blocks - lba) {
+            return String.format("%s lba: %d + %d blocks (expected: within 0..%d) vdisk=%s", op, lba, blockCount, blocks, name());
+        }
+        return null;
+    }
+
+    private <T> CompletableFuture<T> failed(String message) {
+        if (closed.get()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, message));
+        }
+        return CompletableFuture.failedFuture(new IllegalArgumentException(message));
+    }
+
+    private static CompletableFuture<Void> allOf(List<CompletableFuture<Void>> parts) {
+        return parts.size() == 1 ? parts.get(0) : CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+}

@@ -1,0 +1,192 @@
+package io.basalt.cluster.client;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+
+import io.basalt.cluster.pg.PgCodec;
+import io.basalt.cluster.pg.PgOp;
+import io.basalt.cluster.pg.PgResult;
+import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.vdisk.BlockDeviceException;
+
+/**
+ * The client's pipe to one placement group, with group commit: operations queue here, and
+ * whenever fewer than {@link #INFLIGHT_ENTRIES_MAX} entries are in flight, everything queued
+ * (up to {@link RaftSetup#ENTRY_BYTES_MAX} and {@link PgCodec#BATCH_OPS_MAX}) leaves as one Raft
+ * entry. Under load batches grow by themselves; an idle device sends each op alone at once.
+ * Mutations and reads have separate queues: reads go as one linearizable read-only request.
+ *
+ * <p>Retries on leader change are the Ratis client's (same call id, so the servers' retry cache
+ * applies an entry once); {@link #ioTimeout} bounds the whole operation, after which it fails
+ * with {@link BlockDeviceException.Kind#UNAVAILABLE} naming the PG.
+ */
+final class PgChannel implements AutoCloseable {
+    static final int INFLIGHT_ENTRIES_MAX = 4;
+    static final int QUEUED_OPS_MAX = 16_384;
+    /** Room for the entry header and per-op fields next to the data. */
+    private static final int OP_OVERHEAD_BYTES = 64;
+
+    private final int pg;
+    private final RaftClient client;
+    private final Duration ioTimeout;
+    private final Lane writes = new Lane(false);
+    private final Lane reads = new Lane(true);
+    private boolean closed;
+
+    PgChannel(int pg, RaftClient client, Duration ioTimeout) {
+        this.pg = pg;
+        this.client = client;
+        this.ioTimeout = ioTimeout;
+    }
+
+    private record Pending(PgOp op, int bytes, CompletableFuture<PgResult> result) {}
+
+    /** One queue and its in-flight count. */
+    private final class Lane {
+        final boolean readOnly;
+        final ArrayDeque<Pending> queue = new ArrayDeque<>();
+        int inFlight;
+
+        Lane(boolean readOnly) {
+            this.readOnly = readOnly;
+        }
+
+        /** Takes the next batch; call with the channel's lock held. */
+        List<Pending> drain() {
+            List<Pending> batch = new ArrayList<>();
+            int bytes = 16;
+            while (!queue.isEmpty() && batch.size() < PgCodec.BATCH_OPS_MAX) {
+                Pending next = queue.peek();
+                if (!batch.isEmpty() && bytes + next.bytes() > RaftSetup.ENTRY_BYTES_MAX) {
+                    break;
+                }
+                bytes += next.bytes();
+                batch.add(queue.poll());
+            }
+            return batch;
+        }
+    }
+
+    CompletableFuture<PgResult> submit(PgOp op) {
+        Lane lane = op instanceof PgOp.Query ? reads : writes;
+        Pending p = new Pending(op, sizeOf(op), new CompletableFuture<>());
+        if (p.bytes() > RaftSetup.ENTRY_BYTES_MAX) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("op size: " + p.bytes()
+                    + " bytes (expected: <= " + RaftSetup.ENTRY_BYTES_MAX + ") pg-" + pg));
+        }
+        List<Pending> batch = null;
+        synchronized (this) {
+            if (closed) {
+                return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
+                        "cluster client is closed (pg-" + pg + ")"));
+            }
+            if (lane.queue.size() >= QUEUED_OPS_MAX) {
+                return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
+                        "pg-" + pg + ": " + lane.queue.size() + " ops queued (expected: < " + QUEUED_OPS_MAX + "); the group is not keeping up"));
+            }
+            lane.queue.add(p);
+            if (lane.inFlight < INFLIGHT_ENTRIES_MAX) {
+                lane.inFlight++;
+                batch = lane.drain();
+            }
+        }
+        if (batch != null) {
+            send(lane, batch);
+        }
+        return p.result();
+    }
+
+    private void send(Lane lane, List<Pending> batch) {
+        List<PgOp> ops = new ArrayList<>(batch.size());
+        for (Pending p : batch) {
+            ops.add(p.op());
+        }
+        Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(PgCodec.encodeBatch(ops)));
+        CompletableFuture<RaftClientReply> f;
+        try {
+            f = lane.readOnly
+                    ? ReadRetry.read(() -> client.async().sendReadOnly(m), System.nanoTime() + ioTimeout.toNanos(), ClusterClient.RETRY_SLEEP)
+                    : client.async().send(m);
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.orTimeout(ioTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((reply, ex) -> {
+            complete(batch, reply, ex);
+            List<Pending> next = null;
+            synchronized (this) {
+                if (!lane.queue.isEmpty()) {
+                    next = lane.drain();
+                } else {
+                    lane.inFlight--;
+                }
+            }
+            if (next != null) {
+                send(lane, next);
+            }
+        });
+    }
+
+    private void complete(List<Pending> batch, RaftClientReply reply, Throwable ex) {
+        List<PgResult> results;
+        try {
+            results = decode(reply, ex);
+            if (results.size() != batch.size()) {
+                throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + pg + " answered " + results.size()
+                        + " results (expected: " + batch.size() + ")");
+            }
+        } catch (RuntimeException e) {
+            for (Pending p : batch) {
+                p.result().completeExceptionally(e);
+            }
+            return;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).result().complete(results.get(i));
+        }
+    }
+
+    private List<PgResult> decode(RaftClientReply reply, Throwable ex) {
+        if (ex != null) {
+            Throwable cause = ex instanceof CompletionException && ex.getCause() != null ? ex.getCause() : ex;
+            String why = cause instanceof TimeoutException ? "no answer within " + ioTimeout.toMillis() + " ms" : String.valueOf(cause);
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
+                    "pg-" + pg + " has no quorum or no reachable leader: " + why, cause);
+        }
+        if (!reply.isSuccess()) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + pg + " refused the request: " + reply.getException(),
+                    reply.getException());
+        }
+        return PgCodec.decodeResults(reply.getMessage().getContent().asReadOnlyByteBuffer());
+    }
+
+    private static int sizeOf(PgOp op) {
+        return OP_OVERHEAD_BYTES + switch (op) {
+            case PgOp.Write w -> w.data().remaining();
+            case PgOp.CompareAndWrite c -> c.data().remaining() + c.expected().remaining();
+            default -> 0;
+        };
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+        }
+        try {
+            client.close();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("closing the client of pg-" + pg, e);
+        }
+    }
+}

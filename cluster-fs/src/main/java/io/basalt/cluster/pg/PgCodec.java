@@ -1,0 +1,169 @@
+package io.basalt.cluster.pg;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.basalt.cluster.Wire;
+import io.basalt.cluster.Wire.DecodeException;
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.LbaStatus;
+
+/**
+ * Binary encoding of PG log entries (a batch of mutations), queries (a batch of reads) and
+ * replies (one result per op, in order). See {@link Wire}.
+ */
+public final class PgCodec {
+    static final int VERSION = 1;
+    /** Ops in one entry or query; the group committer stays below this. */
+    public static final int BATCH_OPS_MAX = 4096;
+
+    private PgCodec() {}
+
+    public static byte[] encodeBatch(List<? extends PgOp> ops) {
+        int dataBytes = 0;
+        for (PgOp op : ops) {
+            dataBytes += op instanceof PgOp.Write w ? w.data().remaining() : 0;
+        }
+        Wire.Out out = new Wire.Out(16 + dataBytes + 40 * ops.size()).u8(VERSION).i32(ops.size());
+        for (PgOp op : ops) {
+            write(out, op);
+        }
+        return out.toByteArray();
+    }
+
+    private static void write(Wire.Out out, PgOp op) {
+        switch (op) {
+            case PgOp.CreateVdisk c -> out.u8(1).i64(c.vdiskId()).i64(c.sizeBytes()).i32(c.blockSizeBytes())
+                    .i32(c.grainSizeBytes()).i64(c.parentId()).str(c.parentSnap());
+            case PgOp.Write w -> out.u8(2).i64(w.vdiskId()).i64(w.lba()).bytes(w.data());
+            case PgOp.Unmap u -> out.u8(3).i64(u.vdiskId()).i64(u.lba()).i64(u.blockCount());
+            case PgOp.WriteZeroes z -> out.u8(4).i64(z.vdiskId()).i64(z.lba()).i64(z.blockCount()).bool(z.unmap());
+            case PgOp.CompareAndWrite c -> out.u8(5).i64(c.vdiskId()).i64(c.lba()).bytes(c.expected()).bytes(c.data());
+            case PgOp.Resize r -> out.u8(6).i64(r.vdiskId()).i64(r.newSizeBytes());
+            case PgOp.Snapshot s -> out.u8(7).i64(s.vdiskId()).str(s.snapName());
+            case PgOp.Read r -> out.u8(8).i64(r.vdiskId()).i64(r.lba()).i32(r.blockCount());
+            case PgOp.LbaStatus s -> out.u8(9).i64(s.vdiskId()).i64(s.lba()).i64(s.blockCountMax());
+        }
+    }
+
+    /** Decodes a batch; data buffers are views into {@code bytes} (no copy). */
+    public static List<PgOp> decodeBatch(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int version = in.u8();
+        if (version != VERSION) {
+            throw new DecodeException("pg batch version: " + version + " (expected: " + VERSION + ")");
+        }
+        int n = in.i32();
+        if (n < 0 || n > BATCH_OPS_MAX) {
+            throw new DecodeException("pg batch op count: " + n + " (expected: 0.." + BATCH_OPS_MAX + ")");
+        }
+        List<PgOp> ops = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            ops.add(read(in));
+        }
+        in.end("pg batch");
+        return ops;
+    }
+
+    private static PgOp read(Wire.In in) {
+        int tag = in.u8();
+        Wire.checkTag(tag, 9, "pg op");
+        return switch (tag) {
+            case 1 -> new PgOp.CreateVdisk(in.i64(), in.i64(), in.i32(), in.i32(), in.i64(), in.str());
+            case 2 -> new PgOp.Write(in.i64(), in.i64(), in.bytes());
+            case 3 -> new PgOp.Unmap(in.i64(), in.i64(), in.i64());
+            case 4 -> new PgOp.WriteZeroes(in.i64(), in.i64(), in.i64(), in.bool());
+            case 5 -> new PgOp.CompareAndWrite(in.i64(), in.i64(), in.bytes(), in.bytes());
+            case 6 -> new PgOp.Resize(in.i64(), in.i64());
+            case 7 -> new PgOp.Snapshot(in.i64(), in.str());
+            case 8 -> new PgOp.Read(in.i64(), in.i64(), in.i32());
+            default -> new PgOp.LbaStatus(in.i64(), in.i64(), in.i64());
+        };
+    }
+
+    // ---- results ----
+
+    public static byte[] encodeResults(List<PgResult> results) {
+        int dataBytes = 0;
+        for (PgResult r : results) {
+            dataBytes += r instanceof PgResult.Data d ? d.data().remaining() : 0;
+        }
+        Wire.Out out = new Wire.Out(8 + dataBytes + 16 * results.size()).i32(results.size());
+        for (PgResult r : results) {
+            switch (r) {
+                case PgResult.Done d -> out.u8(1);
+                case PgResult.Compared c -> out.u8(2).bool(c.result().matched()).i64(c.result().miscompareOffsetBytes());
+                case PgResult.Data d -> out.u8(3).bytes(d.data());
+                case PgResult.Status s -> {
+                    out.u8(4).i32(s.runs().size());
+                    for (LbaStatus run : s.runs()) {
+                        out.i64(run.lba()).i64(run.blockCount()).u8(run.provisioning().ordinal());
+                    }
+                }
+                case PgResult.Failed f -> out.u8(5).u8(f.kind() == null ? 0 : f.kind().ordinal() + 1).str(truncate(f.message()));
+            }
+        }
+        return out.toByteArray();
+    }
+
+    public static List<PgResult> decodeResults(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int n = in.i32();
+        if (n < 0 || n > BATCH_OPS_MAX) {
+            throw new DecodeException("pg result count: " + n + " (expected: 0.." + BATCH_OPS_MAX + ")");
+        }
+        List<PgResult> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int tag = in.u8();
+            Wire.checkTag(tag, 5, "pg result");
+            out.add(switch (tag) {
+                case 1 -> new PgResult.Done();
+                case 2 -> new PgResult.Compared(in.bool() ? nextMatched(in) : CompareResult.miscompareAt(in.i64()));
+                case 3 -> new PgResult.Data(in.bytes());
+                case 4 -> new PgResult.Status(readRuns(in));
+                default -> new PgResult.Failed(kind(in.u8()), in.str());
+            });
+        }
+        in.end("pg results");
+        return out;
+    }
+
+    private static CompareResult nextMatched(Wire.In in) {
+        in.i64();
+        return CompareResult.MATCHED;
+    }
+
+    private static List<LbaStatus> readRuns(Wire.In in) {
+        int n = in.i32();
+        if (n < 0 || n > in.remaining() / 17) {
+            throw new DecodeException("lba status run count: " + n + " (expected: 0.." + in.remaining() / 17 + ")");
+        }
+        List<LbaStatus> runs = new ArrayList<>(n);
+        LbaStatus.Provisioning[] kinds = LbaStatus.Provisioning.values();
+        for (int i = 0; i < n; i++) {
+            long lba = in.i64();
+            long count = in.i64();
+            int k = in.u8();
+            if (k >= kinds.length) {
+                throw new DecodeException("provisioning: " + k + " (expected: < " + kinds.length + ")");
+            }
+            runs.add(new LbaStatus(lba, count, kinds[k]));
+        }
+        return runs;
+    }
+
+    private static BlockDeviceException.Kind kind(int code) {
+        BlockDeviceException.Kind[] kinds = BlockDeviceException.Kind.values();
+        if (code > kinds.length) {
+            throw new DecodeException("failure kind: " + code + " (expected: 0.." + kinds.length + ")");
+        }
+        return code == 0 ? null : kinds[code - 1];
+    }
+
+    private static String truncate(String s) {
+        String m = s == null ? "" : s;
+        return m.length() > 1000 ? m.substring(0, 1000) + "..." : m;
+    }
+}

@@ -1,0 +1,44 @@
+package io.basalt.cluster.pg;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One operation on a placement group's store. Mutations travel in a log entry (a batch of them,
+ * see {@link PgCodec#encodeBatch}); {@link Read} and {@link LbaStatus} travel in read-only
+ * queries. Addresses are logical blocks of the vdisk; buffers are read-only views.
+ */
+public sealed interface PgOp {
+
+    long vdiskId();
+
+    /** Mutations: applied in log order, never reordered across an overlapping range. */
+    sealed interface Mutation extends PgOp {}
+
+    /** Reads: served by the leader after a ReadIndex/lease check. */
+    sealed interface Query extends PgOp {}
+
+    /**
+     * Makes the engine vdisk for cluster vdisk {@code vdiskId} exist on this PG (idempotent):
+     * plain, or as a linked clone of {@code parentId@parentSnap} when {@code parentId > 0}.
+     */
+    record CreateVdisk(long vdiskId, long sizeBytes, int blockSizeBytes, int grainSizeBytes,
+                       long parentId, String parentSnap) implements Mutation {}
+
+    record Write(long vdiskId, long lba, ByteBuffer data) implements Mutation {}
+
+    record Unmap(long vdiskId, long lba, long blockCount) implements Mutation {}
+
+    record WriteZeroes(long vdiskId, long lba, long blockCount, boolean unmap) implements Mutation {}
+
+    /** Compare and write, atomic on this PG; the client keeps it inside one stripe. */
+    record CompareAndWrite(long vdiskId, long lba, ByteBuffer expected, ByteBuffer data) implements Mutation {}
+
+    record Resize(long vdiskId, long newSizeBytes) implements Mutation {}
+
+    /** Freezes the head epoch under {@code snapName} (idempotent: an existing snapshot is kept). */
+    record Snapshot(long vdiskId, String snapName) implements Mutation {}
+
+    record Read(long vdiskId, long lba, int blockCount) implements Query {}
+
+    record LbaStatus(long vdiskId, long lba, long blockCountMax) implements Query {}
+}

@@ -1,0 +1,26 @@
+package io.basalt.cluster.pg;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.LbaStatus;
+
+/** The outcome of one {@link PgOp}; identical on every replica for mutations. */
+public sealed interface PgResult {
+
+    record Done() implements PgResult {}
+
+    record Compared(CompareResult result) implements PgResult {}
+
+    record Data(ByteBuffer data) implements PgResult {}
+
+    record Status(List<LbaStatus> runs) implements PgResult {}
+
+    /**
+     * Refused deterministically (a bad address, a missing vdisk, a read-only target): nothing
+     * changed. {@code kind} is null for a caller error (IllegalArgumentException).
+     */
+    record Failed(BlockDeviceException.Kind kind, String message) implements PgResult {}
+}

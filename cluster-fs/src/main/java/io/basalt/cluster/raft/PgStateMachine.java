@@ -1,0 +1,80 @@
+package io.basalt.cluster.raft;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+
+import org.apache.ratis.server.protocol.TermIndex;
+
+import io.basalt.cluster.pg.PgCodec;
+import io.basalt.cluster.pg.PgStore;
+import io.basalt.vdisk.store.VdiskStore;
+
+/** A placement group's state machine: a thin adapter over {@link PgStore}. */
+final class PgStateMachine extends StoreStateMachine {
+    private final int pg;
+    private final VdiskStore.Options options;
+    private volatile PgStore store;
+
+    PgStateMachine(int pg, VdiskStore.Options options) {
+        this.pg = pg;
+        this.options = options;
+    }
+
+    /** The open store, for diagnostics and tests. */
+    PgStore store() {
+        return store;
+    }
+
+    @Override
+    protected void openStore(Path dir) {
+        store = PgStore.open(dir, pg, options);
+    }
+
+    @Override
+    protected void closeStore() {
+        PgStore s = store;
+        if (s != null) {
+            store = null;
+            s.close();
+        }
+    }
+
+    @Override
+    protected long storeAppliedIndex() {
+        return store.appliedIndex();
+    }
+
+    @Override
+    protected void markStoreApplied(TermIndex at) {
+        store.markApplied(at.getIndex());
+    }
+
+    @Override
+    protected void checkpointStore(Path target) {
+        store.checkpoint(target);
+    }
+
+    @Override
+    protected ByteBuffer applyEntry(TermIndex at, ByteBuffer data) {
+        return ByteBuffer.wrap(PgCodec.encodeResults(store.apply(at.getIndex(), PgCodec.decodeBatch(data))));
+    }
+
+    @Override
+    protected CompletableFuture<ByteBuffer> queryStore(ByteBuffer request) {
+        PgStore s = store;
+        if (s == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("pg-" + pg + " store is closed (installing a snapshot?)"));
+        }
+        try {
+            return s.query(PgCodec.decodeBatch(request)).thenApply(r -> ByteBuffer.wrap(PgCodec.encodeResults(r)));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    protected void validateEntry(ByteBuffer data) {
+        PgCodec.decodeBatch(data);
+    }
+}

@@ -1,0 +1,114 @@
+package io.basalt.cluster.raft;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.Placement;
+
+/**
+ * Group ids, peers and Ratis properties of a cluster: every choice of Ratis setting is made
+ * here, and docs/cluster-fs.md says why.
+ */
+public final class RaftSetup {
+    /** The largest log entry the client builds (a group-commit batch). */
+    public static final int ENTRY_BYTES_MAX = 1 << 20;
+    static final SizeInBytes APPENDER_BUFFER_BYTES = SizeInBytes.valueOf("2MB");
+    /** Ratis requires room for one whole entry plus 8 bytes of framing. */
+    static final SizeInBytes LOG_WRITE_BUFFER_BYTES = SizeInBytes.valueOf("2200KB");
+
+    private RaftSetup() {}
+
+    public static RaftGroupId metaGroupId(ClusterConfig c) {
+        return groupId(c.name() + "/meta");
+    }
+
+    public static RaftGroupId pgGroupId(ClusterConfig c, int pg) {
+        return groupId(c.name() + "/pg/" + pg);
+    }
+
+    private static RaftGroupId groupId(String key) {
+        return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(key.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    public static RaftPeerId peerId(int nodeId) {
+        return RaftPeerId.valueOf("n" + nodeId);
+    }
+
+    /** The meta group: the first {@code metaVoterCount} nodes. */
+    public static RaftGroup metaGroup(ClusterConfig c) {
+        List<RaftPeer> peers = new ArrayList<>();
+        for (int id = 1; id <= c.metaVoterCount(); id++) {
+            peers.add(peer(c, id, id == 1 ? 1 : 0));
+        }
+        return RaftGroup.valueOf(metaGroupId(c), peers);
+    }
+
+    /** PG {@code pg}: its replicas per {@link Placement}, the first with the higher priority. */
+    public static RaftGroup pgGroup(ClusterConfig c, int pg) {
+        List<Integer> nodes = new Placement(c).nodesOf(pg);
+        List<RaftPeer> peers = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            peers.add(peer(c, nodes.get(i), i == 0 ? 1 : 0));
+        }
+        return RaftGroup.valueOf(pgGroupId(c, pg), peers);
+    }
+
+    private static RaftPeer peer(ClusterConfig c, int nodeId, int priority) {
+        return RaftPeer.newBuilder().setId(peerId(nodeId)).setAddress(c.node(nodeId).address()).setPriority(priority).build();
+    }
+
+    /** Properties of node {@code nodeId}'s server, storing Raft logs under {@code raftDir}. */
+    public static RaftProperties serverProperties(ClusterConfig c, int nodeId, Path raftDir) {
+        RaftProperties p = new RaftProperties();
+        RaftServerConfigKeys.setStorageDir(p, List.of(new File(raftDir.toString())));
+        ClusterConfig.NodeAddress self = c.node(nodeId);
+        GrpcConfigKeys.Server.setHost(p, self.host());
+        GrpcConfigKeys.Server.setPort(p, self.port());
+        var t = c.tuning();
+        long electionMs = t.electionTimeoutMin().toMillis();
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(electionMs, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2 * electionMs, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(t.requestTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        // Linearizable reads: ReadIndex, answered from the leader lease while it holds.
+        RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
+        // Snapshots are RocksDB checkpoints; the log is purged up to them, so a follower that
+        // falls further behind catches up by snapshot install.
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, t.snapshotEveryEntries());
+        RaftServerConfigKeys.Snapshot.setCreationGap(p, Math.min(1024, t.snapshotEveryEntries()));
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+        RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(1024, t.snapshotEveryEntries()));
+        RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(t.logSegmentSizeBytes()));
+        RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, APPENDER_BUFFER_BYTES);
+        RaftServerConfigKeys.Log.setWriteBufferSize(p, LOG_WRITE_BUFFER_BYTES);
+        // The log is fsync'd before an append is acknowledged (Ratis's default, stated here so
+        // it is not lost): an acknowledged write is on stable storage on a majority.
+        RaftServerConfigKeys.Log.setUnsafeFlushEnabled(p, false);
+        return p;
+    }
+
+    /** Properties of a client of cluster {@code c}. */
+    public static RaftProperties clientProperties(ClusterConfig c) {
+        RaftProperties p = new RaftProperties();
+        RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(c.tuning().requestTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        return p;
+    }
+}

@@ -1,0 +1,18 @@
+package io.basalt.cluster.raft;
+
+import org.apache.ratis.statemachine.StateMachine;
+
+import io.basalt.vdisk.store.VdiskStore;
+
+/** Factories for the cluster's state machines (their classes stay package-private). */
+public final class StateMachines {
+    private StateMachines() {}
+
+    public static StateMachine meta() {
+        return new MetaStateMachine();
+    }
+
+    public static StateMachine pg(int pg, VdiskStore.Options options) {
+        return new PgStateMachine(pg, options);
+    }
+}

@@ -1,0 +1,173 @@
+package io.basalt.cluster.raft;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+
+/**
+ * The Ratis side of a state machine whose state is a RocksDB-backed domain store: parses
+ * nothing itself, calls the subclass to apply an entry or serve a query, and owns the snapshot
+ * life cycle (checkpoint, publish, restore after install).
+ *
+ * <p>Apply is synchronous on Ratis's state-machine updater thread, so entries take effect
+ * strictly in log order and a snapshot (taken on the same thread) sees exactly the entries up
+ * to its index. On restart Ratis replays from the latest snapshot; entries the store already
+ * applied (index at or below its recorded applied index) are skipped, which is what makes the
+ * store's own applied index, written with its data, the source of truth.
+ *
+ * <p>An exception thrown from {@link #applyEntry} propagates out of {@code applyTransaction}:
+ * Ratis then stops this division (the replica stops rather than diverge).
+ */
+abstract class StoreStateMachine extends BaseStateMachine {
+    private final CheckpointStorage storage = new CheckpointStorage();
+
+    /** Opens the domain store in {@code dir} (creating it when empty). */
+    protected abstract void openStore(Path dir) throws IOException;
+
+    protected abstract void closeStore();
+
+    /** The last index the open store applied, or -1. */
+    protected abstract long storeAppliedIndex();
+
+    /**
+     * Records that every entry up to {@code at} has been applied: called before a checkpoint,
+     * because entries Ratis applies itself (configuration changes, a new leader's first entry)
+     * never reach {@link #applyEntry} and the store's index would otherwise lag the snapshot's.
+     */
+    protected abstract void markStoreApplied(TermIndex at);
+
+    protected abstract void checkpointStore(Path target);
+
+    /** Applies one committed entry (its index is above the store's applied index). */
+    protected abstract ByteBuffer applyEntry(TermIndex at, ByteBuffer data);
+
+    /** Throws {@link io.basalt.cluster.Wire.DecodeException} for an entry {@link #applyEntry} could not parse. */
+    protected abstract void validateEntry(ByteBuffer data);
+
+    /** Serves a read-only request; runs concurrently with apply. */
+    protected abstract CompletableFuture<ByteBuffer> queryStore(ByteBuffer request);
+
+    @Override
+    public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+        super.initialize(server, groupId, raftStorage);
+        storage.init(raftStorage);
+        loadStore();
+    }
+
+    /**
+     * Opens the store, first restoring it from the latest snapshot when that snapshot is newer
+     * than the store (a snapshot was installed, or the store is missing).
+     */
+    private void loadStore() throws IOException {
+        Path dir = storage.storeDir();
+        FileListSnapshotInfo snap = storage.getLatestSnapshot();
+        if (snap != null && !Files.exists(dir)) {
+            storage.restoreLatestInto(dir);
+        }
+        openStore(dir);
+        if (snap != null && storeAppliedIndex() < snap.getIndex()) {
+            closeStore();
+            storage.restoreLatestInto(dir);
+            openStore(dir);
+            if (storeAppliedIndex() != snap.getIndex()) {
+                throw new IllegalStateException(getId() + "@" + getGroupId() + ": snapshot " + snap.getTermIndex()
+                        + " restored a store at applied index " + storeAppliedIndex() + " (expected: " + snap.getIndex() + ")");
+            }
+        }
+        if (snap != null) {
+            updateLastAppliedTermIndex(snap.getTermIndex());
+        }
+    }
+
+    @Override
+    public StateMachineStorage getStateMachineStorage() {
+        return storage;
+    }
+
+    @Override
+    public void reinitialize() throws IOException {
+        // Called after a snapshot was installed (state machine paused): start over from it.
+        closeStore();
+        storage.reload();
+        loadStore();
+    }
+
+    /**
+     * Refuses on the leader, before it is logged, an entry that could not be applied: a
+     * malformed entry in the log would stop every replica.
+     */
+    @Override
+    public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+        TransactionContext trx = super.startTransaction(request);
+        try {
+            validateEntry(request.getMessage().getContent().asReadOnlyByteBuffer());
+        } catch (RuntimeException e) {
+            trx.setException(e);
+        }
+        return trx;
+    }
+
+    @Override
+    public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+        var entry = trx.getLogEntry();
+        TermIndex at = TermIndex.valueOf(entry);
+        ByteBuffer reply;
+        if (at.getIndex() <= storeAppliedIndex()) {
+            reply = ByteBuffer.allocate(0); // replay of an entry the store already holds: no one waits for it
+        } else {
+            reply = applyEntry(at, entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+        }
+        updateLastAppliedTermIndex(at);
+        return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
+    }
+
+    @Override
+    public CompletableFuture<Message> query(Message request) {
+        return queryStore(request.getContent().asReadOnlyByteBuffer())
+                .thenApply(b -> Message.valueOf(UnsafeByteOperations.unsafeWrap(b)));
+    }
+
+    @Override
+    public long takeSnapshot() throws IOException {
+        TermIndex at = getLastAppliedTermIndex();
+        if (at == null || at.getIndex() < 0) {
+            return -1;
+        }
+        FileListSnapshotInfo current = storage.getLatestSnapshot();
+        if (current != null && current.getIndex() >= at.getIndex()) {
+            return current.getIndex();
+        }
+        if (storeAppliedIndex() > at.getIndex()) {
+            // Replaying entries the store already holds (after a restart): a checkpoint now would
+            // hold more than its label says. Take it once the replay has caught up.
+            return current == null ? -1 : current.getIndex();
+        }
+        if (storeAppliedIndex() < at.getIndex()) {
+            markStoreApplied(at);
+        }
+        Path tmp = storage.tmpDir(at.getIndex());
+        checkpointStore(tmp);
+        storage.publish(at, tmp);
+        return at.getIndex();
+    }
+
+    @Override
+    public void close() throws IOException {
+        super.close();
+        closeStore();
+    }
+}

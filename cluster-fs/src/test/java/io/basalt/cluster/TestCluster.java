@@ -1,0 +1,182 @@
+package io.basalt.cluster;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.vdisk.store.VdiskStore;
+
+/**
+ * An in-process cluster for tests: n {@link ClusterNode}s on loopback ports, each in its own
+ * directory under a test's temp dir. {@link #close()} stops the client and every node, also
+ * after a failure, and reports every failure to stop.
+ */
+public final class TestCluster implements AutoCloseable {
+    /** Small engine caches and pools: many stores share one test JVM. */
+    public static final VdiskStore.Options SMALL_STORE = new VdiskStore.Options(8L << 20, 2);
+
+    private final ClusterConfig config;
+    private final Path dir;
+    private final ClusterNode[] nodes;
+    private ClusterClient client;
+
+    private TestCluster(ClusterConfig config, Path dir) {
+        this.config = config;
+        this.dir = dir;
+        this.nodes = new ClusterNode[config.nodes().size()];
+    }
+
+    public static ClusterConfig config(String name, int nodeCount, int pgCount, int replicas, ClusterConfig.Tuning tuning) throws IOException {
+        List<ClusterConfig.NodeAddress> addrs = new ArrayList<>();
+        for (int id = 1; id <= nodeCount; id++) {
+            addrs.add(new ClusterConfig.NodeAddress(id, "127.0.0.1", freePort()));
+        }
+        return new ClusterConfig(name, addrs, pgCount, replicas, Math.min(3, nodeCount), ClusterConfig.STRIPE_GRAINS_DEFAULT, tuning);
+    }
+
+    /** Test timing: quick elections, short I/O timeout. */
+    public static ClusterConfig.Tuning fastTuning() {
+        return new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100_000, 8L << 20);
+    }
+
+    public static TestCluster start(ClusterConfig config, Path dir) throws IOException {
+        TestCluster c = new TestCluster(config, dir);
+        try {
+            for (int id = 1; id <= config.nodes().size(); id++) {
+                c.startNode(id);
+            }
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /**
+     * A port the OS just handed out and took back. Another process could take it before the
+     * node binds it; on a test machine that is rare enough, and a bind failure says so.
+     */
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    public ClusterConfig config() {
+        return config;
+    }
+
+    public synchronized ClusterClient client() {
+        if (client == null) {
+            client = ClusterClient.open(config);
+        }
+        return client;
+    }
+
+    public ClusterNode node(int id) {
+        ClusterNode n = nodes[id - 1];
+        if (n == null) {
+            throw new IllegalStateException("node " + id + " is stopped");
+        }
+        return n;
+    }
+
+    public void startNode(int id) throws IOException {
+        if (nodes[id - 1] != null) {
+            throw new IllegalStateException("node " + id + " is running");
+        }
+        nodes[id - 1] = ClusterNode.start(config, new ClusterNode.Options(id, dir.resolve("node" + id), SMALL_STORE));
+    }
+
+    public void stopNode(int id) throws IOException {
+        ClusterNode n = node(id);
+        nodes[id - 1] = null;
+        n.close();
+    }
+
+    /** The node that leads {@code group} as the running nodes see it, once they agree. */
+    public Optional<Integer> leaderOf(RaftGroupId group) throws IOException {
+        for (ClusterNode n : nodes) {
+            if (n == null) {
+                continue;
+            }
+            for (RaftGroupId id : n.server().getGroupIds()) {
+                if (id.equals(group) && n.server().getDivision(id).getInfo().isLeader()) {
+                    return Optional.of(n.id());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    public int waitForLeader(RaftGroupId group, Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<Integer> l = leaderOf(group);
+            if (l.isPresent()) {
+                return l.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no leader of " + group + " within " + timeout);
+    }
+
+    public RaftServer.Division division(int nodeId, RaftGroupId group) throws IOException {
+        return node(nodeId).server().getDivision(group);
+    }
+
+    public RaftGroupId pgGroup(int pg) {
+        return RaftSetup.pgGroupId(config, pg);
+    }
+
+    public static void waitUntil(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        List<Exception> failures = new ArrayList<>();
+        synchronized (this) {
+            if (client != null) {
+                try {
+                    client.close();
+                } catch (RuntimeException e) {
+                    failures.add(e);
+                }
+                client = null;
+            }
+        }
+        for (int i = 0; i < nodes.length; i++) {
+            if (nodes[i] != null) {
+                try {
+                    nodes[i].close();
+                } catch (IOException | RuntimeException e) {
+                    failures.add(e);
+                }
+                nodes[i] = null;
+            }
+        }
+        if (!failures.isEmpty()) {
+            IOException e = new IOException("stopping the test cluster failed " + failures.size() + " times");
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+}
