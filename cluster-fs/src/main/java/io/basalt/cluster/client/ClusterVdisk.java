@@ -31,6 +31,9 @@ import io.basalt.vdisk.LbaStatus;
  * visits only grains it holds), instead of one op per stripe.
  */
 public final class ClusterVdisk implements BlockDevice {
+    /** One op carries at most this much data, well inside one Raft entry; bigger I/O is split. */
+    static final int PIECE_BYTES_MAX = 256 * 1024;
+
     private final ClusterClient client;
     private final Placement placement;
     private volatile VdiskRecord record;
@@ -175,8 +178,8 @@ public final class ClusterVdisk implements BlockDevice {
         }
         List<Piece> pieces = bad == null ? pieces(lba, data.remaining() / bs) : List.of();
         if (bad == null && pieces.size() != 1) {
-            bad = "compare-and-write lba: " + lba + " + " + data.remaining() / bs + " blocks crosses a stripe boundary (expected: within one stripe of "
-                    + stripeBlocks() + " blocks) vdisk=" + name();
+            bad = "compare-and-write lba: " + lba + " + " + data.remaining() / bs + " blocks crosses a stripe boundary or is over "
+                    + PIECE_BYTES_MAX + " bytes (expected: within one stripe of " + stripeBlocks() + " blocks) vdisk=" + name();
         }
         if (bad != null) {
             return failed(bad);
@@ -228,7 +231,7 @@ public final class ClusterVdisk implements BlockDevice {
 
     // ---- splitting ----
 
-    /** A run of blocks inside one stripe. */
+    /** A run of blocks inside one stripe, at most {@link #PIECE_BYTES_MAX}. */
     record Piece(int pg, long lba, long blockCount) {}
 
     private long stripeBlocks() {
@@ -242,7 +245,7 @@ public final class ClusterVdisk implements BlockDevice {
         long end = lba + blockCount;
         for (long at = lba; at < end; ) {
             long stripeEnd = (at / stripeBlocks + 1) * stripeBlocks;
-            long to = Math.min(end, stripeEnd);
+            long to = Math.min(Math.min(end, stripeEnd), at + PIECE_BYTES_MAX / record.blockSizeBytes());
             out.add(new Piece(placement.pgOf(record.rootId(), at / blocksPerGrain), at, to - at));
             at = to;
         }

@@ -1,0 +1,187 @@
+package io.basalt.cluster.client;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.Placement;
+import io.basalt.cluster.TestCluster;
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.LbaStatus;
+
+class ClusterVdiskTest {
+    private static final int BLOCK = 512;
+    @TempDir
+    Path dir;
+    private TestCluster cluster;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private ClusterVdisk startWithDisk(int nodes, int replicas, ClusterConfig.Tuning tuning) throws Exception {
+        cluster = TestCluster.start(TestCluster.config("t", nodes, 4, replicas, tuning), dir);
+        cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
+        return cluster.client().open("disk0");
+    }
+
+    private static byte[] pattern(Random r, int bytes) {
+        byte[] b = new byte[bytes];
+        r.nextBytes(b);
+        return b;
+    }
+
+    private static byte[] read(ClusterVdisk d, long lba, int blocks) {
+        ByteBuffer b = d.read(lba, blocks).join();
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    /** Writes 8 KiB at many places, 32 at a time, and remembers what each holds. */
+    private static TreeMap<Long, byte[]> writeMany(ClusterVdisk d, Random r, int count) {
+        TreeMap<Long, byte[]> model = new TreeMap<>();
+        List<CompletableFuture<Void>> inFlight = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            long lba = (long) r.nextInt((int) (d.blockCount() / 16)) * 16;
+            byte[] data = pattern(r, 16 * BLOCK);
+            model.put(lba, data);
+            inFlight.add(d.write(lba, ByteBuffer.wrap(data), false));
+            if (inFlight.size() == 32) {
+                inFlight.forEach(CompletableFuture::join);
+                inFlight.clear();
+            }
+        }
+        inFlight.forEach(CompletableFuture::join);
+        return model;
+    }
+
+    private static void assertReadsBack(ClusterVdisk d, TreeMap<Long, byte[]> model) {
+        for (var e : model.entrySet()) {
+            assertArrayEquals(e.getValue(), read(d, e.getKey(), e.getValue().length / BLOCK), "lba " + e.getKey());
+        }
+    }
+
+    @Test
+    void acknowledgedWritesReadBackAfterThePgLeaderIsKilled() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        Random r = new Random(42);
+        TreeMap<Long, byte[]> model = writeMany(disk, r, 300);
+        assertReadsBack(disk, model);
+
+        int pg = new Placement(cluster.config()).pgOf(disk.record().rootId(), 0);
+        int leader = cluster.waitForLeader(cluster.pgGroup(pg), Duration.ofSeconds(20));
+        cluster.stopNode(leader);
+
+        assertReadsBack(disk, model);
+        model.putAll(writeMany(disk, r, 100));
+        assertReadsBack(disk, model);
+        int newLeader = cluster.waitForLeader(cluster.pgGroup(pg), Duration.ofSeconds(20));
+        assertNotEquals(leader, newLeader);
+
+        // The killed node comes back and catches up; then another node dies: still all there.
+        cluster.startNode(leader);
+        int other = leader % 3 + 1;
+        TestCluster.waitUntil("node " + leader + " caught up on pg-" + pg, Duration.ofSeconds(30), () -> applied(leader, pg) >= applied(other, pg));
+        cluster.stopNode(other);
+        assertReadsBack(disk, model);
+    }
+
+    private long applied(int node, int pg) {
+        try {
+            return cluster.division(node, cluster.pgGroup(pg)).getInfo().getLastAppliedIndex();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void ioAcrossStripesIsSplitAndReassembled() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        long stripeBlocks = (long) ClusterConfig.STRIPE_GRAINS_DEFAULT * 4096 / BLOCK;
+        var pieces = disk.pieces(stripeBlocks - 8, 2 * (int) stripeBlocks);
+        assertEquals(List.of(stripeBlocks - 8, stripeBlocks, stripeBlocks + 512, stripeBlocks + 1024, stripeBlocks + 1536, 2 * stripeBlocks,
+                2 * stripeBlocks + 512, 2 * stripeBlocks + 1024, 2 * stripeBlocks + 1536), pieces.stream().map(ClusterVdisk.Piece::lba).toList());
+        byte[] data = pattern(new Random(7), (int) (2 * stripeBlocks * BLOCK));
+        disk.write(stripeBlocks - 8, ByteBuffer.wrap(data), true).join();
+        assertArrayEquals(data, read(disk, stripeBlocks - 8, (int) (2 * stripeBlocks)));
+        // The unwritten block before it reads as zeros.
+        assertArrayEquals(new byte[BLOCK], read(disk, stripeBlocks - 9, 1));
+    }
+
+    @Test
+    void unmapWriteZeroesAndCompareAndWrite() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        byte[] a = pattern(new Random(1), 64 * BLOCK);
+        disk.write(0, ByteBuffer.wrap(a), false).join();
+        disk.unmap(8, 8).join();
+        byte[] got = read(disk, 0, 64);
+        assertArrayEquals(new byte[8 * BLOCK], java.util.Arrays.copyOfRange(got, 8 * BLOCK, 16 * BLOCK));
+        assertArrayEquals(java.util.Arrays.copyOfRange(a, 16 * BLOCK, 64 * BLOCK), java.util.Arrays.copyOfRange(got, 16 * BLOCK, 64 * BLOCK));
+        List<LbaStatus> status = disk.getLbaStatus(8, 8).join();
+        assertEquals(LbaStatus.Provisioning.DEALLOCATED, status.get(0).provisioning(), status.toString());
+
+        disk.writeZeroes(0, 8, false).join();
+        assertArrayEquals(new byte[8 * BLOCK], read(disk, 0, 8));
+
+        byte[] b = pattern(new Random(2), BLOCK);
+        CompareResult miss = disk.compareAndWrite(20, ByteBuffer.wrap(b), ByteBuffer.wrap(b)).join();
+        assertFalse(miss.matched());
+        assertArrayEquals(java.util.Arrays.copyOfRange(a, 20 * BLOCK, 21 * BLOCK), read(disk, 20, 1));
+        CompareResult hit = disk.compareAndWrite(20, ByteBuffer.wrap(java.util.Arrays.copyOfRange(a, 20 * BLOCK, 21 * BLOCK)), ByteBuffer.wrap(b)).join();
+        assertTrue(hit.matched());
+        assertArrayEquals(b, read(disk, 20, 1));
+    }
+
+    @Test
+    void rejectsOutOfRangeIoNamingTheValue() throws Exception {
+        ClusterVdisk disk = startWithDisk(1, 1, TestCluster.fastTuning());
+        var e = assertInstanceOf(IllegalArgumentException.class, cause(disk.read(disk.blockCount(), 1)));
+        assertTrue(e.getMessage().contains("read lba: " + disk.blockCount() + " + 1 blocks (expected: within 0.." + disk.blockCount() + ") vdisk=disk0"), e.getMessage());
+        var w = assertInstanceOf(IllegalArgumentException.class, cause(disk.write(0, ByteBuffer.allocate(100), false)));
+        assertTrue(w.getMessage().contains("write length: 100 bytes"), w.getMessage());
+    }
+
+    @Test
+    void reportsNoQuorumClearlyWhenAMajorityIsDown() throws Exception {
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(1), Duration.ofSeconds(4), 100_000, 8L << 20);
+        ClusterVdisk disk = startWithDisk(3, 3, tuning);
+        disk.write(0, ByteBuffer.wrap(new byte[BLOCK]), false).join();
+        cluster.stopNode(2);
+        cluster.stopNode(3);
+        var e = assertInstanceOf(BlockDeviceException.class, cause(disk.write(0, ByteBuffer.wrap(new byte[BLOCK]), false)));
+        assertEquals(BlockDeviceException.Kind.UNAVAILABLE, e.kind());
+        assertTrue(e.getMessage().matches("pg-\\d+ has no quorum or no reachable leader: .*"), e.getMessage());
+    }
+
+    private static Throwable cause(CompletableFuture<?> f) {
+        try {
+            f.join();
+        } catch (CompletionException e) {
+            return e.getCause();
+        }
+        throw new AssertionError("expected a failure");
+    }
+}
