@@ -42,6 +42,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "5", description = "Warm-up seconds before each workload.") int warmup;
     @Option(names = "--runs", defaultValue = "3") int runs;
     @Option(names = "--cache", defaultValue = "2G", converter = SizeConverter.class, description = "RocksDB block cache.") long cache;
+    @Option(names = "--grain-size", defaultValue = "4K", converter = SizeConverter.class) long grainSize;
     @Option(names = "--io-threads", description = "Engine I/O threads (default: the engine's).") Integer ioThreads;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,snapshot,diff (default: all).")
     List<String> only;
@@ -54,11 +55,11 @@ public final class BenchCommand implements Callable<Integer> {
         deleteTree(data);
         VdiskStore.Options defaults = VdiskStore.Options.defaults();
         VdiskStore.Options options = new VdiskStore.Options(cache, ioThreads == null ? defaults.ioThreads() : ioThreads);
-        out.printf(Locale.ROOT, "basalt bench: %s vdisk, 4K grains, %d in flight, %d io threads, %s cache, %d x %d s runs after %d s warm-up, %d cores%n",
-                Sizes.format(size), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
+        out.printf(Locale.ROOT, "basalt bench: %s vdisk, %s grains, %d in flight, %d io threads, %s cache, %d x %d s runs after %d s warm-up, %d cores%n",
+                Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
                 Runtime.getRuntime().availableProcessors());
         try (VdiskStore store = VdiskStore.open(data, options)) {
-            store.create("bench", size, 512, VdiskStore.GRAIN_SIZE_DEFAULT_BYTES);
+            store.create("bench", size, 512, Math.toIntExact(grainSize));
             try (Vdisk disk = store.open("bench")) {
                 long t0 = System.nanoTime();
                 run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));
