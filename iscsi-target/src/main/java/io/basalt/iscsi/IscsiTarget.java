@@ -23,6 +23,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
@@ -50,6 +51,7 @@ public final class IscsiTarget implements AutoCloseable {
     private static final int AHS_BYTES_MAX = 256;
     private static final int WRITE_BUFFER_LOW_BYTES = 1 << 20;
     private static final int WRITE_BUFFER_HIGH_BYTES = 4 << 20;
+    private static final int FLUSHES_COALESCED_MAX = 64;
 
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
@@ -158,7 +160,9 @@ public final class IscsiTarget implements AutoCloseable {
                                 connections.add(ch);
                                 PduDecoder decoder = new PduDecoder(new PduLimits(s.maxRecvDataSegmentLength(), AHS_BYTES_MAX), true);
                                 PduEncoder encoder = new PduEncoder();
-                                ch.pipeline().addLast(decoder, encoder,
+                                // Completions arrive one by one from the devices; coalesce their flushes
+                                // into one write syscall per event-loop turn.
+                                ch.pipeline().addLast(new FlushConsolidationHandler(FLUSHES_COALESCED_MAX, true), decoder, encoder,
                                         new Connection(s, directory, registry, decoder, encoder, random, System::nanoTime));
                             }
                         })

@@ -13,7 +13,7 @@ public final class RunTarget {
         int port = args.length > 0 ? Integer.parseInt(args[0]) : 3260;
         int blockSize = args.length > 1 ? Integer.parseInt(args[1]) : 512;
         long size = args.length > 2 ? Long.parseLong(args[2]) : 256L << 20;
-        var pool = Executors.newFixedThreadPool(4);
+        java.util.concurrent.Executor pool = args.length > 3 && args[3].equals("direct") ? Runnable::run : Executors.newFixedThreadPool(4);
         var dev = new MemoryBlockDevice("mem0", blockSize, size, pool);
         var dev2 = new MemoryBlockDevice("mem1", blockSize, size, pool);
         try (IscsiTarget t = IscsiTarget.builder().portal("127.0.0.1", port)

@@ -514,6 +514,10 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         CompletableFuture<ScsiResult> f = target.luns().execute(t.lun, new ScsiRequest(nexus, t.cdb, data, Math.max(t.expectedBytes, 0)));
         t.execution = f;
         f.whenComplete((res, err) -> {
+            if (ctx.executor().inEventLoop()) {
+                complete(t, res, err);      // the device answered synchronously: no extra hop
+                return;
+            }
             try {
                 ctx.executor().execute(() -> complete(t, res, err));
             } catch (RejectedExecutionException e) {
