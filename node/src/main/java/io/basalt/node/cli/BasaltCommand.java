@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code basalt} command line: one executable for every role and command. */
 @Command(name = "basalt", mixinStandardHelpOptions = true, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
-        subcommands = {VdiskCommand.class, SnapCommand.class, DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {VdiskCommand.class, SnapCommand.class, TargetCommand.class, ServeCommand.class, DemoCommand.class,
+                BenchCommand.class, CommandLine.HelpCommand.class})
 public final class BasaltCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -36,7 +37,7 @@ public final class BasaltCommand implements Runnable {
         Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
         if (cause instanceof StoreException || cause instanceof IllegalArgumentException
                 || cause instanceof BlockDeviceException || cause instanceof java.io.IOException) {
-            err.println("basalt " + cl.getCommandName() + ": " + cause.getMessage());
+            err.println(cl.getCommandSpec().qualifiedName() + ": " + cause.getMessage());
             err.flush();
             return 1;
         }

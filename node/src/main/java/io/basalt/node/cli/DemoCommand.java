@@ -6,9 +6,12 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.basalt.node.serve.Exporter;
+import io.basalt.node.serve.TargetsFile;
 import io.basalt.vdisk.Sizes;
 import io.basalt.vdisk.store.Extent;
 import io.basalt.vdisk.store.SnapshotInfo;
@@ -35,6 +38,7 @@ public final class DemoCommand implements Callable<Integer> {
     static final String DISK = "demo-disk";
     static final String CLONE = "demo-clone";
     static final int INFLIGHT = 32;
+    static final String TARGET_IQN = "iqn.2026-11.io.basalt:demo";
 
     @Mixin StoreOptions store;
     @Spec CommandSpec spec;
@@ -42,6 +46,10 @@ public final class DemoCommand implements Callable<Integer> {
     long size;
     @Option(names = "--write", defaultValue = "64M", converter = SizeConverter.class, description = "Bytes to write first (default ${DEFAULT-VALUE}).")
     long writeBytes;
+    @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Where to serve the demo vdisks over iSCSI (default ${DEFAULT-VALUE}).")
+    String portal;
+    @Option(names = "--serve-seconds", defaultValue = "-1", description = "Serve this long, 0 not at all (default: until Ctrl-C).")
+    long serveSeconds;
 
     @Override
     public Integer call() throws Exception {
@@ -92,8 +100,44 @@ public final class DemoCommand implements Callable<Integer> {
             out.println();
             out.printf("Try: ./basalt vdisk ls -l --data %s ; ./basalt snap ls %s ; ./basalt vdisk diff %s@base %s%n",
                     store.data, DISK, DISK, DISK);
+            out.flush();
+            if (serveSeconds != 0) {
+                serve(s, out);
+            }
         }
         return 0;
+    }
+
+    /** Serves both demo vdisks as LUNs 0 and 1 of one target until Ctrl-C (or --serve-seconds). */
+    private void serve(VdiskStore s, PrintWriter out) throws InterruptedException {
+        ServeCommand.HostPort hp = ServeCommand.HostPort.parse(portal);
+        TargetsFile.Config config = new TargetsFile.Config(List.of(new TargetsFile.Target(TARGET_IQN,
+                new java.util.TreeMap<>(java.util.Map.of(0, DISK, 1, CLONE)), List.of(), null)));
+        try (Exporter exporter = Exporter.start(s, config, hp.host(), hp.port())) {
+            java.net.InetSocketAddress at = exporter.address();
+            String url = "iscsi://" + at.getAddress().getHostAddress() + ":" + at.getPort();
+            out.println();
+            out.printf("8. serving over iSCSI on %s:%n", url.substring("iscsi://".length()));
+            ServeCommand.printUrls(out, config, at);
+            out.printf("   qemu-img info %s/%s/0%n", url, TARGET_IQN);
+            out.printf("   iscsi-ls -s %s%n", url);
+            out.println(serveSeconds < 0 ? "   Ctrl-C to stop." : "   stopping in " + serveSeconds + " s.");
+            out.flush();
+            CountDownLatch stop = new CountDownLatch(1);
+            Thread hook = Thread.ofPlatform().unstarted(stop::countDown);
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                if (serveSeconds < 0) {
+                    stop.await();
+                } else {
+                    stop.await(serveSeconds, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } finally {
+                if (stop.getCount() > 0) {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                }
+            }
+        }
     }
 
     private static void cleanUp(VdiskStore s, PrintWriter out) {

@@ -110,4 +110,37 @@ class CliTest {
         Result snapSpec = run("snap", "create", "small");
         assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
     }
+
+    @Test
+    void targetsAreConfiguredAndValidated() {
+        assertEquals(0, run("vdisk", "create", "web1", "--size", "16M").exit());
+        assertEquals(0, run("target", "create", "iqn.2026-11.io.basalt:web1").exit());
+        Result badIqn = run("target", "create", "not-an-iqn");
+        assertEquals(1, badIqn.exit());
+        assertTrue(badIqn.err().contains("'not-an-iqn'"), badIqn.err());
+        Result lun = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "web1");
+        assertEquals(0, lun.exit(), lun.err());
+        assertTrue(lun.out().contains("exported web1 as iqn.2026-11.io.basalt:web1 lun 0"), lun.out());
+        Result missing = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "nope");
+        assertTrue(missing.err().contains("no vdisk named nope"), missing.err());
+        Result shortSecret = run("target", "chap", "set", "iqn.2026-11.io.basalt:web1", "--user", "u", "--secret", "short");
+        assertTrue(shortSecret.err().contains("basalt target chap set: secret length: 5 bytes (expected: 12..255)"), shortSecret.err());
+        assertEquals(0, run("target", "chap", "set", "iqn.2026-11.io.basalt:web1", "--user", "u", "--secret", "twelve-bytes!").exit());
+        assertEquals(0, run("target", "acl", "add", "iqn.2026-11.io.basalt:web1", "iqn.2026-11.host:h1").exit());
+        Result ls = run("target", "ls");
+        assertTrue(ls.out().contains("lun 0: web1") && ls.out().contains("iqn.2026-11.host:h1") && ls.out().contains("one-way"), ls.out());
+        Result portal = run("serve", "--portal", "localhost");
+        assertTrue(portal.err().contains("portal: 'localhost' (expected: HOST:PORT"), portal.err());
+    }
+
+    @Test
+    void demoRunsEndToEndAndCanRunAgain() {
+        for (int i = 0; i < 2; i++) {
+            Result demo = run("demo", "--size", "64M", "--write", "16M", "--serve-seconds", "1", "--portal", "127.0.0.1:0");
+            assertEquals(0, demo.exit(), demo.err());
+            assertTrue(demo.out().contains("3. snapshot demo-disk@base (epoch 1)"), demo.out());
+            assertTrue(demo.out().contains("7. diff demo-disk@base..demo-disk: 1 extents, 8 MiB changed"), demo.out());
+            assertTrue(demo.out().contains("/iqn.2026-11.io.basalt:demo/0  (demo-disk)"), demo.out());
+        }
+    }
 }

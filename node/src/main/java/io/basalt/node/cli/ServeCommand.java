@@ -1,0 +1,76 @@
+package io.basalt.node.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import io.basalt.node.serve.Exporter;
+import io.basalt.node.serve.TargetsFile;
+import io.basalt.vdisk.store.VdiskStore;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code basalt serve}: serve the configured iSCSI targets of the local store until Ctrl-C. */
+@Command(name = "serve", description = "Serve the iSCSI targets configured with 'basalt target' until Ctrl-C.")
+public final class ServeCommand implements Callable<Integer> {
+    @Mixin StoreOptions store;
+    @Spec CommandSpec spec;
+    @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
+    String portal;
+
+    @Override
+    public Integer call() throws Exception {
+        HostPort hp = HostPort.parse(portal);
+        TargetsFile.Config config = TargetsFile.load(store.data);
+        if (config.targets().isEmpty()) {
+            throw new IllegalArgumentException("targets: none in " + store.data.resolve(TargetsFile.FILE_NAME)
+                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add')");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        VdiskStore s = store.open();
+        Exporter exporter;
+        try {
+            exporter = Exporter.start(s, config, hp.host(), hp.port());
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            exporter.close();
+            s.close();
+            stopped.countDown();
+        }));
+        printUrls(out, config, exporter.address());
+        out.println("serving; Ctrl-C to stop");
+        out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    static void printUrls(PrintWriter out, TargetsFile.Config config, java.net.InetSocketAddress at) {
+        String host = at.getAddress().getHostAddress() + ":" + at.getPort();
+        for (TargetsFile.Target t : config.targets()) {
+            t.luns().forEach((lun, vdisk) -> out.printf("iscsi://%s/%s/%d  (%s)%n", host, t.iqn(), lun, vdisk));
+        }
+    }
+
+    /** {@code host:port}. */
+    record HostPort(String host, int port) {
+        static HostPort parse(String text) {
+            int colon = text.lastIndexOf(':');
+            try {
+                int port = Integer.parseInt(text.substring(colon + 1));
+                if (colon <= 0 || port < 0 || port > 65535) {
+                    throw new NumberFormatException();
+                }
+                return new HostPort(text.substring(0, colon), port);
+            } catch (NumberFormatException | IndexOutOfBoundsException e) {
+                throw new IllegalArgumentException("portal: '" + text + "' (expected: HOST:PORT, e.g. 127.0.0.1:3260)");
+            }
+        }
+    }
+}
