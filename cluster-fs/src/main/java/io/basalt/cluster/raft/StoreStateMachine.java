@@ -17,6 +17,7 @@ import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
 
 /**
  * The Ratis side of a state machine whose state is a RocksDB-backed domain store: parses
@@ -64,8 +65,17 @@ abstract class StoreStateMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
         super.initialize(server, groupId, raftStorage);
+        getLifeCycle().transition(LifeCycle.State.STARTING);
         storage.init(raftStorage);
         loadStore();
+        getLifeCycle().transition(LifeCycle.State.RUNNING);
+    }
+
+    /** Ratis pauses the state machine before it moves an installed snapshot into place. */
+    @Override
+    public void pause() {
+        getLifeCycle().transition(LifeCycle.State.PAUSING);
+        getLifeCycle().transition(LifeCycle.State.PAUSED);
     }
 
     /**
@@ -101,9 +111,11 @@ abstract class StoreStateMachine extends BaseStateMachine {
     @Override
     public void reinitialize() throws IOException {
         // Called after a snapshot was installed (state machine paused): start over from it.
+        getLifeCycle().transition(LifeCycle.State.STARTING);
         closeStore();
         storage.reload();
         loadStore();
+        getLifeCycle().transition(LifeCycle.State.RUNNING);
     }
 
     /**

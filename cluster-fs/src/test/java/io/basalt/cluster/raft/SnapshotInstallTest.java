@@ -1,0 +1,97 @@
+package io.basalt.cluster.raft;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.TreeMap;
+
+import org.apache.ratis.server.RaftServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.TestCluster;
+import io.basalt.cluster.client.ClusterVdisk;
+import io.basalt.cluster.pg.PgStore;
+import io.basalt.vdisk.store.Vdisk;
+
+class SnapshotInstallTest {
+    private static final int BLOCK = 4096;
+    @TempDir
+    Path dir;
+    private TestCluster cluster;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void aFollowerThatMissedPurgedEntriesCatchesUpBySnapshot() throws Exception {
+        // One PG, a checkpoint every 100 entries, 1 MiB log segments: the log is purged quickly.
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100, 1L << 20);
+        cluster = TestCluster.start(TestCluster.config("snap", 3, 1, 3, tuning), dir);
+        cluster.client().createVdisk("disk0", 16L << 20, BLOCK, BLOCK);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        Random r = new Random(3);
+        TreeMap<Long, byte[]> model = new TreeMap<>();
+        write(disk, r, model, 20);
+        int leader = cluster.waitForLeader(cluster.pgGroup(0), Duration.ofSeconds(20));
+        int lagging = leader % 3 + 1;
+        TestCluster.waitUntil("node " + lagging + " applied what the leader did", Duration.ofSeconds(20),
+                () -> applied(lagging) >= applied(leader));
+        long left = applied(lagging);
+        cluster.stopNode(lagging);
+
+        // One write per entry (nothing else in flight): well over a thousand entries.
+        write(disk, r, model, 1500);
+        int now = cluster.waitForLeader(cluster.pgGroup(0), Duration.ofSeconds(20));
+        TestCluster.waitUntil("the leader purged the entries the lagging node needs", Duration.ofSeconds(30),
+                () -> division(now).getRaftLog().getStartIndex() > left + 1);
+
+        cluster.startNode(lagging);
+        TestCluster.waitUntil("node " + lagging + " caught up", Duration.ofSeconds(60), () -> applied(lagging) >= applied(now));
+        long installed = division(lagging).getStateMachine().getLatestSnapshot().getIndex();
+        assertTrue(installed > left, "snapshot at " + installed + " (expected: > " + left + ", where the node left)");
+
+        // Read the caught-up replica's own engine: every acknowledged write is there.
+        PgStore store = ((PgStateMachine) division(lagging).getStateMachine()).store();
+        try (Vdisk v = store.engine().open(PgStore.engineName(disk.record().id()))) {
+            for (var e : model.entrySet()) {
+                ByteBuffer got = v.read(e.getKey(), 1).join();
+                byte[] bytes = new byte[got.remaining()];
+                got.get(bytes);
+                assertArrayEquals(e.getValue(), bytes, "lba " + e.getKey() + " on node " + lagging);
+            }
+        }
+    }
+
+    private static void write(ClusterVdisk disk, Random r, TreeMap<Long, byte[]> model, int count) {
+        for (int i = 0; i < count; i++) {
+            long lba = r.nextInt((int) disk.blockCount());
+            byte[] data = new byte[BLOCK];
+            r.nextBytes(data);
+            disk.write(lba, ByteBuffer.wrap(data), false).join();
+            model.put(lba, data);
+        }
+    }
+
+    private RaftServer.Division division(int node) {
+        try {
+            return cluster.division(node, cluster.pgGroup(0));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private long applied(int node) {
+        return division(node).getInfo().getLastAppliedIndex();
+    }
+}
