@@ -40,6 +40,9 @@ public final class Vdisk implements BlockDevice {
     private final Optional<SnapshotInfo> snapshot;
     private final String name;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicInteger inflight = new java.util.concurrent.atomic.AtomicInteger();
+    /** close() waits at most this long for operations in flight. */
+    static final long CLOSE_WAIT_NANOS_MAX = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
 
     Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot) {
         this.store = store;
@@ -185,6 +188,17 @@ public final class Vdisk implements BlockDevice {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            long deadline = System.nanoTime() + CLOSE_WAIT_NANOS_MAX;
+            synchronized (inflight) {
+                while (inflight.get() > 0 && System.nanoTime() < deadline) {
+                    try {
+                        inflight.wait(10);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
             store.release(state, snapshot);
         }
     }
@@ -269,7 +283,7 @@ public final class Vdisk implements BlockDevice {
         if (readOnly()) {
             return CompletableFuture.failedFuture(readOnlyError(op));
         }
-        return this.<CompletableFuture<T>>submit(() -> {
+        return tracked(this.<CompletableFuture<T>>submit(() -> {
             long stamp = state.lock.readLock();
             int[] locks = null;
             boolean handedOff = false;
@@ -303,7 +317,7 @@ public final class Vdisk implements BlockDevice {
                     state.lock.unlockRead(stamp);
                 }
             }
-        }).thenCompose(f -> f);
+        }).thenCompose(f -> f));
     }
 
     /** The changes that write {@code data} at {@code lba}: whole grains encoded, partial ones merged. */
@@ -535,11 +549,24 @@ public final class Vdisk implements BlockDevice {
                     "vdisk " + name + " is closed"));
         }
         try {
-            return CompletableFuture.supplyAsync(task, store.executor());
+            return tracked(CompletableFuture.supplyAsync(task, store.executor()));
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
                     "vdisk " + name + ": I/O queue full or store closed", e));
         }
+    }
+
+    /** Counts {@code f} as in flight until it completes, so {@link #close()} can wait for it. */
+    private <T> CompletableFuture<T> tracked(CompletableFuture<T> f) {
+        inflight.incrementAndGet();
+        f.whenComplete((ok, err) -> {
+            if (inflight.decrementAndGet() == 0) {
+                synchronized (inflight) {
+                    inflight.notifyAll();
+                }
+            }
+        });
+        return f;
     }
 
     private BlockDeviceException readOnlyError(String op) {
