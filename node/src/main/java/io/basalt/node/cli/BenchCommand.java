@@ -44,6 +44,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--cache", defaultValue = "2G", converter = SizeConverter.class, description = "RocksDB block cache.") long cache;
     @Option(names = "--grain-size", defaultValue = "4K", converter = SizeConverter.class) long grainSize;
     @Option(names = "--io-threads", description = "Engine I/O threads (default: the engine's).") Integer ioThreads;
+    @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads.")
+    boolean rocksdbStats;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,snapshot,diff (default: all).")
     List<String> only;
 
@@ -79,6 +81,9 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 if (wanted("seqwrite")) {
                     measure(disk, Workload.SEQWRITE);
+                }
+                if (rocksdbStats) {
+                    out.println(store.blockStoreStats());
                 }
                 if (wanted("snapshot")) {
                     snapshots(store, disk);

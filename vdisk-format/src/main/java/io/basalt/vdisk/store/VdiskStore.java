@@ -709,6 +709,15 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
+    /** RocksDB's own statistics of the block column family (compaction, stalls, amplification), for benchmarks. */
+    public String blockStoreStats() {
+        try {
+            return db.db.getProperty(db.blocks, "rocksdb.stats");
+        } catch (RocksDBException e) {
+            throw storeError("read statistics", e);
+        }
+    }
+
     /** Makes every acknowledged write of every vdisk durable against power loss. */
     public void flush() {
         try {
