@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code basalt} command line: one executable for every role and command. */
 @Command(name = "basalt", mixinStandardHelpOptions = true, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
-        subcommands = {VdiskCommand.class, SnapCommand.class, TargetCommand.class, ServeCommand.class, DemoCommand.class,
+        subcommands = {VdiskCommand.class, SnapCommand.class, TargetCommand.class, ServeCommand.class, NodeCommand.class, ClusterCommand.class,
+                DemoCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})
 public final class BasaltCommand implements Runnable {
     @CommandLine.Spec

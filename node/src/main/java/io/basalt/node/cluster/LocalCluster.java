@@ -1,0 +1,61 @@
+package io.basalt.node.cluster;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Storage nodes as child processes of this JVM, for {@code basalt cluster up}: each runs
+ * {@code basalt node} with this JVM's class path, logs to {@code node-ID.log}, and is stopped by
+ * pid (SIGTERM, then SIGKILL after {@link #STOP_WAIT_SECONDS}) when this object closes.
+ */
+public final class LocalCluster implements AutoCloseable {
+    public static final int STOP_WAIT_SECONDS = 10;
+
+    public record Child(int id, Process process, Path log) {}
+
+    private final List<Child> children = new ArrayList<>();
+
+    public Child start(Path clusterFile, int id, Path dataDir) throws IOException {
+        Files.createDirectories(dataDir);
+        Path log = dataDir.getParent().resolve("node-" + id + ".log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-Xmx1g", "-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
+                "node", "--config", clusterFile.toString(), "--id", Integer.toString(id), "--data", dataDir.toString());
+        pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Child child = new Child(id, pb.start(), log);
+        children.add(child);
+        return child;
+    }
+
+    public List<Child> children() {
+        return List.copyOf(children);
+    }
+
+    /** The first child that exited, if any. */
+    public java.util.Optional<Child> dead() {
+        return children.stream().filter(c -> !c.process().isAlive()).findFirst();
+    }
+
+    @Override
+    public void close() {
+        for (Child c : children) {
+            c.process().destroy(); // SIGTERM: the node closes its Raft server
+        }
+        for (Child c : children) {
+            try {
+                if (!c.process().waitFor(STOP_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                    c.process().destroyForcibly();
+                    c.process().waitFor(STOP_WAIT_SECONDS, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                c.process().destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
