@@ -45,11 +45,20 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
      *                              operation fails with "no quorum"
      * @param snapshotEveryEntries  a PG or meta snapshot (RocksDB checkpoint) after this many entries
      * @param logSegmentSizeBytes   Raft log segment size; the log is purged by whole segments
+     * @param pgInflightEntriesMax  Raft entries a client keeps in flight per PG (and per lane:
+     *                              writes, reads); what is queued meanwhile leaves as one entry
      */
     public record Tuning(Duration electionTimeoutMin, Duration requestTimeout, Duration ioTimeout,
-                         long snapshotEveryEntries, long logSegmentSizeBytes) {
+                         long snapshotEveryEntries, long logSegmentSizeBytes, int pgInflightEntriesMax) {
+        public static final int PG_INFLIGHT_ENTRIES_DEFAULT = 2;
+
         public static Tuning defaults() {
-            return new Tuning(Duration.ofMillis(1000), Duration.ofSeconds(3), Duration.ofSeconds(30), 100_000, 64L << 20);
+            return new Tuning(Duration.ofMillis(1000), Duration.ofSeconds(3), Duration.ofSeconds(30), 100_000, 64L << 20,
+                    PG_INFLIGHT_ENTRIES_DEFAULT);
+        }
+
+        public Tuning withPgInflightEntriesMax(int n) {
+            return new Tuning(electionTimeoutMin, requestTimeout, ioTimeout, snapshotEveryEntries, logSegmentSizeBytes, n);
         }
 
         public Tuning {
@@ -61,6 +70,9 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
             }
             if (snapshotEveryEntries < 1) {
                 throw new IllegalArgumentException("snapshotEveryEntries: " + snapshotEveryEntries + " (expected: >= 1)");
+            }
+            if (pgInflightEntriesMax < 1 || pgInflightEntriesMax > 64) {
+                throw new IllegalArgumentException("pgInflightEntriesMax: " + pgInflightEntriesMax + " (expected: 1..64)");
             }
             if (logSegmentSizeBytes < (1 << 20)) {
                 throw new IllegalArgumentException("logSegmentSizeBytes: " + logSegmentSizeBytes + " (expected: >= 1 MiB)");

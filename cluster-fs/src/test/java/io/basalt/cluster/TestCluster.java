@@ -47,7 +47,7 @@ public final class TestCluster implements AutoCloseable {
 
     /** Test timing: quick elections, short I/O timeout. */
     public static ClusterConfig.Tuning fastTuning() {
-        return new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100_000, 8L << 20);
+        return new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100_000, 8L << 20, ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
     }
 
     public static TestCluster start(ClusterConfig config, Path dir) throws IOException {

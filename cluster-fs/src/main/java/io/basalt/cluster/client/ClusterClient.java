@@ -60,7 +60,8 @@ public final class ClusterClient implements AutoCloseable {
         RaftClient meta = newClient(config, props, RaftSetup.metaGroup(config));
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
-            pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout());
+            pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout(),
+                    config.tuning().pgInflightEntriesMax());
         }
         return new ClusterClient(config, meta, pgs);
     }

@@ -22,7 +22,7 @@ import io.basalt.vdisk.BlockDeviceException;
 
 /**
  * The client's pipe to one placement group, with group commit: operations queue here, and
- * whenever fewer than {@link #INFLIGHT_ENTRIES_MAX} entries are in flight, everything queued
+ * whenever fewer than {@code inflightEntriesMax} entries are in flight, everything queued
  * (up to {@link RaftSetup#ENTRY_BYTES_MAX} and {@link PgCodec#BATCH_OPS_MAX}) leaves as one Raft
  * entry. Under load batches grow by themselves; an idle device sends each op alone at once.
  * Mutations and reads have separate queues: reads go as one linearizable read-only request.
@@ -32,7 +32,6 @@ import io.basalt.vdisk.BlockDeviceException;
  * with {@link BlockDeviceException.Kind#UNAVAILABLE} naming the PG.
  */
 final class PgChannel implements AutoCloseable {
-    static final int INFLIGHT_ENTRIES_MAX = 4;
     static final int QUEUED_OPS_MAX = 16_384;
     /** Room for the entry header and per-op fields next to the data. */
     private static final int OP_OVERHEAD_BYTES = 64;
@@ -40,12 +39,14 @@ final class PgChannel implements AutoCloseable {
     private final int pg;
     private final RaftClient client;
     private final Duration ioTimeout;
+    private final int inflightEntriesMax;
     private final Lane writes = new Lane(false);
     private final Lane reads = new Lane(true);
     private boolean closed;
 
-    PgChannel(int pg, RaftClient client, Duration ioTimeout) {
+    PgChannel(int pg, RaftClient client, Duration ioTimeout, int inflightEntriesMax) {
         this.pg = pg;
+        this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;
     }
@@ -96,7 +97,7 @@ final class PgChannel implements AutoCloseable {
                         "pg-" + pg + ": " + lane.queue.size() + " ops queued (expected: < " + QUEUED_OPS_MAX + "); the group is not keeping up"));
             }
             lane.queue.add(p);
-            if (lane.inFlight < INFLIGHT_ENTRIES_MAX) {
+            if (lane.inFlight < inflightEntriesMax) {
                 lane.inFlight++;
                 batch = lane.drain();
             }

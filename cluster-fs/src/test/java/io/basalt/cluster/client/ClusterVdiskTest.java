@@ -166,7 +166,7 @@ class ClusterVdiskTest {
 
     @Test
     void reportsNoQuorumClearlyWhenAMajorityIsDown() throws Exception {
-        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(1), Duration.ofSeconds(4), 100_000, 8L << 20);
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(1), Duration.ofSeconds(4), 100_000, 8L << 20, ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
         ClusterVdisk disk = startWithDisk(3, 3, tuning);
         disk.write(0, ByteBuffer.wrap(new byte[BLOCK]), false).join();
         cluster.stopNode(2);

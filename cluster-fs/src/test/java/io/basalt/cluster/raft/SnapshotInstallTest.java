@@ -36,7 +36,7 @@ class SnapshotInstallTest {
     @Test
     void aFollowerThatMissedPurgedEntriesCatchesUpBySnapshot() throws Exception {
         // One PG, a checkpoint every 100 entries, 1 MiB log segments: the log is purged quickly.
-        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100, 1L << 20);
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100, 1L << 20, ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
         cluster = TestCluster.start(TestCluster.config("snap", 3, 1, 3, tuning), dir);
         cluster.client().createVdisk("disk0", 16L << 20, BLOCK, BLOCK);
         ClusterVdisk disk = cluster.client().open("disk0");
