@@ -20,6 +20,8 @@ import java.util.concurrent.CompletionException;
  */
 public final class LogicalUnit {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(LogicalUnit.class);
+
     /** Largest single transfer we accept and advertise in the Block Limits VPD page. */
     public static final int TRANSFER_BYTES_MAX = 32 << 20;
     /** The transfer size we advertise as optimal. */
@@ -194,7 +196,7 @@ public final class LogicalUnit {
         if (cause instanceof IllegalArgumentException) {
             return ScsiResult.check(Sense.LBA_OUT_OF_RANGE);
         }
-        org.slf4j.LoggerFactory.getLogger(LogicalUnit.class).error("command failed unexpectedly", cause);
+        log.error("command failed unexpectedly", cause);
         return ScsiResult.check(Sense.INTERNAL_TARGET_FAILURE);
     }
 

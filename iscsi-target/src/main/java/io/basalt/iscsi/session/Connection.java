@@ -639,8 +639,12 @@ public final class Connection extends ChannelInboundHandlerAdapter {
                     affected.add(t);
                     return TaskMgmtResponse.FUNCTION_COMPLETE;
                 }
-                // Not here: it completed already if its CmdSN was received (RFC 7143 §11.5.1).
-                return r.refCmdSn() - expCmdSn < 0 ? TaskMgmtResponse.FUNCTION_COMPLETE : TaskMgmtResponse.TASK_DOES_NOT_EXIST;
+                // Not here. RFC 7143 §11.5.1: a RefCmdSN still inside the CmdSN window names a
+                // command that never arrived, which now never will: "function complete". Below the
+                // window the command was received and already answered: "task does not exist".
+                int ahead = r.refCmdSn() - expCmdSn;
+                boolean inWindow = ahead >= 0 && ahead <= maxCmdSn() - expCmdSn;
+                return inWindow ? TaskMgmtResponse.FUNCTION_COMPLETE : TaskMgmtResponse.TASK_DOES_NOT_EXIST;
             }
             case TaskMgmtRequest.ABORT_TASK_SET, TaskMgmtRequest.CLEAR_TASK_SET -> tasksOn(lun, affected);
             case TaskMgmtRequest.LOGICAL_UNIT_RESET -> {

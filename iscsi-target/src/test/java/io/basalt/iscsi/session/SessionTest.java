@@ -202,6 +202,31 @@ class SessionTest {
     }
 
     @Test
+    void abortOfAnAnsweredCommandIsTaskDoesNotExist() {
+        h = new InitiatorHarness(device, null, InitiatorHarness.settings());
+        h.login();
+        int cmdSn = h.cmdSn++;
+        h.send(new ScsiCommand(false, true, false, false, 1, 0, 30, 0, cmdSn, 0, Bytes.wrapOwned(new byte[16]), Unpooled.EMPTY_BUFFER));
+        h.receiveOne(ScsiResponse.class).release();
+        h.send(new io.basalt.iscsi.pdu.TaskMgmtRequest(true, io.basalt.iscsi.pdu.TaskMgmtRequest.ABORT_TASK, 0, 31, 30, h.cmdSn, 0, cmdSn, 0));
+        io.basalt.iscsi.pdu.TaskMgmtResponse r = h.receiveOne(io.basalt.iscsi.pdu.TaskMgmtResponse.class);
+        assertEquals(io.basalt.iscsi.pdu.TaskMgmtResponse.TASK_DOES_NOT_EXIST, r.response());
+    }
+
+    @Test
+    void abortOfAWriteWaitingForDataEndsItWithoutAResponse() {
+        h = new InitiatorHarness(device, null, InitiatorHarness.settings());
+        h.login("InitialR2T=Yes");
+        int cmdSn = h.cmdSn++;
+        h.send(new ScsiCommand(false, true, false, true, 1, 0, 40, 1024, cmdSn, 0, rw(0x2a, 0, 2), Unpooled.EMPTY_BUFFER));
+        h.receiveOne(R2t.class).release();
+        h.send(new io.basalt.iscsi.pdu.TaskMgmtRequest(true, io.basalt.iscsi.pdu.TaskMgmtRequest.ABORT_TASK, 0, 41, 40, h.cmdSn, 0, cmdSn, 0));
+        io.basalt.iscsi.pdu.TaskMgmtResponse r = h.receiveOne(io.basalt.iscsi.pdu.TaskMgmtResponse.class);
+        assertEquals(io.basalt.iscsi.pdu.TaskMgmtResponse.FUNCTION_COMPLETE, r.response());
+        assertEquals(0, device.mappedBlockCount());
+    }
+
+    @Test
     void refusesAnUnknownTarget() {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
         h.send(new io.basalt.iscsi.pdu.LoginRequest(true, false, 1, 3, 0, 0, 1, 0, 1, 0, 1, 0,
