@@ -119,6 +119,45 @@ public final class ClusterClient implements AutoCloseable {
         return new ClusterVdisk(this, v);
     }
 
+    /**
+     * Records snapshot {@code vdisk@snap} in the namespace, then freezes it on every PG. Crash
+     * consistent for writes acknowledged before the call and not racing it: use
+     * {@link ClusterVdisk#snapshot}, which drains and holds its own writes around this. If a PG
+     * step fails, calling again completes it (the PG steps are idempotent).
+     */
+    public VdiskRecord createSnapshot(String vdisk, String snap) {
+        VdiskRecord v;
+        try {
+            v = vdiskResult(metaWrite(new MetaCommand.CreateSnapshot(vdisk, snap, System.currentTimeMillis())));
+        } catch (IllegalArgumentException e) {
+            // Already recorded by an earlier, interrupted call: finish its PG steps.
+            v = vdisk(vdisk).filter(x -> x.snapshot(snap).isPresent()).orElseThrow(() -> e);
+        }
+        List<CompletableFuture<PgResult>> results = new ArrayList<>();
+        for (PgChannel pg : pgs) {
+            results.add(pg.submit(new PgOp.Snapshot(v.id(), snap)));
+        }
+        checkAll(results, "snapshot " + vdisk + "@" + snap);
+        return v;
+    }
+
+    /** Creates {@code child} as a linked clone of {@code parent@snap}: O(1) on every PG. */
+    public VdiskRecord cloneVdisk(String parent, String snap, String child) {
+        VdiskRecord c = vdiskResult(metaWrite(new MetaCommand.CloneVdisk(parent, snap, child, System.currentTimeMillis())));
+        ensureOnAllPgs(c);
+        return c;
+    }
+
+    private void checkAll(List<CompletableFuture<PgResult>> results, String what) {
+        for (int pg = 0; pg < results.size(); pg++) {
+            PgResult r = await(results.get(pg), what + " on pg-" + pg);
+            if (r instanceof PgResult.Failed f) {
+                throw new BlockDeviceException(f.kind() == null ? BlockDeviceException.Kind.IO : f.kind(),
+                        what + " on pg-" + pg + ": " + f.message());
+            }
+        }
+    }
+
     /** Records a new size in the namespace, after every PG took it. */
     VdiskRecord recordResize(String name, long newSizeBytes) {
         return vdiskResult(metaWrite(new MetaCommand.ResizeVdisk(name, newSizeBytes)));
@@ -131,13 +170,7 @@ public final class ClusterClient implements AutoCloseable {
         for (PgChannel pg : pgs) {
             results.add(pg.submit(new PgOp.CreateVdisk(v.id(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), parentId, parentSnap)));
         }
-        for (int pg = 0; pg < pgs.length; pg++) {
-            PgResult r = await(results.get(pg), "create " + v.name() + " on pg-" + pg);
-            if (r instanceof PgResult.Failed f) {
-                throw new BlockDeviceException(f.kind() == null ? BlockDeviceException.Kind.IO : f.kind(),
-                        "create " + v.name() + " on pg-" + pg + ": " + f.message());
-            }
-        }
+        checkAll(results, "create " + v.name());
     }
 
     // ---- meta group plumbing ----

@@ -38,6 +38,13 @@ public final class ClusterVdisk implements BlockDevice {
     private final Placement placement;
     private volatile VdiskRecord record;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Guards the snapshot gate below. */
+    private final Object gate = new Object();
+    private int mutationsInFlight;
+    /** While a snapshot is being taken: completes when it is done; mutations wait for it. */
+    private CompletableFuture<Void> resumed;
+    /** While a snapshot waits: completes when no mutation of this device is in flight. */
+    private CompletableFuture<Void> drained;
 
     ClusterVdisk(ClusterClient client, VdiskRecord record) {
         this.client = client;
@@ -110,13 +117,15 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        for (Piece p : pieces(lba, data.remaining() / bs)) {
-            int from = data.position() + (int) ((p.lba() - lba) * bs);
-            ByteBuffer slice = data.slice(from, (int) (p.blockCount() * bs)).asReadOnlyBuffer();
-            parts.add(submit(p.pg(), new PgOp.Write(record.id(), p.lba(), slice)).thenAccept(r -> {}));
-        }
-        return allOf(parts);
+        return mutation(() -> {
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            for (Piece p : pieces(lba, data.remaining() / bs)) {
+                int from = data.position() + (int) ((p.lba() - lba) * bs);
+                ByteBuffer slice = data.slice(from, (int) (p.blockCount() * bs)).asReadOnlyBuffer();
+                parts.add(submit(p.pg(), new PgOp.Write(record.id(), p.lba(), slice)).thenAccept(r -> {}));
+            }
+            return allOf(parts);
+        });
     }
 
     /** Acknowledged writes are already fsync'd on a majority (see the class comment). */
@@ -138,11 +147,13 @@ public final class ClusterVdisk implements BlockDevice {
         if (blockCount == 0) {
             return CompletableFuture.completedFuture(null);
         }
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        for (int pg = 0; pg < client.config().pgCount(); pg++) {
-            parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
-        }
-        return allOf(parts);
+        return mutation(() -> {
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            for (int pg = 0; pg < client.config().pgCount(); pg++) {
+                parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
+            }
+            return allOf(parts);
+        });
     }
 
     @Override
@@ -157,11 +168,13 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        for (Piece p : pieces(lba, blockCount)) {
-            parts.add(submit(p.pg(), new PgOp.WriteZeroes(record.id(), p.lba(), p.blockCount(), false)).thenAccept(r -> {}));
-        }
-        return allOf(parts);
+        return mutation(() -> {
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            for (Piece p : pieces(lba, blockCount)) {
+                parts.add(submit(p.pg(), new PgOp.WriteZeroes(record.id(), p.lba(), p.blockCount(), false)).thenAccept(r -> {}));
+            }
+            return allOf(parts);
+        });
     }
 
     /** Atomic inside one stripe (one PG); a range crossing a stripe boundary is refused. */
@@ -184,8 +197,9 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
-        return submit(pieces.get(0).pg(), new PgOp.CompareAndWrite(record.id(), lba, expected.asReadOnlyBuffer(), data.asReadOnlyBuffer()))
-                .thenApply(r -> ((PgResult.Compared) r).result());
+        int pg = pieces.get(0).pg();
+        return mutation(() -> submit(pg, new PgOp.CompareAndWrite(record.id(), lba, expected.asReadOnlyBuffer(), data.asReadOnlyBuffer()))
+                .thenApply(r -> ((PgResult.Compared) r).result()));
     }
 
     /** Describes at most the rest of the stripe holding {@code lba}. */
@@ -222,6 +236,65 @@ public final class ClusterVdisk implements BlockDevice {
             parts.add(submit(pg, new PgOp.Resize(record.id(), newSizeBytes)).thenAccept(r -> {}));
         }
         return allOf(parts).thenRunAsync(() -> record = client.recordResize(name(), newSizeBytes));
+    }
+
+    /**
+     * Takes snapshot {@code snapName} of this vdisk, crash-consistent: this device's mutations in
+     * flight finish first, new ones wait until the snapshot is on every PG. (Other writers of
+     * the same vdisk are not held: the exclusive lock holder is the one to call this.)
+     */
+    public void snapshot(String snapName) {
+        CompletableFuture<Void> resume = new CompletableFuture<>();
+        CompletableFuture<Void> wait;
+        synchronized (gate) {
+            if (resumed != null) {
+                throw new IllegalStateException("snapshot of " + name() + " already in progress");
+            }
+            resumed = resume;
+            drained = new CompletableFuture<>();
+            if (mutationsInFlight == 0) {
+                drained.complete(null);
+            }
+            wait = drained;
+        }
+        try {
+            client.await(wait, "drain writes of " + name() + " before snapshot " + snapName);
+            record = client.createSnapshot(name(), snapName);
+        } finally {
+            synchronized (gate) {
+                resumed = null;
+                drained = null;
+            }
+            resume.complete(null);
+        }
+    }
+
+    /** Runs a mutation through the snapshot gate. */
+    private <T> CompletableFuture<T> mutation(java.util.function.Supplier<CompletableFuture<T>> body) {
+        CompletableFuture<Void> wait;
+        synchronized (gate) {
+            wait = resumed;
+            if (wait == null) {
+                mutationsInFlight++;
+            }
+        }
+        if (wait != null) {
+            return wait.thenCompose(x -> mutation(body));
+        }
+        CompletableFuture<T> f;
+        try {
+            f = body.get();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.whenComplete((x, ex) -> {
+            synchronized (gate) {
+                mutationsInFlight--;
+                if (mutationsInFlight == 0 && drained != null) {
+                    drained.complete(null);
+                }
+            }
+        });
     }
 
     @Override

@@ -109,6 +109,21 @@ class ClusterVdiskTest {
         assertReadsBack(disk, model);
     }
 
+    @Test
+    void writesContinueAndTheNamespaceWorksAfterTheMetaLeaderIsKilled() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        Random r = new Random(5);
+        TreeMap<Long, byte[]> model = writeMany(disk, r, 50);
+        int metaLeader = cluster.waitForLeader(io.basalt.cluster.raft.RaftSetup.metaGroupId(cluster.config()), Duration.ofSeconds(20));
+        cluster.stopNode(metaLeader);
+        model.putAll(writeMany(disk, r, 50));
+        assertReadsBack(disk, model);
+        cluster.client().createVdisk("disk1", 1 << 20);
+        assertEquals(List.of("disk0", "disk1"), cluster.client().vdisks().stream().map(v -> v.name()).toList());
+        int newMetaLeader = cluster.waitForLeader(io.basalt.cluster.raft.RaftSetup.metaGroupId(cluster.config()), Duration.ofSeconds(20));
+        assertNotEquals(metaLeader, newMetaLeader);
+    }
+
     private long applied(int node, int pg) {
         try {
             return cluster.division(node, cluster.pgGroup(pg)).getInfo().getLastAppliedIndex();
