@@ -110,6 +110,19 @@ class ClusterVdiskTest {
     }
 
     @Test
+    void acknowledgedWritesSurviveAStopOfEveryNode() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        TreeMap<Long, byte[]> model = writeMany(disk, new Random(9), 200);
+        ClusterConfig config = cluster.config();
+        cluster.close();
+        cluster = TestCluster.start(config, dir);
+        ClusterVdisk again = cluster.client().open("disk0");
+        assertReadsBack(again, model);
+        model.putAll(writeMany(again, new Random(10), 50));
+        assertReadsBack(again, model);
+    }
+
+    @Test
     void writesContinueAndTheNamespaceWorksAfterTheMetaLeaderIsKilled() throws Exception {
         ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
         Random r = new Random(5);

@@ -1,0 +1,72 @@
+package io.basalt.cluster.pg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+
+import io.basalt.cluster.Wire;
+import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.LbaStatus;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.Size;
+
+class PgCodecProperties {
+
+    @Property(tries = 300)
+    void batchesRoundTrip(@ForAll("ops") @Size(max = 20) List<PgOp> ops) {
+        assertEquals(ops, PgCodec.decodeBatch(ByteBuffer.wrap(PgCodec.encodeBatch(ops))));
+    }
+
+    @Property(tries = 300)
+    void truncatedBatchesAreRejected(@ForAll("ops") @Size(min = 1, max = 5) List<PgOp> ops, @ForAll int cut) {
+        byte[] bytes = PgCodec.encodeBatch(ops);
+        int at = Math.floorMod(cut, bytes.length);
+        assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeBatch(ByteBuffer.wrap(Arrays.copyOf(bytes, at))));
+    }
+
+    @Property(tries = 300)
+    void resultsRoundTrip(@ForAll("results") @Size(max = 20) List<PgResult> results) {
+        assertEquals(results, PgCodec.decodeResults(ByteBuffer.wrap(PgCodec.encodeResults(results))));
+    }
+
+    @Provide
+    Arbitrary<List<PgOp>> ops() {
+        Arbitrary<Long> ids = Arbitraries.longs().between(0, 1000);
+        Arbitrary<Long> lbas = Arbitraries.longs().between(0, 1L << 40);
+        Arbitrary<ByteBuffer> data = Arbitraries.bytes().array(byte[].class).ofMaxSize(2048).map(ByteBuffer::wrap);
+        Arbitrary<String> names = Arbitraries.strings().alpha().ofMaxLength(10);
+        Arbitrary<PgOp> op = Arbitraries.oneOf(
+                Combinators.combine(ids, lbas, Arbitraries.of(512, 4096), Arbitraries.of(4096, 65536), ids, names).as(PgOp.CreateVdisk::new),
+                Combinators.combine(ids, lbas, data).as(PgOp.Write::new),
+                Combinators.combine(ids, lbas, lbas).as(PgOp.Unmap::new),
+                Combinators.combine(ids, lbas, lbas, Arbitraries.of(true, false)).as(PgOp.WriteZeroes::new),
+                Combinators.combine(ids, lbas, data, data).as(PgOp.CompareAndWrite::new),
+                Combinators.combine(ids, lbas).as(PgOp.Resize::new),
+                Combinators.combine(ids, names).as(PgOp.Snapshot::new),
+                Combinators.combine(ids, lbas, Arbitraries.integers().between(0, 1 << 16)).as(PgOp.Read::new),
+                Combinators.combine(ids, lbas, lbas).as(PgOp.LbaStatus::new));
+        return op.list();
+    }
+
+    @Provide
+    Arbitrary<List<PgResult>> results() {
+        Arbitrary<PgResult> r = Arbitraries.oneOf(
+                Arbitraries.just(new PgResult.Done()),
+                Arbitraries.of(CompareResult.MATCHED, CompareResult.miscompareAt(0), CompareResult.miscompareAt(4095)).map(PgResult.Compared::new),
+                Arbitraries.bytes().array(byte[].class).ofMaxSize(1024).map(b -> new PgResult.Data(ByteBuffer.wrap(b))),
+                Combinators.combine(Arbitraries.longs().between(0, 1 << 30), Arbitraries.longs().between(1, 1 << 20),
+                        Arbitraries.of(LbaStatus.Provisioning.class)).as(LbaStatus::new).list().ofMaxSize(5).map(PgResult.Status::new),
+                Combinators.combine(Arbitraries.of(BlockDeviceException.Kind.class).injectNull(0.3), Arbitraries.strings().ofMaxLength(50))
+                        .as(PgResult.Failed::new));
+        return r.list();
+    }
+}
