@@ -118,6 +118,67 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         return new ClusterConfig(name, nodes, pgCount, replicaCount, metaVoterCount, stripeGrains, t);
     }
 
+    /**
+     * Reads a cluster from properties (the format {@link #toProperties} writes), e.g.
+     * <pre>
+     * cluster.name=basalt
+     * cluster.nodes=1@127.0.0.1:9871,2@127.0.0.1:9872,3@127.0.0.1:9873
+     * cluster.pg.count=16
+     * cluster.replicas=3          (default: min(3, nodes))
+     * cluster.meta.voters=3       (default: min(3, nodes))
+     * cluster.stripe.grains=256   (default)
+     * </pre>
+     * Every error names the key and the bad value.
+     */
+    public static ClusterConfig fromProperties(java.util.Properties p) {
+        String name = required(p, "cluster.name");
+        List<NodeAddress> nodes = new java.util.ArrayList<>();
+        for (String item : required(p, "cluster.nodes").split(",")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*(\\d+)@([^:\\s]+):(\\d+)\\s*").matcher(item);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("cluster.nodes item: '" + item + "' (expected: ID@HOST:PORT)");
+            }
+            nodes.add(new NodeAddress(Integer.parseInt(m.group(1)), m.group(2), Integer.parseInt(m.group(3))));
+        }
+        int n = nodes.size();
+        Tuning t = Tuning.defaults();
+        return new ClusterConfig(name, nodes, intProp(p, "cluster.pg.count", null), intProp(p, "cluster.replicas", Math.min(3, n)),
+                intProp(p, "cluster.meta.voters", Math.min(3, n)), intProp(p, "cluster.stripe.grains", STRIPE_GRAINS_DEFAULT), t);
+    }
+
+    /** The properties {@link #fromProperties} reads back to an equal config (tuning aside). */
+    public java.util.Properties toProperties() {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("cluster.name", name);
+        p.setProperty("cluster.nodes", String.join(",", nodes.stream().map(a -> a.id() + "@" + a.address()).toList()));
+        p.setProperty("cluster.pg.count", Integer.toString(pgCount));
+        p.setProperty("cluster.replicas", Integer.toString(replicaCount));
+        p.setProperty("cluster.meta.voters", Integer.toString(metaVoterCount));
+        p.setProperty("cluster.stripe.grains", Integer.toString(stripeGrains));
+        return p;
+    }
+
+    private static String required(java.util.Properties p, String key) {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) {
+            throw new IllegalArgumentException(key + ": missing (expected: a value)");
+        }
+        return v.trim();
+    }
+
+    private static int intProp(java.util.Properties p, String key, Integer dflt) {
+        String v = p.getProperty(key);
+        if (v == null && dflt != null) {
+            return dflt;
+        }
+        String s = v == null ? required(p, key) : v.trim();
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + ": '" + s + "' (expected: an integer)");
+        }
+    }
+
     public NodeAddress node(int id) {
         if (id < 1 || id > nodes.size()) {
             throw new IllegalArgumentException("node id: " + id + " (expected: 1.." + nodes.size() + ")");

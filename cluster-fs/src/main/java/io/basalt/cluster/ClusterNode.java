@@ -45,7 +45,20 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /** What a node needs beyond the cluster config: its id, its data directory, engine options. */
-    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {}
+    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {
+        /** Reads {@code node.id} and {@code node.data.dir} (engine options: defaults). */
+        public static Options fromProperties(java.util.Properties p) {
+            String id = p.getProperty("node.id");
+            String dir = p.getProperty("node.data.dir");
+            if (id == null || !id.trim().matches("\\d+")) {
+                throw new IllegalArgumentException("node.id: '" + id + "' (expected: a node id from cluster.nodes)");
+            }
+            if (dir == null || dir.isBlank()) {
+                throw new IllegalArgumentException("node.data.dir: missing (expected: a directory)");
+            }
+            return new Options(Integer.parseInt(id.trim()), Path.of(dir.trim()), VdiskStore.Options.defaults());
+        }
+    }
 
     /**
      * Starts node {@code options.nodeId()} of {@code config}: recovers the groups found on disk
@@ -124,21 +137,37 @@ public final class ClusterNode implements AutoCloseable {
         return server;
     }
 
-    /** One line per group this node holds: name, role, leader, applied index. */
+    /**
+     * Every group this node holds, as this node sees it: role, leader, term, applied index and
+     * each peer's commit index (on the leader these show the followers' lag).
+     */
     public List<GroupStatus> status() throws IOException {
         List<GroupStatus> out = new ArrayList<>();
         for (RaftGroupId id : server.getGroupIds()) {
             RaftServer.Division d = server.getDivision(id);
             var info = d.getInfo();
+            Map<String, Long> commits = new java.util.TreeMap<>();
+            d.getCommitInfos().forEach(c -> commits.put(RaftPeerId.valueOf(c.getServer().getId()).toString(), c.getCommitIndex()));
             out.add(new GroupStatus(groupNames.getOrDefault(id, id.toString()), info.getCurrentRole().name(),
-                    info.getLeaderId() == null ? "none" : info.getLeaderId().toString(), info.getLastAppliedIndex()));
+                    info.getLeaderId() == null ? "none" : info.getLeaderId().toString(), info.getCurrentTerm(),
+                    info.getLastAppliedIndex(), commits, info.isAlive()));
         }
         out.sort((a, b) -> a.group().compareTo(b.group()));
         return out;
     }
 
-    /** A group as this node sees it. */
-    public record GroupStatus(String group, String role, String leader, long appliedIndex) {}
+    /**
+     * A group as one node sees it.
+     *
+     * @param peerCommitIndex peer id ("n2") to the commit index this node last heard from it
+     * @param alive           false once the division stopped (for example after an apply failure)
+     */
+    public record GroupStatus(String group, String role, String leader, long term, long appliedIndex,
+                              Map<String, Long> peerCommitIndex, boolean alive) {
+        public GroupStatus {
+            peerCommitIndex = Map.copyOf(peerCommitIndex);
+        }
+    }
 
     @Override
     public void close() throws IOException {

@@ -35,8 +35,14 @@ class ClusterNodeTest {
         }
         for (int id = 1; id <= 3; id++) {
             List<ClusterNode.GroupStatus> status = cluster.node(id).status();
-            assertEquals(5, status.size(), "node " + id + " holds meta and 4 PGs: " + status);
+            assertEquals(List.of("meta", "pg-0", "pg-1", "pg-2", "pg-3"), status.stream().map(ClusterNode.GroupStatus::group).toList());
+            assertTrue(status.stream().allMatch(ClusterNode.GroupStatus::alive), status.toString());
         }
+        int leader = cluster.waitForLeader(cluster.pgGroup(0), Duration.ofSeconds(30));
+        ClusterNode.GroupStatus pg0 = cluster.node(leader).status().get(1);
+        assertEquals("LEADER", pg0.role());
+        assertEquals("n" + leader, pg0.leader());
+        assertEquals(3, pg0.peerCommitIndex().size(), pg0.toString());
     }
 
     @Test
