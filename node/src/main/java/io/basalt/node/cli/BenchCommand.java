@@ -46,7 +46,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--io-threads", description = "Engine I/O threads (default: the engine's).") Integer ioThreads;
     @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads.")
     boolean rocksdbStats;
-    @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,snapshot,diff (default: all).")
+    @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
 
     private PrintWriter out;
@@ -82,6 +82,9 @@ public final class BenchCommand implements Callable<Integer> {
                 if (wanted("seqwrite")) {
                     measure(disk, Workload.SEQWRITE);
                 }
+                if (wanted("seqread")) {
+                    measure(disk, Workload.SEQREAD);
+                }
                 if (rocksdbStats) {
                     out.println(store.blockStoreStats());
                 }
@@ -103,7 +106,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     enum Workload {
-        RANDREAD(4096, false), RANDWRITE(4096, true), SEQWRITE(1 << 20, true);
+        RANDREAD(4096, false), RANDWRITE(4096, true), SEQWRITE(1 << 20, true), SEQREAD(1 << 20, false);
 
         final int ioBytes;
         final boolean write;
@@ -154,7 +157,7 @@ public final class BenchCommand implements Callable<Integer> {
                     finished.countDown();
                     return;
                 }
-                long slot = w == Workload.SEQWRITE ? seqCursor.getAndIncrement() % slots : rnd.nextLong(slots);
+                long slot = w == Workload.SEQWRITE || w == Workload.SEQREAD ? seqCursor.getAndIncrement() % slots : rnd.nextLong(slots);
                 long lba = slot * blocksPerIo;
                 long t = System.nanoTime();
                 var f = w.write ? disk.write(lba, ByteBuffer.wrap(payload), false) : disk.read(lba, (int) blocksPerIo);
