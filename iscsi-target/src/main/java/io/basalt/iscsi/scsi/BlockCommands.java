@@ -12,8 +12,12 @@ final class BlockCommands {
     /** Write-same payloads are written in chunks of at most this many bytes. */
     private static final int WRITE_SAME_CHUNK_BYTES = 1 << 20;
     private static final int ORWRITE_ATTEMPTS_MAX = 16;
-    /** GET LBA STATUS asks the device about at most this many blocks at a time. */
-    private static final long LBA_STATUS_SCAN_BLOCKS_MAX = 1L << 24;
+    /**
+     * GET LBA STATUS asks the device about at most this much of the LUN per command. SBC-4 lets
+     * us describe less than the rest of the medium (the initiator asks again from where we
+     * stopped), and a device may well cost time in proportion to the range.
+     */
+    private static final long LBA_STATUS_SCAN_BYTES_MAX = 32L << 20;
 
     private final LogicalUnit lu;
     private final BlockDevice device;
@@ -294,7 +298,7 @@ final class BlockCommands {
             return LogicalUnit.done(ScsiResult.good(InfoCommands.truncate(ByteBuffer.allocate(24), (int) alloc)));
         }
         long maxDescriptors = Math.min((alloc - 8) / 16, 4096);
-        return device.getLbaStatus(lba, Math.min(device.blockCount() - lba, LBA_STATUS_SCAN_BLOCKS_MAX))
+        return device.getLbaStatus(lba, Math.min(device.blockCount() - lba, LBA_STATUS_SCAN_BYTES_MAX / lu.blockSize()))
                 .thenApply(list -> ScsiResult.good(InfoCommands.truncate(lbaStatusData(list, maxDescriptors), (int) alloc)));
     }
 
