@@ -28,6 +28,8 @@ import io.basalt.vdisk.store.VdiskStore;
  * nothing. Usage (see docs/cluster-fs.md for the exact command):
  *
  * <pre>ClusterBench --nodes 3 --replicas 3 --pgs 6 --inflight 32 --warmup-s 20 --measure-s 20 --dir /tmp/x</pre>
+ *
+ * With {@code --engine} it runs the same workload on the embedded engine (no Raft) instead.
  */
 public final class ClusterBench {
     private static final int BLOCK = 4096;
@@ -44,6 +46,10 @@ public final class ClusterBench {
         int warmupS = intArg(args, "--warmup-s", 20);
         int measureS = intArg(args, "--measure-s", 20);
         Path dir = Path.of(strArg(args, "--dir", Files.createTempDirectory("cluster-bench").toString()));
+        if (Arrays.asList(args).contains("--engine")) {
+            engine(dir, inflight, warmupS, measureS);
+            return;
+        }
 
         List<ClusterConfig.NodeAddress> addrs = new ArrayList<>();
         for (int id = 1; id <= nodes; id++) {
@@ -78,7 +84,23 @@ public final class ClusterBench {
 
     record Result(double iops, double p50Ms, double p99Ms) {}
 
-    private static Result run(ClusterVdisk disk, boolean write, int inflight, Duration duration, String label) throws InterruptedException {
+    /** The same workload on the embedded engine (one VdiskStore, no Raft): the baseline. */
+    private static void engine(Path dir, int inflight, int warmupS, int measureS) throws InterruptedException {
+        try (VdiskStore store = VdiskStore.open(dir.resolve("engine"), new VdiskStore.Options(64L << 20, 4))) {
+            store.create("bench", 1L << 30, BLOCK, BLOCK);
+            try (io.basalt.vdisk.store.Vdisk disk = store.open("bench")) {
+                System.out.printf("embedded engine: %d in flight, 4 KiB random I/O over %d MiB%n", inflight, REGION_BYTES >> 20);
+                run(disk, true, inflight, Duration.ofSeconds(warmupS), "warm-up write");
+                Result w = run(disk, true, inflight, Duration.ofSeconds(measureS), "randwrite");
+                run(disk, false, inflight, Duration.ofSeconds(Math.max(5, warmupS / 4)), "warm-up read");
+                Result r = run(disk, false, inflight, Duration.ofSeconds(measureS), "randread");
+                System.out.printf("RESULT engine randwrite_iops=%.0f randread_iops=%.0f write_p50_ms=%.2f write_p99_ms=%.2f read_p50_ms=%.2f read_p99_ms=%.2f%n",
+                        w.iops(), r.iops(), w.p50Ms(), w.p99Ms(), r.p50Ms(), r.p99Ms());
+            }
+        }
+    }
+
+    private static Result run(io.basalt.vdisk.BlockDevice disk, boolean write, int inflight, Duration duration, String label) throws InterruptedException {
         Semaphore slots = new Semaphore(inflight);
         SplittableRandom rnd = new SplittableRandom(label.hashCode());
         long blocks = REGION_BYTES / BLOCK;
