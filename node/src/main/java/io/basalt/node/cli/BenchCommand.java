@@ -44,6 +44,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--cache", defaultValue = "2G", converter = SizeConverter.class, description = "RocksDB block cache.") long cache;
     @Option(names = "--grain-size", defaultValue = "4K", converter = SizeConverter.class) long grainSize;
     @Option(names = "--io-threads", description = "Engine I/O threads (default: the engine's).") Integer ioThreads;
+    @Option(names = "--snapshot-first", description = "Take a snapshot after preparing, so reads go through the floor seek.")
+    boolean snapshotFirst;
     @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads.")
     boolean rocksdbStats;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
@@ -66,6 +68,10 @@ public final class BenchCommand implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));
                 out.printf(Locale.ROOT, "prepare: wrote %s sequentially in %.1f s%n", Sizes.format(size), (System.nanoTime() - t0) / 1e9);
+                if (snapshotFirst) {
+                    store.createSnapshot("bench", "first");
+                    out.println("(snapshot taken first: every grain lies below the head epoch)");
+                }
                 if (wanted("randread")) {
                     measure(disk, Workload.RANDREAD);
                 }
