@@ -34,6 +34,8 @@ final class InitiatorHarness implements AutoCloseable {
 
     final TrackingAllocator alloc = new TrackingAllocator();
     final EmbeddedChannel channel;
+    final TargetConfig target;
+    final SessionRegistry registry;
     private final EmbeddedChannel inbound;
     private final PduDecoder responseDecoder = new PduDecoder(new PduLimits((1 << 24) - 1, 1020), false);
     private boolean headerDigest;
@@ -53,12 +55,21 @@ final class InitiatorHarness implements AutoCloseable {
         }
     }
 
+    /** Nanoseconds; tests move it forward to drive timers. */
+    final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+
     InitiatorHarness(BlockDevice device, ChapCredentials chap, TargetSettings settings) {
-        TargetConfig target = new TargetConfig(new TargetLuns(TARGET, Map.of(0, device)), Set.of(), chap);
+        this(new TargetConfig(new TargetLuns(TARGET, Map.of(0, device)), Set.of(), chap), new SessionRegistry(), settings);
+    }
+
+    /** A second connection to the same target and registry (reinstatement tests). */
+    InitiatorHarness(TargetConfig target, SessionRegistry registry, TargetSettings settings) {
+        this.target = target;
+        this.registry = registry;
         PduDecoder decoder = new PduDecoder(new PduLimits(settings.maxRecvDataSegmentLength(), 256), true);
         PduEncoder encoder = new PduEncoder();
-        Connection connection = new Connection(settings, new Directory(target, null), new SessionRegistry(), decoder, encoder,
-                new SplittableRandom(42), System::nanoTime);
+        Connection connection = new Connection(settings, new Directory(target, null), registry, decoder, encoder,
+                new SplittableRandom(42), clock::get);
         channel = new EmbeddedChannel();
         channel.config().setAllocator(alloc);
         channel.pipeline().addLast(decoder, encoder, connection);
