@@ -132,6 +132,26 @@ public final class ClusterNode implements AutoCloseable {
         return config;
     }
 
+    /**
+     * The live store of placement group {@code pg} when this node holds its only replica, for
+     * in-process reads: with one voter every acknowledged write has been applied to this store,
+     * so reading it directly is linearizable. Empty for a replicated PG (reads must go through
+     * the leader's ReadIndex/lease check there).
+     */
+    public java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore(int pg) {
+        RaftGroup group = RaftSetup.pgGroup(config, pg);
+        if (group.getPeers().size() != 1 || group.getPeer(RaftSetup.peerId(nodeId)) == null) {
+            return null;
+        }
+        return () -> {
+            try {
+                return StateMachines.pgStore(server.getDivision(group.getGroupId()).getStateMachine());
+            } catch (IOException e) {
+                return null;
+            }
+        };
+    }
+
     /** The Ratis server, for status and tests. */
     public RaftServer server() {
         return server;

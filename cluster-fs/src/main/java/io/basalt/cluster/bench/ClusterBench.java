@@ -62,7 +62,8 @@ public final class ClusterBench {
             for (int id = 1; id <= nodes; id++) {
                 running.add(ClusterNode.start(config, new ClusterNode.Options(id, dir.resolve("node" + id), new VdiskStore.Options(64L << 20, 4))));
             }
-            try (ClusterClient client = ClusterClient.open(config)) {
+            // A single node's client is in-process: it reads its own replicas directly.
+            try (ClusterClient client = nodes == 1 ? ClusterClient.open(config, running.get(0)) : ClusterClient.open(config)) {
                 client.createVdisk("bench", 1L << 30, BLOCK, BLOCK);
                 try (ClusterVdisk disk = client.open("bench")) {
                     System.out.printf("cluster: %d nodes, %d replicas, %d PGs, %d in flight, %d entries in flight per PG, 4 KiB random I/O over %d MiB%n",

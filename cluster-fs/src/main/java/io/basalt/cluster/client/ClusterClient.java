@@ -23,6 +23,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.apache.ratis.util.TimeDuration;
 
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.ClusterNode;
 import io.basalt.cluster.Placement;
 import io.basalt.cluster.meta.MetaCodec;
 import io.basalt.cluster.meta.MetaCommand;
@@ -56,12 +57,21 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     public static ClusterClient open(ClusterConfig config) {
+        return open(config, null);
+    }
+
+    /**
+     * A client in the same process as {@code local} (may be null): reads of a PG whose only
+     * replica is {@code local} are served from its store directly, without a gRPC round trip
+     * (linearizable with one voter: see {@link ClusterNode#soleReplicaStore}).
+     */
+    public static ClusterClient open(ClusterConfig config, ClusterNode local) {
         RaftProperties props = RaftSetup.clientProperties(config);
         RaftClient meta = newClient(config, props, RaftSetup.metaGroup(config));
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax());
+                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg));
         }
         return new ClusterClient(config, meta, pgs);
     }

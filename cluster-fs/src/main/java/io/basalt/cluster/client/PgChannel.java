@@ -40,12 +40,18 @@ final class PgChannel implements AutoCloseable {
     private final RaftClient client;
     private final Duration ioTimeout;
     private final int inflightEntriesMax;
+    /** Non-null when this process holds the PG's only replica: reads go straight to it. */
+    private final java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore;
+    /** Reads served by {@link #localStore}, for tests and diagnostics. */
+    final java.util.concurrent.atomic.AtomicLong localReads = new java.util.concurrent.atomic.AtomicLong();
     private final Lane writes = new Lane(false);
     private final Lane reads = new Lane(true);
     private boolean closed;
 
-    PgChannel(int pg, RaftClient client, Duration ioTimeout, int inflightEntriesMax) {
+    PgChannel(int pg, RaftClient client, Duration ioTimeout, int inflightEntriesMax,
+              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore) {
         this.pg = pg;
+        this.localStore = localStore;
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;
@@ -80,6 +86,13 @@ final class PgChannel implements AutoCloseable {
     }
 
     CompletableFuture<PgResult> submit(PgOp op) {
+        if (op instanceof PgOp.Query && localStore != null) {
+            io.basalt.cluster.pg.PgStore store = localStore.get();
+            if (store != null) {
+                localReads.incrementAndGet();
+                return store.query(List.of(op)).thenApply(r -> r.get(0));
+            }
+        }
         Lane lane = op instanceof PgOp.Query ? reads : writes;
         Pending p = new Pending(op, sizeOf(op), new CompletableFuture<>());
         if (p.bytes() > RaftSetup.ENTRY_BYTES_MAX) {

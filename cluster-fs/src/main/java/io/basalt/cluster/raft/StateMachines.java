@@ -15,4 +15,9 @@ public final class StateMachines {
     public static StateMachine pg(int pg, VdiskStore.Options options) {
         return new PgStateMachine(pg, options);
     }
+
+    /** The open store behind a PG state machine (null while it is closed or being replaced). */
+    public static io.basalt.cluster.pg.PgStore pgStore(StateMachine pgStateMachine) {
+        return ((PgStateMachine) pgStateMachine).store();
+    }
 }

@@ -184,6 +184,23 @@ class ClusterVdiskTest {
     }
 
     @Test
+    void aSingleNodeClientReadsItsOwnReplicasInProcess() throws Exception {
+        startWithDisk(1, 1, TestCluster.fastTuning());
+        try (ClusterClient local = ClusterClient.open(cluster.config(), cluster.node(1))) {
+            ClusterVdisk disk = local.open("disk0");
+            Random r = new Random(21);
+            TreeMap<Long, byte[]> model = writeMany(disk, r, 100);
+            assertReadsBack(disk, model);
+            long inProcess = 0;
+            for (int pg = 0; pg < cluster.config().pgCount(); pg++) {
+                inProcess += local.pg(pg).localReads.get();
+            }
+            assertEquals(model.size(), inProcess, "every read was served in process");
+            // A client of a replicated cluster never takes that path (see the other tests).
+        }
+    }
+
+    @Test
     void rejectsOutOfRangeIoNamingTheValue() throws Exception {
         ClusterVdisk disk = startWithDisk(1, 1, TestCluster.fastTuning());
         var e = assertInstanceOf(IllegalArgumentException.class, cause(disk.read(disk.blockCount(), 1)));
