@@ -4,14 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.basalt.vdisk.BlockDevice;
+import io.basalt.vdisk.store.VdiskStore;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -45,9 +44,10 @@ class IscsiConformanceTest {
     @TempDir
     Path tmp;
 
-    /** The device under test: swap this line for the real store once it lands. */
-    private static BlockDevice device(ExecutorService pool) {
-        return new MemoryBlockDevice("conformance", 512, DEVICE_BYTES, pool);
+    /** The device under test: a vdisk of Basalt's real engine (RocksDB store in a temp dir). */
+    private static BlockDevice device(VdiskStore store) {
+        store.create("conformance", DEVICE_BYTES);
+        return store.open("conformance");
     }
 
     @Test
@@ -63,16 +63,14 @@ class IscsiConformanceTest {
     private void runSuite(boolean headerDigest) throws Exception {
         String exe = which("iscsi-test-cu");
         assumeTrue(exe != null, "iscsi-test-cu is not installed (Debian: apt-get install libiscsi-bin, see scripts/install-test-deps.sh)");
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try (BlockDevice dev = device(pool);
+        try (VdiskStore store = VdiskStore.open(tmp.resolve("store"));
+             BlockDevice dev = device(store);
              IscsiTarget target = IscsiTarget.builder().portal("127.0.0.1", 0).addTarget(IQN, Map.of(0, dev)).start()) {
             String url = "iscsi://127.0.0.1:" + target.localAddress().getPort() + "/" + IQN + "/0"
                     + (headerDigest ? "?header_digest=crc32c" : "");
             String output = run(exe, url);
             Map<String, String> verdicts = parse(output);
             check(verdicts, headerDigest, output);
-        } finally {
-            pool.shutdownNow();
         }
     }
 
