@@ -758,15 +758,19 @@ public final class VdiskStore implements AutoCloseable {
         TreeSet<Long> grains = new TreeSet<>();
         try (RocksIterator it = db.db.newIterator(db.blocks, db.scanReadOptions)) {
             for (long id : ids) {
-                it.seek(Keys.grainStart(id, first));
-                while (it.isValid()) {
+                // Step with next(): a grain has few versions, and a seek costs a positioning in
+                // every LSM level while next() is a merge step.
+                long previous = Long.MIN_VALUE;
+                for (it.seek(Keys.grainStart(id, first)); it.isValid(); it.next()) {
                     byte[] key = it.key();
                     long grain = Keys.blockGrain(key);
                     if (Keys.blockVdisk(key) != id || grain > last) {
                         break;
                     }
-                    grains.add(grain);
-                    it.seek(Keys.grainStart(id, grain + 1));
+                    if (grain != previous) {
+                        grains.add(grain);
+                        previous = grain;
+                    }
                 }
             }
         }
