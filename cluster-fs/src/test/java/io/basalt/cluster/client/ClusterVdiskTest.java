@@ -137,6 +137,48 @@ class ClusterVdiskTest {
         assertNotEquals(metaLeader, newMetaLeader);
     }
 
+    @Test
+    void writesInFlightContinueAcrossAPgLeaderKill() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        int writes = 600;
+        List<Long> lbas = new ArrayList<>();
+        for (long i = 0; i < writes; i++) {
+            lbas.add(i * 16); // distinct addresses: each acknowledged write has exactly one expected content
+        }
+        java.util.Collections.shuffle(lbas, new Random(13));
+        java.util.concurrent.ConcurrentHashMap<Long, byte[]> acked = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(32);
+        Thread writer = new Thread(() -> {
+            Random r = new Random(14);
+            for (long lba : lbas) {
+                byte[] data = pattern(r, 16 * BLOCK);
+                inFlight.acquireUninterruptibly();
+                disk.write(lba, ByteBuffer.wrap(data), false).whenComplete((x, ex) -> {
+                    if (ex == null) {
+                        acked.put(lba, data);
+                    } else {
+                        failed.incrementAndGet();
+                    }
+                    inFlight.release();
+                });
+            }
+            inFlight.acquireUninterruptibly(32);
+        }, "test-writer");
+        writer.start();
+        try {
+            TestCluster.waitUntil("100 writes acknowledged", Duration.ofSeconds(60), () -> acked.size() >= 100);
+            int pg = new Placement(cluster.config()).pgOf(disk.record().rootId(), 0);
+            cluster.stopNode(cluster.waitForLeader(cluster.pgGroup(pg), Duration.ofSeconds(20)));
+        } finally {
+            writer.join(120_000);
+        }
+        assertFalse(writer.isAlive(), "writer finished");
+        assertEquals(0, failed.get(), "no write failed across the leader change");
+        assertEquals(writes, acked.size());
+        assertReadsBack(disk, new TreeMap<>(acked));
+    }
+
     private long applied(int node, int pg) {
         try {
             return cluster.division(node, cluster.pgGroup(pg)).getInfo().getLastAppliedIndex();
