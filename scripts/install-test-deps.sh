@@ -3,11 +3,17 @@
 # not install; tests that need a missing tool fail with a message naming it.
 set -uo pipefail
 
-PKGS=(qemu-system-x86 qemu-utils libiscsi-bin busybox-static cpio)
+# qemu-block-extra is QEMU's iSCSI driver; linux-image-amd64 is the kernel GuestBootTest boots.
+PKGS=(qemu-system-x86 qemu-utils qemu-block-extra libiscsi-bin busybox-static cpio linux-image-amd64)
 missing=()
 for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# Not commands: a kernel image with its modules, and QEMU's iSCSI block driver.
+has_kernel() { compgen -G '/boot/vmlinuz-*' >/dev/null && compgen -G '/lib/modules/*/modules.dep' >/dev/null; }
+has_qemu_iscsi() { compgen -G '/usr/lib/*/qemu/block-iscsi.so' >/dev/null; }
+has_kernel || missing+=("kernel-image(/boot/vmlinuz-*)")
+has_qemu_iscsi || missing+=("qemu-iscsi-driver(block-iscsi.so)")
 if (( ${#missing[@]} == 0 )); then
   echo "test tools: all present"
   exit 0
@@ -20,7 +26,13 @@ echo "test tools: installing ${PKGS[*]} (missing: ${missing[*]})"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
 still=()
-for tool in "${missing[@]}"; do command -v "$tool" >/dev/null 2>&1 || still+=("$tool"); done
+for tool in "${missing[@]}"; do
+  case "$tool" in
+    kernel-image*) has_kernel || still+=("$tool") ;;
+    qemu-iscsi-driver*) has_qemu_iscsi || still+=("$tool") ;;
+    *) command -v "$tool" >/dev/null 2>&1 || still+=("$tool") ;;
+  esac
+done
 if (( ${#still[@]} > 0 )); then
   echo "test tools: still missing after apt-get: ${still[*]}" >&2
   exit 1
