@@ -37,6 +37,7 @@ import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
  */
 final class CheckpointStorage implements StateMachineStorage {
     private static final Pattern SNAP = Pattern.compile("snap-(\\d+)_(\\d+)");
+    static final int SNAPSHOTS_KEPT = 2;
 
     private Path root;
     private Path snapshotDir;
@@ -97,16 +98,20 @@ final class CheckpointStorage implements StateMachineStorage {
         latest = describe(target);
     }
 
+    /**
+     * Keeps the newest {@link #SNAPSHOTS_KEPT} snapshots: the one before the latest may still be
+     * streaming to a follower (deleting it would only make that follower start over).
+     */
     @Override
     public void cleanupOldSnapshots(SnapshotRetentionPolicy policy) throws IOException {
-        FileListSnapshotInfo keep = latest;
+        List<Path> snaps;
         try (Stream<Path> dirs = Files.list(snapshotDir)) {
-            for (Path d : dirs.toList()) {
-                boolean isLatest = keep != null && d.equals(dirOf(keep.getTermIndex()));
-                if (!isLatest && SNAP.matcher(d.getFileName().toString()).matches()) {
-                    deleteTree(d);
-                }
-            }
+            snaps = dirs.filter(d -> SNAP.matcher(d.getFileName().toString()).matches())
+                    .sorted(Comparator.comparingLong((Path d) -> termIndexOf(d).getIndex()).reversed())
+                    .toList();
+        }
+        for (Path d : snaps.subList(Math.min(SNAPSHOTS_KEPT, snaps.size()), snaps.size())) {
+            deleteTree(d);
         }
     }
 
