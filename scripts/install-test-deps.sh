@@ -3,10 +3,13 @@
 # not install; tests that need a missing tool fail with a message naming it.
 set -uo pipefail
 
-# qemu-block-extra is QEMU's iSCSI driver; linux-image-amd64 is the kernel GuestBootTest boots.
-PKGS=(qemu-system-x86 qemu-utils qemu-block-extra libiscsi-bin busybox-static cpio linux-image-amd64)
+# qemu-block-extra is QEMU's iSCSI driver; linux-image-amd64 is the kernel GuestBootTest boots;
+# syslinux, syslinux-common, mtools and dosfstools build its bootable disk without root.
+PKGS=(qemu-system-x86 qemu-utils qemu-block-extra libiscsi-bin busybox-static cpio linux-image-amd64
+      syslinux syslinux-common mtools dosfstools)
+export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio; do
+for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio syslinux mcopy mkfs.fat; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # Not commands: a kernel image with its modules, and QEMU's iSCSI block driver.

@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,52 +39,95 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Everything comes from files already on the machine (Debian packages): the host's kernel from
  * {@code /boot}, the virtio modules it needs from {@code /lib/modules}, and {@code busybox-static}.
  * The test packs them into a tiny initramfs (a newc cpio written here in Java, so no root and no
- * {@code cpio} binary are needed) whose {@code /init} is the script in {@link #initScript}. QEMU
- * loads kernel and initramfs with {@code -kernel}/{@code -initrd}; the guest's only disk is
- * {@code iscsi://127.0.0.1:PORT/IQN/0} on virtio-blk, through QEMU's own iSCSI initiator
- * (libiscsi, Debian package qemu-block-extra).
+ * {@code cpio} binary are needed) whose {@code /init} is the script in {@link #initScript}. The
+ * guest's only disk is {@code iscsi://127.0.0.1:PORT/IQN/0} on virtio-blk, through QEMU's own
+ * iSCSI initiator (libiscsi, Debian package qemu-block-extra). Two ways to start the guest:
+ * <ul>
+ *   <li>from the disk: an MBR (syslinux's {@code mbr.bin}) and a FAT partition holding SYSLINUX,
+ *       the kernel and the initramfs are written into the vdisk; SeaBIOS reads the boot sector
+ *       over iSCSI, and SYSLINUX loads kernel and initramfs from the vdisk;
+ *   <li>with {@code -kernel}/{@code -initrd}: QEMU loads them from host files and only the data
+ *       lives on the vdisk (fewer moving parts, fewer packages).
+ * </ul>
  *
- * <p>The disk the test writes before boot: a header line at LBA 0 naming a random nonce, where a
- * random payload lies and its SHA-256. The guest must find the header, hash the payload, write
- * {@code BASALT-GUEST-WROTE nonce=N sha256=S} at {@link #MARKER_LBA}, read it back with O_DIRECT,
- * and only then print {@code BASALT-GUEST-OK nonce=N sha256=S} on its serial console. The nonce
- * is on the disk only (not on the kernel command line), so the line cannot come from anywhere but
- * a guest that read the disk through our target.
+ * <p>The data the test writes before boot, after the partition: a header line at
+ * {@link #HEADER_LBA} naming a random nonce, where a random payload lies and its SHA-256. The
+ * guest must find the header, hash the payload, write {@code BASALT-GUEST-WROTE nonce=N sha256=S}
+ * at {@link #MARKER_LBA}, read it back with O_DIRECT, and only then print
+ * {@code BASALT-GUEST-OK nonce=N sha256=S} on its serial console. The nonce is on the disk only
+ * (not on the kernel command line), so the line cannot come from anywhere but a guest that read
+ * the disk through our target.
  */
 class GuestBootTest {
 
     private static final String IQN = "iqn.2026-11.io.basalt:guest-boot";
     private static final int BLOCK_SIZE_BYTES = 512;
     private static final long DISK_SIZE_BYTES = 64L << 20;
-    private static final long HEADER_LBA = 0;
-    private static final long PAYLOAD_LBA = 64;
+    /** The FAT boot partition: LBA 2048 (the usual 1 MiB alignment), 32 MiB. */
+    private static final long BOOT_PARTITION_LBA = 2048;
+    private static final long BOOT_PARTITION_BLOCK_COUNT = 65536;
+    /** Guest test data lives after the boot partition, in both ways of booting. */
+    private static final long HEADER_LBA = BOOT_PARTITION_LBA + BOOT_PARTITION_BLOCK_COUNT;
+    private static final long PAYLOAD_LBA = HEADER_LBA + 64;
     private static final int PAYLOAD_BLOCK_COUNT = 256;
-    private static final long MARKER_LBA = 4096;
+    private static final long MARKER_LBA = HEADER_LBA + 4096;
+    private static final int IMAGE_WRITE_BLOCK_COUNT_MAX = 2048;
+    private static final String KERNEL_COMMAND_LINE = "console=ttyS0 panic=-1 loglevel=4";
     /** A TCG boot of this kernel and initramfs takes 10-30 s here; the machine is shared. */
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(300);
+    private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
     /** Loaded in this order (each after its own dependencies) unless built into the kernel. */
     private static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_blk");
+    private static final Path SYSLINUX_MBR = Path.of("/usr/lib/syslinux/mbr/mbr.bin");
 
     private static final Pattern GUEST_OK = Pattern.compile("BASALT-GUEST-OK nonce=(\\S+) sha256=(\\S+)");
     private static final Pattern GUEST_FAIL = Pattern.compile("BASALT-GUEST-FAIL[^\\r\\n]*");
+    private static final Pattern SYSLINUX_LOADED_KERNEL = Pattern.compile("SYSLINUX \\S+ .*\\R(?s:.*)Loading /vmlinuz\\.+ ?ok");
 
     @TempDir
     Path tmp;
 
     @Test
-    void guestBootsFromIscsiDiskAndItsWriteLandsInTheVdisk() throws Exception {
+    void guestBootsFromItsIscsiDiskViaSyslinuxAndItsWriteLandsInTheVdisk() throws Exception {
         String qemu = which("qemu-system-x86_64");
         assumeTrue(qemu != null, "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86 qemu-block-extra, see scripts/install-test-deps.sh)");
         Kernel kernel = Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
         assumeTrue(kernel != null, "no kernel image /boot/vmlinuz-VERSION with /lib/modules/VERSION/modules.dep (Debian: apt-get install linux-image-amd64, see scripts/install-test-deps.sh)");
-        Path busybox = Path.of("/bin/busybox");
-        assertTrue(Files.isExecutable(busybox), "busybox: " + busybox + " missing (expected: Debian package busybox-static)");
+        Path initrd = buildInitramfs(kernel);
+        Path partition = buildBootPartition(kernel.image(), initrd);
 
-        Path initrd = tmp.resolve("initrd.cpio");
-        List<Path> modules = kernel.modulesInLoadOrder(GUEST_MODULES);
-        Files.write(initrd, initramfs(busybox, modules));
+        String console = bootGuest(qemu, disk -> {
+            writeImage(disk, BOOT_PARTITION_LBA, partition);
+            disk.write(0, masterBootRecord(), true).join();
+        }, List.of("-boot", "c"));
+        assertTrue(SYSLINUX_LOADED_KERNEL.matcher(console).find(),
+                "console shows no SYSLINUX banner and 'Loading /vmlinuz... ok' (kernel not loaded from the disk?):\n" + tail(console));
+    }
 
+    @Test
+    void guestWithHostKernelReadsAndWritesItsIscsiDiskAndItsWriteLandsInTheVdisk() throws Exception {
+        String qemu = which("qemu-system-x86_64");
+        assumeTrue(qemu != null, "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86 qemu-block-extra, see scripts/install-test-deps.sh)");
+        Kernel kernel = Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
+        assumeTrue(kernel != null, "no kernel image /boot/vmlinuz-VERSION with /lib/modules/VERSION/modules.dep (Debian: apt-get install linux-image-amd64, see scripts/install-test-deps.sh)");
+        Path initrd = buildInitramfs(kernel);
+
+        bootGuest(qemu, disk -> { }, List.of("-kernel", kernel.image().toString(), "-initrd", initrd.toString(),
+                "-append", KERNEL_COMMAND_LINE));
+    }
+
+    /** What the test puts on the vdisk besides the guest's data (boot code, or nothing). */
+    private interface DiskSetup {
+        void write(BlockDevice disk) throws IOException;
+    }
+
+    /**
+     * Creates the vdisk, lays down boot code and the guest's data, serves it over iSCSI, boots
+     * QEMU with {@code bootArgs}, waits for the guest's OK line and checks it, then checks the
+     * guest's write through the engine. Returns the serial console text.
+     */
+    private String bootGuest(String qemu, DiskSetup setup, List<String> bootArgs) throws Exception {
         Random random = new Random();
         String nonce = HexFormat.of().toHexDigits(random.nextLong());
         byte[] payload = new byte[PAYLOAD_BLOCK_COUNT * BLOCK_SIZE_BYTES];
@@ -94,24 +138,29 @@ class GuestBootTest {
         try (VdiskStore store = VdiskStore.open(tmp.resolve("store"))) {
             store.create("guest", DISK_SIZE_BYTES);
             try (BlockDevice disk = store.open("guest")) {
-                writeGuestDisk(disk, nonce, payload, payloadSha256);
+                setup.write(disk);
+                writeGuestData(disk, nonce, payload, payloadSha256);
                 assertEquals("", firstLine(disk, MARKER_LBA), "marker block before boot");
+                String console;
                 try (IscsiTarget target = IscsiTarget.builder().portal("127.0.0.1", 0).addTarget(IQN, Map.of(0, disk)).start()) {
                     String url = "iscsi://127.0.0.1:" + target.localAddress().getPort() + "/" + IQN + "/0";
                     long startNanos = System.nanoTime();
-                    Matcher ok = bootAndAwaitMarker(qemu, kernel.image(), initrd, url);
-                    System.out.printf("guest boot: kernel %s, marker after %.1f s%n", kernel.version(),
+                    console = runQemuUntilMarker(qemu, bootArgs, url);
+                    System.out.printf("guest boot (%s): marker after %.1f s%n", String.join(" ", bootArgs.subList(0, 2)),
                             (System.nanoTime() - startNanos) / 1e9);
-                    assertEquals(nonce, ok.group(1), "nonce the guest read from its disk");
-                    assertEquals(payloadSha256, ok.group(2), "SHA-256 of the payload as the guest read it");
                 }
+                Matcher ok = GUEST_OK.matcher(console);
+                assertTrue(ok.find(), "no OK line in:\n" + tail(console));
+                assertEquals(nonce, ok.group(1), "nonce the guest read from its disk");
+                assertEquals(payloadSha256, ok.group(2), "SHA-256 of the payload as the guest read it");
                 assertEquals(expectedMarker, firstLine(disk, MARKER_LBA), "marker the guest wrote, read through the engine");
+                return console;
             }
         }
     }
 
-    /** The disk the guest's init expects: header at LBA 0, payload after it, marker block empty. */
-    private static void writeGuestDisk(BlockDevice disk, String nonce, byte[] payload, String payloadSha256) {
+    /** The data the guest's init expects: header, payload after it, marker block empty. */
+    private static void writeGuestData(BlockDevice disk, String nonce, byte[] payload, String payloadSha256) {
         String header = "BASALT-GUEST-DISK v1 nonce=" + nonce + " payload_lba=" + PAYLOAD_LBA
                 + " payload_blocks=" + PAYLOAD_BLOCK_COUNT + " payload_sha256=" + payloadSha256
                 + " marker_lba=" + MARKER_LBA + "\n";
@@ -119,6 +168,92 @@ class GuestBootTest {
         disk.write(PAYLOAD_LBA, ByteBuffer.wrap(payload), true).join();
         disk.write(HEADER_LBA, headerBlock, true).join();
         disk.flush().join();
+    }
+
+    /** Copies a file whose size is a whole number of blocks to the disk at {@code lba}. */
+    private static void writeImage(BlockDevice disk, long lba, Path image) throws IOException {
+        byte[] bytes = Files.readAllBytes(image);
+        assertEquals(0, bytes.length % BLOCK_SIZE_BYTES, "image size of " + image + " in bytes: " + bytes.length + " (expected: multiple of " + BLOCK_SIZE_BYTES + ")");
+        int chunkBytes = IMAGE_WRITE_BLOCK_COUNT_MAX * BLOCK_SIZE_BYTES;
+        for (int offset = 0; offset < bytes.length; offset += chunkBytes) {
+            int length = Math.min(chunkBytes, bytes.length - offset);
+            disk.write(lba + offset / BLOCK_SIZE_BYTES, ByteBuffer.wrap(bytes, offset, length).slice(), false).join();
+        }
+        disk.flush().join();
+    }
+
+    /**
+     * Sector 0: SYSLINUX's MBR boot code and one active FAT16 (LBA) partition, the boot partition.
+     * The MBR code loads the active partition's boot sector, which SYSLINUX installed.
+     */
+    private static ByteBuffer masterBootRecord() throws IOException {
+        byte[] code = Files.readAllBytes(SYSLINUX_MBR);
+        assertTrue(code.length <= 440, SYSLINUX_MBR + " size in bytes: " + code.length + " (expected: <= 440)");
+        ByteBuffer mbr = ByteBuffer.allocate(BLOCK_SIZE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        mbr.put(code);
+        mbr.position(446);
+        // Status active, CHS start unused (LBA), type 0x0E FAT16 LBA, CHS end unused, LBA start, blocks.
+        mbr.put(new byte[] {(byte) 0x80, (byte) 0xFE, (byte) 0xFF, (byte) 0xFF, 0x0E, (byte) 0xFE, (byte) 0xFF, (byte) 0xFF});
+        mbr.putInt((int) BOOT_PARTITION_LBA).putInt((int) BOOT_PARTITION_BLOCK_COUNT);
+        mbr.position(510);
+        mbr.put((byte) 0x55).put((byte) 0xAA);
+        return mbr.position(0);
+    }
+
+    /**
+     * A FAT16 image of the boot partition with SYSLINUX, its config, the kernel and initramfs,
+     * built with dosfstools, mtools and syslinux (Debian packages; no root, no loop device).
+     */
+    private Path buildBootPartition(Path kernel, Path initrd) throws IOException, InterruptedException {
+        assertTrue(Files.isRegularFile(SYSLINUX_MBR), SYSLINUX_MBR + " missing (Debian: apt-get install syslinux-common, see scripts/install-test-deps.sh)");
+        Path partition = tmp.resolve("boot-partition.img");
+        Path config = tmp.resolve("syslinux.cfg");
+        Files.writeString(config, """
+                SERIAL 0 115200
+                PROMPT 0
+                TIMEOUT 0
+                DEFAULT basalt
+                LABEL basalt
+                  LINUX /vmlinuz
+                  INITRD /initrd.img
+                  APPEND %s
+                """.formatted(KERNEL_COMMAND_LINE), StandardCharsets.US_ASCII);
+        long sizeKib = BOOT_PARTITION_BLOCK_COUNT * BLOCK_SIZE_BYTES / 1024;
+        // -h: hidden sectors, the partition's start, which the boot sector needs to find itself.
+        tool("mkfs.fat", "dosfstools", "-C", "-F", "16", "-h", Long.toString(BOOT_PARTITION_LBA), "-n", "BASALTBOOT",
+                partition.toString(), Long.toString(sizeKib));
+        tool("mcopy", "mtools", "-i", partition.toString(), config.toString(), "::/syslinux.cfg");
+        tool("mcopy", "mtools", "-i", partition.toString(), kernel.toString(), "::/vmlinuz");
+        tool("mcopy", "mtools", "-i", partition.toString(), initrd.toString(), "::/initrd.img");
+        tool("syslinux", "syslinux", "--install", partition.toString());
+        return partition;
+    }
+
+    /** Runs a host tool to completion (bounded) and fails naming it, its package and its output. */
+    private void tool(String name, String debianPackage, String... args) throws IOException, InterruptedException {
+        String exe = which(name);
+        assertTrue(exe != null, name + " is not installed (Debian: apt-get install " + debianPackage + ", see scripts/install-test-deps.sh)");
+        List<String> command = new ArrayList<>(List.of(exe));
+        command.addAll(List.of(args));
+        Path log = tmp.resolve(name + ".log");
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            boolean exited = process.waitFor(TOOL_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertTrue(exited, String.join(" ", command) + " ran past " + TOOL_TIMEOUT.toSeconds() + " s");
+            assertEquals(0, process.exitValue(), String.join(" ", command) + " exit status; output:\n" + Files.readString(log));
+        } finally {
+            if (process.isAlive()) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private Path buildInitramfs(Kernel kernel) throws IOException {
+        Path busybox = Path.of("/bin/busybox");
+        assertTrue(Files.isExecutable(busybox), "busybox: " + busybox + " missing (expected: Debian package busybox-static)");
+        Path initrd = tmp.resolve("initrd.cpio");
+        Files.write(initrd, initramfs(busybox, kernel.modulesInLoadOrder(GUEST_MODULES)));
+        return initrd;
     }
 
     /** Text of one block up to its first newline or NUL. */
@@ -134,28 +269,27 @@ class GuestBootTest {
     }
 
     /**
-     * Runs QEMU until the guest prints its OK line, and returns the match. Fails on the guest's
-     * FAIL line, on QEMU exiting first, and after {@link #BOOT_TIMEOUT}; QEMU is always stopped.
+     * Runs QEMU until the guest prints its OK line, and returns the console text. Fails on the
+     * guest's FAIL line, on QEMU exiting first, and after {@link #BOOT_TIMEOUT}; QEMU is always
+     * stopped.
      */
-    private Matcher bootAndAwaitMarker(String qemu, Path kernel, Path initrd, String url) throws IOException, InterruptedException {
+    private String runQemuUntilMarker(String qemu, List<String> bootArgs, String url) throws IOException, InterruptedException {
         Path console = tmp.resolve("console.log");
         Path qemuLog = tmp.resolve("qemu.log");
         Files.createFile(console);
-        List<String> command = List.of(qemu,
+        List<String> command = new ArrayList<>(List.of(qemu,
                 "-accel", "tcg", "-m", "256", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-serial", "file:" + console,
-                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=ttyS0 panic=-1 loglevel=4",
-                "-drive", "file=" + url + ",format=raw,if=virtio");
+                "-drive", "file=" + url + ",format=raw,if=virtio"));
+        command.addAll(bootArgs);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(qemuLog.toFile()).start();
         try {
             long deadlineNanos = System.nanoTime() + BOOT_TIMEOUT.toNanos();
             while (true) {
                 String text = Files.readString(console, StandardCharsets.ISO_8859_1);
-                Matcher ok = GUEST_OK.matcher(text);
-                if (ok.find()) {
-                    return ok;
+                if (GUEST_OK.matcher(text).find()) {
+                    return text;
                 }
                 Matcher fail = GUEST_FAIL.matcher(text);
                 if (fail.find()) {
@@ -358,8 +492,10 @@ class GuestBootTest {
         }
     }
 
+    /** The executable on PATH, or in /usr/sbin and /sbin (mkfs.fat lives there; users' PATH may lack it). */
     private static String which(String name) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+        String path = System.getenv().getOrDefault("PATH", "") + File.pathSeparator + "/usr/sbin" + File.pathSeparator + "/sbin";
+        for (String dir : path.split(File.pathSeparator)) {
             File f = new File(dir, name);
             if (f.canExecute()) {
                 return f.getPath();
