@@ -130,12 +130,6 @@ public final class BlockFrame {
         return (int) crc.getValue();
     }
 
-    public static int crc32c(ByteBuffer data) {
-        CRC32C crc = new CRC32C();
-        crc.update(data.duplicate());
-        return (int) crc.getValue();
-    }
-
     static boolean isAllZero(byte[] data, int offset, int length) {
         // Compare 8 bytes at a time through a ByteBuffer view; the JIT vectorises this loop.
         ByteBuffer view = ByteBuffer.wrap(data, offset, length);

@@ -3,7 +3,6 @@ package io.basalt.vdisk.store;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.RocksDBException;
 
-import io.basalt.vdisk.BlockDeviceException;
 
 /**
  * Floor-seeks grains through a clone chain: level 0 is the vdisk itself read at some epoch,
@@ -63,9 +62,7 @@ final class ChainReader implements AutoCloseable {
                 return new Located(0, ids[0], epochs[0], frame);
             }
         } catch (RocksDBException e) {
-            boolean corrupt = e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.Corruption;
-            throw new BlockDeviceException(corrupt ? BlockDeviceException.Kind.CORRUPTION : BlockDeviceException.Kind.IO,
-                    "block store read failed: " + e.getMessage(), e);
+            throw StoreErrors.blockDevice("block store read failed", e);
         }
         return locate(grain);
     }
@@ -106,9 +103,7 @@ final class ChainReader implements AutoCloseable {
         try {
             it.status();
         } catch (RocksDBException e) {
-            boolean corrupt = e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.Corruption;
-            throw new BlockDeviceException(corrupt ? BlockDeviceException.Kind.CORRUPTION : BlockDeviceException.Kind.IO,
-                    "block store read failed: " + e.getMessage(), e);
+            throw StoreErrors.blockDevice("block store read failed", e);
         }
     }
 

@@ -28,7 +28,15 @@ final class GroupCommitter implements AutoCloseable {
     record Op(ColumnFamilyHandle cf, byte[] key, byte[] value) {}
 
     /** A prepared write waiting for its commit. */
-    record Pending(List<Op> ops, long bytes, boolean sync, Runnable release, CompletableFuture<Void> done) {}
+    record Pending(List<Op> ops, boolean sync, Runnable release, CompletableFuture<Void> done) {
+        long bytes() {
+            long sum = 0;
+            for (Op op : ops) {
+                sum += op.key().length + (op.value() == null ? 0 : op.value().length);
+            }
+            return sum;
+        }
+    }
 
     private final StoreDb db;
     private final ArrayBlockingQueue<Pending> queue = new ArrayBlockingQueue<>(QUEUE_DEPTH_MAX);
@@ -83,17 +91,11 @@ final class GroupCommitter implements AutoCloseable {
 
     private void commit(List<Pending> group) {
         boolean sync = false;
-        Throwable failure = null;
+        Exception failure = null;
         try (WriteBatch batch = new WriteBatch()) {
             for (Pending p : group) {
                 sync |= p.sync();
-                for (Op op : p.ops()) {
-                    if (op.value() == null) {
-                        batch.delete(op.cf(), op.key());
-                    } else {
-                        batch.put(op.cf(), op.key(), op.value());
-                    }
-                }
+                addTo(batch, p.ops());
             }
             db.db.write(sync ? db.syncWriteOptions : db.writeOptions, batch);
         } catch (RocksDBException | RuntimeException e) {
@@ -104,10 +106,17 @@ final class GroupCommitter implements AutoCloseable {
             if (failure == null) {
                 p.done().complete(null);
             } else {
-                boolean noSpace = String.valueOf(failure.getMessage()).contains("No space");
-                p.done().completeExceptionally(new BlockDeviceException(
-                        noSpace ? BlockDeviceException.Kind.NO_SPACE : BlockDeviceException.Kind.IO,
-                        "write failed: " + failure.getMessage(), failure));
+                p.done().completeExceptionally(StoreErrors.blockDevice("write failed", failure));
+            }
+        }
+    }
+
+    static void addTo(WriteBatch batch, List<Op> ops) throws RocksDBException {
+        for (Op op : ops) {
+            if (op.value() == null) {
+                batch.delete(op.cf(), op.key());
+            } else {
+                batch.put(op.cf(), op.key(), op.value());
             }
         }
     }

@@ -10,7 +10,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 import org.rocksdb.RocksDBException;
-import org.rocksdb.WriteBatch;
 
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
@@ -23,7 +22,7 @@ import io.basalt.vdisk.frame.FrameException;
  * A {@link BlockDevice} over one vdisk of a {@link VdiskStore}: its head (writable) or one of
  * its snapshots (read-only).
  *
- * <p>How the durability contract is met: every write is one RocksDB {@link WriteBatch} holding
+ * <p>How the durability contract is met: every write is one RocksDB write batch holding
  * all grains it touches (so a write is atomic, and never tears inside a grain), written to the
  * WAL before it is acknowledged (so it survives kill -9); FUA writes and {@link #flush()} fsync
  * the WAL (so they survive power loss). A write holds its vdisk's state lock shared and its
@@ -113,7 +112,7 @@ public final class Vdisk implements BlockDevice {
             try {
                 db.syncWal();
             } catch (RocksDBException e) {
-                throw ioError("flush", e);
+                throw StoreErrors.blockDevice("flush failed on vdisk " + name, e);
             }
             return null;
         });
@@ -169,7 +168,10 @@ public final class Vdisk implements BlockDevice {
                 if (blockCountMax <= 0) {
                     throw new IllegalArgumentException("blockCountMax: " + blockCountMax + " (expected: > 0) vdisk=" + name);
                 }
-                return lbaStatusLocked(lba, Math.min(blockCountMax, blocks - lba));
+                // At most one scan chunk per call (the caller asks again from where we stopped), so a
+                // whole-LUN request on a huge vdisk costs bounded memory and time.
+                long chunkBlocks = (long) VdiskStore.SCAN_CHUNK_GRAINS_MAX * (info().grainSizeBytes() / logicalBlockSizeBytes());
+                return lbaStatusLocked(lba, Math.min(Math.min(blockCountMax, blocks - lba), chunkBlocks));
             } finally {
                 state.lock.unlockRead(stamp);
             }
@@ -280,27 +282,25 @@ public final class Vdisk implements BlockDevice {
                 int outPos = (int) (grainStart + from - offset);
                 byte[] frame = it.value();
                 if (from == 0 && to == grainSize) {
-                    decodeFrame(frame, g, Keys.blockEpoch(key), out, outPos);
+                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), out, outPos);
                 } else {
                     if (grainBuf == null) {
                         grainBuf = new byte[grainSize];
                     }
-                    decodeFrame(frame, g, Keys.blockEpoch(key), grainBuf, 0);
+                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), grainBuf, 0);
                     System.arraycopy(grainBuf, from, out, outPos, to - from);
                 }
             }
             try {
                 it.status();
             } catch (RocksDBException e) {
-                boolean corrupt = e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.Corruption;
-                throw new BlockDeviceException(corrupt ? BlockDeviceException.Kind.CORRUPTION : BlockDeviceException.Kind.IO,
-                        "block store read failed: " + e.getMessage() + " reading vdisk " + name + " grains " + first + ".." + last, e);
+                throw StoreErrors.blockDevice("block store read failed reading vdisk " + name + " grains " + first + ".." + last, e);
             }
         }
         return done;
     }
 
-    private void decodeFrame(byte[] frame, long g, long epoch, byte[] out, int outPos) {
+    private void decodeFrame(byte[] frame, long g, long epoch, long vdiskId, byte[] out, int outPos) {
         int grainSize = state.info().grainSizeBytes();
         try {
             BlockFrame.decode(frame, grainSize, out, outPos);
@@ -308,7 +308,7 @@ public final class Vdisk implements BlockDevice {
             long lba = g * grainSize / state.info().blockSizeBytes();
             throw new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, String.format(
                     "%s reading vdisk %s at lba %d (grain %d, epoch %d, vdisk id %d)",
-                    e.getMessage(), name, lba, g, epoch, state.id), e);
+                    e.getMessage(), name, lba, g, epoch, vdiskId), e);
         }
     }
 
@@ -326,14 +326,7 @@ public final class Vdisk implements BlockDevice {
             java.util.Arrays.fill(out, outPos, outPos + grainSize, (byte) 0);
             return;
         }
-        try {
-            BlockFrame.decode(loc.frame(), grainSize, out, outPos);
-        } catch (FrameException e) {
-            long lba = g * grainSize / state.info().blockSizeBytes();
-            throw new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, String.format(
-                    "%s reading vdisk %s at lba %d (grain %d, epoch %d, vdisk id %d)",
-                    e.getMessage(), name, lba, g, loc.epoch(), loc.vdiskId()), e);
-        }
+        decodeFrame(loc.frame(), g, loc.epoch(), loc.vdiskId(), out, outPos);
     }
 
     // ---- writes ----
@@ -354,41 +347,47 @@ public final class Vdisk implements BlockDevice {
         if (readOnly()) {
             return CompletableFuture.failedFuture(readOnlyError(op));
         }
-        return tracked(this.<CompletableFuture<T>>submit(() -> {
-            long stamp = state.lock.readLock();
-            int[] locks = null;
-            boolean handedOff = false;
-            try {
-                checkRange(op, lba, blockCount);
-                VdiskInfo v = state.info();
-                if (blockCount == 0) {
-                    return CompletableFuture.completedFuture(null);
-                }
-                long offset = lba * v.blockSizeBytes();
-                long length = blockCount * v.blockSizeBytes();
-                locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
-                List<GroupCommitter.Op> ops = new ArrayList<>();
-                T result = plan.prepare(v, ops);
-                if (ops.isEmpty()) {
-                    return CompletableFuture.completedFuture(result);
-                }
-                CompletableFuture<Void> done = new CompletableFuture<>();
-                int[] held = locks;
-                store.committer().submit(new GroupCommitter.Pending(ops, length, fua, () -> {
-                    store.grainLocks().unlock(held);
-                    state.lock.unlockRead(stamp);
-                }, done));
-                handedOff = true;
-                return done.thenApply(ignored -> result);
-            } finally {
-                if (!handedOff) {
-                    if (locks != null) {
-                        store.grainLocks().unlock(locks);
-                    }
-                    state.lock.unlockRead(stamp);
-                }
+        return tracked(this.<CompletableFuture<T>>submit(() -> prepareWrite(op, lba, blockCount, fua, plan)).thenCompose(f -> f));
+    }
+
+    /**
+     * Runs {@code plan} on the calling I/O thread with the locks taken and hands its changes to
+     * the committer; the future completes with the plan's result once they are in the WAL.
+     */
+    private <T> CompletableFuture<T> prepareWrite(String op, long lba, long blockCount, boolean fua, WritePlan<T> plan) {
+        long stamp = state.lock.readLock();
+        int[] locks = null;
+        boolean handedOff = false;
+        try {
+            checkRange(op, lba, blockCount);
+            VdiskInfo v = state.info();
+            if (blockCount == 0) {
+                return CompletableFuture.completedFuture(null);
             }
-        }).thenCompose(f -> f));
+            long offset = lba * v.blockSizeBytes();
+            long length = blockCount * v.blockSizeBytes();
+            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
+            List<GroupCommitter.Op> ops = new ArrayList<>();
+            T result = plan.prepare(v, ops);
+            if (ops.isEmpty()) {
+                return CompletableFuture.completedFuture(result);
+            }
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            int[] held = locks;
+            store.committer().submit(new GroupCommitter.Pending(ops, fua, () -> {
+                store.grainLocks().unlock(held);
+                state.lock.unlockRead(stamp);
+            }, done));
+            handedOff = true;
+            return done.thenApply(ignored -> result);
+        } finally {
+            if (!handedOff) {
+                if (locks != null) {
+                    store.grainLocks().unlock(locks);
+                }
+                state.lock.unlockRead(stamp);
+            }
+        }
     }
 
     /** The changes that write {@code data} at {@code lba}: whole grains encoded, partial ones merged. */
@@ -453,38 +452,7 @@ public final class Vdisk implements BlockDevice {
 
     /** {@link #submitWrite} already on an I/O thread: prepares here and waits for the commit. */
     private <T> T submitWriteNow(String op, long lba, long blockCount, WritePlan<T> plan) {
-        long stamp = state.lock.readLock();
-        int[] locks = null;
-        boolean handedOff = false;
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        T result;
-        try {
-            checkRange(op, lba, blockCount);
-            VdiskInfo v = state.info();
-            long offset = lba * v.blockSizeBytes();
-            long length = blockCount * v.blockSizeBytes();
-            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
-            List<GroupCommitter.Op> ops = new ArrayList<>();
-            result = plan.prepare(v, ops);
-            if (ops.isEmpty()) {
-                return result;
-            }
-            int[] held = locks;
-            store.committer().submit(new GroupCommitter.Pending(ops, 0, false, () -> {
-                store.grainLocks().unlock(held);
-                state.lock.unlockRead(stamp);
-            }, done));
-            handedOff = true;
-        } finally {
-            if (!handedOff) {
-                if (locks != null) {
-                    store.grainLocks().unlock(locks);
-                }
-                state.lock.unlockRead(stamp);
-            }
-        }
-        done.join();
-        return result;
+        return prepareWrite(op, lba, blockCount, false, plan).join();
     }
 
     /** The changes that zero or deallocate blocks {@code [lba, lba + blockCount)}. */
@@ -545,15 +513,17 @@ public final class Vdisk implements BlockDevice {
      * tombstone at head hides what lies below.
      */
     private void deallocate(List<GroupCommitter.Op> ops, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc) {
+        deallocateOps(db, state, reader, v, g, loc, ops);
+    }
+
+    /** The changes that deallocate mapped grain {@code g} at head (see {@link #deallocate}); shared with shrink. */
+    static void deallocateOps(StoreDb db, VdiskState state, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc,
+                              List<GroupCommitter.Op> ops) {
         long head = v.headEpoch();
         boolean onlyHeadVersion = loc.level() == 0 && loc.epoch() == head
                 && reader.olderThan(loc, g) == null && !state.isClone();
-        if (onlyHeadVersion) {
-            ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, head), null));
-            ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), head, g), null));
-        } else {
-            put(ops, v, g, BlockFrame.tombstone());
-        }
+        ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, head), onlyHeadVersion ? null : BlockFrame.tombstone()));
+        ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), head, g), onlyHeadVersion ? null : EMPTY));
     }
 
     private void put(List<GroupCommitter.Op> ops, VdiskInfo v, long g, byte[] frame) {
@@ -644,12 +614,6 @@ public final class Vdisk implements BlockDevice {
         return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, op + " refused: " + name + " is a read-only snapshot");
     }
 
-    private BlockDeviceException ioError(String op, RocksDBException e) {
-        boolean noSpace = e.getStatus() != null && e.getStatus().getCode() == org.rocksdb.Status.Code.IOError
-                && String.valueOf(e.getMessage()).contains("No space");
-        return new BlockDeviceException(noSpace ? BlockDeviceException.Kind.NO_SPACE : BlockDeviceException.Kind.IO,
-                op + " failed on vdisk " + name + ": " + e.getMessage(), e);
-    }
 
     private static byte[] toArray(ByteBuffer data) {
         ByteBuffer view = data.duplicate();

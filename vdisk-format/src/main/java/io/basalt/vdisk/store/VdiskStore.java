@@ -235,24 +235,18 @@ public final class VdiskStore implements AutoCloseable {
     /** After a shrink, grains wholly past the end stop taking space (and read as unmapped after a grow). */
     private void deallocatePastEnd(VdiskState st, VdiskInfo v, long newSizeBytes) {
         long firstGrain = (newSizeBytes + v.grainSizeBytes() - 1) / v.grainSizeBytes();
-        long head = v.headEpoch();
-        try (ChainReader reader = st.reader(db, head); WriteBatch batch = new WriteBatch()) {
+        try (ChainReader reader = st.reader(db, v.headEpoch()); WriteBatch batch = new WriteBatch()) {
+            List<GroupCommitter.Op> ops = new ArrayList<>();
             for (long from = firstGrain; from < v.grainCount(); from += SCAN_CHUNK_GRAINS_MAX) {
                 long to = Math.min(v.grainCount() - 1, from + SCAN_CHUNK_GRAINS_MAX - 1);
                 for (long g : grainsPresent(st, from, to)) {
                     ChainReader.Located loc = reader.locate(g);
-                    if (loc == null || !BlockFrame.isMapped(loc.frame())) {
-                        continue;
-                    }
-                    if (loc.level() == 0 && loc.epoch() == head && reader.olderThan(loc, g) == null && !st.isClone()) {
-                        batch.delete(db.blocks, Keys.block(st.id, g, head));
-                        batch.delete(db.changes, Keys.change(st.id, head, g));
-                    } else {
-                        batch.put(db.blocks, Keys.block(st.id, g, head), BlockFrame.tombstone());
-                        batch.put(db.changes, Keys.change(st.id, head, g), EMPTY);
+                    if (loc != null && BlockFrame.isMapped(loc.frame())) {
+                        Vdisk.deallocateOps(db, st, reader, v, g, loc, ops);
                     }
                 }
             }
+            GroupCommitter.addTo(batch, ops);
             writeSync(batch);
         } catch (RocksDBException e) {
             throw storeError("resize " + v.name(), e);
@@ -808,9 +802,9 @@ public final class VdiskStore implements AutoCloseable {
         VdiskInfo v = st.info();
         List<SnapshotInfo> snaps = snapshotsOf(st.id);
         long prev = snaps.stream().mapToLong(SnapshotInfo::epoch).filter(e -> e < epoch).max().orElse(-1);
-        OptionalLongHolder nextSnap = new OptionalLongHolder(snaps.stream().mapToLong(SnapshotInfo::epoch).filter(e -> e > epoch).min());
-        boolean nextIsHead = nextSnap.empty();
-        long next = nextIsHead ? v.headEpoch() : nextSnap.value();
+        java.util.OptionalLong nextSnap = snaps.stream().mapToLong(SnapshotInfo::epoch).filter(e -> e > epoch).min();
+        boolean nextIsHead = nextSnap.isEmpty();
+        long next = nextSnap.orElse(v.headEpoch());
         if (next <= epoch) {
             throw new IllegalStateException("gc: next retained epoch " + next + " <= deleted epoch " + epoch + " vdisk=" + v.name());
         }
@@ -843,16 +837,6 @@ public final class VdiskStore implements AutoCloseable {
             }
         } catch (RocksDBException e) {
             throw storeError("garbage collection of " + v.name() + " epoch " + epoch, e);
-        }
-    }
-
-    private record OptionalLongHolder(java.util.OptionalLong opt) {
-        boolean empty() {
-            return opt.isEmpty();
-        }
-
-        long value() {
-            return opt.getAsLong();
         }
     }
 
