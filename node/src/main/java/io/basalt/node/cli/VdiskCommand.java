@@ -251,14 +251,21 @@ public final class VdiskCommand {
 
         @Override
         public Integer call() throws IOException {
-            byte[] data;
-            try (InputStream in = input == null ? System.in : Files.newInputStream(input)) {
-                data = in.readAllBytes();
+            long written = 0;
+            try (VdiskStore s = store.open(); Vdisk disk = s.open(name);
+                 InputStream in = input == null ? System.in : Files.newInputStream(input)) {
+                if (input != null && offset + Files.size(input) > disk.sizeBytes()) {
+                    // Refuse before writing anything when the size is known up front.
+                    throw new IllegalArgumentException("input: " + input + " is " + Files.size(input) + " bytes at offset " + offset
+                            + " (expected: within the vdisk's " + disk.sizeBytes() + " bytes) vdisk=" + name);
+                }
+                // Streamed in chunks, so an image larger than the heap can be written.
+                for (byte[] chunk; (chunk = in.readNBytes(ByteIo.CHUNK_BYTES)).length > 0; written += chunk.length) {
+                    ByteIo.write(disk, offset + written, chunk);
+                }
+                disk.flush().join();
             }
-            try (VdiskStore s = store.open(); Vdisk disk = s.open(name)) {
-                ByteIo.write(disk, offset, data);
-            }
-            spec.commandLine().getOut().printf("wrote %d bytes to %s at offset %d%n", data.length, name, offset);
+            spec.commandLine().getOut().printf("wrote %d bytes to %s at offset %d%n", written, name, offset);
             return 0;
         }
     }
@@ -324,7 +331,6 @@ public final class VdiskCommand {
                 System.arraycopy(data, (int) (from - offset), buf, (int) (from - chunkStart), (int) (to - from));
                 disk.write(lba, ByteBuffer.wrap(buf), false).join();
             }
-            disk.flush().join();
         }
 
         static void read(Vdisk disk, long offset, long length, OutputStream out) throws IOException {

@@ -3,7 +3,6 @@ package io.basalt.node.cluster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -50,9 +49,5 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
     public void write(Path file) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         Files.write(file, JSON.writeValueAsBytes(this));
-    }
-
-    static Duration startupTimeout() {
-        return Duration.ofSeconds(90);
     }
 }

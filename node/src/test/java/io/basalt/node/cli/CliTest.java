@@ -88,7 +88,7 @@ class CliTest {
     }
 
     @Test
-    void badValuesAreNamed() {
+    void badValuesAreNamed() throws Exception {
         Result size = run("vdisk", "create", "x", "--size", "ten");
         assertEquals(2, size.exit());
         assertTrue(size.err().contains("'ten'"), size.err());
@@ -107,6 +107,12 @@ class CliTest {
         assertEquals(0, run("vdisk", "create", "small", "--size", "1M").exit());
         Result shrink = run("vdisk", "resize", "small", "--size", "2M");
         assertEquals(0, shrink.exit(), shrink.err());
+        Path big = dir.resolve("big.bin");
+        java.nio.file.Files.write(big, new byte[3 << 20]);
+        Result tooBig = run("vdisk", "write", "small", "--input", big.toString());
+        assertEquals(1, tooBig.exit());
+        assertTrue(tooBig.err().contains("is 3145728 bytes at offset 0 (expected: within the vdisk's 2097152 bytes)"), tooBig.err());
+        assertTrue(run("vdisk", "info", "small").out().contains("used:          0 B"), "a refused write must write nothing");
         Result snapSpec = run("snap", "create", "small");
         assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
     }
