@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.admin.ClusterStatus;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.node.cluster.ClusterFile;
@@ -21,9 +22,30 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code basalt cluster ...}: run and inspect clusters. */
-@Command(name = "cluster", description = "Start a local cluster for trying Basalt out.", mixinStandardHelpOptions = true,
-        subcommands = {ClusterCommand.Up.class})
+@Command(name = "cluster", description = "Start a local cluster, show its health, change its members.", mixinStandardHelpOptions = true,
+        subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class})
 public final class ClusterCommand {
+
+    /** Exit code of {@code cluster status} when some group has no quorum (I/O to it blocks). */
+    static final int EXIT_NO_QUORUM = 3;
+
+    @Command(name = "status", description = {"Ask every node for its groups and print, per group, the leader, each replica's lag",
+            "and the health (ok, degraded, unavailable), like `ceph -s`. Exit code " + EXIT_NO_QUORUM + " when a group has no quorum."})
+    static final class Status implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
+        @Option(names = "--timeout-ms", defaultValue = "3000", description = "Per-node RPC timeout (default ${DEFAULT-VALUE}).") long timeoutMs;
+
+        @Override
+        public Integer call() throws Exception {
+            ClusterConfig config = ClusterFile.read(cluster.file()).toConfig();
+            ClusterStatus status = ClusterStatus.collect(config, java.time.Duration.ofMillis(timeoutMs));
+            PrintWriter out = spec.commandLine().getOut();
+            out.print(status.render());
+            out.flush();
+            return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;
+        }
+    }
 
     @Command(name = "up", description = {"Start N storage nodes as local processes on loopback, create a vdisk,",
             "serve it over iSCSI, and stop everything on Ctrl-C."})

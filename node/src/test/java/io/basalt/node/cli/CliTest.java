@@ -149,4 +149,22 @@ class CliTest {
             assertTrue(demo.out().contains("/iqn.2026-11.io.basalt:demo/0  (demo-disk)"), demo.out());
         }
     }
+
+    @Test
+    void clusterStatusShowsUnreachableNodesAsDownAndExitsNonZeroWithoutQuorum() throws Exception {
+        Path file = dir.resolve("cluster.json");
+        // Ports 2..4 on loopback: nothing listens there, so every connection is refused at once.
+        io.basalt.node.cluster.ClusterFile.local("c1", 3, 1, 2, 3).write(file);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = BasaltCommand.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000");
+        assertEquals(ClusterCommand.EXIT_NO_QUORUM, exit, out + "\n" + err);
+        assertTrue(out.toString().startsWith("cluster c1: nodes 0 up, 3 down; groups 0 ok, 0 degraded, 3 unavailable"), out.toString());
+        assertTrue(out.toString().matches("(?s).*\\n1 +127\\.0\\.0\\.1:2 +down .*") && out.toString().contains("Connection refused"), out.toString());
+        assertTrue(out.toString().contains("pg-1     -"), out.toString());
+        assertEquals("", err.toString());
+    }
 }

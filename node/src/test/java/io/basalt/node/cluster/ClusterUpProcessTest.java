@@ -69,6 +69,10 @@ class ClusterUpProcessTest {
             String writeOut = new String(writer.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(writeOut.contains("wrote 16777216/16777216 bytes"), "write across the kill: " + writeOut);
 
+            // `cluster status` sees node 2 down and every group degraded but with a quorum (exit 0).
+            String status = awaitStatus(started, "nodes 2 up, 1 down; groups 0 ok, 4 degraded, 0 unavailable");
+            assertTrue(status.matches("(?s).*\\n2 +127\\.0\\.0\\.1:\\d+ +down .*"), status);
+
             // Restart node 2 by hand, as an operator would.
             Process node2 = basalt("node", "--config", dir.resolve("cluster.json").toString(), "--id", "2",
                     "--data", dir.resolve("node-2").toString());
@@ -103,6 +107,27 @@ class ClusterUpProcessTest {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
         }
+    }
+
+    /**
+     * Runs {@code basalt cluster status} until its summary line is {@code summary} and it exits 0
+     * (a new leader may take a few seconds after the kill); returns its output.
+     */
+    private String awaitStatus(List<Process> started, String summary) throws Exception {
+        String last = "";
+        for (int attempt = 0; attempt < 15; attempt++) {
+            Process p = basalt("cluster", "status", "--data", dir.toString());
+            started.add(p);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "cluster status did not finish");
+            System.out.println("[cluster status] exit " + p.exitValue() + "\n" + out);
+            if (p.exitValue() == 0 && ("\n" + out).contains("\ncluster basalt: " + summary)) {
+                return out;
+            }
+            last = out;
+            Thread.sleep(1000);
+        }
+        throw new AssertionError("cluster status never said '" + summary + "'; last:\n" + last);
     }
 
     private static void follow(Process up, Map<Integer, Long> nodePids, String[] url) {

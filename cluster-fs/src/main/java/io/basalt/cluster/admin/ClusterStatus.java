@@ -1,0 +1,214 @@
+package io.basalt.cluster.admin;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.raft.RaftSetup;
+
+/**
+ * The cluster as every node reports it, for {@code basalt cluster status}: each node asked
+ * over Ratis's group management (its groups, roles, peers, commit indexes), then per group the
+ * leader, each replica's lag behind the leader's commit index, and a health:
+ * <ul>
+ *   <li>{@link Health#OK}: a leader, every replica of the configuration up and within
+ *       {@link #LAG_ENTRIES_DEGRADED} entries;</li>
+ *   <li>{@link Health#DEGRADED}: a leader and a majority, but a replica is down or lagging;</li>
+ *   <li>{@link Health#UNAVAILABLE}: no leader or no majority up: I/O to it blocks.</li>
+ * </ul>
+ * Nodes to ask: the config's nodes plus every peer any group's configuration names (so a node
+ * added by a membership change is asked even if the config file does not list it yet).
+ */
+public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups) {
+    /** A replica further behind the leader's commit index than this is "lagging". */
+    public static final long LAG_ENTRIES_DEGRADED = 1000;
+    public static final Duration PROBE_TIMEOUT_DEFAULT = Duration.ofSeconds(3);
+
+    public enum Health { OK, DEGRADED, UNAVAILABLE }
+
+    public record NodeState(int id, String address, boolean up, String reason, int groupCount) {}
+
+    /** @param lag entries behind the leader's commit index; -1 when unknown (down, or no leader) */
+    public record ReplicaState(int nodeId, boolean up, boolean leader, long lag) {}
+
+    public record GroupState(String name, OptionalInt leader, long term, long commitIndex, List<ReplicaState> replicas,
+                             Health health, String why) {
+        public List<Integer> replicaNodeIds() {
+            return replicas.stream().map(ReplicaState::nodeId).toList();
+        }
+    }
+
+    public ClusterStatus {
+        nodes = List.copyOf(nodes);
+        groups = List.copyOf(groups);
+    }
+
+    public static ClusterStatus collect(ClusterConfig config) {
+        return collect(config, PROBE_TIMEOUT_DEFAULT);
+    }
+
+    public static ClusterStatus collect(ClusterConfig config, Duration timeout) {
+        Map<Integer, NodeProbe.NodeView> views = probeAll(config, timeout);
+        List<NodeState> nodes = new ArrayList<>();
+        for (NodeProbe.NodeView v : views.values()) {
+            nodes.add(new NodeState(v.nodeId(), v.address(), v.up(), v.error(), v.groups().size()));
+        }
+        List<GroupState> groups = new ArrayList<>();
+        GroupNames names = new GroupNames(config);
+        for (RaftGroupId g : names.allGroups(views.values())) {
+            groups.add(group(names.name(g), g, views));
+        }
+        return new ClusterStatus(config.name(), nodes, groups);
+    }
+
+    /** Probes the config's nodes, then any node a group's configuration names that was not asked yet. */
+    static Map<Integer, NodeProbe.NodeView> probeAll(ClusterConfig config, Duration timeout) {
+        Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
+        Map<Integer, String> addresses = new LinkedHashMap<>();
+        config.nodes().forEach(a -> addresses.put(a.id(), a.address()));
+        Deque<Integer> todo = new ArrayDeque<>(addresses.keySet());
+        while (!todo.isEmpty()) {
+            int id = todo.poll();
+            NodeProbe.NodeView v = NodeProbe.probe(id, addresses.get(id), timeout);
+            views.put(id, v);
+            for (NodeProbe.GroupView g : v.groups()) {
+                for (RaftPeer p : g.peers()) {
+                    OptionalInt pid = NodeProbe.nodeIdOf(p.getId());
+                    if (pid.isPresent() && !addresses.containsKey(pid.getAsInt())) {
+                        addresses.put(pid.getAsInt(), p.getAddress());
+                        todo.add(pid.getAsInt());
+                    }
+                }
+            }
+        }
+        return views;
+    }
+
+    private static GroupState group(String name, RaftGroupId g, Map<Integer, NodeProbe.NodeView> views) {
+        Map<Integer, NodeProbe.GroupView> holders = new TreeMap<>();
+        for (NodeProbe.NodeView v : views.values()) {
+            v.groups().stream().filter(x -> x.groupId().equals(g)).findFirst().ifPresent(x -> holders.put(v.nodeId(), x));
+        }
+        Optional<NodeProbe.GroupView> leader = holders.values().stream().filter(NodeProbe.GroupView::isLeader)
+                .max(Comparator.comparingLong(NodeProbe.GroupView::term));
+        // The leader's configuration is the newest; without a leader, any holder's is the best we have.
+        List<Integer> conf = leader.map(NodeProbe.GroupView::peerNodeIds)
+                .or(() -> holders.values().stream().findFirst().map(NodeProbe.GroupView::peerNodeIds)).orElse(List.of());
+        if (conf.isEmpty()) {
+            return new GroupState(name, OptionalInt.empty(), 0, 0, List.of(), Health.UNAVAILABLE, "no node reports this group");
+        }
+        OptionalInt leaderId = leader.map(NodeProbe.GroupView::leaderId).orElse(OptionalInt.empty());
+        long leaderCommit = leader.flatMap(l -> Optional.ofNullable(l.commitIndex().get(leaderId.getAsInt()))).orElse(0L);
+        List<ReplicaState> replicas = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        int up = 0;
+        for (int id : conf) {
+            boolean isUp = holders.containsKey(id);
+            boolean isLeader = leaderId.isPresent() && leaderId.getAsInt() == id;
+            long lag = -1;
+            if (isUp && leader.isPresent()) {
+                Long c = leader.get().commitIndex().get(id);
+                lag = c == null ? -1 : Math.max(0, leaderCommit - c);
+            }
+            up += isUp ? 1 : 0;
+            replicas.add(new ReplicaState(id, isUp, isLeader, lag));
+            if (!isUp) {
+                NodeProbe.NodeView v = views.get(id);
+                problems.add("node " + id + (v == null || v.up() ? " does not hold it" : " down"));
+            } else if (lag > LAG_ENTRIES_DEGRADED) {
+                problems.add("node " + id + " lags " + lag + " entries");
+            }
+        }
+        int majority = conf.size() / 2 + 1;
+        Health health;
+        String why;
+        if (leader.isEmpty() || up < majority) {
+            health = Health.UNAVAILABLE;
+            why = leader.isEmpty() ? "no leader (" + up + " of " + conf.size() + " replicas up)" : "no quorum: " + up + " of " + conf.size() + " up";
+        } else if (!problems.isEmpty()) {
+            health = Health.DEGRADED;
+            why = String.join(", ", problems);
+        } else {
+            health = Health.OK;
+            why = "";
+        }
+        return new GroupState(name, leaderId, leader.map(NodeProbe.GroupView::term).orElse(0L), leaderCommit, replicas, health, why);
+    }
+
+    public boolean anyUnavailable() {
+        return groups.stream().anyMatch(g -> g.health() == Health.UNAVAILABLE);
+    }
+
+    public Optional<GroupState> group(String name) {
+        return groups.stream().filter(g -> g.name().equals(name)).findFirst();
+    }
+
+    public long count(Health h) {
+        return groups.stream().filter(g -> g.health() == h).count();
+    }
+
+    /** One summary line, then a node table and a group table (like {@code ceph -s} and {@code ceph pg dump}). */
+    public String render() {
+        StringBuilder sb = new StringBuilder();
+        long up = nodes.stream().filter(NodeState::up).count();
+        sb.append(String.format("cluster %s: nodes %d up, %d down; groups %d ok, %d degraded, %d unavailable%n", cluster, up,
+                nodes.size() - up, count(Health.OK), count(Health.DEGRADED), count(Health.UNAVAILABLE)));
+        sb.append(String.format("%n%-6s %-22s %-5s %s%n", "NODE", "ADDRESS", "STATE", "GROUPS / REASON"));
+        for (NodeState n : nodes) {
+            sb.append(String.format("%-6d %-22s %-5s %s%n", n.id(), n.address(), n.up() ? "up" : "down",
+                    n.up() ? Integer.toString(n.groupCount()) : n.reason()));
+        }
+        sb.append(String.format("%n%-8s %-6s %-5s %-9s %-28s %s%n", "GROUP", "LEADER", "TERM", "COMMIT", "REPLICAS (lag)", "HEALTH"));
+        for (GroupState g : groups) {
+            List<String> reps = new ArrayList<>();
+            for (ReplicaState r : g.replicas()) {
+                reps.add(r.nodeId() + (r.leader() ? "*" : !r.up() ? "(down)" : r.lag() < 0 ? "(?)" : "(" + r.lag() + ")"));
+            }
+            String health = g.health().name().toLowerCase(java.util.Locale.ROOT) + (g.why().isEmpty() ? "" : ": " + g.why());
+            sb.append(String.format("%-8s %-6s %-5d %-9d %-28s %s%n", g.name(), g.leader().isPresent() ? Integer.toString(g.leader().getAsInt()) : "-",
+                    g.term(), g.commitIndex(), String.join(" ", reps), health));
+        }
+        return sb.toString();
+    }
+
+    /** Names of the cluster's groups ("meta", "pg-N"); any other group a node holds shows as its uuid. */
+    static final class GroupNames {
+        private final Map<RaftGroupId, String> names = new LinkedHashMap<>();
+
+        GroupNames(ClusterConfig config) {
+            names.put(RaftSetup.metaGroupId(config), "meta");
+            for (int pg = 0; pg < config.pgCount(); pg++) {
+                names.put(RaftSetup.pgGroupId(config, pg), "pg-" + pg);
+            }
+        }
+
+        String name(RaftGroupId g) {
+            return names.getOrDefault(g, g.getUuid().toString());
+        }
+
+        /** The cluster's groups in order, then any unknown group some node holds. */
+        List<RaftGroupId> allGroups(java.util.Collection<NodeProbe.NodeView> views) {
+            List<RaftGroupId> out = new ArrayList<>(names.keySet());
+            for (NodeProbe.NodeView v : views) {
+                for (NodeProbe.GroupView g : v.groups()) {
+                    if (!out.contains(g.groupId())) {
+                        out.add(g.groupId());
+                    }
+                }
+            }
+            return out;
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package io.basalt.cluster.admin;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.proto.RaftProtos.ServerRpcProto;
+import org.apache.ratis.protocol.GroupInfoReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.util.TimeDuration;
+
+import io.basalt.cluster.raft.RaftSetup;
+
+/**
+ * Asks one node, over Ratis's group-management RPCs ({@code list}, {@code info}), which groups it
+ * holds and how each looks from there. One attempt per RPC, bounded by {@code timeout}: a node
+ * that does not answer is reported with the reason, never retried here.
+ */
+public final class NodeProbe {
+    private NodeProbe() {}
+
+    /**
+     * One group as one node sees it.
+     *
+     * @param peers         the group's current configuration (Ratis's, from the log)
+     * @param commitIndex   node id to its commit index as this node last heard it (on the leader:
+     *                      the followers' progress)
+     * @param rpcElapsedMs  on the leader: node id to ms since the follower last answered
+     * @param leaderId      the leader this node knows of, or empty
+     * @param term          the leader's term when this node leads, else 0
+     */
+    public record GroupView(RaftGroupId groupId, RaftPeerRole role, OptionalInt leaderId, long term, List<RaftPeer> peers,
+                            Map<Integer, Long> commitIndex, Map<Integer, Long> rpcElapsedMs, long appliedIndex,
+                            boolean storageHealthy) {
+        public GroupView {
+            peers = List.copyOf(peers);
+            commitIndex = Map.copyOf(commitIndex);
+            rpcElapsedMs = Map.copyOf(rpcElapsedMs);
+        }
+
+        public boolean isLeader() {
+            return role == RaftPeerRole.LEADER;
+        }
+
+        public List<Integer> peerNodeIds() {
+            List<Integer> out = new ArrayList<>();
+            for (RaftPeer p : peers) {
+                nodeIdOf(p.getId()).ifPresent(out::add);
+            }
+            return out;
+        }
+    }
+
+    /** What one node answered: its groups, or why it could not be asked. */
+    public record NodeView(int nodeId, String address, String error, List<GroupView> groups) {
+        public NodeView {
+            groups = List.copyOf(groups);
+        }
+
+        public boolean up() {
+            return error == null;
+        }
+    }
+
+    /** Node id of a Basalt peer id ({@code "n7"} is 7), empty for anything else. */
+    public static OptionalInt nodeIdOf(RaftPeerId id) {
+        String s = id.toString();
+        if (s.length() < 2 || s.charAt(0) != 'n' || !s.substring(1).chars().allMatch(Character::isDigit) || s.length() > 10) {
+            return OptionalInt.empty();
+        }
+        return OptionalInt.of(Integer.parseInt(s.substring(1)));
+    }
+
+    /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call. */
+    static RaftClient clientFor(int nodeId, String address, Duration timeout) {
+        RaftProperties p = new RaftProperties();
+        RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
+        RaftPeer peer = RaftPeer.newBuilder().setId(RaftSetup.peerId(nodeId)).setAddress(address).build();
+        return RaftClient.newBuilder().setProperties(p).setRaftGroup(RaftGroup.valueOf(RaftGroupId.randomId(), peer))
+                .setRetryPolicy(RetryPolicies.noRetry()).build();
+    }
+
+    /** Asks node {@code nodeId} at {@code address} for every group it holds. */
+    public static NodeView probe(int nodeId, String address, Duration timeout) {
+        try (RaftClient c = clientFor(nodeId, address, timeout)) {
+            var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
+            List<GroupView> groups = new ArrayList<>();
+            for (RaftGroupId g : api.list().getGroupIds()) {
+                groups.add(view(api.info(g)));
+            }
+            return new NodeView(nodeId, address, null, groups);
+        } catch (IOException | RuntimeException e) {
+            return new NodeView(nodeId, address, reason(e), List.of());
+        }
+    }
+
+    /** Asks node {@code nodeId} about one group; throws when it cannot answer. */
+    static GroupView info(int nodeId, String address, RaftGroupId group, Duration timeout) throws IOException {
+        try (RaftClient c = clientFor(nodeId, address, timeout)) {
+            return view(c.getGroupManagementApi(RaftSetup.peerId(nodeId)).info(group));
+        }
+    }
+
+    static GroupView view(GroupInfoReply r) {
+        RoleInfoProto role = r.getRoleInfoProto();
+        Map<Integer, Long> commits = new HashMap<>();
+        for (CommitInfoProto ci : r.getCommitInfos()) {
+            nodeIdOf(RaftPeerId.valueOf(ci.getServer().getId())).ifPresent(id -> commits.put(id, ci.getCommitIndex()));
+        }
+        Map<Integer, Long> elapsed = new HashMap<>();
+        OptionalInt leader = OptionalInt.empty();
+        long term = 0;
+        if (role.getRole() == RaftPeerRole.LEADER && role.hasLeaderInfo()) {
+            term = role.getLeaderInfo().getTerm();
+            leader = nodeIdOf(r.getServerId());
+            for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+                nodeIdOf(RaftPeerId.valueOf(f.getId().getId())).ifPresent(id -> elapsed.put(id, f.getLastRpcElapsedTimeMs()));
+            }
+        } else if (role.hasFollowerInfo() && role.getFollowerInfo().hasLeaderInfo()
+                && role.getFollowerInfo().getLeaderInfo().hasId()) {
+            leader = nodeIdOf(RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId()));
+        }
+        long applied = r.getLogInfoProto().hasApplied() ? r.getLogInfoProto().getApplied().getIndex() : -1;
+        return new GroupView(r.getRaftGroupId(), role.getRole(), leader, term, new ArrayList<>(r.getGroup().getPeers()), commits,
+                elapsed, applied, r.isRaftStorageHealthy());
+    }
+
+    /** The innermost message of a failure, in one line: what an operator can act on. */
+    static String reason(Throwable e) {
+        Throwable t = e;
+        String msg = String.valueOf(e);
+        while (t != null) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                msg = t.getClass().getSimpleName() + ": " + t.getMessage();
+            }
+            t = t.getCause() == t ? null : t.getCause();
+        }
+        msg = msg.replace('\n', ' ');
+        return msg.length() > 160 ? msg.substring(0, 160) + "…" : msg;
+    }
+}
