@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 
 import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.store.EntryBatch;
 import io.basalt.vdisk.store.StoreException;
 import io.basalt.vdisk.store.Vdisk;
 import io.basalt.vdisk.store.VdiskInfo;
@@ -20,15 +21,18 @@ import io.basalt.vdisk.store.VdiskStore;
  * grains placed on it). No Raft here: the state machine adapter feeds {@link #apply} the
  * committed entries in log order and serves {@link #query} on the leader.
  *
- * <p>Determinism: the ops of one entry are applied in order; ops whose block ranges do not
- * overlap may run together on the engine's pool, but every op of an entry has finished before
- * the applied index is recorded and before the next entry starts. A refusal that every replica
- * makes the same way (bad address, missing vdisk, read-only) becomes a {@link PgResult.Failed};
- * anything else (an I/O error, a checksum mismatch, a full disk) throws, which stops the
- * replica rather than letting it diverge.
+ * <p>Determinism: the ops of one entry are applied in order on the calling thread (Ratis's
+ * state-machine updater). Writes and compare-and-writes are prepared into one
+ * {@link EntryBatch} and committed with the applied index in a single RocksDB write; an op
+ * touching a grain an earlier op of the entry changed, and any other op (unmap, write-zeroes,
+ * namespace ops), first commits what is pending, so each op sees the ones before it. A refusal
+ * that every replica makes the same way (bad address, missing vdisk, read-only) becomes a
+ * {@link PgResult.Failed}; anything else (an I/O error, a checksum mismatch, a full disk) throws,
+ * which stops the replica rather than letting it diverge.
  *
- * <p>Replay: the applied index is recorded after an entry's data, in the same RocksDB WAL, so
- * after a crash at most the entry after it is partly present; it is applied again whole.
+ * <p>Replay: an entry of writes and compare-and-writes that touch distinct grains is atomic with
+ * its applied index, so a crash leaves it wholly applied and recorded, or not at all. An entry
+ * that had to commit in parts may be partly present after a crash; it is applied again whole.
  * Writes, unmaps, write-zeroes, resizes and creates are idempotent. Compare-and-write is not
  * idempotent on its own, but replaying a whole entry from a prefix of its effects reaches the
  * same final state (a matched compare that already wrote finds its own data; the entry's later
@@ -78,27 +82,46 @@ public final class PgStore implements AutoCloseable {
         if (index <= applied) {
             throw new IllegalStateException(logName + " apply at index " + index + " (expected: > applied " + applied + ")");
         }
-        List<CompletableFuture<PgResult>> results = new ArrayList<>(ops.size());
-        List<Range> inFlight = new ArrayList<>();
-        List<CompletableFuture<PgResult>> pending = new ArrayList<>();
-        for (PgOp op : ops) {
-            Range range = Range.of(op, blockSizeOf(op.vdiskId()));
-            if (range == null || range.overlapsAny(inFlight)) {
-                joinAll(pending);
-                inFlight.clear();
+        List<PgResult> results = new ArrayList<>(ops.size());
+        try (EntryBatch batch = store.entryBatch(logName)) {
+            for (PgOp op : ops) {
+                results.add(applyOne(batch, op));
             }
-            CompletableFuture<PgResult> f = start(op);
-            results.add(f);
-            pending.add(f);
-            if (range != null) {
-                inFlight.add(range);
-            } else {
-                joinAll(pending);
-            }
+            batch.commit(index);
         }
-        joinAll(pending);
-        store.recordAppliedIndex(logName, index);
-        return results.stream().map(CompletableFuture::join).toList();
+        return results;
+    }
+
+    /**
+     * Writes and compare-and-writes go into the entry's batch on this thread; any other op
+     * first commits what the batch holds, then runs on its own.
+     */
+    private PgResult applyOne(EntryBatch batch, PgOp op) {
+        try {
+            switch (op) {
+                case PgOp.Write w -> {
+                    Vdisk v = head(w.vdiskId());
+                    if (v == null) {
+                        return missing(w.vdiskId());
+                    }
+                    batch.write(v, w.lba(), w.data());
+                    return done();
+                }
+                case PgOp.CompareAndWrite c -> {
+                    Vdisk v = head(c.vdiskId());
+                    if (v == null) {
+                        return missing(c.vdiskId());
+                    }
+                    return new PgResult.Compared(batch.compareAndWrite(v, c.lba(), c.expected(), c.data()));
+                }
+                default -> {
+                    batch.flush();
+                    return start(op).join();
+                }
+            }
+        } catch (RuntimeException e) {
+            return refusalOrThrow(unwrap(e));
+        }
     }
 
     /** Serves read-only ops against the current state. */
@@ -183,19 +206,16 @@ public final class PgStore implements AutoCloseable {
         return done();
     }
 
+    private PgResult missing(long vdiskId) {
+        return new PgResult.Failed(BlockDeviceException.Kind.UNAVAILABLE, "vdisk id " + vdiskId + " does not exist on " + logName);
+    }
+
     private CompletableFuture<PgResult> withHead(long vdiskId, java.util.function.Function<Vdisk, CompletableFuture<PgResult>> body) {
         Vdisk v = head(vdiskId);
         if (v == null) {
-            return CompletableFuture.completedFuture(new PgResult.Failed(BlockDeviceException.Kind.UNAVAILABLE,
-                    "vdisk id " + vdiskId + " does not exist on " + logName));
+            return CompletableFuture.completedFuture(missing(vdiskId));
         }
         return body.apply(v).handle((r, ex) -> ex == null ? r : refusalOrThrow(unwrap(ex)));
-    }
-
-    /** 512 when the vdisk is missing: the op will be refused anyway, and a smaller unit only orders more. */
-    private int blockSizeOf(long vdiskId) {
-        Vdisk v = head(vdiskId);
-        return v == null ? 512 : v.logicalBlockSizeBytes();
     }
 
     private Vdisk head(long vdiskId) {
@@ -244,45 +264,8 @@ public final class PgStore implements AutoCloseable {
         return t;
     }
 
-    private static void joinAll(List<CompletableFuture<PgResult>> pending) {
-        for (CompletableFuture<PgResult> f : pending) {
-            f.join();
-        }
-        pending.clear();
-    }
-
     private static PgResult done() {
         return new PgResult.Done();
-    }
-
-    /** The blocks an I/O op touches, for ordering inside an entry; null for namespace ops. */
-    private record Range(long vdiskId, long lba, long blockCount) {
-        static Range of(PgOp op, int blockSizeBytes) {
-            return switch (op) {
-                case PgOp.Write w -> new Range(w.vdiskId(), w.lba(), ceilBlocks(w.data().remaining(), blockSizeBytes));
-                case PgOp.Unmap u -> new Range(u.vdiskId(), u.lba(), u.blockCount());
-                case PgOp.WriteZeroes z -> new Range(z.vdiskId(), z.lba(), z.blockCount());
-                case PgOp.CompareAndWrite c -> new Range(c.vdiskId(), c.lba(), ceilBlocks(c.data().remaining(), blockSizeBytes));
-                default -> null;
-            };
-        }
-
-        private static long ceilBlocks(int bytes, int blockSizeBytes) {
-            return Math.max(1, (bytes + blockSizeBytes - 1) / blockSizeBytes);
-        }
-
-        boolean overlapsAny(List<Range> others) {
-            for (Range o : others) {
-                if (o.vdiskId == vdiskId && lba < o.end() && o.lba < end()) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        long end() {
-            return lba + blockCount < lba ? Long.MAX_VALUE : lba + blockCount;
-        }
     }
 
     @Override

@@ -390,6 +390,73 @@ public final class Vdisk implements BlockDevice {
         }
     }
 
+    // ---- applying a replicated log on the caller's thread (EntryBatch) ----
+
+    /** {@link EntryBatch#write}: the changes that write {@code data} at {@code lba}, prepared on this thread into {@code ops}. */
+    void prepareWriteInto(long lba, ByteBuffer data, List<GroupCommitter.Op> ops) {
+        int blockSize = logicalBlockSizeBytes();
+        if (data.remaining() % blockSize != 0) {
+            throw new IllegalArgumentException("write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name);
+        }
+        byte[] bytes = toArray(data);
+        prepareNow("write", lba, bytes.length / blockSize, ops, (v, o) -> {
+            dataOps(v, lba, bytes, o);
+            return null;
+        });
+    }
+
+    /** {@link EntryBatch#compareAndWrite}: compares against the committed data and, on a match, prepares the write into {@code ops}. */
+    CompareResult prepareCompareAndWriteInto(long lba, ByteBuffer expected, ByteBuffer data, List<GroupCommitter.Op> ops) {
+        int blockSize = logicalBlockSizeBytes();
+        if (expected.remaining() != data.remaining() || data.remaining() % blockSize != 0 || data.remaining() == 0) {
+            throw new IllegalArgumentException("compare-and-write lengths: expected " + expected.remaining() + ", data "
+                    + data.remaining() + " bytes (expected: equal, a positive multiple of " + blockSize + ") vdisk=" + name);
+        }
+        byte[] expectedBytes = toArray(expected);
+        byte[] bytes = toArray(data);
+        CompareResult r = prepareNow("compare-and-write", lba, bytes.length / blockSize, ops, (v, o) -> {
+            int mismatch = java.util.Arrays.mismatch(readLocked(lba, bytes.length / blockSize), expectedBytes);
+            if (mismatch >= 0) {
+                return CompareResult.miscompareAt(mismatch);
+            }
+            dataOps(v, lba, bytes, o);
+            return CompareResult.MATCHED;
+        });
+        return r == null ? CompareResult.MATCHED : r;
+    }
+
+    /**
+     * Runs {@code plan} on the calling thread with the state lock shared and the grains locked,
+     * adding its changes to {@code ops}; releases the locks before returning, so the caller (an
+     * {@link EntryBatch}) must be the only writer of this vdisk until it commits them.
+     */
+    private <T> T prepareNow(String op, long lba, long blockCount, List<GroupCommitter.Op> ops, WritePlan<T> plan) {
+        if (readOnly()) {
+            throw readOnlyError(op);
+        }
+        if (closed.get()) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " is closed");
+        }
+        long stamp = state.lock.readLock();
+        int[] locks = null;
+        try {
+            checkRange(op, lba, blockCount);
+            VdiskInfo v = state.info();
+            if (blockCount == 0) {
+                return null;
+            }
+            long offset = lba * v.blockSizeBytes();
+            long length = blockCount * v.blockSizeBytes();
+            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
+            return plan.prepare(v, ops);
+        } finally {
+            if (locks != null) {
+                store.grainLocks().unlock(locks);
+            }
+            state.lock.unlockRead(stamp);
+        }
+    }
+
     /** The changes that write {@code data} at {@code lba}: whole grains encoded, partial ones merged. */
     private void dataOps(VdiskInfo v, long lba, byte[] data, List<GroupCommitter.Op> ops) {
         long offset = lba * v.blockSizeBytes();

@@ -672,6 +672,14 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
+    /**
+     * A batch of log entry {@code index}'s mutations applied on the calling thread and committed
+     * together with the applied index of {@code log} (see {@link EntryBatch}).
+     */
+    public EntryBatch entryBatch(String log) {
+        return new EntryBatch(this, log);
+    }
+
     /** The index last given to {@link #recordAppliedIndex} for {@code log}, or -1. */
     public long appliedIndex(String log) {
         try {
@@ -682,7 +690,7 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
-    private static byte[] appliedKey(String log) {
+    static byte[] appliedKey(String log) {
         byte[] name = log.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         byte[] k = new byte[1 + name.length];
         k[0] = 'A';
