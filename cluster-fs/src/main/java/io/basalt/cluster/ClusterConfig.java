@@ -46,11 +46,13 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
      * @param snapshotEveryEntries  a PG or meta snapshot (RocksDB checkpoint) after this many entries
      * @param logSegmentSizeBytes   Raft log segment size; the log is purged by whole segments
      * @param pgInflightEntriesMax  Raft entries a client keeps in flight per PG (and per lane:
-     *                              writes, reads); what is queued meanwhile leaves as one entry
+     *                              writes, reads); what is queued meanwhile leaves as one entry.
+     *                              Default 1: an entry's cost is mostly per entry, not per op, so
+     *                              fewer, fuller entries win (docs/cluster-write-batching.md)
      */
     public record Tuning(Duration electionTimeoutMin, Duration requestTimeout, Duration ioTimeout,
                          long snapshotEveryEntries, long logSegmentSizeBytes, int pgInflightEntriesMax) {
-        public static final int PG_INFLIGHT_ENTRIES_DEFAULT = 2;
+        public static final int PG_INFLIGHT_ENTRIES_DEFAULT = 1;
 
         public static Tuning defaults() {
             return new Tuning(Duration.ofMillis(1000), Duration.ofSeconds(3), Duration.ofSeconds(30), 100_000, 64L << 20,

@@ -71,9 +71,17 @@ public final class ClusterClient implements AutoCloseable {
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg));
+                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localWrites(config, local, pg));
         }
         return new ClusterClient(config, meta, pgs);
+    }
+
+    /** A direct path to {@code local}'s server for PG {@code pg}'s writes when it is the group's only voter, else null. */
+    private static LocalSubmitter localWrites(ClusterConfig config, ClusterNode local, int pg) {
+        if (local == null || local.soleReplicaStore(pg) == null) {
+            return null;
+        }
+        return new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id()));
     }
 
     private static RaftClient newClient(ClusterConfig config, RaftProperties props, RaftGroup group) {

@@ -42,6 +42,8 @@ final class PgChannel implements AutoCloseable {
     private final int inflightEntriesMax;
     /** Non-null when this process holds the PG's only replica: reads go straight to it. */
     private final java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore;
+    /** Non-null when this process holds the PG's only voter: writes go straight to its server. */
+    private final LocalSubmitter localWrites;
     /** Reads served by {@link #localStore}, for tests and diagnostics. */
     final java.util.concurrent.atomic.AtomicLong localReads = new java.util.concurrent.atomic.AtomicLong();
     private final Lane writes = new Lane(false);
@@ -49,9 +51,10 @@ final class PgChannel implements AutoCloseable {
     private boolean closed;
 
     PgChannel(int pg, RaftClient client, Duration ioTimeout, int inflightEntriesMax,
-              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore) {
+              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter localWrites) {
         this.pg = pg;
         this.localStore = localStore;
+        this.localWrites = localWrites;
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;
@@ -129,9 +132,15 @@ final class PgChannel implements AutoCloseable {
         Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(PgCodec.encodeBatch(ops)));
         CompletableFuture<RaftClientReply> f;
         try {
-            f = lane.readOnly
-                    ? ReadRetry.read(() -> client.async().sendReadOnly(m), System.nanoTime() + ioTimeout.toNanos(), ClusterClient.RETRY_SLEEP)
-                    : client.async().send(m);
+            long deadline = System.nanoTime() + ioTimeout.toNanos();
+            if (lane.readOnly) {
+                f = ReadRetry.read(() -> client.async().sendReadOnly(m), deadline, ClusterClient.RETRY_SLEEP);
+            } else if (localWrites != null) {
+                var request = localWrites.newWrite(m);
+                f = ReadRetry.read(() -> localWrites.submit(request), deadline, ClusterClient.RETRY_SLEEP);
+            } else {
+                f = client.async().send(m);
+            }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }

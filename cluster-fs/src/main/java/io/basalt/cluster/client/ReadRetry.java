@@ -16,7 +16,9 @@ import org.apache.ratis.protocol.exceptions.ReadIndexException;
  * Retries a linearizable read while its group has no usable leader (just elected, not yet
  * ready, or unknown to the server asked). The Ratis client retries writes through its retry
  * policy but hands these read failures back; a read is safe to repeat, so repeat it, with a
- * pause, until {@code deadlineNanos}.
+ * pause, until {@code deadlineNanos}. Also used for a write handed to the local server
+ * ({@link LocalSubmitter}): it carries the same call id every time, so the server's retry cache
+ * applies it once.
  */
 final class ReadRetry {
     private ReadRetry() {}

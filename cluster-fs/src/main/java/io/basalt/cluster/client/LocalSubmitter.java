@@ -1,0 +1,72 @@
+package io.basalt.cluster.client;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+
+/**
+ * Hands a placement group's entries straight to the {@link RaftServer} in this process, without
+ * the gRPC client and server in between: used only when that server is the group's sole voter
+ * (a one-node cluster, e.g. {@code ./basalt demo}), where it is always the leader once elected.
+ *
+ * <p>The request is the one a Ratis client would send (client id, call id, write type), so the
+ * server's retry cache still applies a retried call once; call ids this submitter has seen
+ * answered are reported with later requests, as the Ratis client does, so the cache can drop
+ * them early.
+ */
+final class LocalSubmitter {
+    private final RaftServer server;
+    private final RaftGroupId group;
+    private final RaftPeerId self;
+    private final ClientId clientId = ClientId.randomId();
+    private final AtomicLong callIds = new AtomicLong();
+    private final ConcurrentLinkedQueue<Long> replied = new ConcurrentLinkedQueue<>();
+
+    LocalSubmitter(RaftServer server, RaftGroupId group, RaftPeerId self) {
+        this.server = server;
+        this.group = group;
+        this.self = self;
+    }
+
+    /** A write request carrying {@code m}, with a new call id: submit it (and any retry of it) with {@link #submit}. */
+    RaftClientRequest newWrite(Message m) {
+        List<Long> answered = new ArrayList<>();
+        for (Long id; answered.size() < 256 && (id = replied.poll()) != null; ) {
+            answered.add(id);
+        }
+        return RaftClientRequest.newBuilder()
+                .setClientId(clientId)
+                .setServerId(self)
+                .setGroupId(group)
+                .setCallId(callIds.incrementAndGet())
+                .setRepliedCallIds(answered)
+                .setMessage(m)
+                .setType(RaftClientRequest.writeRequestType())
+                .build();
+    }
+
+    CompletableFuture<RaftClientReply> submit(RaftClientRequest request) {
+        CompletableFuture<RaftClientReply> f;
+        try {
+            f = server.submitClientRequestAsync(request);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return f.whenComplete((reply, ex) -> {
+            if (reply != null && reply.isSuccess()) {
+                replied.add(request.getCallId());
+            }
+        });
+    }
+}
