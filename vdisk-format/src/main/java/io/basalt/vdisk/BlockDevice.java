@@ -49,6 +49,56 @@ public interface BlockDevice extends AutoCloseable {
     CompletableFuture<ByteBuffer> read(long lba, int blockCount);
 
     /**
+     * Reads {@code blockCount} blocks starting at {@code lba} into {@code dst}, at indices
+     * {@code [dst.position(), dst.position() + blockCount * logicalBlockSizeBytes())}; the position
+     * and limit of {@code dst} are left alone. {@code dst} may be a direct buffer (a network
+     * buffer, say), so an implementation can decode straight into it instead of returning a new
+     * heap buffer the caller copies again. The caller must not touch that range of {@code dst}
+     * until the future completes. Too small a {@code dst} fails the future with an
+     * {@link IllegalArgumentException} and nothing is written.
+     *
+     * <p>This default reads with {@link #read(long, int)} and copies.
+     */
+    default CompletableFuture<Void> read(long lba, int blockCount, ByteBuffer dst) {
+        long bytes = (long) blockCount * logicalBlockSizeBytes();
+        if (blockCount < 0 || bytes > dst.remaining()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("read into buffer: " + blockCount + " blocks = "
+                    + bytes + " bytes (expected: >= 0, <= " + dst.remaining() + " remaining in dst) device=" + name()));
+        }
+        int at = dst.position();
+        return read(lba, blockCount).thenAccept(data -> dst.put(at, data, data.position(), data.remaining()));
+    }
+
+    /**
+     * The largest write, in bytes, that {@link #writeAtomic} accepts; 0 when the device offers no
+     * atomic writes beyond the grain promise above (the default).
+     */
+    default int atomicWriteBytesMax() {
+        return 0;
+    }
+
+    /**
+     * The alignment and granularity of atomic writes, in bytes: {@link #writeAtomic} takes only
+     * writes that start and end on a multiple of it. A multiple of the logical block size.
+     */
+    default int atomicWriteUnitBytes() {
+        return logicalBlockSizeBytes();
+    }
+
+    /**
+     * Like {@link #write} and, in addition, all-or-nothing: after a crash the blocks hold either
+     * all the old or all the new data, a concurrent write of any of them lands wholly before or
+     * wholly after this one, and a concurrent read of any of them sees all old or all new data
+     * (SCSI WRITE ATOMIC). {@code data} is a multiple of {@link #atomicWriteUnitBytes()} and at most
+     * {@link #atomicWriteBytesMax()} bytes, and {@code lba} is aligned to that unit; otherwise the
+     * future fails with an {@link IllegalArgumentException}. Devices that do not offer atomic
+     * writes (the default) fail it with an {@link UnsupportedOperationException}.
+     */
+    default CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("atomic writes are not offered by device " + name()));
+    }
+
+    /**
      * Writes {@code data} (a whole number of blocks, from its position to its limit) at
      * {@code lba}. With {@code fua} the write is durable (power-loss safe) when acknowledged.
      */

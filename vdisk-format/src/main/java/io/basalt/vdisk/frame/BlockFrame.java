@@ -47,6 +47,7 @@ public final class BlockFrame {
     private static final LZ4FastDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().fastDecompressor();
     private static final byte[] TOMBSTONE = {FORMAT_VERSION, 3, 0, 0, 0, 0};
     private static final byte[] ZEROS = {FORMAT_VERSION, 2, 0, 0, 0, 0};
+    private static final byte[] ZERO_CHUNK = new byte[16 * 1024];
     private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[0]);
 
     private BlockFrame() {}
@@ -121,6 +122,65 @@ public final class BlockFrame {
         int actual = crc32c(out, outOffset, grainBytes);
         if (expected != actual) {
             throw new FrameException(String.format("checksum mismatch: crc32c %08x (expected: %08x)", actual, expected));
+        }
+    }
+
+    /**
+     * {@link #decode(byte[], int, byte[], int)} into a buffer, heap or direct, at absolute index
+     * {@code outIndex}; the buffer's position and limit are left alone. Lets a reader decode
+     * straight into a network buffer.
+     *
+     * @throws FrameException when the frame is malformed or its checksum does not match
+     */
+    public static void decode(byte[] frame, int grainBytes, ByteBuffer out, int outIndex) {
+        if (out.hasArray()) {
+            decode(frame, grainBytes, out.array(), out.arrayOffset() + outIndex);
+            return;
+        }
+        Kind kind = kind(frame);
+        switch (kind) {
+            case TOMBSTONE, ZEROS -> {
+                if (frame.length != HEADER_BYTES) {
+                    throw new FrameException("frame length: " + frame.length + " (expected: " + HEADER_BYTES + " for " + kind + ")");
+                }
+                fillZeros(out, outIndex, grainBytes);
+                return;
+            }
+            case RAW -> {
+                int payload = frame.length - HEADER_BYTES;
+                if (payload != grainBytes) {
+                    throw new FrameException("raw payload: " + payload + " bytes (expected: " + grainBytes + ")");
+                }
+                out.put(outIndex, frame, HEADER_BYTES, grainBytes);
+            }
+            case LZ4 -> {
+                try {
+                    int read = DECOMPRESSOR.decompress(ByteBuffer.wrap(frame), HEADER_BYTES, out, outIndex, grainBytes);
+                    if (read != frame.length - HEADER_BYTES) {
+                        throw new FrameException("lz4 payload: consumed " + read + " of " + (frame.length - HEADER_BYTES) + " bytes");
+                    }
+                } catch (LZ4Exception e) {
+                    throw new FrameException("lz4 payload does not decode: " + e.getMessage());
+                }
+            }
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(out.slice(outIndex, grainBytes));
+        int expected = getInt(frame, 2);
+        int actual = (int) crc.getValue();
+        if (expected != actual) {
+            throw new FrameException(String.format("checksum mismatch: crc32c %08x (expected: %08x)", actual, expected));
+        }
+    }
+
+    /** Writes {@code length} zero bytes into {@code out} at absolute index {@code at}. */
+    public static void fillZeros(ByteBuffer out, int at, int length) {
+        if (out.hasArray()) {
+            java.util.Arrays.fill(out.array(), out.arrayOffset() + at, out.arrayOffset() + at + length, (byte) 0);
+            return;
+        }
+        for (int done = 0; done < length; done += ZERO_CHUNK.length) {
+            out.put(at + done, ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, length - done));
         }
     }
 

@@ -19,8 +19,14 @@ final class ChainReader implements AutoCloseable {
     private final long[] ids;
     private final long[] epochs;
     private final RocksIterator[] iterators;
+    private final org.rocksdb.ReadOptions options;
 
     ChainReader(StoreDb store, long[] ids, long[] epochs) {
+        this(store, ids, epochs, store.grainReadOptions);
+    }
+
+    /** With {@code options} for every lookup (a {@link StoreDb.ReadView}'s, to read at one point in time). */
+    ChainReader(StoreDb store, long[] ids, long[] epochs, org.rocksdb.ReadOptions options) {
         if (ids.length != epochs.length || ids.length == 0) {
             throw new IllegalArgumentException("chain: " + ids.length + " ids, " + epochs.length + " epochs (expected: equal, > 0)");
         }
@@ -28,6 +34,7 @@ final class ChainReader implements AutoCloseable {
         this.ids = ids;
         this.epochs = epochs;
         this.iterators = new RocksIterator[ids.length];
+        this.options = options;
     }
 
     long epochAt(int level) {
@@ -57,7 +64,7 @@ final class ChainReader implements AutoCloseable {
      */
     Located locateFast(long grain) {
         try {
-            byte[] frame = store.db.get(store.blocks, store.grainReadOptions, Keys.block(ids[0], grain, epochs[0]));
+            byte[] frame = store.db.get(store.blocks, options, Keys.block(ids[0], grain, epochs[0]));
             if (frame != null) {
                 return new Located(0, ids[0], epochs[0], frame);
             }
@@ -93,7 +100,7 @@ final class ChainReader implements AutoCloseable {
     private RocksIterator iterator(int level) {
         RocksIterator it = iterators[level];
         if (it == null) {
-            it = store.db.newIterator(store.blocks, store.grainReadOptions);
+            it = store.db.newIterator(store.blocks, options);
             iterators[level] = it;
         }
         return it;

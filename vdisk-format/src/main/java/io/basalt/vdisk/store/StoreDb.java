@@ -106,6 +106,25 @@ final class StoreDb implements AutoCloseable {
         return resource;
     }
 
+    /**
+     * Read options pinned to one RocksDB snapshot, so a read made of several lookups and scans
+     * sees one point in time (a write batch wholly or not at all). Close it.
+     */
+    record ReadView(org.rocksdb.Snapshot snapshot, ReadOptions grain, ReadOptions scan, RocksDB db) implements AutoCloseable {
+        @Override
+        public void close() {
+            grain.close();
+            scan.close();
+            db.releaseSnapshot(snapshot);
+        }
+    }
+
+    ReadView readView() {
+        org.rocksdb.Snapshot snapshot = db.getSnapshot();
+        return new ReadView(snapshot, new ReadOptions(grainReadOptions).setSnapshot(snapshot),
+                new ReadOptions(scanReadOptions).setSnapshot(snapshot), db);
+    }
+
     void syncWal() throws RocksDBException {
         db.flushWal(true);
     }

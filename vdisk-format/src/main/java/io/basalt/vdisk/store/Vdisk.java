@@ -33,6 +33,8 @@ public final class Vdisk implements BlockDevice {
     static final int RANGE_CHUNK_GRAINS_MAX = 1024;
     /** Reads of at least this many grains walk an iterator instead of one lookup per grain. */
     static final int SCAN_READ_GRAINS_MIN = 8;
+    /** The largest {@link #writeAtomic}: one write batch of at most this much grain data. */
+    static final int ATOMIC_WRITE_BYTES_MAX = 1 << 20;
     private static final byte[] EMPTY = new byte[0];
 
     private final VdiskStore store;
@@ -90,6 +92,56 @@ public final class Vdisk implements BlockDevice {
                 state.lock.unlockRead(stamp);
             }
         });
+    }
+
+    /** Decodes straight into {@code dst} (a pooled direct network buffer, say): no heap buffer, no second copy. */
+    @Override
+    public CompletableFuture<Void> read(long lba, int blockCount, ByteBuffer dst) {
+        long bytes = (long) blockCount * logicalBlockSizeBytes();
+        if (blockCount < 0 || bytes > dst.remaining()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("read into buffer: " + blockCount + " blocks = "
+                    + bytes + " bytes (expected: >= 0, <= " + dst.remaining() + " remaining in dst) vdisk=" + name));
+        }
+        int at = dst.position();
+        return submit(() -> {
+            long stamp = state.lock.readLock();
+            try {
+                checkRange("read", lba, blockCount);
+                readLocked(lba, blockCount, dst, at);
+                return null;
+            } finally {
+                state.lock.unlockRead(stamp);
+            }
+        });
+    }
+
+    /**
+     * Every write is one RocksDB write batch (crash-atomic, see the class comment) under the locks
+     * of all its grains (so concurrent writes of the same grains land wholly before or after it),
+     * and a read of several grains sees one point in time (see {@link #readLocked}); so any write
+     * up to this size is atomic. The bound keeps one batch small.
+     */
+    @Override
+    public int atomicWriteBytesMax() {
+        return ATOMIC_WRITE_BYTES_MAX;
+    }
+
+    /** The grain: an atomic write is whole grains, so it never reads and merges a partial one. */
+    @Override
+    public int atomicWriteUnitBytes() {
+        return state.info().grainSizeBytes();
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
+        int unit = atomicWriteUnitBytes();
+        long offset = lba * logicalBlockSizeBytes();
+        if (lba < 0 || offset % unit != 0 || data.remaining() % unit != 0 || data.remaining() > ATOMIC_WRITE_BYTES_MAX) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("atomic write: lba " + lba + ", " + data.remaining()
+                    + " bytes (expected: whole grains of " + unit + " bytes, grain-aligned, <= " + ATOMIC_WRITE_BYTES_MAX
+                    + " bytes) vdisk=" + name));
+        }
+        return write(lba, data, fua);
     }
 
     @Override
@@ -213,44 +265,73 @@ public final class Vdisk implements BlockDevice {
         return snapshot.map(SnapshotInfo::epoch).orElseGet(() -> state.info().headEpoch());
     }
 
+    /** {@link #readLocked(long, int, ByteBuffer, int)} into a new array. */
     private byte[] readLocked(long lba, int blockCount) {
+        byte[] out = new byte[Math.multiplyExact(blockCount, logicalBlockSizeBytes())];
+        readLocked(lba, blockCount, ByteBuffer.wrap(out), 0);
+        return out;
+    }
+
+    /**
+     * Reads {@code blockCount} blocks at {@code lba} into {@code out} at absolute index {@code base}
+     * (every byte of the range is written, zeros included). A read that spans several grains sees
+     * one point in time: one iterator, or lookups under one RocksDB snapshot, so it never returns
+     * part of a multi-grain write (see {@link #writeAtomic}).
+     */
+    private void readLocked(long lba, int blockCount, ByteBuffer out, int base) {
         VdiskInfo v = state.info();
         int grainSize = v.grainSizeBytes();
         long offset = lba * v.blockSizeBytes();
         int length = Math.multiplyExact(blockCount, v.blockSizeBytes());
-        byte[] out = new byte[length];
         if (length == 0) {
-            return out;
+            return;
         }
         long firstGrain = offset / grainSize;
         long lastGrain = (offset + length - 1) / grainSize;
-        boolean[] done = lastGrain - firstGrain + 1 >= SCAN_READ_GRAINS_MIN
-                ? scanOwnGrains(v, firstGrain, lastGrain, offset, out) : null;
-        if (done != null && !state.isClone()) {
-            return out; // grains the scan did not find were never written: zeros
+        boolean scan = lastGrain - firstGrain + 1 >= SCAN_READ_GRAINS_MIN;
+        if (scan && !state.isClone()) {
+            // One iterator is one consistent view; grains it did not find were never written: zeros.
+            boolean[] done = scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, db.scanReadOptions);
+            zeroMissing(done, firstGrain, offset, length, out, base);
+            return;
         }
-        byte[] grainBuf = null;
-        try (ChainReader reader = state.reader(db, readEpoch())) {
-            for (long g = firstGrain; g <= lastGrain; g++) {
-                if (done != null && done[(int) (g - firstGrain)]) {
-                    continue;
-                }
-                long grainStart = g * grainSize;
-                int from = (int) Math.max(0, offset - grainStart);
-                int to = (int) Math.min(grainSize, offset + length - grainStart);
-                int outPos = (int) (grainStart + from - offset);
-                if (from == 0 && to == grainSize) {
-                    decodeGrain(reader, g, out, outPos);
-                } else {
-                    if (grainBuf == null) {
-                        grainBuf = new byte[grainSize];
+        try (StoreDb.ReadView view = lastGrain > firstGrain ? db.readView() : null) {
+            boolean[] done = scan ? scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, view.scan()) : null;
+            byte[] grainBuf = null;
+            try (ChainReader reader = state.reader(db, readEpoch(), view == null ? db.grainReadOptions : view.grain())) {
+                for (long g = firstGrain; g <= lastGrain; g++) {
+                    if (done != null && done[(int) (g - firstGrain)]) {
+                        continue;
                     }
-                    decodeGrain(reader, g, grainBuf, 0);
-                    System.arraycopy(grainBuf, from, out, outPos, to - from);
+                    long grainStart = g * grainSize;
+                    int from = (int) Math.max(0, offset - grainStart);
+                    int to = (int) Math.min(grainSize, offset + length - grainStart);
+                    int outPos = base + (int) (grainStart + from - offset);
+                    if (from == 0 && to == grainSize) {
+                        decodeGrain(reader, g, out, outPos);
+                    } else {
+                        if (grainBuf == null) {
+                            grainBuf = new byte[grainSize];
+                        }
+                        decodeGrain(reader, g, ByteBuffer.wrap(grainBuf), 0);
+                        out.put(outPos, grainBuf, from, to - from);
+                    }
                 }
             }
         }
-        return out;
+    }
+
+    /** Zero-fills the parts of {@code out} whose grains a scan did not find. */
+    private void zeroMissing(boolean[] done, long first, long offset, int length, ByteBuffer out, int base) {
+        int grainSize = state.info().grainSizeBytes();
+        for (int i = 0; i < done.length; i++) {
+            if (!done[i]) {
+                long grainStart = (first + i) * grainSize;
+                int from = (int) Math.max(0, offset - grainStart);
+                int to = (int) Math.min(grainSize, offset + length - grainStart);
+                BlockFrame.fillZeros(out, base + (int) (grainStart + from - offset), to - from);
+            }
+        }
     }
 
     /**
@@ -259,12 +340,13 @@ public final class Vdisk implements BlockDevice {
      * epoch of each, instead of one point lookup per grain. Returns which grains it found; a clone
      * looks the others up through its parents.
      */
-    private boolean[] scanOwnGrains(VdiskInfo v, long first, long last, long offset, byte[] out) {
+    private boolean[] scanOwnGrains(VdiskInfo v, long first, long last, long offset, int length, ByteBuffer out, int base,
+                                    org.rocksdb.ReadOptions options) {
         long epoch = readEpoch();
         int grainSize = v.grainSizeBytes();
         boolean[] done = new boolean[(int) (last - first + 1)];
         byte[] grainBuf = null;
-        try (org.rocksdb.RocksIterator it = db.db.newIterator(db.blocks, db.scanReadOptions)) {
+        try (org.rocksdb.RocksIterator it = db.db.newIterator(db.blocks, options)) {
             for (it.seek(Keys.grainStart(v.id(), first)); it.isValid(); it.next()) {
                 byte[] key = it.key();
                 long g = Keys.blockGrain(key);
@@ -278,8 +360,8 @@ public final class Vdisk implements BlockDevice {
                 done[index] = true;
                 long grainStart = g * grainSize;
                 int from = (int) Math.max(0, offset - grainStart);
-                int to = (int) Math.min(grainSize, offset + out.length - grainStart);
-                int outPos = (int) (grainStart + from - offset);
+                int to = (int) Math.min(grainSize, offset + length - grainStart);
+                int outPos = base + (int) (grainStart + from - offset);
                 byte[] frame = it.value();
                 if (from == 0 && to == grainSize) {
                     decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), out, outPos);
@@ -287,8 +369,8 @@ public final class Vdisk implements BlockDevice {
                     if (grainBuf == null) {
                         grainBuf = new byte[grainSize];
                     }
-                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), grainBuf, 0);
-                    System.arraycopy(grainBuf, from, out, outPos, to - from);
+                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), ByteBuffer.wrap(grainBuf), 0);
+                    out.put(outPos, grainBuf, from, to - from);
                 }
             }
             try {
@@ -300,7 +382,7 @@ public final class Vdisk implements BlockDevice {
         return done;
     }
 
-    private void decodeFrame(byte[] frame, long g, long epoch, long vdiskId, byte[] out, int outPos) {
+    private void decodeFrame(byte[] frame, long g, long epoch, long vdiskId, ByteBuffer out, int outPos) {
         int grainSize = state.info().grainSizeBytes();
         try {
             BlockFrame.decode(frame, grainSize, out, outPos);
@@ -313,7 +395,7 @@ public final class Vdisk implements BlockDevice {
     }
 
     /** Decodes the visible version of grain {@code g} into {@code out}; zeros when there is none. */
-    private void decodeGrain(ChainReader reader, long g, byte[] out, int outPos) {
+    private void decodeGrain(ChainReader reader, long g, ByteBuffer out, int outPos) {
         int grainSize = state.info().grainSizeBytes();
         ChainReader.Located loc;
         try {
@@ -323,7 +405,7 @@ public final class Vdisk implements BlockDevice {
             throw new BlockDeviceException(e.kind(), e.getMessage() + " reading vdisk " + name + " at lba " + lba + " (grain " + g + ")", e);
         }
         if (loc == null) {
-            java.util.Arrays.fill(out, outPos, outPos + grainSize, (byte) 0);
+            BlockFrame.fillZeros(out, outPos, grainSize);
             return;
         }
         decodeFrame(loc.frame(), g, loc.epoch(), loc.vdiskId(), out, outPos);
@@ -478,7 +560,7 @@ public final class Vdisk implements BlockDevice {
                         reader = state.reader(db, v.headEpoch());
                     }
                     byte[] grain = new byte[grainSize];
-                    decodeGrain(reader, g, grain, 0);
+                    decodeGrain(reader, g, ByteBuffer.wrap(grain), 0);
                     System.arraycopy(data, dataPos, grain, from, to - from);
                     frame = BlockFrame.encode(grain, 0, grainSize);
                 }
@@ -564,7 +646,7 @@ public final class Vdisk implements BlockDevice {
         }
         if (!whole) {
             byte[] grain = new byte[grainSize];
-            decodeGrain(reader, g, grain, 0);
+            decodeGrain(reader, g, ByteBuffer.wrap(grain), 0);
             java.util.Arrays.fill(grain, from, to, (byte) 0);
             put(ops, v, g, BlockFrame.encode(grain, 0, grainSize));
         } else if (mode == Mode.ZEROES) {

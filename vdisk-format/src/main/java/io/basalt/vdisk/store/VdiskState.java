@@ -71,6 +71,10 @@ final class VdiskState {
 
     /** A reader of this vdisk at {@code epoch}, through its ancestors. */
     ChainReader reader(StoreDb db, long epoch) {
+        return reader(db, epoch, db.grainReadOptions);
+    }
+
+    ChainReader reader(StoreDb db, long epoch, org.rocksdb.ReadOptions options) {
         long[] ids = ancestorIds;
         long[] epochs = ancestorEpochs;
         long[] chainIds = new long[ids.length + 1];
@@ -79,6 +83,6 @@ final class VdiskState {
         chainEpochs[0] = epoch;
         System.arraycopy(ids, 0, chainIds, 1, ids.length);
         System.arraycopy(epochs, 0, chainEpochs, 1, epochs.length);
-        return new ChainReader(db, chainIds, chainEpochs);
+        return new ChainReader(db, chainIds, chainEpochs, options);
     }
 }
