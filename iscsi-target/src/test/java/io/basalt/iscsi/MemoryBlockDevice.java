@@ -29,6 +29,8 @@ public final class MemoryBlockDevice implements BlockDevice {
     private final TreeMap<Long, byte[]> blocks = new TreeMap<>();
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile long sizeBytes;
+    private volatile int atomicUnitBytes;
+    private volatile int atomicBytesMax;
 
     public MemoryBlockDevice(String name, int blockSize, long sizeBytes, Executor executor) {
         this(name, blockSize, sizeBytes, executor, false);
@@ -109,6 +111,39 @@ public final class MemoryBlockDevice implements BlockDevice {
             }
             return out;
         });
+    }
+
+    /**
+     * Offers {@link #writeAtomic}: a write under the write lock is all-or-nothing for readers (they
+     * take the read lock) and other writers; there is no crash to survive in memory.
+     */
+    public MemoryBlockDevice offerAtomicWrites(int unitBytes, int bytesMax) {
+        this.atomicUnitBytes = unitBytes;
+        this.atomicBytesMax = bytesMax;
+        return this;
+    }
+
+    @Override
+    public int atomicWriteBytesMax() {
+        return atomicBytesMax;
+    }
+
+    @Override
+    public int atomicWriteUnitBytes() {
+        return atomicUnitBytes > 0 ? atomicUnitBytes : blockSize;
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
+        if (atomicBytesMax <= 0) {
+            return BlockDevice.super.writeAtomic(lba, data, fua);
+        }
+        int unit = atomicWriteUnitBytes();
+        if (lba * blockSize % unit != 0 || data.remaining() % unit != 0 || data.remaining() > atomicBytesMax) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("atomic write: lba " + lba + ", " + data.remaining()
+                    + " bytes (expected: aligned whole units of " + unit + " bytes, <= " + atomicBytesMax + ")"));
+        }
+        return write(lba, data, fua);
     }
 
     @Override

@@ -36,6 +36,7 @@ final class BlockCommands {
             case Opcodes.READ_6, Opcodes.READ_10, Opcodes.READ_12, Opcodes.READ_16 -> read(r);
             case Opcodes.WRITE_6, Opcodes.WRITE_10, Opcodes.WRITE_12, Opcodes.WRITE_16 -> write(r, false);
             case Opcodes.WRITE_VERIFY_10, Opcodes.WRITE_VERIFY_12, Opcodes.WRITE_VERIFY_16 -> write(r, true);
+            case Opcodes.WRITE_ATOMIC_16 -> writeAtomic(r);
             case Opcodes.VERIFY_10, Opcodes.VERIFY_12, Opcodes.VERIFY_16 -> verify(r);
             case Opcodes.PRE_FETCH_10, Opcodes.PRE_FETCH_16 -> LogicalUnit.done(prefetch(r));
             case Opcodes.SYNCHRONIZE_CACHE_10, Opcodes.SYNCHRONIZE_CACHE_16 -> synchronizeCache(r);
@@ -85,6 +86,12 @@ final class BlockCommands {
         if (e.blocks() == 0) {
             return LogicalUnit.done(ScsiResult.good());
         }
+        int bytes = (int) (e.blocks() * lu.blockSize());
+        ByteBuffer dst = r.dataInBuffer();
+        if (dst != null && dst.capacity() >= bytes) {
+            // Straight into the transport's buffer: no heap buffer, no copy on the way to the socket.
+            return device.read(e.lba(), (int) e.blocks(), dst.clear()).thenApply(v -> ScsiResult.good(dst.limit(bytes)));
+        }
         return device.read(e.lba(), (int) e.blocks()).thenApply(ScsiResult::good);
     }
 
@@ -128,6 +135,41 @@ final class BlockCommands {
         }
         boolean fua = (e.flags() & 0x08) != 0 || verify || !lu.writeCacheEnabled();
         return device.write(e.lba(), data, fua).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
+    }
+
+    /**
+     * WRITE ATOMIC (16), SBC-4 §5.48: all of the blocks or none, after a crash and for concurrent
+     * readers and writers; offered when the device offers {@link BlockDevice#writeAtomic}. The LBA
+     * and length must be multiples of the device's atomic unit (the grain, reported as ATOMIC
+     * ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY), the length at most its maximum, and the
+     * ATOMIC BOUNDARY field 0 (we report no boundary support).
+     */
+    private CompletableFuture<ScsiResult> writeAtomic(ScsiRequest r) {
+        int bytesMax = device.atomicWriteBytesMax();
+        if (bytesMax <= 0) {
+            return LogicalUnit.done(ScsiResult.check(Sense.INVALID_OPCODE));
+        }
+        Extent e = new Extent(r.u64(2), r.u16(12), r.u8(1));
+        long bytes = e.blocks() * lu.blockSize();
+        int unitBlocks = Math.max(1, device.atomicWriteUnitBytes() / lu.blockSize());
+        Sense bad = writeChecks(r, e, bytes);
+        if (bad == null && r.u16(10) != 0) {
+            bad = Sense.invalidCdbField(10);
+        } else if (bad == null && e.lba() % unitBlocks != 0) {
+            bad = Sense.invalidCdbField(2);
+        } else if (bad == null && (e.blocks() % unitBlocks != 0 || bytes > bytesMax)) {
+            bad = Sense.invalidCdbField(12);
+        } else if (bad == null && r.dataOut().remaining() != bytes) {
+            bad = Sense.INVALID_FIELD_IN_INFORMATION_UNIT;   // all or nothing: no partial atomic write
+        }
+        if (bad != null) {
+            return LogicalUnit.done(ScsiResult.check(bad).withDataOutWanted(bytes));
+        }
+        if (e.blocks() == 0) {
+            return LogicalUnit.done(ScsiResult.good().withDataOutWanted(bytes));
+        }
+        boolean fua = (e.flags() & 0x08) != 0 || !lu.writeCacheEnabled();
+        return device.writeAtomic(e.lba(), r.dataOut().slice(), fua).thenApply(v -> ScsiResult.good().withDataOutWanted(bytes));
     }
 
     private CompletableFuture<ScsiResult> verify(ScsiRequest r) {

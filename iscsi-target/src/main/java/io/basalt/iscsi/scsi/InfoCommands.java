@@ -142,6 +142,14 @@ final class InfoCommands {
         b.putInt(20, (int) LogicalUnit.UNMAP_BLOCKS_MAX);
         b.putInt(24, LogicalUnit.UNMAP_DESCRIPTORS_MAX);
         b.putInt(28, Math.max(1, 4096 / bs));
+        int atomicBytesMax = lu.device().atomicWriteBytesMax();
+        if (atomicBytesMax > 0) {
+            int unitBlocks = Math.max(1, lu.device().atomicWriteUnitBytes() / bs);
+            b.putInt(44, atomicBytesMax / bs);   // MAXIMUM ATOMIC TRANSFER LENGTH
+            b.putInt(48, unitBlocks);            // ATOMIC ALIGNMENT
+            b.putInt(52, unitBlocks);            // ATOMIC TRANSFER LENGTH GRANULARITY
+            // Bytes 56-63 (atomic boundary sizes) stay 0: WRITE ATOMIC with an ATOMIC BOUNDARY is refused.
+        }
         return b;
     }
 
@@ -210,7 +218,7 @@ final class InfoCommands {
         if ((r.u8(1) & 0x1f) != Opcodes.SA_REPORT_SUPPORTED_OPCODES) {
             return ScsiResult.check(Sense.invalidCdbField(1));
         }
-        return SupportedOpcodes.report(r);
+        return SupportedOpcodes.report(r, lu.device().atomicWriteBytesMax() > 0);
     }
 
     private static void ascii(ByteBuffer b, int at, String s) {

@@ -46,6 +46,7 @@ final class Opcodes {
     static final int PRE_FETCH_16 = 0x90;
     static final int SYNCHRONIZE_CACHE_16 = 0x91;
     static final int WRITE_SAME_16 = 0x93;
+    static final int WRITE_ATOMIC_16 = 0x9c;
     static final int SERVICE_ACTION_IN_16 = 0x9e;
     static final int REPORT_LUNS = 0xa0;
     static final int MAINTENANCE_IN = 0xa3;
@@ -108,6 +109,8 @@ final class Opcodes {
             new Command(PRE_FETCH_16, -1, "9002ffffffffffffffffffffffff1f07"),
             new Command(SYNCHRONIZE_CACHE_16, -1, "9102ffffffffffffffffffffffff1f07"),
             new Command(WRITE_SAME_16, -1, "93f9ffffffffffffffffffffffff1f07"),
+            // ATOMIC BOUNDARY (bytes 10-11) must be 0: we report no atomic boundary support.
+            new Command(WRITE_ATOMIC_16, -1, "9cf8ffffffffffffffff0000ffff1f07"),
             new Command(SERVICE_ACTION_IN_16, SA_READ_CAPACITY_16, "9e1f0000000000000000ffffffff0007"),
             new Command(SERVICE_ACTION_IN_16, SA_GET_LBA_STATUS, "9e1fffffffffffffffffffffffff0007"),
             new Command(REPORT_LUNS, -1, "a000ff000000ffffffff0007"),

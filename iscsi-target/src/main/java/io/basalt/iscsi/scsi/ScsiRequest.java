@@ -6,8 +6,17 @@ import java.nio.ByteBuffer;
 /**
  * One SCSI command as the transport delivered it. {@code dataOut} holds exactly the bytes the
  * initiator sent (the iSCSI expected transfer length); it stays valid until the result completes.
+ *
+ * @param dataInBuffer null, or a buffer (capacity at least the expected transfer length, usually
+ *     direct memory of the transport) a command may read its data into and return as its result's
+ *     {@code dataIn}, the same object with position 0 and its limit at the bytes produced: the
+ *     transport then sends it without copying. Valid until the result completes.
  */
-public record ScsiRequest(Nexus nexus, Bytes cdb, ByteBuffer dataOut, int expectedDataTransferLength) {
+public record ScsiRequest(Nexus nexus, Bytes cdb, ByteBuffer dataOut, int expectedDataTransferLength, ByteBuffer dataInBuffer) {
+
+    public ScsiRequest(Nexus nexus, Bytes cdb, ByteBuffer dataOut, int expectedDataTransferLength) {
+        this(nexus, cdb, dataOut, expectedDataTransferLength, null);
+    }
 
     public int opcode() {
         return cdb.u8(0);

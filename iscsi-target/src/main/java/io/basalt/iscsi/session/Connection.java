@@ -70,6 +70,11 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     /** Sum of expected transfer lengths of the commands in flight; beyond it new ones get TASK SET FULL. */
     static final long INFLIGHT_BYTES_MAX = 2L * LogicalUnit.TRANSFER_BYTES_MAX;
     private static final int LOGIN_TEXT_BYTES_MAX = 65536;
+    /**
+     * Reads expecting at least this much data get a pooled direct buffer to read into (smaller
+     * transfers are INQUIRY-sized answers not worth one); at most our largest transfer.
+     */
+    static final int DATA_IN_BUFFER_BYTES_MIN = 512;
     private static final int RESERVED = Pdu.RESERVED_TAG;
 
     enum Phase { LOGIN, FULL_FEATURE, LOGGING_OUT, CLOSED }
@@ -511,7 +516,16 @@ public final class Connection extends ChannelInboundHandlerAdapter {
 
     private void execute(Task t) {
         ByteBuffer data = t.buffer == null ? ByteBuffer.allocate(0) : t.buffer.nioBuffer(0, t.expectedBytes);
-        CompletableFuture<ScsiResult> f = target.luns().execute(t.lun, new ScsiRequest(nexus, t.cdb, data, Math.max(t.expectedBytes, 0)));
+        ByteBuffer dataIn = null;
+        if (t.read && !t.write && t.expectedBytes >= DATA_IN_BUFFER_BYTES_MIN && t.expectedBytes <= LogicalUnit.TRANSFER_BYTES_MAX) {
+            // A pooled direct buffer the device can read into; Data-In PDUs are slices of it. Released
+            // in complete(), which runs only after the device's future completed.
+            t.buffer = ctx.alloc().directBuffer(t.expectedBytes, t.expectedBytes);
+            dataIn = t.buffer.nioBuffer(0, t.expectedBytes);
+            t.dataInView = dataIn;
+        }
+        CompletableFuture<ScsiResult> f = target.luns().execute(t.lun,
+                new ScsiRequest(nexus, t.cdb, data, Math.max(t.expectedBytes, 0), dataIn));
         t.execution = f;
         f.whenComplete((res, err) -> {
             if (ctx.executor().inEventLoop()) {
@@ -527,16 +541,19 @@ public final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     private void complete(Task t, ScsiResult res, Throwable err) {
-        t.releaseBuffer();
         finish(t);
-        if (t.aborted || phase == Phase.CLOSED) {
-            return;
+        try {
+            if (t.aborted || phase == Phase.CLOSED) {
+                return;
+            }
+            if (err != null) {
+                log.error("command 0x{} failed unexpectedly", Integer.toHexString(t.cdb.u8(0)), err);
+                res = ScsiResult.check(Sense.INTERNAL_TARGET_FAILURE);
+            }
+            sendResult(t, res, true);
+        } finally {
+            t.releaseBuffer();     // Data-In PDUs hold their own references to slices of a read buffer
         }
-        if (err != null) {
-            log.error("command 0x{} failed unexpectedly", Integer.toHexString(t.cdb.u8(0)), err);
-            res = ScsiResult.check(Sense.INTERNAL_TARGET_FAILURE);
-        }
-        sendResult(t, res, true);
     }
 
     /** Data-In (with status when the command succeeded), or a SCSI Response with sense data. */
@@ -564,7 +581,9 @@ public final class Connection extends ChannelInboundHandlerAdapter {
 
     /** Sends {@code toSend} bytes as Data-In PDUs; sequences end every MaxBurstLength bytes. Returns the PDU count. */
     private int sendDataIn(Task t, ByteBuffer in, int toSend, ScsiResult status, Residual residual) {
-        ByteBuf all = Unpooled.wrappedBuffer(in.slice(in.position(), toSend));
+        ByteBuf all = t.buffer != null && in == t.dataInView
+                ? t.buffer.retainedSlice(in.position(), toSend)          // the device read into our buffer: no copy
+                : Unpooled.wrappedBuffer(in.slice(in.position(), toSend));
         try {
             int segment = params.initiatorMaxRecvDataSegmentLength();
             int burst = params.maxBurstLength();

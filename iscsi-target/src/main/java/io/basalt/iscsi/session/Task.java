@@ -36,7 +36,10 @@ final class Task {
     final boolean write;
     final boolean read;
     final int cmdSn;
+    /** A write's data-out buffer, or a read's data-in buffer (see {@link #dataInView}); released once. */
     ByteBuf buffer;
+    /** For a read: the NIO view of {@link #buffer} handed to the device; a result carrying it is sent from the buffer. */
+    java.nio.ByteBuffer dataInView;
     int unsolicitedEnd;
     boolean unsolicitedDone;
     int unsolicitedNextDataSn;
@@ -67,6 +70,7 @@ final class Task {
         if (buffer != null) {
             buffer.release();
             buffer = null;
+            dataInView = null;
         }
     }
 }

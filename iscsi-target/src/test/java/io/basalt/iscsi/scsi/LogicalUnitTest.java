@@ -144,4 +144,62 @@ class LogicalUnitTest {
         assertEquals(ScsiResult.GOOD, run(a, cdb(0x15, 0x10, 0, 0, 24), page).status());
         assertTrue(!lu.writeCacheEnabled());
     }
+
+    private static Bytes writeAtomic16(long lba, int blocks, int flags, int boundary) {
+        return cdb(0x9c, flags, 0, 0, 0, 0, (int) (lba >> 24), (int) (lba >> 16), (int) (lba >> 8), (int) lba,
+                boundary >> 8, boundary, blocks >> 8, blocks, 0, 0);
+    }
+
+    private static Bytes inquiryVpd(int page) {
+        return cdb(0x12, 1, page, 0, 255, 0);
+    }
+
+    @Test
+    void writeAtomicIsInvalidOpcodeWhenTheDeviceOffersNoAtomicWrites() {
+        assertEquals(Sense.INVALID_OPCODE, run(a, writeAtomic16(0, 8, 0, 0), filled(4096, 'A')).sense());
+        ByteBuffer limits = run(a, inquiryVpd(0xb0), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(0, limits.getInt(44));
+        assertEquals(0, limits.getInt(48));
+        assertEquals(0, limits.getInt(52));
+        ByteBuffer one = run(a, cdb(0xa3, 0x0c, 0x01, 0x9c, 0, 0, 0, 0, 0, 255, 0, 0), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(0x01, one.get(1) & 0x07, "REPORT SUPPORTED OPERATION CODES must say: not supported");
+    }
+
+    @Test
+    void writeAtomicWritesWholeAlignedGrainsAndRefusesTheRest() {
+        MemoryBlockDevice atomic = new MemoryBlockDevice("atomic", 512, 1 << 20, Runnable::run).offerAtomicWrites(4096, 64 << 10);
+        LogicalUnit alu = new TargetLuns("iqn.2026-11.io.basalt:a", Map.of(0, atomic)).lun(0);
+        java.util.function.BiFunction<Bytes, ByteBuffer, ScsiResult> exec =
+                (c, d) -> alu.execute(new ScsiRequest(a, c, d, d.remaining())).join();
+        ByteBuffer limits = exec.apply(inquiryVpd(0xb0), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(128, limits.getInt(44), "MAXIMUM ATOMIC TRANSFER LENGTH");
+        assertEquals(8, limits.getInt(48), "ATOMIC ALIGNMENT");
+        assertEquals(8, limits.getInt(52), "ATOMIC TRANSFER LENGTH GRANULARITY");
+        assertEquals(0, limits.getInt(56));
+        assertEquals(0, limits.getInt(60));
+
+        assertEquals(ScsiResult.GOOD, exec.apply(writeAtomic16(16, 16, 0x08, 0), filled(8192, 'Z')).status());
+        assertEquals(filled(8192, 'Z'), atomic.read(16, 16).join());
+        assertEquals(Sense.invalidCdbField(2), exec.apply(writeAtomic16(1, 8, 0, 0), filled(4096, 'A')).sense(), "misaligned");
+        assertEquals(Sense.invalidCdbField(12), exec.apply(writeAtomic16(0, 1, 0, 0), filled(512, 'A')).sense(), "not whole units");
+        assertEquals(Sense.invalidCdbField(12), exec.apply(writeAtomic16(0, 136, 0, 0), filled(136 * 512, 'A')).sense(), "too long");
+        assertEquals(Sense.invalidCdbField(10), exec.apply(writeAtomic16(0, 8, 0, 8), filled(4096, 'A')).sense(), "atomic boundary");
+        assertEquals(Sense.invalidCdbField(1), exec.apply(writeAtomic16(0, 8, 0x20, 0), filled(4096, 'A')).sense(), "WRPROTECT");
+        assertEquals(Sense.LBA_OUT_OF_RANGE, exec.apply(writeAtomic16(2048 - 8, 16, 0, 0), filled(8192, 'A')).sense());
+        assertEquals(Sense.INVALID_FIELD_IN_INFORMATION_UNIT, exec.apply(writeAtomic16(0, 16, 0, 0), filled(4096, 'A')).sense(),
+                "less data than the CDB: no partial atomic write");
+        assertEquals(filled(4096, 0), atomic.read(0, 8).join(), "refused atomic writes wrote nothing");
+        ByteBuffer one = exec.apply(cdb(0xa3, 0x0c, 0x01, 0x9c, 0, 0, 0, 0, 0, 255, 0, 0), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(0x03, one.get(1) & 0x07, "supported, per standard");
+        assertEquals(0x18, one.get(5) & 0x18, "DPO and FUA usable");
+    }
+
+    @Test
+    void readIntoTheTransportsBufferReturnsThatBuffer() {
+        run(a, write10(10, 2), filled(1024, 'R'));
+        ByteBuffer dst = ByteBuffer.allocateDirect(1024);
+        ScsiResult r = lu.execute(new ScsiRequest(a, read10(10, 2), ByteBuffer.allocate(0), 1024, dst)).join();
+        assertTrue(r.dataIn() == dst, "the result must carry the transport's buffer itself");
+        assertEquals(filled(1024, 'R'), r.dataIn());
+    }
 }
