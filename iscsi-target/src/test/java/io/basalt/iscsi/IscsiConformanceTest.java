@@ -29,17 +29,20 @@ class IscsiConformanceTest {
 
     private static final String IQN = "iqn.2026-11.io.basalt:conformance";
     private static final long DEVICE_BYTES = 64L << 20;
-    private static final int PASSES_MIN = 190;
+    /** A non-removable, writable LUN on one path with SANITIZE off can pass at most 205 of the 230 tests. */
+    private static final int PASSES_MIN = 200;
     private static final long SUITE_TIMEOUT_SECONDS = 600;
 
     /**
-     * Tests whose own check is wrong for a correct target. GetLBAStatus.UnmapSingle asks for the
-     * status at LBA i+1 and then requires the first descriptor to start at i+LBPPB, which only
-     * holds when a physical block is one logical block; we report 4 KiB physical blocks (the
-     * store's grain), and SBC-4 requires the first descriptor to start at the requested LBA.
+     * Tests whose own check is wrong for a correct target, with the one failure message they may
+     * show (any other failure in them still fails this test). GetLBAStatus.UnmapSingle asks for
+     * the status at LBA i+1 and then requires the first descriptor to start at i+LBPPB, which
+     * only holds when a physical block is one logical block; we report 4 KiB physical blocks (the
+     * store's grain), and SBC-4 (5.8.2.3, LBA status descriptor relationships) requires the first
+     * descriptor to start at the requested LBA.
      */
     private static final Map<String, String> KNOWN_SUITE_DEFECTS = Map.of(
-            "GetLBAStatus.UnmapSingle", "checks descriptor LBA i+LBPPB after asking for i+1");
+            "GetLBAStatus.UnmapSingle", "lba offset in first descriptor does not");
 
     @TempDir
     Path tmp;
@@ -92,7 +95,7 @@ class IscsiConformanceTest {
     private static void check(Map<String, String> verdicts, boolean headerDigest, String output) {
         Map<String, Long> counts = verdicts.values().stream().collect(Collectors.groupingBy(v -> v, Collectors.counting()));
         String failures = verdicts.entrySet().stream()
-                .filter(e -> e.getValue().equals("fail") && !KNOWN_SUITE_DEFECTS.containsKey(e.getKey()))
+                .filter(e -> e.getValue().equals("fail") && !knownDefect(e.getKey(), output))
                 .map(Map.Entry::getKey).collect(Collectors.joining(", "));
         String summary = "headerDigest=" + headerDigest + ": " + counts.getOrDefault("pass", 0L) + " pass, "
                 + counts.getOrDefault("fail", 0L) + " fail, " + counts.getOrDefault("skip", 0L) + " skip of " + verdicts.size();
@@ -100,6 +103,19 @@ class IscsiConformanceTest {
         assertTrue(verdicts.size() >= 200, "parsed only " + verdicts.size() + " tests; output:\n" + tail(output));
         assertTrue(failures.isEmpty(), summary + "; failed: " + failures);
         assertTrue(counts.getOrDefault("pass", 0L) >= PASSES_MIN, summary + " (expected: >= " + PASSES_MIN + " passes)");
+    }
+
+    /** True when {@code test} is a known suite defect and failed with exactly its known message, once. */
+    private static boolean knownDefect(String test, String output) {
+        String message = KNOWN_SUITE_DEFECTS.get(test);
+        if (message == null) {
+            return false;
+        }
+        String name = test.substring(test.indexOf('.') + 1);
+        int at = output.indexOf("  Test: " + name + " ...");
+        int end = output.indexOf("  Test: ", at + 1);
+        String block = at < 0 ? "" : output.substring(at, end < 0 ? output.length() : end);
+        return block.contains(message) && !block.contains("    2. test_");
     }
 
     private static final Pattern SUITE = Pattern.compile("^Suite: (\\S+)");
