@@ -38,7 +38,7 @@ class IscsiConformanceTest {
      * show (any other failure in them still fails this test). GetLBAStatus.UnmapSingle asks for
      * the status at LBA i+1 and then requires the first descriptor to start at i+LBPPB, which
      * only holds when a physical block is one logical block; we report 4 KiB physical blocks (the
-     * store's grain), and SBC-4 (5.8.2.3, LBA status descriptor relationships) requires the first
+     * store's grain), and SBC-4 (GET LBA STATUS parameter data, "LBA status descriptor relationships") requires the first
      * descriptor to start at the requested LBA.
      */
     private static final Map<String, String> KNOWN_SUITE_DEFECTS = Map.of(
