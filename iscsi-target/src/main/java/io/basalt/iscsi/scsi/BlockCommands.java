@@ -138,7 +138,7 @@ final class BlockCommands {
     }
 
     /**
-     * WRITE ATOMIC (16), SBC-4 §5.48: all of the blocks or none, after a crash and for concurrent
+     * WRITE ATOMIC (16) (SBC-4): all of the blocks or none, after a crash and for concurrent
      * readers and writers; offered when the device offers {@link BlockDevice#writeAtomic}. The LBA
      * and length must be multiples of the device's atomic unit (the grain, reported as ATOMIC
      * ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY), the length at most its maximum, and the

@@ -1,6 +1,7 @@
 package io.basalt.iscsi.scsi;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /** REPORT SUPPORTED OPERATION CODES (SPC-5 §6.35). */
 final class SupportedOpcodes {
@@ -23,13 +24,13 @@ final class SupportedOpcodes {
         return data == null ? ScsiResult.check(Sense.invalidCdbField(2)) : ScsiResult.good(InfoCommands.truncate(data, alloc));
     }
 
-    private static java.util.List<Opcodes.Command> offered(boolean atomicWrites) {
+    private static List<Opcodes.Command> offered(boolean atomicWrites) {
         return Opcodes.SUPPORTED.stream().filter(c -> atomicWrites || c.opcode() != Opcodes.WRITE_ATOMIC_16).toList();
     }
 
     private static ByteBuffer all(boolean rctd, boolean atomicWrites) {
         int each = 8 + (rctd ? TIMEOUTS_BYTES : 0);
-        java.util.List<Opcodes.Command> offered = offered(atomicWrites);
+        List<Opcodes.Command> offered = offered(atomicWrites);
         ByteBuffer b = ByteBuffer.allocate(4 + each * offered.size());
         b.putInt(0, b.capacity() - 4);
         int at = 4;
