@@ -139,7 +139,7 @@ final class PgChannel implements AutoCloseable {
                 var request = localWrites.newWrite(m);
                 f = ReadRetry.read(() -> localWrites.submit(request), deadline, ClusterClient.RETRY_SLEEP);
             } else {
-                f = client.async().send(m);
+                f = WriteRetry.send(() -> client.async().send(m), deadline, ClusterClient.RETRY_SLEEP);
             }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
