@@ -9,7 +9,11 @@ import java.util.List;
  * Changing any of these on a running cluster re-places data, which is not supported yet
  * (membership changes move PG replicas, not grains).
  *
- * @param nodes          node ids are 1..n in this list's order
+ * @param nodes          every node known to the cluster, ids unique and >= 1. At bootstrap the
+ *                       nodes are 1..n and {@link Placement} places PG replicas on them; after a
+ *                       membership change (docs/cluster-membership.md) the list is the address
+ *                       book (ids may have gaps) and each group's Ratis configuration says
+ *                       which nodes hold it.
  * @param pgCount        placement groups; fixed for the life of the cluster
  * @param replicaCount   replicas per PG (1 in single-node mode, 3 by default)
  * @param metaVoterCount voters of the meta group: the first nodes, at most 5
@@ -87,9 +91,10 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         if (nodes.isEmpty()) {
             throw new IllegalArgumentException("nodes: none (expected: at least 1)");
         }
-        for (int i = 0; i < nodes.size(); i++) {
-            if (nodes.get(i).id() != i + 1) {
-                throw new IllegalArgumentException("node id: " + nodes.get(i).id() + " at position " + i + " (expected: " + (i + 1) + ")");
+        java.util.Set<Integer> ids = new java.util.HashSet<>();
+        for (NodeAddress a : nodes) {
+            if (!ids.add(a.id())) {
+                throw new IllegalArgumentException("node id: " + a.id() + " appears twice (expected: unique ids)");
             }
         }
         if (pgCount < 1 || pgCount > PG_COUNT_MAX) {
@@ -182,9 +187,36 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
     }
 
     public NodeAddress node(int id) {
-        if (id < 1 || id > nodes.size()) {
-            throw new IllegalArgumentException("node id: " + id + " (expected: 1.." + nodes.size() + ")");
+        for (NodeAddress a : nodes) {
+            if (a.id() == id) {
+                return a;
+            }
         }
-        return nodes.get(id - 1);
+        throw new IllegalArgumentException("node id: " + id + " (expected: one of " + nodeIds() + ")");
+    }
+
+    public boolean hasNode(int id) {
+        return nodes.stream().anyMatch(a -> a.id() == id);
+    }
+
+    public List<Integer> nodeIds() {
+        return nodes.stream().map(NodeAddress::id).toList();
+    }
+
+    /** This config with {@code a} added to the address book (replacing an entry of the same id). */
+    public ClusterConfig withNode(NodeAddress a) {
+        List<NodeAddress> out = new java.util.ArrayList<>(nodes.stream().filter(x -> x.id() != a.id()).toList());
+        out.add(a);
+        out.sort(java.util.Comparator.comparingInt(NodeAddress::id));
+        return new ClusterConfig(name, out, pgCount, Math.min(replicaCount, out.size()), Math.min(metaVoterCount, out.size()),
+                stripeGrains, tuning);
+    }
+
+    /** This config without node {@code id} in the address book. */
+    public ClusterConfig withoutNode(int id) {
+        node(id);
+        List<NodeAddress> out = nodes.stream().filter(x -> x.id() != id).toList();
+        return new ClusterConfig(name, out, pgCount, Math.min(replicaCount, out.size()), Math.min(metaVoterCount, out.size()),
+                stripeGrains, tuning);
     }
 }

@@ -44,8 +44,25 @@ public final class ClusterNode implements AutoCloseable {
         this.groupNames = groupNames;
     }
 
-    /** What a node needs beyond the cluster config: its id, its data directory, engine options. */
-    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {
+    /** Written into the data dir once the node holds its bootstrap groups (or joined empty). */
+    static final String BOOTSTRAPPED_FILE = "bootstrapped";
+
+    /**
+     * What a node needs beyond the cluster config: its id, its data directory, engine options.
+     *
+     * @param join start a node new to a running cluster: it creates no group itself and is given
+     *             replicas by {@link io.basalt.cluster.admin.ClusterAdmin}; without it, a node
+     *             started for the first time creates the groups {@link Placement} puts on it
+     */
+    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions, boolean join) {
+        public Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {
+            this(nodeId, dataDir, storeOptions, false);
+        }
+
+        public Options joining() {
+            return new Options(nodeId, dataDir, storeOptions, true);
+        }
+
         /** Reads {@code node.id} and {@code node.data.dir} (engine options: defaults). */
         public static Options fromProperties(java.util.Properties p) {
             String id = p.getProperty("node.id");
@@ -61,8 +78,11 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /**
-     * Starts node {@code options.nodeId()} of {@code config}: recovers the groups found on disk
-     * and creates the ones this node should hold but does not yet.
+     * Starts node {@code options.nodeId()} of {@code config}: Ratis recovers the groups found on
+     * disk, with the configuration their logs hold. Only the first start of a bootstrap node
+     * (no {@value #BOOTSTRAPPED_FILE} file yet, not joining) creates groups, the ones
+     * {@link Placement} puts on it; later starts never do, because membership changes
+     * (docs/cluster-membership.md) may have moved replicas away from the formula.
      */
     public static ClusterNode start(ClusterConfig config, Options options) throws IOException {
         config.node(options.nodeId());
@@ -94,7 +114,13 @@ public final class ClusterNode implements AutoCloseable {
         ClusterNode node = new ClusterNode(config, options.nodeId(), server, names);
         try {
             server.start();
-            node.addMissingGroups();
+            Path bootstrapped = options.dataDir().resolve(BOOTSTRAPPED_FILE);
+            if (!Files.exists(bootstrapped)) {
+                if (!options.join()) {
+                    node.addMissingGroups();
+                }
+                Files.writeString(bootstrapped, options.join() ? "joined\n" : "bootstrap groups created\n");
+            }
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -139,17 +165,28 @@ public final class ClusterNode implements AutoCloseable {
      * the leader's ReadIndex/lease check there).
      */
     public java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore(int pg) {
-        RaftGroup group = RaftSetup.pgGroup(config, pg);
-        if (group.getPeers().size() != 1 || group.getPeer(RaftSetup.peerId(nodeId)) == null) {
+        RaftGroupId id = RaftSetup.pgGroupId(config, pg);
+        if (!soleReplica(id)) {
             return null;
         }
+        // Checked again on every read: a membership change may have added replicas since.
         return () -> {
             try {
-                return StateMachines.pgStore(server.getDivision(group.getGroupId()).getStateMachine());
+                return soleReplica(id) ? StateMachines.pgStore(server.getDivision(id).getStateMachine()) : null;
             } catch (IOException e) {
                 return null;
             }
         };
+    }
+
+    /** True when this node holds {@code id} and its current configuration has no other peer. */
+    private boolean soleReplica(RaftGroupId id) {
+        try {
+            RaftGroup group = server.getDivision(id).getGroup();
+            return group.getPeers().size() == 1 && group.getPeer(RaftSetup.peerId(nodeId)) != null;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The Ratis server, for status and tests. */

@@ -8,19 +8,20 @@ import java.util.List;
  * stable: the same inputs give the same answer in every JVM, forever (a change here moves data).
  *
  * <p>A grain {@code g} of a vdisk whose root (oldest ancestor) is {@code r} lives in PG
- * {@code mix(r, g / stripeGrains) mod pgCount}. PG {@code p} is replicated on nodes
- * {@code p, p+1, ..., p+replicas-1} (mod node count, 1-based), and its preferred leader is the
- * first of them, so leaders spread evenly over the nodes.
+ * {@code mix(r, g / stripeGrains) mod pgCount}. When the cluster is created, PG {@code p} is
+ * replicated on nodes {@code p, p+1, ..., p+replicas-1} (mod node count, 1-based), and its
+ * preferred leader is the first of them, so leaders spread evenly over the nodes. Membership
+ * changes move PG replicas between nodes (docs/cluster-membership.md); grains never move.
  */
 public final class Placement {
     private final int pgCount;
-    private final int nodeCount;
+    private final List<Integer> nodeIds;
     private final int replicaCount;
     private final int stripeGrains;
 
     public Placement(ClusterConfig config) {
         this.pgCount = config.pgCount();
-        this.nodeCount = config.nodes().size();
+        this.nodeIds = config.nodeIds();
         this.replicaCount = config.replicaCount();
         this.stripeGrains = config.stripeGrains();
     }
@@ -35,11 +36,14 @@ public final class Placement {
         return (int) Long.remainderUnsigned(mix(rootId * 0x9E3779B97F4A7C15L ^ mix(stripe)), pgCount);
     }
 
-    /** Node ids holding a replica of {@code pg}; the first is the preferred leader. */
+    /**
+     * Node ids holding a replica of {@code pg} when the cluster is created; the first is the
+     * preferred leader. After a membership change the group's Ratis configuration is the truth.
+     */
     public List<Integer> nodesOf(int pg) {
         List<Integer> out = new ArrayList<>(replicaCount);
         for (int k = 0; k < replicaCount; k++) {
-            out.add((pg + k) % nodeCount + 1);
+            out.add(nodeIds.get((pg + k) % nodeIds.size()));
         }
         return out;
     }

@@ -26,15 +26,16 @@ public final class TestCluster implements AutoCloseable {
     /** Small engine caches and pools: many stores share one test JVM. */
     public static final VdiskStore.Options SMALL_STORE = new VdiskStore.Options(8L << 20, 2);
 
-    private final ClusterConfig config;
+    /** The address book: grows when a test adds a node. */
+    private volatile ClusterConfig config;
     private final Path dir;
-    private final ClusterNode[] nodes;
+    /** Running nodes by id. */
+    private final java.util.Map<Integer, ClusterNode> nodes = new java.util.concurrent.ConcurrentSkipListMap<>();
     private ClusterClient client;
 
     private TestCluster(ClusterConfig config, Path dir) {
         this.config = config;
         this.dir = dir;
-        this.nodes = new ClusterNode[config.nodes().size()];
     }
 
     public static ClusterConfig config(String name, int nodeCount, int pgCount, int replicas, ClusterConfig.Tuning tuning) throws IOException {
@@ -85,7 +86,7 @@ public final class TestCluster implements AutoCloseable {
     }
 
     public ClusterNode node(int id) {
-        ClusterNode n = nodes[id - 1];
+        ClusterNode n = nodes.get(id);
         if (n == null) {
             throw new IllegalStateException("node " + id + " is stopped");
         }
@@ -93,24 +94,39 @@ public final class TestCluster implements AutoCloseable {
     }
 
     public void startNode(int id) throws IOException {
-        if (nodes[id - 1] != null) {
+        startNode(id, false);
+    }
+
+    private void startNode(int id, boolean join) throws IOException {
+        if (nodes.containsKey(id)) {
             throw new IllegalStateException("node " + id + " is running");
         }
-        nodes[id - 1] = ClusterNode.start(config, new ClusterNode.Options(id, dir.resolve("node" + id), SMALL_STORE));
+        ClusterNode.Options o = new ClusterNode.Options(id, dir.resolve("node" + id), SMALL_STORE);
+        nodes.put(id, ClusterNode.start(config, join ? o.joining() : o));
+    }
+
+    /**
+     * Adds node {@code id} on a free loopback port to the address book and starts it empty
+     * (joining): it holds no group until {@link io.basalt.cluster.admin.ClusterAdmin} gives it some.
+     */
+    public void startJoiningNode(int id) throws IOException {
+        config = config.withNode(new ClusterConfig.NodeAddress(id, "127.0.0.1", freePort()));
+        startNode(id, true);
     }
 
     public void stopNode(int id) throws IOException {
         ClusterNode n = node(id);
-        nodes[id - 1] = null;
+        nodes.remove(id);
         n.close();
+    }
+
+    public boolean isRunning(int id) {
+        return nodes.containsKey(id);
     }
 
     /** The node that leads {@code group} as the running nodes see it, once they agree. */
     public Optional<Integer> leaderOf(RaftGroupId group) throws IOException {
-        for (ClusterNode n : nodes) {
-            if (n == null) {
-                continue;
-            }
+        for (ClusterNode n : nodes.values()) {
             for (RaftGroupId id : n.server().getGroupIds()) {
                 if (id.equals(group) && n.server().getDivision(id).getInfo().isLeader()) {
                     return Optional.of(n.id());
@@ -163,14 +179,11 @@ public final class TestCluster implements AutoCloseable {
                 client = null;
             }
         }
-        for (int i = 0; i < nodes.length; i++) {
-            if (nodes[i] != null) {
-                try {
-                    nodes[i].close();
-                } catch (IOException | RuntimeException e) {
-                    failures.add(e);
-                }
-                nodes[i] = null;
+        for (Integer id : List.copyOf(nodes.keySet())) {
+            try {
+                nodes.remove(id).close();
+            } catch (IOException | RuntimeException e) {
+                failures.add(e);
             }
         }
         if (!failures.isEmpty()) {

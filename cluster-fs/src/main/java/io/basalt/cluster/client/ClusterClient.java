@@ -25,6 +25,7 @@ import org.apache.ratis.util.TimeDuration;
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.ClusterNode;
 import io.basalt.cluster.Placement;
+import io.basalt.cluster.admin.GroupDirectory;
 import io.basalt.cluster.meta.MetaCodec;
 import io.basalt.cluster.meta.MetaCommand;
 import io.basalt.cluster.meta.MetaQuery;
@@ -67,10 +68,14 @@ public final class ClusterClient implements AutoCloseable {
      */
     public static ClusterClient open(ClusterConfig config, ClusterNode local) {
         RaftProperties props = RaftSetup.clientProperties(config);
-        RaftClient meta = newClient(config, props, RaftSetup.metaGroup(config));
+        // Each group's current peers, as the nodes report them (membership may have changed
+        // since the config file was written). Later changes reach the Ratis clients through
+        // NotLeaderException, which carries the group's peers.
+        GroupDirectory groups = GroupDirectory.discover(config);
+        RaftClient meta = newClient(config, props, groups.meta(config));
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
-            pgs[pg] = new PgChannel(pg, newClient(config, props, RaftSetup.pgGroup(config, pg)), config.tuning().ioTimeout(),
+            pgs[pg] = new PgChannel(pg, newClient(config, props, groups.pg(config, pg)), config.tuning().ioTimeout(),
                     config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localWrites(config, local, pg));
         }
         return new ClusterClient(config, meta, pgs);
@@ -194,7 +199,9 @@ public final class ClusterClient implements AutoCloseable {
     // ---- meta group plumbing ----
 
     private ByteBuffer metaWrite(MetaCommand c) {
-        return metaCall(meta.async().send(message(MetaCodec.encode(c))), "meta " + c.getClass().getSimpleName());
+        Message m = message(MetaCodec.encode(c));
+        long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
+        return metaCall(WriteRetry.send(() -> meta.async().send(m), deadline, RETRY_SLEEP), "meta " + c.getClass().getSimpleName());
     }
 
     private ByteBuffer metaRead(MetaQuery q) {

@@ -51,16 +51,16 @@ public final class RaftSetup {
         return RaftPeerId.valueOf("n" + nodeId);
     }
 
-    /** The meta group: the first {@code metaVoterCount} nodes. */
+    /** The meta group at bootstrap: the first {@code metaVoterCount} nodes. */
     public static RaftGroup metaGroup(ClusterConfig c) {
         List<RaftPeer> peers = new ArrayList<>();
-        for (int id = 1; id <= c.metaVoterCount(); id++) {
-            peers.add(peer(c, id, id == 1 ? 1 : 0));
+        for (int i = 0; i < c.metaVoterCount(); i++) {
+            peers.add(peer(c, c.nodes().get(i).id(), i == 0 ? 1 : 0));
         }
         return RaftGroup.valueOf(metaGroupId(c), peers);
     }
 
-    /** PG {@code pg}: its replicas per {@link Placement}, the first with the higher priority. */
+    /** PG {@code pg} at bootstrap: its replicas per {@link Placement}, the first with the higher priority. */
     public static RaftGroup pgGroup(ClusterConfig c, int pg) {
         List<Integer> nodes = new Placement(c).nodesOf(pg);
         List<RaftPeer> peers = new ArrayList<>();

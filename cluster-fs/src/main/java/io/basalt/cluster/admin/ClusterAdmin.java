@@ -1,0 +1,351 @@
+package io.basalt.cluster.admin;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.util.TimeDuration;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.raft.RaftSetup;
+
+/**
+ * Membership changes of a running cluster (docs/cluster-membership.md): every change is a
+ * sequence of single-replica moves, and a move of group G from node A to node B is
+ * <ol>
+ *   <li>B gets an empty division of G ({@code GroupManagementApi.add} with no peers: it waits,
+ *       without voting or campaigning, for a leader to contact it);</li>
+ *   <li>G's leader is asked to {@code setConfiguration(peers - A + B)}; Ratis first catches B up
+ *       as a non-voting staging peer (log entries, or a snapshot install when the log was
+ *       purged), then commits the joint and the new configuration;</li>
+ *   <li>A's division of G is removed with its directory (when A is reachable).</li>
+ * </ol>
+ * The group keeps its replica count through a move, writes continue (a majority of the old and
+ * the new configuration stays available throughout), and each step is idempotent, so a change
+ * that stopped half-way is finished by running it again. Only one admin should run at a time;
+ * Ratis refuses a second reconfiguration of a group while one is in progress.
+ *
+ * <p>{@code config} is the address book: every node a change names must be in it.
+ */
+public final class ClusterAdmin {
+    /** One group's move, start to end, including a staging catch-up that may install a snapshot. */
+    public static final Duration MOVE_TIMEOUT = Duration.ofMinutes(5);
+    /** One setConfiguration attempt; Ratis answers when the new configuration is committed. */
+    static final Duration SET_CONF_ATTEMPT_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+
+    private final ClusterConfig config;
+    private final Consumer<String> progress;
+    private final Duration probeTimeout;
+
+    /** One replica moved (or to move) from node {@code from} to node {@code to}. */
+    public record Move(String group, int from, int to, List<Integer> before, List<Integer> after) {}
+
+    public ClusterAdmin(ClusterConfig config, Consumer<String> progress) {
+        this.config = config;
+        this.progress = progress;
+        this.probeTimeout = ClusterStatus.PROBE_TIMEOUT_DEFAULT;
+    }
+
+    /** One group's current configuration as its leader holds it. */
+    record GroupConf(RaftGroupId id, String name, List<RaftPeer> peers) {
+        List<Integer> nodeIds() {
+            List<Integer> out = new ArrayList<>();
+            peers.forEach(p -> NodeProbe.nodeIdOf(p.getId()).ifPresent(out::add));
+            return out;
+        }
+
+        boolean has(int nodeId) {
+            return nodeIds().contains(nodeId);
+        }
+    }
+
+    // ---- the three operations ----
+
+    /**
+     * Gives the running, empty node {@code id} (started with {@code join}) its share of PG
+     * replicas: PG replicas move to it from the nodes holding the most, until it holds
+     * {@code floor(replicas / nodes)}. The meta group's voters stay where they are.
+     */
+    public List<Move> addNode(int id) throws IOException {
+        requireUp(id);
+        Map<RaftGroupId, GroupConf> confs = currentConfs();
+        List<GroupConf> pgs = confs.values().stream().filter(c -> !c.name().equals("meta")).toList();
+        Map<Integer, Integer> load = pgLoad(pgs, upNodes());
+        load.putIfAbsent(id, 0);
+        int total = pgs.stream().mapToInt(c -> c.peers().size()).sum();
+        int target = total / load.size();
+        List<Move> plan = new ArrayList<>();
+        for (GroupConf g : pgs) {
+            if (load.get(id) >= target) {
+                break;
+            }
+            if (g.has(id)) {
+                continue;
+            }
+            Optional<Integer> donor = g.nodeIds().stream().filter(n -> load.getOrDefault(n, 0) > target)
+                    .max(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n));
+            if (donor.isPresent()) {
+                plan.add(planned(g, donor.get(), id));
+                load.merge(donor.get(), -1, Integer::sum);
+                load.merge(id, 1, Integer::sum);
+            }
+        }
+        progress.accept("add node " + id + ": " + plan.size() + " PG replicas move to it (target " + target + " of " + total + ")");
+        return execute(plan, confs);
+    }
+
+    /**
+     * Moves every replica node {@code id} holds (meta included) to other up nodes, the least
+     * loaded first, keeping each group's replica count; then node {@code id} holds nothing and
+     * can be stopped. Refused before anything moves when some group has no other node to go to.
+     */
+    public List<Move> removeNode(int id) throws IOException {
+        Map<RaftGroupId, GroupConf> confs = currentConfs();
+        List<Integer> up = upNodes();
+        Map<Integer, Integer> load = pgLoad(confs.values(), up);
+        List<Move> plan = new ArrayList<>();
+        for (GroupConf g : confs.values()) {
+            if (!g.has(id)) {
+                continue;
+            }
+            Optional<Integer> to = up.stream().filter(n -> n != id && !g.has(n))
+                    .min(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n));
+            if (to.isEmpty()) {
+                throw new IllegalArgumentException("remove node " + id + ": " + g.name() + " is on nodes " + g.nodeIds()
+                        + " and no other node is up to take its replica (up: " + up + "); add a node first");
+            }
+            plan.add(planned(g, id, to.get()));
+            load.merge(to.get(), 1, Integer::sum);
+        }
+        progress.accept("remove node " + id + ": " + plan.size() + " replicas move off it");
+        return execute(plan, confs);
+    }
+
+    /**
+     * Puts node {@code replacement} (running, started with {@code join}) in place of node
+     * {@code dead} in every group that has {@code dead} (meta included), keeping the peer's
+     * priority, so {@code replacement} also takes over the preferred leaderships. {@code dead}
+     * may be down; its data, if it ever comes back, must be wiped before reuse.
+     */
+    public List<Move> replaceNode(int dead, int replacement) throws IOException {
+        if (dead == replacement) {
+            throw new IllegalArgumentException("replace node " + dead + " by itself (expected: two different nodes)");
+        }
+        requireUp(replacement);
+        Map<RaftGroupId, GroupConf> confs = currentConfs();
+        List<Move> plan = new ArrayList<>();
+        for (GroupConf g : confs.values()) {
+            if (g.has(dead)) {
+                if (g.has(replacement)) {
+                    throw new IllegalArgumentException("replace node " + dead + " by " + replacement + ": " + g.name()
+                            + " already has both (" + g.nodeIds() + ")");
+                }
+                plan.add(planned(g, dead, replacement));
+            }
+        }
+        progress.accept("replace node " + dead + " by node " + replacement + ": " + plan.size() + " groups");
+        return execute(plan, confs);
+    }
+
+    // ---- moves ----
+
+    private static Move planned(GroupConf g, int from, int to) {
+        List<Integer> after = g.nodeIds().stream().map(n -> n == from ? to : n).toList();
+        return new Move(g.name(), from, to, g.nodeIds(), after);
+    }
+
+    private List<Move> execute(List<Move> plan, Map<RaftGroupId, GroupConf> confs) throws IOException {
+        Map<String, RaftGroupId> byName = new HashMap<>();
+        confs.values().forEach(c -> byName.put(c.name(), c.id()));
+        int i = 0;
+        for (Move m : plan) {
+            i++;
+            long t0 = System.nanoTime();
+            moveReplica(byName.get(m.group()), m.group(), m.from(), m.to());
+            progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", i, plan.size(), m.group(), m.before(), m.after(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
+        }
+        return plan;
+    }
+
+    /** Moves group {@code id}'s replica from node {@code from} to node {@code to}; idempotent. */
+    void moveReplica(RaftGroupId id, String name, int from, int to) throws IOException {
+        long deadline = System.nanoTime() + MOVE_TIMEOUT.toNanos();
+        GroupConf cur = leaderConf(id, name, deadline);
+        if (!cur.has(from) && cur.has(to)) {
+            removeDivision(from, id, name);
+            return; // done by an earlier run
+        }
+        if (!cur.has(from) || cur.has(to)) {
+            throw new IllegalStateException(name + " is on " + cur.nodeIds() + " (expected: with node " + from + ", without node " + to + ")");
+        }
+        addEmptyDivision(to, id, name);
+        List<RaftPeer> next = new ArrayList<>();
+        for (RaftPeer p : cur.peers()) {
+            boolean moved = NodeProbe.nodeIdOf(p.getId()).orElse(-1) == from;
+            next.add(moved ? peer(to, p.getPriority()) : p);
+        }
+        setConfiguration(cur, next, deadline);
+        removeDivision(from, id, name);
+    }
+
+    /** Step 1: an empty division on {@code nodeId}, waiting to be caught up by the leader. */
+    private void addEmptyDivision(int nodeId, RaftGroupId id, String name) throws IOException {
+        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), probeTimeout)) {
+            var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
+            if (api.list().getGroupIds().contains(id)) {
+                return;
+            }
+            RaftClientReply r = api.add(RaftGroup.valueOf(id), true);
+            if (!r.isSuccess()) {
+                throw new IOException("adding an empty " + name + " on node " + nodeId + " failed: " + r.getException());
+            }
+        }
+    }
+
+    /** Step 2: the new configuration, retried until the leader reports it or the deadline passes. */
+    private void setConfiguration(GroupConf cur, List<RaftPeer> next, long deadline) throws IOException {
+        List<RaftPeer> all = new ArrayList<>(cur.peers());
+        next.stream().filter(p -> cur.peers().stream().noneMatch(q -> q.getId().equals(p.getId()))).forEach(all::add);
+        RaftProperties props = new RaftProperties();
+        RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(SET_CONF_ATTEMPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+        List<Integer> wanted = new GroupConf(cur.id(), cur.name(), next).nodeIds().stream().sorted().toList();
+        String last = "";
+        try (RaftClient c = RaftClient.newBuilder().setProperties(props).setRaftGroup(RaftGroup.valueOf(cur.id(), all))
+                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(10,
+                        TimeDuration.valueOf(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)))
+                .build()) {
+            while (true) {
+                try {
+                    RaftClientReply r = c.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+                            .setServersInNewConf(next).setMode(SetConfigurationRequest.Mode.SET_UNCONDITIONALLY).build());
+                    if (r.isSuccess()) {
+                        return;
+                    }
+                    last = String.valueOf(r.getException());
+                } catch (IOException e) {
+                    last = NodeProbe.reason(e);
+                }
+                // Not confirmed (a retry found it in progress, a leader changed, the attempt timed
+                // out while the new peer catches up): done once the leader holds the new configuration.
+                Optional<GroupConf> now = tryLeaderConf(cur.id(), cur.name());
+                if (now.isPresent() && now.get().nodeIds().stream().sorted().toList().equals(wanted)) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException(cur.name() + ": configuration " + wanted + " not reached within " + MOVE_TIMEOUT + ": " + last);
+                }
+                sleep(POLL_INTERVAL);
+            }
+        }
+    }
+
+    /** Step 3: the old replica's division and its directory go, if its node answers. */
+    private void removeDivision(int nodeId, RaftGroupId id, String name) {
+        if (!config.hasNode(nodeId)) {
+            progress.accept(name + ": node " + nodeId + " is not in the address book; its copy (if any) stays on its disk");
+            return;
+        }
+        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), probeTimeout)) {
+            var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
+            if (api.list().getGroupIds().contains(id)) {
+                RaftClientReply r = api.remove(id, true, false);
+                if (!r.isSuccess()) {
+                    progress.accept(name + ": removing the old copy on node " + nodeId + " failed: " + r.getException());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            progress.accept(name + ": node " + nodeId + " unreachable (" + NodeProbe.reason(e) + "); its old copy stays on its disk");
+        }
+    }
+
+    // ---- reading the current state ----
+
+    private RaftPeer peer(int nodeId, int priority) {
+        return RaftPeer.newBuilder().setId(RaftSetup.peerId(nodeId)).setAddress(config.node(nodeId).address()).setPriority(priority).build();
+    }
+
+    /** Every group of the cluster with its leader's configuration (waits for leaders). */
+    Map<RaftGroupId, GroupConf> currentConfs() throws IOException {
+        long deadline = System.nanoTime() + MOVE_TIMEOUT.toNanos();
+        ClusterStatus.GroupNames names = new ClusterStatus.GroupNames(config);
+        Map<RaftGroupId, GroupConf> out = new LinkedHashMap<>();
+        for (RaftGroupId id : names.allGroups(List.of())) {
+            out.put(id, leaderConf(id, names.name(id), deadline));
+        }
+        return out;
+    }
+
+    private GroupConf leaderConf(RaftGroupId id, String name, long deadline) throws IOException {
+        while (true) {
+            Optional<GroupConf> c = tryLeaderConf(id, name);
+            if (c.isPresent()) {
+                return c.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException(name + ": no leader reachable within " + MOVE_TIMEOUT);
+            }
+            sleep(POLL_INTERVAL);
+        }
+    }
+
+    /** The configuration of {@code id} as a reachable leader reports it, when its conf is stable. */
+    private Optional<GroupConf> tryLeaderConf(RaftGroupId id, String name) {
+        Collection<NodeProbe.NodeView> views = ClusterStatus.probeAll(config, probeTimeout).values();
+        return GroupDirectory.reported(id, views).filter(NodeProbe.GroupView::isLeader)
+                .map(g -> new GroupConf(id, name, g.peers()));
+    }
+
+    private List<Integer> upNodes() {
+        return ClusterStatus.probeAll(config, probeTimeout).values().stream().filter(NodeProbe.NodeView::up)
+                .map(NodeProbe.NodeView::nodeId).filter(config::hasNode).toList();
+    }
+
+    private void requireUp(int id) {
+        NodeProbe.NodeView v = NodeProbe.probe(id, config.node(id).address(), probeTimeout);
+        if (!v.up()) {
+            throw new IllegalArgumentException("node " + id + " at " + config.node(id).address() + " is not reachable: " + v.error()
+                    + " (expected: running, started with --join)");
+        }
+    }
+
+    /** PG replicas per node (meta aside), counting every up node, also those holding none. */
+    private static Map<Integer, Integer> pgLoad(Collection<GroupConf> groups, List<Integer> up) {
+        Map<Integer, Integer> load = new HashMap<>();
+        up.forEach(n -> load.put(n, 0));
+        for (GroupConf g : groups) {
+            if (!g.name().equals("meta")) {
+                g.nodeIds().forEach(n -> load.merge(n, 1, Integer::sum));
+            }
+        }
+        return load;
+    }
+
+    private static void sleep(Duration d) throws IOException {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+}

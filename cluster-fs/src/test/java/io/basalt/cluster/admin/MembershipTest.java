@@ -1,0 +1,298 @@
+package io.basalt.cluster.admin;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.TestCluster;
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.client.ClusterVdisk;
+
+/**
+ * Membership changes on a real in-process cluster while a writer keeps writes in flight: every
+ * acknowledged write must read back afterwards, also when the replicas that moved are needed
+ * for a quorum (an original node stopped), and no write may fail during the change.
+ */
+class MembershipTest {
+    private static final int BLOCK = 512;
+    private static final int WRITE_BLOCKS = 16;
+    private static final int IN_FLIGHT_MAX = 32;
+
+    @TempDir
+    Path dir;
+    private TestCluster cluster;
+    private Writer writer;
+
+    @AfterEach
+    void stop() throws Exception {
+        try {
+            if (writer != null) {
+                writer.stop();
+            }
+        } finally {
+            if (cluster != null) {
+                cluster.close();
+            }
+        }
+    }
+
+    /**
+     * Writes 8 KiB to distinct addresses (each acknowledged write has one expected content),
+     * {@link #IN_FLIGHT_MAX} at a time, until stopped.
+     */
+    static final class Writer {
+        final Map<Long, byte[]> acked = new ConcurrentHashMap<>();
+        final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+        private final AtomicBoolean stopping = new AtomicBoolean();
+        private final Semaphore inFlight = new Semaphore(IN_FLIGHT_MAX);
+        private final Thread thread;
+
+        Writer(ClusterVdisk disk, long seed) {
+            long slots = disk.blockCount() / WRITE_BLOCKS;
+            thread = new Thread(() -> {
+                try {
+                    run(disk, seed, slots);
+                } catch (Throwable t) {
+                    firstFailure.compareAndSet(null, t);
+                }
+            }, "membership-writer");
+            thread.start();
+        }
+
+        private void run(ClusterVdisk disk, long seed, long slots) {
+                Random r = new Random(seed);
+                for (long i = 0; i < slots && !stopping.get(); i++) {
+                    long lba = i * WRITE_BLOCKS;
+                    byte[] data = new byte[WRITE_BLOCKS * BLOCK];
+                    r.nextBytes(data);
+                    inFlight.acquireUninterruptibly();
+                    disk.write(lba, ByteBuffer.wrap(data), false).whenComplete((x, ex) -> {
+                        if (ex == null) {
+                            acked.put(lba, data);
+                        } else {
+                            firstFailure.compareAndSet(null, ex);
+                        }
+                        inFlight.release();
+                    });
+                }
+                inFlight.acquireUninterruptibly(IN_FLIGHT_MAX);
+        }
+
+        void awaitMoreAcks(int more) throws InterruptedException {
+            int target = acked.size() + more;
+            TestCluster.waitUntil(target + " writes acknowledged", Duration.ofSeconds(120), () -> acked.size() >= target || !thread.isAlive());
+            assertTrue(acked.size() >= target, "writer stopped early (out of addresses?): " + firstFailure.get());
+        }
+
+        void stop() throws InterruptedException {
+            stopping.set(true);
+            thread.join(120_000);
+            assertFalse(thread.isAlive(), "writer finished");
+        }
+    }
+
+    private ClusterVdisk start(int nodes, int pgs) throws Exception {
+        // A snapshot every 200 entries and 1 MiB log segments: the log is purged soon, so a new
+        // replica has to be caught up by a snapshot install.
+        ClusterConfig.Tuning t = TestCluster.fastTuning();
+        t = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), t.ioTimeout(), 200, 1L << 20,
+                t.pgInflightEntriesMax());
+        cluster = TestCluster.start(TestCluster.config("m", nodes, pgs, 3, t), dir);
+        cluster.client().createVdisk("disk0", 512L << 20, BLOCK, 4096);
+        return cluster.client().open("disk0");
+    }
+
+    private static void assertReadsBack(ClusterVdisk d, Map<Long, byte[]> expected) {
+        for (var e : expected.entrySet()) {
+            ByteBuffer b = d.read(e.getKey(), WRITE_BLOCKS).join();
+            byte[] got = new byte[b.remaining()];
+            b.get(got);
+            assertArrayEquals(e.getValue(), got, "lba " + e.getKey());
+        }
+    }
+
+    private ClusterStatus awaitAllOk(ClusterConfig config, List<Integer> replicas) throws InterruptedException {
+        ClusterStatus[] last = new ClusterStatus[1];
+        try {
+            TestCluster.waitUntil("every group ok on " + replicas, Duration.ofSeconds(60), () -> {
+                last[0] = ClusterStatus.collect(config);
+                return last[0].groups().stream().allMatch(g -> g.health() == ClusterStatus.Health.OK
+                        && g.replicaNodeIds().stream().sorted().toList().equals(replicas));
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; last status:\n" + last[0].render(), e);
+        }
+        return last[0];
+    }
+
+    /** Waits (while the writer runs) until some PG's leader has purged its log; returns that PG. */
+    private int awaitPurgedLog(int pgs) throws Exception {
+        int[] found = {-1};
+        TestCluster.waitUntil("a PG leader purged its log", Duration.ofSeconds(120), () -> {
+            for (int pg = 0; pg < pgs; pg++) {
+                try {
+                    var leader = cluster.leaderOf(cluster.pgGroup(pg));
+                    if (leader.isPresent() && cluster.division(leader.get(), cluster.pgGroup(pg)).getRaftLog().getStartIndex() > 1) {
+                        found[0] = pg;
+                        return true;
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            return false;
+        });
+        return found[0];
+    }
+
+    /**
+     * Reads node {@code nodeId}'s own engines (not through a leader): once it has applied what
+     * each PG's leader applied, every acknowledged write is in the PG that placement gives it.
+     */
+    private void assertEngineHolds(int nodeId, ClusterVdisk disk, Map<Long, byte[]> acked) throws Exception {
+        io.basalt.cluster.Placement placement = new io.basalt.cluster.Placement(cluster.config());
+        int pgs = cluster.config().pgCount();
+        for (int pg = 0; pg < pgs; pg++) {
+            var group = cluster.pgGroup(pg);
+            int leader = cluster.waitForLeader(group, Duration.ofSeconds(20));
+            TestCluster.waitUntil("node " + nodeId + " applied pg-" + pg, Duration.ofSeconds(60), () -> {
+                try {
+                    return cluster.division(nodeId, group).getInfo().getLastAppliedIndex()
+                            >= cluster.division(leader, group).getInfo().getLastAppliedIndex();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
+        int checked = 0;
+        for (var e : acked.entrySet()) {
+            long grain = e.getKey() * BLOCK / 4096;
+            int pg = placement.pgOf(disk.record().rootId(), grain);
+            var store = io.basalt.cluster.raft.StateMachines.pgStore(cluster.division(nodeId, cluster.pgGroup(pg)).getStateMachine());
+            try (var v = store.engine().open(io.basalt.cluster.pg.PgStore.engineName(disk.record().id()))) {
+                ByteBuffer got = v.read(e.getKey(), WRITE_BLOCKS).join();
+                byte[] bytes = new byte[got.remaining()];
+                got.get(bytes);
+                assertArrayEquals(e.getValue(), bytes, "lba " + e.getKey() + " in pg-" + pg + " on node " + nodeId);
+                checked++;
+            }
+        }
+        assertEquals(acked.size(), checked);
+    }
+
+    private List<String> log() {
+        return java.util.Collections.synchronizedList(new ArrayList<>());
+    }
+
+    @Test
+    void aDeadNodeIsReplacedWhileAWriterRunsAndEveryAcknowledgedWriteReadsBack() throws Exception {
+        ClusterVdisk disk = start(3, 4);
+        writer = new Writer(disk, 1);
+        writer.awaitMoreAcks(100);
+
+        cluster.stopNode(3);
+        writer.awaitMoreAcks(50);
+        // Some PG's leader has purged the start of its log: node 4 cannot be caught up from the log alone.
+        int purgedPg = awaitPurgedLog(4);
+        cluster.startJoiningNode(4);
+        List<String> progress = log();
+        List<ClusterAdmin.Move> moves = new ClusterAdmin(cluster.config(), line -> {
+            System.out.println("[admin] " + line);
+            progress.add(line);
+        }).replaceNode(3, 4);
+        writer.awaitMoreAcks(100);
+        writer.stop();
+        assertNull(writer.firstFailure.get(), "no write failed during the change");
+
+        assertEquals(List.of("meta", "pg-0", "pg-1", "pg-2", "pg-3"), moves.stream().map(ClusterAdmin.Move::group).toList());
+        assertTrue(progress.stream().anyMatch(l -> l.startsWith("[5/5] pg-3: [")), progress.toString());
+        ClusterStatus status = awaitAllOk(cluster.config(), List.of(1, 2, 4));
+        System.out.print(status.render());
+        assertEquals(5, cluster.node(4).status().size(), "node 4 holds meta and 4 PGs: " + cluster.node(4).status());
+        assertReadsBack(disk, writer.acked);
+        assertTrue(cluster.division(4, cluster.pgGroup(purgedPg)).getStateMachine().getLatestSnapshot() != null,
+                "node 4 got pg-" + purgedPg + " by snapshot install");
+        assertEngineHolds(4, disk, writer.acked);
+
+        // An original node stops: every group's quorum now needs node 4's replica.
+        cluster.stopNode(1);
+        assertReadsBack(disk, writer.acked);
+        Writer after = new Writer(disk, 2);
+        try {
+            after.awaitMoreAcks(50);
+        } finally {
+            after.stop();
+        }
+        assertNull(after.firstFailure.get(), "writes on {2, 4}");
+        // A client opened now finds the groups on {1, 2, 4} from the nodes, not from the formula.
+        try (ClusterClient fresh = ClusterClient.open(cluster.config())) {
+            assertReadsBack(fresh.open("disk0"), after.acked);
+        }
+    }
+
+    @Test
+    void anAddedNodeTakesReplicasAndARemovedNodeGivesThemAllUp() throws Exception {
+        ClusterVdisk disk = start(3, 3);
+        writer = new Writer(disk, 3);
+        writer.awaitMoreAcks(100);
+
+        cluster.startJoiningNode(4);
+        ClusterAdmin admin = new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line));
+        List<ClusterAdmin.Move> added = admin.addNode(4);
+        writer.awaitMoreAcks(50);
+        // 3 PGs x 3 replicas over 4 nodes: node 4 takes floor(9 / 4) = 2.
+        assertEquals(2, added.size(), added.toString());
+        assertTrue(added.stream().allMatch(m -> m.to() == 4 && !m.before().contains(4)), added.toString());
+        ClusterStatus afterAdd = ClusterStatus.collect(cluster.config());
+        assertEquals(2, afterAdd.groups().stream().filter(g -> g.name().startsWith("pg-") && g.replicaNodeIds().contains(4)).count(),
+                afterAdd.render());
+
+        List<ClusterAdmin.Move> removed = admin.removeNode(1);
+        writer.awaitMoreAcks(50);
+        writer.stop();
+        assertNull(writer.firstFailure.get(), "no write failed during the changes");
+        assertTrue(removed.stream().allMatch(m -> m.from() == 1 && m.to() != 1), removed.toString());
+        assertTrue(removed.stream().anyMatch(m -> m.group().equals("meta")), "node 1 was a meta voter: " + removed);
+
+        // Node 1 holds nothing now, and the removed replicas' directories are gone.
+        assertEquals(List.of(), cluster.node(1).status());
+        try (Stream<Path> left = Files.list(dir.resolve("node1").resolve("raft"))) {
+            assertEquals(List.of(), left.filter(Files::isDirectory).toList());
+        }
+        cluster.stopNode(1);
+        ClusterConfig without1 = cluster.config().withoutNode(1);
+        ClusterStatus status = awaitAllOk(without1, List.of(2, 3, 4));
+        System.out.print(status.render());
+        assertReadsBack(disk, writer.acked);
+        try (ClusterClient fresh = ClusterClient.open(without1)) {
+            assertReadsBack(fresh.open("disk0"), writer.acked);
+        }
+        // The restarted node 4 comes back with the groups it holds now (not the bootstrap formula).
+        List<String> before = cluster.node(4).status().stream().map(g -> g.group()).toList();
+        cluster.stopNode(4);
+        cluster.startNode(4);
+        assertEquals(before, cluster.node(4).status().stream().map(g -> g.group()).toList());
+        awaitAllOk(without1, List.of(2, 3, 4));
+    }
+}
