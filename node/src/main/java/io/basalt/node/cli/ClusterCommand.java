@@ -9,7 +9,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.admin.ClusterAdmin;
 import io.basalt.cluster.admin.ClusterStatus;
+import io.basalt.cluster.admin.NodeProbe;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.node.cluster.ClusterFile;
@@ -23,7 +25,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code basalt cluster ...}: run and inspect clusters. */
 @Command(name = "cluster", description = "Start a local cluster, show its health, change its members.", mixinStandardHelpOptions = true,
-        subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class})
+        subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class, ClusterCommand.AddNode.class, ClusterCommand.RemoveNode.class,
+                ClusterCommand.ReplaceNode.class})
 public final class ClusterCommand {
 
     /** Exit code of {@code cluster status} when some group has no quorum (I/O to it blocks). */
@@ -44,6 +47,116 @@ public final class ClusterCommand {
             out.print(status.render());
             out.flush();
             return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;
+        }
+    }
+
+    /** How long add-node and replace-node wait for the new node to answer. */
+    static final int NEW_NODE_WAIT_SECONDS_DEFAULT = 60;
+
+    @Command(name = "add-node", description = {"Add a running, empty node (started with `basalt node --join`) to the cluster file",
+            "and move placement-group replicas to it until it holds its share. I/O continues."})
+    static final class AddNode implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
+        @Option(names = "--id", required = true, description = "The new node's id.") int id;
+        @Option(names = "--address", paramLabel = "HOST:PORT", description = "The new node's address (required unless the cluster file has it).") String address;
+        @Option(names = "--wait-seconds", defaultValue = "" + NEW_NODE_WAIT_SECONDS_DEFAULT) int waitSeconds;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            ClusterFile file = withNewNode(cluster.file(), id, address, out);
+            ClusterConfig config = file.toConfig();
+            awaitNode(config, id, waitSeconds, cluster.file(), out);
+            var moves = new ClusterAdmin(config, line -> println(out, line)).addNode(id);
+            println(out, "node " + id + " added: " + moves.size() + " replicas moved to it");
+            return 0;
+        }
+    }
+
+    @Command(name = "remove-node", description = {"Move every replica off a node (keeping each group's replica count), then drop it",
+            "from the cluster file. The node can be stopped afterwards. I/O continues."})
+    static final class RemoveNode implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
+        @Option(names = "--id", required = true, description = "The node to remove.") int id;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            ClusterFile file = ClusterFile.read(cluster.file());
+            var moves = new ClusterAdmin(file.toConfig(), line -> println(out, line)).removeNode(id);
+            file.withoutNode(id).write(cluster.file());
+            println(out, "node " + id + " removed: " + moves.size() + " replicas moved off it; it holds nothing and can be stopped");
+            return 0;
+        }
+    }
+
+    @Command(name = "replace-node", description = {"Put a running, empty node (started with `basalt node --join`) in place of a dead",
+            "(or live) node in every group it held, meta included; then drop the old node from the cluster file. I/O continues.",
+            "Wipe the old node's data directory before ever starting it again."})
+    static final class ReplaceNode implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
+        @Option(names = "--old", required = true, description = "The node to replace.") int old;
+        @Option(names = "--new", required = true, description = "The replacement node's id.") int replacement;
+        @Option(names = "--address", paramLabel = "HOST:PORT", description = "The replacement's address (required unless the cluster file has it).") String address;
+        @Option(names = "--wait-seconds", defaultValue = "" + NEW_NODE_WAIT_SECONDS_DEFAULT) int waitSeconds;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            ClusterFile file = withNewNode(cluster.file(), replacement, address, out);
+            ClusterConfig config = file.toConfig();
+            awaitNode(config, replacement, waitSeconds, cluster.file(), out);
+            var moves = new ClusterAdmin(config, line -> println(out, line)).replaceNode(old, replacement);
+            file.withoutNode(old).write(cluster.file());
+            println(out, "node " + old + " replaced by node " + replacement + " in " + moves.size() + " groups");
+            return 0;
+        }
+    }
+
+    private static void println(PrintWriter out, String line) {
+        out.println(line);
+        out.flush();
+    }
+
+    /** The cluster file with node {@code id} in it (written back if it was added). */
+    private static ClusterFile withNewNode(Path path, int id, String address, PrintWriter out) throws Exception {
+        ClusterFile file = ClusterFile.read(path);
+        boolean known = file.nodes().stream().anyMatch(n -> n.id() == id);
+        if (address == null) {
+            if (!known) {
+                throw new IllegalArgumentException("--address: missing (expected: HOST:PORT, node " + id + " is not in " + path + ")");
+            }
+            return file;
+        }
+        ServeCommand.HostPort hp = ServeCommand.HostPort.parse(address);
+        ClusterFile grown = file.withNode(new ClusterFile.Node(id, hp.host(), hp.port()));
+        grown.toConfig();
+        grown.write(path);
+        println(out, "cluster file " + path + ": node " + id + " at " + address);
+        return grown;
+    }
+
+    /** Waits until node {@code id} answers, saying how to start it meanwhile. */
+    private static void awaitNode(ClusterConfig config, int id, int waitSeconds, Path file, PrintWriter out) throws Exception {
+        String address = config.node(id).address();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(waitSeconds);
+        boolean said = false;
+        while (true) {
+            var v = NodeProbe.probe(id, address, java.time.Duration.ofSeconds(2));
+            if (v.up()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalArgumentException("node " + id + " at " + address + " did not answer within " + waitSeconds + " s: " + v.error());
+            }
+            if (!said) {
+                println(out, "waiting for node " + id + " at " + address + " (start it with: basalt node --config " + file + " --id " + id + " --join)");
+                said = true;
+            }
+            Thread.sleep(500);
         }
     }
 

@@ -22,12 +22,16 @@ public final class NodeCommand implements Callable<Integer> {
     int id;
     @Option(names = "--data", paramLabel = "DIR", description = "This node's data directory (default: next to the cluster file, node-ID).")
     Path data;
+    @Option(names = "--join", description = {"A node new to a running cluster: start empty and wait to be given replicas",
+            "(basalt cluster add-node / replace-node). Only matters on the first start."})
+    boolean join;
 
     @Override
     public Integer call() throws Exception {
         ClusterFile file = ClusterFile.read(config);
         Path dir = data != null ? data : config.toAbsolutePath().getParent().resolve("node-" + id);
-        ClusterNode node = ClusterNode.start(file.toConfig(), new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()));
+        ClusterNode node = ClusterNode.start(file.toConfig(), join ? new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()).joining()
+                : new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             try {

@@ -36,6 +36,20 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
         return new ClusterFile(name, pgCount, replicas, Math.min(count, count >= 5 ? 5 : 3), nodes);
     }
 
+    /** This file with node {@code n} in the address book (replacing an entry of the same id). */
+    public ClusterFile withNode(Node n) {
+        List<Node> out = new java.util.ArrayList<>(nodes.stream().filter(x -> x.id() != n.id()).toList());
+        out.add(n);
+        out.sort(java.util.Comparator.comparingInt(Node::id));
+        return new ClusterFile(name, pgCount, replicas, metaVoters, out);
+    }
+
+    /** This file without node {@code id}: after a membership change moved every replica off it. */
+    public ClusterFile withoutNode(int id) {
+        List<Node> out = nodes.stream().filter(x -> x.id() != id).toList();
+        return new ClusterFile(name, pgCount, Math.min(replicas, out.size()), Math.min(metaVoters, out.size()), out);
+    }
+
     public static ClusterFile read(Path file) throws IOException {
         try {
             ClusterFile f = JSON.readValue(file.toFile(), ClusterFile.class);
@@ -46,8 +60,12 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
         }
     }
 
+    /** Writes atomically (temp file, then rename): a reader sees the old or the new book, never half. */
     public void write(Path file) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Files.write(file, JSON.writeValueAsBytes(this));
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve(file.getFileName() + ".tmp");
+        Files.write(tmp, JSON.writeValueAsBytes(this));
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 }
