@@ -201,13 +201,13 @@ public final class ClusterClient implements AutoCloseable {
     private ByteBuffer metaWrite(MetaCommand c) {
         Message m = message(MetaCodec.encode(c));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
-        return metaCall(WriteRetry.send(() -> meta.async().send(m), deadline, RETRY_SLEEP), "meta " + c.getClass().getSimpleName());
+        return metaCall(LeaderRetry.call(() -> meta.async().send(m), LeaderRetry.STEPPING_DOWN, deadline, RETRY_SLEEP), "meta " + c.getClass().getSimpleName());
     }
 
     private ByteBuffer metaRead(MetaQuery q) {
         Message m = message(MetaQuery.encode(q));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
-        return metaCall(ReadRetry.read(() -> meta.async().sendReadOnly(m), deadline, RETRY_SLEEP), "meta query " + q.getClass().getSimpleName());
+        return metaCall(LeaderRetry.call(() -> meta.async().sendReadOnly(m), LeaderRetry.READ, deadline, RETRY_SLEEP), "meta query " + q.getClass().getSimpleName());
     }
 
     private ByteBuffer metaCall(CompletableFuture<RaftClientReply> f, String what) {

@@ -134,12 +134,12 @@ final class PgChannel implements AutoCloseable {
         try {
             long deadline = System.nanoTime() + ioTimeout.toNanos();
             if (lane.readOnly) {
-                f = ReadRetry.read(() -> client.async().sendReadOnly(m), deadline, ClusterClient.RETRY_SLEEP);
+                f = LeaderRetry.call(() -> client.async().sendReadOnly(m), LeaderRetry.READ, deadline, ClusterClient.RETRY_SLEEP);
             } else if (localWrites != null) {
                 var request = localWrites.newWrite(m);
-                f = ReadRetry.read(() -> localWrites.submit(request), deadline, ClusterClient.RETRY_SLEEP);
+                f = LeaderRetry.call(() -> localWrites.submit(request), LeaderRetry.NO_LEADER, deadline, ClusterClient.RETRY_SLEEP);
             } else {
-                f = WriteRetry.send(() -> client.async().send(m), deadline, ClusterClient.RETRY_SLEEP);
+                f = LeaderRetry.call(() -> client.async().send(m), LeaderRetry.STEPPING_DOWN, deadline, ClusterClient.RETRY_SLEEP);
             }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
