@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.meta.VdiskRecord;
-import io.basalt.cluster.raft.RaftSetup;
 
 class ClusterNodeTest {
     @TempDir
@@ -29,10 +28,7 @@ class ClusterNodeTest {
     @Test
     void threeNodesHostMetaAndEveryPlacementGroup() throws Exception {
         cluster = TestCluster.start(TestCluster.config("t", 3, 4, 3, TestCluster.fastTuning()), dir);
-        cluster.waitForLeader(RaftSetup.metaGroupId(cluster.config()), Duration.ofSeconds(30));
-        for (int pg = 0; pg < 4; pg++) {
-            cluster.waitForLeader(cluster.pgGroup(pg), Duration.ofSeconds(30));
-        }
+        cluster.waitForAllLeaders(Duration.ofSeconds(30));
         for (int id = 1; id <= 3; id++) {
             List<ClusterNode.GroupStatus> status = cluster.node(id).status();
             assertEquals(List.of("meta", "pg-0", "pg-1", "pg-2", "pg-3"), status.stream().map(ClusterNode.GroupStatus::group).toList());

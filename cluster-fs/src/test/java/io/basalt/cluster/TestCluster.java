@@ -148,6 +148,14 @@ public final class TestCluster implements AutoCloseable {
         throw new AssertionError("no leader of " + group + " within " + timeout);
     }
 
+    /** Waits until the meta group and every placement group have a leader. */
+    public void waitForAllLeaders(Duration timeout) throws IOException, InterruptedException {
+        waitForLeader(RaftSetup.metaGroupId(config), timeout);
+        for (int pg = 0; pg < config.pgCount(); pg++) {
+            waitForLeader(pgGroup(pg), timeout);
+        }
+    }
+
     public RaftServer.Division division(int nodeId, RaftGroupId group) throws IOException {
         return node(nodeId).server().getDivision(group);
     }

@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.TestCluster;
-import io.basalt.cluster.raft.RaftSetup;
 
 class ClusterStatusTest {
     @TempDir
@@ -30,10 +29,7 @@ class ClusterStatusTest {
     @Test
     void reportsEveryGroupOkThenDegradedThenUnavailableAsNodesStop() throws Exception {
         cluster = TestCluster.start(TestCluster.config("t", 3, 3, 3, TestCluster.fastTuning()), dir);
-        cluster.waitForLeader(RaftSetup.metaGroupId(cluster.config()), Duration.ofSeconds(30));
-        for (int pg = 0; pg < 3; pg++) {
-            cluster.waitForLeader(cluster.pgGroup(pg), Duration.ofSeconds(30));
-        }
+        cluster.waitForAllLeaders(Duration.ofSeconds(30));
         cluster.client().createVdisk("disk0", 16L << 20);
         awaitStatus("every group ok", s -> s.count(ClusterStatus.Health.OK) == 4);
         ClusterStatus ok = ClusterStatus.collect(cluster.config());
