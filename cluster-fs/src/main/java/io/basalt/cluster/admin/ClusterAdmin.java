@@ -36,7 +36,8 @@ import io.basalt.cluster.raft.RaftSetup;
  *   <li>G's leader is asked to {@code setConfiguration(peers - A + B)}; Ratis first catches B up
  *       as a non-voting staging peer (log entries, or a snapshot install when the log was
  *       purged), then commits the joint and the new configuration;</li>
- *   <li>A's division of G is removed with its directory (when A is reachable).</li>
+ *   <li>A's division of G is removed with its directory (when A is reachable), after
+ *       {@link #removedReplicaGrace} so that clients' retries in flight are redirected.</li>
  * </ol>
  * The group keeps its replica count through a move, writes continue (a majority of the old and
  * the new configuration stays available throughout), and each step is idempotent, so a change
@@ -51,6 +52,11 @@ public final class ClusterAdmin {
     /** One setConfiguration attempt; Ratis answers when the new configuration is committed. */
     static final Duration SET_CONF_ATTEMPT_TIMEOUT = Duration.ofSeconds(30);
     static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+    /**
+     * Adding or removing a division: removing one closes its state machine and deletes its
+     * directory, which took over 3 s under load (CI, 2026-11-26), so a probe's timeout is too short.
+     */
+    static final Duration DIVISION_CHANGE_TIMEOUT = Duration.ofSeconds(60);
 
     private final ClusterConfig config;
     private final Consumer<String> progress;
@@ -180,19 +186,37 @@ public final class ClusterAdmin {
         for (Move m : plan) {
             i++;
             long t0 = System.nanoTime();
-            moveReplica(byName.get(m.group()), m.group(), m.from(), m.to());
+            reconfigure(byName.get(m.group()), m.group(), m.from(), m.to());
             progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", i, plan.size(), m.group(), m.before(), m.after(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
+        }
+        if (!plan.isEmpty()) {
+            Duration grace = removedReplicaGrace();
+            progress.accept("the old replicas stay " + grace.toMillis() + " ms so clients' retries find the new peers, then go");
+            sleep(grace);
+        }
+        for (Move m : plan) {
+            removeDivision(m.from(), byName.get(m.group()), m.group());
         }
         return plan;
     }
 
-    /** Moves group {@code id}'s replica from node {@code from} to node {@code to}; idempotent. */
-    void moveReplica(RaftGroupId id, String name, int from, int to) throws IOException {
+    /**
+     * How long a moved-away replica stays after the new configuration is committed. Until it
+     * goes it answers clients with {@code NotLeaderException} and the new peers, which a Ratis
+     * client follows with the same call id (so the retry cache applies the request once); once
+     * it is gone the answer is {@code GroupMismatchException} and the client must start over
+     * with a new client id. One client attempt plus a retry pause covers a retry in progress.
+     */
+    Duration removedReplicaGrace() {
+        return config.tuning().requestTimeout().plusSeconds(1);
+    }
+
+    /** Steps 1 and 2 of a move: {@code to} takes {@code from}'s place in the configuration; idempotent. */
+    private void reconfigure(RaftGroupId id, String name, int from, int to) throws IOException {
         long deadline = System.nanoTime() + MOVE_TIMEOUT.toNanos();
         GroupConf cur = leaderConf(id, name, deadline);
         if (!cur.has(from) && cur.has(to)) {
-            removeDivision(from, id, name);
             return; // done by an earlier run
         }
         if (!cur.has(from) || cur.has(to)) {
@@ -205,19 +229,36 @@ public final class ClusterAdmin {
             next.add(moved ? peer(to, p.getPriority()) : p);
         }
         setConfiguration(cur, next, deadline);
-        removeDivision(from, id, name);
     }
 
-    /** Step 1: an empty division on {@code nodeId}, waiting to be caught up by the leader. */
+    /**
+     * Step 1: an empty division on {@code nodeId}, waiting to be caught up by the leader. A
+     * removal of an older copy of the group on that node may still be deleting its directory
+     * (Ratis then refuses to format a new one): retried until {@link #DIVISION_CHANGE_TIMEOUT}.
+     */
     private void addEmptyDivision(int nodeId, RaftGroupId id, String name) throws IOException {
-        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), probeTimeout)) {
+        long deadline = System.nanoTime() + DIVISION_CHANGE_TIMEOUT.toNanos();
+        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
-            if (api.list().getGroupIds().contains(id)) {
-                return;
-            }
-            RaftClientReply r = api.add(RaftGroup.valueOf(id), true);
-            if (!r.isSuccess()) {
-                throw new IOException("adding an empty " + name + " on node " + nodeId + " failed: " + r.getException());
+            while (true) {
+                if (api.list().getGroupIds().contains(id)) {
+                    return;
+                }
+                String why;
+                try {
+                    RaftClientReply r = api.add(RaftGroup.valueOf(id), true);
+                    if (r.isSuccess()) {
+                        return;
+                    }
+                    why = String.valueOf(r.getException());
+                } catch (IOException e) {
+                    why = NodeProbe.reason(e);
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("adding an empty " + name + " on node " + nodeId + " failed: " + why);
+                }
+                progress.accept(name + ": node " + nodeId + " cannot take a new copy yet (" + why + "); retrying");
+                sleep(Duration.ofSeconds(1));
             }
         }
     }
@@ -265,7 +306,7 @@ public final class ClusterAdmin {
             progress.accept(name + ": node " + nodeId + " is not in the address book; its copy (if any) stays on its disk");
             return;
         }
-        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), probeTimeout)) {
+        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
             if (api.list().getGroupIds().contains(id)) {
                 RaftClientReply r = api.remove(id, true, false);

@@ -72,6 +72,15 @@ public final class GroupDirectory {
         return best;
     }
 
+    /** The group {@code id} with its current peers (bootstrap peers for a group no node reports). */
+    public RaftGroup group(RaftGroupId id) {
+        RaftGroup g = groups.get(id);
+        if (g == null) {
+            throw new IllegalArgumentException("group " + id + " (expected: the meta group or a PG of this cluster)");
+        }
+        return g;
+    }
+
     public RaftGroup meta(ClusterConfig config) {
         return groups.get(RaftSetup.metaGroupId(config));
     }

@@ -1,7 +1,5 @@
 package io.basalt.cluster.client;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,15 +10,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.protocol.RaftGroup;
-import org.apache.ratis.retry.RetryPolicies;
-import org.apache.ratis.retry.RetryPolicy;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
-import org.apache.ratis.util.TimeDuration;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.ClusterNode;
@@ -47,10 +40,10 @@ public final class ClusterClient implements AutoCloseable {
 
     private final ClusterConfig config;
     private final Placement placement;
-    private final RaftClient meta;
+    private final GroupClient meta;
     private final PgChannel[] pgs;
 
-    private ClusterClient(ClusterConfig config, RaftClient meta, PgChannel[] pgs) {
+    private ClusterClient(ClusterConfig config, GroupClient meta, PgChannel[] pgs) {
         this.config = config;
         this.placement = new Placement(config);
         this.meta = meta;
@@ -70,12 +63,12 @@ public final class ClusterClient implements AutoCloseable {
         RaftProperties props = RaftSetup.clientProperties(config);
         // Each group's current peers, as the nodes report them (membership may have changed
         // since the config file was written). Later changes reach the Ratis clients through
-        // NotLeaderException, which carries the group's peers.
+        // NotLeaderException, which carries the group's peers, or GroupClient's rediscovery.
         GroupDirectory groups = GroupDirectory.discover(config);
-        RaftClient meta = newClient(config, props, groups.meta(config));
+        GroupClient meta = new GroupClient(config, props, "meta", groups.meta(config));
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
-            pgs[pg] = new PgChannel(pg, newClient(config, props, groups.pg(config, pg)), config.tuning().ioTimeout(),
+            pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg)), config.tuning().ioTimeout(),
                     config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localWrites(config, local, pg));
         }
         return new ClusterClient(config, meta, pgs);
@@ -87,14 +80,6 @@ public final class ClusterClient implements AutoCloseable {
             return null;
         }
         return new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id()));
-    }
-
-    private static RaftClient newClient(ClusterConfig config, RaftProperties props, RaftGroup group) {
-        // Bounded: enough attempts to cover ioTimeout; the caller's timeout fails the op first.
-        int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / RETRY_SLEEP.toMillis());
-        RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
-                TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS));
-        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group).setRetryPolicy(retry).build();
     }
 
     public ClusterConfig config() {
@@ -201,13 +186,13 @@ public final class ClusterClient implements AutoCloseable {
     private ByteBuffer metaWrite(MetaCommand c) {
         Message m = message(MetaCodec.encode(c));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
-        return metaCall(LeaderRetry.call(() -> meta.async().send(m), LeaderRetry.STEPPING_DOWN, deadline, RETRY_SLEEP), "meta " + c.getClass().getSimpleName());
+        return metaCall(meta.send(client -> client.async().send(m), LeaderRetry.STEPPING_DOWN, deadline), "meta " + c.getClass().getSimpleName());
     }
 
     private ByteBuffer metaRead(MetaQuery q) {
         Message m = message(MetaQuery.encode(q));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
-        return metaCall(LeaderRetry.call(() -> meta.async().sendReadOnly(m), LeaderRetry.READ, deadline, RETRY_SLEEP), "meta query " + q.getClass().getSimpleName());
+        return metaCall(meta.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline), "meta query " + q.getClass().getSimpleName());
     }
 
     private ByteBuffer metaCall(CompletableFuture<RaftClientReply> f, String what) {
@@ -259,8 +244,8 @@ public final class ClusterClient implements AutoCloseable {
         }
         try {
             meta.close();
-        } catch (IOException e) {
-            failures.add(new UncheckedIOException(e));
+        } catch (RuntimeException e) {
+            failures.add(e);
         }
         if (!failures.isEmpty()) {
             RuntimeException first = failures.get(0);

@@ -4,10 +4,12 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.exceptions.GroupMismatchException;
 import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
 import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
@@ -26,6 +28,9 @@ import org.apache.ratis.protocol.exceptions.ReadIndexException;
  *       {@code NotLeaderException} itself but completes the call with this one; the server
  *       refuses it before appending anything ({@code RaftServerImpl.checkLeaderState}), so
  *       sending it again cannot apply it twice.
+ *   <li>{@link #GROUP_MOVED}: the server asked holds no replica of the group any more (its
+ *       replica moved to another node); {@link GroupClient} finds the group's current peers
+ *       before the next attempt.
  *   <li>{@link #NO_LEADER}: a write handed to the local server ({@link LocalSubmitter}) that is
  *       not (yet) the ready leader; it carries the same call id every time, so the server's
  *       retry cache applies it once.
@@ -34,12 +39,33 @@ import org.apache.ratis.protocol.exceptions.ReadIndexException;
 final class LeaderRetry {
     static final Predicate<Throwable> STEPPING_DOWN = e -> e instanceof LeaderSteppingDownException;
     static final Predicate<Throwable> NO_LEADER = STEPPING_DOWN.or(e -> e instanceof LeaderNotReadyException || e instanceof NotLeaderException);
+    /**
+     * The Ratis client fails the request that met the mismatch with it, and every other request
+     * of its (now closed) sliding window with an {@code AlreadyClosedException} caused by it.
+     */
+    static final Predicate<Throwable> GROUP_MOVED = e -> {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof GroupMismatchException) {
+                return true;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
+    };
     static final Predicate<Throwable> READ = NO_LEADER.or(e -> e instanceof ReadIndexException || e instanceof ReadException);
 
     private LeaderRetry() {}
 
     static CompletableFuture<RaftClientReply> call(Supplier<CompletableFuture<RaftClientReply>> call, Predicate<Throwable> retriable,
                                                    long deadlineNanos, Duration pause) {
+        return call(call, retriable, deadlineNanos, pause, failure -> {});
+    }
+
+    /** As above; {@code beforeRetry} sees each retried failure, after the pause and before the next attempt. */
+    static CompletableFuture<RaftClientReply> call(Supplier<CompletableFuture<RaftClientReply>> call, Predicate<Throwable> retriable,
+                                                   long deadlineNanos, Duration pause, Consumer<Throwable> beforeRetry) {
         CompletableFuture<RaftClientReply> attempt;
         try {
             attempt = call.get();
@@ -48,12 +74,16 @@ final class LeaderRetry {
         }
         return attempt.handle((reply, ex) -> {
             Throwable failure = ex != null ? ex : reply.isSuccess() ? null : reply.getException();
-            boolean again = failure != null && System.nanoTime() < deadlineNanos && retriable.test(unwrap(failure));
+            Throwable cause = failure == null ? null : unwrap(failure);
+            boolean again = cause != null && System.nanoTime() < deadlineNanos && retriable.test(cause);
             if (!again) {
                 return ex == null ? CompletableFuture.completedFuture(reply) : CompletableFuture.<RaftClientReply>failedFuture(ex);
             }
             return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(pause.toMillis(), TimeUnit.MILLISECONDS))
-                    .thenCompose(x -> call(call, retriable, deadlineNanos, pause));
+                    .thenCompose(x -> {
+                        beforeRetry.accept(cause);
+                        return call(call, retriable, deadlineNanos, pause, beforeRetry);
+                    });
         }).thenCompose(f -> f);
     }
 

@@ -9,7 +9,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
@@ -37,7 +36,7 @@ final class PgChannel implements AutoCloseable {
     private static final int OP_OVERHEAD_BYTES = 64;
 
     private final int pg;
-    private final RaftClient client;
+    private final GroupClient client;
     private final Duration ioTimeout;
     private final int inflightEntriesMax;
     /** Non-null when this process holds the PG's only replica: reads go straight to it. */
@@ -50,7 +49,7 @@ final class PgChannel implements AutoCloseable {
     private final Lane reads = new Lane(true);
     private boolean closed;
 
-    PgChannel(int pg, RaftClient client, Duration ioTimeout, int inflightEntriesMax,
+    PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax,
               java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter localWrites) {
         this.pg = pg;
         this.localStore = localStore;
@@ -134,12 +133,12 @@ final class PgChannel implements AutoCloseable {
         try {
             long deadline = System.nanoTime() + ioTimeout.toNanos();
             if (lane.readOnly) {
-                f = LeaderRetry.call(() -> client.async().sendReadOnly(m), LeaderRetry.READ, deadline, ClusterClient.RETRY_SLEEP);
+                f = client.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline);
             } else if (localWrites != null) {
                 var request = localWrites.newWrite(m);
                 f = LeaderRetry.call(() -> localWrites.submit(request), LeaderRetry.NO_LEADER, deadline, ClusterClient.RETRY_SLEEP);
             } else {
-                f = LeaderRetry.call(() -> client.async().send(m), LeaderRetry.STEPPING_DOWN, deadline, ClusterClient.RETRY_SLEEP);
+                f = client.send(c -> c.async().send(m), LeaderRetry.STEPPING_DOWN, deadline);
             }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
@@ -206,10 +205,6 @@ final class PgChannel implements AutoCloseable {
         synchronized (this) {
             closed = true;
         }
-        try {
-            client.close();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("closing the client of pg-" + pg, e);
-        }
+        client.close();
     }
 }

@@ -295,4 +295,5 @@ class MembershipTest {
         assertEquals(before, cluster.node(4).status().stream().map(g -> g.group()).toList());
         awaitAllOk(without1, List.of(2, 3, 4));
     }
+
 }

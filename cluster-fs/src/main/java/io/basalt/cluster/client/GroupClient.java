@@ -1,0 +1,128 @@
+package io.basalt.cluster.client;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.retry.RetryPolicy;
+import org.apache.ratis.util.TimeDuration;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.admin.GroupDirectory;
+
+/**
+ * The Ratis client of one group, which follows the group when its replicas move.
+ *
+ * <p>A Ratis client learns a group's new peers from {@code NotLeaderException}, but a node
+ * that gave up its replica and removed the division answers {@code GroupMismatchException},
+ * which the Ratis client does not retry: it fails every request it has in flight and closes
+ * its ordered window, so the client is useless from then on. Then this
+ * asks the nodes for the group's current peers ({@link GroupDirectory}), builds a new client
+ * on them and sends the failed request again.
+ *
+ * <p>Sending again is safe when the node that refused held no replica when it was first asked
+ * (nothing was appended). The one unsafe case is a request appended by a leader that then left
+ * the group and removed its division before the client's own retry reached it: the new client
+ * has a new client id, so the servers' retry cache cannot tell the request is a repeat.
+ * {@link io.basalt.cluster.admin.ClusterAdmin} keeps a moved-away division for
+ * {@code ClusterAdmin.REMOVED_REPLICA_GRACE} (answering {@code NotLeaderException} with the new
+ * peers) so that a retry meets it first; docs/cluster-membership.md has the details.
+ */
+final class GroupClient implements AutoCloseable {
+    private final ClusterConfig config;
+    private final RaftProperties props;
+    private final String name;
+    private RaftClient current;
+    private boolean closed;
+
+    GroupClient(ClusterConfig config, RaftProperties props, String name, RaftGroup group) {
+        this.config = config;
+        this.props = props;
+        this.name = name;
+        this.current = build(group);
+    }
+
+    synchronized RaftClient client() {
+        return current;
+    }
+
+    /**
+     * Sends with {@code op} until it succeeds, fails for a reason {@code retriable} does not
+     * accept, or {@code deadlineNanos} passes; a {@code GroupMismatchException} rebuilds the
+     * client on the group's current peers first.
+     */
+    CompletableFuture<RaftClientReply> send(Function<RaftClient, CompletableFuture<RaftClientReply>> op,
+                                            Predicate<Throwable> retriable, long deadlineNanos) {
+        AtomicReference<RaftClient> used = new AtomicReference<>();
+        return LeaderRetry.call(() -> {
+            RaftClient c = client();
+            used.set(c);
+            return op.apply(c);
+        }, retriable.or(LeaderRetry.GROUP_MOVED), deadlineNanos, ClusterClient.RETRY_SLEEP, failure -> {
+            if (LeaderRetry.GROUP_MOVED.test(failure)) {
+                refresh(used.get());
+            }
+        });
+    }
+
+    /** Replaces {@code stale} (once, however many requests it failed) with a client on the group's current peers. */
+    private void refresh(RaftClient stale) {
+        synchronized (this) {
+            if (closed || current != stale) {
+                return;
+            }
+        }
+        // Asking the nodes may take a probe timeout: outside the lock, and on the retry's pause thread.
+        RaftGroup now = GroupDirectory.discover(config).group(stale.getGroupId());
+        RaftClient replaced;
+        synchronized (this) {
+            if (closed || current != stale) {
+                return;
+            }
+            replaced = current;
+            current = build(now);
+        }
+        // Requests of the other lane may still be in flight on it: close it once they are over.
+        CompletableFuture.delayedExecutor(config.tuning().ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> closeQuietly(replaced));
+    }
+
+    private RaftClient build(RaftGroup group) {
+        // Bounded: enough attempts to cover ioTimeout; the caller's timeout fails the op first.
+        int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / ClusterClient.RETRY_SLEEP.toMillis());
+        RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
+                TimeDuration.valueOf(ClusterClient.RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS));
+        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group).setRetryPolicy(retry).build();
+    }
+
+    private static void closeQuietly(RaftClient c) {
+        try {
+            c.close();
+        } catch (IOException | RuntimeException e) {
+            // Nobody waits on it any more; a failure to close a replaced client changes nothing.
+        }
+    }
+
+    @Override
+    public void close() {
+        RaftClient c;
+        synchronized (this) {
+            closed = true;
+            c = current;
+        }
+        try {
+            c.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("closing the client of " + name, e);
+        }
+    }
+}
