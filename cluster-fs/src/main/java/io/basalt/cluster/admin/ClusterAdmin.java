@@ -36,8 +36,7 @@ import io.basalt.cluster.raft.RaftSetup;
  *   <li>G's leader is asked to {@code setConfiguration(peers - A + B)}; Ratis first catches B up
  *       as a non-voting staging peer (log entries, or a snapshot install when the log was
  *       purged), then commits the joint and the new configuration;</li>
- *   <li>A's division of G is removed with its directory (when A is reachable), after
- *       {@link #removedReplicaGrace} so that clients' retries in flight are redirected.</li>
+ *   <li>A's division of G is removed with its directory (when A is reachable).</li>
  * </ol>
  * The group keeps its replica count through a move, writes continue (a majority of the old and
  * the new configuration stays available throughout), and each step is idempotent, so a change
@@ -187,29 +186,11 @@ public final class ClusterAdmin {
             i++;
             long t0 = System.nanoTime();
             reconfigure(byName.get(m.group()), m.group(), m.from(), m.to());
+            removeDivision(m.from(), byName.get(m.group()), m.group());
             progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", i, plan.size(), m.group(), m.before(), m.after(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
         }
-        if (!plan.isEmpty()) {
-            Duration grace = removedReplicaGrace();
-            progress.accept("the old replicas stay " + grace.toMillis() + " ms so clients' retries find the new peers, then go");
-            sleep(grace);
-        }
-        for (Move m : plan) {
-            removeDivision(m.from(), byName.get(m.group()), m.group());
-        }
         return plan;
-    }
-
-    /**
-     * How long a moved-away replica stays after the new configuration is committed. Until it
-     * goes it answers clients with {@code NotLeaderException} and the new peers, which a Ratis
-     * client follows with the same call id (so the retry cache applies the request once); once
-     * it is gone the answer is {@code GroupMismatchException} and the client must start over
-     * with a new client id. One client attempt plus a retry pause covers a retry in progress.
-     */
-    Duration removedReplicaGrace() {
-        return config.tuning().requestTimeout().plusSeconds(1);
     }
 
     /** Steps 1 and 2 of a move: {@code to} takes {@code from}'s place in the configuration; idempotent. */

@@ -27,7 +27,7 @@ import io.basalt.vdisk.store.VdiskStore;
  * node and the client in this JVM, over gRPC on loopback). Not a test: it measures, it asserts
  * nothing. Usage (see docs/cluster-fs.md for the exact command):
  *
- * <pre>ClusterBench --nodes 3 --replicas 3 --pgs 6 --inflight 32 --warmup-s 20 --measure-s 20 --dir /tmp/x</pre>
+ * <pre>ClusterBench --nodes 3 --replicas 3 --pgs 6 --inflight 32 --warmup-s 20 --measure-s 20 [--colocated 1] --dir /tmp/x</pre>
  *
  * With {@code --engine} it runs the same workload on the embedded engine (no Raft) instead.
  */
@@ -45,6 +45,8 @@ public final class ClusterBench {
         int pgInflight = intArg(args, "--pg-inflight", ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
         int warmupS = intArg(args, "--warmup-s", 20);
         int measureS = intArg(args, "--measure-s", 20);
+        // The client runs in node 1's process (a gateway on a storage node): 1 = yes, 0 = a separate client.
+        boolean colocated = intArg(args, "--colocated", nodes == 1 ? 1 : 0) == 1;
         Path dir = Path.of(strArg(args, "--dir", Files.createTempDirectory("cluster-bench").toString()));
         if (Arrays.asList(args).contains("--engine")) {
             engine(dir, inflight, warmupS, measureS);
@@ -62,12 +64,12 @@ public final class ClusterBench {
             for (int id = 1; id <= nodes; id++) {
                 running.add(ClusterNode.start(config, new ClusterNode.Options(id, dir.resolve("node" + id), new VdiskStore.Options(64L << 20, 4))));
             }
-            // A single node's client is in-process: it reads its own replicas directly.
-            try (ClusterClient client = nodes == 1 ? ClusterClient.open(config, running.get(0)) : ClusterClient.open(config)) {
+            // A co-located client sends to node 1's server in-process where it can (LocalSubmitter).
+            try (ClusterClient client = colocated ? ClusterClient.open(config, running.get(0)) : ClusterClient.open(config)) {
                 client.createVdisk("bench", 1L << 30, BLOCK, BLOCK);
                 try (ClusterVdisk disk = client.open("bench")) {
-                    System.out.printf("cluster: %d nodes, %d replicas, %d PGs, %d in flight, %d entries in flight per PG, 4 KiB random I/O over %d MiB%n",
-                            nodes, replicas, pgs, inflight, pgInflight, REGION_BYTES >> 20);
+                    System.out.printf("cluster: %d nodes, %d replicas, %d PGs, %d in flight, %d entries in flight per PG, client %s, 4 KiB random I/O over %d MiB%n",
+                            nodes, replicas, pgs, inflight, pgInflight, colocated ? "in node 1's process" : "separate", REGION_BYTES >> 20);
                     run(disk, true, inflight, Duration.ofSeconds(warmupS), "warm-up write");
                     Result w = run(disk, true, inflight, Duration.ofSeconds(measureS), "randwrite");
                     run(disk, false, inflight, Duration.ofSeconds(Math.max(5, warmupS / 4)), "warm-up read");

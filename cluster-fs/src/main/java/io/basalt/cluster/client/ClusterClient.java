@@ -57,7 +57,9 @@ public final class ClusterClient implements AutoCloseable {
     /**
      * A client in the same process as {@code local} (may be null): reads of a PG whose only
      * replica is {@code local} are served from its store directly, without a gRPC round trip
-     * (linearizable with one voter: see {@link ClusterNode#soleReplicaStore}).
+     * (linearizable with one voter: see {@link ClusterNode#soleReplicaStore}); reads of a PG
+     * {@code local} replicates and writes to a PG it leads go to its server in-process
+     * ({@link LocalSubmitter}), falling back to the group's leader over gRPC.
      */
     public static ClusterClient open(ClusterConfig config, ClusterNode local) {
         RaftProperties props = RaftSetup.clientProperties(config);
@@ -69,14 +71,14 @@ public final class ClusterClient implements AutoCloseable {
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg)), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localWrites(config, local, pg));
+                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg));
         }
         return new ClusterClient(config, meta, pgs);
     }
 
-    /** A direct path to {@code local}'s server for PG {@code pg}'s writes when it is the group's only voter, else null. */
-    private static LocalSubmitter localWrites(ClusterConfig config, ClusterNode local, int pg) {
-        if (local == null || local.soleReplicaStore(pg) == null) {
+    /** A direct path to {@code local}'s server for PG {@code pg} (used while it holds a replica), or null without a local node. */
+    private static LocalSubmitter localPath(ClusterConfig config, ClusterNode local, int pg) {
+        if (local == null) {
             return null;
         }
         return new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id()));

@@ -30,12 +30,11 @@ import io.basalt.cluster.admin.GroupDirectory;
  * on them and sends the failed request again.
  *
  * <p>Sending again is safe when the node that refused held no replica when it was first asked
- * (nothing was appended). The one unsafe case is a request appended by a leader that then left
- * the group and removed its division before the client's own retry reached it: the new client
- * has a new client id, so the servers' retry cache cannot tell the request is a repeat.
- * {@link io.basalt.cluster.admin.ClusterAdmin} keeps a moved-away division for
- * {@code ClusterAdmin.REMOVED_REPLICA_GRACE} (answering {@code NotLeaderException} with the new
- * peers) so that a retry meets it first; docs/cluster-membership.md has the details.
+ * (nothing was appended). The unsafe case is a request appended by a leader that then left the
+ * group and removed its division before the client's own retry reached it: the new client has a
+ * new client id, so the servers' retry cache cannot tell the request is a repeat and applies it
+ * again. docs/cluster-membership.md ("A removed replica and the retry cache") has the details
+ * and why a grace before the removal was tried and dropped.
  */
 final class GroupClient implements AutoCloseable {
     private final ClusterConfig config;

@@ -16,9 +16,15 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 
 /**
- * Hands a placement group's entries straight to the {@link RaftServer} in this process, without
- * the gRPC client and server in between: used only when that server is the group's sole voter
- * (a one-node cluster, e.g. {@code ./basalt demo}), where it is always the leader once elected.
+ * Hands a placement group's requests straight to the {@link RaftServer} in this process, without
+ * the gRPC client and server in between, when that server holds a replica of the group:
+ * <ul>
+ *   <li>writes while it is the group's leader (always, once elected, when it is the sole voter,
+ *       e.g. {@code ./basalt demo});
+ *   <li>linearizable reads while it is the leader (answered from its lease). Ratis would also
+ *       answer them on a follower (read index from the leader, then a local query), but that
+ *       measured slower than asking the leader over gRPC.
+ * </ul>
  *
  * <p>The request is the one a Ratis client would send (client id, call id, write type), so the
  * server's retry cache still applies a retried call once; call ids this submitter has seen
@@ -39,8 +45,28 @@ final class LocalSubmitter {
         this.self = self;
     }
 
+    /** True when this server holds a replica of the group and is its leader right now. */
+    boolean isLeader() {
+        try {
+            // A closed server still hands out its last division, which still says "leader".
+            var info = server.getDivision(group).getInfo();
+            return server.getLifeCycleState().isRunning() && info.isAlive() && info.isLeader();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** A write request carrying {@code m}, with a new call id: submit it (and any retry of it) with {@link #submit}. */
     RaftClientRequest newWrite(Message m) {
+        return newRequest(m, RaftClientRequest.writeRequestType());
+    }
+
+    /** A linearizable read-only request carrying {@code m}. */
+    RaftClientRequest newRead(Message m) {
+        return newRequest(m, RaftClientRequest.readRequestType());
+    }
+
+    private RaftClientRequest newRequest(Message m, RaftClientRequest.Type type) {
         List<Long> answered = new ArrayList<>();
         for (Long id; answered.size() < 256 && (id = replied.poll()) != null; ) {
             answered.add(id);
@@ -52,7 +78,7 @@ final class LocalSubmitter {
                 .setCallId(callIds.incrementAndGet())
                 .setRepliedCallIds(answered)
                 .setMessage(m)
-                .setType(RaftClientRequest.writeRequestType())
+                .setType(type)
                 .build();
     }
 

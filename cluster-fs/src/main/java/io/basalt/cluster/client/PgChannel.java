@@ -8,6 +8,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -41,8 +43,13 @@ final class PgChannel implements AutoCloseable {
     private final int inflightEntriesMax;
     /** Non-null when this process holds the PG's only replica: reads go straight to it. */
     private final java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore;
-    /** Non-null when this process holds the PG's only voter: writes go straight to its server. */
-    private final LocalSubmitter localWrites;
+    /**
+     * Non-null when this process runs a node: requests go to its server first when it leads the
+     * PG, and always when it is the only voter.
+     */
+    private final LocalSubmitter local;
+    /** Requests served by {@link #local}'s server, for tests and diagnostics. */
+    final java.util.concurrent.atomic.AtomicLong localRequests = new java.util.concurrent.atomic.AtomicLong();
     /** Reads served by {@link #localStore}, for tests and diagnostics. */
     final java.util.concurrent.atomic.AtomicLong localReads = new java.util.concurrent.atomic.AtomicLong();
     private final Lane writes = new Lane(false);
@@ -50,10 +57,10 @@ final class PgChannel implements AutoCloseable {
     private boolean closed;
 
     PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax,
-              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter localWrites) {
+              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter local) {
         this.pg = pg;
         this.localStore = localStore;
-        this.localWrites = localWrites;
+        this.local = local;
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;
@@ -133,12 +140,23 @@ final class PgChannel implements AutoCloseable {
         try {
             long deadline = System.nanoTime() + ioTimeout.toNanos();
             if (lane.readOnly) {
-                f = client.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline);
-            } else if (localWrites != null) {
-                var request = localWrites.newWrite(m);
-                f = LeaderRetry.call(() -> localWrites.submit(request), LeaderRetry.NO_LEADER, deadline, ClusterClient.RETRY_SLEEP);
+                Supplier<CompletableFuture<RaftClientReply>> remote = () -> client.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline);
+                // Only where this node leads (answered from its lease): a follower read costs a
+                // read-index round trip to the leader plus waiting for its own apply, measured
+                // slower than asking the leader (docs/cluster-gateway.md). A read is safe to
+                // repeat: whatever stopped the local one, the leader is asked.
+                f = local != null && local.isLeader() ? localFirst(local.submit(local.newRead(m)), e -> true, remote) : remote.get();
+            } else if (local != null && localStore != null && localStore.get() != null) {
+                // The only voter: it is the leader once elected, so wait for that rather than go round.
+                var request = local.newWrite(m);
+                f = LeaderRetry.call(() -> local.submit(request), LeaderRetry.NO_LEADER, deadline, ClusterClient.RETRY_SLEEP);
             } else {
-                f = client.send(c -> c.async().send(m), LeaderRetry.STEPPING_DOWN, deadline);
+                Supplier<CompletableFuture<RaftClientReply>> remote = () -> client.send(c -> c.async().send(m), LeaderRetry.STEPPING_DOWN, deadline);
+                // Refused as "not (or no longer) the leader" means not appended: safe to send to the leader.
+                // Refused before it reached the log (a stopping server's executor) likewise.
+                f = local != null && local.isLeader()
+                        ? localFirst(local.submit(local.newWrite(m)), LeaderRetry.NO_LEADER.or(e -> e instanceof java.util.concurrent.RejectedExecutionException), remote)
+                        : remote.get();
             }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
@@ -157,6 +175,23 @@ final class PgChannel implements AutoCloseable {
                 send(lane, next);
             }
         });
+    }
+
+    /** {@code attempt} on this process's server; on a failure {@code fallBack} accepts, {@code remote} instead. */
+    private CompletableFuture<RaftClientReply> localFirst(CompletableFuture<RaftClientReply> attempt, Predicate<Throwable> fallBack,
+                                                          Supplier<CompletableFuture<RaftClientReply>> remote) {
+        return attempt.handle((reply, ex) -> {
+            Throwable failure = ex != null ? ex : reply.isSuccess() ? null : reply.getException();
+            if (failure == null) {
+                localRequests.incrementAndGet();
+                return CompletableFuture.completedFuture(reply);
+            }
+            Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+            if (fallBack.test(cause)) {
+                return remote.get();
+            }
+            return ex == null ? CompletableFuture.completedFuture(reply) : CompletableFuture.<RaftClientReply>failedFuture(ex);
+        }).thenCompose(x -> x);
     }
 
     private void complete(List<Pending> batch, RaftClientReply reply, Throwable ex) {

@@ -148,6 +148,7 @@ class ClusterVdiskTest {
         java.util.Collections.shuffle(lbas, new Random(13));
         java.util.concurrent.ConcurrentHashMap<Long, byte[]> acked = new java.util.concurrent.ConcurrentHashMap<>();
         java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Throwable> firstFailure = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(32);
         Thread writer = new Thread(() -> {
             Random r = new Random(14);
@@ -159,6 +160,7 @@ class ClusterVdiskTest {
                         acked.put(lba, data);
                     } else {
                         failed.incrementAndGet();
+                        firstFailure.compareAndSet(null, ex);
                     }
                     inFlight.release();
                 });
@@ -174,7 +176,7 @@ class ClusterVdiskTest {
             writer.join(120_000);
         }
         assertFalse(writer.isAlive(), "writer finished");
-        assertEquals(0, failed.get(), "no write failed across the leader change");
+        assertEquals(0, failed.get(), () -> "no write failed across the leader change; first: " + firstFailure.get());
         assertEquals(writes, acked.size());
         assertReadsBack(disk, new TreeMap<>(acked));
     }
@@ -239,6 +241,43 @@ class ClusterVdiskTest {
             }
             assertEquals(model.size(), inProcess, "every read was served in process");
             // A client of a replicated cluster never takes that path (see the other tests).
+        }
+    }
+
+    /**
+     * A client in node 1's process (a gateway on a storage node) sends requests for the PGs
+     * node 1 leads to its server in-process, and everything else over gRPC; when node 1's server
+     * stops, every request goes to the other nodes' leaders and nothing acknowledged is lost.
+     */
+    @Test
+    void aClientOnAReplicatedNodeSendsToItsOwnLeadersInProcessAndFallsBackWhenItStops() throws Exception {
+        startWithDisk(3, 3, TestCluster.fastTuning());
+        cluster.waitForAllLeaders(Duration.ofSeconds(30));
+        List<Integer> ledByNode1 = new ArrayList<>();
+        for (int pg = 0; pg < cluster.config().pgCount(); pg++) {
+            if (cluster.leaderOf(cluster.pgGroup(pg)).orElseThrow() == 1) {
+                ledByNode1.add(pg);
+            }
+        }
+        assertFalse(ledByNode1.isEmpty(), "node 1 leads some PG (leaders are spread by priority)");
+        try (ClusterClient gateway = ClusterClient.open(cluster.config(), cluster.node(1))) {
+            ClusterVdisk disk = gateway.open("disk0");
+            Random r = new Random(77);
+            TreeMap<Long, byte[]> model = writeMany(disk, r, 200);
+            assertReadsBack(disk, model);
+            for (int pg = 0; pg < cluster.config().pgCount(); pg++) {
+                long local = gateway.pg(pg).localRequests.get();
+                if (ledByNode1.contains(pg)) {
+                    assertTrue(local > 0, "pg-" + pg + " (led by node 1) served in process");
+                } else {
+                    assertEquals(0, local, "pg-" + pg + " (led elsewhere) went over gRPC");
+                }
+            }
+
+            cluster.stopNode(1);
+            assertReadsBack(disk, model);
+            model.putAll(writeMany(disk, r, 100));
+            assertReadsBack(disk, model);
         }
     }
 

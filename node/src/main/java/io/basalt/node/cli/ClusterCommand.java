@@ -16,6 +16,7 @@ import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
+import io.basalt.node.cluster.NodeGateway;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
 import picocli.CommandLine.Command;
@@ -163,25 +164,34 @@ public final class ClusterCommand {
     @Command(name = "up", description = {"Start N storage nodes as local processes on loopback, create a vdisk,",
             "serve it over iSCSI, and stop everything on Ctrl-C."})
     static final class Up implements Callable<Integer> {
-        static final String IQN = "iqn.2026-11.io.basalt:cluster";
+        static final String IQN = NodeGateway.IQN;
+        /** How long {@code up} waits for node 1's gateway to serve once the vdisk exists. */
+        static final java.time.Duration GATEWAY_WAIT = java.time.Duration.ofSeconds(120);
+
+        enum Gateway { node, separate }
 
         @Spec CommandSpec spec;
         @Option(names = "--nodes", defaultValue = "3") int nodes;
         @Option(names = "--replicas", description = "Replicas per placement group (default: min(3, nodes)).") Integer replicas;
-        @Option(names = "--pgs", defaultValue = "8", description = "Placement groups (default ${DEFAULT-VALUE}).") int pgs;
+        @Option(names = "--pgs", description = {"Placement groups (default: one per node, so each node leads one;",
+                "measured faster on one machine than 8: docs/cluster-gateway.md)."}) Integer pgs;
         @Option(names = "--base-port", defaultValue = "7100", description = "Node i listens on base-port + i (default ${DEFAULT-VALUE}).") int basePort;
         @Option(names = "--data", defaultValue = "./data/cluster", description = "Cluster directory (default ${DEFAULT-VALUE}).") Path data;
         @Option(names = "--vdisk", defaultValue = "disk0") String vdisk;
         @Option(names = "--size", defaultValue = "1G", converter = SizeConverter.class) long size;
         @Option(names = "--portal", defaultValue = "127.0.0.1:3260") String portal;
         @Option(names = "--serve-seconds", defaultValue = "-1", description = "Stop after this long (default: on Ctrl-C).") long serveSeconds;
+        @Option(names = "--gateway", defaultValue = "node", description = {"Where the iSCSI target runs: node = in node 1's process",
+                "(reads of its replicas and writes it leads skip the network), separate = in this process (default ${DEFAULT-VALUE})."})
+        Gateway gateway;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             int r = replicas == null ? Math.min(3, nodes) : replicas;
             Path file = data.resolve("cluster.json");
-            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgs, r);
+            int pgCount = pgs == null ? nodes : pgs;
+            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r);
             if (cluster.nodes().size() != nodes) {
                 throw new IllegalArgumentException("--nodes: " + nodes + " (expected: " + cluster.nodes().size() + ", as in the existing " + file
                         + "; remove that directory to start a new cluster)");
@@ -197,7 +207,9 @@ public final class ClusterCommand {
                 });
                 Runtime.getRuntime().addShutdownHook(hook);
                 for (ClusterFile.Node n : cluster.nodes()) {
-                    LocalCluster.Child c = local.start(file, n.id(), data.resolve("node-" + n.id()));
+                    List<String> options = gateway == Gateway.node && n.id() == cluster.nodes().get(0).id()
+                            ? List.of("--serve", vdisk, "--portal", portal) : List.of();
+                    LocalCluster.Child c = local.start(file, n.id(), data.resolve("node-" + n.id()), options);
                     out.printf("node %d pid %d on %s:%d (log %s)%n", n.id(), c.process().pid(), n.host(), n.port(), c.log());
                 }
                 out.flush();
@@ -205,20 +217,21 @@ public final class ClusterCommand {
                     awaitQuorum(client, local, out);
                     if (client.vdisk(vdisk).isEmpty()) {
                         client.createVdisk(vdisk, size);
-                        out.printf("created vdisk %s: %s thin, %d replicas, %d placement groups%n", vdisk, Sizes.format(size), r, pgs);
+                        out.printf("created vdisk %s: %s thin, %d replicas, %d placement groups%n", vdisk, Sizes.format(size), r, config.pgCount());
                     }
-                    try (BlockDevice device = client.open(vdisk);
-                         IscsiTarget target = IscsiTarget.builder().portal(hp.host(), hp.port()).addTarget(IQN, Map.of(0, device)).start()) {
-                        var at = target.localAddress();
-                        String url = "iscsi://" + at.getAddress().getHostAddress() + ":" + at.getPort() + "/" + IQN + "/0";
-                        out.printf("serving %s: %s%n", vdisk, url);
-                        out.printf("try: qemu-img info %s%n", url);
-                        out.println(serveSeconds < 0 ? "Ctrl-C stops the gateway and every node." : "stopping in " + serveSeconds + " s.");
-                        out.flush();
-                        if (serveSeconds < 0) {
-                            stop.await();
-                        } else {
-                            stop.await(serveSeconds, java.util.concurrent.TimeUnit.SECONDS);
+                    if (gateway == Gateway.node) {
+                        LocalCluster.Child first = local.children().get(0);
+                        String url = awaitGateway(first, local);
+                        out.printf("gateway: in node %d's process (pid %d)%n", first.id(), first.process().pid());
+                        announce(out, vdisk, url);
+                        await(stop);
+                    } else {
+                        try (BlockDevice device = client.open(vdisk);
+                             IscsiTarget target = IscsiTarget.builder().portal(hp.host(), hp.port()).addTarget(IQN, Map.of(0, device)).start()) {
+                            var at = target.localAddress();
+                            out.printf("gateway: in this process (pid %d)%n", ProcessHandle.current().pid());
+                            announce(out, vdisk, "iscsi://" + at.getAddress().getHostAddress() + ":" + at.getPort() + "/" + IQN + "/0");
+                            await(stop);
                         }
                     }
                 } finally {
@@ -231,17 +244,54 @@ public final class ClusterCommand {
             return 0;
         }
 
+        private void announce(PrintWriter out, String what, String url) {
+            out.printf("serving %s: %s%n", what, url);
+            out.printf("try: qemu-img info %s%n", url);
+            out.println(serveSeconds < 0 ? "Ctrl-C stops the gateway and every node." : "stopping in " + serveSeconds + " s.");
+            out.flush();
+        }
+
+        private void await(CountDownLatch stop) throws InterruptedException {
+            if (serveSeconds < 0) {
+                stop.await();
+            } else {
+                stop.await(serveSeconds, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
+
+        /** The URL node {@code gw} prints once it serves (NodeGateway), failing fast if a node dies or it reports a failure. */
+        private static String awaitGateway(LocalCluster.Child gw, LocalCluster local) throws Exception {
+            long deadline = System.nanoTime() + GATEWAY_WAIT.toNanos();
+            while (System.nanoTime() < deadline) {
+                failIfDead(local);
+                for (String line : Files.readAllLines(gw.log())) {
+                    if (line.startsWith("serving ") && line.contains("iscsi://")) {
+                        return line.substring(line.indexOf("iscsi://")).trim();
+                    }
+                    if (line.contains(": serving ") && line.contains(" failed: ")) {
+                        throw new IllegalStateException("node " + gw.id() + "'s gateway: " + line);
+                    }
+                }
+                Thread.sleep(200);
+            }
+            throw new IllegalStateException("node " + gw.id() + " did not serve the vdisk within " + GATEWAY_WAIT.toSeconds() + " s; see " + gw.log());
+        }
+
+        private static void failIfDead(LocalCluster local) throws java.io.IOException {
+            var dead = local.dead();
+            if (dead.isPresent()) {
+                List<String> lines = Files.readAllLines(dead.get().log());
+                throw new IllegalStateException("node " + dead.get().id() + " exited with " + dead.get().process().exitValue() + "; last log lines:\n"
+                        + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size())));
+            }
+        }
+
         /** Waits until the meta group answers, failing fast (with the log's tail) if a node dies. */
         private static void awaitQuorum(ClusterClient client, LocalCluster local, PrintWriter out) throws Exception {
             long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(90);
             RuntimeException last = null;
             while (System.nanoTime() < deadline) {
-                var dead = local.dead();
-                if (dead.isPresent()) {
-                    List<String> lines = Files.readAllLines(dead.get().log());
-                    throw new IllegalStateException("node " + dead.get().id() + " exited with " + dead.get().process().exitValue() + "; last log lines:\n"
-                            + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size())));
-                }
+                failIfDead(local);
                 try {
                     client.vdisks();
                     out.println("cluster is up: the meta group has a leader");

@@ -1,11 +1,15 @@
 package io.basalt.node.cli;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.basalt.cluster.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
+import io.basalt.node.cluster.NodeGateway;
 import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,6 +29,14 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--join", description = {"A node new to a running cluster: start empty and wait to be given replicas",
             "(basalt cluster add-node / replace-node). Only matters on the first start."})
     boolean join;
+    @Option(names = "--serve", paramLabel = "VDISK", description = {"Also serve this cluster vdisk over iSCSI from this node's process",
+            "(waits for it to exist). Reads of groups this node replicates and writes to groups it leads skip the network."})
+    String serve;
+    @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Where --serve listens (default ${DEFAULT-VALUE}).")
+    String portal;
+
+    /** How long --serve waits for the cluster to have a meta leader and the vdisk. */
+    static final Duration SERVE_WAIT = Duration.ofMinutes(5);
 
     @Override
     public Integer call() throws Exception {
@@ -32,9 +44,16 @@ public final class NodeCommand implements Callable<Integer> {
         Path dir = data != null ? data : config.toAbsolutePath().getParent().resolve("node-" + id);
         ClusterNode node = ClusterNode.start(file.toConfig(), join ? new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()).joining()
                 : new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()));
+        ServeCommand.HostPort hp = serve == null ? null : ServeCommand.HostPort.parse(portal);
+        PrintWriter out = spec.commandLine().getOut();
+        AtomicReference<NodeGateway> gateway = new AtomicReference<>();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             try {
+                NodeGateway g = gateway.getAndSet(null);
+                if (g != null) {
+                    g.close();
+                }
                 node.close();
             } catch (Exception e) {
                 System.err.println("node " + id + ": close failed: " + e);
@@ -45,6 +64,17 @@ public final class NodeCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf("node %d pid %d serving cluster %s on %s, data %s%n", id, ProcessHandle.current().pid(),
                 file.name(), addr.address(), dir);
         spec.commandLine().getOut().flush();
+        if (serve != null) {
+            // In the background: the gateway needs a meta leader, which may need this node's vote.
+            Thread.ofPlatform().name("gateway-start").daemon().start(() -> {
+                try {
+                    gateway.set(NodeGateway.start(node, serve, hp.host(), hp.port(), SERVE_WAIT, out));
+                } catch (Exception e) {
+                    out.println("node " + id + ": serving " + serve + " failed: " + e.getMessage());
+                    out.flush();
+                }
+            });
+        }
         stopped.await();
         return 0;
     }

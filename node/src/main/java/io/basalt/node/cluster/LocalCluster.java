@@ -20,12 +20,19 @@ public final class LocalCluster implements AutoCloseable {
     private final List<Child> children = new ArrayList<>();
 
     public Child start(Path clusterFile, int id, Path dataDir) throws IOException {
+        return start(clusterFile, id, dataDir, List.of());
+    }
+
+    /** As above, with more {@code basalt node} options (e.g. {@code --serve VDISK --portal HOST:PORT}). */
+    public Child start(Path clusterFile, int id, Path dataDir, List<String> nodeOptions) throws IOException {
         Files.createDirectories(dataDir);
         Path log = dataDir.getParent().resolve("node-" + id + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx1g", "-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
-                "node", "--config", clusterFile.toString(), "--id", Integer.toString(id), "--data", dataDir.toString());
+                "node", "--config", clusterFile.toString(), "--id", Integer.toString(id), "--data", dataDir.toString()));
+        command.addAll(nodeOptions);
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Child child = new Child(id, pb.start(), log);
         children.add(child);

@@ -1,0 +1,83 @@
+package io.basalt.node.cluster;
+
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+
+import io.basalt.cluster.ClusterNode;
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.iscsi.IscsiTarget;
+import io.basalt.vdisk.BlockDevice;
+
+/**
+ * A storage node that also serves a cluster vdisk over iSCSI (a hyperconverged host: the target
+ * runs next to a replica of every group it can). Its {@link ClusterClient} is opened with the
+ * node itself, so reads of PGs this node replicates and writes to PGs it leads go to its Raft
+ * server in-process instead of over gRPC (docs/cluster-gateway.md).
+ *
+ * <p>The vdisk may not exist yet when the node starts (e.g. {@code basalt cluster up} creates it
+ * once the meta group has a leader): {@link #start} waits for it up to {@code wait}.
+ */
+public final class NodeGateway implements AutoCloseable {
+    /** The target name a cluster gateway serves its vdisk under (LUN 0). */
+    public static final String IQN = "iqn.2026-11.io.basalt:cluster";
+
+    private final ClusterClient client;
+    private final BlockDevice device;
+    private final IscsiTarget target;
+
+    private NodeGateway(ClusterClient client, BlockDevice device, IscsiTarget target) {
+        this.client = client;
+        this.device = device;
+        this.target = target;
+    }
+
+    public static NodeGateway start(ClusterNode node, String vdisk, String host, int port, Duration wait, PrintWriter out)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        ClusterClient client = ClusterClient.open(node.config(), node);
+        try {
+            RuntimeException last = null;
+            while (true) {
+                try {
+                    if (client.vdisk(vdisk).isPresent()) {
+                        break;
+                    }
+                    last = new IllegalStateException("vdisk " + vdisk + " does not exist");
+                } catch (RuntimeException e) {
+                    last = e; // no meta leader yet
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("serving " + vdisk + ": not available within " + wait.toSeconds() + " s: " + last.getMessage(), last);
+                }
+                Thread.sleep(500);
+            }
+            BlockDevice device = client.open(vdisk);
+            try {
+                IscsiTarget target = IscsiTarget.builder().portal(host, port).addTarget(IQN, Map.of(0, device)).start();
+                InetSocketAddress at = target.localAddress();
+                out.printf("serving %s: iscsi://%s:%d/%s/0%n", vdisk, at.getAddress().getHostAddress(), at.getPort(), IQN);
+                out.flush();
+                return new NodeGateway(client, device, target);
+            } catch (RuntimeException e) {
+                device.close();
+                throw e;
+            }
+        } catch (RuntimeException | InterruptedException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    public InetSocketAddress address() {
+        return target.localAddress();
+    }
+
+    @Override
+    public void close() {
+        try (client; device; target) {
+            // closed in reverse order: target (no new commands), device, client
+        }
+    }
+}
