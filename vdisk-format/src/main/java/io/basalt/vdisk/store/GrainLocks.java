@@ -25,6 +25,15 @@ final class GrainLocks {
 
     /** Locks the stripes of grains {@code [first, last]} of {@code vdiskId}; returns what to unlock. */
     int[] lock(long vdiskId, long firstGrain, long lastGrain) {
+        int[] indices = indices(vdiskId, firstGrain, lastGrain);
+        for (int index : indices) {
+            stripes[index].acquireUninterruptibly();
+        }
+        return indices;
+    }
+
+    /** The stripes of grains {@code [first, last]} of {@code vdiskId}, ascending, each once. */
+    private static int[] indices(long vdiskId, long firstGrain, long lastGrain) {
         long count = lastGrain - firstGrain + 1;
         int[] indices;
         if (count > GRAINS_LOCKED_INDIVIDUALLY_MAX) {
@@ -40,8 +49,22 @@ final class GrainLocks {
             Arrays.sort(raw);
             indices = distinct(raw);
         }
-        for (int index : indices) {
-            stripes[index].acquireUninterruptibly();
+        return indices;
+    }
+
+    /**
+     * Like {@link #lock} but never waits: returns null (holding nothing) when a stripe is taken.
+     * For callers that must not block (a write tried on its caller's thread).
+     */
+    int[] tryLock(long vdiskId, long firstGrain, long lastGrain) {
+        int[] indices = indices(vdiskId, firstGrain, lastGrain);
+        for (int i = 0; i < indices.length; i++) {
+            if (!stripes[indices[i]].tryAcquire()) {
+                for (int j = i - 1; j >= 0; j--) {
+                    stripes[indices[j]].release();
+                }
+                return null;
+            }
         }
         return indices;
     }

@@ -42,6 +42,8 @@ final class GroupCommitter implements AutoCloseable {
     private final ArrayBlockingQueue<Pending> queue = new ArrayBlockingQueue<>(QUEUE_DEPTH_MAX);
     private final Thread thread;
     private volatile boolean running = true;
+    /** True from taking a group off the queue until its futures are completed. */
+    private volatile boolean committing;
 
     GroupCommitter(StoreDb db, String name) {
         this.db = db;
@@ -64,6 +66,15 @@ final class GroupCommitter implements AutoCloseable {
         }
     }
 
+    /**
+     * True when nothing is queued and no batch is being written: a write made now on another
+     * thread will not wait behind one of ours (a fsync, say) inside RocksDB. A hint only: a batch
+     * may start right after, and then that write waits for at most that one batch.
+     */
+    boolean idle() {
+        return !committing && queue.isEmpty();
+    }
+
     private void loop() {
         List<Pending> group = new ArrayList<>(BATCH_WRITES_MAX);
         while (running || !queue.isEmpty()) {
@@ -72,6 +83,7 @@ final class GroupCommitter implements AutoCloseable {
                 if (first == null) {
                     continue;
                 }
+                committing = true;
                 group.add(first);
                 long bytes = first.bytes();
                 Pending next;
@@ -85,6 +97,7 @@ final class GroupCommitter implements AutoCloseable {
                 return;
             } finally {
                 group.clear();
+                committing = false;
             }
         }
     }

@@ -14,6 +14,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
+import org.rocksdb.ReadTier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteOptions;
@@ -25,6 +26,8 @@ import org.rocksdb.WriteOptions;
  * <p>Durability: {@link #writeOptions} writes the WAL to the OS without fsync, so an
  * acknowledged write survives kill -9 of the process; {@link #syncWriteOptions} (FUA, metadata)
  * and {@link #syncWal()} (flush) fsync the WAL, so those survive power loss.
+ * {@link #noWaitWriteOptions} is {@link #writeOptions} (same durability) that fails with
+ * {@code Incomplete} instead of sleeping through a write stall.
  */
 final class StoreDb implements AutoCloseable {
     static final int GRAIN_BLOCK_SIZE_BYTES = 8 * 1024;
@@ -39,8 +42,12 @@ final class StoreDb implements AutoCloseable {
     final ColumnFamilyHandle changes;
     final WriteOptions writeOptions;
     final WriteOptions syncWriteOptions;
+    /** Like {@link #writeOptions}, but a write stall fails the write ({@code Incomplete}) instead of waiting. */
+    final WriteOptions noWaitWriteOptions;
     /** Point lookups within one grain: prefix bloom filters apply. */
     final ReadOptions grainReadOptions;
+    /** Like {@link #grainReadOptions}, from memtables and block cache only: {@code Incomplete} where it would read a file. */
+    final ReadOptions cachedGrainReadOptions;
     /** Range scans across grains and epochs. */
     final ReadOptions scanReadOptions;
 
@@ -93,7 +100,9 @@ final class StoreDb implements AutoCloseable {
             changes = handles.get(2);
             writeOptions = own(new WriteOptions().setSync(false));
             syncWriteOptions = own(new WriteOptions().setSync(true));
+            noWaitWriteOptions = own(new WriteOptions().setSync(false).setNoSlowdown(true));
             grainReadOptions = own(new ReadOptions().setPrefixSameAsStart(true).setVerifyChecksums(true));
+            cachedGrainReadOptions = own(new ReadOptions(grainReadOptions).setReadTier(ReadTier.BLOCK_CACHE_TIER));
             scanReadOptions = own(new ReadOptions().setTotalOrderSeek(true).setVerifyChecksums(true));
         } catch (RocksDBException | java.io.IOException e) {
             closeOwned();
@@ -120,9 +129,28 @@ final class StoreDb implements AutoCloseable {
     }
 
     ReadView readView() {
+        return readView(false);
+    }
+
+    /** With {@code cachedOnly}, the view reads memtables and block cache only (see {@link #cachedGrainReadOptions}). */
+    ReadView readView(boolean cachedOnly) {
         org.rocksdb.Snapshot snapshot = db.getSnapshot();
-        return new ReadView(snapshot, new ReadOptions(grainReadOptions).setSnapshot(snapshot),
-                new ReadOptions(scanReadOptions).setSnapshot(snapshot), db);
+        ReadOptions grain = new ReadOptions(cachedOnly ? cachedGrainReadOptions : grainReadOptions).setSnapshot(snapshot);
+        ReadOptions scan = new ReadOptions(scanReadOptions).setSnapshot(snapshot);
+        if (cachedOnly) {
+            scan.setReadTier(ReadTier.BLOCK_CACHE_TIER);
+        }
+        return new ReadView(snapshot, grain, scan, db);
+    }
+
+    /** True when {@code e} (or a cause) is RocksDB's {@code Incomplete}: a no-wait write met a stall, a cached-only read a miss. */
+    static boolean incomplete(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof RocksDBException r && r.getStatus() != null && r.getStatus().getCode() == org.rocksdb.Status.Code.Incomplete) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void syncWal() throws RocksDBException {

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
@@ -27,6 +28,13 @@ import io.basalt.vdisk.frame.FrameException;
  * WAL before it is acknowledged (so it survives kill -9); FUA writes and {@link #flush()} fsync
  * the WAL (so they survive power loss). A write holds its vdisk's state lock shared and its
  * grains' stripe locks from the read of any partial grain to the commit.
+ *
+ * <p>Where operations run: on the store's I/O pool (writes then on the group committer's
+ * thread), except that a read or non-FUA write of at most {@link #INLINE_BYTES_MAX} runs on the
+ * caller's thread when nothing else of this vdisk is in flight and it costs no waiting (see
+ * {@link #tryInline}); its future is then complete when the method returns. At queue depth 1 the
+ * hand-offs to the pool, to the commit thread and back were most of a 4 KiB operation's latency
+ * on a loaded machine (docs/iscsi-qd1-latency.md).
  */
 public final class Vdisk implements BlockDevice {
     /** Large unmaps and write-zeroes are split into batches of at most this many grains. */
@@ -35,6 +43,14 @@ public final class Vdisk implements BlockDevice {
     static final int SCAN_READ_GRAINS_MIN = 8;
     /** The largest {@link #writeAtomic}: one write batch of at most this much grain data. */
     static final int ATOMIC_WRITE_BYTES_MAX = 1 << 20;
+    /**
+     * Reads and non-FUA writes of at most this many bytes may run on the caller's thread (a few
+     * microseconds of encoding, a checksum and a WAL append to the page cache); larger ones always
+     * go to the I/O pool, so a caller's thread is never held long.
+     */
+    static final int INLINE_BYTES_MAX = 16 * 1024;
+    /** What an operation tried on the caller's thread returns when it would have to wait. */
+    private static final Object DECLINED = new Object();
     private static final byte[] EMPTY = new byte[0];
 
     private final VdiskStore store;
@@ -83,6 +99,15 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<ByteBuffer> read(long lba, int blockCount) {
+        if (inlineReadSize(lba, blockCount)) {
+            CompletableFuture<ByteBuffer> done = tryInline(() -> {
+                byte[] out = new byte[Math.multiplyExact(blockCount, logicalBlockSizeBytes())];
+                return readNow(lba, blockCount, ByteBuffer.wrap(out), 0) == DECLINED ? DECLINED : ByteBuffer.wrap(out);
+            });
+            if (done != null) {
+                return done;
+            }
+        }
         return submit(() -> {
             long stamp = state.lock.readLock();
             try {
@@ -103,11 +128,17 @@ public final class Vdisk implements BlockDevice {
                     + bytes + " bytes (expected: >= 0, <= " + dst.remaining() + " remaining in dst) vdisk=" + name));
         }
         int at = dst.position();
+        if (inlineReadSize(lba, blockCount)) {
+            CompletableFuture<Void> done = tryInline(() -> readNow(lba, blockCount, dst, at));
+            if (done != null) {
+                return done;
+            }
+        }
         return submit(() -> {
             long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
-                readLocked(lba, blockCount, dst, at);
+                readLocked(lba, blockCount, dst, at, false);
                 return null;
             } finally {
                 state.lock.unlockRead(stamp);
@@ -152,10 +183,18 @@ public final class Vdisk implements BlockDevice {
                     "write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name));
         }
         byte[] bytes = toArray(data);
-        return submitWrite("write", lba, bytes.length / blockSize, fua, (v, ops) -> {
+        WritePlan<Void> plan = (v, ops) -> {
             dataOps(v, lba, bytes, ops);
             return null;
-        });
+        };
+        // FUA fsyncs the WAL: never on the caller's thread.
+        if (!fua && bytes.length <= INLINE_BYTES_MAX && !readOnly()) {
+            CompletableFuture<Void> done = tryInline(() -> writeNow("write", lba, bytes.length / blockSize, plan));
+            if (done != null) {
+                return done;
+            }
+        }
+        return submitWrite("write", lba, bytes.length / blockSize, fua, plan);
     }
 
     @Override
@@ -265,10 +304,10 @@ public final class Vdisk implements BlockDevice {
         return snapshot.map(SnapshotInfo::epoch).orElseGet(() -> state.info().headEpoch());
     }
 
-    /** {@link #readLocked(long, int, ByteBuffer, int)} into a new array. */
+    /** {@link #readLocked(long, int, ByteBuffer, int, boolean)} into a new array. */
     private byte[] readLocked(long lba, int blockCount) {
         byte[] out = new byte[Math.multiplyExact(blockCount, logicalBlockSizeBytes())];
-        readLocked(lba, blockCount, ByteBuffer.wrap(out), 0);
+        readLocked(lba, blockCount, ByteBuffer.wrap(out), 0, false);
         return out;
     }
 
@@ -276,9 +315,11 @@ public final class Vdisk implements BlockDevice {
      * Reads {@code blockCount} blocks at {@code lba} into {@code out} at absolute index {@code base}
      * (every byte of the range is written, zeros included). A read that spans several grains sees
      * one point in time: one iterator, or lookups under one RocksDB snapshot, so it never returns
-     * part of a multi-grain write (see {@link #writeAtomic}).
+     * part of a multi-grain write (see {@link #writeAtomic}). With {@code cachedOnly} it reads
+     * memtables and block cache only, and fails with RocksDB's {@code Incomplete} (see
+     * {@link StoreDb#incomplete}) where it would have to read a file; it then never scans.
      */
-    private void readLocked(long lba, int blockCount, ByteBuffer out, int base) {
+    private void readLocked(long lba, int blockCount, ByteBuffer out, int base, boolean cachedOnly) {
         VdiskInfo v = state.info();
         int grainSize = v.grainSizeBytes();
         long offset = lba * v.blockSizeBytes();
@@ -289,16 +330,21 @@ public final class Vdisk implements BlockDevice {
         long firstGrain = offset / grainSize;
         long lastGrain = (offset + length - 1) / grainSize;
         boolean scan = lastGrain - firstGrain + 1 >= SCAN_READ_GRAINS_MIN;
+        if (scan && cachedOnly) {
+            throw new IllegalStateException("cached-only read of " + (lastGrain - firstGrain + 1) + " grains (expected: < "
+                    + SCAN_READ_GRAINS_MIN + ") vdisk=" + name);
+        }
         if (scan && !state.isClone()) {
             // One iterator is one consistent view; grains it did not find were never written: zeros.
             boolean[] done = scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, db.scanReadOptions);
             zeroMissing(done, firstGrain, offset, length, out, base);
             return;
         }
-        try (StoreDb.ReadView view = lastGrain > firstGrain ? db.readView() : null) {
+        try (StoreDb.ReadView view = lastGrain > firstGrain ? db.readView(cachedOnly) : null) {
             boolean[] done = scan ? scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, view.scan()) : null;
             byte[] grainBuf = null;
-            try (ChainReader reader = state.reader(db, readEpoch(), view == null ? db.grainReadOptions : view.grain())) {
+            org.rocksdb.ReadOptions single = cachedOnly ? db.cachedGrainReadOptions : db.grainReadOptions;
+            try (ChainReader reader = state.reader(db, readEpoch(), view == null ? single : view.grain())) {
                 for (long g = firstGrain; g <= lastGrain; g++) {
                     if (done != null && done[(int) (g - firstGrain)]) {
                         continue;
@@ -409,6 +455,119 @@ public final class Vdisk implements BlockDevice {
             return;
         }
         decodeFrame(loc.frame(), g, loc.epoch(), loc.vdiskId(), out, outPos);
+    }
+
+    // ---- operations on the caller's thread ----
+
+    /** Small enough to read on the caller's thread: at most {@link #INLINE_BYTES_MAX}, and point lookups (no scan). */
+    private boolean inlineReadSize(long lba, int blockCount) {
+        long bytes = (long) blockCount * logicalBlockSizeBytes();
+        if (lba < 0 || blockCount <= 0 || bytes > INLINE_BYTES_MAX) {
+            return false;
+        }
+        int grainSize = state.info().grainSizeBytes();
+        long offset = lba * logicalBlockSizeBytes();
+        return (offset + bytes - 1) / grainSize - offset / grainSize + 1 < SCAN_READ_GRAINS_MIN;
+    }
+
+    /**
+     * Runs {@code op} on the caller's thread if that costs no waiting, and returns its completed
+     * (or failed) future; returns null when it declined, and the caller submits the operation to
+     * the pool as usual. Tried only when nothing else of this vdisk is in flight, so it never
+     * overtakes a queued operation. That is queue depth 1, and also any depth from one caller
+     * thread (an iSCSI connection's event loop): each inline operation is over before the caller
+     * issues the next, so its small non-FUA I/O never leaves that thread and non-FUA writes are
+     * not group-committed (they are not synced, so a group saves little). FUA writes and flushes
+     * always take the pool and the committer. {@code op} returns {@link #DECLINED} rather than
+     * wait for a lock, reads memtables and block cache only and writes with no_slowdown, so
+     * RocksDB's {@code Incomplete} (a file read or a write stall ahead) declines too. The future
+     * fails the way {@code supplyAsync}'s would (a {@link CompletionException} around the error).
+     */
+    @SuppressWarnings("unchecked")
+    private <T> CompletableFuture<T> tryInline(Supplier<Object> op) {
+        if (inflight.get() != 0 || closed.get()) {
+            return null;
+        }
+        inflight.incrementAndGet();   // before the second look at closed: close() then waits for us
+        try {
+            if (closed.get()) {
+                return null;          // the pool path refuses it
+            }
+            Object result = op.get();
+            return result == DECLINED ? null : CompletableFuture.completedFuture((T) result);
+        } catch (RuntimeException e) {
+            return StoreDb.incomplete(e) ? null : CompletableFuture.failedFuture(new CompletionException(e));
+        } finally {
+            if (inflight.decrementAndGet() == 0) {
+                synchronized (inflight) {
+                    inflight.notifyAll();
+                }
+            }
+        }
+    }
+
+    /** A read on the caller's thread: {@link #DECLINED} when the state lock is taken (a snapshot or resize in progress). */
+    private Object readNow(long lba, int blockCount, ByteBuffer dst, int at) {
+        long stamp = state.lock.tryReadLock();
+        if (stamp == 0) {
+            return DECLINED;
+        }
+        try {
+            checkRange("read", lba, blockCount);
+            readLocked(lba, blockCount, dst, at, true);
+            return null;
+        } finally {
+            state.lock.unlockRead(stamp);
+        }
+    }
+
+    /**
+     * {@link #prepareWrite} and the commit on the caller's thread, for whole grains only (a partial
+     * grain needs a read first). {@link #DECLINED} when a lock is taken or the committer is busy
+     * (RocksDB would queue this write behind its batch, maybe behind a fsync). Same durability as
+     * the committer's non-FUA path: in the WAL, not synced, when it returns.
+     */
+    private Object writeNow(String op, long lba, long blockCount, WritePlan<?> plan) {
+        long stamp = state.lock.tryReadLock();
+        if (stamp == 0) {
+            return DECLINED;
+        }
+        int[] locks = null;
+        try {
+            checkRange(op, lba, blockCount);
+            VdiskInfo v = state.info();
+            long offset = lba * v.blockSizeBytes();
+            long length = blockCount * v.blockSizeBytes();
+            if (blockCount == 0) {
+                return null;
+            }
+            if (offset % v.grainSizeBytes() != 0 || length % v.grainSizeBytes() != 0 || !store.committer().idle()) {
+                return DECLINED;
+            }
+            locks = store.grainLocks().tryLock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
+            if (locks == null) {
+                return DECLINED;
+            }
+            List<GroupCommitter.Op> ops = new ArrayList<>();
+            Object result = plan.prepare(v, ops);
+            if (!ops.isEmpty()) {
+                try (org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch()) {
+                    GroupCommitter.addTo(batch, ops);
+                    db.db.write(db.noWaitWriteOptions, batch);
+                } catch (RocksDBException e) {
+                    if (StoreDb.incomplete(e)) {
+                        return DECLINED;      // a write stall: wait for it on the pool, not here
+                    }
+                    throw StoreErrors.blockDevice("write failed", e);
+                }
+            }
+            return result;
+        } finally {
+            if (locks != null) {
+                store.grainLocks().unlock(locks);
+            }
+            state.lock.unlockRead(stamp);
+        }
     }
 
     // ---- writes ----
