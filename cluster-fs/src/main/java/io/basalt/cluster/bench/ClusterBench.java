@@ -71,7 +71,9 @@ public final class ClusterBench {
                     System.out.printf("cluster: %d nodes, %d replicas, %d PGs, %d in flight, %d entries in flight per PG, client %s, 4 KiB random I/O over %d MiB%n",
                             nodes, replicas, pgs, inflight, pgInflight, colocated ? "in node 1's process" : "separate", REGION_BYTES >> 20);
                     run(disk, true, inflight, Duration.ofSeconds(warmupS), "warm-up write");
+                    ClusterClient.EntryStats before = client.writeEntryStats();
                     Result w = run(disk, true, inflight, Duration.ofSeconds(measureS), "randwrite");
+                    System.out.println("  " + client.writeEntryStats().minus(before));
                     run(disk, false, inflight, Duration.ofSeconds(Math.max(5, warmupS / 4)), "warm-up read");
                     Result r = run(disk, false, inflight, Duration.ofSeconds(measureS), "randread");
                     System.out.printf("RESULT replicas=%d randwrite_iops=%.0f randread_iops=%.0f write_p50_ms=%.2f write_p99_ms=%.2f read_p50_ms=%.2f read_p99_ms=%.2f%n",

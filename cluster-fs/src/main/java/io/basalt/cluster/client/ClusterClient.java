@@ -69,9 +69,11 @@ public final class ClusterClient implements AutoCloseable {
         GroupDirectory groups = GroupDirectory.discover(config);
         GroupClient meta = new GroupClient(config, props, "meta", groups.meta(config));
         PgChannel[] pgs = new PgChannel[config.pgCount()];
+        // One session per client: its entries are applied once even when resent by a new Ratis client.
+        java.util.UUID session = java.util.UUID.randomUUID();
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg)), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg));
+                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg), session);
         }
         return new ClusterClient(config, meta, pgs);
     }
@@ -94,6 +96,35 @@ public final class ClusterClient implements AutoCloseable {
 
     PgChannel pg(int pg) {
         return pgs[pg];
+    }
+
+    /** Write entries completed: how many, the ops they carried, and their summed time in flight (sent to answered). */
+    public record EntryStats(long entries, long ops, long nanos) {
+        public EntryStats plus(EntryStats o) {
+            return new EntryStats(entries + o.entries, ops + o.ops, nanos + o.nanos);
+        }
+
+        public EntryStats minus(EntryStats o) {
+            return new EntryStats(entries - o.entries, ops - o.ops, nanos - o.nanos);
+        }
+
+        @Override
+        public String toString() {
+            return String.format("%d write entries, %.2f ops/entry, %.2f ms in flight each", entries,
+                    entries == 0 ? 0.0 : (double) ops / entries, entries == 0 ? 0.0 : nanos / 1e6 / entries);
+        }
+    }
+
+    /**
+     * Write entries this client completed over all PGs. Ops per entry is how well group commit
+     * batches; a diagnostic for benchmarks.
+     */
+    public EntryStats writeEntryStats() {
+        EntryStats sum = new EntryStats(0, 0, 0);
+        for (PgChannel pg : pgs) {
+            sum = sum.plus(pg.writeStats());
+        }
+        return sum;
     }
 
     // ---- namespace ----

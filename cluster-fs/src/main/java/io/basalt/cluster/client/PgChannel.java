@@ -15,6 +15,7 @@ import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
+import io.basalt.cluster.pg.ClientTag;
 import io.basalt.cluster.pg.PgCodec;
 import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgResult;
@@ -52,13 +53,23 @@ final class PgChannel implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicLong localRequests = new java.util.concurrent.atomic.AtomicLong();
     /** Reads served by {@link #localStore}, for tests and diagnostics. */
     final java.util.concurrent.atomic.AtomicLong localReads = new java.util.concurrent.atomic.AtomicLong();
+    /** Write entries sent, the ops they carried, and the nanoseconds they were in flight. */
+    private final java.util.concurrent.atomic.LongAdder writeEntries = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder writeOps = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder writeEntryNanos = new java.util.concurrent.atomic.LongAdder();
+    /** This client's session for the PG's state machine (see {@link ClientTag}). */
+    private final java.util.UUID session;
+    /** The last write entry's sequence number, and those not yet answered or given up. */
+    private long lastSeq;
+    private final java.util.TreeSet<Long> unanswered = new java.util.TreeSet<>();
     private final Lane writes = new Lane(false);
     private final Lane reads = new Lane(true);
     private boolean closed;
 
     PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax,
-              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter local) {
+              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter local, java.util.UUID session) {
         this.pg = pg;
+        this.session = session;
         this.localStore = localStore;
         this.local = local;
         this.inflightEntriesMax = inflightEntriesMax;
@@ -135,8 +146,10 @@ final class PgChannel implements AutoCloseable {
         for (Pending p : batch) {
             ops.add(p.op());
         }
-        Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(PgCodec.encodeBatch(ops)));
+        ClientTag tag = lane.readOnly ? null : nextTag();
+        Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(tag == null ? PgCodec.encodeBatch(ops) : PgCodec.encodeEntry(tag, ops)));
         CompletableFuture<RaftClientReply> f;
+        long sentAt = System.nanoTime();
         try {
             long deadline = System.nanoTime() + ioTimeout.toNanos();
             if (lane.readOnly) {
@@ -162,6 +175,14 @@ final class PgChannel implements AutoCloseable {
             f = CompletableFuture.failedFuture(e);
         }
         f.orTimeout(ioTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((reply, ex) -> {
+            if (tag != null) {
+                answered(tag.seq());
+            }
+            if (!lane.readOnly) {
+                writeEntries.increment();
+                writeOps.add(batch.size());
+                writeEntryNanos.add(System.nanoTime() - sentAt);
+            }
             complete(batch, reply, ex);
             List<Pending> next = null;
             synchronized (this) {
@@ -192,6 +213,22 @@ final class PgChannel implements AutoCloseable {
             }
             return ex == null ? CompletableFuture.completedFuture(reply) : CompletableFuture.<RaftClientReply>failedFuture(ex);
         }).thenCompose(x -> x);
+    }
+
+    /** The next write entry's tag: a new sequence number, and every earlier one answered counts as acked. */
+    private synchronized ClientTag nextTag() {
+        long seq = ++lastSeq;
+        unanswered.add(seq);
+        return new ClientTag(session, seq, unanswered.first() - 1);
+    }
+
+    /** The entry numbered {@code seq} was answered or given up: it is never sent again. */
+    private synchronized void answered(long seq) {
+        unanswered.remove(seq);
+    }
+
+    ClusterClient.EntryStats writeStats() {
+        return new ClusterClient.EntryStats(writeEntries.sum(), writeOps.sum(), writeEntryNanos.sum());
     }
 
     private void complete(List<Pending> batch, RaftClientReply reply, Throwable ex) {

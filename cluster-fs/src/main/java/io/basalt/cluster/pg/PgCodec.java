@@ -15,7 +15,10 @@ import io.basalt.vdisk.LbaStatus;
  * replies (one result per op, in order). See {@link Wire}.
  */
 public final class PgCodec {
+    /** A batch without a client tag: queries, and entries written before client sessions. */
     static final int VERSION = 1;
+    /** An entry with its {@link ClientTag} in front of the ops. */
+    static final int VERSION_TAGGED = 2;
     /** Ops in one entry or query; the group committer stays below this. */
     public static final int BATCH_OPS_MAX = 4096;
 
@@ -31,6 +34,43 @@ public final class PgCodec {
             write(out, op);
         }
         return out.toByteArray();
+    }
+
+    /** An entry tagged with its client session and sequence number (see {@link ClientTag}). */
+    public static byte[] encodeEntry(ClientTag tag, List<? extends PgOp> ops) {
+        int dataBytes = 0;
+        for (PgOp op : ops) {
+            dataBytes += op instanceof PgOp.Write w ? w.data().remaining() : 0;
+        }
+        Wire.Out out = new Wire.Out(48 + dataBytes + 40 * ops.size()).u8(VERSION_TAGGED)
+                .i64(tag.session().getMostSignificantBits()).i64(tag.session().getLeastSignificantBits())
+                .i64(tag.seq()).i64(tag.acked()).i32(ops.size());
+        for (PgOp op : ops) {
+            write(out, op);
+        }
+        return out.toByteArray();
+    }
+
+    /** A decoded log entry: its tag (null for an untagged batch) and its ops. */
+    public record Entry(ClientTag tag, List<PgOp> ops) {}
+
+    /** Decodes a log entry, tagged or not; data buffers are views into {@code bytes}. */
+    public static Entry decodeEntry(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int version = in.u8();
+        ClientTag tag = null;
+        if (version == VERSION_TAGGED) {
+            java.util.UUID session = new java.util.UUID(in.i64(), in.i64());
+            long seq = in.i64();
+            long acked = in.i64();
+            if (seq < 1 || acked < 0 || acked >= seq) {
+                throw new DecodeException("client tag seq/acked: " + seq + "/" + acked + " (expected: 0 <= acked < seq)");
+            }
+            tag = new ClientTag(session, seq, acked);
+        } else if (version != VERSION) {
+            throw new DecodeException("pg entry version: " + version + " (expected: " + VERSION + " or " + VERSION_TAGGED + ")");
+        }
+        return new Entry(tag, readOps(in));
     }
 
     private static void write(Wire.Out out, PgOp op) {
@@ -55,6 +95,10 @@ public final class PgCodec {
         if (version != VERSION) {
             throw new DecodeException("pg batch version: " + version + " (expected: " + VERSION + ")");
         }
+        return readOps(in);
+    }
+
+    private static List<PgOp> readOps(Wire.In in) {
         int n = in.i32();
         if (n < 0 || n > BATCH_OPS_MAX) {
             throw new DecodeException("pg batch op count: " + n + " (expected: 0.." + BATCH_OPS_MAX + ")");

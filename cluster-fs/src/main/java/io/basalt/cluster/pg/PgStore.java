@@ -42,11 +42,74 @@ import io.basalt.vdisk.store.VdiskStore;
 public final class PgStore implements AutoCloseable {
     private final String logName;
     private final VdiskStore store;
+    /** Client sessions kept per PG; beyond this the one idle longest (in log order) is forgotten. */
+    public static final int SESSIONS_MAX = 1024;
+
     private final ConcurrentHashMap<Long, Vdisk> heads = new ConcurrentHashMap<>();
+    /**
+     * Client sessions (see {@link ClientTag}): per client, the replies it may still ask for
+     * again. Changed only by {@link #apply} (one thread, log order) and persisted with the applied
+     * index, so every replica holds the same sessions at the same index, and so do its snapshots.
+     */
+    private final java.util.HashMap<java.util.UUID, Session> sessions = new java.util.HashMap<>();
+
+    /** One client's session: the log index that last touched it, its acked mark and its kept replies by seq. */
+    private static final class Session {
+        long lastIndex;
+        long acked;
+        final java.util.TreeMap<Long, byte[]> replies = new java.util.TreeMap<>();
+
+        byte[] encode() {
+            int bytes = 24;
+            for (byte[] r : replies.values()) {
+                bytes += 12 + r.length;
+            }
+            io.basalt.cluster.Wire.Out out = new io.basalt.cluster.Wire.Out(bytes).i64(lastIndex).i64(acked).i32(replies.size());
+            for (var e : replies.entrySet()) {
+                out.i64(e.getKey()).bytes(java.nio.ByteBuffer.wrap(e.getValue()));
+            }
+            return out.toByteArray();
+        }
+
+        static Session decode(byte[] bytes) {
+            io.basalt.cluster.Wire.In in = new io.basalt.cluster.Wire.In(java.nio.ByteBuffer.wrap(bytes));
+            Session s = new Session();
+            s.lastIndex = in.i64();
+            s.acked = in.i64();
+            int n = in.i32();
+            for (int i = 0; i < n; i++) {
+                long seq = in.i64();
+                java.nio.ByteBuffer r = in.bytes();
+                byte[] copy = new byte[r.remaining()];
+                r.get(copy);
+                s.replies.put(seq, copy);
+            }
+            in.end("client session");
+            return s;
+        }
+    }
 
     private PgStore(String logName, VdiskStore store) {
         this.logName = logName;
         this.store = store;
+        store.forEachLogRecord(logName, (key, value) -> sessions.put(sessionId(key), Session.decode(value)));
+    }
+
+    private static byte[] sessionKey(java.util.UUID id) {
+        return java.nio.ByteBuffer.allocate(17).put((byte) 'S').putLong(id.getMostSignificantBits()).putLong(id.getLeastSignificantBits()).array();
+    }
+
+    private java.util.UUID sessionId(byte[] key) {
+        if (key.length != 17 || key[0] != 'S') {
+            throw new IllegalStateException(logName + ": unknown state-machine record " + java.util.HexFormat.of().formatHex(key));
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(key, 1, 16);
+        return new java.util.UUID(b.getLong(), b.getLong());
+    }
+
+    /** Client sessions held, for tests and diagnostics. */
+    public int sessionCount() {
+        return sessions.size();
     }
 
     /** Opens (or creates) the store of placement group {@code pg} in {@code dir}. */
@@ -78,18 +141,63 @@ public final class PgStore implements AutoCloseable {
      * @throws IllegalStateException when {@code index} is not after the applied index
      */
     public List<PgResult> apply(long index, List<PgOp> ops) {
+        return apply(index, null, ops);
+    }
+
+    /**
+     * As {@link #apply(long, List)}, for an entry sent by the client session of {@code tag}
+     * (null: untagged). An entry of a session applied before is not applied again: its kept
+     * reply is returned. One the client no longer waits for (numbered at or below its acked
+     * mark) is not applied either, and gets a failure nobody reads.
+     */
+    public List<PgResult> apply(long index, ClientTag tag, List<PgOp> ops) {
         long applied = appliedIndex();
         if (index <= applied) {
             throw new IllegalStateException(logName + " apply at index " + index + " (expected: > applied " + applied + ")");
         }
-        List<PgResult> results = new ArrayList<>(ops.size());
         try (EntryBatch batch = store.entryBatch(logName)) {
-            for (PgOp op : ops) {
-                results.add(applyOne(batch, op));
+            Session session = tag == null ? null : sessions.get(tag.session());
+            List<PgResult> results = null;
+            if (session != null && tag.seq() <= session.acked) {
+                results = java.util.Collections.nCopies(ops.size(), new PgResult.Failed(null,
+                        "entry " + tag.seq() + " of client " + tag.session() + " arrived again after the client gave it up; not applied"));
+            } else if (session != null && session.replies.containsKey(tag.seq())) {
+                results = PgCodec.decodeResults(java.nio.ByteBuffer.wrap(session.replies.get(tag.seq())));
+            }
+            boolean duplicate = results != null;
+            if (!duplicate) {
+                results = new ArrayList<>(ops.size());
+                for (PgOp op : ops) {
+                    results.add(applyOne(batch, op));
+                }
+            }
+            if (tag != null) {
+                recordSession(batch, index, tag, duplicate ? null : results);
             }
             batch.commit(index);
+            return results;
         }
-        return results;
+    }
+
+    /** Updates (and persists in {@code batch}) the session of {@code tag}; {@code results} null for a duplicate. */
+    private void recordSession(EntryBatch batch, long index, ClientTag tag, List<PgResult> results) {
+        Session s = sessions.get(tag.session());
+        if (s == null) {
+            if (sessions.size() >= SESSIONS_MAX) {
+                var idlest = sessions.entrySet().stream().min(java.util.Comparator.comparingLong(e -> e.getValue().lastIndex)).orElseThrow();
+                sessions.remove(idlest.getKey());
+                batch.deleteLogRecord(sessionKey(idlest.getKey()));
+            }
+            s = new Session();
+            sessions.put(tag.session(), s);
+        }
+        s.lastIndex = index;
+        s.acked = Math.max(s.acked, tag.acked());
+        s.replies.headMap(s.acked, true).clear();
+        if (results != null && tag.seq() > s.acked) {
+            s.replies.put(tag.seq(), PgCodec.encodeResults(results));
+        }
+        batch.putLogRecord(sessionKey(tag.session()), s.encode());
     }
 
     /**

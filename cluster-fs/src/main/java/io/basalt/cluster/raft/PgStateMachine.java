@@ -57,7 +57,8 @@ final class PgStateMachine extends StoreStateMachine {
 
     @Override
     protected ByteBuffer applyEntry(TermIndex at, ByteBuffer data) {
-        return ByteBuffer.wrap(PgCodec.encodeResults(store.apply(at.getIndex(), PgCodec.decodeBatch(data))));
+        PgCodec.Entry entry = PgCodec.decodeEntry(data);
+        return ByteBuffer.wrap(PgCodec.encodeResults(store.apply(at.getIndex(), entry.tag(), entry.ops())));
     }
 
     @Override
@@ -75,6 +76,6 @@ final class PgStateMachine extends StoreStateMachine {
 
     @Override
     protected void validateEntry(ByteBuffer data) {
-        PgCodec.decodeBatch(data);
+        PgCodec.decodeEntry(data);
     }
 }

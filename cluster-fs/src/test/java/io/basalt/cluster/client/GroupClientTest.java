@@ -73,4 +73,47 @@ class GroupClientTest {
             assertEquals(8 * 512, data.remaining());
         }
     }
+
+    @Test
+    void anEntryResentThroughANewRatisClientIsAppliedOnce() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("s", 3, 3, 1, TestCluster.fastTuning()), dir);
+        VdiskRecord v = cluster.client().createVdisk("disk0", 8L << 20, 512, 4096);
+        var config = cluster.config();
+        RaftGroup group = GroupDirectory.discover(config).pg(config, 0);
+        long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
+        // The same bytes a PgChannel would resend after replacing its Ratis client.
+        Message entry = message(PgCodec.encodeEntry(new io.basalt.cluster.pg.ClientTag(java.util.UUID.randomUUID(), 1, 0),
+                List.of(new PgOp.Write(v.id(), 0, filled(1)))));
+
+        try (GroupClient first = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group);
+             GroupClient second = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group)) {
+            assertEquals(List.of(new PgResult.Done()), results(first.send(c -> c.async().send(entry), LeaderRetry.STEPPING_DOWN, deadline).join()));
+            Message later = message(PgCodec.encodeBatch(List.of(new PgOp.Write(v.id(), 0, filled(2)))));
+            results(first.send(c -> c.async().send(later), LeaderRetry.STEPPING_DOWN, deadline).join());
+
+            RaftClientReply again = second.send(c -> c.async().send(entry), LeaderRetry.STEPPING_DOWN, deadline).join();
+
+            assertNotEquals(first.client().getId(), second.client().getId(), "two Ratis clients: no retry cache in between");
+            assertEquals(List.of(new PgResult.Done()), results(again), "the first reply, kept by the PG's session table");
+            Message read = message(PgCodec.encodeBatch(List.of(new PgOp.Read(v.id(), 0, 8))));
+            ByteBuffer data = ((PgResult.Data) results(second.send(c -> c.async().sendReadOnly(read), LeaderRetry.READ, deadline).join()).get(0)).data();
+            assertEquals(2, data.get(0), "the later write survived the resend");
+            assertEquals(2, data.get(4095));
+        }
+    }
+
+    private static Message message(byte[] bytes) {
+        return Message.valueOf(UnsafeByteOperations.unsafeWrap(bytes));
+    }
+
+    private static List<PgResult> results(RaftClientReply reply) {
+        assertTrue(reply.isSuccess(), String.valueOf(reply.getException()));
+        return PgCodec.decodeResults(reply.getMessage().getContent().asReadOnlyByteBuffer());
+    }
+
+    private static ByteBuffer filled(int value) {
+        byte[] b = new byte[4096];
+        java.util.Arrays.fill(b, (byte) value);
+        return ByteBuffer.wrap(b);
+    }
 }

@@ -34,6 +34,21 @@ class PgCodecProperties {
     }
 
     @Property(tries = 300)
+    void taggedEntriesRoundTrip(@ForAll("ops") @Size(max = 20) List<PgOp> ops, @ForAll long hi, @ForAll long lo,
+                                @ForAll @net.jqwik.api.constraints.LongRange(min = 1) long seq, @ForAll long ackedSeed) {
+        ClientTag tag = new ClientTag(new java.util.UUID(hi, lo), seq, Math.floorMod(ackedSeed, seq));
+        assertEquals(new PgCodec.Entry(tag, ops), PgCodec.decodeEntry(ByteBuffer.wrap(PgCodec.encodeEntry(tag, ops))));
+        assertEquals(new PgCodec.Entry(null, ops), PgCodec.decodeEntry(ByteBuffer.wrap(PgCodec.encodeBatch(ops))), "untagged (older) entries still decode");
+    }
+
+    @Property(tries = 300)
+    void truncatedTaggedEntriesAreRejected(@ForAll("ops") @Size(min = 1, max = 5) List<PgOp> ops, @ForAll int cut) {
+        byte[] bytes = PgCodec.encodeEntry(new ClientTag(new java.util.UUID(1, 2), 5, 4), ops);
+        int at = Math.floorMod(cut, bytes.length);
+        assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeEntry(ByteBuffer.wrap(Arrays.copyOf(bytes, at))));
+    }
+
+    @Property(tries = 300)
     void resultsRoundTrip(@ForAll("results") @Size(max = 20) List<PgResult> results) {
         assertEquals(results, PgCodec.decodeResults(ByteBuffer.wrap(PgCodec.encodeResults(results))));
     }

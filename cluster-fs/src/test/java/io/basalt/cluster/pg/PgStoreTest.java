@@ -107,4 +107,89 @@ class PgStoreTest {
             assertArrayEquals(filled(1, 6).array(), read(copy, 0, 1));
         }
     }
+
+    // ---- client sessions ----
+
+    private static final java.util.UUID CLIENT = new java.util.UUID(7, 9);
+
+    @Test
+    void aResentEntryOfASessionIsNotAppliedAgainAndGetsItsFirstReply() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            // Client A's compare-and-write of zeros -> 1s, then someone else writes 2s, then A's
+            // entry arrives again (resent by a new Ratis client after the first was appended).
+            PgOp.CompareAndWrite caw = new PgOp.CompareAndWrite(1, 0, filled(1, 0), filled(1, 1));
+            PgOp.Write w = new PgOp.Write(1, 8, filled(1, 3));
+            List<PgResult> first = s.apply(2, new ClientTag(CLIENT, 1, 0), List.of(caw, w));
+            assertEquals(List.of(new PgResult.Compared(io.basalt.vdisk.CompareResult.MATCHED), new PgResult.Done()), first);
+            s.apply(3, List.of(new PgOp.Write(1, 0, filled(1, 2)), new PgOp.Write(1, 8, filled(1, 4))));
+
+            List<PgResult> again = s.apply(4, new ClientTag(CLIENT, 1, 0), List.of(caw, w));
+
+            assertEquals(first, again, "the kept reply, not a MISCOMPARE of a second compare");
+            assertArrayEquals(filled(1, 2).array(), read(s, 0, 1), "the later write stays");
+            assertArrayEquals(filled(1, 4).array(), read(s, 8, 1), "the later write stays");
+            assertEquals(4, s.appliedIndex());
+        }
+    }
+
+    @Test
+    void sessionsSurviveAReopenAndACheckpoint() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            s.apply(2, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1))));
+            s.apply(3, List.of(new PgOp.Write(1, 0, filled(1, 2))));
+            s.checkpoint(dir.resolve("cp"));
+        }
+        for (String d : List.of("pg", "cp")) {
+            try (PgStore s = PgStore.open(dir.resolve(d), 0, SMALL)) {
+                assertEquals(1, s.sessionCount());
+                assertEquals(List.of(new PgResult.Done()), s.apply(4, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1)))));
+                assertArrayEquals(filled(1, 2).array(), read(s, 0, 1), d + ": the resent write was not applied again");
+            }
+        }
+    }
+
+    @Test
+    void anEntryTheClientGaveUpIsNotAppliedAndItsReplyIsForgotten() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            s.apply(2, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1))));
+            // Entry 2 says entry 1 was answered: its reply is dropped.
+            s.apply(3, new ClientTag(CLIENT, 2, 1), List.of(new PgOp.Write(1, 0, filled(1, 2))));
+            // Entry 3 never arrives before entry 4, which says the client gave it up ...
+            s.apply(4, new ClientTag(CLIENT, 4, 3), List.of(new PgOp.Write(1, 8, filled(1, 4))));
+            // ... so when it does arrive, late, it does not overwrite newer data.
+            List<PgResult> late = s.apply(5, new ClientTag(CLIENT, 3, 2), List.of(new PgOp.Write(1, 8, filled(1, 3))));
+
+            assertInstanceOf(PgResult.Failed.class, late.get(0));
+            assertArrayEquals(filled(1, 4).array(), read(s, 8, 1));
+            List<PgResult> resentFirst = s.apply(6, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1))));
+            assertInstanceOf(PgResult.Failed.class, resentFirst.get(0));
+            assertArrayEquals(filled(1, 2).array(), read(s, 0, 1));
+        }
+    }
+
+    @Test
+    void theSessionIdleLongestIsForgottenBeyondTheLimit() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            long index = 2;
+            for (int i = 0; i <= PgStore.SESSIONS_MAX; i++) {
+                s.apply(index++, new ClientTag(new java.util.UUID(1, i), 1, 0), List.of(new PgOp.Write(1, i % 64, filled(1, 1))));
+            }
+            assertEquals(PgStore.SESSIONS_MAX, s.sessionCount());
+            // Session 1 is still known: its resend is not applied ...
+            s.apply(index++, List.of(new PgOp.Write(1, 1, filled(1, 9))));
+            s.apply(index++, new ClientTag(new java.util.UUID(1, 1), 1, 0), List.of(new PgOp.Write(1, 1, filled(1, 1))));
+            assertArrayEquals(filled(1, 9).array(), read(s, 1, 1));
+            // ... while session 0, the idlest, is gone: its resend is applied again (the documented limit).
+            s.apply(index++, List.of(new PgOp.Write(1, 0, filled(1, 9))));
+            s.apply(index++, new ClientTag(new java.util.UUID(1, 0), 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1))));
+            assertArrayEquals(filled(1, 1).array(), read(s, 0, 1));
+        }
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            assertEquals(PgStore.SESSIONS_MAX, s.sessionCount(), "evictions are persisted too");
+        }
+    }
 }

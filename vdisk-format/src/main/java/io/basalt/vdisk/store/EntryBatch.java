@@ -29,6 +29,8 @@ public final class EntryBatch implements AutoCloseable {
     private final List<GroupCommitter.Op> ops = new ArrayList<>();
     /** Grain ranges with pending changes: {vdisk id, first grain, last grain}. */
     private final List<long[]> touched = new ArrayList<>();
+    /** State-machine records to put (value non-null) or delete (null) with the applied index. */
+    private final java.util.Map<java.nio.ByteBuffer, byte[]> records = new java.util.LinkedHashMap<>();
     private boolean committed;
 
     EntryBatch(VdiskStore store, String log) {
@@ -56,6 +58,19 @@ public final class EntryBatch implements AutoCloseable {
         return r;
     }
 
+    /**
+     * Puts record {@code key} of this log's state machine (see {@link VdiskStore#forEachLogRecord});
+     * it is written by {@link #commit}, in the same write as the applied index, never by a flush.
+     */
+    public void putLogRecord(byte[] key, byte[] value) {
+        records.put(java.nio.ByteBuffer.wrap(key.clone()), value.clone());
+    }
+
+    /** Deletes record {@code key} of this log's state machine, with the applied index as above. */
+    public void deleteLogRecord(byte[] key) {
+        records.put(java.nio.ByteBuffer.wrap(key.clone()), null);
+    }
+
     /** Commits what is pending without the index: before an op that reads or changes the store another way. */
     public void flush() {
         if (!ops.isEmpty()) {
@@ -76,6 +91,14 @@ public final class EntryBatch implements AutoCloseable {
         try (WriteBatch batch = new WriteBatch()) {
             GroupCommitter.addTo(batch, ops);
             if (index >= 0) {
+                for (var r : records.entrySet()) {
+                    byte[] key = VdiskStore.logRecordKey(log, r.getKey().array());
+                    if (r.getValue() == null) {
+                        batch.delete(db.meta, key);
+                    } else {
+                        batch.put(db.meta, key, r.getValue());
+                    }
+                }
                 batch.put(db.meta, VdiskStore.appliedKey(log), Keys.vdiskPrefix(index));
             }
             db.db.write(db.writeOptions, batch);
@@ -84,6 +107,9 @@ public final class EntryBatch implements AutoCloseable {
         }
         ops.clear();
         touched.clear();
+        if (index >= 0) {
+            records.clear();
+        }
     }
 
     private void flushIfOverlapping(long[] range) {
@@ -108,5 +134,6 @@ public final class EntryBatch implements AutoCloseable {
     public void close() {
         ops.clear();
         touched.clear();
+        records.clear();
     }
 }

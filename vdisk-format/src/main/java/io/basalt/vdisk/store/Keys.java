@@ -13,6 +13,8 @@ package io.basalt.vdisk.store;
  *             'C' parentId(8) epoch(8) childId(8) -> empty (clone children)
  *             'G' vdiskId(8) epoch(8)        -> empty (deleted snapshot whose versions await GC)
  *             'I'                            -> next vdisk id(8)
+ *             'A' log(utf-8)                 -> applied index(8) of a replicated log
+ *             'L' len(2) log(utf-8) key      -> a record of a replicated log's state machine
  * </pre>
  *
  * The block key stores the epoch inverted ({@code Long.MAX_VALUE - epoch}) so that a forward

@@ -690,6 +690,35 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Calls {@code action} with every record the state machine of {@code log} committed through
+     * {@link EntryBatch#putLogRecord} (its own key, without the log prefix), in key order.
+     */
+    public void forEachLogRecord(String log, java.util.function.BiConsumer<byte[], byte[]> action) {
+        byte[] prefix = logRecordKey(log, new byte[0]);
+        try (RocksIterator it = db.db.newIterator(db.meta, db.scanReadOptions)) {
+            for (it.seek(prefix); it.isValid() && Keys.hasPrefix(it.key(), prefix); it.next()) {
+                byte[] k = it.key();
+                action.accept(java.util.Arrays.copyOfRange(k, prefix.length, k.length), it.value());
+            }
+        }
+    }
+
+    /** The meta key of record {@code key} of log {@code log}: 'L', the log name's length (2 bytes), the name, the key. */
+    static byte[] logRecordKey(String log, byte[] key) {
+        byte[] name = log.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (name.length > 0xFFFF) {
+            throw new IllegalArgumentException("log name: " + name.length + " bytes (expected: <= 65535)");
+        }
+        byte[] k = new byte[3 + name.length + key.length];
+        k[0] = 'L';
+        k[1] = (byte) (name.length >>> 8);
+        k[2] = (byte) name.length;
+        System.arraycopy(name, 0, k, 3, name.length);
+        System.arraycopy(key, 0, k, 3 + name.length, key.length);
+        return k;
+    }
+
     static byte[] appliedKey(String log) {
         byte[] name = log.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         byte[] k = new byte[1 + name.length];
