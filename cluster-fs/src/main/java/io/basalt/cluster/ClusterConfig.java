@@ -52,7 +52,7 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
      * @param pgInflightEntriesMax  Raft entries a client keeps in flight per PG (and per lane:
      *                              writes, reads); what is queued meanwhile leaves as one entry.
      *                              Default 1: an entry's cost is mostly per entry, not per op, so
-     *                              fewer, fuller entries win (docs/cluster-write-batching.md)
+     *                              fewer, fuller entries win (docs/cluster-write-path.md)
      */
     public record Tuning(Duration electionTimeoutMin, Duration requestTimeout, Duration ioTimeout,
                          long snapshotEveryEntries, long logSegmentSizeBytes, int pgInflightEntriesMax) {

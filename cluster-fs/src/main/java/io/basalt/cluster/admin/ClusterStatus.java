@@ -101,15 +101,18 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         for (NodeProbe.NodeView v : views.values()) {
             v.groups().stream().filter(x -> x.groupId().equals(g)).findFirst().ifPresent(x -> holders.put(v.nodeId(), x));
         }
-        Optional<NodeProbe.GroupView> leader = holders.values().stream().filter(NodeProbe.GroupView::isLeader)
-                .max(Comparator.comparingLong(NodeProbe.GroupView::term));
+        // The leader is the holder that says it leads (the newest term wins); its node id is the
+        // one we asked, not its own leader-id field, which can be unset while it takes office.
+        Optional<Map.Entry<Integer, NodeProbe.GroupView>> leaderEntry = holders.entrySet().stream().filter(e -> e.getValue().isLeader())
+                .max(Comparator.comparingLong(e -> e.getValue().term()));
+        Optional<NodeProbe.GroupView> leader = leaderEntry.map(Map.Entry::getValue);
         // The leader's configuration is the newest; without a leader, any holder's is the best we have.
         List<Integer> conf = leader.map(NodeProbe.GroupView::peerNodeIds)
                 .or(() -> holders.values().stream().findFirst().map(NodeProbe.GroupView::peerNodeIds)).orElse(List.of());
         if (conf.isEmpty()) {
             return new GroupState(name, OptionalInt.empty(), 0, 0, List.of(), Health.UNAVAILABLE, "no node reports this group");
         }
-        OptionalInt leaderId = leader.map(NodeProbe.GroupView::leaderId).orElse(OptionalInt.empty());
+        OptionalInt leaderId = leaderEntry.map(e -> OptionalInt.of(e.getKey())).orElse(OptionalInt.empty());
         long leaderCommit = leader.flatMap(l -> Optional.ofNullable(l.commitIndex().get(leaderId.getAsInt()))).orElse(0L);
         List<ReplicaState> replicas = new ArrayList<>();
         List<String> problems = new ArrayList<>();
