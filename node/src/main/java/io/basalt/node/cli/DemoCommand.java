@@ -38,6 +38,7 @@ public final class DemoCommand implements Callable<Integer> {
     static final String DISK = "demo-disk";
     static final String CLONE = "demo-clone";
     static final int INFLIGHT = 32;
+    static final long WRITE_MIN_BYTES = 8L << 20;
     static final String TARGET_IQN = "iqn.2026-11.io.basalt:demo";
 
     @Mixin StoreOptions store;
@@ -54,6 +55,11 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        // Step 6 reads the parent's data past the clone's first 4 MiB: the demo needs more written than that.
+        if (writeBytes < WRITE_MIN_BYTES || writeBytes > size || writeBytes % 4096 != 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--write: " + writeBytes + " bytes (expected: a multiple of 4 KiB from "
+                    + Sizes.format(WRITE_MIN_BYTES) + " to the vdisk size " + Sizes.format(size) + ")");
+        }
         try (VdiskStore s = store.open()) {
             out.printf("datastore: %s (embedded single node, RocksDB)%n", s.directory().toAbsolutePath().normalize());
             cleanUp(s, out);

@@ -115,6 +115,10 @@ class CliTest {
         assertTrue(run("vdisk", "info", "small").out().contains("used:          0 B"), "a refused write must write nothing");
         Result snapSpec = run("snap", "create", "small");
         assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
+
+        Result demoWrite = run("demo", "--write", "0", "--serve-seconds", "0");
+        assertEquals(2, demoWrite.exit(), demoWrite.out());
+        assertTrue(demoWrite.err().contains("--write: 0 bytes (expected: a multiple of 4 KiB from 8 MiB to the vdisk size 1 GiB)"), demoWrite.err());
     }
 
     @Test
