@@ -177,8 +177,6 @@ final class PgChannel implements AutoCloseable {
         f.orTimeout(ioTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((reply, ex) -> {
             if (tag != null) {
                 answered(tag.seq());
-            }
-            if (!lane.readOnly) {
                 writeEntries.increment();
                 writeOps.add(batch.size());
                 writeEntryNanos.add(System.nanoTime() - sentAt);

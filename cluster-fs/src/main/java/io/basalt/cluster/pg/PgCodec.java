@@ -25,26 +25,28 @@ public final class PgCodec {
     private PgCodec() {}
 
     public static byte[] encodeBatch(List<? extends PgOp> ops) {
-        int dataBytes = 0;
-        for (PgOp op : ops) {
-            dataBytes += op instanceof PgOp.Write w ? w.data().remaining() : 0;
-        }
-        Wire.Out out = new Wire.Out(16 + dataBytes + 40 * ops.size()).u8(VERSION).i32(ops.size());
-        for (PgOp op : ops) {
-            write(out, op);
-        }
-        return out.toByteArray();
+        return encode(null, ops);
     }
 
     /** An entry tagged with its client session and sequence number (see {@link ClientTag}). */
     public static byte[] encodeEntry(ClientTag tag, List<? extends PgOp> ops) {
+        return encode(tag, ops);
+    }
+
+    /** Version 1 without a tag, version 2 with one in front of the ops. */
+    private static byte[] encode(ClientTag tag, List<? extends PgOp> ops) {
         int dataBytes = 0;
         for (PgOp op : ops) {
             dataBytes += op instanceof PgOp.Write w ? w.data().remaining() : 0;
         }
-        Wire.Out out = new Wire.Out(48 + dataBytes + 40 * ops.size()).u8(VERSION_TAGGED)
-                .i64(tag.session().getMostSignificantBits()).i64(tag.session().getLeastSignificantBits())
-                .i64(tag.seq()).i64(tag.acked()).i32(ops.size());
+        Wire.Out out = new Wire.Out(48 + dataBytes + 40 * ops.size());
+        if (tag == null) {
+            out.u8(VERSION);
+        } else {
+            out.u8(VERSION_TAGGED).i64(tag.session().getMostSignificantBits()).i64(tag.session().getLeastSignificantBits())
+                    .i64(tag.seq()).i64(tag.acked());
+        }
+        out.i32(ops.size());
         for (PgOp op : ops) {
             write(out, op);
         }
@@ -61,12 +63,11 @@ public final class PgCodec {
         ClientTag tag = null;
         if (version == VERSION_TAGGED) {
             java.util.UUID session = new java.util.UUID(in.i64(), in.i64());
-            long seq = in.i64();
-            long acked = in.i64();
-            if (seq < 1 || acked < 0 || acked >= seq) {
-                throw new DecodeException("client tag seq/acked: " + seq + "/" + acked + " (expected: 0 <= acked < seq)");
+            try {
+                tag = new ClientTag(session, in.i64(), in.i64());
+            } catch (IllegalArgumentException e) {
+                throw new DecodeException(e.getMessage());
             }
-            tag = new ClientTag(session, seq, acked);
         } else if (version != VERSION) {
             throw new DecodeException("pg entry version: " + version + " (expected: " + VERSION + " or " + VERSION_TAGGED + ")");
         }
