@@ -28,6 +28,8 @@ import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgResult;
 import io.basalt.cluster.raft.RaftSetup;
 import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.store.Extent;
+import io.basalt.vdisk.store.Usage;
 
 /**
  * A client of one cluster: the namespace (through the meta group) and block devices over
@@ -187,6 +189,142 @@ public final class ClusterClient implements AutoCloseable {
         VdiskRecord c = vdiskResult(metaWrite(new MetaCommand.CloneVdisk(parent, snap, child, System.currentTimeMillis())));
         ensureOnAllPgs(c);
         return c;
+    }
+
+    /**
+     * Removes vdisk {@code name}: refused (nothing removed) while it has snapshots or clones.
+     * Every PG drops its grains first, then the namespace forgets it, so a failure part way
+     * leaves the vdisk listed and {@code removeVdisk} again finishes the job.
+     */
+    public void removeVdisk(String name) {
+        VdiskRecord v = existing(name);
+        if (!v.snapshots().isEmpty()) {
+            throw new IllegalArgumentException("vdisk " + name + " has " + v.snapshots().size() + " snapshots ("
+                    + String.join(", ", v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList())
+                    + "); remove them first: basalt snap purge " + name);
+        }
+        List<String> clones = clonesOf(v, null);
+        if (!clones.isEmpty()) {
+            throw new IllegalArgumentException("vdisk " + name + " has clones " + clones + "; remove them first");
+        }
+        checkAll(onEveryPg(new PgOp.RemoveVdisk(v.id())), "remove " + name);
+        vdiskResult(metaWrite(new MetaCommand.RemoveVdisk(name)));
+    }
+
+    /**
+     * Removes snapshot {@code vdisk@snap} and reclaims what only it held, on every PG first and
+     * then in the namespace (so a failure part way leaves it listed; calling again finishes).
+     * Refused while it has clones.
+     */
+    public VdiskRecord removeSnapshot(String vdisk, String snap) {
+        VdiskRecord v = existing(vdisk);
+        if (v.snapshot(snap).isEmpty()) {
+            throw new IllegalArgumentException("snapshot: " + vdisk + "@" + snap + " (expected: one of "
+                    + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
+        }
+        List<String> clones = clonesOf(v, snap);
+        if (!clones.isEmpty()) {
+            throw new IllegalArgumentException("snapshot " + vdisk + "@" + snap + " has clones " + clones + "; remove them first");
+        }
+        checkAll(onEveryPg(new PgOp.RemoveSnapshot(v.id(), snap)), "remove snapshot " + vdisk + "@" + snap);
+        return vdiskResult(metaWrite(new MetaCommand.RemoveSnapshot(vdisk, snap)));
+    }
+
+    /**
+     * Makes {@code vdisk} read as snapshot {@code snap} again, on every PG, and records the
+     * snapshot's size. Not atomic across PGs: stop the vdisk's writers first (as with
+     * {@code rbd snap rollback}); if a PG fails, calling again finishes it.
+     */
+    public VdiskRecord rollback(String vdisk, String snap) {
+        VdiskRecord v = existing(vdisk);
+        VdiskRecord.SnapshotRecord s = v.snapshot(snap).orElseThrow(() -> new IllegalArgumentException("snapshot: " + vdisk + "@"
+                + snap + " (expected: one of " + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")"));
+        checkAll(onEveryPg(new PgOp.Rollback(v.id(), snap)), "rollback " + vdisk + "@" + snap);
+        return s.sizeBytes() == v.sizeBytes() ? v : recordResize(vdisk, s.sizeBytes());
+    }
+
+    /** Space of {@code name} summed over the PGs: provisioned (its size), used at head, stored with snapshots. */
+    public Usage usage(String name) {
+        VdiskRecord v = existing(name);
+        long used = 0;
+        long stored = 0;
+        long versions = 0;
+        List<CompletableFuture<PgResult>> parts = onEveryPg(new PgOp.Space(v.id()));
+        for (int pg = 0; pg < parts.size(); pg++) {
+            PgResult.Space q = (PgResult.Space) checked(await(parts.get(pg), "usage of " + name + " on pg-" + pg), "usage of " + name, pg);
+            used += q.usedBytes();
+            stored += q.storedBytes();
+            versions += q.versionCount();
+        }
+        return new Usage(v.sizeBytes(), Math.min(used, v.sizeBytes()), stored, versions);
+    }
+
+    /**
+     * The extents of {@code name} changed after {@code fromSnap} (null: the beginning) up to
+     * {@code toSnap} (null: the head), merged from every PG in offset order, as {@code rbd diff}.
+     */
+    public List<Extent> diff(String name, String fromSnap, String toSnap) {
+        VdiskRecord v = existing(name);
+        for (String snap : new String[] {fromSnap, toSnap}) {
+            if (snap != null && v.snapshot(snap).isEmpty()) {
+                throw new IllegalArgumentException("snapshot: " + name + "@" + snap + " (expected: one of "
+                        + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
+            }
+        }
+        List<CompletableFuture<PgResult>> parts = onEveryPg(new PgOp.Diff(v.id(), fromSnap == null ? "" : fromSnap, toSnap == null ? "" : toSnap));
+        List<Extent> all = new ArrayList<>();
+        for (int pg = 0; pg < parts.size(); pg++) {
+            all.addAll(((PgResult.Extents) checked(await(parts.get(pg), "diff of " + name + " on pg-" + pg), "diff of " + name, pg)).extents());
+        }
+        return mergeExtents(all);
+    }
+
+    /** Sorts extents by offset and joins neighbours of the same kind (PGs hold interleaved stripes). */
+    static List<Extent> mergeExtents(List<Extent> extents) {
+        List<Extent> sorted = new ArrayList<>(extents);
+        sorted.sort(java.util.Comparator.comparingLong(Extent::offsetBytes));
+        List<Extent> out = new ArrayList<>();
+        for (Extent e : sorted) {
+            Extent last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && last.offsetBytes() + last.lengthBytes() > e.offsetBytes()) {
+                throw new IllegalStateException("extents overlap: " + last + " and " + e + " (expected: each grain on one PG)");
+            }
+            if (last != null && last.data() == e.data() && last.offsetBytes() + last.lengthBytes() == e.offsetBytes()) {
+                out.set(out.size() - 1, new Extent(last.offsetBytes(), last.lengthBytes() + e.lengthBytes(), e.data()));
+            } else {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    private VdiskRecord existing(String name) {
+        return vdisk(name).orElseThrow(() -> new IllegalArgumentException("vdisk: " + name + " (expected: an existing vdisk)"));
+    }
+
+    /** Names of the vdisks cloned from {@code v} (from snapshot {@code snap}, or any when null). */
+    private List<String> clonesOf(VdiskRecord v, String snap) {
+        return vdisks().stream()
+                .filter(c -> c.parent().filter(p -> p.vdiskId() == v.id() && (snap == null || p.snapName().equals(snap))).isPresent())
+                .map(VdiskRecord::name).toList();
+    }
+
+    private List<CompletableFuture<PgResult>> onEveryPg(PgOp op) {
+        List<CompletableFuture<PgResult>> results = new ArrayList<>();
+        for (PgChannel pg : pgs) {
+            results.add(pg.submit(op));
+        }
+        return results;
+    }
+
+    private static PgResult checked(PgResult r, String what, int pg) {
+        if (r instanceof PgResult.Failed f) {
+            if (f.kind() == null) {
+                throw new IllegalArgumentException(what + " on pg-" + pg + ": " + f.message());
+            }
+            throw new BlockDeviceException(f.kind(), what + " on pg-" + pg + ": " + f.message());
+        }
+        return r;
     }
 
     private void checkAll(List<CompletableFuture<PgResult>> results, String what) {

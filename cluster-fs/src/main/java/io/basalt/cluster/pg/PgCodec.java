@@ -9,6 +9,7 @@ import io.basalt.cluster.Wire.DecodeException;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
 import io.basalt.vdisk.LbaStatus;
+import io.basalt.vdisk.store.Extent;
 
 /**
  * Binary encoding of PG log entries (a batch of mutations), queries (a batch of reads) and
@@ -86,6 +87,11 @@ public final class PgCodec {
             case PgOp.Snapshot s -> out.u8(7).i64(s.vdiskId()).str(s.snapName());
             case PgOp.Read r -> out.u8(8).i64(r.vdiskId()).i64(r.lba()).i32(r.blockCount());
             case PgOp.LbaStatus s -> out.u8(9).i64(s.vdiskId()).i64(s.lba()).i64(s.blockCountMax());
+            case PgOp.RemoveVdisk r -> out.u8(10).i64(r.vdiskId());
+            case PgOp.RemoveSnapshot r -> out.u8(11).i64(r.vdiskId()).str(r.snapName());
+            case PgOp.Rollback r -> out.u8(12).i64(r.vdiskId()).str(r.snapName());
+            case PgOp.Space q -> out.u8(13).i64(q.vdiskId());
+            case PgOp.Diff d -> out.u8(14).i64(d.vdiskId()).str(d.fromSnap()).str(d.toSnap());
         }
     }
 
@@ -114,7 +120,7 @@ public final class PgCodec {
 
     private static PgOp read(Wire.In in) {
         int tag = in.u8();
-        Wire.checkTag(tag, 9, "pg op");
+        Wire.checkTag(tag, 14, "pg op");
         return switch (tag) {
             case 1 -> new PgOp.CreateVdisk(in.i64(), in.i64(), in.i32(), in.i32(), in.i64(), in.str());
             case 2 -> new PgOp.Write(in.i64(), in.i64(), in.bytes());
@@ -124,7 +130,12 @@ public final class PgCodec {
             case 6 -> new PgOp.Resize(in.i64(), in.i64());
             case 7 -> new PgOp.Snapshot(in.i64(), in.str());
             case 8 -> new PgOp.Read(in.i64(), in.i64(), in.i32());
-            default -> new PgOp.LbaStatus(in.i64(), in.i64(), in.i64());
+            case 9 -> new PgOp.LbaStatus(in.i64(), in.i64(), in.i64());
+            case 10 -> new PgOp.RemoveVdisk(in.i64());
+            case 11 -> new PgOp.RemoveSnapshot(in.i64(), in.str());
+            case 12 -> new PgOp.Rollback(in.i64(), in.str());
+            case 13 -> new PgOp.Space(in.i64());
+            default -> new PgOp.Diff(in.i64(), in.str(), in.str());
         };
     }
 
@@ -147,6 +158,13 @@ public final class PgCodec {
                         out.i64(run.lba()).i64(run.blockCount()).u8(run.provisioning().ordinal());
                     }
                 }
+                case PgResult.Space q -> out.u8(6).i64(q.usedBytes()).i64(q.storedBytes()).i64(q.versionCount());
+                case PgResult.Extents x -> {
+                    out.u8(7).i32(x.extents().size());
+                    for (Extent e : x.extents()) {
+                        out.i64(e.offsetBytes()).i64(e.lengthBytes()).bool(e.data());
+                    }
+                }
                 case PgResult.Failed f -> out.u8(5).u8(f.kind() == null ? 0 : f.kind().ordinal() + 1).str(truncate(f.message()));
             }
         }
@@ -162,13 +180,15 @@ public final class PgCodec {
         List<PgResult> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             int tag = in.u8();
-            Wire.checkTag(tag, 5, "pg result");
+            Wire.checkTag(tag, 7, "pg result");
             out.add(switch (tag) {
                 case 1 -> new PgResult.Done();
                 case 2 -> new PgResult.Compared(in.bool() ? nextMatched(in) : CompareResult.miscompareAt(in.i64()));
                 case 3 -> new PgResult.Data(in.bytes());
                 case 4 -> new PgResult.Status(readRuns(in));
-                default -> new PgResult.Failed(kind(in.u8()), in.str());
+                case 5 -> new PgResult.Failed(kind(in.u8()), in.str());
+                case 6 -> new PgResult.Space(in.i64(), in.i64(), in.i64());
+                default -> new PgResult.Extents(readExtents(in));
             });
         }
         in.end("pg results");
@@ -197,6 +217,23 @@ public final class PgCodec {
             runs.add(new LbaStatus(lba, count, kinds[k]));
         }
         return runs;
+    }
+
+    private static List<Extent> readExtents(Wire.In in) {
+        int n = in.i32();
+        if (n < 0 || n > in.remaining() / 17) {
+            throw new DecodeException("extent count: " + n + " (expected: 0.." + in.remaining() / 17 + ")");
+        }
+        List<Extent> extents = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long offset = in.i64();
+            long length = in.i64();
+            if (offset < 0 || length <= 0) {
+                throw new DecodeException("extent: offset " + offset + " length " + length + " (expected: offset >= 0, length > 0)");
+            }
+            extents.add(new Extent(offset, length, in.bool()));
+        }
+        return extents;
     }
 
     private static BlockDeviceException.Kind kind(int code) {

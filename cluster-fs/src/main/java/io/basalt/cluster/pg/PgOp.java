@@ -4,8 +4,7 @@ import java.nio.ByteBuffer;
 
 /**
  * One operation on a placement group's store. Mutations travel in a log entry (a batch of them,
- * see {@link PgCodec#encodeBatch}); {@link Read} and {@link LbaStatus} travel in read-only
- * queries. Addresses are logical blocks of the vdisk; buffers are read-only views.
+ * see {@link PgCodec#encodeBatch}); {@link Query} ops travel in read-only queries. Addresses are logical blocks of the vdisk; buffers are read-only views.
  */
 public sealed interface PgOp {
 
@@ -38,7 +37,25 @@ public sealed interface PgOp {
     /** Freezes the head epoch under {@code snapName} (idempotent: an existing snapshot is kept). */
     record Snapshot(long vdiskId, String snapName) implements Mutation {}
 
+    /** Removes the vdisk's engine vdisk from this PG (idempotent: a missing one is done). */
+    record RemoveVdisk(long vdiskId) implements Mutation {}
+
+    /** Removes snapshot {@code snapName} and reclaims what only it held (idempotent). */
+    record RemoveSnapshot(long vdiskId, String snapName) implements Mutation {}
+
+    /** Makes the head read as snapshot {@code snapName} again (and take its size). */
+    record Rollback(long vdiskId, String snapName) implements Mutation {}
+
     record Read(long vdiskId, long lba, int blockCount) implements Query {}
 
     record LbaStatus(long vdiskId, long lba, long blockCountMax) implements Query {}
+
+    /** This PG's share of the vdisk's space (answered as {@link PgResult.Space}). */
+    record Space(long vdiskId) implements Query {}
+
+    /**
+     * The extents of this PG's grains that changed after {@code fromSnap} ("" for the beginning)
+     * up to {@code toSnap} ("" for the head), as {@link PgResult.Extents}.
+     */
+    record Diff(long vdiskId, String fromSnap, String toSnap) implements Query {}
 }

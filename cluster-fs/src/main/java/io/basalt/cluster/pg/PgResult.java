@@ -6,6 +6,7 @@ import java.util.List;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
 import io.basalt.vdisk.LbaStatus;
+import io.basalt.vdisk.store.Extent;
 
 /** The outcome of one {@link PgOp}; identical on every replica for mutations. */
 public sealed interface PgResult {
@@ -17,6 +18,12 @@ public sealed interface PgResult {
     record Data(ByteBuffer data) implements PgResult {}
 
     record Status(List<LbaStatus> runs) implements PgResult {}
+
+    /** Space of one vdisk on one PG: mapped head grains, stored bytes and versions (snapshots included). */
+    record Space(long usedBytes, long storedBytes, long versionCount) implements PgResult {}
+
+    /** Changed extents on one PG, in offset order. */
+    record Extents(List<Extent> extents) implements PgResult {}
 
     /**
      * Refused deterministically (a bad address, a missing vdisk, a read-only target): nothing

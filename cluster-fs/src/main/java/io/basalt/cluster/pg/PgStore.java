@@ -239,11 +239,30 @@ public final class PgStore implements AutoCloseable {
             results.add(switch (op) {
                 case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).thenApply(PgResult.Data::new));
                 case PgOp.LbaStatus s -> withHead(s.vdiskId(), v -> v.getLbaStatus(s.lba(), s.blockCountMax()).thenApply(PgResult.Status::new));
+                case PgOp.Space q -> engineQuery(q.vdiskId(), name -> {
+                    var u = store.usage(name);
+                    return new PgResult.Space(u.usedBytes(), u.storedBytes(), u.versionCount());
+                });
+                case PgOp.Diff d -> engineQuery(d.vdiskId(), name -> new PgResult.Extents(
+                        store.diff(name, d.fromSnap().isEmpty() ? null : d.fromSnap(), d.toSnap().isEmpty() ? null : d.toSnap())));
                 default -> CompletableFuture.completedFuture(new PgResult.Failed(null, "not a query: " + op.getClass().getSimpleName()));
             });
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
                 .handle((ok, ex) -> results.stream().map(f -> f.handle(PgStore::queryOutcome).join()).toList());
+    }
+
+    /** Runs an engine query on the vdisk's engine name; a missing vdisk or a refusal becomes a failure. */
+    private CompletableFuture<PgResult> engineQuery(long vdiskId, java.util.function.Function<String, PgResult> body) {
+        String name = engineName(vdiskId);
+        if (!store.exists(name)) {
+            return CompletableFuture.completedFuture(missing(vdiskId));
+        }
+        try {
+            return CompletableFuture.completedFuture(body.apply(name));
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(queryOutcome(null, e));
+        }
     }
 
     /**
@@ -281,12 +300,27 @@ public final class PgStore implements AutoCloseable {
                     }
                     yield CompletableFuture.completedFuture(done());
                 }
+                case PgOp.RemoveVdisk r -> CompletableFuture.completedFuture(removeVdisk(r.vdiskId()));
+                case PgOp.RemoveSnapshot r -> {
+                    String name = engineName(r.vdiskId());
+                    if (store.exists(name) && store.snapshots(name).stream().anyMatch(x -> x.name().equals(r.snapName()))) {
+                        store.removeSnapshot(name, r.snapName());
+                    }
+                    yield CompletableFuture.completedFuture(done());
+                }
+                case PgOp.Rollback r -> {
+                    String name = engineName(r.vdiskId());
+                    if (!store.exists(name)) {
+                        yield CompletableFuture.completedFuture(missing(r.vdiskId()));
+                    }
+                    store.rollback(name, r.snapName());
+                    yield CompletableFuture.completedFuture(done());
+                }
                 case PgOp.Write w -> withHead(w.vdiskId(), v -> v.write(w.lba(), w.data(), false).thenApply(x -> new PgResult.Done()));
                 case PgOp.Unmap u -> withHead(u.vdiskId(), v -> v.unmap(u.lba(), u.blockCount()).thenApply(x -> new PgResult.Done()));
                 case PgOp.WriteZeroes z -> withHead(z.vdiskId(), v -> v.writeZeroes(z.lba(), z.blockCount(), z.unmap()).thenApply(x -> new PgResult.Done()));
                 case PgOp.CompareAndWrite c -> withHead(c.vdiskId(), v -> v.compareAndWrite(c.lba(), c.expected(), c.data()).thenApply(PgResult.Compared::new));
-                case PgOp.Read r -> CompletableFuture.completedFuture(new PgResult.Failed(null, "read in a log entry"));
-                case PgOp.LbaStatus s -> CompletableFuture.completedFuture(new PgResult.Failed(null, "lba status in a log entry"));
+                case PgOp.Query q -> CompletableFuture.completedFuture(new PgResult.Failed(null, q.getClass().getSimpleName() + " in a log entry"));
             };
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(refusalOrThrow(e));
@@ -311,6 +345,20 @@ public final class PgStore implements AutoCloseable {
         } else {
             store.create(name, c.sizeBytes(), c.blockSizeBytes(), c.grainSizeBytes());
         }
+        return done();
+    }
+
+    /** Closes this PG's handle on the vdisk, then removes it; a vdisk already gone is done. */
+    private PgResult removeVdisk(long vdiskId) {
+        String name = engineName(vdiskId);
+        if (!store.exists(name)) {
+            return done();
+        }
+        Vdisk head = heads.remove(vdiskId);
+        if (head != null) {
+            head.close();
+        }
+        store.remove(name);
         return done();
     }
 

@@ -68,7 +68,12 @@ class PgCodecProperties {
                 Combinators.combine(ids, lbas).as(PgOp.Resize::new),
                 Combinators.combine(ids, names).as(PgOp.Snapshot::new),
                 Combinators.combine(ids, lbas, Arbitraries.integers().between(0, 1 << 16)).as(PgOp.Read::new),
-                Combinators.combine(ids, lbas, lbas).as(PgOp.LbaStatus::new));
+                Combinators.combine(ids, lbas, lbas).as(PgOp.LbaStatus::new),
+                ids.map(PgOp.RemoveVdisk::new),
+                Combinators.combine(ids, names).as(PgOp.RemoveSnapshot::new),
+                Combinators.combine(ids, names).as(PgOp.Rollback::new),
+                ids.map(PgOp.Space::new),
+                Combinators.combine(ids, names, names).as(PgOp.Diff::new));
         return op.list();
     }
 
@@ -81,7 +86,11 @@ class PgCodecProperties {
                 Combinators.combine(Arbitraries.longs().between(0, 1 << 30), Arbitraries.longs().between(1, 1 << 20),
                         Arbitraries.of(LbaStatus.Provisioning.class)).as(LbaStatus::new).list().ofMaxSize(5).map(PgResult.Status::new),
                 Combinators.combine(Arbitraries.of(BlockDeviceException.Kind.class).injectNull(0.3), Arbitraries.strings().ofMaxLength(50))
-                        .as(PgResult.Failed::new));
+                        .as(PgResult.Failed::new),
+                Combinators.combine(Arbitraries.longs().between(0, 1L << 40), Arbitraries.longs().between(0, 1L << 40),
+                        Arbitraries.longs().between(0, 1L << 30)).as(PgResult.Space::new),
+                Combinators.combine(Arbitraries.longs().between(0, 1L << 40), Arbitraries.longs().between(1, 1 << 20), Arbitraries.of(true, false))
+                        .as(io.basalt.vdisk.store.Extent::new).list().ofMaxSize(5).map(PgResult.Extents::new));
         return r.list();
     }
 }
