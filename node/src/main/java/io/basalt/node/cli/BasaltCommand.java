@@ -8,7 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code basalt} command line: one executable for every role and command. */
-@Command(name = "basalt", mixinStandardHelpOptions = true, version = "basalt 0.1.0",
+@Command(name = "basalt", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
         subcommands = {VdiskCommand.class, SnapCommand.class, TargetCommand.class, ServeCommand.class, NodeCommand.class, ClusterCommand.class,
                 DemoCommand.class,

@@ -4,7 +4,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.basalt.vdisk.store.SnapshotInfo;
-import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -19,18 +18,19 @@ public final class SnapCommand {
 
     @Command(name = "create", description = "Snapshot a vdisk: NAME@SNAP. O(1) whatever the size.")
     static final class Create implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME@SNAP") String target;
 
         @Override
         public Integer call() {
             VdiskCommand.Target t = VdiskCommand.Target.parse(target, true);
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 long start = System.nanoTime();
                 SnapshotInfo snap = s.createSnapshot(t.vdisk(), t.snap());
                 double ms = (System.nanoTime() - start) / 1e6;
-                spec.commandLine().getOut().printf("created snapshot %s@%s (epoch %d) in %.2f ms%n", t.vdisk(), snap.name(), snap.epoch(), ms);
+                spec.commandLine().getOut().printf("created snapshot %s@%s%s in %.2f ms%n", t.vdisk(), snap.name(),
+                        snap.epoch() < 0 ? "" : " (epoch " + snap.epoch() + ")", ms);
             }
             return 0;
         }
@@ -38,14 +38,14 @@ public final class SnapCommand {
 
     @Command(name = "ls", description = "List the snapshots of a vdisk.")
     static final class Ls implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 List<SnapshotInfo> snaps = s.snapshots(name);
                 out.printf("%-20s %6s %10s  %s%n", "SNAPSHOT", "EPOCH", "SIZE", "CREATED");
                 snaps.forEach(x -> out.println(VdiskCommand.snapshotLine(x)));
@@ -56,14 +56,14 @@ public final class SnapCommand {
 
     @Command(name = "rm", description = "Remove a snapshot and reclaim the space only it held (refused while it has clones).")
     static final class Rm implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME@SNAP") String target;
 
         @Override
         public Integer call() {
             VdiskCommand.Target t = VdiskCommand.Target.parse(target, true);
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 long before = s.usage(t.vdisk()).storedBytes();
                 s.removeSnapshot(t.vdisk(), t.snap());
                 long after = s.usage(t.vdisk()).storedBytes();
@@ -76,14 +76,14 @@ public final class SnapCommand {
 
     @Command(name = "rollback", description = "Make the vdisk read exactly as the snapshot again.")
     static final class Rollback implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME@SNAP") String target;
 
         @Override
         public Integer call() {
             VdiskCommand.Target t = VdiskCommand.Target.parse(target, true);
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 s.rollback(t.vdisk(), t.snap());
                 spec.commandLine().getOut().printf("rolled back %s to snapshot %s%n", t.vdisk(), t.snap());
             }
@@ -93,13 +93,13 @@ public final class SnapCommand {
 
     @Command(name = "purge", description = "Remove every snapshot of a vdisk.")
     static final class Purge implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 int n = s.purgeSnapshots(name);
                 spec.commandLine().getOut().printf("removed %d snapshots of %s%n", n, name);
             }

@@ -14,8 +14,7 @@ import io.basalt.vdisk.Sizes;
 import io.basalt.vdisk.store.Extent;
 import io.basalt.vdisk.store.SnapshotInfo;
 import io.basalt.vdisk.store.Usage;
-import io.basalt.vdisk.store.Vdisk;
-import io.basalt.vdisk.store.VdiskInfo;
+import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -27,7 +26,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code basalt vdisk ...}: thin virtual disks in the local store, modelled on {@code rbd}. */
+/** {@code basalt vdisk ...}: thin virtual disks in the local store or a cluster ({@code --cluster}), modelled on {@code rbd}. */
 @Command(name = "vdisk", description = "Create, inspect, clone and remove virtual disks.", mixinStandardHelpOptions = true,
         subcommands = {VdiskCommand.Create.class, VdiskCommand.Ls.class, VdiskCommand.Info.class, VdiskCommand.Du.class,
                 VdiskCommand.Resize.class, VdiskCommand.Rm.class, VdiskCommand.Clone.class, VdiskCommand.Flatten.class,
@@ -36,7 +35,7 @@ public final class VdiskCommand {
 
     @Command(name = "create", description = "Create a thin vdisk: it takes no space until written.")
     static final class Create implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
         @Option(names = {"-s", "--size"}, required = true, converter = SizeConverter.class, description = "Size, e.g. 10G.") long size;
@@ -46,8 +45,8 @@ public final class VdiskCommand {
 
         @Override
         public Integer call() {
-            try (VdiskStore s = store.open()) {
-                VdiskInfo v = s.create(name, size, blockSize, Math.toIntExact(grainSize));
+            try (Datastore s = store.open()) {
+                Datastore.VdiskView v = s.create(name, size, blockSize, Math.toIntExact(grainSize));
                 spec.commandLine().getOut().printf("created vdisk %s: %s thin, %d-byte blocks, %s grains%n",
                         v.name(), Sizes.format(v.sizeBytes()), v.blockSizeBytes(), Sizes.format(v.grainSizeBytes()));
             }
@@ -57,24 +56,24 @@ public final class VdiskCommand {
 
     @Command(name = "ls", description = "List vdisks.")
     static final class Ls implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Option(names = {"-l", "--long"}, description = "Also show size, usage and parent.") boolean longFormat;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
-            try (VdiskStore s = store.open()) {
-                List<VdiskInfo> all = s.list();
+            try (Datastore s = store.open()) {
+                List<Datastore.VdiskView> all = s.list();
                 if (!longFormat) {
                     all.forEach(v -> out.println(v.name()));
                     return 0;
                 }
                 out.printf("%-24s %10s %10s %5s  %s%n", "NAME", "SIZE", "USED", "SNAPS", "PARENT");
-                for (VdiskInfo v : all) {
+                for (Datastore.VdiskView v : all) {
                     Usage u = s.usage(v.name());
                     out.printf("%-24s %10s %10s %5d  %s%n", v.name(), Sizes.format(v.sizeBytes()), Sizes.format(u.usedBytes()),
-                            s.snapshots(v.name()).size(), v.parent().map(VdiskInfo.ParentLink::description).orElse(""));
+                            s.snapshots(v.name()).size(), v.parent().orElse(""));
                 }
             }
             return 0;
@@ -83,24 +82,24 @@ public final class VdiskCommand {
 
     @Command(name = "info", description = "Show a vdisk's geometry, epochs, parent and space.")
     static final class Info implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
-            try (VdiskStore s = store.open()) {
-                VdiskInfo v = s.info(name);
+            try (Datastore s = store.open()) {
+                Datastore.VdiskView v = s.info(name);
                 Usage u = s.usage(name);
                 out.printf("vdisk %s%n", v.name());
                 out.printf("  id:            %d%n", v.id());
                 out.printf("  size:          %s (%d bytes)%n", Sizes.format(v.sizeBytes()), v.sizeBytes());
                 out.printf("  block size:    %d%n", v.blockSizeBytes());
                 out.printf("  grain size:    %s%n", Sizes.format(v.grainSizeBytes()));
-                out.printf("  head epoch:    %d%n", v.headEpoch());
+                v.headEpoch().ifPresent(e -> out.printf("  head epoch:    %d%n", e));
                 out.printf("  snapshots:     %d%n", s.snapshots(name).size());
-                out.printf("  parent:        %s%n", v.parent().map(VdiskInfo.ParentLink::description).orElse("(none)"));
+                out.printf("  parent:        %s%n", v.parent().orElse("(none)"));
                 out.printf("  chain depth:   %d (max %d)%n", v.chainDepth(), VdiskStore.CHAIN_DEPTH_MAX);
                 out.printf("  used:          %s%n", Sizes.format(u.usedBytes()));
                 out.printf("  stored:        %s in %d grain versions (snapshots included, after compression)%n",
@@ -113,17 +112,17 @@ public final class VdiskCommand {
 
     @Command(name = "du", description = "Show space: provisioned, used at head, stored with snapshots.")
     static final class Du implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME", arity = "0..1") String name;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 out.printf("%-24s %12s %12s %12s%n", "NAME", "PROVISIONED", "USED", "STORED");
                 long p = 0, used = 0, stored = 0;
-                for (VdiskInfo v : name == null ? s.list() : List.of(s.info(name))) {
+                for (Datastore.VdiskView v : name == null ? s.list() : List.of(s.info(name))) {
                     Usage u = s.usage(v.name());
                     out.printf("%-24s %12s %12s %12s%n", v.name(), Sizes.format(u.provisionedBytes()), Sizes.format(u.usedBytes()),
                             Sizes.format(u.storedBytes()));
@@ -139,14 +138,14 @@ public final class VdiskCommand {
 
     @Command(name = "resize", description = "Grow a vdisk, or shrink it when no data lies past the new end.")
     static final class Resize implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
         @Option(names = {"-s", "--size"}, required = true, converter = SizeConverter.class) long size;
 
         @Override
         public Integer call() {
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 long before = s.info(name).sizeBytes();
                 s.resize(name, size);
                 spec.commandLine().getOut().printf("resized vdisk %s: %s -> %s%n", name, Sizes.format(before), Sizes.format(size));
@@ -157,13 +156,13 @@ public final class VdiskCommand {
 
     @Command(name = "rm", description = "Remove a vdisk (refused while it has snapshots or clones).")
     static final class Rm implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 s.remove(name);
                 spec.commandLine().getOut().printf("removed vdisk %s%n", name);
             }
@@ -173,7 +172,7 @@ public final class VdiskCommand {
 
     @Command(name = "clone", description = "Create a linked clone of a snapshot: O(1), shares the parent's grains.")
     static final class Clone implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "PARENT@SNAP") String source;
         @Parameters(index = "1", paramLabel = "CHILD") String child;
@@ -181,8 +180,8 @@ public final class VdiskCommand {
         @Override
         public Integer call() {
             Target s0 = Target.parse(source, true);
-            try (VdiskStore s = store.open()) {
-                VdiskInfo v = s.clone(s0.vdisk(), s0.snap(), child);
+            try (Datastore s = store.open()) {
+                Datastore.VdiskView v = s.clone(s0.vdisk(), s0.snap(), child);
                 spec.commandLine().getOut().printf("cloned %s to %s (chain depth %d)%n", source, v.name(), v.chainDepth());
             }
             return 0;
@@ -191,21 +190,32 @@ public final class VdiskCommand {
 
     @Command(name = "flatten", description = "Copy a clone's inherited grains in and cut the link to its parent.")
     static final class Flatten implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
-            try (VdiskStore s = store.open()) {
-                VdiskInfo v = s.info(name);
-                try (ProgressBar bar = new ProgressBarBuilder().setTaskName("flatten " + name).setInitialMax(v.grainCount())
-                        .setStyle(ProgressBarStyle.ASCII).setUnit(" grains", 1).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
-                        .build()) {
-                    s.flatten(name, bar::stepTo);
+            try (Datastore s = store.open()) {
+                Datastore.VdiskView v = s.info(name);
+                // The bar starts with the first progress report: a refusal prints no bar.
+                ProgressBar[] bar = {null};
+                try {
+                    s.flatten(name, done -> {
+                        if (bar[0] == null) {
+                            bar[0] = new ProgressBarBuilder().setTaskName("flatten " + name).setInitialMax(v.grainCount())
+                                    .setStyle(ProgressBarStyle.ASCII).setUnit(" grains", 1)
+                                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build();
+                        }
+                        bar[0].stepTo(done);
+                    });
+                } finally {
+                    if (bar[0] != null) {
+                        bar[0].close();
+                    }
                 }
                 spec.commandLine().getOut().printf("flattened %s: no longer depends on %s%n", name,
-                        v.parent().map(VdiskInfo.ParentLink::description).orElse("?"));
+                        v.parent().orElse("?"));
             }
             return 0;
         }
@@ -214,7 +224,7 @@ public final class VdiskCommand {
     @Command(name = "diff", description = {"List extents changed between two snapshots (or a snapshot and the head),",
             "like 'rbd diff': offset, length, data|zero. Costs O(changed)."})
     static final class Diff implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FROM", description = "NAME@SNAP (older), or NAME for everything written") String from;
         @Parameters(index = "1", paramLabel = "TO", arity = "0..1", description = "NAME@SNAP (newer) or NAME (head; default)") String to;
@@ -227,7 +237,7 @@ public final class VdiskCommand {
                 throw new IllegalArgumentException("diff: '" + from + "' and '" + to + "' (expected: two views of one vdisk)");
             }
             var out = spec.commandLine().getOut();
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 List<Extent> extents = s.diff(a.vdisk(), a.snap(), b.snap());
                 out.printf("%-14s %-10s %s%n", "Offset", "Length", "Type");
                 long total = 0;
@@ -243,7 +253,7 @@ public final class VdiskCommand {
 
     @Command(name = "write", description = "Write bytes from a file or stdin at a byte offset (for scripting).")
     static final class Write implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
         @Option(names = "--offset", defaultValue = "0", converter = SizeConverter.class) long offset;
@@ -252,7 +262,7 @@ public final class VdiskCommand {
         @Override
         public Integer call() throws IOException {
             long written = 0;
-            try (VdiskStore s = store.open(); Vdisk disk = s.open(name);
+            try (Datastore s = store.open(); BlockDevice disk = s.open(name);
                  InputStream in = input == null ? System.in : Files.newInputStream(input)) {
                 if (input != null && offset + Files.size(input) > disk.sizeBytes()) {
                     // Refuse before writing anything when the size is known up front.
@@ -272,7 +282,7 @@ public final class VdiskCommand {
 
     @Command(name = "read", description = "Read bytes of a vdisk or snapshot (NAME@SNAP) to a file or stdout.")
     static final class Read implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Parameters(paramLabel = "NAME[@SNAP]") String name;
         @Option(names = "--offset", defaultValue = "0", converter = SizeConverter.class) long offset;
         @Option(names = "--length", required = true, converter = SizeConverter.class) long length;
@@ -280,7 +290,7 @@ public final class VdiskCommand {
 
         @Override
         public Integer call() throws IOException {
-            try (VdiskStore s = store.open(); Vdisk disk = s.open(name);
+            try (Datastore s = store.open(); BlockDevice disk = s.open(name);
                  OutputStream out = output == null ? System.out : Files.newOutputStream(output)) {
                 ByteIo.read(disk, offset, length, out);
                 out.flush();
@@ -307,7 +317,7 @@ public final class VdiskCommand {
     static final class ByteIo {
         static final int CHUNK_BYTES = 1 << 20;
 
-        static void write(Vdisk disk, long offset, byte[] data) {
+        static void write(BlockDevice disk, long offset, byte[] data) {
             int bs = disk.logicalBlockSizeBytes();
             if (offset < 0 || offset + data.length > disk.sizeBytes()) {
                 throw new IllegalArgumentException("offset: " + offset + " + " + data.length + " bytes (expected: within the vdisk's "
@@ -333,7 +343,7 @@ public final class VdiskCommand {
             }
         }
 
-        static void read(Vdisk disk, long offset, long length, OutputStream out) throws IOException {
+        static void read(BlockDevice disk, long offset, long length, OutputStream out) throws IOException {
             int bs = disk.logicalBlockSizeBytes();
             if (offset < 0 || length < 0 || offset + length > disk.sizeBytes()) {
                 throw new IllegalArgumentException("offset: " + offset + " + " + length + " bytes (expected: within the vdisk's "
@@ -353,6 +363,6 @@ public final class VdiskCommand {
     }
 
     static String snapshotLine(SnapshotInfo s) {
-        return String.format("%-20s %6d %10s  %s", s.name(), s.epoch(), Sizes.format(s.sizeBytes()), Instant.ofEpochMilli(s.createdEpochMs()));
+        return String.format("%-20s %6s %10s  %s", s.name(), s.epoch() < 0 ? "-" : Long.toString(s.epoch()), Sizes.format(s.sizeBytes()), Instant.ofEpochMilli(s.createdEpochMs()));
     }
 }

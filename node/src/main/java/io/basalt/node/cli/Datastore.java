@@ -1,0 +1,247 @@
+package io.basalt.node.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.LongConsumer;
+
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.meta.VdiskRecord;
+import io.basalt.node.cluster.ClusterFile;
+import io.basalt.vdisk.BlockDevice;
+import io.basalt.vdisk.store.Extent;
+import io.basalt.vdisk.store.SnapshotInfo;
+import io.basalt.vdisk.store.Usage;
+import io.basalt.vdisk.store.VdiskInfo;
+import io.basalt.vdisk.store.VdiskStore;
+
+/**
+ * What {@code basalt vdisk} and {@code basalt snap} work on: the embedded single-node store
+ * ({@code --data DIR}) or a cluster ({@code --cluster FILE|DIR}), with the same commands and the
+ * same output. Epochs are an engine notion: a cluster reports snapshot epochs as -1 (shown as -).
+ */
+interface Datastore extends AutoCloseable {
+
+    /**
+     * A vdisk as the commands show it. {@code headEpoch} is empty on a cluster (epochs are per
+     * placement group there); {@code parent} is {@code NAME@SNAP}.
+     */
+    record VdiskView(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, java.util.OptionalLong headEpoch,
+                     Optional<String> parent, int chainDepth, long createdEpochMs) {
+        static VdiskView of(VdiskInfo v) {
+            return new VdiskView(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), java.util.OptionalLong.of(v.headEpoch()),
+                    v.parent().map(VdiskInfo.ParentLink::description), v.chainDepth(), v.createdEpochMs());
+        }
+
+        long grainCount() {
+            return (sizeBytes + grainSizeBytes - 1) / grainSizeBytes;
+        }
+    }
+
+    VdiskView create(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes);
+
+    List<VdiskView> list();
+
+    VdiskView info(String name);
+
+    Usage usage(String name);
+
+    List<SnapshotInfo> snapshots(String name);
+
+    void resize(String name, long sizeBytes);
+
+    void remove(String name);
+
+    VdiskView clone(String parent, String snap, String child);
+
+    void flatten(String name, LongConsumer progress);
+
+    List<Extent> diff(String name, String fromSnap, String toSnap);
+
+    SnapshotInfo createSnapshot(String vdisk, String snap);
+
+    void removeSnapshot(String vdisk, String snap);
+
+    void rollback(String vdisk, String snap);
+
+    /** Removes every snapshot, newest first; returns how many. */
+    default int purgeSnapshots(String vdisk) {
+        List<SnapshotInfo> snaps = new ArrayList<>(snapshots(vdisk));
+        java.util.Collections.reverse(snaps);
+        for (SnapshotInfo s : snaps) {
+            removeSnapshot(vdisk, s.name());
+        }
+        return snaps.size();
+    }
+
+    /** {@code NAME} (the head) or {@code NAME@SNAP} (read-only) as a block device. */
+    BlockDevice open(String spec);
+
+    @Override
+    void close();
+
+    /** gRPC's start-up notice ("Epoll available ...") is not for a command's output; held so the level sticks. */
+    java.util.logging.Logger QUIET_GRPC = java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc.netty");
+
+    /** The embedded store in {@code dir}. */
+    static Datastore local(Path dir) {
+        return new Local(VdiskStore.open(dir));
+    }
+
+    /** The cluster of {@code fileOrDir}: a cluster file, or a {@code cluster up} directory holding {@code cluster.json}. */
+    static Datastore cluster(Path fileOrDir) {
+        Path file = Files.isDirectory(fileOrDir) ? fileOrDir.resolve("cluster.json") : fileOrDir;
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--cluster: " + fileOrDir + " (expected: a cluster file, or a `basalt cluster up` directory holding cluster.json)");
+        }
+        QUIET_GRPC.setLevel(java.util.logging.Level.WARNING);
+        try {
+            return new Cluster(ClusterClient.open(ClusterFile.read(file).toConfig()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("read cluster file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The embedded single-node store. */
+    record Local(VdiskStore store) implements Datastore {
+        @Override public VdiskView create(String name, long size, int bs, int grain) { return VdiskView.of(store.create(name, size, bs, grain)); }
+        @Override public List<VdiskView> list() { return store.list().stream().map(VdiskView::of).toList(); }
+        @Override public VdiskView info(String name) { return VdiskView.of(store.info(name)); }
+        @Override public Usage usage(String name) { return store.usage(name); }
+        @Override public List<SnapshotInfo> snapshots(String name) { return store.snapshots(name); }
+        @Override public void resize(String name, long size) { store.resize(name, size); }
+        @Override public void remove(String name) { store.remove(name); }
+        @Override public VdiskView clone(String parent, String snap, String child) { return VdiskView.of(store.clone(parent, snap, child)); }
+        @Override public void flatten(String name, LongConsumer progress) { store.flatten(name, progress); }
+        @Override public List<Extent> diff(String name, String from, String to) { return store.diff(name, from, to); }
+        @Override public SnapshotInfo createSnapshot(String vdisk, String snap) { return store.createSnapshot(vdisk, snap); }
+        @Override public void removeSnapshot(String vdisk, String snap) { store.removeSnapshot(vdisk, snap); }
+        @Override public void rollback(String vdisk, String snap) { store.rollback(vdisk, snap); }
+        @Override public int purgeSnapshots(String vdisk) { return store.purgeSnapshots(vdisk); }
+        @Override public BlockDevice open(String spec) { return store.open(spec); }
+        @Override public void close() { store.close(); }
+    }
+
+    /** A cluster, through its meta group and placement groups. */
+    record Cluster(ClusterClient client) implements Datastore {
+        @Override
+        public VdiskView create(String name, long size, int bs, int grain) {
+            return info(client.createVdisk(name, size, bs, grain));
+        }
+
+        @Override
+        public List<VdiskView> list() {
+            List<VdiskRecord> all = client.vdisks();
+            Map<Long, VdiskRecord> byId = new HashMap<>();
+            all.forEach(v -> byId.put(v.id(), v));
+            return all.stream().map(v -> info(v, byId)).toList();
+        }
+
+        @Override
+        public VdiskView info(String name) {
+            return info(record(name));
+        }
+
+        @Override
+        public Usage usage(String name) {
+            return client.usage(name);
+        }
+
+        @Override
+        public List<SnapshotInfo> snapshots(String name) {
+            VdiskRecord v = record(name);
+            return v.snapshots().stream().map(s -> new SnapshotInfo(v.id(), s.name(), -1, s.sizeBytes(), s.createdMs())).toList();
+        }
+
+        @Override
+        public void resize(String name, long size) {
+            try (var d = client.open(name)) {
+                d.resize(size).join();
+            }
+        }
+
+        @Override
+        public void remove(String name) {
+            client.removeVdisk(name);
+        }
+
+        @Override
+        public VdiskView clone(String parent, String snap, String child) {
+            return info(client.cloneVdisk(parent, snap, child));
+        }
+
+        @Override
+        public void flatten(String name, LongConsumer progress) {
+            throw new IllegalArgumentException("flatten " + name + ": not supported on a cluster yet (a clone's grains share its parent's PGs; "
+                    + "copy it instead: basalt vdisk read ... | basalt vdisk write ...)");
+        }
+
+        @Override
+        public List<Extent> diff(String name, String from, String to) {
+            return client.diff(name, from, to);
+        }
+
+        @Override
+        public SnapshotInfo createSnapshot(String vdisk, String snap) {
+            VdiskRecord v = client.createSnapshot(vdisk, snap);
+            VdiskRecord.SnapshotRecord s = v.snapshot(snap).orElseThrow();
+            return new SnapshotInfo(v.id(), s.name(), -1, s.sizeBytes(), s.createdMs());
+        }
+
+        @Override
+        public void removeSnapshot(String vdisk, String snap) {
+            client.removeSnapshot(vdisk, snap);
+        }
+
+        @Override
+        public void rollback(String vdisk, String snap) {
+            client.rollback(vdisk, snap);
+        }
+
+        @Override
+        public BlockDevice open(String spec) {
+            if (spec.indexOf('@') >= 0) {
+                throw new IllegalArgumentException("vdisk: " + spec + " (expected: a vdisk name; reading a snapshot of a cluster vdisk "
+                        + "is not supported yet: clone the snapshot and read the clone)");
+            }
+            return client.open(spec);
+        }
+
+        @Override
+        public void close() {
+            client.close();
+        }
+
+        private VdiskRecord record(String name) {
+            return client.vdisk(name).orElseThrow(() -> new IllegalArgumentException("vdisk: " + name + " (expected: an existing vdisk)"));
+        }
+
+        private VdiskView info(VdiskRecord v) {
+            Map<Long, VdiskRecord> byId = new HashMap<>();
+            client.vdisks().forEach(x -> byId.put(x.id(), x));
+            return info(v, byId);
+        }
+
+        /** A namespace record as shown: parent as NAME@SNAP, chain depth by walking the parents. */
+        private static VdiskView info(VdiskRecord v, Map<Long, VdiskRecord> byId) {
+            Optional<String> parent = v.parent().map(p ->
+                    Optional.ofNullable(byId.get(p.vdiskId())).map(VdiskRecord::name).orElse("#" + p.vdiskId()) + "@" + p.snapName());
+            int depth = 0;
+            for (VdiskRecord at = v; at.parent().isPresent() && depth <= byId.size(); depth++) {
+                at = byId.get(at.parent().get().vdiskId());
+                if (at == null) {
+                    depth++;
+                    break;
+                }
+            }
+            return new VdiskView(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), java.util.OptionalLong.empty(),
+                    parent, depth, v.createdMs());
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package io.basalt.node.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.basalt.cluster.ClusterNode;
+import io.basalt.node.cluster.ClusterFile;
+import io.basalt.vdisk.store.VdiskStore;
+import picocli.CommandLine;
+
+/**
+ * {@code basalt vdisk} and {@code basalt snap} with {@code --cluster}: the same commands as on the
+ * embedded store, against a storage node running in this JVM (real Ratis over loopback, three
+ * placement groups, so every command spans several groups).
+ */
+class VdiskClusterCliTest {
+    private static final VdiskStore.Options SMALL_STORE = new VdiskStore.Options(8L << 20, 2);
+
+    @TempDir
+    Path dir;
+    private ClusterNode node;
+
+    @AfterEach
+    void stopNode() throws Exception {
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    record Result(int exit, String out, String err) {}
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = BasaltCommand.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new Result(exit, out.toString(), err.toString());
+    }
+
+    private Result ok(String... args) {
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--cluster", dir.toString()))
+                .toArray(String[]::new);
+        Result r = run(all);
+        assertEquals(0, r.exit(), String.join(" ", args) + ": " + r.out() + r.err());
+        return r;
+    }
+
+    private Result refused(String... args) {
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--cluster", dir.toString()))
+                .toArray(String[]::new);
+        Result r = run(all);
+        assertEquals(1, r.exit(), String.join(" ", args) + " should be refused: " + r.out() + r.err());
+        return r;
+    }
+
+    @Test
+    void vdiskAndSnapCommandsWorkAgainstACluster() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        ClusterFile file = new ClusterFile("c", 3, 1, 1, List.of(new ClusterFile.Node(1, "127.0.0.1", port)));
+        file.write(dir.resolve("cluster.json"));
+        node = ClusterNode.start(file.toConfig(), new ClusterNode.Options(1, dir.resolve("node-1"), SMALL_STORE));
+
+        assertTrue(ok("vdisk", "create", "web", "-s", "64M").out().startsWith("created vdisk web: 64 MiB thin"));
+        byte[] a = new byte[3 << 20]; // 3 MiB: crosses several 1 MiB stripes, so several groups
+        new Random(1).nextBytes(a);
+        Path fa = dir.resolve("a.bin");
+        Files.write(fa, a);
+        ok("vdisk", "write", "web", "--offset", "1M", "-i", fa.toString());
+        assertTrue(ok("snap", "create", "web@s1").out().startsWith("created snapshot web@s1 in "));
+        ok("vdisk", "write", "web", "--offset", "10M", "-i", fa.toString());
+
+        Result diff = ok("vdisk", "diff", "web@s1");
+        assertEquals(List.of("Offset         Length     Type", "10485760       3145728    data"), diff.out().lines().toList(),
+                "one extent, merged across the groups that hold its stripes");
+        assertTrue(ok("vdisk", "du", "web").out().contains("6 MiB"), "used: both 3 MiB writes");
+        assertTrue(ok("snap", "ls", "web").out().lines().anyMatch(l -> l.startsWith("s1 ")));
+
+        Path back = dir.resolve("back.bin");
+        ok("vdisk", "read", "web", "--offset", "10M", "--length", "3M", "-o", back.toString());
+        assertArrayEquals(a, Files.readAllBytes(back));
+
+        ok("vdisk", "clone", "web@s1", "web2");
+        assertTrue(ok("vdisk", "ls", "-l").out().lines().anyMatch(l -> l.startsWith("web2 ") && l.endsWith("web@s1")));
+        assertTrue(refused("vdisk", "rm", "web").err().contains("has 1 snapshots (s1)"));
+        assertTrue(refused("snap", "rm", "web@s1").err().contains("has clones [web2]"));
+        assertTrue(refused("vdisk", "flatten", "web2").err().contains("not supported on a cluster"));
+
+        ok("snap", "rollback", "web@s1");
+        assertEquals(List.of("Offset         Length     Type"), ok("vdisk", "diff", "web@s1").out().lines().toList());
+        ok("vdisk", "read", "web", "--offset", "10M", "--length", "3M", "-o", back.toString());
+        assertArrayEquals(new byte[3 << 20], Files.readAllBytes(back), "rolled back: the later write is gone");
+
+        ok("vdisk", "rm", "web2");
+        assertTrue(ok("snap", "purge", "web").out().startsWith("removed 1 snapshots of web"));
+        ok("vdisk", "rm", "web");
+        assertEquals("", ok("vdisk", "ls").out());
+
+        Result both = run("vdisk", "ls", "--cluster", dir.toString(), "--data", dir.resolve("x").toString());
+        assertEquals(1, both.exit());
+        assertTrue(both.err().contains("(expected: one of them)"), both.err());
+        Result missing = run("vdisk", "ls", "--cluster", dir.resolve("nowhere").toString());
+        assertEquals(1, missing.exit());
+        assertTrue(missing.err().contains("nowhere (expected: a cluster file"), missing.err());
+    }
+}
