@@ -25,6 +25,7 @@ import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.util.TimeDuration;
 
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
@@ -88,10 +89,12 @@ public final class ClusterAdmin {
     /**
      * Gives the running, empty node {@code id} (started with {@code join}) its share of PG
      * replicas: PG replicas move to it from the nodes holding the most, until it holds
-     * {@code floor(replicas / nodes)}. The meta group's voters stay where they are.
+     * {@code floor(replicas / nodes)}. The meta group gains voters when the cluster has grown
+     * past its size ({@link #metaVotersFor}); its existing voters stay.
      */
     public List<Move> addNode(int id) throws IOException {
         requireUp(id);
+        register(id);
         Map<RaftGroupId, GroupConf> confs = currentConfs();
         List<GroupConf> pgs = confs.values().stream().filter(c -> !c.name().equals("meta")).toList();
         Map<Integer, Integer> load = pgLoad(pgs, upNodes());
@@ -115,7 +118,60 @@ public final class ClusterAdmin {
             }
         }
         progress.accept("add node " + id + ": " + plan.size() + " PG replicas move to it (target " + target + " of " + total + ")");
-        return execute(plan, confs);
+        List<Move> done = execute(plan, confs);
+        growMeta(id, confs);
+        return done;
+    }
+
+    /** Meta voters for a cluster of {@code upNodes}: 1 below three nodes, 3 below five, then 5 (always odd). */
+    static int metaVotersFor(int upNodes) {
+        return upNodes >= 5 ? 5 : upNodes >= 3 ? 3 : 1;
+    }
+
+    /**
+     * The meta group grows with the cluster (a cluster started on one node would otherwise keep
+     * its namespace on that node alone): when the up nodes call for more voters than it has
+     * ({@link #metaVotersFor}), the new node and then the nodes with the fewest PG replicas join
+     * it, one per configuration change (the count passes an even number only on the way).
+     */
+    private void growMeta(int newNode, Map<RaftGroupId, GroupConf> confs) throws IOException {
+        GroupConf before = confs.values().stream().filter(c -> c.name().equals("meta")).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no meta group among " + confs.keySet()));
+        long deadline = System.nanoTime() + MOVE_TIMEOUT.toNanos();
+        GroupConf meta = leaderConf(before.id(), "meta", deadline);
+        List<Integer> up = upNodes();
+        int target = metaVotersFor(up.size());
+        if (meta.peers().size() >= target) {
+            return;
+        }
+        Map<Integer, Integer> load = pgLoad(currentConfs().values(), up);
+        List<Integer> joining = new ArrayList<>();
+        if (!meta.has(newNode)) {
+            joining.add(newNode);
+        }
+        up.stream().filter(n -> n != newNode && !meta.has(n))
+                .sorted(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n))
+                .forEach(joining::add);
+        int adding = target - meta.peers().size();
+        if (joining.size() < adding) {
+            progress.accept("meta: stays on " + meta.nodeIds() + " (" + target + " voters wanted, only " + joining.size() + " more nodes up)");
+            return;
+        }
+        joining = joining.subList(0, adding);
+        int priority = meta.peers().stream().mapToInt(RaftPeer::getPriority).min().orElse(0);
+        long t0 = System.nanoTime();
+        // One voter at a time: adding a majority of new members in one change is refused by
+        // Ratis (RATIS-1912); 1 -> 2 is its allowed special case, and 2 -> 3 adds a minority.
+        GroupConf at = meta;
+        for (int n : joining) {
+            addEmptyDivision(n, meta.id(), "meta");
+            List<RaftPeer> next = new ArrayList<>(at.peers());
+            next.add(peer(n, priority));
+            setConfiguration(at, next, deadline);
+            at = new GroupConf(meta.id(), "meta", next);
+        }
+        progress.accept(String.format("meta: voters %s -> %s (%d ms)", meta.nodeIds(), at.nodeIds().stream().sorted().toList(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
     }
 
     /**
@@ -142,7 +198,9 @@ public final class ClusterAdmin {
             load.merge(to.get(), 1, Integer::sum);
         }
         progress.accept("remove node " + id + ": " + plan.size() + " replicas move off it");
-        return execute(plan, confs);
+        List<Move> done = execute(plan, confs);
+        unregister(id);
+        return done;
     }
 
     /**
@@ -168,7 +226,30 @@ public final class ClusterAdmin {
             }
         }
         progress.accept("replace node " + dead + " by node " + replacement + ": " + plan.size() + " groups");
-        return execute(plan, confs);
+        register(replacement);
+        List<Move> done = execute(plan, confs);
+        unregister(dead);
+        return done;
+    }
+
+    // ---- the node registry (meta group) ----
+
+    /**
+     * Records node {@code id}'s address in the meta group before any group moves to it, so a
+     * client whose cluster file predates the node still finds the groups it will hold.
+     */
+    private void register(int id) {
+        ClusterConfig.NodeAddress a = config.node(id);
+        try (ClusterClient c = ClusterClient.open(config)) {
+            c.registerNode(id, a.host(), a.port());
+        }
+        progress.accept("node " + id + " registered at " + a.host() + ":" + a.port());
+    }
+
+    private void unregister(int id) {
+        try (ClusterClient c = ClusterClient.open(config)) {
+            c.unregisterNode(id);
+        }
     }
 
     // ---- moves ----
@@ -200,6 +281,12 @@ public final class ClusterAdmin {
         if (!cur.has(from) && cur.has(to)) {
             return; // done by an earlier run
         }
+        if (cur.has(from) && cur.has(to) && cur.peers().size() == 2 && !name.equals("meta") && config.replicaCount() == 1) {
+            // An earlier run of a sole replica's move stopped between its two steps: finish it.
+            RaftPeer kept = cur.peers().stream().filter(p -> NodeProbe.nodeIdOf(p.getId()).orElse(-1) == to).findFirst().orElseThrow();
+            setConfiguration(cur, List.of(kept), deadline);
+            return;
+        }
         if (!cur.has(from) || cur.has(to)) {
             throw new IllegalStateException(name + " is on " + cur.nodeIds() + " (expected: with node " + from + ", without node " + to + ")");
         }
@@ -208,6 +295,17 @@ public final class ClusterAdmin {
         for (RaftPeer p : cur.peers()) {
             boolean moved = NodeProbe.nodeIdOf(p.getId()).orElse(-1) == from;
             next.add(moved ? peer(to, p.getPriority()) : p);
+        }
+        if (cur.peers().size() == 1) {
+            // [A] -> [B] replaces the whole majority, which Ratis refuses (RATIS-1912: the new
+            // member could campaign without the log); [A] -> [A, B] -> [B] is two safe steps.
+            RaftPeer only = cur.peers().get(0);
+            List<RaftPeer> both = List.of(only, peer(to, only.getPriority()));
+            setConfiguration(cur, both, deadline);
+            cur = new GroupConf(cur.id(), cur.name(), both);
+            // B leads before A leaves: A would otherwise step down with the last change and
+            // writes would wait for B's election (seen: a write timing out after the move).
+            transferLeadership(cur, to, deadline);
         }
         setConfiguration(cur, next, deadline);
     }
@@ -279,6 +377,49 @@ public final class ClusterAdmin {
                 sleep(POLL_INTERVAL);
             }
         }
+    }
+
+    /** Makes node {@code to} the leader of {@code g} (one of its peers), retried until the deadline. */
+    private void transferLeadership(GroupConf g, int to, long deadline) throws IOException {
+        RaftProperties props = new RaftProperties();
+        RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(SET_CONF_ATTEMPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+        String last = "";
+        try (RaftClient c = RaftClient.newBuilder().setProperties(props).setRaftGroup(RaftGroup.valueOf(g.id(), g.peers()))
+                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(10,
+                        TimeDuration.valueOf(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)))
+                .build()) {
+            while (true) {
+                Optional<GroupConf> now = tryLeaderConf(g.id(), g.name());
+                if (now.isPresent() && leaderOf(g.id()).filter(n -> n == to).isPresent()) {
+                    return;
+                }
+                try {
+                    RaftClientReply r = c.admin().transferLeadership(RaftSetup.peerId(to), SET_CONF_ATTEMPT_TIMEOUT.toMillis());
+                    if (r.isSuccess()) {
+                        return;
+                    }
+                    last = String.valueOf(r.getException());
+                } catch (IOException e) {
+                    last = NodeProbe.reason(e);
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException(g.name() + ": leadership not moved to node " + to + " within " + MOVE_TIMEOUT + ": " + last);
+                }
+                sleep(POLL_INTERVAL);
+            }
+        }
+    }
+
+    /** The node that reports leading {@code id}, if one does. */
+    private Optional<Integer> leaderOf(RaftGroupId id) {
+        for (NodeProbe.NodeView v : ClusterStatus.probeAll(config, probeTimeout).values()) {
+            for (NodeProbe.GroupView gv : v.groups()) {
+                if (gv.groupId().equals(id) && gv.isLeader()) {
+                    return Optional.of(v.nodeId());
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /** Step 3: the old replica's division and its directory go, if its node answers. */

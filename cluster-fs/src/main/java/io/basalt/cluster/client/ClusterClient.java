@@ -23,6 +23,7 @@ import io.basalt.cluster.meta.MetaCodec;
 import io.basalt.cluster.meta.MetaCommand;
 import io.basalt.cluster.meta.MetaQuery;
 import io.basalt.cluster.meta.MetaResult;
+import io.basalt.cluster.meta.NodeRecord;
 import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgResult;
@@ -65,19 +66,91 @@ public final class ClusterClient implements AutoCloseable {
      */
     public static ClusterClient open(ClusterConfig config, ClusterNode local) {
         RaftProperties props = RaftSetup.clientProperties(config);
+        java.util.concurrent.atomic.AtomicReference<ClusterClient> self = new java.util.concurrent.atomic.AtomicReference<>();
+        // A group's current peers come from the nodes of the address book: the cluster file's
+        // nodes plus those registered in the meta group since (see addressBook()).
+        java.util.function.Supplier<ClusterConfig> book = () -> self.get() == null ? config : self.get().addressBook();
         // Each group's current peers, as the nodes report them (membership may have changed
         // since the config file was written). Later changes reach the Ratis clients through
         // NotLeaderException, which carries the group's peers, or GroupClient's rediscovery.
         GroupDirectory groups = GroupDirectory.discover(config);
-        GroupClient meta = new GroupClient(config, props, "meta", groups.meta(config));
+        GroupClient meta = new GroupClient(config, props, "meta", groups.meta(config), book);
+        ClusterConfig known = withRegistry(config, meta);
+        if (known != config) {
+            groups = GroupDirectory.discover(known);
+        }
         PgChannel[] pgs = new PgChannel[config.pgCount()];
         // One session per client: its entries are applied once even when resent by a new Ratis client.
         java.util.UUID session = java.util.UUID.randomUUID();
         for (int pg = 0; pg < pgs.length; pg++) {
-            pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg)), config.tuning().ioTimeout(),
+            pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg), book), config.tuning().ioTimeout(),
                     config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg), session);
         }
-        return new ClusterClient(config, meta, pgs);
+        ClusterClient c = new ClusterClient(config, meta, pgs);
+        c.addressBook = known;
+        self.set(c);
+        return c;
+    }
+
+    /** {@code config} plus the nodes the meta group's registry holds (unchanged when it holds none, or answers nothing quickly). */
+    private static ClusterConfig withRegistry(ClusterConfig config, GroupClient meta) {
+        try {
+            Message m = message(MetaQuery.encode(new MetaQuery.ListNodes()));
+            long deadline = System.nanoTime() + REGISTRY_WAIT.toNanos();
+            RaftClientReply reply = meta.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline)
+                    .get(REGISTRY_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            if (!reply.isSuccess()) {
+                return config;
+            }
+            ClusterConfig out = config;
+            for (NodeRecord n : MetaQuery.decodeNodes(reply.getMessage().getContent().asReadOnlyByteBuffer())) {
+                ClusterConfig.NodeAddress a = new ClusterConfig.NodeAddress(n.id(), n.host(), n.port());
+                if (!out.nodes().contains(a)) {
+                    out = out.withNode(a);
+                }
+            }
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return config;
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            return config; // no meta leader yet, or an old cluster: the cluster file alone
+        }
+    }
+
+    /** How long a client waits for the registry when it opens or rediscovers a group. */
+    static final Duration REGISTRY_WAIT = Duration.ofSeconds(5);
+
+    /** The cluster file's nodes plus the registered ones, as last read. */
+    private volatile ClusterConfig addressBook;
+
+    /**
+     * The address book re-read from the meta group's registry (kept as it was when the meta
+     * group does not answer): where {@link GroupClient} looks for a group that moved to a node
+     * the cluster file does not name.
+     */
+    ClusterConfig addressBook() {
+        ClusterConfig now = withRegistry(addressBook, meta);
+        addressBook = now;
+        return now;
+    }
+
+    /** Records node {@code id} at {@code host:port} in the meta group's node registry. */
+    public void registerNode(int id, String host, int port) {
+        MetaResult r = MetaCodec.decodeResult(metaWrite(new MetaCommand.RegisterNode(id, host, port)));
+        if (r instanceof MetaResult.Rejected rejected) {
+            throw new IllegalArgumentException(rejected.message());
+        }
+    }
+
+    /** Drops node {@code id} from the registry. */
+    public void unregisterNode(int id) {
+        metaWrite(new MetaCommand.UnregisterNode(id));
+    }
+
+    /** The meta group's node registry. */
+    public List<NodeRecord> registeredNodes() {
+        return MetaQuery.decodeNodes(metaRead(new MetaQuery.ListNodes()));
     }
 
     /** A direct path to {@code local}'s server for PG {@code pg} (used while it holds a replica), or null without a local node. */

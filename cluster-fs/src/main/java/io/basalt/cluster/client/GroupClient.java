@@ -38,13 +38,16 @@ import io.basalt.cluster.admin.GroupDirectory;
  */
 final class GroupClient implements AutoCloseable {
     private final ClusterConfig config;
+    private final java.util.function.Supplier<ClusterConfig> addressBook;
     private final RaftProperties props;
     private final String name;
     private RaftClient current;
     private boolean closed;
 
-    GroupClient(ClusterConfig config, RaftProperties props, String name, RaftGroup group) {
+    /** {@code addressBook}: the nodes to ask for the group's peers when it has moved (the cluster file's and the registered ones). */
+    GroupClient(ClusterConfig config, RaftProperties props, String name, RaftGroup group, java.util.function.Supplier<ClusterConfig> addressBook) {
         this.config = config;
+        this.addressBook = addressBook;
         this.props = props;
         this.name = name;
         this.current = build(group);
@@ -81,7 +84,7 @@ final class GroupClient implements AutoCloseable {
             }
         }
         // Asking the nodes may take a probe timeout: outside the lock, and on the retry's pause thread.
-        RaftGroup now = GroupDirectory.discover(config).group(stale.getGroupId());
+        RaftGroup now = GroupDirectory.discover(addressBook.get()).group(stale.getGroupId());
         RaftClient replaced;
         synchronized (this) {
             if (closed || current != stale) {

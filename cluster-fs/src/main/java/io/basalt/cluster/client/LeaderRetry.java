@@ -58,6 +58,14 @@ final class LeaderRetry {
 
     private LeaderRetry() {}
 
+    /**
+     * Where retries (and {@code beforeRetry}, which may block: a rediscovery probes nodes and
+     * reads the meta group) run. Not the common pool: it has one thread on two cores, and a node
+     * in the same process needs it to answer those very probes (seen: every probe timing out).
+     */
+    private static final java.util.concurrent.Executor RETRY_THREADS = java.util.concurrent.Executors.newCachedThreadPool(
+            Thread.ofPlatform().daemon().name("basalt-retry-", 0).factory());
+
     static CompletableFuture<RaftClientReply> call(Supplier<CompletableFuture<RaftClientReply>> call, Predicate<Throwable> retriable,
                                                    long deadlineNanos, Duration pause) {
         return call(call, retriable, deadlineNanos, pause, failure -> {});
@@ -79,7 +87,7 @@ final class LeaderRetry {
             if (!again) {
                 return ex == null ? CompletableFuture.completedFuture(reply) : CompletableFuture.<RaftClientReply>failedFuture(ex);
             }
-            return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(pause.toMillis(), TimeUnit.MILLISECONDS))
+            return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(pause.toMillis(), TimeUnit.MILLISECONDS, RETRY_THREADS))
                     .thenCompose(x -> {
                         beforeRetry.accept(cause);
                         return call(call, retriable, deadlineNanos, pause, beforeRetry);

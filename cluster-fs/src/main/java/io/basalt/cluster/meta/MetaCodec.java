@@ -30,6 +30,8 @@ public final class MetaCodec {
             case MetaCommand.OpenSession c -> out.u8(7).str(c.hostName()).i64(c.leaseMs()).i64(c.nowMs());
             case MetaCommand.RenewSession c -> out.u8(8).i64(c.sessionId()).i64(c.nowMs());
             case MetaCommand.CloseSession c -> out.u8(9).i64(c.sessionId());
+            case MetaCommand.RegisterNode c -> out.u8(10).i32(c.id()).str(c.host()).i32(c.port());
+            case MetaCommand.UnregisterNode c -> out.u8(11).i32(c.id());
         }
         return out.toByteArray();
     }
@@ -41,7 +43,7 @@ public final class MetaCodec {
             throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 9, "meta command");
+        Wire.checkTag(tag, 11, "meta command");
         MetaCommand c = switch (tag) {
             case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
             case 2 -> new MetaCommand.RemoveVdisk(in.str());
@@ -51,7 +53,9 @@ public final class MetaCodec {
             case 6 -> new MetaCommand.CloneVdisk(in.str(), in.str(), in.str(), in.i64());
             case 7 -> new MetaCommand.OpenSession(in.str(), in.i64(), in.i64());
             case 8 -> new MetaCommand.RenewSession(in.i64(), in.i64());
-            default -> new MetaCommand.CloseSession(in.i64());
+            case 9 -> new MetaCommand.CloseSession(in.i64());
+            case 10 -> new MetaCommand.RegisterNode(in.i32(), in.str(), in.i32());
+            default -> new MetaCommand.UnregisterNode(in.i32());
         };
         in.end("meta command");
         return c;
@@ -95,6 +99,23 @@ public final class MetaCodec {
         VdiskRecord v = readVdisk(in);
         in.end("vdisk record");
         return v;
+    }
+
+    public static byte[] encode(NodeRecord n) {
+        return new Wire.Out(32).i32(n.id()).str(n.host()).i32(n.port()).toByteArray();
+    }
+
+    public static NodeRecord decodeNode(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int id = in.i32();
+        String host = in.str();
+        int port = in.i32();
+        in.end("node record");
+        String bad = NodeRecord.check(id, host, port);
+        if (bad != null) {
+            throw new DecodeException(bad);
+        }
+        return new NodeRecord(id, host, port);
     }
 
     public static byte[] encode(HostSession s) {

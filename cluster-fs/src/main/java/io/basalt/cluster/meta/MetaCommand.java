@@ -35,4 +35,10 @@ public sealed interface MetaCommand {
 
     /** Closes a session. */
     record CloseSession(long sessionId) implements MetaCommand {}
+
+    /** Records (or moves) node {@code id} in the node registry. */
+    record RegisterNode(int id, String host, int port) implements MetaCommand {}
+
+    /** Drops node {@code id} from the registry (idempotent). */
+    record UnregisterNode(int id) implements MetaCommand {}
 }

@@ -16,18 +16,26 @@ public sealed interface MetaQuery {
     /** Every vdisk, by name. */
     record ListVdisks() implements MetaQuery {}
 
+    /** The node registry, by id. */
+    record ListNodes() implements MetaQuery {}
+
     static byte[] encode(MetaQuery q) {
         return switch (q) {
             case VdiskByName v -> new Wire.Out(32).u8(1).str(v.name()).toByteArray();
             case ListVdisks l -> new Wire.Out(1).u8(2).toByteArray();
+            case ListNodes l -> new Wire.Out(1).u8(3).toByteArray();
         };
     }
 
     static MetaQuery decode(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int tag = in.u8();
-        Wire.checkTag(tag, 2, "meta query");
-        MetaQuery q = tag == 1 ? new VdiskByName(in.str()) : new ListVdisks();
+        Wire.checkTag(tag, 3, "meta query");
+        MetaQuery q = switch (tag) {
+            case 1 -> new VdiskByName(in.str());
+            case 2 -> new ListVdisks();
+            default -> new ListNodes();
+        };
         in.end("meta query");
         return q;
     }
@@ -46,7 +54,29 @@ public sealed interface MetaQuery {
                 }
                 yield out.toByteArray();
             }
+            case ListNodes l -> {
+                List<NodeRecord> all = state.nodes();
+                Wire.Out out = new Wire.Out(32 * all.size() + 4).i32(all.size());
+                for (NodeRecord n : all) {
+                    out.bytes(ByteBuffer.wrap(MetaCodec.encode(n)));
+                }
+                yield out.toByteArray();
+            }
         };
+    }
+
+    static List<NodeRecord> decodeNodes(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        int n = in.i32();
+        if (n < 0 || n > in.remaining()) {
+            throw new DecodeException("node count: " + n + " (expected: 0.." + in.remaining() + ")");
+        }
+        List<NodeRecord> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(MetaCodec.decodeNode(in.bytes()));
+        }
+        in.end("node list");
+        return out;
     }
 
     static List<VdiskRecord> decodeList(ByteBuffer bytes) {

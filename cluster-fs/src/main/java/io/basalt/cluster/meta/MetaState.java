@@ -41,11 +41,13 @@ public final class MetaState {
         record Vdisk(long id) implements Key {}
         record Session(long id) implements Key {}
         record NextId() implements Key {}
+        record Node(int id) implements Key {}
     }
 
     private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
     private final TreeMap<String, Long> names = new TreeMap<>();
     private final TreeMap<Long, HostSession> sessions = new TreeMap<>();
+    private final TreeMap<Integer, NodeRecord> nodes = new TreeMap<>();
     private long nextId = 1;
     private final List<Key> touched = new ArrayList<>();
 
@@ -65,6 +67,8 @@ public final class MetaState {
             case OpenSession c -> openSession(index, c);
             case RenewSession c -> renewSession(c);
             case CloseSession c -> closeSession(c);
+            case MetaCommand.RegisterNode c -> registerNode(c);
+            case MetaCommand.UnregisterNode c -> unregisterNode(c);
         };
     }
 
@@ -101,6 +105,15 @@ public final class MetaState {
         return nextId;
     }
 
+    /** The node registry, by id. */
+    public List<NodeRecord> nodes() {
+        return List.copyOf(nodes.values());
+    }
+
+    public Optional<NodeRecord> node(int id) {
+        return Optional.ofNullable(nodes.get(id));
+    }
+
     /** Names of the clones of {@code vdiskId}, optionally only those of one snapshot. */
     public List<String> clonesOf(long vdiskId, Optional<String> snapName) {
         List<String> out = new ArrayList<>();
@@ -123,6 +136,10 @@ public final class MetaState {
 
     void load(HostSession s) {
         sessions.put(s.id(), s);
+    }
+
+    void load(NodeRecord n) {
+        nodes.put(n.id(), n);
     }
 
     void loadNextId(long id) {
@@ -303,6 +320,23 @@ public final class MetaState {
             return new MetaResult.Rejected("session " + c.sessionId() + " is not open");
         }
         touched.add(new Key.Session(c.sessionId()));
+        return new MetaResult.Done();
+    }
+
+    private MetaResult registerNode(MetaCommand.RegisterNode c) {
+        String bad = NodeRecord.check(c.id(), c.host(), c.port());
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        nodes.put(c.id(), new NodeRecord(c.id(), c.host(), c.port()));
+        touched.add(new Key.Node(c.id()));
+        return new MetaResult.Done();
+    }
+
+    private MetaResult unregisterNode(MetaCommand.UnregisterNode c) {
+        if (nodes.remove(c.id()) != null) {
+            touched.add(new Key.Node(c.id()));
+        }
         return new MetaResult.Done();
     }
 

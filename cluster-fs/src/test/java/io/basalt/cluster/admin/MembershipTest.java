@@ -101,7 +101,11 @@ class MembershipTest {
 
         void awaitMoreAcks(int more) throws InterruptedException {
             int target = acked.size() + more;
-            TestCluster.waitUntil(target + " writes acknowledged", Duration.ofSeconds(120), () -> acked.size() >= target || !thread.isAlive());
+            try {
+                TestCluster.waitUntil(target + " writes acknowledged", Duration.ofSeconds(120), () -> acked.size() >= target || !thread.isAlive());
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "; first write failure: " + firstFailure.get(), firstFailure.get());
+            }
             assertTrue(acked.size() >= target, "writer stopped early (out of addresses?): " + firstFailure.get());
         }
 
@@ -176,14 +180,19 @@ class MembershipTest {
         for (int pg = 0; pg < pgs; pg++) {
             var group = cluster.pgGroup(pg);
             int leader = cluster.waitForLeader(group, Duration.ofSeconds(20));
-            TestCluster.waitUntil("node " + nodeId + " applied pg-" + pg, Duration.ofSeconds(60), () -> {
-                try {
-                    return cluster.division(nodeId, group).getInfo().getLastAppliedIndex()
-                            >= cluster.division(leader, group).getInfo().getLastAppliedIndex();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            try {
+                TestCluster.waitUntil("node " + nodeId + " applied pg-" + pg, Duration.ofSeconds(60), () -> {
+                    try {
+                        return cluster.division(nodeId, group).getInfo().getLastAppliedIndex()
+                                >= cluster.division(leader, group).getInfo().getLastAppliedIndex();
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "; node " + nodeId + ": " + describe(nodeId, group) + "; leader node " + leader
+                        + ": " + describe(leader, group), e);
+            }
         }
         int checked = 0;
         for (var e : acked.entrySet()) {
@@ -199,6 +208,19 @@ class MembershipTest {
             }
         }
         assertEquals(acked.size(), checked);
+    }
+
+    private String describe(int nodeId, org.apache.ratis.protocol.RaftGroupId group) {
+        try {
+            var d = cluster.division(nodeId, group);
+            var log = d.getRaftLog();
+            return d.getInfo().getCurrentRole() + " term " + d.getInfo().getCurrentTerm() + " applied " + d.getInfo().getLastAppliedIndex()
+                    + " commit " + log.getLastCommittedIndex() + " last " + log.getLastEntryTermIndex() + " start " + log.getStartIndex()
+                    + " sm " + d.getStateMachine().getLifeCycleState() + " snapshot " + d.getStateMachine().getLatestSnapshot()
+                    + " conf " + d.getRaftConf();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unknown: " + e;
+        }
     }
 
     private List<String> log() {
@@ -296,4 +318,38 @@ class MembershipTest {
         awaitAllOk(without1, List.of(2, 3, 4));
     }
 
+
+    @Test
+    void theMetaGroupGrowsToThreeVotersWhenAOneNodeClusterReachesThreeNodes() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("g", 1, 2, 1, TestCluster.fastTuning()), dir);
+        cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        Writer w = new Writer(disk, 9);
+        writer = w;
+        w.awaitMoreAcks(100);
+
+        // A sole replica moves in two steps ([1] -> [1, 2] -> [2]): Ratis refuses [1] -> [2] in one.
+        cluster.startJoiningNode(2);
+        new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).addNode(2);
+        assertEquals(List.of(1), metaVoters(), "two nodes: one voter still (two would halt on either's loss)");
+
+        cluster.startJoiningNode(3);
+        new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).addNode(3);
+        assertEquals(List.of(1, 2, 3), metaVoters());
+        w.awaitMoreAcks(50);
+        w.stop();
+        assertNull(w.firstFailure.get(), "no write failed during the changes");
+        assertReadsBack(disk, w.acked);
+
+        // Node 1 started the cluster alone; now the namespace survives losing it.
+        cluster.stopNode(1);
+        try (ClusterClient c = ClusterClient.open(cluster.config().withoutNode(1))) {
+            assertTrue(c.vdisk("disk0").isPresent(), "the meta group answers without node 1");
+        }
+    }
+
+    private List<Integer> metaVoters() {
+        ClusterStatus s = ClusterStatus.collect(cluster.config());
+        return s.groups().stream().filter(g -> g.name().equals("meta")).findFirst().orElseThrow().replicaNodeIds().stream().sorted().toList();
+    }
 }

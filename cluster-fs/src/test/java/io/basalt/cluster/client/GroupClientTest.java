@@ -58,7 +58,7 @@ class GroupClientTest {
         RaftPeer strangerPeer = RaftPeer.newBuilder().setId(RaftSetup.peerId(stranger)).setAddress(config.node(stranger).address()).build();
         RaftGroup stale = RaftGroup.valueOf(actual.getGroupId(), strangerPeer);
 
-        try (GroupClient client = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", stale)) {
+        try (GroupClient client = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", stale, () -> config)) {
             RaftClient first = client.client();
             Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(PgCodec.encodeBatch(List.of(new PgOp.Read(v.id(), 0, 8)))));
             long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
@@ -85,8 +85,8 @@ class GroupClientTest {
         Message entry = message(PgCodec.encodeEntry(new io.basalt.cluster.pg.ClientTag(java.util.UUID.randomUUID(), 1, 0),
                 List.of(new PgOp.Write(v.id(), 0, filled(1)))));
 
-        try (GroupClient first = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group);
-             GroupClient second = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group)) {
+        try (GroupClient first = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group, () -> config);
+             GroupClient second = new GroupClient(config, RaftSetup.clientProperties(config), "pg-0", group, () -> config)) {
             assertEquals(List.of(new PgResult.Done()), results(first.send(c -> c.async().send(entry), LeaderRetry.STEPPING_DOWN, deadline).join()));
             Message later = message(PgCodec.encodeBatch(List.of(new PgOp.Write(v.id(), 0, filled(2)))));
             results(first.send(c -> c.async().send(later), LeaderRetry.STEPPING_DOWN, deadline).join());

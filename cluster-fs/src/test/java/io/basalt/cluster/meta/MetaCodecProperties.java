@@ -58,6 +58,9 @@ class MetaCodecProperties {
                 Combinators.combine(names, names, names, longs).as(MetaCommand.CloneVdisk::new),
                 Combinators.combine(names, longs, longs).as(MetaCommand.OpenSession::new),
                 Combinators.combine(longs, longs).as(MetaCommand.RenewSession::new),
-                longs.map(MetaCommand.CloseSession::new));
+                longs.map(MetaCommand.CloseSession::new),
+                Combinators.combine(Arbitraries.integers().between(-1, 6), Arbitraries.of("127.0.0.1", "", "h"), Arbitraries.integers().between(0, 70000))
+                        .as(MetaCommand.RegisterNode::new),
+                Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new));
     }
 }
