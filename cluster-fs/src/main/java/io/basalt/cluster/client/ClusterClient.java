@@ -226,13 +226,23 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /**
-     * Opens vdisk {@code name} as a block device. Re-sends the (idempotent) creation to every
-     * PG first, which completes a creation that an earlier client left half done.
+     * Opens vdisk {@code name} as a block device ({@code name@snap}: a snapshot, read-only).
+     * Re-sends the (idempotent) creation to every PG first, which completes a creation that an
+     * earlier client left half done.
      */
     public ClusterVdisk open(String name) {
+        int at = name.indexOf('@');
+        if (at >= 0) {
+            return openSnapshot(name.substring(0, at), name.substring(at + 1));
+        }
         VdiskRecord v = vdisk(name).orElseThrow(() -> new IllegalArgumentException("vdisk: " + name + " (expected: an existing vdisk)"));
         ensureOnAllPgs(v);
         return new ClusterVdisk(this, v);
+    }
+
+    /** Opens snapshot {@code vdisk@snap} as a read-only block device (for backups: read it while the head takes writes). */
+    public ClusterVdisk openSnapshot(String vdisk, String snap) {
+        return new ClusterVdisk(this, existing(vdisk), snap);
     }
 
     /**

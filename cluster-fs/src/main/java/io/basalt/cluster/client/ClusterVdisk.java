@@ -46,10 +46,23 @@ public final class ClusterVdisk implements BlockDevice {
     /** While a snapshot waits: completes when no mutation of this device is in flight. */
     private CompletableFuture<Void> drained;
 
+    /** The snapshot this device reads (read-only), or null for the head. */
+    private final String snapName;
+
     ClusterVdisk(ClusterClient client, VdiskRecord record) {
+        this(client, record, null);
+    }
+
+    /** A read-only view of snapshot {@code snapName} of {@code record} (null: the head). */
+    ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName) {
         this.client = client;
         this.placement = client.placement();
         this.record = record;
+        this.snapName = snapName;
+        if (snapName != null && record.snapshot(snapName).isEmpty()) {
+            throw new IllegalArgumentException("snapshot: " + record.name() + "@" + snapName + " (expected: one of "
+                    + record.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
+        }
     }
 
     public VdiskRecord record() {
@@ -58,7 +71,7 @@ public final class ClusterVdisk implements BlockDevice {
 
     @Override
     public String name() {
-        return record.name();
+        return snapName == null ? record.name() : record.name() + "@" + snapName;
     }
 
     @Override
@@ -68,12 +81,12 @@ public final class ClusterVdisk implements BlockDevice {
 
     @Override
     public long sizeBytes() {
-        return record.sizeBytes();
+        return snapName == null ? record.sizeBytes() : record.snapshot(snapName).orElseThrow().sizeBytes();
     }
 
     @Override
     public boolean readOnly() {
-        return false;
+        return snapName != null;
     }
 
     // ---- I/O ----
@@ -92,7 +105,9 @@ public final class ClusterVdisk implements BlockDevice {
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         for (Piece p : pieces(lba, blockCount)) {
             int at = (int) ((p.lba() - lba) * bs);
-            parts.add(submit(p.pg(), new PgOp.Read(record.id(), p.lba(), (int) p.blockCount())).thenAccept(r -> {
+            PgOp op = snapName == null ? new PgOp.Read(record.id(), p.lba(), (int) p.blockCount())
+                    : new PgOp.ReadSnapshot(record.id(), snapName, p.lba(), (int) p.blockCount());
+            parts.add(submit(p.pg(), op).thenAccept(r -> {
                 ByteBuffer data = ((PgResult.Data) r).data();
                 if (data.remaining() != p.blockCount() * bs) {
                     throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + p.pg() + " returned " + data.remaining()
@@ -217,6 +232,10 @@ public final class ClusterVdisk implements BlockDevice {
             return failed(bad);
         }
         Piece first = pieces(lba, Math.min(blockCountMax, blocks - lba)).get(0);
+        if (snapName != null) {
+            // Not asked of the PGs for a snapshot view: "mapped" is the answer that is never wrong.
+            return CompletableFuture.completedFuture(List.of(new LbaStatus(first.lba(), first.blockCount(), LbaStatus.Provisioning.MAPPED)));
+        }
         return submit(first.pg(), new PgOp.LbaStatus(record.id(), first.lba(), first.blockCount()))
                 .thenApply(r -> ((PgResult.Status) r).runs());
     }
@@ -224,6 +243,9 @@ public final class ClusterVdisk implements BlockDevice {
     /** Resizes on every PG, then records the size in the namespace. */
     @Override
     public CompletableFuture<Void> resize(long newSizeBytes) {
+        if (snapName != null) {
+            return CompletableFuture.failedFuture(readOnlyRefusal());
+        }
         String bad = checkOpen();
         if (bad == null && (newSizeBytes <= 0 || newSizeBytes % logicalBlockSizeBytes() != 0)) {
             bad = "newSizeBytes: " + newSizeBytes + " (expected: a positive multiple of " + logicalBlockSizeBytes() + ") vdisk=" + name();
@@ -244,6 +266,9 @@ public final class ClusterVdisk implements BlockDevice {
      * the same vdisk are not held: the exclusive lock holder is the one to call this.)
      */
     public void snapshot(String snapName) {
+        if (this.snapName != null) {
+            throw readOnlyRefusal();
+        }
         CompletableFuture<Void> resume = new CompletableFuture<>();
         CompletableFuture<Void> wait;
         synchronized (gate) {
@@ -271,6 +296,9 @@ public final class ClusterVdisk implements BlockDevice {
 
     /** Runs a mutation through the snapshot gate. */
     private <T> CompletableFuture<T> mutation(java.util.function.Supplier<CompletableFuture<T>> body) {
+        if (snapName != null) {
+            return CompletableFuture.failedFuture(readOnlyRefusal());
+        }
         CompletableFuture<Void> wait;
         synchronized (gate) {
             wait = resumed;
@@ -335,6 +363,10 @@ public final class ClusterVdisk implements BlockDevice {
             }
             return r;
         });
+    }
+
+    private BlockDeviceException readOnlyRefusal() {
+        return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, name() + " is a snapshot: read-only");
     }
 
     private String checkOpen() {

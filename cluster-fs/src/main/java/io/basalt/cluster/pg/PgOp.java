@@ -48,6 +48,9 @@ public sealed interface PgOp {
 
     record Read(long vdiskId, long lba, int blockCount) implements Query {}
 
+    /** A read of snapshot {@code snapName} (immutable) rather than the head. */
+    record ReadSnapshot(long vdiskId, String snapName, long lba, int blockCount) implements Query {}
+
     record LbaStatus(long vdiskId, long lba, long blockCountMax) implements Query {}
 
     /** This PG's share of the vdisk's space (answered as {@link PgResult.Space}). */

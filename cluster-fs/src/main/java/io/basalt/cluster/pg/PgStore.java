@@ -46,6 +46,8 @@ public final class PgStore implements AutoCloseable {
     public static final int SESSIONS_MAX = 1024;
 
     private final ConcurrentHashMap<Long, Vdisk> heads = new ConcurrentHashMap<>();
+    /** Open read-only snapshot views by engine spec ({@code vX@snap}); closed before the snapshot or vdisk goes. */
+    private final ConcurrentHashMap<String, Vdisk> snapshotViews = new ConcurrentHashMap<>();
     /**
      * Client sessions (see {@link ClientTag}): per client, the replies it may still ask for
      * again. Changed only by {@link #apply} (one thread, log order) and persisted with the applied
@@ -239,6 +241,16 @@ public final class PgStore implements AutoCloseable {
             results.add(switch (op) {
                 case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).thenApply(PgResult.Data::new));
                 case PgOp.LbaStatus s -> withHead(s.vdiskId(), v -> v.getLbaStatus(s.lba(), s.blockCountMax()).thenApply(PgResult.Status::new));
+                case PgOp.ReadSnapshot r -> {
+                    Vdisk view;
+                    try {
+                        view = snapshotView(r.vdiskId(), r.snapName());
+                    } catch (RuntimeException e) {
+                        yield CompletableFuture.completedFuture(queryOutcome(null, e));
+                    }
+                    yield view == null ? CompletableFuture.completedFuture(missing(r.vdiskId()))
+                            : view.read(r.lba(), r.blockCount()).<PgResult>thenApply(PgResult.Data::new).handle((x, ex) -> ex == null ? x : queryOutcome(null, ex));
+                }
                 case PgOp.Space q -> engineQuery(q.vdiskId(), name -> {
                     var u = store.usage(name);
                     return new PgResult.Space(u.usedBytes(), u.storedBytes(), u.versionCount());
@@ -250,6 +262,27 @@ public final class PgStore implements AutoCloseable {
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
                 .handle((ok, ex) -> results.stream().map(f -> f.handle(PgStore::queryOutcome).join()).toList());
+    }
+
+    /** The read-only view of {@code vdiskId@snapName}, opened once; null when the vdisk is not here. */
+    private Vdisk snapshotView(long vdiskId, String snapName) {
+        String name = engineName(vdiskId);
+        if (!store.exists(name)) {
+            return null;
+        }
+        return snapshotViews.computeIfAbsent(name + "@" + snapName, store::open);
+    }
+
+    /** Closes the cached views of {@code vdiskId} (one snapshot, or all when {@code snapName} is null). */
+    private void closeSnapshotViews(long vdiskId, String snapName) {
+        String prefix = engineName(vdiskId) + "@";
+        for (var it = snapshotViews.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (e.getKey().startsWith(prefix) && (snapName == null || e.getKey().equals(prefix + snapName))) {
+                it.remove();
+                e.getValue().close();
+            }
+        }
     }
 
     /** Runs an engine query on the vdisk's engine name; a missing vdisk or a refusal becomes a failure. */
@@ -304,6 +337,7 @@ public final class PgStore implements AutoCloseable {
                 case PgOp.RemoveSnapshot r -> {
                     String name = engineName(r.vdiskId());
                     if (store.exists(name) && store.snapshots(name).stream().anyMatch(x -> x.name().equals(r.snapName()))) {
+                        closeSnapshotViews(r.vdiskId(), r.snapName());
                         store.removeSnapshot(name, r.snapName());
                     }
                     yield CompletableFuture.completedFuture(done());
@@ -358,6 +392,7 @@ public final class PgStore implements AutoCloseable {
         if (head != null) {
             head.close();
         }
+        closeSnapshotViews(vdiskId, null);
         store.remove(name);
         return done();
     }
@@ -430,6 +465,8 @@ public final class PgStore implements AutoCloseable {
             v.close();
         }
         heads.clear();
+        snapshotViews.values().forEach(Vdisk::close);
+        snapshotViews.clear();
         store.close();
     }
 }

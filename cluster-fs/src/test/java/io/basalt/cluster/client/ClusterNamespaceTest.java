@@ -71,6 +71,17 @@ class ClusterNamespaceTest {
             expected.add(new Extent(s * STRIPE_BYTES, BLOCK, true));
         }
         assertEquals(expected, c.diff("d", "s1", null));
+        // The snapshot still reads as it was, from every PG, while the head moved on; it refuses writes.
+        try (ClusterVdisk s1 = c.openSnapshot("d", "s1")) {
+            assertTrue(s1.readOnly());
+            for (int s = 0; s < stripes; s++) {
+                assertArrayEquals(v1[s], bytes(s1.read((long) s * STRIPE_BLOCKS, 1).join()), "snapshot stripe " + s);
+            }
+            var refusal = assertThrows(java.util.concurrent.CompletionException.class,
+                    () -> s1.write(0, ByteBuffer.wrap(new byte[BLOCK]), false).join());
+            assertEquals(io.basalt.vdisk.BlockDeviceException.Kind.READ_ONLY, ((io.basalt.vdisk.BlockDeviceException) refusal.getCause()).kind());
+        }
+        assertThrows(IllegalArgumentException.class, () -> c.openSnapshot("d", "nope"));
         assertEquals(stripes, c.diff("d", null, null).size(), "everything written, stripes apart: one extent each");
         assertThrows(IllegalArgumentException.class, () -> c.diff("d", "nope", null));
 

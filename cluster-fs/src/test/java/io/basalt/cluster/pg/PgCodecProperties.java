@@ -73,7 +73,8 @@ class PgCodecProperties {
                 Combinators.combine(ids, names).as(PgOp.RemoveSnapshot::new),
                 Combinators.combine(ids, names).as(PgOp.Rollback::new),
                 ids.map(PgOp.Space::new),
-                Combinators.combine(ids, names, names).as(PgOp.Diff::new));
+                Combinators.combine(ids, names, names).as(PgOp.Diff::new),
+                Combinators.combine(ids, names, lbas, Arbitraries.integers().between(0, 1 << 16)).as(PgOp.ReadSnapshot::new));
         return op.list();
     }
 

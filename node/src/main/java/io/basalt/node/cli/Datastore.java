@@ -206,10 +206,6 @@ interface Datastore extends AutoCloseable {
 
         @Override
         public BlockDevice open(String spec) {
-            if (spec.indexOf('@') >= 0) {
-                throw new IllegalArgumentException("vdisk: " + spec + " (expected: a vdisk name; reading a snapshot of a cluster vdisk "
-                        + "is not supported yet: clone the snapshot and read the clone)");
-            }
             return client.open(spec);
         }
 

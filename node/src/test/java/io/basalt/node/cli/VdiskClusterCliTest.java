@@ -98,6 +98,11 @@ class VdiskClusterCliTest {
         ok("vdisk", "read", "web", "--offset", "10M", "--length", "3M", "-o", back.toString());
         assertArrayEquals(a, Files.readAllBytes(back));
 
+        ok("vdisk", "read", "web@s1", "--offset", "10M", "--length", "3M", "-o", back.toString());
+        assertArrayEquals(new byte[3 << 20], Files.readAllBytes(back), "the snapshot predates the write at 10M");
+        ok("vdisk", "read", "web@s1", "--offset", "1M", "--length", "3M", "-o", back.toString());
+        assertArrayEquals(a, Files.readAllBytes(back), "the snapshot holds the write at 1M");
+
         ok("vdisk", "clone", "web@s1", "web2");
         assertTrue(ok("vdisk", "ls", "-l").out().lines().anyMatch(l -> l.startsWith("web2 ") && l.endsWith("web@s1")));
         assertTrue(refused("vdisk", "rm", "web").err().contains("has 1 snapshots (s1)"));
