@@ -314,6 +314,26 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /**
+     * Makes clone {@code name} independent of its parent: every PG copies the grains it still
+     * reads from the parent (one log entry per PG, applied on every replica; the PG's other I/O
+     * waits meanwhile, so this suits clones of small templates), then the namespace drops the
+     * link. {@code progress} hears after each PG how many of them are done. A failure part way is
+     * finished by calling again.
+     */
+    public VdiskRecord flatten(String name, java.util.function.IntConsumer progress) {
+        VdiskRecord v = existing(name);
+        if (v.parent().isEmpty()) {
+            throw new IllegalArgumentException("vdisk " + name + " is not a clone; nothing to flatten");
+        }
+        for (int pg = 0; pg < pgs.length; pg++) {
+            PgResult r = await(pgs[pg].submit(new PgOp.Flatten(v.id())), "flatten " + name + " on pg-" + pg);
+            checked(r, "flatten " + name, pg);
+            progress.accept(pg + 1);
+        }
+        return vdiskResult(metaWrite(new MetaCommand.FlattenVdisk(name)));
+    }
+
+    /**
      * Makes {@code vdisk} read as snapshot {@code snap} again, on every PG, and records the
      * snapshot's size. Not atomic across PGs: stop the vdisk's writers first (as with
      * {@code rbd snap rollback}); if a PG fails, calling again finishes it.

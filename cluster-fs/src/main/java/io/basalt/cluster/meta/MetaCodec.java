@@ -32,6 +32,7 @@ public final class MetaCodec {
             case MetaCommand.CloseSession c -> out.u8(9).i64(c.sessionId());
             case MetaCommand.RegisterNode c -> out.u8(10).i32(c.id()).str(c.host()).i32(c.port());
             case MetaCommand.UnregisterNode c -> out.u8(11).i32(c.id());
+            case MetaCommand.FlattenVdisk c -> out.u8(12).str(c.name());
         }
         return out.toByteArray();
     }
@@ -43,7 +44,7 @@ public final class MetaCodec {
             throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 11, "meta command");
+        Wire.checkTag(tag, 12, "meta command");
         MetaCommand c = switch (tag) {
             case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
             case 2 -> new MetaCommand.RemoveVdisk(in.str());
@@ -55,7 +56,8 @@ public final class MetaCodec {
             case 8 -> new MetaCommand.RenewSession(in.i64(), in.i64());
             case 9 -> new MetaCommand.CloseSession(in.i64());
             case 10 -> new MetaCommand.RegisterNode(in.i32(), in.str(), in.i32());
-            default -> new MetaCommand.UnregisterNode(in.i32());
+            case 11 -> new MetaCommand.UnregisterNode(in.i32());
+            default -> new MetaCommand.FlattenVdisk(in.str());
         };
         in.end("meta command");
         return c;

@@ -41,4 +41,7 @@ public sealed interface MetaCommand {
 
     /** Drops node {@code id} from the registry (idempotent). */
     record UnregisterNode(int id) implements MetaCommand {}
+
+    /** Cuts a clone's link to its parent snapshot, after every PG copied its inherited grains in. */
+    record FlattenVdisk(String name) implements MetaCommand {}
 }

@@ -69,6 +69,7 @@ public final class MetaState {
             case CloseSession c -> closeSession(c);
             case MetaCommand.RegisterNode c -> registerNode(c);
             case MetaCommand.UnregisterNode c -> unregisterNode(c);
+            case MetaCommand.FlattenVdisk c -> flattenVdisk(c);
         };
     }
 
@@ -321,6 +322,21 @@ public final class MetaState {
         }
         touched.add(new Key.Session(c.sessionId()));
         return new MetaResult.Done();
+    }
+
+    /** The clone keeps its root id: its grains stay in the placement groups they were written to. */
+    private MetaResult flattenVdisk(MetaCommand.FlattenVdisk c) {
+        VdiskRecord v = vdisk(c.name()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.name());
+        }
+        if (v.parent().isEmpty()) {
+            return new MetaResult.Rejected("vdisk " + c.name() + " is not a clone; nothing to flatten");
+        }
+        VdiskRecord flat = new VdiskRecord(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), v.rootId(),
+                Optional.empty(), v.snapshots(), v.createdMs());
+        put(flat);
+        return new MetaResult.VdiskChanged(flat);
     }
 
     private MetaResult registerNode(MetaCommand.RegisterNode c) {

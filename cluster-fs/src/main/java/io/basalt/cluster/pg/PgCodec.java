@@ -92,6 +92,7 @@ public final class PgCodec {
             case PgOp.Rollback r -> out.u8(12).i64(r.vdiskId()).str(r.snapName());
             case PgOp.Space q -> out.u8(13).i64(q.vdiskId());
             case PgOp.Diff d -> out.u8(14).i64(d.vdiskId()).str(d.fromSnap()).str(d.toSnap());
+            case PgOp.Flatten f -> out.u8(16).i64(f.vdiskId());
             case PgOp.ReadSnapshot r -> out.u8(15).i64(r.vdiskId()).str(r.snapName()).i64(r.lba()).i32(r.blockCount());
         }
     }
@@ -121,7 +122,7 @@ public final class PgCodec {
 
     private static PgOp read(Wire.In in) {
         int tag = in.u8();
-        Wire.checkTag(tag, 15, "pg op");
+        Wire.checkTag(tag, 16, "pg op");
         return switch (tag) {
             case 1 -> new PgOp.CreateVdisk(in.i64(), in.i64(), in.i32(), in.i32(), in.i64(), in.str());
             case 2 -> new PgOp.Write(in.i64(), in.i64(), in.bytes());
@@ -137,7 +138,8 @@ public final class PgCodec {
             case 12 -> new PgOp.Rollback(in.i64(), in.str());
             case 13 -> new PgOp.Space(in.i64());
             case 14 -> new PgOp.Diff(in.i64(), in.str(), in.str());
-            default -> new PgOp.ReadSnapshot(in.i64(), in.str(), in.i64(), in.i32());
+            case 15 -> new PgOp.ReadSnapshot(in.i64(), in.str(), in.i64(), in.i32());
+            default -> new PgOp.Flatten(in.i64());
         };
     }
 

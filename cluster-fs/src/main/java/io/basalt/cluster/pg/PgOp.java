@@ -46,6 +46,12 @@ public sealed interface PgOp {
     /** Makes the head read as snapshot {@code snapName} again (and take its size). */
     record Rollback(long vdiskId, String snapName) implements Mutation {}
 
+    /**
+     * Copies the grains the clone still reads from its parent into it, so it no longer depends
+     * on the parent (idempotent: a vdisk that is not a clone here is done).
+     */
+    record Flatten(long vdiskId) implements Mutation {}
+
     record Read(long vdiskId, long lba, int blockCount) implements Query {}
 
     /** A read of snapshot {@code snapName} (immutable) rather than the head. */

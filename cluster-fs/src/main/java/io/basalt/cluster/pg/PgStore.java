@@ -342,6 +342,16 @@ public final class PgStore implements AutoCloseable {
                     }
                     yield CompletableFuture.completedFuture(done());
                 }
+                case PgOp.Flatten f -> {
+                    String name = engineName(f.vdiskId());
+                    if (!store.exists(name)) {
+                        yield CompletableFuture.completedFuture(missing(f.vdiskId()));
+                    }
+                    if (store.info(name).parent().isPresent()) {
+                        store.flatten(name, grains -> { });
+                    }
+                    yield CompletableFuture.completedFuture(done());
+                }
                 case PgOp.Rollback r -> {
                     String name = engineName(r.vdiskId());
                     if (!store.exists(name)) {

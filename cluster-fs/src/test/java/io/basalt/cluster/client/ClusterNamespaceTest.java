@@ -98,12 +98,26 @@ class ClusterNamespaceTest {
         assertTrue(refused.getMessage().contains("snapshots"), refused.getMessage());
         assertArrayEquals(v1[3], bytes(d.read(3L * STRIPE_BLOCKS, 1).join()), "a refused removal changed nothing");
 
-        c.removeVdisk("child");
+        // Flatten: the clone copies what it inherits on every PG, and no longer needs d@s1.
+        byte[] own = new byte[BLOCK];
+        r.nextBytes(own);
+        ClusterVdisk child = c.open("child");
+        child.write(0, ByteBuffer.wrap(own), false).join();
+        int[] pgsDone = {0};
+        assertTrue(c.flatten("child", n -> pgsDone[0] = n).parent().isEmpty());
+        assertEquals(4, pgsDone[0], "progress after every PG");
+        assertThrows(IllegalArgumentException.class, () -> c.flatten("child", n -> { }), "not a clone any more");
         c.removeSnapshot("d", "s1");
         assertTrue(c.vdisk("d").orElseThrow().snapshots().isEmpty());
         long id = d.record().id();
         d.close();
         c.removeVdisk("d");
+        assertArrayEquals(own, bytes(child.read(0, 1).join()), "the clone's own write");
+        for (int s = 1; s < stripes; s++) {
+            assertArrayEquals(v1[s], bytes(child.read((long) s * STRIPE_BLOCKS, 1).join()), "inherited stripe " + s + " after the parent went");
+        }
+        child.close();
+        c.removeVdisk("child");
         assertFalse(c.vdisk("d").isPresent());
         assertEquals(List.of(), c.vdisks());
         for (int node = 1; node <= 3; node++) {

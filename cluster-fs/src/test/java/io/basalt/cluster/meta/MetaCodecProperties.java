@@ -61,6 +61,7 @@ class MetaCodecProperties {
                 longs.map(MetaCommand.CloseSession::new),
                 Combinators.combine(Arbitraries.integers().between(-1, 6), Arbitraries.of("127.0.0.1", "", "h"), Arbitraries.integers().between(0, 70000))
                         .as(MetaCommand.RegisterNode::new),
-                Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new));
+                Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new),
+                names.map(MetaCommand.FlattenVdisk::new));
     }
 }

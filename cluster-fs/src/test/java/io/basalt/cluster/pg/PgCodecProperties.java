@@ -70,6 +70,7 @@ class PgCodecProperties {
                 Combinators.combine(ids, lbas, Arbitraries.integers().between(0, 1 << 16)).as(PgOp.Read::new),
                 Combinators.combine(ids, lbas, lbas).as(PgOp.LbaStatus::new),
                 ids.map(PgOp.RemoveVdisk::new),
+                ids.map(PgOp.Flatten::new),
                 Combinators.combine(ids, names).as(PgOp.RemoveSnapshot::new),
                 Combinators.combine(ids, names).as(PgOp.Rollback::new),
                 ids.map(PgOp.Space::new),

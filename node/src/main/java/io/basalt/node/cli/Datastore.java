@@ -178,8 +178,10 @@ interface Datastore extends AutoCloseable {
 
         @Override
         public void flatten(String name, LongConsumer progress) {
-            throw new IllegalArgumentException("flatten " + name + ": not supported on a cluster yet (a clone's grains share its parent's PGs; "
-                    + "copy it instead: basalt vdisk read ... | basalt vdisk write ...)");
+            VdiskView v = info(name);
+            int pgs = client.config().pgCount();
+            // Progress in grains, as the engine reports it: each placement group done is a share.
+            client.flatten(name, done -> progress.accept(v.grainCount() * done / pgs));
         }
 
         @Override

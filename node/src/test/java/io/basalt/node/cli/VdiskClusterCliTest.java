@@ -107,16 +107,20 @@ class VdiskClusterCliTest {
         assertTrue(ok("vdisk", "ls", "-l").out().lines().anyMatch(l -> l.startsWith("web2 ") && l.endsWith("web@s1")));
         assertTrue(refused("vdisk", "rm", "web").err().contains("has 1 snapshots (s1)"));
         assertTrue(refused("snap", "rm", "web@s1").err().contains("has clones [web2]"));
-        assertTrue(refused("vdisk", "flatten", "web2").err().contains("not supported on a cluster"));
 
         ok("snap", "rollback", "web@s1");
         assertEquals(List.of("Offset         Length     Type"), ok("vdisk", "diff", "web@s1").out().lines().toList());
         ok("vdisk", "read", "web", "--offset", "10M", "--length", "3M", "-o", back.toString());
         assertArrayEquals(new byte[3 << 20], Files.readAllBytes(back), "rolled back: the later write is gone");
 
-        ok("vdisk", "rm", "web2");
+        // Flattened, web2 no longer holds web@s1: the snapshot and web itself can go, web2 stays whole.
+        assertTrue(ok("vdisk", "flatten", "web2").out().startsWith("flattened web2: no longer depends on web@s1"));
+        assertTrue(ok("vdisk", "ls", "-l").out().lines().anyMatch(l -> l.startsWith("web2 ") && !l.contains("web@s1")));
         assertTrue(ok("snap", "purge", "web").out().startsWith("removed 1 snapshots of web"));
         ok("vdisk", "rm", "web");
+        ok("vdisk", "read", "web2", "--offset", "1M", "--length", "3M", "-o", back.toString());
+        assertArrayEquals(a, Files.readAllBytes(back), "the flattened clone holds what it inherited");
+        ok("vdisk", "rm", "web2");
         assertEquals("", ok("vdisk", "ls").out());
 
         Result both = run("vdisk", "ls", "--cluster", dir.toString(), "--data", dir.resolve("x").toString());
