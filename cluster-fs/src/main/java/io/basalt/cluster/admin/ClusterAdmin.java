@@ -346,14 +346,9 @@ public final class ClusterAdmin {
     private void setConfiguration(GroupConf cur, List<RaftPeer> next, long deadline) throws IOException {
         List<RaftPeer> all = new ArrayList<>(cur.peers());
         next.stream().filter(p -> cur.peers().stream().noneMatch(q -> q.getId().equals(p.getId()))).forEach(all::add);
-        RaftProperties props = new RaftProperties();
-        RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(SET_CONF_ATTEMPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
         List<Integer> wanted = new GroupConf(cur.id(), cur.name(), next).nodeIds().stream().sorted().toList();
         String last = "";
-        try (RaftClient c = RaftClient.newBuilder().setProperties(props).setRaftGroup(RaftGroup.valueOf(cur.id(), all))
-                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(10,
-                        TimeDuration.valueOf(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)))
-                .build()) {
+        try (RaftClient c = adminClient(RaftGroup.valueOf(cur.id(), all))) {
             while (true) {
                 try {
                     RaftClientReply r = c.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
@@ -379,15 +374,20 @@ public final class ClusterAdmin {
         }
     }
 
-    /** Makes node {@code to} the leader of {@code g} (one of its peers), retried until the deadline. */
-    private void transferLeadership(GroupConf g, int to, long deadline) throws IOException {
+    /** A client for admin requests to {@code group}: one attempt may take {@link #SET_CONF_ATTEMPT_TIMEOUT}, a few retries. */
+    private static RaftClient adminClient(RaftGroup group) {
         RaftProperties props = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(SET_CONF_ATTEMPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
-        String last = "";
-        try (RaftClient c = RaftClient.newBuilder().setProperties(props).setRaftGroup(RaftGroup.valueOf(g.id(), g.peers()))
+        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group)
                 .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(10,
                         TimeDuration.valueOf(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)))
-                .build()) {
+                .build();
+    }
+
+    /** Makes node {@code to} the leader of {@code g} (one of its peers), retried until the deadline. */
+    private void transferLeadership(GroupConf g, int to, long deadline) throws IOException {
+        String last = "";
+        try (RaftClient c = adminClient(RaftGroup.valueOf(g.id(), g.peers()))) {
             while (true) {
                 Optional<GroupConf> now = tryLeaderConf(g.id(), g.name());
                 if (now.isPresent() && leaderOf(g.id()).filter(n -> n == to).isPresent()) {

@@ -46,50 +46,38 @@ public sealed interface MetaQuery {
             case VdiskByName v -> MetaCodec.encode(state.vdisk(v.name())
                     .<MetaResult>map(MetaResult.VdiskChanged::new)
                     .orElseGet(() -> new MetaResult.Rejected("no vdisk named " + v.name())));
-            case ListVdisks l -> {
-                List<VdiskRecord> all = state.vdisks();
-                Wire.Out out = new Wire.Out(64 * all.size() + 4).i32(all.size());
-                for (VdiskRecord r : all) {
-                    out.bytes(ByteBuffer.wrap(MetaCodec.encode(r)));
-                }
-                yield out.toByteArray();
-            }
-            case ListNodes l -> {
-                List<NodeRecord> all = state.nodes();
-                Wire.Out out = new Wire.Out(32 * all.size() + 4).i32(all.size());
-                for (NodeRecord n : all) {
-                    out.bytes(ByteBuffer.wrap(MetaCodec.encode(n)));
-                }
-                yield out.toByteArray();
-            }
+            case ListVdisks l -> encodeList(state.vdisks(), MetaCodec::encode);
+            case ListNodes l -> encodeList(state.nodes(), MetaCodec::encode);
         };
     }
 
     static List<NodeRecord> decodeNodes(ByteBuffer bytes) {
-        Wire.In in = new Wire.In(bytes);
-        int n = in.i32();
-        if (n < 0 || n > in.remaining()) {
-            throw new DecodeException("node count: " + n + " (expected: 0.." + in.remaining() + ")");
-        }
-        List<NodeRecord> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(MetaCodec.decodeNode(in.bytes()));
-        }
-        in.end("node list");
-        return out;
+        return decodeList(bytes, MetaCodec::decodeNode, "node");
     }
 
     static List<VdiskRecord> decodeList(ByteBuffer bytes) {
+        return decodeList(bytes, MetaCodec::decodeVdisk, "vdisk");
+    }
+
+    /** A count, then each record as length-prefixed bytes. */
+    private static <T> byte[] encodeList(List<T> records, java.util.function.Function<T, byte[]> encode) {
+        List<byte[]> encoded = records.stream().map(encode).toList();
+        Wire.Out out = new Wire.Out(4 + encoded.stream().mapToInt(b -> b.length + 4).sum()).i32(encoded.size());
+        encoded.forEach(b -> out.bytes(ByteBuffer.wrap(b)));
+        return out.toByteArray();
+    }
+
+    private static <T> List<T> decodeList(ByteBuffer bytes, java.util.function.Function<ByteBuffer, T> decode, String what) {
         Wire.In in = new Wire.In(bytes);
         int n = in.i32();
         if (n < 0 || n > in.remaining()) {
-            throw new DecodeException("vdisk count: " + n + " (expected: 0.." + in.remaining() + ")");
+            throw new DecodeException(what + " count: " + n + " (expected: 0.." + in.remaining() + ")");
         }
-        List<VdiskRecord> out = new ArrayList<>(n);
+        List<T> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            out.add(MetaCodec.decodeVdisk(in.bytes()));
+            out.add(decode.apply(in.bytes()));
         }
-        in.end("vdisk list");
+        in.end(what + " list");
         return out;
     }
 }

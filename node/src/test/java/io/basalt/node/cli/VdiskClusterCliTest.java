@@ -54,18 +54,19 @@ class VdiskClusterCliTest {
     }
 
     private Result ok(String... args) {
-        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--cluster", dir.toString()))
-                .toArray(String[]::new);
-        Result r = run(all);
-        assertEquals(0, r.exit(), String.join(" ", args) + ": " + r.out() + r.err());
-        return r;
+        return expect(0, args);
     }
 
     private Result refused(String... args) {
+        return expect(1, args);
+    }
+
+    /** Runs {@code basalt ARGS --cluster DIR} and checks its exit code. */
+    private Result expect(int exit, String... args) {
         String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--cluster", dir.toString()))
                 .toArray(String[]::new);
         Result r = run(all);
-        assertEquals(1, r.exit(), String.join(" ", args) + " should be refused: " + r.out() + r.err());
+        assertEquals(exit, r.exit(), String.join(" ", args) + " (exit " + exit + " expected): " + r.out() + r.err());
         return r;
     }
 
