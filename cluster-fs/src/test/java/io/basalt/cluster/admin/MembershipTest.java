@@ -322,23 +322,26 @@ class MembershipTest {
     @Test
     void theMetaGroupGrowsToThreeVotersWhenAOneNodeClusterReachesThreeNodes() throws Exception {
         cluster = TestCluster.start(TestCluster.config("g", 1, 2, 1, TestCluster.fastTuning()), dir);
-        cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
+        // 256 MiB: 32,768 distinct 8 KiB addresses, enough for the writer to outlast the move
+        // (at 64 MiB a quick run wrote them all before the test stopped it).
+        cluster.client().createVdisk("disk0", 256L << 20, BLOCK, 4096);
         ClusterVdisk disk = cluster.client().open("disk0");
         Writer w = new Writer(disk, 9);
         writer = w;
         w.awaitMoreAcks(100);
 
-        // A sole replica moves in two steps ([1] -> [1, 2] -> [2]): Ratis refuses [1] -> [2] in one.
+        // A sole replica moves in two steps ([1] -> [1, 2] -> [2]) while the writer runs: Ratis
+        // refuses [1] -> [2] in one.
         cluster.startJoiningNode(2);
         new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).addNode(2);
+        w.awaitMoreAcks(50);
+        w.stop();
+        assertNull(w.firstFailure.get(), "no write failed during the move");
         assertEquals(List.of(1), metaVoters(), "two nodes: one voter still (two would halt on either's loss)");
 
         cluster.startJoiningNode(3);
         new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).addNode(3);
         assertEquals(List.of(1, 2, 3), metaVoters());
-        w.awaitMoreAcks(50);
-        w.stop();
-        assertNull(w.firstFailure.get(), "no write failed during the changes");
         assertReadsBack(disk, w.acked);
 
         // Node 1 started the cluster alone; now the namespace survives losing it.
