@@ -148,11 +148,6 @@ public final class ClusterClient implements AutoCloseable {
         metaWrite(new MetaCommand.UnregisterNode(id));
     }
 
-    /** The meta group's node registry. */
-    public List<NodeRecord> registeredNodes() {
-        return MetaQuery.decodeNodes(metaRead(new MetaQuery.ListNodes()));
-    }
-
     /** A direct path to {@code local}'s server for PG {@code pg} (used while it holds a replica), or null without a local node. */
     private static LocalSubmitter localPath(ClusterConfig config, ClusterNode local, int pg) {
         if (local == null) {

@@ -51,6 +51,19 @@ class VdiskStoreModelProperties {
         }
     }
 
+    /**
+     * Open engine bug, found 2026-11-27 by a random try of {@link #engineMatchesModel}: seed 12
+     * fails at step 603 ("read c58 lba=23 blocks=5": byte 16384 of the read is -101, the model
+     * says 0). The steps before it: 598 clone c43@s51 c58, 600 flatten c43 (the clone's parent
+     * is flattened after the clone was taken), with earlier resizes and rollbacks of c43's
+     * ancestors. Disabled so CI stays meaningful; enable it to work on the bug.
+     */
+    @Example
+    @net.jqwik.api.Disabled("engine bug: seed 12 step 603, a clone reads data after its parent was flattened; see the comment")
+    void knownFailingSeed12() throws IOException {
+        run(12L);
+    }
+
     private static void run(long seed) throws IOException {
         System.out.println("VdiskStoreModelProperties seed=" + seed);
         traceOps = false; // set to print every step of a seed being debugged
