@@ -164,6 +164,29 @@ public final class TestCluster implements AutoCloseable {
         return RaftSetup.pgGroupId(config, pg);
     }
 
+    /**
+     * The last {@code max} lines of the tests' Ratis log (see the module's surefire settings)
+     * that contain every one of {@code needles}: for failure messages, to show what Ratis did.
+     */
+    public static String ratisLog(int max, String... needles) {
+        String file = System.getProperty("org.slf4j.simpleLogger.logFile");
+        if (file == null || file.equals("System.err") || !java.nio.file.Files.exists(java.nio.file.Path.of(file))) {
+            return "(no Ratis log file)";
+        }
+        java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
+        try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of(file), java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            lines.filter(l -> java.util.Arrays.stream(needles).allMatch(l::contains)).forEach(l -> {
+                last.addLast(l.length() > 400 ? l.substring(0, 400) + "..." : l);
+                if (last.size() > max) {
+                    last.removeFirst();
+                }
+            });
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return "(Ratis log unreadable: " + e + ")";
+        }
+        return String.join("\n", last);
+    }
+
     public static void waitUntil(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {

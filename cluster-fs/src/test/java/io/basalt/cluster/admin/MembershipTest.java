@@ -191,7 +191,9 @@ class MembershipTest {
                 });
             } catch (AssertionError e) {
                 throw new AssertionError(e.getMessage() + "; node " + nodeId + ": " + describe(nodeId, group) + "; leader node " + leader
-                        + ": " + describe(leader, group), e);
+                        + ": " + describe(leader, group) + "; threads sending to node " + nodeId + ":\n" + appenderStacks(group, nodeId)
+                        + "\nRatis log of the group on node " + nodeId + " and of its appender:\n"
+                        + TestCluster.ratisLog(80, group.toString(), "n" + nodeId), e);
             }
         }
         int checked = 0;
@@ -210,6 +212,20 @@ class MembershipTest {
         assertEquals(acked.size(), checked);
     }
 
+    /** Stacks of the threads sending {@code group} to {@code nodeId} (Ratis names them "nX@group-...->nY-..."). */
+    private static String appenderStacks(org.apache.ratis.protocol.RaftGroupId group, int nodeId) {
+        StringBuilder b = new StringBuilder();
+        Thread.getAllStackTraces().forEach((t, stack) -> {
+            if (t.getName().contains(group + "->n" + nodeId)) {
+                b.append(t.getName()).append(' ').append(t.getState()).append('\n');
+                for (StackTraceElement f : stack) {
+                    b.append("    at ").append(f).append('\n');
+                }
+            }
+        });
+        return b.toString();
+    }
+
     private String describe(int nodeId, org.apache.ratis.protocol.RaftGroupId group) {
         try {
             var d = cluster.division(nodeId, group);
@@ -217,7 +233,9 @@ class MembershipTest {
             return d.getInfo().getCurrentRole() + " term " + d.getInfo().getCurrentTerm() + " applied " + d.getInfo().getLastAppliedIndex()
                     + " commit " + log.getLastCommittedIndex() + " last " + log.getLastEntryTermIndex() + " start " + log.getStartIndex()
                     + " sm " + d.getStateMachine().getLifeCycleState() + " snapshot " + d.getStateMachine().getLatestSnapshot()
-                    + " conf " + d.getRaftConf();
+                    + " conf " + d.getRaftConf()
+                    + (d.getInfo().isLeader() ? " followers " + org.apache.ratis.thirdparty.com.google.protobuf.TextFormat.shortDebugString(
+                            d.getInfo().getRoleInfoProto().getLeaderInfo()) : "");
         } catch (java.io.IOException | RuntimeException e) {
             return "unknown: " + e;
         }
