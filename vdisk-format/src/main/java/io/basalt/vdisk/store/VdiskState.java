@@ -48,6 +48,23 @@ final class VdiskState {
         ancestorEpochs = epochs;
     }
 
+    /**
+     * Ends the chain at ancestor {@code ancestorId}, which was just flattened: it now holds
+     * everything this vdisk read through it, and its former ancestors are not part of the chain
+     * any more (as {@code loadState} builds it from the descriptors). Hold {@link #lock}
+     * exclusively. Returns false, changing nothing, when {@code ancestorId} is not an ancestor.
+     */
+    boolean endChainAt(long ancestorId) {
+        long[] ids = ancestorIds;
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] == ancestorId) {
+                setAncestors(java.util.Arrays.copyOf(ids, i + 1), java.util.Arrays.copyOf(ancestorEpochs, i + 1));
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** This vdisk's id followed by its ancestors' ids, nearest first. */
     long[] chainIds() {
         long[] ids = ancestorIds;

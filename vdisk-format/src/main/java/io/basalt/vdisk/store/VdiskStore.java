@@ -533,6 +533,33 @@ public final class VdiskStore implements AutoCloseable {
             } finally {
                 st.lock.unlockWrite(stamp);
             }
+            endDescendantChains(st.id);
+        }
+    }
+
+    /**
+     * After {@code flattenedId} was flattened, ends at it the cached chain of every vdisk that reads
+     * through it. Their descriptors need no change (a chain is built from the parent links), but
+     * a chain still listing its former ancestors lets a grain it no longer holds a version of fall
+     * through to data it hid: once flattened, it reclaims a tombstone with nothing of its own
+     * below (see {@link #collectGrain}), and its clones would read the grain from its old parent.
+     * Takes each one's lock exclusively so no I/O in flight still reads through the old chain.
+     * Call with the namespace lock held, which also keeps {@link #state} from loading a chain
+     * half before the flatten.
+     */
+    private void endDescendantChains(long flattenedId) {
+        for (VdiskState d : states.values()) {
+            if (d.id == flattenedId || Arrays.stream(d.chainIds()).noneMatch(id -> id == flattenedId)) {
+                continue;
+            }
+            long stamp = d.lock.writeLock();
+            try {
+                if (!d.endChainAt(flattenedId)) {
+                    throw new IllegalStateException("flatten: vdisk id " + flattenedId + " left the chain of " + d.info().name());
+                }
+            } finally {
+                d.lock.unlockWrite(stamp);
+            }
         }
     }
 
@@ -974,7 +1001,16 @@ public final class VdiskStore implements AutoCloseable {
     }
 
     private VdiskState state(long id) {
-        return states.computeIfAbsent(id, this::loadState);
+        VdiskState st = states.get(id);
+        if (st != null) {
+            return st;
+        }
+        // Load under the namespace lock: flatten changes chains under it, and a chain read from
+        // descriptors written before a flatten but cached after it would keep the flattened
+        // vdisk's former ancestors (see endDescendantChains).
+        synchronized (namespaceLock) {
+            return states.computeIfAbsent(id, this::loadState);
+        }
     }
 
     private VdiskState loadState(long id) {
