@@ -37,6 +37,8 @@ import io.basalt.cluster.raft.RaftSetup;
  *   <li>G's leader is asked to {@code setConfiguration(peers - A + B)}; Ratis first catches B up
  *       as a non-voting staging peer (log entries, or a snapshot install when the log was
  *       purged), then commits the joint and the new configuration;</li>
+ *   <li>the admin waits until B has committed what the leader had (Ratis counts B "caught up"
+ *       for the configuration change while it is still up to 1,000 entries behind);</li>
  *   <li>A's division of G is removed with its directory (when A is reachable).</li>
  * </ol>
  * The group keeps its replica count through a move, writes continue (a majority of the old and
@@ -52,6 +54,9 @@ public final class ClusterAdmin {
     /** One setConfiguration attempt; Ratis answers when the new configuration is committed. */
     static final Duration SET_CONF_ATTEMPT_TIMEOUT = Duration.ofSeconds(30);
     static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+    /** A catch-up is polled less often: each poll asks every node about every group. */
+    static final Duration CATCH_UP_POLL_INTERVAL = Duration.ofMillis(500);
+    static final Duration CATCH_UP_REPORT_EVERY = Duration.ofSeconds(5);
     /**
      * Adding or removing a division: removing one closes its state machine and deletes its
      * directory, which took over 3 s under load (CI, 2026-11-26), so a probe's timeout is too short.
@@ -267,6 +272,7 @@ public final class ClusterAdmin {
             i++;
             long t0 = System.nanoTime();
             reconfigure(byName.get(m.group()), m.group(), m.from(), m.to());
+            awaitCaughtUp(byName.get(m.group()), m.group(), m.to());
             removeDivision(m.from(), byName.get(m.group()), m.group());
             progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", i, plan.size(), m.group(), m.before(), m.after(),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
@@ -308,6 +314,45 @@ public final class ClusterAdmin {
             transferLeadership(cur, to, deadline);
         }
         setConfiguration(cur, next, deadline);
+    }
+
+    /**
+     * Step 2b: waits until node {@code to}'s new replica has committed what the leader had
+     * committed when the wait began, so a move is reported done when the group has its copies
+     * again, not when the configuration names them (Ratis lets a new peer into the configuration
+     * once it is within 1,000 entries). Prints progress every {@link #CATCH_UP_REPORT_EVERY}. A
+     * snapshot install shows no progress until it ends, so there is no stall verdict: after
+     * {@link #MOVE_TIMEOUT} it says where the replica stands and goes on with the next move.
+     */
+    private void awaitCaughtUp(RaftGroupId id, String name, int to) throws IOException {
+        long start = System.nanoTime();
+        long lastReport = start;
+        long target = -1;
+        long at = -1;
+        while (true) {
+            Optional<NodeProbe.GroupView> leader = GroupDirectory.reported(id, ClusterStatus.probeAll(config, probeTimeout).values())
+                    .filter(NodeProbe.GroupView::isLeader);
+            if (leader.isPresent() && !leader.get().commitIndex().isEmpty()) {
+                if (target < 0) {
+                    target = java.util.Collections.max(leader.get().commitIndex().values());
+                }
+                at = leader.get().commitIndex().getOrDefault(to, -1L);
+                if (at >= target) {
+                    return;
+                }
+            }
+            long now = System.nanoTime();
+            if (now - start > MOVE_TIMEOUT.toNanos()) {
+                progress.accept(name + ": node " + to + " has not caught up within " + MOVE_TIMEOUT + " (at entry " + at + " of " + target
+                        + "); going on; watch 'basalt cluster status'");
+                return;
+            }
+            if (now - lastReport > CATCH_UP_REPORT_EVERY.toNanos()) {
+                lastReport = now;
+                progress.accept(name + ": node " + to + " catching up: entry " + at + " of " + target);
+            }
+            sleep(CATCH_UP_POLL_INTERVAL);
+        }
     }
 
     /**

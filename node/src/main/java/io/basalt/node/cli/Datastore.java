@@ -96,16 +96,22 @@ interface Datastore extends AutoCloseable {
 
     /** The cluster of {@code fileOrDir}: a cluster file, or a {@code cluster up} directory holding {@code cluster.json}. */
     static Datastore cluster(Path fileOrDir) {
-        Path file = Files.isDirectory(fileOrDir) ? fileOrDir.resolve("cluster.json") : fileOrDir;
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("--cluster: " + fileOrDir + " (expected: a cluster file, or a `basalt cluster up` directory holding cluster.json)");
-        }
+        Path file = clusterFile(fileOrDir);
         QUIET_GRPC.setLevel(java.util.logging.Level.WARNING);
         try {
             return new Cluster(ClusterClient.open(ClusterFile.read(file).toConfig()));
         } catch (IOException e) {
             throw new UncheckedIOException("read cluster file " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The cluster file {@code --cluster} names: the file itself, or cluster.json in a {@code cluster up} directory. */
+    static Path clusterFile(Path fileOrDir) {
+        Path file = Files.isDirectory(fileOrDir) ? fileOrDir.resolve("cluster.json") : fileOrDir;
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--cluster: " + fileOrDir + " (expected: a cluster file, or a `basalt cluster up` directory holding cluster.json)");
+        }
+        return file;
     }
 
     /** The embedded single-node store. */

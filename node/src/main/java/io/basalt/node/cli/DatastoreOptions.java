@@ -18,20 +18,41 @@ public final class DatastoreOptions {
     Path cluster;
 
     Datastore open() {
+        Choice c = choice();
+        return c.cluster() ? Datastore.cluster(c.path()) : Datastore.local(c.path());
+    }
+
+    /**
+     * Where configuration kept beside the datastore lives (targets.json): the store directory,
+     * or the directory of the cluster file (configuration of the gateway on this host).
+     */
+    Path configDir() {
+        Choice c = choice();
+        if (!c.cluster()) {
+            return c.path();
+        }
+        Path file = Datastore.clusterFile(c.path());
+        Path parent = file.toAbsolutePath().getParent();
+        return parent == null ? Path.of(".") : parent;
+    }
+
+    private record Choice(boolean cluster, Path path) {}
+
+    private Choice choice() {
         if (data != null && cluster != null) {
             throw new IllegalArgumentException("--data " + data + " and --cluster " + cluster + " (expected: one of them)");
         }
         if (cluster != null) {
-            return Datastore.cluster(cluster);
+            return new Choice(true, cluster);
         }
         if (data != null) {
-            return Datastore.local(data);
+            return new Choice(false, data);
         }
         String envCluster = System.getenv("BASALT_CLUSTER");
         if (envCluster != null && !envCluster.isBlank()) {
-            return Datastore.cluster(Path.of(envCluster));
+            return new Choice(true, Path.of(envCluster));
         }
         String envData = System.getenv("BASALT_DATA");
-        return Datastore.local(Path.of(envData != null && !envData.isBlank() ? envData : "./data"));
+        return new Choice(false, Path.of(envData != null && !envData.isBlank() ? envData : "./data"));
     }
 }

@@ -6,17 +6,19 @@ import java.util.concurrent.CountDownLatch;
 
 import io.basalt.node.serve.Exporter;
 import io.basalt.node.serve.TargetsFile;
-import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code basalt serve}: serve the configured iSCSI targets of the local store until Ctrl-C. */
-@Command(name = "serve", description = "Serve the iSCSI targets configured with 'basalt target' until Ctrl-C.")
+/**
+ * {@code basalt serve}: serve the iSCSI targets configured with {@code basalt target} until
+ * Ctrl-C, from the embedded store or (with {@code --cluster}) as a gateway to a cluster.
+ */
+@Command(name = "serve", description = "Serve the iSCSI targets configured with 'basalt target' until Ctrl-C (--cluster: from a cluster).")
 public final class ServeCommand implements Callable<Integer> {
-    @Mixin StoreOptions store;
+    @Mixin DatastoreOptions store;
     @Spec CommandSpec spec;
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
     String portal;
@@ -24,16 +26,16 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         HostPort hp = HostPort.parse(portal);
-        TargetsFile.Config config = TargetsFile.load(store.data);
+        TargetsFile.Config config = TargetsFile.load(store.configDir());
         if (config.targets().isEmpty()) {
-            throw new IllegalArgumentException("targets: none in " + store.data.resolve(TargetsFile.FILE_NAME)
+            throw new IllegalArgumentException("targets: none in " + store.configDir().resolve(TargetsFile.FILE_NAME)
                     + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add')");
         }
         PrintWriter out = spec.commandLine().getOut();
-        VdiskStore s = store.open();
+        Datastore s = store.open();
         Exporter exporter;
         try {
-            exporter = Exporter.start(s, config, hp.host(), hp.port());
+            exporter = Exporter.start(s::open, config, hp.host(), hp.port());
         } catch (RuntimeException e) {
             s.close();
             throw e;

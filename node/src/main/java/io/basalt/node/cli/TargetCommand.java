@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.iscsi.session.ChapCredentials;
 import io.basalt.node.serve.TargetsFile;
-import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,8 +16,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code basalt target ...}: the iSCSI exports of the local store (saved in DATA/targets.json,
- * served by {@code basalt serve}). Modelled on targetcli: targets, LUNs, ACLs, CHAP.
+ * {@code basalt target ...}: the iSCSI exports of the embedded store or of a cluster (saved in
+ * targets.json in the store directory, or beside the cluster file: the configuration of the
+ * gateway on this host), served by {@code basalt serve}. Modelled on targetcli: targets, LUNs,
+ * ACLs, CHAP.
  */
 @Command(name = "target", description = "Configure iSCSI targets: LUNs, initiator ACLs, CHAP (served by 'basalt serve').",
         mixinStandardHelpOptions = true,
@@ -28,16 +29,16 @@ public final class TargetCommand {
 
     /** Loads, changes and saves targets.json; prints what it did. */
     abstract static class Edit implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
 
         abstract String apply(TargetsFile.Config config) throws IOException;
 
         @Override
         public Integer call() throws IOException {
-            TargetsFile.Config config = TargetsFile.load(store.data);
+            TargetsFile.Config config = TargetsFile.load(store.configDir());
             String done = apply(config);
-            TargetsFile.save(store.data, config);
+            TargetsFile.save(store.configDir(), config);
             spec.commandLine().getOut().println(done);
             return 0;
         }
@@ -45,13 +46,13 @@ public final class TargetCommand {
 
     @Command(name = "ls", description = "List targets, their LUNs, ACLs and whether CHAP is on.")
     static final class Ls implements Callable<Integer> {
-        @Mixin StoreOptions store;
+        @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
 
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
-            for (TargetsFile.Target t : TargetsFile.load(store.data).targets()) {
+            for (TargetsFile.Target t : TargetsFile.load(store.configDir()).targets()) {
                 out.println(t.iqn());
                 t.luns().forEach((lun, vdisk) -> out.printf("  lun %d: %s%n", lun, vdisk));
                 out.printf("  acl: %s%n", t.initiators().isEmpty() ? "(any initiator)" : String.join(", ", t.initiators()));
@@ -100,7 +101,7 @@ public final class TargetCommand {
         @Override
         String apply(TargetsFile.Config config) {
             TargetsFile.Target t = config.get(iqn);
-            try (VdiskStore s = store.open()) {
+            try (Datastore s = store.open()) {
                 s.open(vdisk).close(); // the vdisk (and snapshot) must exist
             }
             int number = lun != null ? lun : 0;

@@ -25,13 +25,18 @@ public final class Exporter implements AutoCloseable {
     }
 
     public static Exporter start(VdiskStore store, TargetsFile.Config config, String host, int port) {
+        return start(store::open, config, host, port);
+    }
+
+    /** Serves {@code config}'s targets, each LUN's {@code VDISK[@SNAP]} opened by {@code open}. */
+    public static Exporter start(java.util.function.Function<String, ? extends BlockDevice> open, TargetsFile.Config config, String host, int port) {
         List<BlockDevice> opened = new ArrayList<>();
         try {
             IscsiTarget.Builder builder = IscsiTarget.builder().portal(host, port);
             for (TargetsFile.Target t : config.targets()) {
                 Map<Integer, BlockDevice> luns = new LinkedHashMap<>();
                 for (Map.Entry<Integer, String> lun : t.luns().entrySet()) {
-                    BlockDevice device = store.open(lun.getValue());
+                    BlockDevice device = open.apply(lun.getValue());
                     opened.add(device);
                     luns.put(lun.getKey(), device);
                 }

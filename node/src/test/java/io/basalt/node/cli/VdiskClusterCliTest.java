@@ -70,8 +70,8 @@ class VdiskClusterCliTest {
         return r;
     }
 
-    @Test
-    void vdiskAndSnapCommandsWorkAgainstACluster() throws Exception {
+    /** A one-node cluster (three placement groups) in this JVM, its cluster file in {@link #dir}. */
+    private void startNode() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
@@ -79,6 +79,69 @@ class VdiskClusterCliTest {
         ClusterFile file = new ClusterFile("c", 3, 1, 1, List.of(new ClusterFile.Node(1, "127.0.0.1", port)));
         file.write(dir.resolve("cluster.json"));
         node = ClusterNode.start(file.toConfig(), new ClusterNode.Options(1, dir.resolve("node-1"), SMALL_STORE));
+    }
+
+    /**
+     * {@code basalt target} and {@code basalt serve} with {@code --cluster}: targets.json beside
+     * the cluster file, LUNs checked against the cluster's vdisks, and {@code serve} (its own
+     * process, a gateway to the cluster) exporting them: QEMU's iSCSI client writes through it and
+     * reads back, and the cluster sees the data.
+     */
+    @Test
+    void targetAndServeWorkAgainstACluster() throws Exception {
+        startNode();
+        ok("vdisk", "create", "web", "-s", "64M");
+        String iqn = "iqn.2026-11.io.basalt:web";
+        assertEquals("created target " + iqn, ok("target", "create", iqn).out().strip());
+        assertEquals("exported web as " + iqn + " lun 0", ok("target", "lun", "add", iqn, "web").out().strip());
+        assertTrue(refused("target", "lun", "add", iqn, "nosuch").err().contains("nosuch"), "a LUN of a vdisk the cluster lacks");
+        assertTrue(Files.exists(dir.resolve("targets.json")), "targets.json beside cluster.json");
+        assertTrue(ok("target", "ls").out().contains("lun 0: web"));
+
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.basalt.node.TestProcesses.which("qemu-io") != null,
+                "needs qemu-io (qemu-utils, qemu-block-extra): scripts/install-test-deps.sh");
+        Process serve = io.basalt.node.TestProcesses.basalt("serve", "--cluster", dir.toString(), "--portal", "127.0.0.1:0").start();
+        try {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(serve.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+            String url = null;
+            StringBuilder printed = new StringBuilder();
+            for (String line; url == null && (line = in.readLine()) != null; ) {
+                printed.append(line).append('\n');
+                if (line.startsWith("iscsi://") && line.endsWith("(web)")) {
+                    url = line.substring(0, line.indexOf(' '));
+                }
+            }
+            assertTrue(url != null && url.endsWith("/" + iqn + "/0"), "serve printed: " + printed);
+            Thread.ofPlatform().daemon().start(() -> in.lines().forEach(l -> { })); // keeps its pipe from filling
+            assertQemuIo(url, "write -P 0x6b 2M 3M", "wrote 3145728/3145728 bytes");
+            assertQemuIo(url, "read -P 0x6b 2M 3M", "read 3145728/3145728 bytes");
+        } finally {
+            serve.destroy();
+            if (!serve.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                serve.destroyForcibly();
+            }
+        }
+        Path back = dir.resolve("back.bin");
+        ok("vdisk", "read", "web", "--offset", "2M", "--length", "3M", "-o", back.toString());
+        byte[] expected = new byte[3 << 20];
+        java.util.Arrays.fill(expected, (byte) 0x6b);
+        assertArrayEquals(expected, Files.readAllBytes(back), "what the initiator wrote is in the cluster");
+    }
+
+    private static void assertQemuIo(String url, String command, String expected) throws Exception {
+        Process p = new ProcessBuilder("qemu-io", "-f", "raw", "-c", command, url).redirectErrorStream(true).start();
+        try {
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "qemu-io " + command + " did not finish");
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(out.contains(expected) && !out.contains("Pattern verification failed"), "qemu-io " + command + ": " + out);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void vdiskAndSnapCommandsWorkAgainstACluster() throws Exception {
+        startNode();
 
         assertTrue(ok("vdisk", "create", "web", "-s", "64M").out().startsWith("created vdisk web: 64 MiB thin"));
         byte[] a = new byte[3 << 20]; // 3 MiB: crosses several 1 MiB stripes, so several groups

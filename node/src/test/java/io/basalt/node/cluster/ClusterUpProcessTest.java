@@ -135,7 +135,7 @@ class ClusterUpProcessTest {
      * (32768 and up): a base derived from the pid once landed there and node 1's bind met a
      * client socket's port (CI, 2026-11-26).
      */
-    private static int freeBasePort(int count) throws java.io.IOException {
+    static int freeBasePort(int count) throws java.io.IOException {
         java.util.Random r = new java.util.Random();
         for (int attempt = 0; attempt < 100; attempt++) {
             int base = 20000 + r.nextInt(12000);
@@ -173,11 +173,7 @@ class ClusterUpProcessTest {
     }
 
     private Process basalt(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx1g",
-                "-cp", System.getProperty("java.class.path"), "io.basalt.node.Main"));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        ProcessBuilder pb = io.basalt.node.TestProcesses.basalt(args);
         if (!args[0].equals("cluster")) {
             pb.redirectOutput(dir.resolve(args[0] + "-" + System.nanoTime() + ".log").toFile());
         }
@@ -211,12 +207,6 @@ class ClusterUpProcessTest {
     }
 
     private static String which(String tool) {
-        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            Path p = Path.of(d, tool);
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return null;
+        return io.basalt.node.TestProcesses.which(tool);
     }
 }
