@@ -191,7 +191,7 @@ class MembershipTest {
                 });
             } catch (AssertionError e) {
                 throw new AssertionError(e.getMessage() + "; node " + nodeId + ": " + describe(nodeId, group) + "; leader node " + leader
-                        + ": " + describe(leader, group) + "; threads sending to node " + nodeId + ":\n" + appenderStacks(group, nodeId)
+                        + ": " + describe(leader, group) + "; threads of the group sending to and on node " + nodeId + ":\n" + appenderStacks(group, nodeId)
                         + "\nRatis log of the group on node " + nodeId + " and of its appender:\n"
                         + TestCluster.ratisLog(80, group.toString(), "n" + nodeId), e);
             }
@@ -212,11 +212,14 @@ class MembershipTest {
         assertEquals(acked.size(), checked);
     }
 
-    /** Stacks of the threads sending {@code group} to {@code nodeId} (Ratis names them "nX@group-...->nY-..."). */
+    /**
+     * Stacks of the threads sending {@code group} to {@code nodeId} (Ratis names them
+     * "nX@group-...->nY-...") and of that node's own threads of the group ("nY@group-...").
+     */
     private static String appenderStacks(org.apache.ratis.protocol.RaftGroupId group, int nodeId) {
         StringBuilder b = new StringBuilder();
         Thread.getAllStackTraces().forEach((t, stack) -> {
-            if (t.getName().contains(group + "->n" + nodeId)) {
+            if (t.getName().contains(group + "->n" + nodeId) || t.getName().startsWith("n" + nodeId + "@" + group)) {
                 b.append(t.getName()).append(' ').append(t.getState()).append('\n');
                 for (StackTraceElement f : stack) {
                     b.append("    at ").append(f).append('\n');
