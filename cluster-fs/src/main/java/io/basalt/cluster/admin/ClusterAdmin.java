@@ -9,8 +9,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -405,26 +405,10 @@ public final class ClusterAdmin {
         long deadline = System.nanoTime() + DIVISION_CHANGE_TIMEOUT.toNanos();
         try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
-            while (true) {
-                if (api.list().getGroupIds().contains(id)) {
-                    return;
-                }
-                String why;
-                try {
-                    RaftClientReply r = api.add(RaftGroup.valueOf(id), true);
-                    if (r.isSuccess()) {
-                        return;
-                    }
-                    why = String.valueOf(r.getException());
-                } catch (IOException e) {
-                    why = NodeProbe.reason(e);
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new IOException("adding an empty " + name + " on node " + nodeId + " failed: " + why);
-                }
-                progress.accept(name + ": node " + nodeId + " cannot take a new copy yet (" + why + "); retrying");
-                sleep(Duration.ofSeconds(1));
-            }
+            retry("adding an empty " + name + " on node " + nodeId + " failed", deadline, Duration.ofSeconds(1),
+                    () -> api.list().getGroupIds().contains(id),
+                    () -> failure(api.add(RaftGroup.valueOf(id), true)),
+                    why -> progress.accept(name + ": node " + nodeId + " cannot take a new copy yet (" + why + "); retrying"));
         }
     }
 
@@ -433,30 +417,14 @@ public final class ClusterAdmin {
         List<RaftPeer> all = new ArrayList<>(cur.peers());
         next.stream().filter(p -> cur.peers().stream().noneMatch(q -> q.getId().equals(p.getId()))).forEach(all::add);
         Map<Integer, Integer> wanted = new GroupConf(cur.id(), cur.name(), next).priorities();
-        String last = "";
         try (RaftClient c = adminClient(RaftGroup.valueOf(cur.id(), all))) {
-            while (true) {
-                try {
-                    RaftClientReply r = c.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
-                            .setServersInNewConf(next).setMode(SetConfigurationRequest.Mode.SET_UNCONDITIONALLY).build());
-                    if (r.isSuccess()) {
-                        return;
-                    }
-                    last = String.valueOf(r.getException());
-                } catch (IOException e) {
-                    last = NodeProbe.reason(e);
-                }
-                // Not confirmed (a retry found it in progress, a leader changed, the attempt timed
-                // out while the new peer catches up): done once the leader holds the new configuration.
-                Optional<GroupConf> now = tryLeaderConf(cur.id(), cur.name());
-                if (now.isPresent() && now.get().priorities().equals(wanted)) {
-                    return;
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new IOException(cur.name() + ": configuration " + wanted + " not reached within " + MOVE_TIMEOUT + ": " + last);
-                }
-                sleep(POLL_INTERVAL);
-            }
+            // Also done when the leader holds the new configuration though no reply said so (a
+            // retry found it in progress, a leader changed, an attempt timed out during a catch-up).
+            retry(cur.name() + ": configuration " + wanted.keySet() + " not reached within " + MOVE_TIMEOUT, deadline, POLL_INTERVAL,
+                    () -> tryLeaderConf(cur.id(), cur.name()).filter(now -> now.priorities().equals(wanted)).isPresent(),
+                    () -> failure(c.admin().setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+                            .setServersInNewConf(next).setMode(SetConfigurationRequest.Mode.SET_UNCONDITIONALLY).build())),
+                    why -> { });
         }
     }
 
@@ -472,27 +440,48 @@ public final class ClusterAdmin {
 
     /** Makes node {@code to} the leader of {@code g} (one of its peers), retried until the deadline. */
     private void transferLeadership(GroupConf g, int to, long deadline) throws IOException {
-        String last = "";
         try (RaftClient c = adminClient(RaftGroup.valueOf(g.id(), g.peers()))) {
-            while (true) {
-                Optional<GroupConf> now = tryLeaderConf(g.id(), g.name());
-                if (now.isPresent() && leaderOf(g.id()).filter(n -> n == to).isPresent()) {
+            retry(g.name() + ": leadership not moved to node " + to + " within " + MOVE_TIMEOUT, deadline, POLL_INTERVAL,
+                    () -> leaderOf(g.id()).filter(n -> n == to).isPresent(),
+                    () -> failure(c.admin().transferLeadership(RaftSetup.peerId(to), SET_CONF_ATTEMPT_TIMEOUT.toMillis())),
+                    why -> { });
+        }
+    }
+
+    /** What an admin request does, or tells about a state it brings about; may fail with an {@link IOException}. */
+    @FunctionalInterface
+    private interface AdminCall<T> {
+        T call() throws IOException;
+    }
+
+    /** Why {@code r} failed, or empty when it succeeded. */
+    private static Optional<String> failure(RaftClientReply r) {
+        return r.isSuccess() ? Optional.empty() : Optional.of(String.valueOf(r.getException()));
+    }
+
+    /**
+     * Sends {@code request} until it succeeds or {@code reached} (asked before every attempt)
+     * finds its effect in place, {@code interval} apart; {@code onRetry} hears why an attempt
+     * failed. Past {@code deadline}: an {@link IOException} of {@code failure} and the last reason.
+     */
+    private static void retry(String failure, long deadline, Duration interval, AdminCall<Boolean> reached,
+                              AdminCall<Optional<String>> request, Consumer<String> onRetry) throws IOException {
+        while (!reached.call()) {
+            String why;
+            try {
+                Optional<String> refused = request.call();
+                if (refused.isEmpty()) {
                     return;
                 }
-                try {
-                    RaftClientReply r = c.admin().transferLeadership(RaftSetup.peerId(to), SET_CONF_ATTEMPT_TIMEOUT.toMillis());
-                    if (r.isSuccess()) {
-                        return;
-                    }
-                    last = String.valueOf(r.getException());
-                } catch (IOException e) {
-                    last = NodeProbe.reason(e);
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new IOException(g.name() + ": leadership not moved to node " + to + " within " + MOVE_TIMEOUT + ": " + last);
-                }
-                sleep(POLL_INTERVAL);
+                why = refused.get();
+            } catch (IOException e) {
+                why = NodeProbe.reason(e);
             }
+            if (System.nanoTime() > deadline) {
+                throw new IOException(failure + ": " + why);
+            }
+            onRetry.accept(why);
+            sleep(interval);
         }
     }
 
