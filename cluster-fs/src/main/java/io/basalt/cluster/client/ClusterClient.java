@@ -230,7 +230,7 @@ public final class ClusterClient implements AutoCloseable {
         if (at >= 0) {
             return openSnapshot(name.substring(0, at), name.substring(at + 1));
         }
-        VdiskRecord v = vdisk(name).orElseThrow(() -> new IllegalArgumentException("vdisk: " + name + " (expected: an existing vdisk)"));
+        VdiskRecord v = existing(name);
         ensureOnAllPgs(v);
         return new ClusterVdisk(this, v);
     }
@@ -296,10 +296,7 @@ public final class ClusterClient implements AutoCloseable {
      */
     public VdiskRecord removeSnapshot(String vdisk, String snap) {
         VdiskRecord v = existing(vdisk);
-        if (v.snapshot(snap).isEmpty()) {
-            throw new IllegalArgumentException("snapshot: " + vdisk + "@" + snap + " (expected: one of "
-                    + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
-        }
+        snapshotOf(v, snap);
         List<String> clones = clonesOf(v, snap);
         if (!clones.isEmpty()) {
             throw new IllegalArgumentException("snapshot " + vdisk + "@" + snap + " has clones " + clones + "; remove them first");
@@ -335,8 +332,7 @@ public final class ClusterClient implements AutoCloseable {
      */
     public VdiskRecord rollback(String vdisk, String snap) {
         VdiskRecord v = existing(vdisk);
-        VdiskRecord.SnapshotRecord s = v.snapshot(snap).orElseThrow(() -> new IllegalArgumentException("snapshot: " + vdisk + "@"
-                + snap + " (expected: one of " + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")"));
+        VdiskRecord.SnapshotRecord s = snapshotOf(v, snap);
         checkAll(onEveryPg(new PgOp.Rollback(v.id(), snap)), "rollback " + vdisk + "@" + snap);
         return s.sizeBytes() == v.sizeBytes() ? v : recordResize(vdisk, s.sizeBytes());
     }
@@ -347,9 +343,8 @@ public final class ClusterClient implements AutoCloseable {
         long used = 0;
         long stored = 0;
         long versions = 0;
-        List<CompletableFuture<PgResult>> parts = onEveryPg(new PgOp.Space(v.id()));
-        for (int pg = 0; pg < parts.size(); pg++) {
-            PgResult.Space q = (PgResult.Space) checked(await(parts.get(pg), "usage of " + name + " on pg-" + pg), "usage of " + name, pg);
+        for (PgResult r : answers(onEveryPg(new PgOp.Space(v.id())), "usage of " + name)) {
+            PgResult.Space q = (PgResult.Space) r;
             used += q.usedBytes();
             stored += q.storedBytes();
             versions += q.versionCount();
@@ -364,15 +359,14 @@ public final class ClusterClient implements AutoCloseable {
     public List<Extent> diff(String name, String fromSnap, String toSnap) {
         VdiskRecord v = existing(name);
         for (String snap : new String[] {fromSnap, toSnap}) {
-            if (snap != null && v.snapshot(snap).isEmpty()) {
-                throw new IllegalArgumentException("snapshot: " + name + "@" + snap + " (expected: one of "
-                        + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
+            if (snap != null) {
+                snapshotOf(v, snap);
             }
         }
-        List<CompletableFuture<PgResult>> parts = onEveryPg(new PgOp.Diff(v.id(), fromSnap == null ? "" : fromSnap, toSnap == null ? "" : toSnap));
         List<Extent> all = new ArrayList<>();
-        for (int pg = 0; pg < parts.size(); pg++) {
-            all.addAll(((PgResult.Extents) checked(await(parts.get(pg), "diff of " + name + " on pg-" + pg), "diff of " + name, pg)).extents());
+        for (PgResult r : answers(onEveryPg(new PgOp.Diff(v.id(), fromSnap == null ? "" : fromSnap, toSnap == null ? "" : toSnap)),
+                "diff of " + name)) {
+            all.addAll(((PgResult.Extents) r).extents());
         }
         return mergeExtents(all);
     }
@@ -392,6 +386,21 @@ public final class ClusterClient implements AutoCloseable {
             } else {
                 out.add(e);
             }
+        }
+        return out;
+    }
+
+    /** Snapshot {@code snap} of {@code v}, or an error naming it and the snapshots there are. */
+    private static VdiskRecord.SnapshotRecord snapshotOf(VdiskRecord v, String snap) {
+        return v.snapshot(snap).orElseThrow(() -> new IllegalArgumentException("snapshot: " + v.name() + "@" + snap + " (expected: one of "
+                + v.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")"));
+    }
+
+    /** Each PG's answer to a query sent to all of them, in PG order; a refusal or failure throws, naming the PG. */
+    private List<PgResult> answers(List<CompletableFuture<PgResult>> parts, String what) {
+        List<PgResult> out = new ArrayList<>(parts.size());
+        for (int pg = 0; pg < parts.size(); pg++) {
+            out.add(checked(await(parts.get(pg), what + " on pg-" + pg), what, pg));
         }
         return out;
     }

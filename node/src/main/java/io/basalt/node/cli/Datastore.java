@@ -162,7 +162,7 @@ interface Datastore extends AutoCloseable {
         @Override
         public List<SnapshotInfo> snapshots(String name) {
             VdiskRecord v = record(name);
-            return v.snapshots().stream().map(s -> new SnapshotInfo(v.id(), s.name(), -1, s.sizeBytes(), s.createdMs())).toList();
+            return v.snapshots().stream().map(s -> snapshotInfo(v, s)).toList();
         }
 
         @Override
@@ -198,7 +198,11 @@ interface Datastore extends AutoCloseable {
         @Override
         public SnapshotInfo createSnapshot(String vdisk, String snap) {
             VdiskRecord v = client.createSnapshot(vdisk, snap);
-            VdiskRecord.SnapshotRecord s = v.snapshot(snap).orElseThrow();
+            return snapshotInfo(v, v.snapshot(snap).orElseThrow());
+        }
+
+        /** A snapshot as the engine describes one; its epoch is per PG on a cluster, so -1. */
+        private static SnapshotInfo snapshotInfo(VdiskRecord v, VdiskRecord.SnapshotRecord s) {
             return new SnapshotInfo(v.id(), s.name(), -1, s.sizeBytes(), s.createdMs());
         }
 
