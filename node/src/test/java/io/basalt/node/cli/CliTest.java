@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -13,33 +11,25 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import picocli.CommandLine;
 
 /** The CLI end to end on a real store: what operators type, what they read back. */
 class CliTest {
     @TempDir
     Path dir;
 
-    record Result(int exit, String out, String err) {}
-
-    Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = BasaltCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
+    /** {@code basalt ARGS --data DIR/store}. */
+    CliResult run(String... args) {
         String[] withData = new String[args.length + 2];
         System.arraycopy(args, 0, withData, 0, args.length);
         withData[args.length] = "--data";
         withData[args.length + 1] = dir.resolve("store").toString();
-        int exit = cl.execute(withData);
-        return new Result(exit, out.toString(), err.toString());
+        return CliResult.run(withData);
     }
 
     @Test
     void vdiskLifecycleLikeRbd() throws Exception {
         assertEquals(0, run("vdisk", "create", "web1", "--size", "64M").exit());
-        Result info = run("vdisk", "info", "web1");
+        CliResult info = run("vdisk", "info", "web1");
         assertTrue(info.out().contains("size:          64 MiB"), info.out());
         assertTrue(info.out().contains("used:          0 B"), info.out());
 
@@ -47,17 +37,17 @@ class CliTest {
         new Random(5).nextBytes(data);
         Path in = dir.resolve("in.bin");
         Files.write(in, data);
-        Result w = run("vdisk", "write", "web1", "--offset", "1000", "--input", in.toString());
+        CliResult w = run("vdisk", "write", "web1", "--offset", "1000", "--input", in.toString());
         assertEquals(0, w.exit(), w.err());
         assertTrue(w.out().contains("wrote 10000 bytes to web1 at offset 1000"), w.out());
 
-        Result snap = run("snap", "create", "web1@s1");
+        CliResult snap = run("snap", "create", "web1@s1");
         assertEquals(0, snap.exit(), snap.err());
         assertTrue(snap.out().startsWith("created snapshot web1@s1 (epoch 1)"), snap.out());
 
         Files.write(in, new byte[4096]);
         assertEquals(0, run("vdisk", "write", "web1", "--offset", "8192", "--input", in.toString()).exit());
-        Result diff = run("vdisk", "diff", "web1@s1", "web1");
+        CliResult diff = run("vdisk", "diff", "web1@s1", "web1");
         assertEquals(0, diff.exit(), diff.err());
         assertTrue(diff.out().contains("8192           4096       zero"), diff.out());
 
@@ -66,10 +56,10 @@ class CliTest {
         assertArrayEquals(data, Files.readAllBytes(out));
 
         assertEquals(0, run("vdisk", "clone", "web1@s1", "web2").exit());
-        Result rm = run("snap", "rm", "web1@s1");
+        CliResult rm = run("snap", "rm", "web1@s1");
         assertEquals(1, rm.exit());
         assertTrue(rm.err().contains("snapshot web1@s1 has 1 clones (web2); flatten or remove them first"), rm.err());
-        Result flat = run("vdisk", "flatten", "web2");
+        CliResult flat = run("vdisk", "flatten", "web2");
         assertEquals(0, flat.exit(), flat.err());
         assertEquals(0, run("vdisk", "read", "web2", "--offset", "1000", "--length", "10000", "--output", out.toString()).exit());
         assertArrayEquals(data, Files.readAllBytes(out));
@@ -77,9 +67,9 @@ class CliTest {
 
         assertEquals(0, run("snap", "create", "web1@s2").exit());
         assertEquals(0, run("snap", "rollback", "web1@s2").exit());
-        Result ls = run("vdisk", "ls", "-l");
+        CliResult ls = run("vdisk", "ls", "-l");
         assertTrue(ls.out().contains("web1") && ls.out().contains("web2"), ls.out());
-        Result rmv = run("vdisk", "rm", "web1");
+        CliResult rmv = run("vdisk", "rm", "web1");
         assertEquals(1, rmv.exit());
         assertTrue(rmv.err().contains("has 1 snapshots (s2)"), rmv.err());
         assertEquals(0, run("snap", "purge", "web1").exit());
@@ -89,34 +79,34 @@ class CliTest {
 
     @Test
     void badValuesAreNamed() throws Exception {
-        Result size = run("vdisk", "create", "x", "--size", "ten");
+        CliResult size = run("vdisk", "create", "x", "--size", "ten");
         assertEquals(2, size.exit());
         assertTrue(size.err().contains("'ten'"), size.err());
 
-        Result block = run("vdisk", "create", "x", "--size", "1G", "--block-size", "1000");
+        CliResult block = run("vdisk", "create", "x", "--size", "1G", "--block-size", "1000");
         assertEquals(1, block.exit());
         assertTrue(block.err().contains("block size: 1000 (expected: 512 or 4096)"), block.err());
 
-        Result name = run("vdisk", "create", "bad/name", "--size", "1G");
+        CliResult name = run("vdisk", "create", "bad/name", "--size", "1G");
         assertTrue(name.err().contains("'bad/name'"), name.err());
 
-        Result missing = run("vdisk", "info", "nope");
+        CliResult missing = run("vdisk", "info", "nope");
         assertEquals(1, missing.exit());
         assertTrue(missing.err().contains("no vdisk named nope"), missing.err());
 
         assertEquals(0, run("vdisk", "create", "small", "--size", "1M").exit());
-        Result shrink = run("vdisk", "resize", "small", "--size", "2M");
+        CliResult shrink = run("vdisk", "resize", "small", "--size", "2M");
         assertEquals(0, shrink.exit(), shrink.err());
         Path big = dir.resolve("big.bin");
         java.nio.file.Files.write(big, new byte[3 << 20]);
-        Result tooBig = run("vdisk", "write", "small", "--input", big.toString());
+        CliResult tooBig = run("vdisk", "write", "small", "--input", big.toString());
         assertEquals(1, tooBig.exit());
         assertTrue(tooBig.err().contains("is 3145728 bytes at offset 0 (expected: within the vdisk's 2097152 bytes)"), tooBig.err());
         assertTrue(run("vdisk", "info", "small").out().contains("used:          0 B"), "a refused write must write nothing");
-        Result snapSpec = run("snap", "create", "small");
+        CliResult snapSpec = run("snap", "create", "small");
         assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
 
-        Result demoWrite = run("demo", "--write", "0", "--serve-seconds", "0");
+        CliResult demoWrite = run("demo", "--write", "0", "--serve-seconds", "0");
         assertEquals(2, demoWrite.exit(), demoWrite.out());
         assertTrue(demoWrite.err().contains("--write: 0 bytes (expected: a multiple of 4 KiB from 8 MiB to the vdisk size 1 GiB)"), demoWrite.err());
     }
@@ -125,28 +115,28 @@ class CliTest {
     void targetsAreConfiguredAndValidated() {
         assertEquals(0, run("vdisk", "create", "web1", "--size", "16M").exit());
         assertEquals(0, run("target", "create", "iqn.2026-11.io.basalt:web1").exit());
-        Result badIqn = run("target", "create", "not-an-iqn");
+        CliResult badIqn = run("target", "create", "not-an-iqn");
         assertEquals(1, badIqn.exit());
         assertTrue(badIqn.err().contains("'not-an-iqn'"), badIqn.err());
-        Result lun = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "web1");
+        CliResult lun = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "web1");
         assertEquals(0, lun.exit(), lun.err());
         assertTrue(lun.out().contains("exported web1 as iqn.2026-11.io.basalt:web1 lun 0"), lun.out());
-        Result missing = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "nope");
+        CliResult missing = run("target", "lun", "add", "iqn.2026-11.io.basalt:web1", "nope");
         assertTrue(missing.err().contains("no vdisk named nope"), missing.err());
-        Result shortSecret = run("target", "chap", "set", "iqn.2026-11.io.basalt:web1", "--user", "u", "--secret", "short");
+        CliResult shortSecret = run("target", "chap", "set", "iqn.2026-11.io.basalt:web1", "--user", "u", "--secret", "short");
         assertTrue(shortSecret.err().contains("basalt target chap set: secret length: 5 bytes (expected: 12..255)"), shortSecret.err());
         assertEquals(0, run("target", "chap", "set", "iqn.2026-11.io.basalt:web1", "--user", "u", "--secret", "twelve-bytes!").exit());
         assertEquals(0, run("target", "acl", "add", "iqn.2026-11.io.basalt:web1", "iqn.2026-11.host:h1").exit());
-        Result ls = run("target", "ls");
+        CliResult ls = run("target", "ls");
         assertTrue(ls.out().contains("lun 0: web1") && ls.out().contains("iqn.2026-11.host:h1") && ls.out().contains("one-way"), ls.out());
-        Result portal = run("serve", "--portal", "localhost");
+        CliResult portal = run("serve", "--portal", "localhost");
         assertTrue(portal.err().contains("portal: 'localhost' (expected: HOST:PORT"), portal.err());
     }
 
     @Test
     void demoRunsEndToEndAndCanRunAgain() {
         for (int i = 0; i < 2; i++) {
-            Result demo = run("demo", "--size", "64M", "--write", "16M", "--serve-seconds", "1", "--portal", "127.0.0.1:0");
+            CliResult demo = run("demo", "--size", "64M", "--write", "16M", "--serve-seconds", "1", "--portal", "127.0.0.1:0");
             assertEquals(0, demo.exit(), demo.err());
             assertTrue(demo.out().contains("3. snapshot demo-disk@base (epoch 1)"), demo.out());
             assertTrue(demo.out().contains("7. diff demo-disk@base..demo-disk: 1 extents, 8 MiB changed"), demo.out());
@@ -159,16 +149,12 @@ class CliTest {
         Path file = dir.resolve("cluster.json");
         // Ports 2..4 on loopback: nothing listens there, so every connection is refused at once.
         io.basalt.node.cluster.ClusterFile.local("c1", 3, 1, 2, 3).write(file);
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = BasaltCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000");
-        assertEquals(ClusterCommand.EXIT_NO_QUORUM, exit, out + "\n" + err);
-        assertTrue(out.toString().startsWith("cluster c1: nodes 0 up, 3 down; groups 0 ok, 0 degraded, 3 unavailable"), out.toString());
-        assertTrue(out.toString().matches("(?s).*\\n1 +127\\.0\\.0\\.1:2 +down .*") && out.toString().contains("Connection refused"), out.toString());
-        assertTrue(out.toString().contains("pg-1     -"), out.toString());
-        assertEquals("", err.toString());
+        CliResult r = CliResult.run("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000");
+        String out = r.out();
+        assertEquals(ClusterCommand.EXIT_NO_QUORUM, r.exit(), out + "\n" + r.err());
+        assertTrue(out.startsWith("cluster c1: nodes 0 up, 3 down; groups 0 ok, 0 degraded, 3 unavailable"), out);
+        assertTrue(out.matches("(?s).*\\n1 +127\\.0\\.0\\.1:2 +down .*") && out.contains("Connection refused"), out);
+        assertTrue(out.contains("pg-1     -"), out);
+        assertEquals("", r.err());
     }
 }

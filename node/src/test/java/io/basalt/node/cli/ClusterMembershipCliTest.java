@@ -3,8 +3,6 @@ package io.basalt.node.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
@@ -20,7 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
 import io.basalt.cluster.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.vdisk.store.VdiskStore;
-import picocli.CommandLine;
 
 /**
  * {@code basalt cluster replace-node} and {@code status} as an operator types them, against
@@ -50,16 +47,8 @@ class ClusterMembershipCliTest {
         }
     }
 
-    record Result(int exit, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = BasaltCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Result(exit, out.toString(), err.toString());
+    private static CliResult run(String... args) {
+        return CliResult.run(args);
     }
 
     private static int freePort() throws Exception {
@@ -73,8 +62,8 @@ class ClusterMembershipCliTest {
         nodes.put(id, ClusterNode.start(file.toConfig(), join ? o.joining() : o));
     }
 
-    private static Result awaitStatus(Path file, String summary) throws Exception {
-        Result last = null;
+    private static CliResult awaitStatus(Path file, String summary) throws Exception {
+        CliResult last = null;
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < deadline) {
             last = run("cluster", "status", "--config", file.toString());
@@ -101,23 +90,23 @@ class ClusterMembershipCliTest {
         awaitStatus(path, "cluster c: nodes 3 up, 0 down; groups 3 ok, 0 degraded, 0 unavailable");
 
         nodes.remove(3).close();
-        Result degraded = awaitStatus(path, "cluster c: nodes 2 up, 1 down; groups 0 ok, 3 degraded, 0 unavailable");
+        CliResult degraded = awaitStatus(path, "cluster c: nodes 2 up, 1 down; groups 0 ok, 3 degraded, 0 unavailable");
         assertTrue(degraded.out().contains("3(down)"), degraded.out());
 
         int port4 = freePort();
         start(file.withNode(new ClusterFile.Node(4, "127.0.0.1", port4)), 4, true);
-        Result r = run("cluster", "replace-node", "--config", path.toString(), "--old", "3", "--new", "4", "--address", "127.0.0.1:" + port4);
+        CliResult r = run("cluster", "replace-node", "--config", path.toString(), "--old", "3", "--new", "4", "--address", "127.0.0.1:" + port4);
         assertEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("replace node 3 by node 4: 3 groups"), r.out());
         assertTrue(r.out().contains("[3/3] pg-1: ["), r.out());
         assertTrue(r.out().contains("node 3 replaced by node 4 in 3 groups"), r.out());
         assertEquals(List.of(1, 2, 4), ClusterFile.read(path).nodes().stream().map(ClusterFile.Node::id).toList());
 
-        Result ok = awaitStatus(path, "cluster c: nodes 3 up, 0 down; groups 3 ok, 0 degraded, 0 unavailable");
+        CliResult ok = awaitStatus(path, "cluster c: nodes 3 up, 0 down; groups 3 ok, 0 degraded, 0 unavailable");
         assertTrue(ok.out().matches("(?s).*\\npg-0 .* ok\\n.*"), ok.out());
         assertEquals(3, nodes.get(4).status().size(), "node 4 holds meta, pg-0, pg-1");
 
-        Result refused = run("cluster", "remove-node", "--config", path.toString(), "--id", "1");
+        CliResult refused = run("cluster", "remove-node", "--config", path.toString(), "--id", "1");
         assertEquals(1, refused.exit(), refused.out() + refused.err());
         assertTrue(refused.err().contains("no other node is up to take its replica"), refused.err());
     }

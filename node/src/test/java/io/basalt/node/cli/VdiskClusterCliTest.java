@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -20,7 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
 import io.basalt.cluster.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.vdisk.store.VdiskStore;
-import picocli.CommandLine;
 
 /**
  * {@code basalt vdisk} and {@code basalt snap} with {@code --cluster}: the same commands as on the
@@ -41,31 +38,23 @@ class VdiskClusterCliTest {
         }
     }
 
-    record Result(int exit, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = BasaltCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Result(exit, out.toString(), err.toString());
+    private static CliResult run(String... args) {
+        return CliResult.run(args);
     }
 
-    private Result ok(String... args) {
+    private CliResult ok(String... args) {
         return expect(0, args);
     }
 
-    private Result refused(String... args) {
+    private CliResult refused(String... args) {
         return expect(1, args);
     }
 
     /** Runs {@code basalt ARGS --cluster DIR} and checks its exit code. */
-    private Result expect(int exit, String... args) {
+    private CliResult expect(int exit, String... args) {
         String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--cluster", dir.toString()))
                 .toArray(String[]::new);
-        Result r = run(all);
+        CliResult r = run(all);
         assertEquals(exit, r.exit(), String.join(" ", args) + " (exit " + exit + " expected): " + r.out() + r.err());
         return r;
     }
@@ -152,7 +141,7 @@ class VdiskClusterCliTest {
         assertTrue(ok("snap", "create", "web@s1").out().startsWith("created snapshot web@s1 in "));
         ok("vdisk", "write", "web", "--offset", "10M", "-i", fa.toString());
 
-        Result diff = ok("vdisk", "diff", "web@s1");
+        CliResult diff = ok("vdisk", "diff", "web@s1");
         assertEquals(List.of("Offset         Length     Type", "10485760       3145728    data"), diff.out().lines().toList(),
                 "one extent, merged across the groups that hold its stripes");
         assertTrue(ok("vdisk", "du", "web").out().contains("6 MiB"), "used: both 3 MiB writes");
@@ -187,10 +176,10 @@ class VdiskClusterCliTest {
         ok("vdisk", "rm", "web2");
         assertEquals("", ok("vdisk", "ls").out());
 
-        Result both = run("vdisk", "ls", "--cluster", dir.toString(), "--data", dir.resolve("x").toString());
+        CliResult both = run("vdisk", "ls", "--cluster", dir.toString(), "--data", dir.resolve("x").toString());
         assertEquals(1, both.exit());
         assertTrue(both.err().contains("(expected: one of them)"), both.err());
-        Result missing = run("vdisk", "ls", "--cluster", dir.resolve("nowhere").toString());
+        CliResult missing = run("vdisk", "ls", "--cluster", dir.resolve("nowhere").toString());
         assertEquals(1, missing.exit());
         assertTrue(missing.err().contains("nowhere (expected: a cluster file"), missing.err());
     }

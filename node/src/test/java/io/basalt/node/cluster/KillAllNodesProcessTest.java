@@ -109,7 +109,7 @@ class KillAllNodesProcessTest {
             stop.set(true);
             // Writes in flight at the kill fail once the client's I/O timeout passes.
             writer.join(TimeUnit.SECONDS.toMillis(30) + config.tuning().ioTimeout().toMillis());
-            assertTrue(!writer.isAlive(), "writer finished");
+            org.junit.jupiter.api.Assertions.assertFalse(writer.isAlive(), "writer finished");
             assertTrue(inFlight.tryAcquire(IN_FLIGHT, config.tuning().ioTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS),
                     "every write in flight at the kill was answered (failed or acknowledged)");
         }
