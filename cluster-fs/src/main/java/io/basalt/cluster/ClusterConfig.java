@@ -59,7 +59,7 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         public static final int PG_INFLIGHT_ENTRIES_DEFAULT = 1;
 
         public static Tuning defaults() {
-            return new Tuning(Duration.ofMillis(1000), Duration.ofSeconds(3), Duration.ofSeconds(30), 100_000, 64L << 20,
+            return new Tuning(Duration.ofMillis(1000), Duration.ofSeconds(3), Duration.ofSeconds(30), 100_000, 16L << 20,
                     PG_INFLIGHT_ENTRIES_DEFAULT);
         }
 

@@ -32,6 +32,8 @@ public final class RaftSetup {
     static final SizeInBytes APPENDER_BUFFER_BYTES = SizeInBytes.valueOf("2MB");
     /** Ratis requires room for one whole entry plus 8 bytes of framing. */
     static final SizeInBytes LOG_WRITE_BUFFER_BYTES = SizeInBytes.valueOf("2200KB");
+    /** Closed log segments a group keeps on the heap besides the open one. */
+    static final int SEGMENT_CACHE_NUM_MAX = 1;
 
     private RaftSetup() {}
 
@@ -101,6 +103,12 @@ public final class RaftSetup {
         RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
         RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(1024, t.snapshotEveryEntries()));
         RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(t.logSegmentSizeBytes()));
+        // Ratis keeps the open segment's entries on the heap, and up to 6 closed segments (200 MB
+        // per group by default): with a group per PG that is most of a node's heap, churned through
+        // the old generation (docs/raft-log-cache.md). Keep one closed segment; a follower further
+        // behind is served from the segment files.
+        RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, SEGMENT_CACHE_NUM_MAX);
+        RaftServerConfigKeys.Log.setSegmentCacheSizeMax(p, SizeInBytes.valueOf(2 * t.logSegmentSizeBytes()));
         RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, APPENDER_BUFFER_BYTES);
         RaftServerConfigKeys.Log.setWriteBufferSize(p, LOG_WRITE_BUFFER_BYTES);
         // The log is fsync'd before an append is acknowledged (Ratis's default, stated here so
