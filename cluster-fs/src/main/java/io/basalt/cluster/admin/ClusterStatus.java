@@ -25,7 +25,9 @@ import io.basalt.cluster.raft.RaftSetup;
  * <ul>
  *   <li>{@link Health#OK}: a leader, every replica of the configuration up and within
  *       {@link #LAG_ENTRIES_DEGRADED} entries;</li>
- *   <li>{@link Health#DEGRADED}: a leader and a majority, but a replica is down or lagging;</li>
+ *   <li>{@link Health#DEGRADED}: a leader and a majority, but a replica is down, lagging, behind
+ *       the leader's snapshot (it can only catch up by installing it), or has not answered the
+ *       leader for {@link #SILENT_MS_DEGRADED} ms while behind;</li>
  *   <li>{@link Health#UNAVAILABLE}: no leader or no majority up: I/O to it blocks.</li>
  * </ul>
  * Nodes to ask: the config's nodes plus every peer any group's configuration names (so a node
@@ -34,6 +36,8 @@ import io.basalt.cluster.raft.RaftSetup;
 public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups) {
     /** A replica further behind the leader's commit index than this is "lagging". */
     public static final long LAG_ENTRIES_DEGRADED = 1000;
+    /** A replica behind the leader that has not answered it for this long is "silent". */
+    public static final long SILENT_MS_DEGRADED = 5000;
     public static final Duration PROBE_TIMEOUT_DEFAULT = Duration.ofSeconds(3);
 
     public enum Health { OK, DEGRADED, UNAVAILABLE }
@@ -96,7 +100,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         return views;
     }
 
-    private static GroupState group(String name, RaftGroupId g, Map<Integer, NodeProbe.NodeView> views) {
+    static GroupState group(String name, RaftGroupId g, Map<Integer, NodeProbe.NodeView> views) {
         Map<Integer, NodeProbe.GroupView> holders = new TreeMap<>();
         for (NodeProbe.NodeView v : views.values()) {
             v.groups().stream().filter(x -> x.groupId().equals(g)).findFirst().ifPresent(x -> holders.put(v.nodeId(), x));
@@ -130,8 +134,8 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
             if (!isUp) {
                 NodeProbe.NodeView v = views.get(id);
                 problems.add("node " + id + (v == null || v.up() ? " does not hold it" : " down"));
-            } else if (lag > LAG_ENTRIES_DEGRADED) {
-                problems.add("node " + id + " lags " + lag + " entries");
+            } else if (!isLeader && lag >= 0) {
+                replicaProblem(id, lag, leader.get()).ifPresent(problems::add);
             }
         }
         int majority = conf.size() / 2 + 1;
@@ -148,6 +152,27 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
             why = "";
         }
         return new GroupState(name, leaderId, leader.map(NodeProbe.GroupView::term).orElse(0L), leaderCommit, replicas, health, why);
+    }
+
+    /** What is wrong with follower {@code id}, {@code lag} entries behind {@code leader}, if anything. */
+    private static Optional<String> replicaProblem(int id, long lag, NodeProbe.GroupView leader) {
+        Long commit = leader.commitIndex().get(id);
+        if (commit != null && lag > 0 && commit < leader.snapshotIndex()) {
+            // The leader may have purged the log up to its snapshot: entries cannot bring this
+            // replica back, only a snapshot install can. (A replica stuck here is how a new
+            // replica that never received the snapshot looked in CI: docs/cluster-membership.md.)
+            return Optional.of("node " + id + " is at entry " + commit + ", behind the leader's snapshot at " + leader.snapshotIndex()
+                    + " (needs a snapshot install)");
+        }
+        Long silentMs = leader.rpcElapsedMs().get(id);
+        if (silentMs != null && lag > 0 && silentMs > SILENT_MS_DEGRADED) {
+            return Optional.of("node " + id + " lags " + lag + " entries and has not answered the leader for "
+                    + String.format(java.util.Locale.ROOT, "%.1f", silentMs / 1000.0) + " s");
+        }
+        if (lag > LAG_ENTRIES_DEGRADED) {
+            return Optional.of("node " + id + " lags " + lag + " entries");
+        }
+        return Optional.empty();
     }
 
     public boolean anyUnavailable() {

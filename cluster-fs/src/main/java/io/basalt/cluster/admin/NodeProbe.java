@@ -43,10 +43,11 @@ public final class NodeProbe {
      * @param rpcElapsedMs  on the leader: node id to ms since the follower last answered
      * @param leaderId      the leader this node knows of, or empty
      * @param term          the leader's term when this node leads, else 0
+     * @param snapshotIndex the log index of this node's latest snapshot, or -1
      */
     public record GroupView(RaftGroupId groupId, RaftPeerRole role, OptionalInt leaderId, long term, List<RaftPeer> peers,
                             Map<Integer, Long> commitIndex, Map<Integer, Long> rpcElapsedMs, long appliedIndex,
-                            boolean storageHealthy) {
+                            long snapshotIndex, boolean storageHealthy) {
         public GroupView {
             peers = List.copyOf(peers);
             commitIndex = Map.copyOf(commitIndex);
@@ -136,8 +137,9 @@ public final class NodeProbe {
             leader = nodeIdOf(RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId()));
         }
         long applied = r.getLogInfoProto().hasApplied() ? r.getLogInfoProto().getApplied().getIndex() : -1;
+        long snapshot = r.getLogInfoProto().hasLastSnapshot() ? r.getLogInfoProto().getLastSnapshot().getIndex() : -1;
         return new GroupView(r.getRaftGroupId(), role.getRole(), leader, term, new ArrayList<>(r.getGroup().getPeers()), commits,
-                elapsed, applied, r.isRaftStorageHealthy());
+                elapsed, applied, snapshot, r.isRaftStorageHealthy());
     }
 
     /** The innermost message of a failure, in one line: what an operator can act on. */

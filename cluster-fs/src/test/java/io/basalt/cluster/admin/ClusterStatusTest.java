@@ -64,6 +64,48 @@ class ClusterStatusTest {
         assertEquals(4, unavailable.count(ClusterStatus.Health.UNAVAILABLE), unavailable.render());
     }
 
+    @Test
+    void aFollowerBehindTheLeadersSnapshotOrSilentIsDegraded() {
+        org.apache.ratis.protocol.RaftGroupId g = org.apache.ratis.protocol.RaftGroupId.randomId();
+        // What CI's stuck new replica looked like: node 4 at entry 40, the leader at 326 with a
+        // snapshot at 199 (its log purged below it), node 4 answering heartbeats.
+        assertEquals("node 4 is at entry 40, behind the leader's snapshot at 199 (needs a snapshot install)",
+                degradedWhy(g, leaderView(g, 326, 40, 20, 199), 40));
+        assertEquals("node 4 lags 6 entries and has not answered the leader for 7.5 s",
+                degradedWhy(g, leaderView(g, 326, 320, 7_500, 199), 320));
+        assertEquals("node 4 lags 1326 entries", degradedWhy(g, leaderView(g, 2_326, 1_000, 20, 199), 1_000));
+        // Caught up, or a moment behind and answering: ok.
+        for (long follower : new long[] {326, 320}) {
+            ClusterStatus.GroupState ok = ClusterStatus.group("pg-0", g, views(g, leaderView(g, 326, follower, 20, 199), follower));
+            assertEquals(ClusterStatus.Health.OK, ok.health(), ok.toString());
+        }
+    }
+
+    private static String degradedWhy(org.apache.ratis.protocol.RaftGroupId g, NodeProbe.GroupView leader, long followerCommit) {
+        ClusterStatus.GroupState s = ClusterStatus.group("pg-0", g, views(g, leader, followerCommit));
+        assertEquals(ClusterStatus.Health.DEGRADED, s.health(), s.toString());
+        return s.why();
+    }
+
+    private static NodeProbe.GroupView leaderView(org.apache.ratis.protocol.RaftGroupId g, long commit, long followerCommit,
+                                                  long followerSilentMs, long snapshot) {
+        return new NodeProbe.GroupView(g, org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER, java.util.OptionalInt.of(1), 3,
+                peers(), java.util.Map.of(1, commit, 4, followerCommit), java.util.Map.of(4, followerSilentMs), commit, snapshot, true);
+    }
+
+    private static java.util.Map<Integer, NodeProbe.NodeView> views(org.apache.ratis.protocol.RaftGroupId g, NodeProbe.GroupView leader,
+                                                                    long followerCommit) {
+        NodeProbe.GroupView follower = new NodeProbe.GroupView(g, org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER,
+                java.util.OptionalInt.of(1), 0, peers(), java.util.Map.of(4, followerCommit), java.util.Map.of(), followerCommit, -1, true);
+        return new java.util.TreeMap<>(java.util.Map.of(1, new NodeProbe.NodeView(1, "127.0.0.1:1", null, List.of(leader)),
+                4, new NodeProbe.NodeView(4, "127.0.0.1:4", null, List.of(follower))));
+    }
+
+    private static List<org.apache.ratis.protocol.RaftPeer> peers() {
+        return List.of(1, 4).stream().map(id -> org.apache.ratis.protocol.RaftPeer.newBuilder()
+                .setId(io.basalt.cluster.raft.RaftSetup.peerId(id)).setAddress("127.0.0.1:" + id).build()).toList();
+    }
+
     /** Waits until the status satisfies {@code ok}; on timeout the assertion shows the last status. */
     private void awaitStatus(String what, java.util.function.Predicate<ClusterStatus> ok) throws InterruptedException {
         ClusterStatus[] last = new ClusterStatus[1];

@@ -30,7 +30,10 @@ import io.basalt.cluster.raft.RaftSetup;
  * Chaos with a checked history: two clients (two "hosts") with three closed-loop workers each
  * read and write 16 registers (4 KiB blocks in different stripes, so different placement
  * groups) of one vdisk, while a nemesis kills the leader of a random group (a PG or the meta
- * group) or a random node, restarts it, and goes again, one node down at a time. Every
+ * group) or a random node and restarts it, or cuts a group's leader off from the other nodes
+ * (a minority partition, {@link Partitions}) and heals it, and goes again, one fault at a time.
+ * A partitioned leader still answers the clients, which can reach it: its lease must stop it
+ * serving reads once the majority may have elected another leader. Every
  * operation is recorded with its invocation and completion time and outcome; the history must be
  * linearizable per register ({@link RegisterHistory}): no stale read, no lost acknowledged
  * write, no read going back in time, across clients and across leader changes. Snapshots every
@@ -48,9 +51,11 @@ class ChaosHistoryTest {
     Path dir;
     private TestCluster cluster;
     private final List<ClusterClient> clients = new ArrayList<>();
+    private final Partitions partitions = new Partitions();
 
     @AfterEach
     void stop() throws Exception {
+        partitions.close();
         for (ClusterClient c : clients) {
             c.close();
         }
@@ -153,16 +158,19 @@ class ChaosHistoryTest {
         long writesUnknown = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.UNKNOWN).count();
         long reads = ops.stream().filter(o -> !o.write()).count();
         long readsOfWrites = ops.stream().filter(o -> !o.write() && o.value() != 0).count();
-        System.out.printf("chaos: %d faults %s; %d writes acknowledged, %d with unknown outcome, %d reads%n",
-                faults.size(), faults, writesOk, writesUnknown, reads);
+        System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome, %d reads%n",
+                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads);
         List<String> violations = history.check();
         assertEquals(List.of(), violations.stream().limit(10).toList(), violations.size() + " linearizability violations");
         assertTrue(faults.size() >= 4, "the nemesis struck: " + faults);
+        if (faults.stream().anyMatch(f -> f.startsWith("partition"))) {
+            assertTrue(partitions.blockedCalls.get() > 0, "a partition held up Raft messages");
+        }
         assertTrue(writesOk >= 200 && readsOfWrites >= 200, "enough happened to mean something: " + writesOk
                 + " writes, " + readsOfWrites + " reads of written values");
     }
 
-    /** Kills and restarts leaders and nodes for {@link #CHAOS}; returns what it did. */
+    /** Kills and restarts leaders and nodes, or partitions leaders off, for {@link #CHAOS}; returns what it did. */
     private List<String> nemesis(Random r) throws Exception {
         List<String> done = new ArrayList<>();
         long end = System.nanoTime() + CHAOS.toNanos();
@@ -173,9 +181,10 @@ class ChaosHistoryTest {
         }
         while (System.nanoTime() < end) {
             Thread.sleep(1000 + r.nextInt(1500));
+            int kind = r.nextInt(3);
             int victim;
             String what;
-            if (r.nextInt(3) > 0) {
+            if (kind < 2) {
                 RaftGroupId g = groups.get(r.nextInt(groups.size()));
                 victim = cluster.waitForLeader(g, Duration.ofSeconds(20));
                 what = "leader of " + (groups.indexOf(g) == 0 ? "meta" : "pg-" + (groups.indexOf(g) - 1)) + " (node " + victim + ")";
@@ -183,10 +192,23 @@ class ChaosHistoryTest {
                 victim = 1 + r.nextInt(cluster.config().nodes().size());
                 what = "node " + victim;
             }
-            cluster.stopNode(victim);
-            Thread.sleep(1000 + r.nextInt(2000));
-            cluster.startNode(victim);
-            done.add(what);
+            if (kind == 1) {
+                List<String> others = new ArrayList<>();
+                for (var n : cluster.config().nodes()) {
+                    if (n.id() != victim) {
+                        others.add(RaftSetup.peerId(n.id()).toString());
+                    }
+                }
+                partitions.isolate(RaftSetup.peerId(victim).toString(), others);
+                Thread.sleep(2000 + r.nextInt(2000));
+                partitions.heal();
+                done.add("partition " + what);
+            } else {
+                cluster.stopNode(victim);
+                Thread.sleep(1000 + r.nextInt(2000));
+                cluster.startNode(victim);
+                done.add(what);
+            }
         }
         return done;
     }
