@@ -33,7 +33,12 @@ import io.basalt.cluster.raft.RaftSetup;
  * group) or a random node and restarts it, or cuts a group's leader off from the other nodes
  * (a minority partition, {@link Partitions}) and heals it, and goes again, one fault at a time.
  * A partitioned leader still answers the clients, which can reach it: its lease must stop it
- * serving reads once the majority may have elected another leader. Every
+ * serving reads once the majority may have elected another leader.
+ *
+ * <p>Meanwhile a snapshotter takes a snapshot of the vdisk every few seconds. Afterwards each
+ * snapshot's registers are read and checked as reads spanning the snapshot call (a snapshot is
+ * one entry per PG, each frozen at some moment inside the call), and a linked clone of the last
+ * one must read the same as that snapshot. Every
  * operation is recorded with its invocation and completion time and outcome; the history must be
  * linearizable per register ({@link RegisterHistory}): no stale read, no lost acknowledged
  * write, no read going back in time, across clients and across leader changes. Snapshots every
@@ -90,7 +95,7 @@ class ChaosHistoryTest {
     }
 
     @Test
-    void historiesUnderLeaderAndNodeKillsAreLinearizable() throws Exception {
+    void historiesUnderKillsPartitionsAndSnapshotsAreLinearizable() throws Exception {
         ClusterConfig.Tuning t = TestCluster.fastTuning();
         t = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), t.ioTimeout(), 300, 1L << 20, t.pgInflightEntriesMax());
         cluster = TestCluster.start(TestCluster.config("chaos", 3, 3, 3, t), dir);
@@ -136,8 +141,36 @@ class ChaosHistoryTest {
             }
         }
 
+        record Snap(String name, long invokedAt, long completedAt) {}
+        List<Snap> snaps = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger snapFailures = new java.util.concurrent.atomic.AtomicInteger();
+        Thread snapshotter = Thread.ofPlatform().name("chaos-snapshotter").start(() -> {
+            for (int k = 1; !stopping.get(); k++) {
+                try {
+                    Thread.sleep(2500);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                String name = "s" + k;
+                long t0 = System.nanoTime();
+                // A failed call is finished by calling again (its PG steps are idempotent); the
+                // snapshot's moment on each PG then lies between the first call and the last.
+                for (int attempt = 0; attempt < 5; attempt++) {
+                    try {
+                        clients.get(1).createSnapshot("reg", name);
+                        snaps.add(new Snap(name, t0, System.nanoTime()));
+                        break;
+                    } catch (RuntimeException e) {
+                        snapFailures.incrementAndGet();
+                    }
+                }
+            }
+        });
+
         List<String> faults = nemesis(new Random(42));
         stopping.set(true);
+        snapshotter.join(TimeUnit.SECONDS.toMillis(120));
+        assertTrue(!snapshotter.isAlive(), "the snapshotter finished");
         for (Thread w : workers) {
             w.join(TimeUnit.SECONDS.toMillis(60) + t.ioTimeout().toMillis());
             assertTrue(!w.isAlive(), w.getName() + " finished");
@@ -153,13 +186,36 @@ class ChaosHistoryTest {
             }
         }
 
+        // Every snapshot read through a client, as reads spanning its snapshot call.
+        long snapReads = 0;
+        for (Snap snap : snaps) {
+            try (ClusterVdisk view = clients.get(snaps.indexOf(snap) % CLIENTS).openSnapshot("reg", snap.name())) {
+                for (int register = 0; register < REGISTERS; register++) {
+                    ByteBuffer b = view.read(lbaOf(register), REGISTER_BYTES / BLOCK).join();
+                    history.add(new Op(register, false, decode(register, b), snap.invokedAt(), snap.completedAt(), Outcome.OK));
+                    snapReads++;
+                }
+            }
+        }
+        assertTrue(snaps.size() >= 3, "snapshots taken during the chaos: " + snaps + " (" + snapFailures + " failed calls)");
+        Snap last = snaps.get(snaps.size() - 1);
+        cluster.client().cloneVdisk("reg", last.name(), "reg-clone");
+        try (ClusterVdisk snapView = cluster.client().openSnapshot("reg", last.name()); ClusterVdisk clone = clients.get(1).open("reg-clone")) {
+            for (int register = 0; register < REGISTERS; register++) {
+                assertEquals(decode(register, snapView.read(lbaOf(register), REGISTER_BYTES / BLOCK).join()),
+                        decode(register, clone.read(lbaOf(register), REGISTER_BYTES / BLOCK).join()),
+                        "register " + register + " of clone reg-clone vs its origin reg@" + last.name());
+            }
+        }
+
         List<Op> ops = history.ops();
         long writesOk = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.OK).count();
         long writesUnknown = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.UNKNOWN).count();
         long reads = ops.stream().filter(o -> !o.write()).count();
         long readsOfWrites = ops.stream().filter(o -> !o.write() && o.value() != 0).count();
-        System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome, %d reads%n",
-                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads);
+        System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
+                + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads%n",
+                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(), snapReads);
         List<String> violations = history.check();
         assertEquals(List.of(), violations.stream().limit(10).toList(), violations.size() + " linearizability violations");
         assertTrue(faults.size() >= 4, "the nemesis struck: " + faults);
