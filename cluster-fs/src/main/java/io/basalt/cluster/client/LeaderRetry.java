@@ -54,6 +54,12 @@ final class LeaderRetry {
         }
         return false;
     };
+    /**
+     * A local server refused a request before appending it because it is not running (starting,
+     * closing): Ratis checks its life cycle first, or its client executor is shut down.
+     */
+    static final Predicate<Throwable> NOT_RUNNING = e -> e instanceof org.apache.ratis.protocol.exceptions.ServerNotReadyException
+            || e instanceof java.util.concurrent.RejectedExecutionException;
     static final Predicate<Throwable> READ = NO_LEADER.or(e -> e instanceof ReadIndexException || e instanceof ReadException);
 
     private LeaderRetry() {}

@@ -166,9 +166,9 @@ final class PgChannel implements AutoCloseable {
             } else {
                 Supplier<CompletableFuture<RaftClientReply>> remote = () -> client.send(c -> c.async().send(m), LeaderRetry.STEPPING_DOWN, deadline);
                 // Refused as "not (or no longer) the leader" means not appended: safe to send to the leader.
-                // Refused before it reached the log (a stopping server's executor) likewise.
+                // Refused before it reached the log (a server stopping or not started yet) likewise.
                 f = local != null && local.isLeader()
-                        ? localFirst(local.submit(local.newWrite(m)), LeaderRetry.NO_LEADER.or(e -> e instanceof java.util.concurrent.RejectedExecutionException), remote)
+                        ? localFirst(local.submit(local.newWrite(m)), LeaderRetry.NO_LEADER.or(LeaderRetry.NOT_RUNNING), remote)
                         : remote.get();
             }
         } catch (RuntimeException e) {
