@@ -3,6 +3,7 @@ package io.basalt.cluster.client;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -15,6 +16,7 @@ import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
 import org.apache.ratis.protocol.exceptions.ReadException;
 import org.apache.ratis.protocol.exceptions.ReadIndexException;
+import org.apache.ratis.protocol.exceptions.ServerNotReadyException;
 
 /**
  * Repeats a Raft call, with a pause, until {@code deadlineNanos}, while it fails because its
@@ -58,8 +60,7 @@ final class LeaderRetry {
      * A local server refused a request before appending it because it is not running (starting,
      * closing): Ratis checks its life cycle first, or its client executor is shut down.
      */
-    static final Predicate<Throwable> NOT_RUNNING = e -> e instanceof org.apache.ratis.protocol.exceptions.ServerNotReadyException
-            || e instanceof java.util.concurrent.RejectedExecutionException;
+    static final Predicate<Throwable> NOT_RUNNING = e -> e instanceof ServerNotReadyException || e instanceof RejectedExecutionException;
     static final Predicate<Throwable> READ = NO_LEADER.or(e -> e instanceof ReadIndexException || e instanceof ReadException);
 
     private LeaderRetry() {}

@@ -186,14 +186,20 @@ class ChaosHistoryTest {
             }
         }
 
+        // What the workers did, counted before the snapshot reads join the history.
+        List<Op> ops = history.ops();
+        long writesOk = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.OK).count();
+        long writesUnknown = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.UNKNOWN).count();
+        long reads = ops.stream().filter(o -> !o.write()).count();
+        long readsOfWrites = ops.stream().filter(o -> !o.write() && o.value() != 0).count();
+
         // Every snapshot read through a client, as reads spanning its snapshot call.
-        long snapReads = 0;
-        for (Snap snap : snaps) {
-            try (ClusterVdisk view = clients.get(snaps.indexOf(snap) % CLIENTS).openSnapshot("reg", snap.name())) {
+        for (int i = 0; i < snaps.size(); i++) {
+            Snap snap = snaps.get(i);
+            try (ClusterVdisk view = clients.get(i % CLIENTS).openSnapshot("reg", snap.name())) {
                 for (int register = 0; register < REGISTERS; register++) {
                     ByteBuffer b = view.read(lbaOf(register), REGISTER_BYTES / BLOCK).join();
                     history.add(new Op(register, false, decode(register, b), snap.invokedAt(), snap.completedAt(), Outcome.OK));
-                    snapReads++;
                 }
             }
         }
@@ -208,14 +214,9 @@ class ChaosHistoryTest {
             }
         }
 
-        List<Op> ops = history.ops();
-        long writesOk = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.OK).count();
-        long writesUnknown = ops.stream().filter(o -> o.write() && o.outcome() == Outcome.UNKNOWN).count();
-        long reads = ops.stream().filter(o -> !o.write()).count();
-        long readsOfWrites = ops.stream().filter(o -> !o.write() && o.value() != 0).count();
         System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
                 + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads%n",
-                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(), snapReads);
+                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(), snaps.size() * REGISTERS);
         List<String> violations = history.check();
         assertEquals(List.of(), violations.stream().limit(10).toList(), violations.size() + " linearizability violations");
         assertTrue(faults.size() >= 4, "the nemesis struck: " + faults);
