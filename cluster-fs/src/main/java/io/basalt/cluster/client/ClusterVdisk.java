@@ -27,8 +27,9 @@ import io.basalt.vdisk.LbaStatus;
  * spans stripes is atomic per stripe (per grain at least), not across stripes, like a disk's
  * multi-sector write.
  *
- * <p>Unmap goes to every PG over the whole range (a PG only holds its own grains, and the engine
- * visits only grains it holds), instead of one op per stripe.
+ * <p>An unmap spanning at least as many stripes as there are PGs goes to every PG over the whole
+ * range (a PG only holds its own grains, and the engine visits only grains it holds), instead of
+ * one op per stripe; a shorter one goes only to the PGs of its stripes.
  */
 public final class ClusterVdisk implements BlockDevice {
     /** One op carries at most this much data, well inside one Raft entry; bigger I/O is split. */
@@ -162,10 +163,17 @@ public final class ClusterVdisk implements BlockDevice {
         if (blockCount == 0) {
             return CompletableFuture.completedFuture(null);
         }
+        long stripes = (lba + blockCount - 1) / stripeBlocks() - lba / stripeBlocks() + 1;
         return mutation(() -> {
             List<CompletableFuture<Void>> parts = new ArrayList<>();
-            for (int pg = 0; pg < client.config().pgCount(); pg++) {
-                parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
+            if (stripes < client.config().pgCount()) {
+                for (Piece p : pieces(lba, blockCount)) {
+                    parts.add(submit(p.pg(), new PgOp.Unmap(record.id(), p.lba(), p.blockCount())).thenAccept(r -> {}));
+                }
+            } else {
+                for (int pg = 0; pg < client.config().pgCount(); pg++) {
+                    parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
+                }
             }
             return allOf(parts);
         });

@@ -227,6 +227,28 @@ class ClusterVdiskTest {
         assertArrayEquals(b, read(disk, 20, 1));
     }
 
+    /**
+     * A short unmap goes only to its stripes' PGs, one spanning at least as many stripes as PGs
+     * goes whole to every PG: both deallocate exactly their range (stripes of 2,048 blocks here).
+     */
+    @Test
+    void unmapsAcrossFewAndManyStripesZeroExactlyTheirRange() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        int blocks = 8 * 2048;
+        byte[] model = pattern(new Random(3), blocks * BLOCK);
+        for (int at = 0; at < blocks; at += 512) {
+            disk.write(at, ByteBuffer.wrap(model, at * BLOCK, 512 * BLOCK), false).join();
+        }
+        long[][] unmaps = {{1000, 3000}, {6000, 5 * 2048}, {2047, 2}};
+        for (long[] u : unmaps) {
+            disk.unmap(u[0], u[1]).join();
+            java.util.Arrays.fill(model, (int) u[0] * BLOCK, (int) (u[0] + u[1]) * BLOCK, (byte) 0);
+        }
+        for (int at = 0; at < blocks; at += 512) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(model, at * BLOCK, (at + 512) * BLOCK), read(disk, at, 512), "blocks from " + at);
+        }
+    }
+
     @Test
     void aSingleNodeClientReadsItsOwnReplicasInProcess() throws Exception {
         startWithDisk(1, 1, TestCluster.fastTuning());

@@ -3,6 +3,8 @@ package io.basalt.iscsi.scsi;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.LbaStatus;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -319,15 +321,46 @@ final class BlockCommands {
                 return LogicalUnit.done(ScsiResult.check(Sense.invalidParameterField(8 + at + 8)));
             }
         }
-        CompletableFuture<Void> f = CompletableFuture.completedFuture(null);
+        List<UnmapRange> extents = new ArrayList<>();
         for (int at = 0; at < descBytes; at += 16) {
-            long lba = p.getLong(base + at);
             long n = p.getInt(base + at + 8) & 0xffffffffL;
             if (n > 0) {
-                f = f.thenCompose(v -> device.unmap(lba, n));
+                extents.add(new UnmapRange(p.getLong(base + at), n));
             }
         }
-        return f.thenApply(v -> ScsiResult.good());
+        List<UnmapRange> merged = UnmapRange.merge(extents);
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[merged.size()];
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = device.unmap(merged.get(i).lba(), merged.get(i).blocks());
+        }
+        return CompletableFuture.allOf(parts).thenApply(v -> ScsiResult.good());
+    }
+
+    /**
+     * One UNMAP descriptor's range. Unmapping commutes, so a command's descriptors are merged
+     * where they overlap or touch and the merged ranges go to the device all at once: a
+     * clustered device batches them, where one after another cost a round trip each
+     * (docs/unmap-descriptors.md).
+     */
+    record UnmapRange(long lba, long blocks) {
+        long end() {
+            return lba + blocks;
+        }
+
+        static List<UnmapRange> merge(List<UnmapRange> extents) {
+            List<UnmapRange> sorted = new ArrayList<>(extents);
+            sorted.sort(Comparator.comparingLong(UnmapRange::lba));
+            List<UnmapRange> out = new ArrayList<>();
+            for (UnmapRange e : sorted) {
+                UnmapRange last = out.isEmpty() ? null : out.getLast();
+                if (last != null && e.lba() <= last.end()) {
+                    out.set(out.size() - 1, new UnmapRange(last.lba(), Math.max(last.end(), e.end()) - last.lba()));
+                } else {
+                    out.add(e);
+                }
+            }
+            return out;
+        }
     }
 
     CompletableFuture<ScsiResult> getLbaStatus(ScsiRequest r) {
