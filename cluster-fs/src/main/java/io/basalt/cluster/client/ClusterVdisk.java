@@ -101,11 +101,33 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
+        ByteBuffer out = ByteBuffer.allocate(Math.multiplyExact(blockCount, logicalBlockSizeBytes()));
+        return readPieces(lba, blockCount, out, 0).thenApply(x -> out);
+    }
+
+    /** Each piece's data goes straight into {@code dst} (the iSCSI target's buffer): no buffer of our own. */
+    @Override
+    public CompletableFuture<Void> read(long lba, int blockCount, ByteBuffer dst) {
+        String bad = checkOpen();
+        if (bad == null) {
+            bad = checkRange("read", lba, blockCount);
+        }
+        if (bad == null && (long) blockCount * logicalBlockSizeBytes() > dst.remaining()) {
+            bad = "read into buffer: " + blockCount + " blocks = " + (long) blockCount * logicalBlockSizeBytes()
+                    + " bytes (expected: <= " + dst.remaining() + " remaining in dst) vdisk=" + name();
+        }
+        if (bad != null) {
+            return failed(bad);
+        }
+        return readPieces(lba, blockCount, dst, dst.position());
+    }
+
+    /** Reads blocks {@code [lba, lba + blockCount)} into {@code dst} from index {@code base}; dst's position is not moved. */
+    private CompletableFuture<Void> readPieces(long lba, int blockCount, ByteBuffer dst, int base) {
         int bs = logicalBlockSizeBytes();
-        ByteBuffer out = ByteBuffer.allocate(Math.multiplyExact(blockCount, bs));
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         for (Piece p : pieces(lba, blockCount)) {
-            int at = (int) ((p.lba() - lba) * bs);
+            int at = base + (int) ((p.lba() - lba) * bs);
             PgOp op = snapName == null ? new PgOp.Read(record.id(), p.lba(), (int) p.blockCount())
                     : new PgOp.ReadSnapshot(record.id(), snapName, p.lba(), (int) p.blockCount());
             parts.add(submit(p.pg(), op).thenAccept(r -> {
@@ -114,10 +136,10 @@ public final class ClusterVdisk implements BlockDevice {
                     throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + p.pg() + " returned " + data.remaining()
                             + " bytes for " + p.blockCount() + " blocks at lba " + p.lba() + " vdisk=" + name());
                 }
-                out.put(at, data, data.position(), data.remaining());
+                dst.put(at, data, data.position(), data.remaining());
             }));
         }
-        return allOf(parts).thenApply(x -> out);
+        return allOf(parts);
     }
 
     @Override

@@ -146,6 +146,12 @@ public final class PgCodec {
     // ---- results ----
 
     public static byte[] encodeResults(List<PgResult> results) {
+        ByteBuffer b = encodeResultsBuffer(results);
+        return java.util.Arrays.copyOf(b.array(), b.remaining());
+    }
+
+    /** As {@link #encodeResults}, without copying the encoding out of its (larger) buffer. */
+    public static ByteBuffer encodeResultsBuffer(List<PgResult> results) {
         int dataBytes = 0;
         for (PgResult r : results) {
             dataBytes += r instanceof PgResult.Data d ? d.data().remaining() : 0;
@@ -172,7 +178,7 @@ public final class PgCodec {
                 case PgResult.Failed f -> out.u8(5).u8(f.kind() == null ? 0 : f.kind().ordinal() + 1).str(truncate(f.message()));
             }
         }
-        return out.toByteArray();
+        return ByteBuffer.wrap(out.array(), 0, out.sizeBytes());
     }
 
     public static List<PgResult> decodeResults(ByteBuffer bytes) {

@@ -58,7 +58,7 @@ final class PgStateMachine extends StoreStateMachine {
     @Override
     protected ByteBuffer applyEntry(TermIndex at, ByteBuffer data) {
         PgCodec.Entry entry = PgCodec.decodeEntry(data);
-        return ByteBuffer.wrap(PgCodec.encodeResults(store.apply(at.getIndex(), entry.tag(), entry.ops())));
+        return PgCodec.encodeResultsBuffer(store.apply(at.getIndex(), entry.tag(), entry.ops()));
     }
 
     @Override
@@ -68,7 +68,7 @@ final class PgStateMachine extends StoreStateMachine {
             return CompletableFuture.failedFuture(new IllegalStateException("pg-" + pg + " store is closed (installing a snapshot?)"));
         }
         try {
-            return s.query(PgCodec.decodeBatch(request)).thenApply(r -> ByteBuffer.wrap(PgCodec.encodeResults(r)));
+            return s.query(PgCodec.decodeBatch(request)).thenApply(PgCodec::encodeResultsBuffer);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }

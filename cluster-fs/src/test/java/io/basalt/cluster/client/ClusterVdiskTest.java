@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -225,6 +226,20 @@ class ClusterVdiskTest {
         CompareResult hit = disk.compareAndWrite(20, ByteBuffer.wrap(java.util.Arrays.copyOfRange(a, 20 * BLOCK, 21 * BLOCK)), ByteBuffer.wrap(b)).join();
         assertTrue(hit.matched());
         assertArrayEquals(b, read(disk, 20, 1));
+    }
+
+    /** Reading into the caller's buffer (what the iSCSI target does) across a stripe boundary, at a non-zero position. */
+    @Test
+    void readsIntoTheCallersBufferAcrossStripes() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        byte[] data = pattern(new Random(4), 64 * BLOCK);
+        disk.write(2048 - 32, ByteBuffer.wrap(data), false).join();
+        ByteBuffer dst = ByteBuffer.allocate(100 + 64 * BLOCK).position(100);
+        disk.read(2048 - 32, 64, dst).join();
+        assertEquals(100, dst.position(), "dst position is not moved");
+        assertArrayEquals(data, java.util.Arrays.copyOfRange(dst.array(), 100, 100 + 64 * BLOCK));
+        var tooSmall = assertThrows(java.util.concurrent.CompletionException.class, () -> disk.read(0, 64, ByteBuffer.allocate(BLOCK)).join());
+        assertTrue(tooSmall.getCause().getMessage().contains("64 blocks = 32768 bytes"), tooSmall.getCause().getMessage());
     }
 
     /**

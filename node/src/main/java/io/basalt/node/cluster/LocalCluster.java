@@ -17,6 +17,9 @@ public final class LocalCluster implements AutoCloseable {
 
     public record Child(int id, Process process, Path log) {}
 
+    /** Overrides {@link #NODE_JVM_OPTIONS} (whitespace-separated), like {@code BASALT_JAVA_OPTS} for the CLI's own JVM. */
+    static final String NODE_JVM_OPTIONS_ENV = "BASALT_NODE_JAVA_OPTS";
+    static final List<String> NODE_JVM_OPTIONS = List.of("-Xms1g", "-Xmx1g");
     private final List<Child> children = new ArrayList<>();
 
     public Child start(Path clusterFile, int id, Path dataDir) throws IOException {
@@ -28,8 +31,9 @@ public final class LocalCluster implements AutoCloseable {
         Files.createDirectories(dataDir);
         Path log = dataDir.getParent().resolve("node-" + id + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-Xmx1g", "-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+        command.addAll(nodeJvmOptions());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
                 "node", "--config", clusterFile.toString(), "--id", Integer.toString(id), "--data", dataDir.toString()));
         command.addAll(nodeOptions);
         ProcessBuilder pb = new ProcessBuilder(command);
@@ -37,6 +41,12 @@ public final class LocalCluster implements AutoCloseable {
         Child child = new Child(id, pb.start(), log);
         children.add(child);
         return child;
+    }
+
+    /** Heap and GC options of each node JVM: {@value #NODE_JVM_OPTIONS_ENV} when set, else {@link #NODE_JVM_OPTIONS}. */
+    static List<String> nodeJvmOptions() {
+        String env = System.getenv(NODE_JVM_OPTIONS_ENV);
+        return env == null || env.isBlank() ? NODE_JVM_OPTIONS : List.of(env.trim().split("\\s+"));
     }
 
     public List<Child> children() {
