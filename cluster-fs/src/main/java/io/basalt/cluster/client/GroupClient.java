@@ -42,6 +42,8 @@ final class GroupClient implements AutoCloseable {
     private final RaftProperties props;
     private final String name;
     private RaftClient current;
+    /** The peers {@link #current} was built on. */
+    private RaftGroup currentGroup;
     private boolean closed;
 
     /** {@code addressBook}: the nodes to ask for the group's peers when it has moved (the cluster file's and the registered ones). */
@@ -65,7 +67,7 @@ final class GroupClient implements AutoCloseable {
     CompletableFuture<RaftClientReply> send(Function<RaftClient, CompletableFuture<RaftClientReply>> op,
                                             Predicate<Throwable> retriable, long deadlineNanos) {
         AtomicReference<RaftClient> used = new AtomicReference<>();
-        return LeaderRetry.call(() -> {
+        CompletableFuture<RaftClientReply> f = LeaderRetry.call(() -> {
             RaftClient c = client();
             used.set(c);
             return op.apply(c);
@@ -74,6 +76,31 @@ final class GroupClient implements AutoCloseable {
                 refresh(used.get());
             }
         });
+        f.whenComplete((reply, ex) -> {
+            if (ex != null && LeaderRetry.CLIENT_GAVE_UP.test(ex) && !LeaderRetry.GROUP_MOVED.test(ex)) {
+                renew(used.get());
+            }
+        });
+        return f;
+    }
+
+    /**
+     * Replaces {@code gaveUp}, closed by its own retry policy running out, with a new client on
+     * the same peers (once, however many requests it failed). Without this every later request
+     * of this host to the group failed with {@code AlreadyClosedException}, even after the group
+     * had its quorum back (seen in ChaosHistoryTest with a 2.5 s I/O timeout across a majority
+     * outage).
+     */
+    private void renew(RaftClient gaveUp) {
+        RaftClient replaced;
+        synchronized (this) {
+            if (closed || current != gaveUp) {
+                return;
+            }
+            replaced = current;
+            current = build(currentGroup);
+        }
+        closeQuietly(replaced);
     }
 
     /** Replaces {@code stale} (once, however many requests it failed) with a client on the group's current peers. */
@@ -98,7 +125,9 @@ final class GroupClient implements AutoCloseable {
                 .execute(() -> closeQuietly(replaced));
     }
 
+    /** A new Ratis client on {@code group}; call with this object's lock held. */
     private RaftClient build(RaftGroup group) {
+        currentGroup = group;
         // Bounded: enough attempts to cover ioTimeout; the caller's timeout fails the op first.
         int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / ClusterClient.RETRY_SLEEP.toMillis());
         RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,

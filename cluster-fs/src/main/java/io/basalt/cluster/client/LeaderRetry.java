@@ -14,6 +14,7 @@ import org.apache.ratis.protocol.exceptions.GroupMismatchException;
 import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
 import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
+import org.apache.ratis.protocol.exceptions.RaftRetryFailureException;
 import org.apache.ratis.protocol.exceptions.ReadException;
 import org.apache.ratis.protocol.exceptions.ReadIndexException;
 import org.apache.ratis.protocol.exceptions.ServerNotReadyException;
@@ -45,17 +46,15 @@ final class LeaderRetry {
      * The Ratis client fails the request that met the mismatch with it, and every other request
      * of its (now closed) sliding window with an {@code AlreadyClosedException} caused by it.
      */
-    static final Predicate<Throwable> GROUP_MOVED = e -> {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof GroupMismatchException) {
-                return true;
-            }
-            if (t.getCause() == t) {
-                break;
-            }
-        }
-        return false;
-    };
+    static final Predicate<Throwable> GROUP_MOVED = e -> causedBy(e, GroupMismatchException.class);
+    /**
+     * The Ratis client ran out of its retry policy on a request (the group had no quorum for
+     * longer than the I/O timeout) and closed its ordered window: it fails every later request
+     * with an {@code AlreadyClosedException} caused by this, for good. Not safe to repeat (the
+     * request that ran out may have been appended); {@link GroupClient} builds a new Ratis client
+     * so that the next request goes through.
+     */
+    static final Predicate<Throwable> CLIENT_GAVE_UP = e -> causedBy(e, RaftRetryFailureException.class);
     /**
      * A local server refused a request before appending it because it is not running (starting,
      * closing): Ratis checks its life cycle first, or its client executor is shut down.
@@ -100,6 +99,18 @@ final class LeaderRetry {
                         return call(call, retriable, deadlineNanos, pause, beforeRetry);
                     });
         }).thenCompose(f -> f);
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
     }
 
     private static Throwable unwrap(Throwable t) {

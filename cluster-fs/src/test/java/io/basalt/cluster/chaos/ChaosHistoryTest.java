@@ -25,15 +25,19 @@ import io.basalt.cluster.chaos.RegisterHistory.Outcome;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.client.ClusterVdisk;
 import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.vdisk.BlockDeviceException;
 
 /**
  * Chaos with a checked history: two clients (two "hosts") with three closed-loop workers each
  * read and write 16 registers (4 KiB blocks in different stripes, so different placement
  * groups) of one vdisk, while a nemesis kills the leader of a random group (a PG or the meta
- * group) or a random node and restarts it, or cuts a group's leader off from the other nodes
- * (a minority partition, {@link Partitions}) and heals it, and goes again, one fault at a time.
- * A partitioned leader still answers the clients, which can reach it: its lease must stop it
- * serving reads once the majority may have elected another leader.
+ * group) or a random node and restarts it, cuts a group's leader off from the other nodes
+ * (a minority partition, {@link Partitions}) or cuts only its outgoing messages (it still hears
+ * the others' votes), or kills two of the three nodes at once (no quorum anywhere) and restarts
+ * them; it heals and goes again, one fault at a time. A partitioned leader still answers the
+ * clients, which can reach it: its lease must stop it serving reads once the majority may have
+ * elected another leader. Every failed operation must fail with a clear error
+ * ({@code BlockDeviceException}), whatever the fault.
  *
  * <p>Meanwhile a snapshotter takes a snapshot of the vdisk every few seconds. Afterwards each
  * snapshot's registers are read and checked as reads spanning the snapshot call (a snapshot is
@@ -101,12 +105,20 @@ class ChaosHistoryTest {
         cluster = TestCluster.start(TestCluster.config("chaos", 3, 3, 3, t), dir);
         cluster.client().createVdisk("reg", 64L << 20, BLOCK, 4096);
         clients.add(cluster.client());
+        // The second host is impatient (I/O timeout 2.5 s instead of 20 s): its operations fail
+        // during the longer faults, so writes of unknown outcome (which may still land later) and
+        // the errors a host sees when a group has no quorum are part of every run.
+        ClusterConfig.Tuning impatient = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), Duration.ofMillis(2500),
+                t.snapshotEveryEntries(), t.logSegmentSizeBytes(), t.pgInflightEntriesMax());
         for (int c = 1; c < CLIENTS; c++) {
-            clients.add(ClusterClient.open(cluster.config()));
+            clients.add(ClusterClient.open(cluster.config().withTuning(impatient)));
         }
 
         RegisterHistory history = new RegisterHistory();
         AtomicBoolean stopping = new AtomicBoolean();
+        // Why operations failed: each must be a clear error (BlockDeviceException), whatever the fault.
+        java.util.Map<String, java.util.concurrent.atomic.LongAdder> failures = new java.util.concurrent.ConcurrentHashMap<>();
+        List<Throwable> unclear = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> workers = new ArrayList<>();
         for (int c = 0; c < CLIENTS; c++) {
             ClusterVdisk disk = clients.get(c).open("reg");
@@ -125,6 +137,7 @@ class ChaosHistoryTest {
                                 history.add(new Op(register, true, value, t0, System.nanoTime(), Outcome.OK));
                             } catch (ExecutionException | InterruptedException e) {
                                 history.add(new Op(register, true, value, t0, Long.MAX_VALUE, Outcome.UNKNOWN));
+                                classify(e, failures, unclear);
                             }
                         } else {
                             long t0 = System.nanoTime();
@@ -133,7 +146,7 @@ class ChaosHistoryTest {
                                 long t1 = System.nanoTime();
                                 history.add(new Op(register, false, decode(register, b), t0, t1, Outcome.OK));
                             } catch (ExecutionException | InterruptedException e) {
-                                // a failed read tells nothing
+                                classify(e, failures, unclear); // a failed read tells nothing about the register
                             }
                         }
                     }
@@ -215,8 +228,10 @@ class ChaosHistoryTest {
         }
 
         System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
-                + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads%n",
-                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(), snaps.size() * REGISTERS);
+                + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads; failed operations by cause %s%n",
+                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(),
+                snaps.size() * REGISTERS, new java.util.TreeMap<>(failures));
+        assertEquals(List.of(), unclear.stream().limit(3).map(String::valueOf).toList(), unclear.size() + " operations failed without a clear error");
         List<String> violations = history.check();
         assertEquals(List.of(), violations.stream().limit(10).toList(), violations.size() + " linearizability violations");
         assertTrue(faults.size() >= 4, "the nemesis struck: " + faults);
@@ -227,7 +242,11 @@ class ChaosHistoryTest {
                 + " writes, " + readsOfWrites + " reads of written values");
     }
 
-    /** Kills and restarts leaders and nodes, or partitions leaders off, for {@link #CHAOS}; returns what it did. */
+    /**
+     * Kills and restarts leaders and nodes, partitions leaders off (both ways or only their
+     * outgoing messages), or takes a majority down at once, for {@link #CHAOS}; returns what it
+     * did. The kinds come in shuffled rounds, so every kind strikes in a run.
+     */
     private List<String> nemesis(Random r) throws Exception {
         List<String> done = new ArrayList<>();
         long end = System.nanoTime() + CHAOS.toNanos();
@@ -236,37 +255,79 @@ class ChaosHistoryTest {
         for (int pg = 0; pg < cluster.config().pgCount(); pg++) {
             groups.add(cluster.pgGroup(pg));
         }
+        List<Fault> round = new ArrayList<>();
         while (System.nanoTime() < end) {
             Thread.sleep(1000 + r.nextInt(1500));
-            int kind = r.nextInt(3);
-            int victim;
-            String what;
-            if (kind < 2) {
-                RaftGroupId g = groups.get(r.nextInt(groups.size()));
-                victim = cluster.waitForLeader(g, Duration.ofSeconds(20));
-                what = "leader of " + (groups.indexOf(g) == 0 ? "meta" : "pg-" + (groups.indexOf(g) - 1)) + " (node " + victim + ")";
-            } else {
-                victim = 1 + r.nextInt(cluster.config().nodes().size());
-                what = "node " + victim;
+            if (round.isEmpty()) {
+                round.addAll(List.of(Fault.values()));
+                java.util.Collections.shuffle(round, r);
             }
-            if (kind == 1) {
-                List<String> others = new ArrayList<>();
-                for (var n : cluster.config().nodes()) {
-                    if (n.id() != victim) {
-                        others.add(RaftSetup.peerId(n.id()).toString());
-                    }
+            Fault kind = round.remove(round.size() - 1);
+            RaftGroupId g = groups.get(r.nextInt(groups.size()));
+            String groupName = groups.indexOf(g) == 0 ? "meta" : "pg-" + (groups.indexOf(g) - 1);
+            switch (kind) {
+                case KILL_LEADER, KILL_NODE -> {
+                    int victim = kind == Fault.KILL_LEADER ? cluster.waitForLeader(g, Duration.ofSeconds(20))
+                            : 1 + r.nextInt(cluster.config().nodes().size());
+                    cluster.stopNode(victim);
+                    Thread.sleep(1000 + r.nextInt(2000));
+                    cluster.startNode(victim);
+                    done.add(kind == Fault.KILL_LEADER ? "leader of " + groupName + " (node " + victim + ")" : "node " + victim);
                 }
-                partitions.isolate(RaftSetup.peerId(victim).toString(), others);
-                Thread.sleep(2000 + r.nextInt(2000));
-                partitions.heal();
-                done.add("partition " + what);
-            } else {
-                cluster.stopNode(victim);
-                Thread.sleep(1000 + r.nextInt(2000));
-                cluster.startNode(victim);
-                done.add(what);
+                case PARTITION_LEADER, ONE_WAY_FROM_LEADER -> {
+                    int victim = cluster.waitForLeader(g, Duration.ofSeconds(20));
+                    String peer = RaftSetup.peerId(victim).toString();
+                    List<String> others = otherPeers(victim);
+                    if (kind == Fault.PARTITION_LEADER) {
+                        partitions.isolate(peer, others);
+                    } else {
+                        others.forEach(o -> partitions.cutOneWay(peer, o));
+                    }
+                    Thread.sleep(2000 + r.nextInt(2000));
+                    partitions.heal();
+                    done.add((kind == Fault.PARTITION_LEADER ? "partition leader of " : "one-way cut from leader of ") + groupName + " (node " + victim + ")");
+                }
+                case KILL_MAJORITY -> {
+                    int spared = 1 + r.nextInt(cluster.config().nodes().size());
+                    List<Integer> victims = new ArrayList<>();
+                    for (var n : cluster.config().nodes()) {
+                        if (n.id() != spared) {
+                            victims.add(n.id());
+                        }
+                    }
+                    for (int v : victims) {
+                        cluster.stopNode(v);
+                    }
+                    Thread.sleep(1000 + r.nextInt(1500));
+                    for (int v : victims) {
+                        cluster.startNode(v);
+                    }
+                    done.add("majority outage: nodes " + victims);
+                }
             }
         }
         return done;
+    }
+
+    /** Counts a failed operation by its cause; one that is not a {@link BlockDeviceException} goes to {@code unclear}. */
+    private static void classify(Exception e, java.util.Map<String, java.util.concurrent.atomic.LongAdder> failures, List<Throwable> unclear) {
+        Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        String key = cause instanceof BlockDeviceException b ? b.kind().toString() : cause.getClass().getSimpleName();
+        failures.computeIfAbsent(key, k -> new java.util.concurrent.atomic.LongAdder()).increment();
+        if (!(cause instanceof BlockDeviceException)) {
+            unclear.add(cause);
+        }
+    }
+
+    private enum Fault { KILL_LEADER, KILL_NODE, PARTITION_LEADER, ONE_WAY_FROM_LEADER, KILL_MAJORITY }
+
+    private List<String> otherPeers(int node) {
+        List<String> others = new ArrayList<>();
+        for (var n : cluster.config().nodes()) {
+            if (n.id() != node) {
+                others.add(RaftSetup.peerId(n.id()).toString());
+            }
+        }
+        return others;
     }
 }

@@ -56,6 +56,14 @@ final class Partitions implements AutoCloseable {
         }
     }
 
+    /**
+     * Cuts the link from {@code from} to {@code to} one way: {@code to} does not hear
+     * {@code from}'s requests, while {@code from} still hears {@code to}'s (and answers them).
+     */
+    void cutOneWay(String from, String to) {
+        cut.add(to + "->" + from);
+    }
+
     void heal() {
         cut.clear();
     }

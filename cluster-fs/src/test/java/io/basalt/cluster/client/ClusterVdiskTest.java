@@ -228,6 +228,45 @@ class ClusterVdiskTest {
         assertArrayEquals(b, read(disk, 20, 1));
     }
 
+    /**
+     * A host whose I/O timed out through a majority outage (its Ratis client's retries ran out,
+     * which closes that client for good) writes again once the quorum is back.
+     */
+    @Test
+    void aHostWhoseRetriesRanOutInAnOutageWritesAgainOnceTheQuorumIsBack() throws Exception {
+        startWithDisk(3, 3, TestCluster.fastTuning());
+        ClusterConfig.Tuning t = cluster.config().tuning();
+        ClusterConfig.Tuning impatient = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), Duration.ofMillis(2500),
+                t.snapshotEveryEntries(), t.logSegmentSizeBytes(), t.pgInflightEntriesMax());
+        try (ClusterClient host = ClusterClient.open(cluster.config().withTuning(impatient))) {
+            ClusterVdisk disk = host.open("disk0");
+            byte[] a = pattern(new Random(5), 8 * BLOCK);
+            disk.write(0, ByteBuffer.wrap(a), false).join();
+            cluster.stopNode(2);
+            cluster.stopNode(3);
+            var failed = assertThrows(java.util.concurrent.CompletionException.class, () -> disk.write(0, ByteBuffer.wrap(a), false).join());
+            assertInstanceOf(io.basalt.vdisk.BlockDeviceException.class, failed.getCause());
+            Thread.sleep(6000); // the Ratis client's retry policy runs out meanwhile
+            cluster.startNode(2);
+            cluster.startNode(3);
+            cluster.waitForAllLeaders(Duration.ofSeconds(30));
+            byte[] b = pattern(new Random(6), 8 * BLOCK);
+            Throwable last = null;
+            for (int attempt = 0; attempt < 10; attempt++) {
+                try {
+                    disk.write(0, ByteBuffer.wrap(b), false).join();
+                    last = null;
+                    break;
+                } catch (java.util.concurrent.CompletionException e) {
+                    last = e.getCause();
+                    Thread.sleep(1000);
+                }
+            }
+            assertEquals(null, last, "writes after the quorum came back");
+            assertArrayEquals(b, read(disk, 0, 8));
+        }
+    }
+
     /** Reading into the caller's buffer (what the iSCSI target does) across a stripe boundary, at a non-zero position. */
     @Test
     void readsIntoTheCallersBufferAcrossStripes() throws Exception {
