@@ -32,6 +32,12 @@ public final class RaftSetup {
     static final SizeInBytes APPENDER_BUFFER_BYTES = SizeInBytes.valueOf("2MB");
     /** Ratis requires room for one whole entry plus 8 bytes of framing. */
     static final SizeInBytes LOG_WRITE_BUFFER_BYTES = SizeInBytes.valueOf("2200KB");
+    /**
+     * Ratis purges the log after a snapshot only when at least this many entries lie between it
+     * and the last purge. Small, because snapshots also come by bytes (entries of up to 1 MiB;
+     * StoreStateMachine.SEGMENTS_PER_SNAPSHOT): a purge only deletes closed segment files.
+     */
+    static final int PURGE_GAP_ENTRIES = 64;
     /** Closed log segments a group keeps on the heap besides the open one. */
     static final int SEGMENT_CACHE_NUM_MAX = 1;
 
@@ -101,7 +107,7 @@ public final class RaftSetup {
         RaftServerConfigKeys.Snapshot.setTriggerWhenStopEnabled(p, false);
         RaftServerConfigKeys.Snapshot.setCreationGap(p, Math.min(1024, t.snapshotEveryEntries()));
         RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
-        RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(1024, t.snapshotEveryEntries()));
+        RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(PURGE_GAP_ENTRIES, t.snapshotEveryEntries()));
         RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(t.logSegmentSizeBytes()));
         // Ratis keeps the open segment's entries on the heap, and up to 6 closed segments (200 MB
         // per group by default): with a group per PG that is most of a node's heap, churned through

@@ -6,10 +6,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.SnapshotManagementRequest;
+import org.apache.ratis.rpc.CallId;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
@@ -34,7 +38,23 @@ import org.apache.ratis.util.LifeCycle;
  * Ratis then stops this division (the replica stops rather than diverge).
  */
 abstract class StoreStateMachine extends BaseStateMachine {
+    /**
+     * A snapshot (after which Ratis purges the log up to it) is also asked for once this many
+     * log segments' worth of entry bytes were applied since the last one, not only every
+     * {@code snapshotEveryEntries} entries: an entry carries up to 1 MiB, so 100,000 of them let
+     * one PG's log grow to ~100 GB (seen: 2.6 GB per PG after 8 GB of 1 MiB writes, and a full
+     * disk; docs/raft-log-bytes.md). 32 segments of 16 MiB (the default) is 512 MiB.
+     */
+    static final int SEGMENTS_PER_SNAPSHOT = 32;
+    /** Where snapshot requests are sent from: not the updater thread, which takes the snapshot. */
+    private static final java.util.concurrent.Executor SNAPSHOT_REQUESTS = java.util.concurrent.Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("basalt-snapshot-request").factory());
+
     private final CheckpointStorage storage = new CheckpointStorage();
+    private final java.util.concurrent.atomic.AtomicLong bytesSinceSnapshot = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicBoolean snapshotAsked = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile RaftServer server;
+    private volatile long snapshotEveryLogBytes = Long.MAX_VALUE;
 
     /** Opens the domain store in {@code dir} (creating it when empty). */
     protected abstract void openStore(Path dir) throws IOException;
@@ -65,6 +85,8 @@ abstract class StoreStateMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
         super.initialize(server, groupId, raftStorage);
+        this.server = server;
+        this.snapshotEveryLogBytes = SEGMENTS_PER_SNAPSHOT * RaftServerConfigKeys.Log.segmentSizeMax(server.getProperties()).getSize();
         getLifeCycle().transition(LifeCycle.State.STARTING);
         storage.init(raftStorage);
         loadStore();
@@ -143,6 +165,7 @@ abstract class StoreStateMachine extends BaseStateMachine {
         } else {
             reply = applyEntry(at, entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
         }
+        countLogBytes(entry.getSerializedSize());
         updateLastAppliedTermIndex(at);
         return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply)));
     }
@@ -153,8 +176,27 @@ abstract class StoreStateMachine extends BaseStateMachine {
                 .thenApply(b -> Message.valueOf(UnsafeByteOperations.unsafeWrap(b)));
     }
 
+    /** Adds an applied entry's size; past {@link #SEGMENTS_PER_SNAPSHOT} segments' worth asks this replica's server for a snapshot, once. */
+    private void countLogBytes(long bytes) {
+        if (bytesSinceSnapshot.addAndGet(bytes) < snapshotEveryLogBytes || !snapshotAsked.compareAndSet(false, true)) {
+            return;
+        }
+        RaftServer s = server;
+        SNAPSHOT_REQUESTS.execute(() -> {
+            try {
+                // Creation gap 1: the configured gap counts entries, and a few hundred big ones are the point.
+                s.snapshotManagementAsync(SnapshotManagementRequest.newCreate(ClientId.randomId(), s.getId(), getGroupId(),
+                                CallId.getAndIncrement(), 60_000, 1))
+                        .whenComplete((reply, e) -> snapshotAsked.set(false));
+            } catch (RuntimeException e) {
+                snapshotAsked.set(false); // asked again after the next entry
+            }
+        });
+    }
+
     @Override
     public long takeSnapshot() throws IOException {
+        bytesSinceSnapshot.set(0);
         TermIndex at = getLastAppliedTermIndex();
         if (at == null || at.getIndex() < 0) {
             return -1;
