@@ -94,10 +94,7 @@ public final class ClusterVdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<ByteBuffer> read(long lba, int blockCount) {
-        String bad = checkOpen();
-        if (bad == null) {
-            bad = checkRange("read", lba, blockCount);
-        }
+        String bad = checkRead(lba, blockCount);
         if (bad != null) {
             return failed(bad);
         }
@@ -108,18 +105,21 @@ public final class ClusterVdisk implements BlockDevice {
     /** Each piece's data goes straight into {@code dst} (the iSCSI target's buffer): no buffer of our own. */
     @Override
     public CompletableFuture<Void> read(long lba, int blockCount, ByteBuffer dst) {
-        String bad = checkOpen();
-        if (bad == null) {
-            bad = checkRange("read", lba, blockCount);
-        }
-        if (bad == null && (long) blockCount * logicalBlockSizeBytes() > dst.remaining()) {
-            bad = "read into buffer: " + blockCount + " blocks = " + (long) blockCount * logicalBlockSizeBytes()
-                    + " bytes (expected: <= " + dst.remaining() + " remaining in dst) vdisk=" + name();
+        String bad = checkRead(lba, blockCount);
+        long bytes = (long) blockCount * logicalBlockSizeBytes();
+        if (bad == null && bytes > dst.remaining()) {
+            bad = "read into buffer: " + blockCount + " blocks = " + bytes + " bytes (expected: <= " + dst.remaining() + " remaining in dst) vdisk=" + name();
         }
         if (bad != null) {
             return failed(bad);
         }
         return readPieces(lba, blockCount, dst, dst.position());
+    }
+
+    /** Why a read of {@code blockCount} blocks at {@code lba} cannot be done, or null. */
+    private String checkRead(long lba, int blockCount) {
+        String bad = checkOpen();
+        return bad != null ? bad : checkRange("read", lba, blockCount);
     }
 
     /** Reads blocks {@code [lba, lba + blockCount)} into {@code dst} from index {@code base}; dst's position is not moved. */

@@ -94,13 +94,11 @@ final class GroupClient implements AutoCloseable {
     private void renew(RaftClient gaveUp) {
         RaftClient replaced;
         synchronized (this) {
-            if (closed || current != gaveUp) {
-                return;
-            }
-            replaced = current;
-            current = build(currentGroup);
+            replaced = replace(gaveUp, currentGroup);
         }
-        closeQuietly(replaced);
+        if (replaced != null) {
+            closeQuietly(replaced);
+        }
     }
 
     /** Replaces {@code stale} (once, however many requests it failed) with a client on the group's current peers. */
@@ -114,15 +112,25 @@ final class GroupClient implements AutoCloseable {
         RaftGroup now = GroupDirectory.discover(addressBook.get()).group(stale.getGroupId());
         RaftClient replaced;
         synchronized (this) {
-            if (closed || current != stale) {
-                return;
-            }
-            replaced = current;
-            current = build(now);
+            replaced = replace(stale, now);
         }
-        // Requests of the other lane may still be in flight on it: close it once they are over.
-        CompletableFuture.delayedExecutor(config.tuning().ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                .execute(() -> closeQuietly(replaced));
+        if (replaced != null) {
+            // Requests of the other lane may still be in flight on it: close it once they are over.
+            CompletableFuture.delayedExecutor(config.tuning().ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                    .execute(() -> closeQuietly(replaced));
+        }
+    }
+
+    /**
+     * Makes a client on {@code group} current if {@code stale} still is (and this is open);
+     * returns the client it replaced, or null. Call with this object's lock held.
+     */
+    private RaftClient replace(RaftClient stale, RaftGroup group) {
+        if (closed || current != stale) {
+            return null;
+        }
+        current = build(group);
+        return stale;
     }
 
     /** A new Ratis client on {@code group}; call with this object's lock held. */
