@@ -20,6 +20,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.statemachine.StateMachine;
 
 import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.cluster.raft.DiskReserve;
 import io.basalt.cluster.raft.StateMachines;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -37,7 +38,10 @@ public final class ClusterNode implements AutoCloseable {
     private final RaftServer server;
     private final Map<RaftGroupId, String> groupNames;
 
-    private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames) {
+    private final DiskReserve reserve;
+
+    private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames, DiskReserve reserve) {
+        this.reserve = reserve;
         this.config = config;
         this.nodeId = nodeId;
         this.server = server;
@@ -54,13 +58,27 @@ public final class ClusterNode implements AutoCloseable {
      *             replicas by {@link io.basalt.cluster.admin.ClusterAdmin}; without it, a node
      *             started for the first time creates the groups {@link Placement} puts on it
      */
-    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions, boolean join) {
+    public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions, boolean join, long diskReserveBytes) {
+        /** {@link #diskReserveBytes}: the default of {@link DiskReserve} (5 % of the filesystem, at least 1 GiB). */
+        public static final long DISK_RESERVE_DEFAULT = -1;
+
+        public Options {
+            if (diskReserveBytes < DISK_RESERVE_DEFAULT) {
+                throw new IllegalArgumentException("disk reserve: " + diskReserveBytes + " bytes (expected: >= 0, or -1 for the default)");
+            }
+        }
+
         public Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {
-            this(nodeId, dataDir, storeOptions, false);
+            this(nodeId, dataDir, storeOptions, false, DISK_RESERVE_DEFAULT);
         }
 
         public Options joining() {
-            return new Options(nodeId, dataDir, storeOptions, true);
+            return new Options(nodeId, dataDir, storeOptions, true, diskReserveBytes);
+        }
+
+        /** Free space to keep on the data directory's filesystem; 0 turns the check off. */
+        public Options withDiskReserveBytes(long bytes) {
+            return new Options(nodeId, dataDir, storeOptions, join, bytes);
         }
 
         /** Reads {@code node.id} and {@code node.data.dir} (engine options: defaults). */
@@ -88,6 +106,7 @@ public final class ClusterNode implements AutoCloseable {
         config.node(options.nodeId());
         Path raftDir = options.dataDir().resolve("raft");
         Files.createDirectories(raftDir);
+        DiskReserve reserve = DiskReserve.of(raftDir, options.diskReserveBytes());
         Map<RaftGroupId, String> names = new HashMap<>();
         Map<RaftGroupId, Integer> pgs = new HashMap<>();
         RaftGroupId metaId = RaftSetup.metaGroupId(config);
@@ -104,14 +123,14 @@ public final class ClusterNode implements AutoCloseable {
             if (pg == null) {
                 throw new IllegalArgumentException("group " + groupId + " is not a group of cluster " + config.name());
             }
-            return StateMachines.pg(pg, options.storeOptions());
+            return StateMachines.pg(pg, options.storeOptions(), reserve);
         };
         RaftServer server = RaftServer.newBuilder()
                 .setServerId(RaftSetup.peerId(options.nodeId()))
                 .setProperties(RaftSetup.serverProperties(config, options.nodeId(), raftDir))
                 .setStateMachineRegistry(registry)
                 .build();
-        ClusterNode node = new ClusterNode(config, options.nodeId(), server, names);
+        ClusterNode node = new ClusterNode(config, options.nodeId(), server, names, reserve);
         try {
             server.start();
             Path bootstrapped = options.dataDir().resolve(BOOTSTRAPPED_FILE);
@@ -148,6 +167,11 @@ public final class ClusterNode implements AutoCloseable {
                 throw new IOException("node " + nodeId + ": adding group " + groupNames.get(g.getGroupId()) + " failed: " + reply);
             }
         }
+    }
+
+    /** The free space this node keeps on its data directory's filesystem. */
+    public DiskReserve diskReserve() {
+        return reserve;
     }
 
     public int id() {

@@ -32,10 +32,13 @@ public final class TestCluster implements AutoCloseable {
     /** Running nodes by id. */
     private final java.util.Map<Integer, ClusterNode> nodes = new java.util.concurrent.ConcurrentSkipListMap<>();
     private ClusterClient client;
+    /** Each node's {@link ClusterNode.Options#diskReserveBytes}. */
+    private final long diskReserveBytes;
 
-    private TestCluster(ClusterConfig config, Path dir) {
+    private TestCluster(ClusterConfig config, Path dir, long diskReserveBytes) {
         this.config = config;
         this.dir = dir;
+        this.diskReserveBytes = diskReserveBytes;
     }
 
     public static ClusterConfig config(String name, int nodeCount, int pgCount, int replicas, ClusterConfig.Tuning tuning) throws IOException {
@@ -52,7 +55,12 @@ public final class TestCluster implements AutoCloseable {
     }
 
     public static TestCluster start(ClusterConfig config, Path dir) throws IOException {
-        TestCluster c = new TestCluster(config, dir);
+        return start(config, dir, ClusterNode.Options.DISK_RESERVE_DEFAULT);
+    }
+
+    /** As {@link #start(ClusterConfig, Path)}, every node keeping {@code diskReserveBytes} free. */
+    public static TestCluster start(ClusterConfig config, Path dir, long diskReserveBytes) throws IOException {
+        TestCluster c = new TestCluster(config, dir, diskReserveBytes);
         try {
             for (int id = 1; id <= config.nodes().size(); id++) {
                 c.startNode(id);
@@ -101,7 +109,7 @@ public final class TestCluster implements AutoCloseable {
         if (nodes.containsKey(id)) {
             throw new IllegalStateException("node " + id + " is running");
         }
-        ClusterNode.Options o = new ClusterNode.Options(id, dir.resolve("node" + id), SMALL_STORE);
+        ClusterNode.Options o = new ClusterNode.Options(id, dir.resolve("node" + id), SMALL_STORE).withDiskReserveBytes(diskReserveBytes);
         nodes.put(id, ClusterNode.start(config, join ? o.joining() : o));
     }
 

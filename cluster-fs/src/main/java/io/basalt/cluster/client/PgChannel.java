@@ -251,15 +251,28 @@ final class PgChannel implements AutoCloseable {
     private List<PgResult> decode(RaftClientReply reply, Throwable ex) {
         if (ex != null) {
             Throwable cause = ex instanceof CompletionException && ex.getCause() != null ? ex.getCause() : ex;
+            throwIfNoSpace(cause);
             String why = cause instanceof TimeoutException ? "no answer within " + ioTimeout.toMillis() + " ms" : String.valueOf(cause);
             throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
                     "pg-" + pg + " has no quorum or no reachable leader: " + why, cause);
         }
         if (!reply.isSuccess()) {
-            throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + pg + " refused the request: " + reply.getException(),
-                    reply.getException());
+            Throwable refusal = reply.getException();
+            throwIfNoSpace(refusal);
+            throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + pg + " refused the request: " + refusal, refusal);
         }
         return PgCodec.decodeResults(reply.getMessage().getContent().asReadOnlyByteBuffer());
+    }
+
+    /**
+     * A leader's disk is below its reserve: the entry was refused before it was logged, so none of
+     * its ops took effect (the Ratis client rebuilds the server's exception by class name).
+     */
+    private static void throwIfNoSpace(Throwable refusal) {
+        if (refusal instanceof org.apache.ratis.protocol.exceptions.StateMachineException sme
+                && sme.getCause() instanceof io.basalt.cluster.raft.NoSpaceException full) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.NO_SPACE, full.getMessage(), full);
+        }
     }
 
     private static int sizeOf(PgOp op) {

@@ -17,6 +17,10 @@ import io.basalt.cluster.meta.MetaStore;
 final class MetaStateMachine extends StoreStateMachine {
     private MetaStore store;
 
+    MetaStateMachine() {
+        super(null);
+    }
+
     @Override
     protected synchronized void openStore(Path dir) {
         store = MetaStore.open(dir);
@@ -61,7 +65,13 @@ final class MetaStateMachine extends StoreStateMachine {
     }
 
     @Override
-    protected void validateEntry(ByteBuffer data) {
+    protected boolean validateEntry(ByteBuffer data) {
         MetaCodec.decodeCommand(data);
+        return false;
+    }
+
+    @Override
+    protected String describe() {
+        return "meta on " + getId();
     }
 }

@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.server.protocol.TermIndex;
 
 import io.basalt.cluster.pg.PgCodec;
+import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgStore;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -16,7 +17,8 @@ final class PgStateMachine extends StoreStateMachine {
     private final VdiskStore.Options options;
     private volatile PgStore store;
 
-    PgStateMachine(int pg, VdiskStore.Options options) {
+    PgStateMachine(int pg, VdiskStore.Options options, DiskReserve reserve) {
+        super(reserve);
         this.pg = pg;
         this.options = options;
     }
@@ -75,7 +77,33 @@ final class PgStateMachine extends StoreStateMachine {
     }
 
     @Override
-    protected void validateEntry(ByteBuffer data) {
-        PgCodec.decodeEntry(data);
+    protected boolean validateEntry(ByteBuffer data) {
+        for (PgOp op : PgCodec.decodeEntry(data).ops()) {
+            if (takesSpace(op)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * What a full disk refuses: the ops that store data. The rest is metadata of a few hundred
+     * bytes (creating a vdisk, which opening one also re-sends; a snapshot or a resize: O(1) in the
+     * engine) or frees space (unmaps, removals), and must go on so an operator can
+     * open a vdisk, read it, back it up and clean up.
+     */
+    static boolean takesSpace(PgOp op) {
+        return switch (op) {
+            case PgOp.Write w -> true;
+            case PgOp.CompareAndWrite c -> true;
+            case PgOp.Flatten f -> true;
+            case PgOp.Rollback r -> true; // with later snapshots kept, it copies what changed since
+            default -> false;
+        };
+    }
+
+    @Override
+    protected String describe() {
+        return "pg-" + pg + " on " + getId();
     }
 }

@@ -12,8 +12,9 @@ public final class StateMachines {
         return new MetaStateMachine();
     }
 
-    public static StateMachine pg(int pg, VdiskStore.Options options) {
-        return new PgStateMachine(pg, options);
+    /** {@code reserve}: refuse entries that take space below it; null for no check. */
+    public static StateMachine pg(int pg, VdiskStore.Options options, DiskReserve reserve) {
+        return new PgStateMachine(pg, options, reserve);
     }
 
     /** The open store behind a PG state machine (null while it is closed or being replaced). */

@@ -55,6 +55,12 @@ abstract class StoreStateMachine extends BaseStateMachine {
     private final java.util.concurrent.atomic.AtomicBoolean snapshotAsked = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile RaftServer server;
     private volatile long snapshotEveryLogBytes = Long.MAX_VALUE;
+    /** Null: no check (the meta group, whose entries are tiny and which frees space too). */
+    private final DiskReserve reserve;
+
+    StoreStateMachine(DiskReserve reserve) {
+        this.reserve = reserve;
+    }
 
     /** Opens the domain store in {@code dir} (creating it when empty). */
     protected abstract void openStore(Path dir) throws IOException;
@@ -76,8 +82,14 @@ abstract class StoreStateMachine extends BaseStateMachine {
     /** Applies one committed entry (its index is above the store's applied index). */
     protected abstract ByteBuffer applyEntry(TermIndex at, ByteBuffer data);
 
-    /** Throws {@link io.basalt.cluster.Wire.DecodeException} for an entry {@link #applyEntry} could not parse. */
-    protected abstract void validateEntry(ByteBuffer data);
+    /**
+     * Throws {@link io.basalt.cluster.Wire.DecodeException} for an entry {@link #applyEntry} could
+     * not parse; else says whether applying it may take disk space (see {@link DiskReserve}).
+     */
+    protected abstract boolean validateEntry(ByteBuffer data);
+
+    /** This group's name in errors, e.g. {@code pg-3 on node 2}. */
+    protected abstract String describe();
 
     /** Serves a read-only request; runs concurrently with apply. */
     protected abstract CompletableFuture<ByteBuffer> queryStore(ByteBuffer request);
@@ -141,15 +153,18 @@ abstract class StoreStateMachine extends BaseStateMachine {
     }
 
     /**
-     * Refuses on the leader, before it is logged, an entry that could not be applied: a
-     * malformed entry in the log would stop every replica.
+     * Refuses on the leader, before it is logged, an entry that could not be applied (a
+     * malformed entry in the log would stop every replica), and one that takes space while the
+     * node's disk is below its reserve ({@link NoSpaceException}).
      */
     @Override
     public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
         TransactionContext trx = super.startTransaction(request);
         try {
-            validateEntry(request.getMessage().getContent().asReadOnlyByteBuffer());
-        } catch (RuntimeException e) {
+            if (validateEntry(request.getMessage().getContent().asReadOnlyByteBuffer()) && reserve != null) {
+                reserve.check(describe());
+            }
+        } catch (RuntimeException | NoSpaceException e) {
             trx.setException(e);
         }
         return trx;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.basalt.iscsi.MemoryBlockDevice;
 import io.basalt.iscsi.pdu.Bytes;
+import io.basalt.vdisk.BlockDeviceException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Map;
@@ -78,6 +79,18 @@ class LogicalUnitTest {
     void readBeyondTheEndIsLbaOutOfRange() {
         ScsiResult r = run(a, read10(2047, 2), ByteBuffer.allocate(0));
         assertEquals(Sense.LBA_OUT_OF_RANGE, r.sense());
+    }
+
+    @Test
+    void deviceFailuresBecomeTheirSense() {
+        // A full cluster disk (its reserve reached) must read as thin provisioning's "space
+        // allocation failed", not as a hardware error the initiator retries or offlines on.
+        assertEquals(Sense.SPACE_ALLOCATION_FAILED, LogicalUnit.failure(new java.util.concurrent.CompletionException(
+                new BlockDeviceException(BlockDeviceException.Kind.NO_SPACE, "pg-0: 82 MiB free"))).sense());
+        assertEquals(Sense.NOT_READY_UNAVAILABLE, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "no quorum")).sense());
+        assertEquals(Sense.WRITE_PROTECTED, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, "snapshot")).sense());
+        assertEquals(Sense.UNRECOVERED_READ_ERROR, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, "crc")).sense());
+        assertEquals(Sense.INTERNAL_TARGET_FAILURE, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.IO, "eio")).sense());
     }
 
     @Test

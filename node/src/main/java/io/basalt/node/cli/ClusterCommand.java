@@ -184,6 +184,9 @@ public final class ClusterCommand {
         @Option(names = "--gateway", defaultValue = "node", description = {"Where the iSCSI target runs: node = in node 1's process",
                 "(reads of its replicas and writes it leads skip the network), separate = in this process (default ${DEFAULT-VALUE})."})
         Gateway gateway;
+        @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
+                description = "Each node's free-space reserve (basalt node --disk-reserve; default: 5%% of the filesystem, at least 1G).")
+        Long diskReserve;
 
         @Override
         public Integer call() throws Exception {
@@ -207,8 +210,11 @@ public final class ClusterCommand {
                 });
                 Runtime.getRuntime().addShutdownHook(hook);
                 for (ClusterFile.Node n : cluster.nodes()) {
-                    List<String> options = gateway == Gateway.node && n.id() == cluster.nodes().get(0).id()
-                            ? List.of("--serve", vdisk, "--portal", portal) : List.of();
+                    List<String> options = new java.util.ArrayList<>(gateway == Gateway.node && n.id() == cluster.nodes().get(0).id()
+                            ? List.of("--serve", vdisk, "--portal", portal) : List.of());
+                    if (diskReserve != null) {
+                        options.addAll(List.of("--disk-reserve", Long.toString(diskReserve)));
+                    }
                     LocalCluster.Child c = local.start(file, n.id(), data.resolve("node-" + n.id()), options);
                     out.printf("node %d pid %d on %s:%d (log %s)%n", n.id(), c.process().pid(), n.host(), n.port(), c.log());
                 }
@@ -264,7 +270,7 @@ public final class ClusterCommand {
             long deadline = System.nanoTime() + GATEWAY_WAIT.toNanos();
             while (System.nanoTime() < deadline) {
                 failIfDead(local);
-                for (String line : Files.readAllLines(gw.log())) {
+                for (String line : gw.logLines()) {
                     if (line.startsWith("serving ") && line.contains("iscsi://")) {
                         return line.substring(line.indexOf("iscsi://")).trim();
                     }
@@ -280,7 +286,7 @@ public final class ClusterCommand {
         private static void failIfDead(LocalCluster local) throws java.io.IOException {
             var dead = local.dead();
             if (dead.isPresent()) {
-                List<String> lines = Files.readAllLines(dead.get().log());
+                List<String> lines = dead.get().logLines();
                 throw new IllegalStateException("node " + dead.get().id() + " exited with " + dead.get().process().exitValue() + "; last log lines:\n"
                         + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size())));
             }

@@ -35,6 +35,11 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Where --serve listens (default ${DEFAULT-VALUE}).")
     String portal;
 
+    @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = {"Free space to keep on the data directory's filesystem: below it writes are refused (SCSI: space allocation failed)",
+                    "while unmaps and removals go on. 0 turns the check off (default: 5%% of the filesystem, at least 1G)."})
+    Long diskReserve;
+
     /** How long --serve waits for the cluster to have a meta leader and the vdisk. */
     static final Duration SERVE_WAIT = Duration.ofMinutes(5);
 
@@ -42,8 +47,9 @@ public final class NodeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ClusterFile file = ClusterFile.read(config);
         Path dir = data != null ? data : config.toAbsolutePath().getParent().resolve("node-" + id);
-        ClusterNode node = ClusterNode.start(file.toConfig(), join ? new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()).joining()
-                : new ClusterNode.Options(id, dir, VdiskStore.Options.defaults()));
+        ClusterNode.Options options = new ClusterNode.Options(id, dir, VdiskStore.Options.defaults())
+                .withDiskReserveBytes(diskReserve == null ? ClusterNode.Options.DISK_RESERVE_DEFAULT : diskReserve);
+        ClusterNode node = ClusterNode.start(file.toConfig(), join ? options.joining() : options);
         ServeCommand.HostPort hp = serve == null ? null : ServeCommand.HostPort.parse(portal);
         PrintWriter out = spec.commandLine().getOut();
         AtomicReference<NodeGateway> gateway = new AtomicReference<>();
@@ -61,8 +67,8 @@ public final class NodeCommand implements Callable<Integer> {
             stopped.countDown();
         }));
         var addr = file.toConfig().node(id);
-        spec.commandLine().getOut().printf("node %d pid %d serving cluster %s on %s, data %s%n", id, ProcessHandle.current().pid(),
-                file.name(), addr.address(), dir);
+        spec.commandLine().getOut().printf("node %d pid %d serving cluster %s on %s, data %s (disk reserve %d MiB)%n", id,
+                ProcessHandle.current().pid(), file.name(), addr.address(), dir, node.diskReserve().reserveBytes() >> 20);
         spec.commandLine().getOut().flush();
         if (serve != null) {
             // In the background: the gateway needs a meta leader, which may need this node's vote.

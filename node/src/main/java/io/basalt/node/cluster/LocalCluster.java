@@ -15,7 +15,20 @@ import java.util.concurrent.TimeUnit;
 public final class LocalCluster implements AutoCloseable {
     public static final int STOP_WAIT_SECONDS = 10;
 
-    public record Child(int id, Process process, Path log) {}
+    /**
+     * A started node; {@code logFrom} is where this run's output starts in {@code log}, which
+     * earlier runs of the same node appended to.
+     */
+    public record Child(int id, Process process, Path log, long logFrom) {
+        /** The lines this run wrote to the log so far. */
+        public List<String> logLines() throws IOException {
+            try (var ch = java.nio.channels.FileChannel.open(log)) {
+                ch.position(Math.min(logFrom, ch.size()));
+                String text = new String(java.nio.channels.Channels.newInputStream(ch).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                return text.lines().toList();
+            }
+        }
+    }
 
     /** Overrides {@link #NODE_JVM_OPTIONS} (whitespace-separated), like {@code BASALT_JAVA_OPTS} for the CLI's own JVM. */
     static final String NODE_JVM_OPTIONS_ENV = "BASALT_NODE_JAVA_OPTS";
@@ -38,7 +51,8 @@ public final class LocalCluster implements AutoCloseable {
         command.addAll(nodeOptions);
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        Child child = new Child(id, pb.start(), log);
+        long logFrom = Files.exists(log) ? Files.size(log) : 0;
+        Child child = new Child(id, pb.start(), log, logFrom);
         children.add(child);
         return child;
     }
