@@ -39,6 +39,7 @@ public final class ClusterNode implements AutoCloseable {
     private final Map<RaftGroupId, String> groupNames;
 
     private final DiskReserve reserve;
+    private volatile SpaceReporter reporter;
 
     private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames, DiskReserve reserve) {
         this.reserve = reserve;
@@ -140,6 +141,7 @@ public final class ClusterNode implements AutoCloseable {
                 }
                 Files.writeString(bootstrapped, options.join() ? "joined\n" : "bootstrap groups created\n");
             }
+            node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server);
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -252,6 +254,10 @@ public final class ClusterNode implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        SpaceReporter r = reporter;
+        if (r != null) {
+            r.close();
+        }
         server.close();
     }
 }

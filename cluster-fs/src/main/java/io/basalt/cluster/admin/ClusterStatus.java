@@ -33,7 +33,7 @@ import io.basalt.cluster.raft.RaftSetup;
  * Nodes to ask: the config's nodes plus every peer any group's configuration names (so a node
  * added by a membership change is asked even if the config file does not list it yet).
  */
-public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups) {
+public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups, Map<Integer, io.basalt.cluster.meta.NodeSpace> spaces) {
     /** A replica further behind the leader's commit index than this is "lagging". */
     public static final long LAG_ENTRIES_DEGRADED = 1000;
     /** A replica behind the leader that has not answered it for this long is "silent". */
@@ -57,6 +57,19 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
     public ClusterStatus {
         nodes = List.copyOf(nodes);
         groups = List.copyOf(groups);
+        spaces = Map.copyOf(spaces);
+    }
+
+    /** With the nodes' disk space reports from the meta group (docs/disk-reserve.md). */
+    public ClusterStatus withSpaces(List<io.basalt.cluster.meta.NodeSpace> reports) {
+        Map<Integer, io.basalt.cluster.meta.NodeSpace> m = new TreeMap<>();
+        reports.forEach(r -> m.put(r.nodeId(), r));
+        return new ClusterStatus(cluster, nodes, groups, m);
+    }
+
+    /** Nodes whose last report put them below their disk reserve: their groups refuse data writes. */
+    public List<Integer> fullNodes() {
+        return spaces.values().stream().filter(io.basalt.cluster.meta.NodeSpace::full).map(io.basalt.cluster.meta.NodeSpace::nodeId).toList();
     }
 
     public static ClusterStatus collect(ClusterConfig config) {
@@ -74,7 +87,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         for (RaftGroupId g : names.allGroups(views.values())) {
             groups.add(group(names.name(g), g, views));
         }
-        return new ClusterStatus(config.name(), nodes, groups);
+        return new ClusterStatus(config.name(), nodes, groups, Map.of());
     }
 
     /** Probes the config's nodes, then any node a group's configuration names that was not asked yet. */
@@ -191,11 +204,15 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
     public String render() {
         StringBuilder sb = new StringBuilder();
         long up = nodes.stream().filter(NodeState::up).count();
-        sb.append(String.format("cluster %s: nodes %d up, %d down; groups %d ok, %d degraded, %d unavailable%n", cluster, up,
-                nodes.size() - up, count(Health.OK), count(Health.DEGRADED), count(Health.UNAVAILABLE)));
-        sb.append(String.format("%n%-6s %-22s %-5s %s%n", "NODE", "ADDRESS", "STATE", "GROUPS / REASON"));
+        List<Integer> full = fullNodes();
+        sb.append(String.format("cluster %s: nodes %d up, %d down; groups %d ok, %d degraded, %d unavailable%s%n", cluster, up,
+                nodes.size() - up, count(Health.OK), count(Health.DEGRADED), count(Health.UNAVAILABLE),
+                full.isEmpty() ? "" : "; FULL nodes " + full + ": their groups refuse data writes"));
+        sb.append(String.format("%n%-6s %-22s %-5s %-34s %s%n", "NODE", "ADDRESS", "STATE", "DISK (free / reserve)", "GROUPS / REASON"));
         for (NodeState n : nodes) {
-            sb.append(String.format("%-6d %-22s %-5s %s%n", n.id(), n.address(), n.up() ? "up" : "down",
+            io.basalt.cluster.meta.NodeSpace sp = spaces.get(n.id());
+            String disk = sp == null ? "-" : gib(sp.freeBytes()) + " / " + gib(sp.reserveBytes()) + " of " + gib(sp.totalBytes()) + (sp.full() ? " FULL" : "");
+            sb.append(String.format("%-6d %-22s %-5s %-34s %s%n", n.id(), n.address(), n.up() ? "up" : "down", disk,
                     n.up() ? Integer.toString(n.groupCount()) : n.reason()));
         }
         sb.append(String.format("%n%-8s %-6s %-5s %-9s %-28s %s%n", "GROUP", "LEADER", "TERM", "COMMIT", "REPLICAS (lag)", "HEALTH"));
@@ -209,6 +226,10 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
                     g.term(), g.commitIndex(), String.join(" ", reps), health));
         }
         return sb.toString();
+    }
+
+    private static String gib(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1fG", bytes / (double) (1L << 30));
     }
 
     /** Names of the cluster's groups ("meta", "pg-N"); any other group a node holds shows as its uuid. */

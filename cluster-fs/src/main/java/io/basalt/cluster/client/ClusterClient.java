@@ -143,6 +143,19 @@ public final class ClusterClient implements AutoCloseable {
         }
     }
 
+    /** Records node {@code space.nodeId()}'s disk space report in the meta group. */
+    public void reportSpace(io.basalt.cluster.meta.NodeSpace space) {
+        MetaResult r = MetaCodec.decodeResult(metaWrite(new MetaCommand.ReportSpace(space)));
+        if (r instanceof MetaResult.Rejected rejected) {
+            throw new IllegalArgumentException(rejected.message());
+        }
+    }
+
+    /** Every node's last disk space report, by node id. */
+    public List<io.basalt.cluster.meta.NodeSpace> nodeSpaces() {
+        return MetaQuery.decodeSpaces(metaRead(new MetaQuery.ListSpaces()));
+    }
+
     /** Drops node {@code id} from the registry. */
     public void unregisterNode(int id) {
         metaWrite(new MetaCommand.UnregisterNode(id));

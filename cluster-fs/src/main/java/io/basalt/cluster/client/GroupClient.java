@@ -67,21 +67,24 @@ final class GroupClient implements AutoCloseable {
     CompletableFuture<RaftClientReply> send(Function<RaftClient, CompletableFuture<RaftClientReply>> op,
                                             Predicate<Throwable> retriable, long deadlineNanos) {
         AtomicReference<RaftClient> used = new AtomicReference<>();
-        CompletableFuture<RaftClientReply> f = LeaderRetry.call(() -> {
+        return LeaderRetry.call(() -> {
             RaftClient c = client();
             used.set(c);
-            return op.apply(c);
+            CompletableFuture<RaftClientReply> attempt = op.apply(c);
+            // Watched here, on the attempt itself, not on what the caller gets: a caller's own
+            // timeout (PgChannel's orTimeout) can complete that first and hide the give-up, and the
+            // closed client then failed every later request (seen in ChaosHistoryTest).
+            attempt.whenComplete((reply, ex) -> {
+                if (ex != null && LeaderRetry.CLIENT_GAVE_UP.test(ex) && !LeaderRetry.GROUP_MOVED.test(ex)) {
+                    renew(c);
+                }
+            });
+            return attempt;
         }, retriable.or(LeaderRetry.GROUP_MOVED), deadlineNanos, ClusterClient.RETRY_SLEEP, failure -> {
             if (LeaderRetry.GROUP_MOVED.test(failure)) {
                 refresh(used.get());
             }
         });
-        f.whenComplete((reply, ex) -> {
-            if (ex != null && LeaderRetry.CLIENT_GAVE_UP.test(ex) && !LeaderRetry.GROUP_MOVED.test(ex)) {
-                renew(used.get());
-            }
-        });
-        return f;
     }
 
     /**
@@ -97,7 +100,7 @@ final class GroupClient implements AutoCloseable {
             replaced = replace(gaveUp, currentGroup);
         }
         if (replaced != null) {
-            closeQuietly(replaced);
+            closeLater(replaced);
         }
     }
 
@@ -115,10 +118,14 @@ final class GroupClient implements AutoCloseable {
             replaced = replace(stale, now);
         }
         if (replaced != null) {
-            // Requests of the other lane may still be in flight on it: close it once they are over.
-            CompletableFuture.delayedExecutor(config.tuning().ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                    .execute(() -> closeQuietly(replaced));
+            closeLater(replaced);
         }
+    }
+
+    /** Closes a replaced client once requests still in flight on it (reads are not in its ordered window) are over. */
+    private void closeLater(RaftClient replaced) {
+        CompletableFuture.delayedExecutor(config.tuning().ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> closeQuietly(replaced));
     }
 
     /**

@@ -33,6 +33,7 @@ public final class MetaCodec {
             case MetaCommand.RegisterNode c -> out.u8(10).i32(c.id()).str(c.host()).i32(c.port());
             case MetaCommand.UnregisterNode c -> out.u8(11).i32(c.id());
             case MetaCommand.FlattenVdisk c -> out.u8(12).str(c.name());
+            case MetaCommand.ReportSpace c -> out.u8(13).bytes(ByteBuffer.wrap(encode(c.space())));
         }
         return out.toByteArray();
     }
@@ -44,7 +45,7 @@ public final class MetaCodec {
             throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 12, "meta command");
+        Wire.checkTag(tag, 13, "meta command");
         MetaCommand c = switch (tag) {
             case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
             case 2 -> new MetaCommand.RemoveVdisk(in.str());
@@ -57,7 +58,8 @@ public final class MetaCodec {
             case 9 -> new MetaCommand.CloseSession(in.i64());
             case 10 -> new MetaCommand.RegisterNode(in.i32(), in.str(), in.i32());
             case 11 -> new MetaCommand.UnregisterNode(in.i32());
-            default -> new MetaCommand.FlattenVdisk(in.str());
+            case 12 -> new MetaCommand.FlattenVdisk(in.str());
+            default -> new MetaCommand.ReportSpace(decodeSpace(in.bytes()));
         };
         in.end("meta command");
         return c;
@@ -105,6 +107,17 @@ public final class MetaCodec {
 
     public static byte[] encode(NodeRecord n) {
         return new Wire.Out(32).i32(n.id()).str(n.host()).i32(n.port()).toByteArray();
+    }
+
+    public static byte[] encode(NodeSpace s) {
+        return new Wire.Out(40).i32(s.nodeId()).i64(s.freeBytes()).i64(s.reserveBytes()).i64(s.totalBytes()).i64(s.reportedMs()).toByteArray();
+    }
+
+    public static NodeSpace decodeSpace(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        NodeSpace s = new NodeSpace(in.i32(), in.i64(), in.i64(), in.i64(), in.i64());
+        in.end("node space");
+        return s; // values are checked where a report is applied (MetaState), as for RegisterNode
     }
 
     public static NodeRecord decodeNode(ByteBuffer bytes) {

@@ -44,4 +44,7 @@ public sealed interface MetaCommand {
 
     /** Cuts a clone's link to its parent snapshot, after every PG copied its inherited grains in. */
     record FlattenVdisk(String name) implements MetaCommand {}
+
+    /** Node {@code space.nodeId()} reports its disk space (periodically, and when it crosses its reserve). */
+    record ReportSpace(NodeSpace space) implements MetaCommand {}
 }

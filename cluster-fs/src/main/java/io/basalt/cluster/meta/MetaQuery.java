@@ -19,22 +19,27 @@ public sealed interface MetaQuery {
     /** The node registry, by id. */
     record ListNodes() implements MetaQuery {}
 
+    /** Every node's last space report, by node id. */
+    record ListSpaces() implements MetaQuery {}
+
     static byte[] encode(MetaQuery q) {
         return switch (q) {
             case VdiskByName v -> new Wire.Out(32).u8(1).str(v.name()).toByteArray();
             case ListVdisks l -> new Wire.Out(1).u8(2).toByteArray();
             case ListNodes l -> new Wire.Out(1).u8(3).toByteArray();
+            case ListSpaces l -> new Wire.Out(1).u8(4).toByteArray();
         };
     }
 
     static MetaQuery decode(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int tag = in.u8();
-        Wire.checkTag(tag, 3, "meta query");
+        Wire.checkTag(tag, 4, "meta query");
         MetaQuery q = switch (tag) {
             case 1 -> new VdiskByName(in.str());
             case 2 -> new ListVdisks();
-            default -> new ListNodes();
+            case 3 -> new ListNodes();
+            default -> new ListSpaces();
         };
         in.end("meta query");
         return q;
@@ -48,11 +53,16 @@ public sealed interface MetaQuery {
                     .orElseGet(() -> new MetaResult.Rejected("no vdisk named " + v.name())));
             case ListVdisks l -> encodeList(state.vdisks(), MetaCodec::encode);
             case ListNodes l -> encodeList(state.nodes(), MetaCodec::encode);
+            case ListSpaces l -> encodeList(state.spaces(), MetaCodec::encode);
         };
     }
 
     static List<NodeRecord> decodeNodes(ByteBuffer bytes) {
         return decodeList(bytes, MetaCodec::decodeNode, "node");
+    }
+
+    static List<NodeSpace> decodeSpaces(ByteBuffer bytes) {
+        return decodeList(bytes, MetaCodec::decodeSpace, "node space");
     }
 
     static List<VdiskRecord> decodeList(ByteBuffer bytes) {

@@ -42,12 +42,14 @@ public final class MetaState {
         record Session(long id) implements Key {}
         record NextId() implements Key {}
         record Node(int id) implements Key {}
+        record Space(int nodeId) implements Key {}
     }
 
     private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
     private final TreeMap<String, Long> names = new TreeMap<>();
     private final TreeMap<Long, HostSession> sessions = new TreeMap<>();
     private final TreeMap<Integer, NodeRecord> nodes = new TreeMap<>();
+    private final TreeMap<Integer, NodeSpace> spaces = new TreeMap<>();
     private long nextId = 1;
     private final List<Key> touched = new ArrayList<>();
 
@@ -70,6 +72,7 @@ public final class MetaState {
             case MetaCommand.RegisterNode c -> registerNode(c);
             case MetaCommand.UnregisterNode c -> unregisterNode(c);
             case MetaCommand.FlattenVdisk c -> flattenVdisk(c);
+            case MetaCommand.ReportSpace c -> reportSpace(c.space());
         };
     }
 
@@ -115,6 +118,15 @@ public final class MetaState {
         return Optional.ofNullable(nodes.get(id));
     }
 
+    /** The nodes' last space reports, by node id. */
+    public List<NodeSpace> spaces() {
+        return List.copyOf(spaces.values());
+    }
+
+    public Optional<NodeSpace> space(int nodeId) {
+        return Optional.ofNullable(spaces.get(nodeId));
+    }
+
     /** Names of the clones of {@code vdiskId}, optionally only those of one snapshot. */
     public List<String> clonesOf(long vdiskId, Optional<String> snapName) {
         List<String> out = new ArrayList<>();
@@ -141,6 +153,10 @@ public final class MetaState {
 
     void load(NodeRecord n) {
         nodes.put(n.id(), n);
+    }
+
+    void load(NodeSpace s) {
+        spaces.put(s.nodeId(), s);
     }
 
     void loadNextId(long id) {
@@ -353,6 +369,19 @@ public final class MetaState {
         if (nodes.remove(c.id()) != null) {
             touched.add(new Key.Node(c.id()));
         }
+        if (spaces.remove(c.id()) != null) {
+            touched.add(new Key.Space(c.id()));
+        }
+        return new MetaResult.Done();
+    }
+
+    private MetaResult reportSpace(NodeSpace s) {
+        String bad = NodeSpace.check(s.nodeId(), s.freeBytes(), s.reserveBytes(), s.totalBytes());
+        if (bad != null) {
+            return new MetaResult.Rejected(bad);
+        }
+        spaces.put(s.nodeId(), s);
+        touched.add(new Key.Space(s.nodeId()));
         return new MetaResult.Done();
     }
 

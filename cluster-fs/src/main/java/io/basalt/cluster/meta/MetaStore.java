@@ -129,6 +129,15 @@ public final class MetaStore implements AutoCloseable {
                 }
             }
             case MetaState.Key.NextId k -> batch.put(NEXT_ID, ByteBuffer.allocate(8).putLong(state.nextId()).array());
+            case MetaState.Key.Space k -> {
+                byte[] dbKey = key('s', k.nodeId());
+                var sp = state.space(k.nodeId());
+                if (sp.isPresent()) {
+                    batch.put(dbKey, MetaCodec.encode(sp.get()));
+                } else {
+                    batch.delete(dbKey);
+                }
+            }
             case MetaState.Key.Node k -> {
                 byte[] dbKey = key('r', k.id());
                 var n = state.node(k.id());
@@ -173,6 +182,7 @@ public final class MetaStore implements AutoCloseable {
                     case 'h' -> state.load(MetaCodec.decodeSession(v));
                     case 'n' -> state.loadNextId(v.getLong());
                     case 'r' -> state.load(MetaCodec.decodeNode(v));
+                    case 's' -> state.load(MetaCodec.decodeSpace(v));
                     case 'a' -> applied = new TermIndex(v.getLong(), v.getLong());
                     default -> throw new IllegalStateException("meta store " + dir + ": unknown key prefix " + k[0]);
                 }

@@ -8,9 +8,9 @@ import java.nio.file.Path;
 
 /**
  * Free space a node keeps on the filesystem of its data directory. Below it, a group's leader
- * refuses, before they are logged, entries that take space (writes, compare-and-writes, new
- * vdisks, snapshots, flattens, rollbacks); unmaps, removals, resizes and reads go on, so an
- * operator can free space through Basalt itself. Without it the disk fills up: a Raft log append
+ * refuses, before they are logged, entries that store data (writes, compare-and-writes, flattens,
+ * rollbacks); reads, unmaps, removals and metadata changes go on, so an operator can open a
+ * vdisk, back it up and free space through Basalt itself. Without it the disk fills up: a Raft log append
  * or a RocksDB write that meets ENOSPC stops the group on that node, and when all replicas fill
  * alike (they hold the same data) the group stops everywhere (seen: docs/raft-log-bytes.md).
  *
@@ -19,7 +19,10 @@ import java.nio.file.Path;
  * with {@code statfs} at most every {@value #REFRESH_MILLIS} ms, so a burst can overshoot by
  * what the node writes in that time; the reserve absorbs it.
  *
- * <p>Only leaders check: a follower whose disk is smaller than its leader's can still fill up.
+ * <p>Only leaders check, but against every replica: each node reports its space to the meta
+ * group ({@code SpaceReporter}: every {@code 10 s}, and at once when it crosses its reserve) and
+ * learns there which nodes are full ({@link #fullNodes}, refreshed every second), so a leader
+ * also refuses while a follower of the group is full. That knowledge is a second or two old.
  */
 public final class DiskReserve {
     public static final long MIN_DEFAULT_BYTES = 1L << 30;
@@ -31,6 +34,8 @@ public final class DiskReserve {
     private final long reserveBytes;
     private volatile long freeBytes;
     private volatile long readAtNanos;
+    /** Nodes whose last report to the meta group said they are below their reserve. */
+    private volatile java.util.Set<Integer> fullNodes = java.util.Set.of();
 
     private DiskReserve(Path dir, FileStore store, long reserveBytes) {
         this.dir = dir;
@@ -75,15 +80,45 @@ public final class DiskReserve {
         }
     }
 
-    /** Throws when the free space is below the reserve; {@code who} names the refusing group. */
-    void check(String who) throws NoSpaceException {
-        if (reserveBytes == 0) {
-            return;
+    public long totalBytes() {
+        try {
+            return store.getTotalSpace();
+        } catch (IOException e) {
+            throw new UncheckedIOException("size of " + dir + ": " + e.getMessage(), e);
         }
-        long free = freeBytes();
-        if (free < reserveBytes) {
-            throw new NoSpaceException(who + ": " + mib(free) + " free on " + dir + " (expected: >= the reserve of " + mib(reserveBytes)
-                    + "); writes are refused until space is freed: unmap (fstrim), remove snapshots or vdisks, or add disk");
+    }
+
+    /** Which nodes are full, as the meta group last said. */
+    public void fullNodes(java.util.Set<Integer> nodes) {
+        fullNodes = java.util.Set.copyOf(nodes);
+    }
+
+    public java.util.Set<Integer> fullNodes() {
+        return fullNodes;
+    }
+
+    private static final String ADVICE = "; writes are refused until space is freed: unmap (fstrim), remove snapshots or vdisks, or add disk";
+
+    /**
+     * Throws when this node's free space is below its reserve, or when another replica of the
+     * group ({@code replicas}: node ids, asked only when some node is full) reported so;
+     * {@code who} names the refusing group.
+     */
+    void check(String who, java.util.function.Supplier<java.util.Collection<Integer>> replicas) throws NoSpaceException {
+        if (reserveBytes > 0) {
+            long free = freeBytes();
+            if (free < reserveBytes) {
+                throw new NoSpaceException(who + ": " + mib(free) + " free on " + dir + " (expected: >= the reserve of " + mib(reserveBytes)
+                        + ")" + ADVICE);
+            }
+        }
+        java.util.Set<Integer> full = fullNodes;
+        if (!full.isEmpty()) {
+            for (int node : replicas.get()) {
+                if (full.contains(node)) {
+                    throw new NoSpaceException(who + ": replica node " + node + " reported less free space than its reserve" + ADVICE);
+                }
+            }
         }
     }
 

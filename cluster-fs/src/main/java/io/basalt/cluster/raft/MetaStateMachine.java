@@ -26,6 +26,11 @@ final class MetaStateMachine extends StoreStateMachine {
         store = MetaStore.open(dir);
     }
 
+    /** The nodes' space reports as this replica has applied them (empty while the store is closed). */
+    synchronized java.util.List<io.basalt.cluster.meta.NodeSpace> spaces() {
+        return store == null ? java.util.List.of() : store.state().spaces();
+    }
+
     @Override
     protected synchronized void closeStore() {
         if (store != null) {

@@ -17,6 +17,11 @@ public final class StateMachines {
         return new PgStateMachine(pg, options, reserve);
     }
 
+    /** The nodes' space reports held by a meta replica (its applied state: may lag the leader's a little). */
+    public static java.util.List<io.basalt.cluster.meta.NodeSpace> metaSpaces(StateMachine metaStateMachine) {
+        return ((MetaStateMachine) metaStateMachine).spaces();
+    }
+
     /** The open store behind a PG state machine (null while it is closed or being replaced). */
     public static io.basalt.cluster.pg.PgStore pgStore(StateMachine pgStateMachine) {
         return ((PgStateMachine) pgStateMachine).store();

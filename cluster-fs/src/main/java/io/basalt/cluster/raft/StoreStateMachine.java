@@ -162,12 +162,25 @@ abstract class StoreStateMachine extends BaseStateMachine {
         TransactionContext trx = super.startTransaction(request);
         try {
             if (validateEntry(request.getMessage().getContent().asReadOnlyByteBuffer()) && reserve != null) {
-                reserve.check(describe());
+                reserve.check(describe(), this::replicaNodes);
             }
         } catch (RuntimeException | NoSpaceException e) {
             trx.setException(e);
         }
         return trx;
+    }
+
+    /** The node ids of this group's current peers. */
+    private java.util.Collection<Integer> replicaNodes() {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        try {
+            for (var peer : server.getDivision(getGroupId()).getGroup().getPeers()) {
+                io.basalt.cluster.admin.NodeProbe.nodeIdOf(peer.getId()).ifPresent(out::add);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out;
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -107,17 +108,92 @@ class DiskFullTest {
         disk.unmap(lbas[3], before.length / BLOCK).join();
         assertArrayEquals(new byte[before.length], bytes(disk.read(lbas[3], before.length / BLOCK).join()));
 
-        // Space back: writes go on.
+        // Space back: writes go on, within seconds (each leader learns from the meta group that
+        // the other nodes are no longer full).
         Files.delete(filler);
-        Thread.sleep(300);
-        for (long lba : lbas) {
-            disk.write(lba, ByteBuffer.wrap(refused), false).join();
-        }
+        awaitWritable(disk, lbas, refused);
         for (long lba : lbas) {
             byte[] expected = lba == lbas[3] ? new byte[before.length] : before.clone();
             System.arraycopy(refused, 0, expected, 0, refused.length);
             assertArrayEquals(expected, bytes(disk.read(lba, before.length / BLOCK).join()));
         }
+    }
+
+    @Test
+    void aFullFollowerStopsWritesToItsGroupsOnEveryLeader() throws Exception {
+        // Only node 1's directory is on the small filesystem; nodes 2 and 3 have plenty. Node 1
+        // replicates every PG, so every PG must refuse data writes while node 1 is full — also
+        // the PGs node 2 or 3 leads, which learn it from node 1's report to the meta group.
+        Path clusterDir = Files.createDirectory(dir.resolve("cluster"));
+        Files.createSymbolicLink(clusterDir.resolve("node1"), mount);
+        cluster = TestCluster.start(TestCluster.config("follower", 3, 3, 3, TestCluster.fastTuning()), clusterDir, RESERVE_BYTES);
+        cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        long stripeBlocks = (long) io.basalt.cluster.ClusterConfig.STRIPE_GRAINS_DEFAULT * 4096 / BLOCK;
+        byte[] data = new byte[4096];
+        Arrays.fill(data, (byte) 0x33);
+        for (int s = 0; s < 6; s++) {
+            disk.write(s * stripeBlocks, ByteBuffer.wrap(data), false).join();
+        }
+        int ledElsewhere = 0;
+        for (int pg = 0; pg < 3; pg++) {
+            if (cluster.leaderOf(io.basalt.cluster.raft.RaftSetup.pgGroupId(cluster.config(), pg)).orElse(1) != 1) {
+                ledElsewhere++;
+            }
+        }
+        assertTrue(ledElsewhere > 0, "some PG must be led by node 2 or 3 for this test to mean anything");
+
+        Path filler = mount.resolve("filler");
+        fill(filler, Files.getFileStore(mount).getUsableSpace() - (RESERVE_BYTES - (128L << 20)));
+        // Node 1 reports within a second; the other leaders read the full list every second.
+        List<String> refusals = new java.util.ArrayList<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (refusals.size() < 6 && System.nanoTime() < deadline) {
+            refusals.clear();
+            for (int s = 0; s < 6; s++) {
+                try {
+                    disk.write(s * stripeBlocks, ByteBuffer.wrap(new byte[4096]), false).join();
+                } catch (CompletionException e) {
+                    BlockDeviceException full = assertInstanceOf(BlockDeviceException.class, e.getCause());
+                    assertEquals(BlockDeviceException.Kind.NO_SPACE, full.kind(), full.getMessage());
+                    refusals.add(full.getMessage());
+                }
+            }
+            Thread.sleep(200);
+        }
+        assertEquals(6, refusals.size(), "every stripe's write refused within 15 s: " + refusals);
+        assertTrue(refusals.stream().anyMatch(m -> m.contains("replica node 1 reported less free space than its reserve")), refusals.toString());
+
+        // And back once node 1 has room again.
+        Files.delete(filler);
+        long[] stripes = new long[6];
+        for (int s = 0; s < 6; s++) {
+            stripes[s] = s * stripeBlocks;
+        }
+        awaitWritable(disk, stripes, data);
+        assertTrue(cluster.client().nodeSpaces().stream().noneMatch(io.basalt.cluster.meta.NodeSpace::full), cluster.client().nodeSpaces().toString());
+    }
+
+    /** Writes {@code data} at every lba, again until all succeed; only NO_SPACE refusals may come first, for at most 15 s. */
+    private static void awaitWritable(ClusterVdisk disk, long[] lbas, byte[] data) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        List<String> refused = new java.util.ArrayList<>();
+        do {
+            refused.clear();
+            for (long lba : lbas) {
+                try {
+                    disk.write(lba, ByteBuffer.wrap(data), false).join();
+                } catch (CompletionException e) {
+                    BlockDeviceException full = assertInstanceOf(BlockDeviceException.class, e.getCause());
+                    assertEquals(BlockDeviceException.Kind.NO_SPACE, full.kind(), full.getMessage());
+                    refused.add(full.getMessage());
+                }
+            }
+            if (!refused.isEmpty()) {
+                Thread.sleep(200);
+            }
+        } while (!refused.isEmpty() && System.nanoTime() < deadline);
+        assertEquals(List.of(), refused, "every write accepted within 15 s of freeing the space");
     }
 
     private static void fill(Path file, long bytes) throws IOException {

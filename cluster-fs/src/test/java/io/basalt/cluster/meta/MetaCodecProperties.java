@@ -62,6 +62,8 @@ class MetaCodecProperties {
                 Combinators.combine(Arbitraries.integers().between(-1, 6), Arbitraries.of("127.0.0.1", "", "h"), Arbitraries.integers().between(0, 70000))
                         .as(MetaCommand.RegisterNode::new),
                 Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new),
-                names.map(MetaCommand.FlattenVdisk::new));
+                names.map(MetaCommand.FlattenVdisk::new),
+                Combinators.combine(Arbitraries.integers().between(-1, 6), longs, longs, longs, longs)
+                        .as((id, free, reserve, total, at) -> new MetaCommand.ReportSpace(new NodeSpace(id, free, reserve, total, at))));
     }
 }

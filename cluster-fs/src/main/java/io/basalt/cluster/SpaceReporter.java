@@ -1,0 +1,135 @@
+package io.basalt.cluster;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import org.apache.ratis.server.RaftServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.meta.NodeSpace;
+import io.basalt.cluster.raft.DiskReserve;
+import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.cluster.raft.StateMachines;
+
+/**
+ * Tells the meta group how much disk space this node has (at start, every {@link #REPORT_EVERY},
+ * and at once when it crosses its reserve), and tells this node's leaders which nodes are full,
+ * so a group refuses data writes while any of its replicas is full (docs/disk-reserve.md).
+ *
+ * <p>Kept light, because it runs on every node all the time: a node that holds a meta replica
+ * reads the reports from it every {@link #TICK} (no network, no Raft round; its applied state
+ * lags the leader's by milliseconds); other nodes ask the meta group every
+ * {@link #REMOTE_READ_EVERY}. Reports are meta entries, so they are rare. (A first version read
+ * through the meta leader every second on every node and reported every 10 s: under
+ * ChaosHistoryTest's faults that extra traffic slowed recovery measurably.) While the meta group
+ * is unreachable it keeps the last list it read and tries again later.
+ */
+final class SpaceReporter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SpaceReporter.class);
+    static final Duration TICK = Duration.ofSeconds(1);
+    static final Duration REPORT_EVERY = Duration.ofSeconds(30);
+    static final Duration REMOTE_READ_EVERY = Duration.ofSeconds(5);
+
+    private final ClusterConfig config;
+    private final int nodeId;
+    private final DiskReserve reserve;
+    private final RaftServer server;
+    private final Thread thread;
+    private volatile boolean closed;
+    private ClusterClient client;
+    private NodeSpace last;
+    private long lastRemoteReadMs;
+    private String lastFailure;
+
+    private SpaceReporter(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server) {
+        this.config = config;
+        this.nodeId = nodeId;
+        this.reserve = reserve;
+        this.server = server;
+        this.thread = Thread.ofPlatform().daemon().name("basalt-space-reporter-" + nodeId).unstarted(this::run);
+    }
+
+    static SpaceReporter start(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server) {
+        SpaceReporter r = new SpaceReporter(config, nodeId, reserve, server);
+        r.thread.start();
+        return r;
+    }
+
+    private void run() {
+        while (!closed) {
+            try {
+                tick();
+                lastFailure = null;
+            } catch (RuntimeException e) {
+                String why = String.valueOf(e.getMessage());
+                if (!closed && !why.equals(lastFailure)) {
+                    log.info("node {}: space report to the meta group failed (trying again): {}", nodeId, why);
+                }
+                lastFailure = why;
+            }
+            try {
+                Thread.sleep(TICK);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void tick() {
+        long now = System.currentTimeMillis();
+        NodeSpace space = new NodeSpace(nodeId, reserve.freeBytes(), reserve.reserveBytes(), reserve.totalBytes(), now);
+        if (last == null || space.full() != last.full() || now - last.reportedMs() >= REPORT_EVERY.toMillis()) {
+            client().reportSpace(space);
+            if (last != null && space.full() != last.full()) {
+                log.warn("node {}: {} MiB free, reserve {} MiB: {}", nodeId, space.freeBytes() >> 20, space.reserveBytes() >> 20,
+                        space.full() ? "full, data writes to its groups are refused" : "no longer full");
+            }
+            last = space;
+        }
+        List<NodeSpace> reports = localReports();
+        if (reports == null) {
+            if (now - lastRemoteReadMs < REMOTE_READ_EVERY.toMillis()) {
+                return;
+            }
+            lastRemoteReadMs = now;
+            reports = client().nodeSpaces();
+        }
+        Set<Integer> full = reports.stream().filter(NodeSpace::full).map(NodeSpace::nodeId).collect(Collectors.toSet());
+        reserve.fullNodes(full);
+    }
+
+    /** The reports as this node's meta replica holds them, or null when it holds none. */
+    private List<NodeSpace> localReports() {
+        try {
+            return StateMachines.metaSpaces(server.getDivision(RaftSetup.metaGroupId(config)).getStateMachine());
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private ClusterClient client() {
+        if (client == null) {
+            client = ClusterClient.open(config);
+        }
+        return client;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (client != null) {
+            client.close();
+        }
+    }
+}
