@@ -80,11 +80,7 @@ public final class NodeProbe {
 
     /** Node id of a Basalt peer id ({@code "n7"} is 7), empty for anything else. */
     public static OptionalInt nodeIdOf(RaftPeerId id) {
-        String s = id.toString();
-        if (s.length() < 2 || s.charAt(0) != 'n' || !s.substring(1).chars().allMatch(Character::isDigit) || s.length() > 10) {
-            return OptionalInt.empty();
-        }
-        return OptionalInt.of(Integer.parseInt(s.substring(1)));
+        return RaftSetup.nodeIdOf(id);
     }
 
     /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call. */

@@ -110,43 +110,20 @@ public final class MetaStore implements AutoCloseable {
 
     private void stage(WriteBatch batch, MetaState.Key key) throws RocksDBException {
         switch (key) {
-            case MetaState.Key.Vdisk k -> {
-                byte[] dbKey = key('v', k.id());
-                var v = state.vdisk(k.id());
-                if (v.isPresent()) {
-                    batch.put(dbKey, MetaCodec.encode(v.get()));
-                } else {
-                    batch.delete(dbKey);
-                }
-            }
-            case MetaState.Key.Session k -> {
-                byte[] dbKey = key('h', k.id());
-                var s = state.session(k.id());
-                if (s.isPresent()) {
-                    batch.put(dbKey, MetaCodec.encode(s.get()));
-                } else {
-                    batch.delete(dbKey);
-                }
-            }
+            case MetaState.Key.Vdisk k -> putOrDelete(batch, key('v', k.id()), state.vdisk(k.id()).map(MetaCodec::encode));
+            case MetaState.Key.Session k -> putOrDelete(batch, key('h', k.id()), state.session(k.id()).map(MetaCodec::encode));
             case MetaState.Key.NextId k -> batch.put(NEXT_ID, ByteBuffer.allocate(8).putLong(state.nextId()).array());
-            case MetaState.Key.Space k -> {
-                byte[] dbKey = key('s', k.nodeId());
-                var sp = state.space(k.nodeId());
-                if (sp.isPresent()) {
-                    batch.put(dbKey, MetaCodec.encode(sp.get()));
-                } else {
-                    batch.delete(dbKey);
-                }
-            }
-            case MetaState.Key.Node k -> {
-                byte[] dbKey = key('r', k.id());
-                var n = state.node(k.id());
-                if (n.isPresent()) {
-                    batch.put(dbKey, MetaCodec.encode(n.get()));
-                } else {
-                    batch.delete(dbKey);
-                }
-            }
+            case MetaState.Key.Space k -> putOrDelete(batch, key('s', k.nodeId()), state.space(k.nodeId()).map(MetaCodec::encode));
+            case MetaState.Key.Node k -> putOrDelete(batch, key('r', k.id()), state.node(k.id()).map(MetaCodec::encode));
+        }
+    }
+
+    /** The record's new value, or its deletion when the state no longer holds it. */
+    private static void putOrDelete(WriteBatch batch, byte[] dbKey, java.util.Optional<byte[]> value) throws RocksDBException {
+        if (value.isPresent()) {
+            batch.put(dbKey, value.get());
+        } else {
+            batch.delete(dbKey);
         }
     }
 

@@ -59,6 +59,15 @@ public final class RaftSetup {
         return RaftPeerId.valueOf("n" + nodeId);
     }
 
+    /** Node id of a Basalt peer id ({@code "n7"} is 7; the inverse of {@link #peerId}), empty for anything else. */
+    public static java.util.OptionalInt nodeIdOf(RaftPeerId id) {
+        String s = id.toString();
+        if (s.length() < 2 || s.charAt(0) != 'n' || !s.substring(1).chars().allMatch(Character::isDigit) || s.length() > 10) {
+            return java.util.OptionalInt.empty();
+        }
+        return java.util.OptionalInt.of(Integer.parseInt(s.substring(1)));
+    }
+
     /** The meta group at bootstrap: the first {@code metaVoterCount} nodes. */
     public static RaftGroup metaGroup(ClusterConfig c) {
         List<RaftPeer> peers = new ArrayList<>();

@@ -175,7 +175,7 @@ abstract class StoreStateMachine extends BaseStateMachine {
         java.util.List<Integer> out = new java.util.ArrayList<>();
         try {
             for (var peer : server.getDivision(getGroupId()).getGroup().getPeers()) {
-                io.basalt.cluster.admin.NodeProbe.nodeIdOf(peer.getId()).ifPresent(out::add);
+                RaftSetup.nodeIdOf(peer.getId()).ifPresent(out::add);
             }
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);

@@ -25,9 +25,12 @@ class MetaStoreTest {
             store.apply(new TermIndex(1, 2), new CreateSnapshot("tmpl", "v1", 2));
             store.apply(new TermIndex(2, 5), new CloneVdisk("tmpl", "v1", "web", 3));
             store.apply(new TermIndex(2, 6), new MetaCommand.OpenSession("h1", 1000, 4));
+            store.apply(new TermIndex(2, 7), new MetaCommand.ReportSpace(new NodeSpace(2, 100L << 20, 1L << 30, 10L << 30, 5)));
         }
         try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
-            assertEquals(new TermIndex(2, 6), store.applied());
+            assertEquals(new TermIndex(2, 7), store.applied());
+            assertEquals(java.util.List.of(new NodeSpace(2, 100L << 20, 1L << 30, 10L << 30, 5)), store.state().spaces());
+            assertTrue(store.state().spaces().get(0).full(), "100 MiB free under a 1 GiB reserve is full");
             assertEquals(2, store.vdisks().size());
             assertEquals(1, store.state().vdisk("web").orElseThrow().rootId());
             assertEquals(6, store.state().session(6).orElseThrow().id());
