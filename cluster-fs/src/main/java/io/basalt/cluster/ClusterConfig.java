@@ -63,6 +63,11 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
                     PG_INFLIGHT_ENTRIES_DEFAULT);
         }
 
+        /** The same with another per-RPC timeout and whole-operation I/O timeout. */
+        public Tuning withTimeouts(Duration request, Duration io) {
+            return new Tuning(electionTimeoutMin, request, io, snapshotEveryEntries, logSegmentSizeBytes, pgInflightEntriesMax);
+        }
+
         public Tuning withPgInflightEntriesMax(int n) {
             return new Tuning(electionTimeoutMin, requestTimeout, ioTimeout, snapshotEveryEntries, logSegmentSizeBytes, n);
         }

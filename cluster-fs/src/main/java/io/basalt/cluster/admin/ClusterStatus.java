@@ -16,6 +16,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.meta.NodeSpace;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
@@ -33,7 +34,7 @@ import io.basalt.cluster.raft.RaftSetup;
  * Nodes to ask: the config's nodes plus every peer any group's configuration names (so a node
  * added by a membership change is asked even if the config file does not list it yet).
  */
-public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups, Map<Integer, io.basalt.cluster.meta.NodeSpace> spaces) {
+public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupState> groups, Map<Integer, NodeSpace> spaces) {
     /** A replica further behind the leader's commit index than this is "lagging". */
     public static final long LAG_ENTRIES_DEGRADED = 1000;
     /** A replica behind the leader that has not answered it for this long is "silent". */
@@ -61,15 +62,15 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
     }
 
     /** With the nodes' disk space reports from the meta group (docs/disk-reserve.md). */
-    public ClusterStatus withSpaces(List<io.basalt.cluster.meta.NodeSpace> reports) {
-        Map<Integer, io.basalt.cluster.meta.NodeSpace> m = new TreeMap<>();
+    public ClusterStatus withSpaces(List<NodeSpace> reports) {
+        Map<Integer, NodeSpace> m = new TreeMap<>();
         reports.forEach(r -> m.put(r.nodeId(), r));
         return new ClusterStatus(cluster, nodes, groups, m);
     }
 
     /** Nodes whose last report put them below their disk reserve: their groups refuse data writes. */
     public List<Integer> fullNodes() {
-        return spaces.values().stream().filter(io.basalt.cluster.meta.NodeSpace::full).map(io.basalt.cluster.meta.NodeSpace::nodeId).toList();
+        return spaces.values().stream().filter(NodeSpace::full).map(NodeSpace::nodeId).toList();
     }
 
     public static ClusterStatus collect(ClusterConfig config) {
@@ -210,7 +211,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
                 full.isEmpty() ? "" : "; FULL nodes " + full + ": their groups refuse data writes"));
         sb.append(String.format("%n%-6s %-22s %-5s %-34s %s%n", "NODE", "ADDRESS", "STATE", "DISK (free / reserve)", "GROUPS / REASON"));
         for (NodeState n : nodes) {
-            io.basalt.cluster.meta.NodeSpace sp = spaces.get(n.id());
+            NodeSpace sp = spaces.get(n.id());
             String disk = sp == null ? "-" : gib(sp.freeBytes()) + " / " + gib(sp.reserveBytes()) + " of " + gib(sp.totalBytes()) + (sp.full() ? " FULL" : "");
             sb.append(String.format("%-6d %-22s %-5s %-34s %s%n", n.id(), n.address(), n.up() ? "up" : "down", disk,
                     n.up() ? Integer.toString(n.groupCount()) : n.reason()));

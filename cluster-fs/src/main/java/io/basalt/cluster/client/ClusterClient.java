@@ -24,6 +24,7 @@ import io.basalt.cluster.meta.MetaCommand;
 import io.basalt.cluster.meta.MetaQuery;
 import io.basalt.cluster.meta.MetaResult;
 import io.basalt.cluster.meta.NodeRecord;
+import io.basalt.cluster.meta.NodeSpace;
 import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgResult;
@@ -144,7 +145,7 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /** Records node {@code space.nodeId()}'s disk space report in the meta group. */
-    public void reportSpace(io.basalt.cluster.meta.NodeSpace space) {
+    public void reportSpace(NodeSpace space) {
         MetaResult r = MetaCodec.decodeResult(metaWrite(new MetaCommand.ReportSpace(space)));
         if (r instanceof MetaResult.Rejected rejected) {
             throw new IllegalArgumentException(rejected.message());
@@ -152,7 +153,7 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /** Every node's last disk space report, by node id. */
-    public List<io.basalt.cluster.meta.NodeSpace> nodeSpaces() {
+    public List<NodeSpace> nodeSpaces() {
         return MetaQuery.decodeSpaces(metaRead(new MetaQuery.ListSpaces()));
     }
 

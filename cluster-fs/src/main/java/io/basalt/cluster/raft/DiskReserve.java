@@ -5,6 +5,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Free space a node keeps on the filesystem of its data directory. Below it, a group's leader
@@ -20,9 +23,10 @@ import java.nio.file.Path;
  * what the node writes in that time; the reserve absorbs it.
  *
  * <p>Only leaders check, but against every replica: each node reports its space to the meta
- * group ({@code SpaceReporter}: every {@code 10 s}, and at once when it crosses its reserve) and
- * learns there which nodes are full ({@link #fullNodes}, refreshed every second), so a leader
- * also refuses while a follower of the group is full. That knowledge is a second or two old.
+ * group ({@code SpaceReporter}: at start, every 30 s, and at once when it crosses its reserve)
+ * and learns there which nodes are full ({@link #fullNodes(Set)}: each second from its own meta
+ * replica, else every 5 s from the meta leader), so a leader also refuses while a follower of
+ * the group is full. That knowledge is one to a few seconds old.
  */
 public final class DiskReserve {
     public static final long MIN_DEFAULT_BYTES = 1L << 30;
@@ -35,7 +39,7 @@ public final class DiskReserve {
     private volatile long freeBytes;
     private volatile long readAtNanos;
     /** Nodes whose last report to the meta group said they are below their reserve. */
-    private volatile java.util.Set<Integer> fullNodes = java.util.Set.of();
+    private volatile Set<Integer> fullNodes = Set.of();
 
     private DiskReserve(Path dir, FileStore store, long reserveBytes) {
         this.dir = dir;
@@ -89,12 +93,8 @@ public final class DiskReserve {
     }
 
     /** Which nodes are full, as the meta group last said. */
-    public void fullNodes(java.util.Set<Integer> nodes) {
-        fullNodes = java.util.Set.copyOf(nodes);
-    }
-
-    public java.util.Set<Integer> fullNodes() {
-        return fullNodes;
+    public void fullNodes(Set<Integer> nodes) {
+        fullNodes = Set.copyOf(nodes);
     }
 
     private static final String ADVICE = "; writes are refused until space is freed: unmap (fstrim), remove snapshots or vdisks, or add disk";
@@ -104,7 +104,7 @@ public final class DiskReserve {
      * group ({@code replicas}: node ids, asked only when some node is full) reported so;
      * {@code who} names the refusing group.
      */
-    void check(String who, java.util.function.Supplier<java.util.Collection<Integer>> replicas) throws NoSpaceException {
+    void check(String who, Supplier<Collection<Integer>> replicas) throws NoSpaceException {
         if (reserveBytes > 0) {
             long free = freeBytes();
             if (free < reserveBytes) {
@@ -112,7 +112,7 @@ public final class DiskReserve {
                         + ")" + ADVICE);
             }
         }
-        java.util.Set<Integer> full = fullNodes;
+        Set<Integer> full = fullNodes;
         if (!full.isEmpty()) {
             for (int node : replicas.get()) {
                 if (full.contains(node)) {

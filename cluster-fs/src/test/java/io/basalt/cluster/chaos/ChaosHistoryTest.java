@@ -108,8 +108,7 @@ class ChaosHistoryTest {
         // The second host is impatient (I/O timeout 2.5 s instead of 20 s): its operations fail
         // during the longer faults, so writes of unknown outcome (which may still land later) and
         // the errors a host sees when a group has no quorum are part of every run.
-        ClusterConfig.Tuning impatient = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), Duration.ofMillis(2500),
-                t.snapshotEveryEntries(), t.logSegmentSizeBytes(), t.pgInflightEntriesMax());
+        ClusterConfig.Tuning impatient = t.withTimeouts(t.requestTimeout(), Duration.ofMillis(2500));
         for (int c = 1; c < CLIENTS; c++) {
             clients.add(ClusterClient.open(cluster.config().withTuning(impatient)));
         }

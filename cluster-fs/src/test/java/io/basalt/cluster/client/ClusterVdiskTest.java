@@ -236,8 +236,7 @@ class ClusterVdiskTest {
     void aHostWhoseRetriesRanOutInAnOutageWritesAgainOnceTheQuorumIsBack() throws Exception {
         startWithDisk(3, 3, TestCluster.fastTuning());
         ClusterConfig.Tuning t = cluster.config().tuning();
-        ClusterConfig.Tuning impatient = new ClusterConfig.Tuning(t.electionTimeoutMin(), t.requestTimeout(), Duration.ofMillis(2500),
-                t.snapshotEveryEntries(), t.logSegmentSizeBytes(), t.pgInflightEntriesMax());
+        ClusterConfig.Tuning impatient = t.withTimeouts(t.requestTimeout(), Duration.ofMillis(2500));
         try (ClusterClient host = ClusterClient.open(cluster.config().withTuning(impatient))) {
             ClusterVdisk disk = host.open("disk0");
             byte[] a = pattern(new Random(5), 8 * BLOCK);

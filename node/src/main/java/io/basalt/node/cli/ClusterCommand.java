@@ -45,7 +45,7 @@ public final class ClusterCommand {
             ClusterConfig config = ClusterFile.read(cluster.file()).toConfig();
             ClusterStatus status = ClusterStatus.collect(config, java.time.Duration.ofMillis(timeoutMs));
             if (status.groups().stream().anyMatch(g -> g.name().equals("meta") && g.health() != ClusterStatus.Health.UNAVAILABLE)) {
-                status = withSpaces(status, config);
+                status = withSpaces(status, config, spec.commandLine().getErr());
             }
             PrintWriter out = spec.commandLine().getOut();
             out.print(status.render());
@@ -54,14 +54,17 @@ public final class ClusterCommand {
         }
     }
 
-    /** The nodes' disk space reports, read from the meta group within the timeout; the status as it was if that fails. */
-    private static ClusterStatus withSpaces(ClusterStatus status, ClusterConfig config) {
-        var t = config.tuning();
-        ClusterConfig quick = config.withTuning(new ClusterConfig.Tuning(t.electionTimeoutMin(), java.time.Duration.ofSeconds(2),
-                java.time.Duration.ofSeconds(3), t.snapshotEveryEntries(), t.logSegmentSizeBytes(), t.pgInflightEntriesMax()));
+    /**
+     * The nodes' disk space reports, read from the meta group within a few seconds; without them
+     * (the meta group did not answer) the status as it was, and a line on stderr saying why.
+     */
+    private static ClusterStatus withSpaces(ClusterStatus status, ClusterConfig config, PrintWriter err) {
+        ClusterConfig quick = config.withTuning(config.tuning().withTimeouts(java.time.Duration.ofSeconds(2), java.time.Duration.ofSeconds(3)));
         try (io.basalt.cluster.client.ClusterClient client = io.basalt.cluster.client.ClusterClient.open(quick)) {
             return status.withSpaces(client.nodeSpaces());
         } catch (RuntimeException e) {
+            err.println("cluster status: disk space unknown, the meta group did not answer: " + e.getMessage());
+            err.flush();
             return status;
         }
     }
