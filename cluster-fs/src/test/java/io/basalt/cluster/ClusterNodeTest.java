@@ -3,14 +3,17 @@ package io.basalt.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
+import org.apache.ratis.server.raftlog.RaftLog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.basalt.cluster.client.ClusterVdisk;
 import io.basalt.cluster.meta.VdiskRecord;
 
 class ClusterNodeTest {
@@ -50,6 +53,33 @@ class ClusterNodeTest {
         cluster = TestCluster.start(config, dir);
         assertEquals(created, cluster.client().vdisk("disk0").orElseThrow());
         assertTrue(cluster.client().vdisk("nope").isEmpty());
+    }
+
+    /**
+     * A write is one log entry on every replica. Ratis by default also appends a metadata entry
+     * recording the commit index after each commit, which with one entry in flight per PG doubled
+     * the log entries, appends and fsyncs of every write (docs/raft-log-metadata.md).
+     */
+    @Test
+    void aWriteIsOneLogEntry() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("t", 3, 1, 3, TestCluster.fastTuning()), dir);
+        cluster.client().createVdisk("disk0", 16L << 20);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        disk.write(0, ByteBuffer.allocate(4096), false).join();
+        int leader = cluster.waitForLeader(cluster.pgGroup(0), Duration.ofSeconds(30));
+        long before = cluster.division(leader, cluster.pgGroup(0)).getRaftLog().getNextIndex();
+        int writes = 20;
+        for (int i = 0; i < writes; i++) {
+            disk.write(8L * i, ByteBuffer.allocate(4096), false).join();
+        }
+        long written = cluster.division(leader, cluster.pgGroup(0)).getRaftLog().getNextIndex() - before;
+        assertEquals(writes, written, "log entries appended for " + writes + " writes, one at a time");
+        for (int id = 1; id <= 3; id++) {
+            RaftLog log = cluster.division(id, cluster.pgGroup(0)).getRaftLog();
+            TestCluster.waitUntil("node " + id + "'s log to end where the leader's does", Duration.ofSeconds(10),
+                    () -> log.getNextIndex() >= before + writes);
+            assertEquals(before + writes, log.getNextIndex(), "node " + id + "'s log end");
+        }
     }
 
     @Test
