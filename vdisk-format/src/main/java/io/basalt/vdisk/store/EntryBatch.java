@@ -24,6 +24,7 @@ import io.basalt.vdisk.CompareResult;
  * (grain locks are held while an op is prepared, not until the commit). Not thread-safe.
  */
 public final class EntryBatch implements AutoCloseable {
+    private final VdiskStore store;
     private final StoreDb db;
     private final String log;
     private final List<GroupCommitter.Op> ops = new ArrayList<>();
@@ -34,6 +35,7 @@ public final class EntryBatch implements AutoCloseable {
     private boolean committed;
 
     EntryBatch(VdiskStore store, String log) {
+        this.store = store;
         this.db = store.db();
         this.log = log;
     }
@@ -104,6 +106,9 @@ public final class EntryBatch implements AutoCloseable {
             db.db.write(db.writeOptions, batch);
         } catch (RocksDBException e) {
             throw StoreErrors.blockDevice("applying an entry of " + log + (index >= 0 ? " at index " + index : ""), e);
+        }
+        if (index >= 0) {
+            store.appliedIndexWritten(log, index);
         }
         ops.clear();
         touched.clear();
