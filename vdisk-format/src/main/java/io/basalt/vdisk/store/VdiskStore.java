@@ -89,8 +89,8 @@ public final class VdiskStore implements AutoCloseable {
     private final Object namespaceLock = new Object();
     private final ConcurrentHashMap<Long, VdiskState> states = new ConcurrentHashMap<>();
     /**
-     * Applied index per state-machine log, as last written: read once per applied entry, twice,
-     * and a RocksDB get each time was a tenth of a PG's apply thread.
+     * Applied index per state-machine log, as last written here: a state machine reads it twice
+     * per applied entry, and a RocksDB get each time was a tenth of a PG's apply thread.
      */
     private final ConcurrentHashMap<String, Long> appliedIndexes = new ConcurrentHashMap<>();
     private final InstantSource clock;
