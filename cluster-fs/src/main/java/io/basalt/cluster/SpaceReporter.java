@@ -3,7 +3,6 @@ package io.basalt.cluster;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.stream.Collectors;
 
 import org.apache.ratis.server.RaftServer;
@@ -62,16 +61,10 @@ final class SpaceReporter implements AutoCloseable {
 
     private void run() {
         while (!closed) {
-            try {
-                tick();
-                lastFailure = null;
-            } catch (RuntimeException e) {
-                String why = String.valueOf(e.getMessage());
-                if (!closed && !why.equals(lastFailure)) {
-                    log.info("node {}: space report to the meta group failed (trying again): {}", nodeId, why);
-                }
-                lastFailure = why;
-            }
+            // Separate steps: a report the meta group cannot take must not keep this node from
+            // learning, from its own meta replica, which nodes are full.
+            attempt(this::reportIfDue);
+            attempt(this::refreshFullNodes);
             try {
                 Thread.sleep(TICK);
             } catch (InterruptedException e) {
@@ -80,27 +73,47 @@ final class SpaceReporter implements AutoCloseable {
         }
     }
 
-    private void tick() {
+    /** Runs one step, logging a failure once until it changes or the step works again. */
+    private void attempt(Runnable step) {
+        try {
+            step.run();
+            lastFailure = null;
+        } catch (RuntimeException e) {
+            String why = String.valueOf(e.getMessage());
+            if (!closed && !why.equals(lastFailure)) {
+                log.info("node {}: exchanging space reports with the meta group failed (trying again): {}", nodeId, why);
+            }
+            lastFailure = why;
+        }
+    }
+
+    /** Reports at start, every {@link #REPORT_EVERY}, and at once when this node crossed its reserve. */
+    private void reportIfDue() {
         long now = System.currentTimeMillis();
         NodeSpace space = new NodeSpace(nodeId, reserve.freeBytes(), reserve.reserveBytes(), reserve.totalBytes(), now);
-        if (last == null || space.full() != last.full() || now - last.reportedMs() >= REPORT_EVERY.toMillis()) {
-            client().reportSpace(space);
-            if (last != null && space.full() != last.full()) {
-                log.warn("node {}: {} MiB free, reserve {} MiB: {}", nodeId, space.freeBytes() >> 20, space.reserveBytes() >> 20,
-                        space.full() ? "full, data writes to its groups are refused" : "no longer full");
-            }
-            last = space;
+        boolean crossed = last != null && space.full() != last.full();
+        if (last != null && !crossed && now - last.reportedMs() < REPORT_EVERY.toMillis()) {
+            return;
         }
+        client().reportSpace(space);
+        if (crossed) {
+            log.warn("node {}: {} MiB free, reserve {} MiB: {}", nodeId, space.freeBytes() >> 20, space.reserveBytes() >> 20,
+                    space.full() ? "full, data writes to its groups are refused" : "no longer full");
+        }
+        last = space;
+    }
+
+    private void refreshFullNodes() {
         List<NodeSpace> reports = localReports();
         if (reports == null) {
+            long now = System.currentTimeMillis();
             if (now - lastRemoteReadMs < REMOTE_READ_EVERY.toMillis()) {
                 return;
             }
             lastRemoteReadMs = now;
             reports = client().nodeSpaces();
         }
-        Set<Integer> full = reports.stream().filter(NodeSpace::full).map(NodeSpace::nodeId).collect(Collectors.toSet());
-        reserve.fullNodes(full);
+        reserve.fullNodes(reports.stream().filter(NodeSpace::full).map(NodeSpace::nodeId).collect(Collectors.toSet()));
     }
 
     /** The reports as this node's meta replica holds them, or null when it holds none. */

@@ -81,7 +81,7 @@ public final class ClusterAdmin {
     record GroupConf(RaftGroupId id, String name, List<RaftPeer> peers) {
         List<Integer> nodeIds() {
             List<Integer> out = new ArrayList<>();
-            peers.forEach(p -> NodeProbe.nodeIdOf(p.getId()).ifPresent(out::add));
+            peers.forEach(p -> RaftSetup.nodeIdOf(p.getId()).ifPresent(out::add));
             return out;
         }
 
@@ -92,7 +92,7 @@ public final class ClusterAdmin {
         /** Node id to its peer's priority: equal for two configurations with the same members and priorities. */
         Map<Integer, Integer> priorities() {
             Map<Integer, Integer> out = new TreeMap<>();
-            peers.forEach(p -> NodeProbe.nodeIdOf(p.getId()).ifPresent(n -> out.put(n, p.getPriority())));
+            peers.forEach(p -> RaftSetup.nodeIdOf(p.getId()).ifPresent(n -> out.put(n, p.getPriority())));
             return out;
         }
     }
@@ -297,7 +297,7 @@ public final class ClusterAdmin {
         }
         if (cur.has(from) && cur.has(to) && cur.peers().size() == 2 && !name.equals("meta") && config.replicaCount() == 1) {
             // An earlier run of a sole replica's move stopped between its two steps: finish it.
-            RaftPeer kept = cur.peers().stream().filter(p -> NodeProbe.nodeIdOf(p.getId()).orElse(-1) == to).findFirst().orElseThrow();
+            RaftPeer kept = cur.peers().stream().filter(p -> RaftSetup.nodeIdOf(p.getId()).orElse(-1) == to).findFirst().orElseThrow();
             setConfiguration(cur, List.of(kept), deadline);
             return;
         }
@@ -323,7 +323,7 @@ public final class ClusterAdmin {
             }
             next = new ArrayList<>();
             for (RaftPeer p : cur.peers()) {
-                boolean moved = NodeProbe.nodeIdOf(p.getId()).orElse(-1) == from;
+                boolean moved = RaftSetup.nodeIdOf(p.getId()).orElse(-1) == from;
                 next.add(moved ? peer(to, p.getPriority()) : p);
             }
         }
@@ -347,7 +347,7 @@ public final class ClusterAdmin {
         int top = cur.peers().stream().mapToInt(RaftPeer::getPriority).max().orElse(0);
         List<RaftPeer> reprioritized = new ArrayList<>();
         for (RaftPeer p : cur.peers()) {
-            int node = NodeProbe.nodeIdOf(p.getId()).orElse(-1);
+            int node = RaftSetup.nodeIdOf(p.getId()).orElse(-1);
             reprioritized.add(node == successor ? peer(node, Math.max(top, 1)) : node == from ? peer(node, 0) : p);
         }
         progress.accept(cur.name() + ": leadership moves from node " + from + " to node " + successor + " first");

@@ -103,7 +103,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
             views.put(id, v);
             for (NodeProbe.GroupView g : v.groups()) {
                 for (RaftPeer p : g.peers()) {
-                    OptionalInt pid = NodeProbe.nodeIdOf(p.getId());
+                    OptionalInt pid = RaftSetup.nodeIdOf(p.getId());
                     if (pid.isPresent() && !addresses.containsKey(pid.getAsInt())) {
                         addresses.put(pid.getAsInt(), p.getAddress());
                         todo.add(pid.getAsInt());

@@ -61,7 +61,7 @@ public final class NodeProbe {
         public List<Integer> peerNodeIds() {
             List<Integer> out = new ArrayList<>();
             for (RaftPeer p : peers) {
-                nodeIdOf(p.getId()).ifPresent(out::add);
+                RaftSetup.nodeIdOf(p.getId()).ifPresent(out::add);
             }
             return out;
         }
@@ -76,11 +76,6 @@ public final class NodeProbe {
         public boolean up() {
             return error == null;
         }
-    }
-
-    /** Node id of a Basalt peer id ({@code "n7"} is 7), empty for anything else. */
-    public static OptionalInt nodeIdOf(RaftPeerId id) {
-        return RaftSetup.nodeIdOf(id);
     }
 
     /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call. */
@@ -117,20 +112,20 @@ public final class NodeProbe {
         RoleInfoProto role = r.getRoleInfoProto();
         Map<Integer, Long> commits = new HashMap<>();
         for (CommitInfoProto ci : r.getCommitInfos()) {
-            nodeIdOf(RaftPeerId.valueOf(ci.getServer().getId())).ifPresent(id -> commits.put(id, ci.getCommitIndex()));
+            RaftSetup.nodeIdOf(RaftPeerId.valueOf(ci.getServer().getId())).ifPresent(id -> commits.put(id, ci.getCommitIndex()));
         }
         Map<Integer, Long> elapsed = new HashMap<>();
         OptionalInt leader = OptionalInt.empty();
         long term = 0;
         if (role.getRole() == RaftPeerRole.LEADER && role.hasLeaderInfo()) {
             term = role.getLeaderInfo().getTerm();
-            leader = nodeIdOf(r.getServerId());
+            leader = RaftSetup.nodeIdOf(r.getServerId());
             for (ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
-                nodeIdOf(RaftPeerId.valueOf(f.getId().getId())).ifPresent(id -> elapsed.put(id, f.getLastRpcElapsedTimeMs()));
+                RaftSetup.nodeIdOf(RaftPeerId.valueOf(f.getId().getId())).ifPresent(id -> elapsed.put(id, f.getLastRpcElapsedTimeMs()));
             }
         } else if (role.hasFollowerInfo() && role.getFollowerInfo().hasLeaderInfo()
                 && role.getFollowerInfo().getLeaderInfo().hasId()) {
-            leader = nodeIdOf(RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId()));
+            leader = RaftSetup.nodeIdOf(RaftPeerId.valueOf(role.getFollowerInfo().getLeaderInfo().getId().getId()));
         }
         long applied = r.getLogInfoProto().hasApplied() ? r.getLogInfoProto().getApplied().getIndex() : -1;
         long snapshot = r.getLogInfoProto().hasLastSnapshot() ? r.getLogInfoProto().getLastSnapshot().getIndex() : -1;

@@ -1,9 +1,13 @@
 package io.basalt.cluster.raft;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import org.apache.ratis.protocol.ClientId;
@@ -171,14 +175,14 @@ abstract class StoreStateMachine extends BaseStateMachine {
     }
 
     /** The node ids of this group's current peers. */
-    private java.util.Collection<Integer> replicaNodes() {
-        java.util.List<Integer> out = new java.util.ArrayList<>();
+    private Collection<Integer> replicaNodes() {
+        List<Integer> out = new ArrayList<>();
         try {
             for (var peer : server.getDivision(getGroupId()).getGroup().getPeers()) {
                 RaftSetup.nodeIdOf(peer.getId()).ifPresent(out::add);
             }
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
         return out;
     }

@@ -20,7 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.TestCluster;
 import io.basalt.cluster.admin.GroupDirectory;
-import io.basalt.cluster.admin.NodeProbe;
 import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.cluster.pg.PgCodec;
 import io.basalt.cluster.pg.PgOp;
@@ -53,7 +52,7 @@ class GroupClientTest {
         var config = cluster.config();
         RaftGroup actual = GroupDirectory.discover(config).pg(config, 0);
         assertEquals(1, actual.getPeers().size(), actual.toString());
-        int holder = NodeProbe.nodeIdOf(actual.getPeers().iterator().next().getId()).getAsInt();
+        int holder = RaftSetup.nodeIdOf(actual.getPeers().iterator().next().getId()).getAsInt();
         int stranger = holder == 1 ? 2 : 1;
         RaftPeer strangerPeer = RaftPeer.newBuilder().setId(RaftSetup.peerId(stranger)).setAddress(config.node(stranger).address()).build();
         RaftGroup stale = RaftGroup.valueOf(actual.getGroupId(), strangerPeer);
