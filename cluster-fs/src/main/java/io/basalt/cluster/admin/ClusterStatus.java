@@ -73,6 +73,11 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         return spaces.values().stream().filter(NodeSpace::full).map(NodeSpace::nodeId).toList();
     }
 
+    /** Nodes not full but below {@link NodeSpace#NEARFULL_RESERVES} reserves: writes stop there soon. */
+    public List<Integer> nearFullNodes() {
+        return spaces.values().stream().filter(NodeSpace::nearFull).map(NodeSpace::nodeId).toList();
+    }
+
     public static ClusterStatus collect(ClusterConfig config) {
         return collect(config, PROBE_TIMEOUT_DEFAULT);
     }
@@ -206,13 +211,16 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         StringBuilder sb = new StringBuilder();
         long up = nodes.stream().filter(NodeState::up).count();
         List<Integer> full = fullNodes();
-        sb.append(String.format("cluster %s: nodes %d up, %d down; groups %d ok, %d degraded, %d unavailable%s%n", cluster, up,
+        List<Integer> nearFull = nearFullNodes();
+        sb.append(String.format("cluster %s: nodes %d up, %d down; groups %d ok, %d degraded, %d unavailable%s%s%n", cluster, up,
                 nodes.size() - up, count(Health.OK), count(Health.DEGRADED), count(Health.UNAVAILABLE),
-                full.isEmpty() ? "" : "; FULL nodes " + full + ": their groups refuse data writes"));
+                full.isEmpty() ? "" : "; FULL nodes " + full + ": their groups refuse data writes",
+                nearFull.isEmpty() ? "" : "; NEARFULL nodes " + nearFull + ": less than " + NodeSpace.NEARFULL_RESERVES
+                        + " reserves free, writes stop at the reserve"));
         sb.append(String.format("%n%-6s %-22s %-5s %-34s %s%n", "NODE", "ADDRESS", "STATE", "DISK (free / reserve)", "GROUPS / REASON"));
         for (NodeState n : nodes) {
             NodeSpace sp = spaces.get(n.id());
-            String disk = sp == null ? "-" : gib(sp.freeBytes()) + " / " + gib(sp.reserveBytes()) + " of " + gib(sp.totalBytes()) + (sp.full() ? " FULL" : "");
+            String disk = sp == null ? "-" : gib(sp.freeBytes()) + " / " + gib(sp.reserveBytes()) + " of " + gib(sp.totalBytes()) + (sp.full() ? " FULL" : sp.nearFull() ? " NEARFULL" : "");
             sb.append(String.format("%-6d %-22s %-5s %-34s %s%n", n.id(), n.address(), n.up() ? "up" : "down", disk,
                     n.up() ? Integer.toString(n.groupCount()) : n.reason()));
         }

@@ -7,9 +7,20 @@ package io.basalt.cluster.meta;
  * a follower's full disk is honoured, not only the leader's.
  */
 public record NodeSpace(int nodeId, long freeBytes, long reserveBytes, long totalBytes, long reportedMs) {
+    /**
+     * Free space below this many reserves is "nearfull": with the default reserve of 5 % that is
+     * 85 % used, Ceph's {@code mon_osd_nearfull_ratio} against its full ratio of 95 %.
+     */
+    public static final int NEARFULL_RESERVES = 3;
+
     /** Below its reserve (a reserve of 0 is never full). */
     public boolean full() {
         return reserveBytes > 0 && freeBytes < reserveBytes;
+    }
+
+    /** Not full yet, but below {@link #NEARFULL_RESERVES} times its reserve: writes will stop soon. */
+    public boolean nearFull() {
+        return reserveBytes > 0 && !full() && freeBytes < NEARFULL_RESERVES * reserveBytes;
     }
 
     /** Why these values cannot be a report, or null when they can. */

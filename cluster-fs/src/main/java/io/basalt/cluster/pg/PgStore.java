@@ -114,9 +114,13 @@ public final class PgStore implements AutoCloseable {
         return sessions.size();
     }
 
-    /** Opens (or creates) the store of placement group {@code pg} in {@code dir}. */
+    /**
+     * Opens (or creates) the store of placement group {@code pg} in {@code dir}. Without the
+     * engine's own space reserve: every replica must apply an entry alike, so the group's leader
+     * refuses data entries before they are logged ({@code DiskReserve}) and a replica never does.
+     */
     public static PgStore open(Path dir, int pg, VdiskStore.Options options) {
-        return new PgStore("pg-" + pg, VdiskStore.open(dir, options));
+        return new PgStore("pg-" + pg, VdiskStore.open(dir, options.withReserveBytes(0)));
     }
 
     public static String engineName(long vdiskId) {

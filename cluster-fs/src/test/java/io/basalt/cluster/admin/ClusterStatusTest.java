@@ -106,6 +106,25 @@ class ClusterStatusTest {
                 .setId(io.basalt.cluster.raft.RaftSetup.peerId(id)).setAddress("127.0.0.1:" + id).build()).toList();
     }
 
+    /** Free space below three reserves is NEARFULL (85 % used with the 5 % default), below one FULL. */
+    @Test
+    void nodesBelowThreeReservesAreNearfullAndBelowOneFull() {
+        long gib = 1L << 30;
+        List<ClusterStatus.NodeState> nodes = List.of(new ClusterStatus.NodeState(1, "a:1", true, "", 4),
+                new ClusterStatus.NodeState(2, "b:1", true, "", 4), new ClusterStatus.NodeState(3, "c:1", true, "", 4));
+        ClusterStatus status = new ClusterStatus("t", nodes, List.of(), java.util.Map.of()).withSpaces(List.of(
+                new io.basalt.cluster.meta.NodeSpace(1, 40 * gib, 5 * gib, 100 * gib, 0),
+                new io.basalt.cluster.meta.NodeSpace(2, 14 * gib, 5 * gib, 100 * gib, 0),
+                new io.basalt.cluster.meta.NodeSpace(3, 4 * gib, 5 * gib, 100 * gib, 0)));
+        assertEquals(List.of(2), status.nearFullNodes());
+        assertEquals(List.of(3), status.fullNodes());
+        String out = status.render();
+        assertTrue(out.contains("FULL nodes [3]") && out.contains("NEARFULL nodes [2]"), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("2 ") && l.contains("NEARFULL")), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("1 ") && !l.contains("FULL")), out);
+        assertFalse(new io.basalt.cluster.meta.NodeSpace(4, 0, 0, 100 * gib, 0).nearFull(), "a reserve of 0 is never nearfull");
+    }
+
     /** Waits until the status satisfies {@code ok}; on timeout the assertion shows the last status. */
     private void awaitStatus(String what, java.util.function.Predicate<ClusterStatus> ok) throws InterruptedException {
         ClusterStatus[] last = new ClusterStatus[1];

@@ -89,9 +89,9 @@ interface Datastore extends AutoCloseable {
     /** gRPC's start-up notice ("Epoll available ...") is not for a command's output; held so the level sticks. */
     java.util.logging.Logger QUIET_GRPC = java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc.netty");
 
-    /** The embedded store in {@code dir}. */
-    static Datastore local(Path dir) {
-        return new Local(VdiskStore.open(dir));
+    /** The embedded store in {@code dir}, keeping {@code reserveBytes} free on its filesystem (see {@code SpaceReserve}). */
+    static Datastore local(Path dir, long reserveBytes) {
+        return new Local(VdiskStore.open(dir, VdiskStore.Options.defaults().withReserveBytes(reserveBytes)));
     }
 
     /** The cluster of {@code fileOrDir}: a cluster file, or a {@code cluster up} directory holding {@code cluster.json}. */

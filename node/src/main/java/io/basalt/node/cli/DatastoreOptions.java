@@ -2,6 +2,7 @@ package io.basalt.node.cli;
 
 import java.nio.file.Path;
 
+import io.basalt.vdisk.store.SpaceReserve;
 import picocli.CommandLine.Option;
 
 /**
@@ -17,9 +18,22 @@ public final class DatastoreOptions {
             description = "Work on a cluster instead: its cluster file, or a `basalt cluster up` directory (env BASALT_CLUSTER).")
     Path cluster;
 
+    @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = {"Embedded store: free space to keep on its filesystem; below it writes are refused (SCSI: space allocation failed)",
+                    "while reads, unmaps and removals go on. 0 turns the check off (default: 5%% of the filesystem, at least 1G).",
+                    "Cluster nodes keep theirs (basalt node --disk-reserve)."})
+    Long diskReserve;
+
     Datastore open() {
         Choice c = choice();
-        return c.cluster() ? Datastore.cluster(c.path()) : Datastore.local(c.path());
+        if (c.cluster()) {
+            if (diskReserve != null) {
+                throw new IllegalArgumentException("--disk-reserve " + diskReserve + " with --cluster (expected: only with the embedded store;"
+                        + " each cluster node keeps its own: basalt node --disk-reserve)");
+            }
+            return Datastore.cluster(c.path());
+        }
+        return Datastore.local(c.path(), diskReserve == null ? SpaceReserve.DEFAULT : diskReserve);
     }
 
     /**

@@ -103,6 +103,16 @@ class CliTest {
         assertEquals(1, tooBig.exit());
         assertTrue(tooBig.err().contains("is 3145728 bytes at offset 0 (expected: within the vdisk's 2097152 bytes)"), tooBig.err());
         assertTrue(run("vdisk", "info", "small").out().contains("used:          0 B"), "a refused write must write nothing");
+        Path page = dir.resolve("page.bin");
+        java.nio.file.Files.write(page, new byte[4096]);
+        CliResult reserved = run("vdisk", "write", "small", "--input", page.toString(), "--disk-reserve", "1P");
+        assertEquals(1, reserved.exit());
+        assertTrue(reserved.err().contains("(expected: >= the reserve of 1073741824 MiB); writes are refused until space is freed"), reserved.err());
+        assertTrue(run("vdisk", "info", "small").out().contains("used:          0 B"), "a write refused for space must write nothing");
+        CliResult reserveOnCluster = CliResult.run("vdisk", "ls", "--cluster", dir.toString(), "--disk-reserve", "1G");
+        assertEquals(1, reserveOnCluster.exit());
+        assertTrue(reserveOnCluster.err().contains("--disk-reserve 1073741824 with --cluster (expected: only with the embedded store"),
+                reserveOnCluster.err());
         CliResult snapSpec = run("snap", "create", "small");
         assertTrue(snapSpec.err().contains("'small' (expected: NAME@SNAP)"), snapSpec.err());
 

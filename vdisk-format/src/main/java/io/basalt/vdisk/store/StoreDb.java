@@ -52,6 +52,8 @@ final class StoreDb implements AutoCloseable {
     final ReadOptions scanReadOptions;
 
     private final List<AutoCloseable> owned = new ArrayList<>();
+    /** Why the database was opened read-only, or null (see {@link VdiskStore#readOnlyReason()}). */
+    final String readOnlyReason;
 
     StoreDb(Path dir, long blockCacheBytes) {
         try {
@@ -71,7 +73,7 @@ final class StoreDb implements AutoCloseable {
                     .setCompressionType(CompressionType.NO_COMPRESSION)
                     .useFixedLengthPrefixExtractor(Keys.GRAIN_PREFIX_BYTES)
                     .setMemtablePrefixBloomSizeRatio(0.1)
-                    .setWriteBufferSize(64L << 20)
+                    .setWriteBufferSize(BLOCKS_WRITE_BUFFER_BYTES)
                     .setMaxWriteBufferNumber(4)
                     .setTargetFileSizeBase(64L << 20)
                     .setMaxBytesForLevelBase(512L << 20)
@@ -94,7 +96,23 @@ final class StoreDb implements AutoCloseable {
                     new ColumnFamilyDescriptor("blocks".getBytes(java.nio.charset.StandardCharsets.UTF_8), blockOptions),
                     new ColumnFamilyDescriptor("changes".getBytes(java.nio.charset.StandardCharsets.UTF_8), smallOptions));
             List<ColumnFamilyHandle> handles = new ArrayList<>();
-            db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            RocksDB opened;
+            String readOnly = null;
+            try {
+                opened = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            } catch (RocksDBException e) {
+                if (!StoreErrors.noSpace(e)) {
+                    throw e;
+                }
+                // Full: even the manifest cannot be written. Read-only needs no space, and the
+                // data (WAL included) stays readable, so it can be copied off or checked.
+                handles.clear();
+                opened = RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles);
+                readOnly = "opened read-only because its disk was full (" + e.getMessage() + "); free space on "
+                        + dir + " and open it again to write";
+            }
+            db = opened;
+            readOnlyReason = readOnly;
             meta = handles.get(0);
             blocks = handles.get(1);
             changes = handles.get(2);
@@ -151,6 +169,33 @@ final class StoreDb implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /**
+     * Space the next memtable flush will need beside what the files take now: the memtables
+     * (active and not yet flushed, all column families), written again as table files while the
+     * WAL still holds them, and the next WAL, which RocksDB preallocates (fallocate) at 1.1 times
+     * the largest write buffer when the memtable switches. Measured on a tmpfs: 72 MiB of free
+     * space went to the WAL at open and again at the first switch, then the flush met ENOSPC.
+     */
+    long flushHeadroomBytes() {
+        return memtableBytes() + WAL_PREALLOCATION_BYTES;
+    }
+
+    static final long BLOCKS_WRITE_BUFFER_BYTES = 64L << 20;
+    static final long WAL_PREALLOCATION_BYTES = BLOCKS_WRITE_BUFFER_BYTES + BLOCKS_WRITE_BUFFER_BYTES / 10;
+
+    /** Bytes in memtables, active and not yet flushed, all column families. */
+    long memtableBytes() {
+        long sum = 0;
+        for (ColumnFamilyHandle cf : List.of(meta, blocks, changes)) {
+            try {
+                sum += db.getLongProperty(cf, "rocksdb.cur-size-all-mem-tables");
+            } catch (RocksDBException e) {
+                throw new StoreException("memtable size of the store: " + e.getMessage(), e);
+            }
+        }
+        return sum;
     }
 
     void syncWal() throws RocksDBException {

@@ -18,6 +18,11 @@ final class StoreErrors {
         if (e instanceof RocksDBException r && r.getStatus() != null && r.getStatus().getCode() == Status.Code.Corruption) {
             return BlockDeviceException.Kind.CORRUPTION;
         }
-        return String.valueOf(e.getMessage()).contains("No space") ? BlockDeviceException.Kind.NO_SPACE : BlockDeviceException.Kind.IO;
+        return noSpace(e) ? BlockDeviceException.Kind.NO_SPACE : BlockDeviceException.Kind.IO;
+    }
+
+    /** RocksDB met ENOSPC (its status carries the OS message). */
+    static boolean noSpace(Exception e) {
+        return String.valueOf(e.getMessage()).contains("No space");
     }
 }

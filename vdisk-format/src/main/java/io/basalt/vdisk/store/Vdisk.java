@@ -86,9 +86,10 @@ public final class Vdisk implements BlockDevice {
         return snapshot.map(SnapshotInfo::sizeBytes).orElseGet(() -> state.info().sizeBytes());
     }
 
+    /** A snapshot, or any vdisk of a store opened read-only (its disk was full at open). */
     @Override
     public boolean readOnly() {
-        return snapshot.isPresent();
+        return snapshot.isPresent() || store.readOnlyReason() != null;
     }
 
     public VdiskInfo info() {
@@ -182,6 +183,10 @@ public final class Vdisk implements BlockDevice {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name));
         }
+        CompletableFuture<Void> full = refusedForSpace("write", lba);
+        if (full != null) {
+            return full;
+        }
         byte[] bytes = toArray(data);
         WritePlan<Void> plan = (v, ops) -> {
             dataOps(v, lba, bytes, ops);
@@ -197,8 +202,28 @@ public final class Vdisk implements BlockDevice {
         return submitWrite("write", lba, bytes.length / blockSize, fua, plan);
     }
 
+    /**
+     * A failed future (NO_SPACE) while the store's filesystem is below its reserve and this is a
+     * writable vdisk; null when the operation may go on. Reads, unmaps and write-zeroes are never
+     * refused: they free space or take none.
+     */
+    private <T> CompletableFuture<T> refusedForSpace(String what, long lba) {
+        if (readOnly()) {
+            return null;
+        }
+        try {
+            store.checkSpace(what + " at lba " + lba + " of vdisk " + name);
+            return null;
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
     @Override
     public CompletableFuture<Void> flush() {
+        if (store.readOnlyReason() != null) {
+            return CompletableFuture.completedFuture(null); // nothing was written since the store opened
+        }
         return submit(() -> {
             try {
                 db.syncWal();
@@ -232,6 +257,10 @@ public final class Vdisk implements BlockDevice {
             return CompletableFuture.failedFuture(new IllegalArgumentException("compare-and-write lengths: expected "
                     + expected.remaining() + ", data " + data.remaining() + " bytes (expected: equal, a positive multiple of "
                     + blockSize + ") vdisk=" + name));
+        }
+        CompletableFuture<CompareResult> full = refusedForSpace("compare-and-write", lba);
+        if (full != null) {
+            return full;
         }
         byte[] expectedBytes = toArray(expected);
         byte[] bytes = toArray(data);
@@ -1003,7 +1032,8 @@ public final class Vdisk implements BlockDevice {
     }
 
     private BlockDeviceException readOnlyError(String op) {
-        return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, op + " refused: " + name + " is a read-only snapshot");
+        String why = snapshot.isPresent() ? name + " is a read-only snapshot" : "vdisk " + name + ": " + store.readOnlyReason();
+        return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, op + " refused: " + why);
     }
 
 
