@@ -3,7 +3,10 @@ package io.basalt.cluster.raft;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 import io.basalt.vdisk.store.SpaceReserve;
@@ -30,20 +33,44 @@ public final class DiskReserve {
     public static final long MIN_DEFAULT_BYTES = SpaceReserve.MIN_DEFAULT_BYTES;
     public static final double FRACTION_DEFAULT = SpaceReserve.FRACTION_DEFAULT;
 
-    private final SpaceReserve space;
+    private SpaceReserve space;
     /** Nodes whose last report to the meta group said they are below their reserve. */
     private volatile Set<Integer> fullNodes = Set.of();
+    /** Per open placement-group store, the space its next flush needs (see {@link #countFlushHeadroom}). */
+    private final Map<Object, LongSupplier> headrooms = new ConcurrentHashMap<>();
 
-    private DiskReserve(SpaceReserve space) {
-        this.space = space;
-    }
+    private DiskReserve() {}
 
     /**
      * The reserve for {@code dir}'s filesystem: {@code reserveBytes} when >= 0, else the default
      * (5 % of the filesystem, at least 1 GiB). 0 turns the check off.
      */
     public static DiskReserve of(Path dir, long reserveBytes) throws IOException {
-        return new DiskReserve(SpaceReserve.of(dir, reserveBytes));
+        DiskReserve r = new DiskReserve();
+        r.space = SpaceReserve.of(dir, reserveBytes, r::headroomBytes);
+        return r;
+    }
+
+    /**
+     * Counts {@code bytes} (a placement-group store's flush headroom, as {@code key} names it) as
+     * taken until {@link #forgetFlushHeadroom}: every store on the node flushes into the same
+     * filesystem, each into a new table file and a new preallocated WAL, and a free-space check
+     * that ignored that met ENOSPC in the engine (docs/disk-reserve.md).
+     */
+    public void countFlushHeadroom(Object key, LongSupplier bytes) {
+        headrooms.put(key, bytes);
+    }
+
+    public void forgetFlushHeadroom(Object key) {
+        headrooms.remove(key);
+    }
+
+    private long headroomBytes() {
+        long sum = 0;
+        for (LongSupplier s : headrooms.values()) {
+            sum += s.getAsLong();
+        }
+        return sum;
     }
 
     static long defaultBytes(long filesystemBytes) {

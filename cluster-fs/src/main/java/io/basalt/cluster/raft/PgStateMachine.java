@@ -30,13 +30,20 @@ final class PgStateMachine extends StoreStateMachine {
 
     @Override
     protected void openStore(Path dir) {
-        store = PgStore.open(dir, pg, options);
+        PgStore s = PgStore.open(dir, pg, options);
+        store = s;
+        if (reserve() != null) {
+            reserve().countFlushHeadroom(this, s.engine()::flushHeadroomBytes);
+        }
     }
 
     @Override
     protected void closeStore() {
         PgStore s = store;
         if (s != null) {
+            if (reserve() != null) {
+                reserve().forgetFlushHeadroom(this);
+            }
             store = null;
             s.close();
         }

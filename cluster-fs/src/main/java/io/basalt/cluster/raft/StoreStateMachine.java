@@ -62,6 +62,11 @@ abstract class StoreStateMachine extends BaseStateMachine {
     /** Null: no check (the meta group, whose entries are tiny and which frees space too). */
     private final DiskReserve reserve;
 
+    /** The node's free-space reserve; null where none is kept (tests, the meta group). */
+    protected final DiskReserve reserve() {
+        return reserve;
+    }
+
     StoreStateMachine(DiskReserve reserve) {
         this.reserve = reserve;
     }

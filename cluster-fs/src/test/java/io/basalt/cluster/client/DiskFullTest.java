@@ -174,6 +174,22 @@ class DiskFullTest {
         assertTrue(cluster.client().nodeSpaces().stream().noneMatch(io.basalt.cluster.meta.NodeSpace::full), cluster.client().nodeSpaces().toString());
     }
 
+    /**
+     * Every placement-group store on a node will flush into the same filesystem, each into a new
+     * table file and a new preallocated WAL (72 MiB with the engine's 64 MiB write buffer): the
+     * node's free space counts that as taken, so writes stop before a flush meets ENOSPC.
+     */
+    @Test
+    void freeSpaceCountsWhatEachStoresNextFlushNeeds() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("headroom", 1, 3, 1, TestCluster.fastTuning()), mount.resolve("cluster"), RESERVE_BYTES);
+        cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
+        long usable = Files.getFileStore(mount).getUsableSpace();
+        Thread.sleep(150); // past the reserve's 100 ms cache
+        long counted = usable - cluster.node(1).diskReserve().freeBytes();
+        assertTrue(counted >= 3 * (70L << 20), "free space counts " + (counted >> 20) + " MiB for the next flushes of 3 PG stores"
+                + " (expected: >= 3 x 70 MiB of preallocated WAL)");
+    }
+
     /** Writes {@code data} at every lba, again until all succeed; only NO_SPACE refusals may come first, for at most 15 s. */
     private static void awaitWritable(ClusterVdisk disk, long[] lbas, byte[] data) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);

@@ -94,7 +94,7 @@ public final class SpaceReserve {
 
     private void read() {
         try {
-            long p = Math.max(0, pendingBytes.getAsLong());
+            long p = reserveBytes == 0 ? 0 : Math.max(0, pendingBytes.getAsLong());
             freeBytes = Math.max(0, store.getUsableSpace() - p);
             pending = p;
             readAtNanos = System.nanoTime();

@@ -108,6 +108,8 @@ public final class VdiskStore implements AutoCloseable {
      */
     private final ConcurrentHashMap<String, Long> appliedIndexes = new ConcurrentHashMap<>();
     private final InstantSource clock;
+    private final Object closeLock = new Object();
+    private boolean closed;
     /** Null when the reserve is off (a placement group's store: its leader checks, before logging). */
     private final SpaceReserve space;
 
@@ -116,7 +118,7 @@ public final class VdiskStore implements AutoCloseable {
         this.clock = clock;
         this.db = new StoreDb(dir, options.blockCacheBytes());
         try {
-            this.space = options.reserveBytes() == 0 ? null : SpaceReserve.of(dir, options.reserveBytes(), db::flushHeadroomBytes);
+            this.space = options.reserveBytes() == 0 ? null : SpaceReserve.of(dir, options.reserveBytes(), this::flushHeadroomBytes);
         } catch (java.io.IOException | RuntimeException e) {
             db.close();
             throw new StoreException("cannot open store at " + dir + ": free space: " + e.getMessage(), e);
@@ -169,6 +171,17 @@ public final class VdiskStore implements AutoCloseable {
      */
     public String readOnlyReason() {
         return db.readOnlyReason;
+    }
+
+    /**
+     * Space this store's next memtable flush needs beside what its files take now (memtables
+     * written as table files, and a new preallocated WAL); 0 once closed. A free-space check of
+     * the filesystem counts it as taken.
+     */
+    public long flushHeadroomBytes() {
+        synchronized (closeLock) {
+            return closed ? 0 : db.flushHeadroomBytes();
+        }
     }
 
     /** The free-space reserve, or null when it is off. */
@@ -857,6 +870,9 @@ public final class VdiskStore implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (closeLock) {
+            closed = true;
+        }
         executor.shutdown();
         try {
             if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
