@@ -208,8 +208,8 @@ public final class Vdisk implements BlockDevice {
      * refused: they free space or take none.
      */
     private <T> CompletableFuture<T> refusedForSpace(String what, long lba) {
-        if (readOnly()) {
-            return null;
+        if (readOnly() || !store.spaceShort()) {
+            return null; // the common case builds no message
         }
         try {
             store.checkSpace(what + " at lba " + lba + " of vdisk " + name);

@@ -189,6 +189,11 @@ public final class VdiskStore implements AutoCloseable {
         return space;
     }
 
+    /** True while the free space is below the reserve (a cached reading: cheap on every write). */
+    boolean spaceShort() {
+        return space != null && space.isShort();
+    }
+
     /** Throws NO_SPACE when {@code what} would store data while the free space is below the reserve. */
     void checkSpace(String what) {
         if (space != null) {
@@ -959,6 +964,7 @@ public final class VdiskStore implements AutoCloseable {
             throw new IllegalStateException("gc: next retained epoch " + next + " <= deleted epoch " + epoch + " vdisk=" + v.name());
         }
         Set<Long> done = new HashSet<>();
+        List<Long> bareTombstones = new ArrayList<>();
         try (RocksIterator changes = db.db.newIterator(db.changes, db.scanReadOptions);
              ChainReader reader = st.reader(db, epoch)) {
             WriteBatch batch = new WriteBatch();
@@ -969,15 +975,24 @@ public final class VdiskStore implements AutoCloseable {
                     if (!done.add(grain)) {
                         continue;
                     }
-                    if (nextIsHead) {
-                        collectGrainUnderLock(st, grain, prev, epoch, next);
-                    } else {
-                        collectGrain(batch, reader, st, grain, prev, epoch, next, false);
+                    boolean bare = nextIsHead
+                            ? collectGrainUnderLock(st, grain, prev, epoch, next)
+                            : collectGrain(batch, reader, st, grain, prev, epoch, next, false);
+                    if (bare) {
+                        bareTombstones.add(grain);
                     }
                     if (batch.count() >= GC_BATCH_OPS_MAX) {
                         db.db.write(db.writeOptions, batch);
                         batch.close();
                         batch = new WriteBatch();
+                    }
+                }
+                if (!bareTombstones.isEmpty()) {
+                    db.db.write(db.writeOptions, batch);
+                    batch.close();
+                    batch = new WriteBatch();
+                    for (long grain : bareTombstones) {
+                        dropTombstonesHidingNothing(st, grain);
                     }
                 }
                 batch.delete(db.meta, Keys.meta('G', st.id, epoch));
@@ -990,26 +1005,33 @@ public final class VdiskStore implements AutoCloseable {
         }
     }
 
-    private void collectGrainUnderLock(VdiskState st, long grain, long prev, long epoch, long head) throws RocksDBException {
+    private boolean collectGrainUnderLock(VdiskState st, long grain, long prev, long epoch, long head) throws RocksDBException {
         int[] locks = grainLocks.lock(st.id, grain, grain);
         try (ChainReader fresh = st.reader(db, epoch); WriteBatch batch = new WriteBatch()) {
-            collectGrain(batch, fresh, st, grain, prev, epoch, head, true);
+            boolean bare = collectGrain(batch, fresh, st, grain, prev, epoch, head, true);
             if (batch.count() > 0) {
                 db.db.write(db.writeOptions, batch);
             }
+            return bare;
         } finally {
             grainLocks.unlock(locks);
         }
     }
 
-    private void collectGrain(WriteBatch batch, ChainReader reader, VdiskState st, long grain, long prev, long epoch, long next,
-                              boolean nextIsHead) throws RocksDBException {
+    /**
+     * Deletes what no retained epoch sees of {@code grain} among its versions in
+     * {@code (prev, epoch]}; returns true when nothing of it is left at or below {@code epoch} and
+     * its oldest version above is a tombstone, which then hides nothing
+     * ({@link #dropTombstonesHidingNothing}, after this batch is written).
+     */
+    private boolean collectGrain(WriteBatch batch, ChainReader reader, VdiskState st, long grain, long prev, long epoch, long next,
+                                 boolean nextIsHead) throws RocksDBException {
         List<ChainReader.Located> versions = new ArrayList<>();
         for (ChainReader.Located loc = reader.floor(0, grain, epoch); loc != null && loc.epoch() > prev; loc = reader.olderThan(loc, grain)) {
             versions.add(loc);
         }
         if (versions.isEmpty()) {
-            return;
+            return false;
         }
         ChainReader.Located above = reader.floor(0, grain, next);
         boolean hiddenFromNext = above != null && above.epoch() > epoch;
@@ -1026,20 +1048,46 @@ public final class VdiskStore implements AutoCloseable {
             batch.delete(db.blocks, Keys.block(st.id, grain, x));
             batch.delete(db.changes, Keys.change(st.id, x, grain));
         }
-        if (hiddenFromNext && nextIsHead && !BlockFrame.isMapped(above.frame()) && !st.isClone()) {
-            // The head's tombstone hid only versions deleted just now: it hides nothing any more.
-            ChainReader.Located below = reader.olderThan(above, grain);
-            while (below != null && below.epoch() > prev && below.epoch() <= epoch) {
-                below = reader.olderThan(below, grain);
-            }
-            if (below == null) {
-                batch.delete(db.blocks, Keys.block(st.id, grain, above.epoch()));
-                batch.delete(db.changes, Keys.change(st.id, above.epoch(), grain));
-            }
-        }
         if (promote) {
             batch.put(db.blocks, Keys.block(st.id, grain, next), newest.frame());
             batch.put(db.changes, Keys.change(st.id, next, grain), EMPTY);
+        }
+        boolean survivorBelow = keepNewest || (prev >= 0 && reader.floor(0, grain, prev) != null);
+        if (survivorBelow || st.isClone()) {
+            return false;
+        }
+        ChainReader.Located lowestAbove = null;
+        for (ChainReader.Located loc = reader.floor(0, grain, Long.MAX_VALUE); loc != null && loc.epoch() > epoch; loc = reader.olderThan(loc, grain)) {
+            lowestAbove = loc;
+        }
+        return lowestAbove != null && !BlockFrame.isMapped(lowestAbove.frame());
+    }
+
+    /**
+     * {@code grain} has nothing left below its oldest versions, which are tombstones: they hide
+     * nothing any more (reads through them find nothing either way), wherever they are — a later
+     * snapshot's epoch or the head — so they go, oldest first up to the first mapped version.
+     * Under the grain's lock with a fresh reader, as a write at the head may race. Only looking at
+     * the head's tombstone when the next retained epoch was the head left it behind for good when
+     * a snapshot between them went first (model seed -8408450).
+     */
+    private void dropTombstonesHidingNothing(VdiskState st, long grain) throws RocksDBException {
+        int[] locks = grainLocks.lock(st.id, grain, grain);
+        try (ChainReader fresh = st.reader(db, st.info().headEpoch()); WriteBatch batch = new WriteBatch()) {
+            List<ChainReader.Located> all = new ArrayList<>();
+            for (ChainReader.Located loc = fresh.floor(0, grain, Long.MAX_VALUE); loc != null; loc = fresh.olderThan(loc, grain)) {
+                all.add(loc);
+            }
+            for (int i = all.size() - 1; i >= 0 && !BlockFrame.isMapped(all.get(i).frame()); i--) {
+                long x = all.get(i).epoch();
+                batch.delete(db.blocks, Keys.block(st.id, grain, x));
+                batch.delete(db.changes, Keys.change(st.id, x, grain));
+            }
+            if (batch.count() > 0) {
+                db.db.write(db.writeOptions, batch);
+            }
+        } finally {
+            grainLocks.unlock(locks);
         }
     }
 

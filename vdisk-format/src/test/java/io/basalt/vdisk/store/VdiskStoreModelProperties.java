@@ -52,6 +52,17 @@ class VdiskStoreModelProperties {
     }
 
     /**
+     * Regression (seed -8408450, found by CI's random seeds): a head tombstone over a grain whose
+     * only versions were at a snapshot removed while a later snapshot still stood was never
+     * reclaimed: removing the later snapshot did not visit the grain any more (it had no version
+     * at or below that snapshot), so a tombstone hiding nothing stayed (docs/engine-data-model.md).
+     */
+    @Example
+    void seedMinus8408450HeadTombstoneOverNothing() throws IOException {
+        run(-8408450L);
+    }
+
+    /**
      * Regression example, found 2026-11-27 by a random try of {@link #engineMatchesModel}: seed 12
      * failed at step 603 ("read c58 lba=23 blocks=5" returned another vdisk's data where the model
      * says 0). Step 598 cloned c43@s51 as c58, step 600 flattened c43, and step 601 removed
