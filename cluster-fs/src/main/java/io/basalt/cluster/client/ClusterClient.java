@@ -245,6 +245,11 @@ public final class ClusterClient implements AutoCloseable {
             return openSnapshot(name.substring(0, at), name.substring(at + 1));
         }
         VdiskRecord v = existing(name);
+        if (v.rollingBackTo().isPresent()) {
+            String to = name + "@" + v.rollingBackTo().get();
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " has an unfinished rollback to " + to
+                    + " (a placement group failed part way, so it reads partly as the snapshot); finish it first: basalt snap rollback " + to);
+        }
         ensureOnAllPgs(v);
         return new ClusterVdisk(this, v);
     }
@@ -315,6 +320,11 @@ public final class ClusterClient implements AutoCloseable {
         if (!clones.isEmpty()) {
             throw new IllegalArgumentException("snapshot " + vdisk + "@" + snap + " has clones " + clones + "; remove them first");
         }
+        if (v.rollingBackTo().equals(Optional.of(snap))) {
+            // Checked here, before the PGs drop it: the namespace would refuse only afterwards.
+            throw new IllegalArgumentException("vdisk " + vdisk + " has an unfinished rollback to " + vdisk + "@" + snap
+                    + "; finish it first: basalt snap rollback " + vdisk + "@" + snap);
+        }
         checkAll(onEveryPg(new PgOp.RemoveSnapshot(v.id(), snap)), "remove snapshot " + vdisk + "@" + snap);
         return vdiskResult(metaWrite(new MetaCommand.RemoveSnapshot(vdisk, snap)));
     }
@@ -341,14 +351,23 @@ public final class ClusterClient implements AutoCloseable {
 
     /**
      * Makes {@code vdisk} read as snapshot {@code snap} again, on every PG, and records the
-     * snapshot's size. Not atomic across PGs: stop the vdisk's writers first (as with
-     * {@code rbd snap rollback}); if a PG fails, calling again finishes it.
+     * snapshot's size. The PGs roll back one entry each, so not at once: stop the vdisk's writers
+     * first (as with {@code rbd snap rollback}). The namespace marks the rollback as under way
+     * before the first PG and clears the mark after the last, so one a failure cut short is
+     * visible ({@link VdiskRecord#rollingBackTo()}), the vdisk is not opened for I/O, snapshotted
+     * or its target removed until it is finished, and calling again finishes it.
      */
     public VdiskRecord rollback(String vdisk, String snap) {
         VdiskRecord v = existing(vdisk);
-        VdiskRecord.SnapshotRecord s = snapshotOf(v, snap);
-        checkAll(onEveryPg(new PgOp.Rollback(v.id(), snap)), "rollback " + vdisk + "@" + snap);
-        return s.sizeBytes() == v.sizeBytes() ? v : recordResize(vdisk, s.sizeBytes());
+        snapshotOf(v, snap);
+        vdiskResult(metaWrite(new MetaCommand.BeginRollback(vdisk, snap)));
+        try {
+            checkAll(onEveryPg(new PgOp.Rollback(v.id(), snap)), "rollback " + vdisk + "@" + snap);
+        } catch (BlockDeviceException e) {
+            throw new BlockDeviceException(e.kind(), "rollback " + vdisk + "@" + snap + " unfinished (run it again to finish it;"
+                    + " until then " + vdisk + " is not opened): " + e.getMessage(), e);
+        }
+        return vdiskResult(metaWrite(new MetaCommand.EndRollback(vdisk, snap)));
     }
 
     /** Space of {@code name} summed over the PGs: provisioned (its size), used at head, stored with snapshots. */

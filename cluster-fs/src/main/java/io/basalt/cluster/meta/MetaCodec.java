@@ -34,6 +34,8 @@ public final class MetaCodec {
             case MetaCommand.UnregisterNode c -> out.u8(11).i32(c.id());
             case MetaCommand.FlattenVdisk c -> out.u8(12).str(c.name());
             case MetaCommand.ReportSpace c -> out.u8(13).bytes(ByteBuffer.wrap(encode(c.space())));
+            case MetaCommand.BeginRollback c -> out.u8(14).str(c.vdiskName()).str(c.snapName());
+            case MetaCommand.EndRollback c -> out.u8(15).str(c.vdiskName()).str(c.snapName());
         }
         return out.toByteArray();
     }
@@ -45,7 +47,7 @@ public final class MetaCodec {
             throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 13, "meta command");
+        Wire.checkTag(tag, 15, "meta command");
         MetaCommand c = switch (tag) {
             case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
             case 2 -> new MetaCommand.RemoveVdisk(in.str());
@@ -59,6 +61,8 @@ public final class MetaCodec {
             case 10 -> new MetaCommand.RegisterNode(in.i32(), in.str(), in.i32());
             case 11 -> new MetaCommand.UnregisterNode(in.i32());
             case 12 -> new MetaCommand.FlattenVdisk(in.str());
+            case 14 -> new MetaCommand.BeginRollback(in.str(), in.str());
+            case 15 -> new MetaCommand.EndRollback(in.str(), in.str());
             default -> new MetaCommand.ReportSpace(decodeSpace(in.bytes()));
         };
         in.end("meta command");
@@ -152,7 +156,11 @@ public final class MetaCodec {
         for (SnapshotRecord s : v.snapshots()) {
             out.str(s.name()).i64(s.sizeBytes()).i64(s.createdMs());
         }
-        return out.i64(v.createdMs());
+        out.i64(v.createdMs());
+        // Last, so that records written before it existed (ending here) still read: no rollback.
+        out.bool(v.rollingBackTo().isPresent());
+        v.rollingBackTo().ifPresent(out::str);
+        return out;
     }
 
     private static VdiskRecord readVdisk(Wire.In in) {
@@ -171,7 +179,9 @@ public final class MetaCodec {
         for (int i = 0; i < n; i++) {
             snaps.add(new SnapshotRecord(in.str(), in.i64(), in.i64()));
         }
-        return new VdiskRecord(id, name, size, block, grain, root, parent, snaps, in.i64());
+        long created = in.i64();
+        Optional<String> rollingBackTo = in.remaining() > 0 && in.bool() ? Optional.of(in.str()) : Optional.empty();
+        return new VdiskRecord(id, name, size, block, grain, root, parent, snaps, created, rollingBackTo);
     }
 
     private static Wire.Out writeSession(Wire.Out out, HostSession s) {

@@ -47,4 +47,14 @@ public sealed interface MetaCommand {
 
     /** Node {@code space.nodeId()} reports its disk space (periodically, and when it crosses its reserve). */
     record ReportSpace(NodeSpace space) implements MetaCommand {}
+
+    /**
+     * Marks a rollback of {@code vdiskName} to {@code snapName} as under way, before any
+     * placement group rolls back (an earlier unfinished one is replaced: the new one, once
+     * finished, makes every PG read as its snapshot).
+     */
+    record BeginRollback(String vdiskName, String snapName) implements MetaCommand {}
+
+    /** Every placement group rolled back: clears the mark and takes the snapshot's size. */
+    record EndRollback(String vdiskName, String snapName) implements MetaCommand {}
 }

@@ -28,7 +28,7 @@ import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
  *
  * <p>Invariants (checked by {@link #checkInvariants()} in tests and after load):
  * names are unique; a clone's parent exists and has the named snapshot; a vdisk with clones or
- * snapshots is never removed; ids only grow.
+ * snapshots is never removed; ids only grow; an unfinished rollback's snapshot exists.
  */
 public final class MetaState {
     public static final int CLONE_DEPTH_MAX = 16;
@@ -73,6 +73,8 @@ public final class MetaState {
             case MetaCommand.UnregisterNode c -> unregisterNode(c);
             case MetaCommand.FlattenVdisk c -> flattenVdisk(c);
             case MetaCommand.ReportSpace c -> reportSpace(c.space());
+            case MetaCommand.BeginRollback c -> beginRollback(c);
+            case MetaCommand.EndRollback c -> endRollback(c);
         };
     }
 
@@ -185,6 +187,9 @@ public final class MetaState {
                     throw new IllegalStateException("clone " + v.name() + " rootId " + v.rootId() + " (expected: " + parent.rootId() + ")");
                 }
             }
+            if (v.rollingBackTo().isPresent() && v.snapshot(v.rollingBackTo().get()).isEmpty()) {
+                throw new IllegalStateException("vdisk " + v.name() + " rolls back to missing snapshot " + v.rollingBackTo().get());
+            }
         }
     }
 
@@ -247,6 +252,9 @@ public final class MetaState {
             return noSuchVdisk(c.vdiskName());
         }
         String bad = checkName("snapshot name", c.snapName());
+        if (bad == null && v.rollingBackTo().isPresent()) {
+            bad = unfinishedRollback(v) + "; a snapshot now would keep a mix of both";
+        }
         if (bad == null && v.snapshot(c.snapName()).isPresent()) {
             bad = "snapshot " + c.vdiskName() + "@" + c.snapName() + " already exists";
         }
@@ -275,6 +283,9 @@ public final class MetaState {
         if (!clones.isEmpty()) {
             return new MetaResult.Rejected("snapshot " + c.vdiskName() + "@" + c.snapName() + " has clones " + clones
                     + "; remove or flatten them first");
+        }
+        if (v.rollingBackTo().equals(Optional.of(c.snapName()))) {
+            return new MetaResult.Rejected(unfinishedRollback(v));
         }
         VdiskRecord changed = v.withSnapshots(v.snapshots().stream().filter(s -> !s.name().equals(c.snapName())).toList());
         put(changed);
@@ -340,6 +351,41 @@ public final class MetaState {
         return new MetaResult.Done();
     }
 
+    private MetaResult beginRollback(MetaCommand.BeginRollback c) {
+        VdiskRecord v = vdisk(c.vdiskName()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.vdiskName());
+        }
+        if (v.snapshot(c.snapName()).isEmpty()) {
+            return new MetaResult.Rejected("no snapshot " + c.vdiskName() + "@" + c.snapName());
+        }
+        VdiskRecord marked = v.withRollingBackTo(Optional.of(c.snapName()));
+        put(marked);
+        return new MetaResult.VdiskChanged(marked);
+    }
+
+    /** Clears the mark and takes the snapshot's size; refused unless this very rollback is under way. */
+    private MetaResult endRollback(MetaCommand.EndRollback c) {
+        VdiskRecord v = vdisk(c.vdiskName()).orElse(null);
+        if (v == null) {
+            return noSuchVdisk(c.vdiskName());
+        }
+        if (!v.rollingBackTo().equals(Optional.of(c.snapName()))) {
+            return new MetaResult.Rejected("rollback of " + c.vdiskName() + " to " + c.snapName() + " is not under way (under way: "
+                    + v.rollingBackTo().map(x -> "to " + x).orElse("none") + ")");
+        }
+        SnapshotRecord snap = v.snapshot(c.snapName()).orElseThrow();
+        VdiskRecord done = v.withRollingBackTo(Optional.empty()).withSize(snap.sizeBytes());
+        put(done);
+        return new MetaResult.VdiskChanged(done);
+    }
+
+    private static String unfinishedRollback(VdiskRecord v) {
+        String snap = v.rollingBackTo().orElseThrow();
+        return "vdisk " + v.name() + " has an unfinished rollback to " + v.name() + "@" + snap
+                + " (it reads partly as the snapshot); finish it first: basalt snap rollback " + v.name() + "@" + snap;
+    }
+
     /** The clone keeps its root id: its grains stay in the placement groups they were written to. */
     private MetaResult flattenVdisk(MetaCommand.FlattenVdisk c) {
         VdiskRecord v = vdisk(c.name()).orElse(null);
@@ -350,7 +396,7 @@ public final class MetaState {
             return new MetaResult.Rejected("vdisk " + c.name() + " is not a clone; nothing to flatten");
         }
         VdiskRecord flat = new VdiskRecord(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), v.rootId(),
-                Optional.empty(), v.snapshots(), v.createdMs());
+                Optional.empty(), v.snapshots(), v.createdMs(), v.rollingBackTo());
         put(flat);
         return new MetaResult.VdiskChanged(flat);
     }

@@ -11,9 +11,20 @@ import java.util.Optional;
  * that falls through to the parent never leaves the group.
  *
  * @param snapshots oldest first
+ * @param rollingBackTo the snapshot an unfinished rollback goes to: set before any placement group
+ *                      rolls back and cleared once all have, so a rollback a failure cut short is
+ *                      seen (the vdisk then reads partly as the snapshot) and not used until it is
+ *                      finished
  */
 public record VdiskRecord(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes,
-                          long rootId, Optional<ParentLink> parent, List<SnapshotRecord> snapshots, long createdMs) {
+                          long rootId, Optional<ParentLink> parent, List<SnapshotRecord> snapshots, long createdMs,
+                          Optional<String> rollingBackTo) {
+
+    /** Without a rollback under way. */
+    public VdiskRecord(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes,
+                       long rootId, Optional<ParentLink> parent, List<SnapshotRecord> snapshots, long createdMs) {
+        this(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snapshots, createdMs, Optional.empty());
+    }
 
     /** A linked clone's parent snapshot. */
     public record ParentLink(long vdiskId, String snapName) {}
@@ -34,10 +45,14 @@ public record VdiskRecord(long id, String name, long sizeBytes, int blockSizeByt
     }
 
     VdiskRecord withSize(long bytes) {
-        return new VdiskRecord(id, name, bytes, blockSizeBytes, grainSizeBytes, rootId, parent, snapshots, createdMs);
+        return new VdiskRecord(id, name, bytes, blockSizeBytes, grainSizeBytes, rootId, parent, snapshots, createdMs, rollingBackTo);
     }
 
     VdiskRecord withSnapshots(List<SnapshotRecord> snaps) {
-        return new VdiskRecord(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snaps, createdMs);
+        return new VdiskRecord(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snaps, createdMs, rollingBackTo);
+    }
+
+    VdiskRecord withRollingBackTo(Optional<String> snap) {
+        return new VdiskRecord(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snapshots, createdMs, snap);
     }
 }

@@ -74,6 +74,54 @@ class ClusterSnapshotTest {
         assertEquals(List.of("v1"), cluster.client().vdisk("tmpl").orElseThrow().snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList());
     }
 
+    /**
+     * A rollback cut short by a placement group without quorum is marked in the namespace: the
+     * vdisk is not opened for I/O (it reads partly as the snapshot) and says why; once the group
+     * is back, running the rollback again finishes it and every stripe reads as the snapshot.
+     */
+    @Test
+    void aRollbackCutShortIsMarkedKeepsTheVdiskClosedAndFinishesWhenRunAgain() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("rb", 3, 3, 1, TestCluster.fastTuning()), dir);
+        cluster.waitForAllLeaders(java.time.Duration.ofSeconds(30));
+        ClusterClient client = cluster.client();
+        client.createVdisk("d", 64L << 20, BLOCK, BLOCK);
+        int stripes = 12;
+        byte[][] snap = new byte[stripes][];
+        Random r = new Random(5);
+        try (ClusterVdisk d = client.open("d")) {
+            for (int s = 0; s < stripes; s++) {
+                snap[s] = new byte[BLOCK];
+                r.nextBytes(snap[s]);
+                d.write((long) s * STRIPE_BLOCKS, ByteBuffer.wrap(snap[s]), false).join();
+            }
+            d.snapshot("s1");
+            for (int s = 0; s < stripes; s++) {
+                d.write((long) s * STRIPE_BLOCKS, ByteBuffer.wrap(new byte[BLOCK]), false).join();
+            }
+        }
+        int down = cluster.leaderOf(cluster.pgGroup(2)).orElseThrow(); // one replica per PG: its only node
+        cluster.stopNode(down);
+        RuntimeException cut = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> client.rollback("d", "s1"));
+        assertTrue(String.valueOf(cut.getMessage()).contains("unfinished (run it again to finish it"), String.valueOf(cut.getMessage()));
+        assertEquals(java.util.Optional.of("s1"), client.vdisk("d").orElseThrow().rollingBackTo());
+        io.basalt.vdisk.BlockDeviceException closed = org.junit.jupiter.api.Assertions.assertThrows(io.basalt.vdisk.BlockDeviceException.class,
+                () -> client.open("d"));
+        assertTrue(closed.getMessage().contains("unfinished rollback to d@s1") && closed.getMessage().contains("basalt snap rollback d@s1"),
+                closed.getMessage());
+        RuntimeException rm = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> client.removeSnapshot("d", "s1"));
+        assertTrue(String.valueOf(rm.getMessage()).contains("unfinished rollback"), String.valueOf(rm.getMessage()));
+
+        cluster.startNode(down);
+        cluster.waitForAllLeaders(java.time.Duration.ofSeconds(30));
+        VdiskRecord done = client.rollback("d", "s1");
+        assertEquals(java.util.Optional.empty(), done.rollingBackTo());
+        try (ClusterVdisk d = client.open("d")) {
+            for (int s = 0; s < stripes; s++) {
+                assertArrayEquals(snap[s], bytes(d.read((long) s * STRIPE_BLOCKS, 1).join()), "stripe " + s + " after the finished rollback");
+            }
+        }
+    }
+
     private static byte[] bytes(ByteBuffer b) {
         byte[] out = new byte[b.remaining()];
         b.get(out);

@@ -63,6 +63,8 @@ class MetaCodecProperties {
                         .as(MetaCommand.RegisterNode::new),
                 Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new),
                 names.map(MetaCommand.FlattenVdisk::new),
+                Combinators.combine(names, names).as(MetaCommand.BeginRollback::new),
+                Combinators.combine(names, names).as(MetaCommand.EndRollback::new),
                 Combinators.combine(Arbitraries.integers().between(-1, 6), longs, longs, longs, longs)
                         .as((id, free, reserve, total, at) -> new MetaCommand.ReportSpace(new NodeSpace(id, free, reserve, total, at))));
     }

@@ -54,6 +54,40 @@ class MetaStateTest {
         assertEquals(2, state.nextId(), "a refused create allocates no id");
     }
 
+    /**
+     * A rollback is marked before the PGs roll back and cleared after: while marked, the target
+     * snapshot cannot be removed and no snapshot taken; finishing takes the snapshot's size; a
+     * record with the mark survives its encoding, and one written before the mark existed reads
+     * as unmarked.
+     */
+    @Test
+    void anUnfinishedRollbackIsMarkedUntilEndedAndGuardsItsSnapshot() {
+        created("a");
+        apply(new CreateSnapshot("a", "s1", 1));
+        apply(new MetaCommand.ResizeVdisk("a", 2 << 20));
+        var noSnap = assertInstanceOf(MetaResult.Rejected.class, apply(new MetaCommand.BeginRollback("a", "nope")));
+        assertTrue(noSnap.message().contains("no snapshot a@nope"), noSnap.message());
+        var notBegun = assertInstanceOf(MetaResult.Rejected.class, apply(new MetaCommand.EndRollback("a", "s1")));
+        assertTrue(notBegun.message().contains("not under way (under way: none)"), notBegun.message());
+
+        VdiskRecord marked = ((MetaResult.VdiskChanged) apply(new MetaCommand.BeginRollback("a", "s1"))).vdisk();
+        assertEquals(Optional.of("s1"), marked.rollingBackTo());
+        assertEquals(marked, MetaCodec.decodeVdisk(java.nio.ByteBuffer.wrap(MetaCodec.encode(marked))));
+        var rm = assertInstanceOf(MetaResult.Rejected.class, apply(new RemoveSnapshot("a", "s1")));
+        assertTrue(rm.message().contains("unfinished rollback to a@s1") && rm.message().contains("basalt snap rollback a@s1"), rm.message());
+        var snap = assertInstanceOf(MetaResult.Rejected.class, apply(new CreateSnapshot("a", "s2", 2)));
+        assertTrue(snap.message().contains("unfinished rollback"), snap.message());
+
+        VdiskRecord done = ((MetaResult.VdiskChanged) apply(new MetaCommand.EndRollback("a", "s1"))).vdisk();
+        assertEquals(Optional.empty(), done.rollingBackTo());
+        assertEquals(1 << 20, done.sizeBytes(), "the snapshot's size");
+        assertInstanceOf(MetaResult.VdiskChanged.class, apply(new RemoveSnapshot("a", "s1")));
+
+        byte[] current = MetaCodec.encode(done);
+        byte[] older = java.util.Arrays.copyOf(current, current.length - 1); // the format before the mark: no trailing flag
+        assertEquals(done, MetaCodec.decodeVdisk(java.nio.ByteBuffer.wrap(older)));
+    }
+
     @Test
     void cloneSharesRootAndPinsParentSnapshot() {
         VdiskRecord tmpl = created("tmpl");

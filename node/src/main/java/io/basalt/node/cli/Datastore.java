@@ -30,13 +30,14 @@ interface Datastore extends AutoCloseable {
 
     /**
      * A vdisk as the commands show it. {@code headEpoch} is empty on a cluster (epochs are per
-     * placement group there); {@code parent} is {@code NAME@SNAP}.
+     * placement group there); {@code parent} is {@code NAME@SNAP}; {@code rollingBackTo} is the
+     * snapshot of an unfinished rollback (a cluster rolls back one placement group at a time).
      */
     record VdiskView(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, java.util.OptionalLong headEpoch,
-                     Optional<String> parent, int chainDepth, long createdEpochMs) {
+                     Optional<String> parent, int chainDepth, long createdEpochMs, Optional<String> rollingBackTo) {
         static VdiskView of(VdiskInfo v) {
             return new VdiskView(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), java.util.OptionalLong.of(v.headEpoch()),
-                    v.parent().map(VdiskInfo.ParentLink::description), v.chainDepth(), v.createdEpochMs());
+                    v.parent().map(VdiskInfo.ParentLink::description), v.chainDepth(), v.createdEpochMs(), Optional.empty());
         }
 
         long grainCount() {
@@ -249,7 +250,7 @@ interface Datastore extends AutoCloseable {
                 }
             }
             return new VdiskView(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), java.util.OptionalLong.empty(),
-                    parent, depth, v.createdMs());
+                    parent, depth, v.createdMs(), v.rollingBackTo());
         }
     }
 }

@@ -91,9 +91,13 @@ public final class VdiskCommand {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
                 Datastore.VdiskView v = s.info(name);
+                v.rollingBackTo().ifPresent(snap -> spec.commandLine().getErr().printf(
+                        "basalt vdisk info: %s has an unfinished rollback to %s@%s (it reads partly as the snapshot and is not opened for I/O);"
+                                + " finish it: basalt snap rollback %s@%s%n", name, name, snap, name, snap));
                 Usage u = s.usage(name);
                 out.printf("vdisk %s%n", v.name());
                 out.printf("  id:            %d%n", v.id());
+                v.rollingBackTo().ifPresent(snap -> out.printf("  rollback:      UNFINISHED, to %s@%s%n", name, snap));
                 out.printf("  size:          %s (%d bytes)%n", Sizes.format(v.sizeBytes()), v.sizeBytes());
                 out.printf("  block size:    %d%n", v.blockSizeBytes());
                 out.printf("  grain size:    %s%n", Sizes.format(v.grainSizeBytes()));
