@@ -1,8 +1,6 @@
 package io.basalt.cluster;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,7 +42,7 @@ public final class TestCluster implements AutoCloseable {
     public static ClusterConfig config(String name, int nodeCount, int pgCount, int replicas, ClusterConfig.Tuning tuning) throws IOException {
         List<ClusterConfig.NodeAddress> addrs = new ArrayList<>();
         for (int id = 1; id <= nodeCount; id++) {
-            addrs.add(new ClusterConfig.NodeAddress(id, "127.0.0.1", freePort()));
+            addrs.add(new ClusterConfig.NodeAddress(id, "127.0.0.1", LoopbackPorts.free()));
         }
         return new ClusterConfig(name, addrs, pgCount, replicas, Math.min(3, nodeCount), ClusterConfig.STRIPE_GRAINS_DEFAULT, tuning);
     }
@@ -72,15 +70,6 @@ public final class TestCluster implements AutoCloseable {
         return c;
     }
 
-    /**
-     * A port the OS just handed out and took back. Another process could take it before the
-     * node binds it; on a test machine that is rare enough, and a bind failure says so.
-     */
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 
     public ClusterConfig config() {
         return config;
@@ -118,7 +107,7 @@ public final class TestCluster implements AutoCloseable {
      * (joining): it holds no group until {@link io.basalt.cluster.admin.ClusterAdmin} gives it some.
      */
     public void startJoiningNode(int id) throws IOException {
-        config = config.withNode(new ClusterConfig.NodeAddress(id, "127.0.0.1", freePort()));
+        config = config.withNode(new ClusterConfig.NodeAddress(id, "127.0.0.1", LoopbackPorts.free()));
         startNode(id, true);
     }
 

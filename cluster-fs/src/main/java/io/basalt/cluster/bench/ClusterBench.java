@@ -1,8 +1,6 @@
 package io.basalt.cluster.bench;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +53,7 @@ public final class ClusterBench {
 
         List<ClusterConfig.NodeAddress> addrs = new ArrayList<>();
         for (int id = 1; id <= nodes; id++) {
-            addrs.add(new ClusterConfig.NodeAddress(id, "127.0.0.1", freePort()));
+            addrs.add(new ClusterConfig.NodeAddress(id, "127.0.0.1", io.basalt.cluster.LoopbackPorts.free()));
         }
         ClusterConfig config = new ClusterConfig("bench", addrs, pgs, replicas, Math.min(3, nodes),
                 ClusterConfig.STRIPE_GRAINS_DEFAULT, ClusterConfig.Tuning.defaults().withPgInflightEntriesMax(pgInflight));
@@ -150,11 +148,6 @@ public final class ClusterBench {
         return r;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 
     private static int intArg(String[] args, String name, int dflt) {
         return Integer.parseInt(strArg(args, name, Integer.toString(dflt)));

@@ -3,8 +3,6 @@ package io.basalt.node.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,11 +49,6 @@ class ClusterMembershipCliTest {
         return CliResult.run(args);
     }
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 
     private void start(ClusterFile file, int id, boolean join) throws Exception {
         ClusterNode.Options o = new ClusterNode.Options(id, dir.resolve("node-" + id), SMALL_STORE);
@@ -80,7 +73,7 @@ class ClusterMembershipCliTest {
         Path path = dir.resolve("cluster.json");
         List<ClusterFile.Node> addrs = new ArrayList<>();
         for (int id = 1; id <= 3; id++) {
-            addrs.add(new ClusterFile.Node(id, "127.0.0.1", freePort()));
+            addrs.add(new ClusterFile.Node(id, "127.0.0.1", io.basalt.cluster.LoopbackPorts.free()));
         }
         ClusterFile file = new ClusterFile("c", 2, 3, 3, addrs);
         file.write(path);
@@ -93,7 +86,7 @@ class ClusterMembershipCliTest {
         CliResult degraded = awaitStatus(path, "cluster c: nodes 2 up, 1 down; groups 0 ok, 3 degraded, 0 unavailable");
         assertTrue(degraded.out().contains("3(down)"), degraded.out());
 
-        int port4 = freePort();
+        int port4 = io.basalt.cluster.LoopbackPorts.free();
         start(file.withNode(new ClusterFile.Node(4, "127.0.0.1", port4)), 4, true);
         CliResult r = run("cluster", "replace-node", "--config", path.toString(), "--old", "3", "--new", "4", "--address", "127.0.0.1:" + port4);
         assertEquals(0, r.exit(), r.out() + r.err());

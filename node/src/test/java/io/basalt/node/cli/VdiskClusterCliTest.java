@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -61,10 +59,7 @@ class VdiskClusterCliTest {
 
     /** A one-node cluster (three placement groups) in this JVM, its cluster file in {@link #dir}. */
     private void startNode() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
+        int port = io.basalt.cluster.LoopbackPorts.free();
         ClusterFile file = new ClusterFile("c", 3, 1, 1, List.of(new ClusterFile.Node(1, "127.0.0.1", port)));
         file.write(dir.resolve("cluster.json"));
         node = ClusterNode.start(file.toConfig(), new ClusterNode.Options(1, dir.resolve("node-1"), SMALL_STORE));

@@ -42,7 +42,7 @@ class ClusterUpProcessTest {
     void survivesKillNineOfANodeMidWriteAndPassesTheIoSuites() throws Exception {
         assumeTrue(which("qemu-io") != null && which("iscsi-test-cu") != null,
                 "needs qemu-io (qemu-utils, qemu-block-extra) and iscsi-test-cu (libiscsi-bin): scripts/install-test-deps.sh");
-        int basePort = freeBasePort(3);
+        int basePort = io.basalt.cluster.LoopbackPorts.freeBase(3);
         List<Process> started = new ArrayList<>();
         Map<Integer, Long> nodePids = new ConcurrentHashMap<>();
         String[] url = new String[1];
@@ -128,30 +128,6 @@ class ClusterUpProcessTest {
             Thread.sleep(1000);
         }
         throw new AssertionError("cluster status never said '" + summary + "'; last:\n" + last);
-    }
-
-    /**
-     * A base port whose next {@code count} ports are free now, below Linux's ephemeral range
-     * (32768 and up): a base derived from the pid once landed there and node 1's bind met a
-     * client socket's port (CI, 2026-11-26).
-     */
-    static int freeBasePort(int count) throws java.io.IOException {
-        java.util.Random r = new java.util.Random();
-        for (int attempt = 0; attempt < 100; attempt++) {
-            int base = 20000 + r.nextInt(12000);
-            boolean free = true;
-            for (int i = 1; i <= count && free; i++) {
-                try (java.net.ServerSocket s = new java.net.ServerSocket(base + i, 1, java.net.InetAddress.getLoopbackAddress())) {
-                    s.setReuseAddress(true);
-                } catch (java.io.IOException e) {
-                    free = false;
-                }
-            }
-            if (free) {
-                return base;
-            }
-        }
-        throw new java.io.IOException("no " + count + " free consecutive ports in 20001..32000");
     }
 
     private static void follow(Process up, Map<Integer, Long> nodePids, String[] url) {

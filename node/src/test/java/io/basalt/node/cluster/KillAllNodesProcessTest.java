@@ -61,7 +61,7 @@ class KillAllNodesProcessTest {
     @Test
     void acknowledgedWritesSurviveSigkillOfEveryNodeAtOnce() throws Exception {
         Path file = dir.resolve("cluster.json");
-        ClusterFile.local("kill", 3, ClusterUpProcessTest.freeBasePort(3), 3, 3).write(file);
+        ClusterFile.local("kill", 3, io.basalt.cluster.LoopbackPorts.freeBase(3), 3, 3).write(file);
         ClusterConfig config = ClusterFile.read(file).toConfig();
         startNodes(file);
         awaitAllOk(config);
