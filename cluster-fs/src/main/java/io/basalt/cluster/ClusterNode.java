@@ -61,12 +61,10 @@ public final class ClusterNode implements AutoCloseable {
      */
     public record Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions, boolean join, long diskReserveBytes) {
         /** {@link #diskReserveBytes}: the default of {@link DiskReserve} (5 % of the filesystem, at least 1 GiB). */
-        public static final long DISK_RESERVE_DEFAULT = -1;
+        public static final long DISK_RESERVE_DEFAULT = io.basalt.vdisk.store.SpaceReserve.DEFAULT;
 
         public Options {
-            if (diskReserveBytes < DISK_RESERVE_DEFAULT) {
-                throw new IllegalArgumentException("disk reserve: " + diskReserveBytes + " bytes (expected: >= 0, or -1 for the default)");
-            }
+            io.basalt.vdisk.store.SpaceReserve.checkReserveBytes(diskReserveBytes);
         }
 
         public Options(int nodeId, Path dataDir, VdiskStore.Options storeOptions) {

@@ -245,10 +245,9 @@ public final class ClusterClient implements AutoCloseable {
             return openSnapshot(name.substring(0, at), name.substring(at + 1));
         }
         VdiskRecord v = existing(name);
-        if (v.rollingBackTo().isPresent()) {
-            String to = name + "@" + v.rollingBackTo().get();
-            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " has an unfinished rollback to " + to
-                    + " (a placement group failed part way, so it reads partly as the snapshot); finish it first: basalt snap rollback " + to);
+        Optional<String> unfinished = v.unfinishedRollback();
+        if (unfinished.isPresent()) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, unfinished.get());
         }
         ensureOnAllPgs(v);
         return new ClusterVdisk(this, v);
@@ -322,8 +321,7 @@ public final class ClusterClient implements AutoCloseable {
         }
         if (v.rollingBackTo().equals(Optional.of(snap))) {
             // Checked here, before the PGs drop it: the namespace would refuse only afterwards.
-            throw new IllegalArgumentException("vdisk " + vdisk + " has an unfinished rollback to " + vdisk + "@" + snap
-                    + "; finish it first: basalt snap rollback " + vdisk + "@" + snap);
+            throw new IllegalArgumentException(v.unfinishedRollback().orElseThrow());
         }
         checkAll(onEveryPg(new PgOp.RemoveSnapshot(v.id(), snap)), "remove snapshot " + vdisk + "@" + snap);
         return vdiskResult(metaWrite(new MetaCommand.RemoveSnapshot(vdisk, snap)));

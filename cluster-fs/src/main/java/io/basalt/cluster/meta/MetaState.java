@@ -253,7 +253,7 @@ public final class MetaState {
         }
         String bad = checkName("snapshot name", c.snapName());
         if (bad == null && v.rollingBackTo().isPresent()) {
-            bad = unfinishedRollback(v) + "; a snapshot now would keep a mix of both";
+            bad = v.unfinishedRollback().orElseThrow() + "; a snapshot now would keep a mix of both";
         }
         if (bad == null && v.snapshot(c.snapName()).isPresent()) {
             bad = "snapshot " + c.vdiskName() + "@" + c.snapName() + " already exists";
@@ -285,7 +285,7 @@ public final class MetaState {
                     + "; remove or flatten them first");
         }
         if (v.rollingBackTo().equals(Optional.of(c.snapName()))) {
-            return new MetaResult.Rejected(unfinishedRollback(v));
+            return new MetaResult.Rejected(v.unfinishedRollback().orElseThrow());
         }
         VdiskRecord changed = v.withSnapshots(v.snapshots().stream().filter(s -> !s.name().equals(c.snapName())).toList());
         put(changed);
@@ -378,12 +378,6 @@ public final class MetaState {
         VdiskRecord done = v.withRollingBackTo(Optional.empty()).withSize(snap.sizeBytes());
         put(done);
         return new MetaResult.VdiskChanged(done);
-    }
-
-    private static String unfinishedRollback(VdiskRecord v) {
-        String snap = v.rollingBackTo().orElseThrow();
-        return "vdisk " + v.name() + " has an unfinished rollback to " + v.name() + "@" + snap
-                + " (it reads partly as the snapshot); finish it first: basalt snap rollback " + v.name() + "@" + snap;
     }
 
     /** The clone keeps its root id: its grains stay in the placement groups they were written to. */

@@ -52,6 +52,16 @@ public record VdiskRecord(long id, String name, long sizeBytes, int blockSizeByt
         return new VdiskRecord(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snaps, createdMs, rollingBackTo);
     }
 
+    /**
+     * Why this vdisk may not be used now, when a rollback is unfinished: what it is, and the
+     * command that finishes it.
+     */
+    public Optional<String> unfinishedRollback() {
+        return rollingBackTo.map(snap -> "vdisk " + name + " has an unfinished rollback to " + name + "@" + snap
+                + " (a placement group failed part way, so it reads partly as the snapshot); finish it first: basalt snap rollback "
+                + name + "@" + snap);
+    }
+
     VdiskRecord withRollingBackTo(Optional<String> snap) {
         return new VdiskRecord(id, name, sizeBytes, blockSizeBytes, grainSizeBytes, rootId, parent, snapshots, createdMs, snap);
     }

@@ -30,25 +30,22 @@ import io.basalt.vdisk.store.SpaceReserve;
  * the group is full. That knowledge is one to a few seconds old.
  */
 public final class DiskReserve {
-    public static final long MIN_DEFAULT_BYTES = SpaceReserve.MIN_DEFAULT_BYTES;
-    public static final double FRACTION_DEFAULT = SpaceReserve.FRACTION_DEFAULT;
-
-    private SpaceReserve space;
-    /** Nodes whose last report to the meta group said they are below their reserve. */
-    private volatile Set<Integer> fullNodes = Set.of();
     /** Per open placement-group store, the space its next flush needs (see {@link #countFlushHeadroom}). */
     private final Map<Object, LongSupplier> headrooms = new ConcurrentHashMap<>();
+    private final SpaceReserve space;
+    /** Nodes whose last report to the meta group said they are below their reserve. */
+    private volatile Set<Integer> fullNodes = Set.of();
 
-    private DiskReserve() {}
+    private DiskReserve(Path dir, long reserveBytes) throws IOException {
+        this.space = SpaceReserve.of(dir, reserveBytes, this::headroomBytes);
+    }
 
     /**
      * The reserve for {@code dir}'s filesystem: {@code reserveBytes} when >= 0, else the default
      * (5 % of the filesystem, at least 1 GiB). 0 turns the check off.
      */
     public static DiskReserve of(Path dir, long reserveBytes) throws IOException {
-        DiskReserve r = new DiskReserve();
-        r.space = SpaceReserve.of(dir, reserveBytes, r::headroomBytes);
-        return r;
+        return new DiskReserve(dir, reserveBytes);
     }
 
     /**
@@ -73,10 +70,6 @@ public final class DiskReserve {
         return sum;
     }
 
-    static long defaultBytes(long filesystemBytes) {
-        return SpaceReserve.defaultBytes(filesystemBytes);
-    }
-
     public long reserveBytes() {
         return space.reserveBytes();
     }
@@ -98,10 +91,10 @@ public final class DiskReserve {
     /**
      * Throws when this node's free space is below its reserve, or when another replica of the
      * group ({@code replicas}: node ids, asked only when some node is full) reported so;
-     * {@code who} names the refusing group.
+     * {@code who} names the refusing group (asked only when refusing: this runs per entry).
      */
-    void check(String who, Supplier<Collection<Integer>> replicas) throws NoSpaceException {
-        String own = space.refusal(who);
+    void check(Supplier<String> who, Supplier<Collection<Integer>> replicas) throws NoSpaceException {
+        String own = space.isShort() ? space.refusal(who.get()) : null;
         if (own != null) {
             throw new NoSpaceException(own);
         }
@@ -109,7 +102,7 @@ public final class DiskReserve {
         if (!full.isEmpty()) {
             for (int node : replicas.get()) {
                 if (full.contains(node)) {
-                    throw new NoSpaceException(who + ": replica node " + node + " reported less free space than its reserve" + SpaceReserve.advice());
+                    throw new NoSpaceException(who.get() + ": replica node " + node + " reported less free space than its reserve" + SpaceReserve.advice());
                 }
             }
         }

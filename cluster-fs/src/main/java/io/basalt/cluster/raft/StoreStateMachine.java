@@ -171,7 +171,7 @@ abstract class StoreStateMachine extends BaseStateMachine {
         TransactionContext trx = super.startTransaction(request);
         try {
             if (validateEntry(request.getMessage().getContent().asReadOnlyByteBuffer()) && reserve != null) {
-                reserve.check(describe(), this::replicaNodes);
+                reserve.check(this::describe, this::replicaNodes);
             }
         } catch (RuntimeException | NoSpaceException e) {
             trx.setException(e);

@@ -59,9 +59,7 @@ public final class SpaceReserve {
      * them, and a new preallocated WAL), so it counts as taken already.
      */
     public static SpaceReserve of(Path dir, long reserveBytes, LongSupplier pendingBytes) throws IOException {
-        if (reserveBytes < DEFAULT) {
-            throw new IllegalArgumentException("disk reserve: " + reserveBytes + " bytes (expected: >= 0, or -1 for the default)");
-        }
+        checkReserveBytes(reserveBytes);
         FileStore store = Files.getFileStore(dir);
         long reserve = reserveBytes >= 0 ? reserveBytes : defaultBytes(store.getTotalSpace());
         SpaceReserve r = new SpaceReserve(dir, store, reserve, pendingBytes);
@@ -69,12 +67,15 @@ public final class SpaceReserve {
         return r;
     }
 
-    public static long defaultBytes(long filesystemBytes) {
-        return Math.max(MIN_DEFAULT_BYTES, (long) (filesystemBytes * FRACTION_DEFAULT));
+    /** Throws naming {@code reserveBytes} unless it is a reserve ({@code >= 0}) or {@link #DEFAULT}. */
+    public static void checkReserveBytes(long reserveBytes) {
+        if (reserveBytes < DEFAULT) {
+            throw new IllegalArgumentException("disk reserve: " + reserveBytes + " bytes (expected: >= 0, or -1 for the default)");
+        }
     }
 
-    public Path directory() {
-        return dir;
+    public static long defaultBytes(long filesystemBytes) {
+        return Math.max(MIN_DEFAULT_BYTES, (long) (filesystemBytes * FRACTION_DEFAULT));
     }
 
     public long reserveBytes() {

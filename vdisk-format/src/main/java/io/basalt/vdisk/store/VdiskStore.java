@@ -85,9 +85,7 @@ public final class VdiskStore implements AutoCloseable {
             if (blockCacheBytes < (1 << 20)) {
                 throw new IllegalArgumentException("blockCacheBytes: " + blockCacheBytes + " (expected: >= 1 MiB)");
             }
-            if (reserveBytes < SpaceReserve.DEFAULT) {
-                throw new IllegalArgumentException("disk reserve: " + reserveBytes + " bytes (expected: >= 0, or -1 for the default)");
-            }
+            SpaceReserve.checkReserveBytes(reserveBytes);
         }
 
         public Options withReserveBytes(long bytes) {
