@@ -209,6 +209,66 @@ class SpaceReserveTest {
         }
     }
 
+    /**
+     * The disk fills up under a running store that has no reserve (another program took the space,
+     * or a burst came between two checks of the reserve): RocksDB's memtable flush meets ENOSPC, and
+     * from then on every write is refused with NO_SPACE, also a small one. Once the space is freed
+     * the store recovers by itself, without being reopened (RocksDB retries the failed flush in the
+     * background), and every write acknowledged before reads back, then and after reopening.
+     */
+    @Test
+    void aRunningStoreThatMetEnospcWritesAgainOnItsOwnOnceSpaceIsFreed() throws Exception {
+        Path filler = mount.resolve("filler");
+        fill(filler, 48L << 20);
+        Path storeDir = mount.resolve("store");
+        VdiskStore.Options noReserve = VdiskStore.Options.defaults().withReserveBytes(0);
+        int acknowledged = 0;
+        try (VdiskStore store = VdiskStore.open(storeDir, noReserve)) {
+            store.create("v", 1L << 30);
+            try (Vdisk v = store.open("v")) {
+                BlockDeviceException refused = null;
+                for (int i = 0; i < TMPFS_BYTES / CHUNK && refused == null; i++) {
+                    int n = i;
+                    try {
+                        v.write((long) n * CHUNK / BLOCK, ByteBuffer.wrap(chunk(n)), false).join();
+                        acknowledged++;
+                    } catch (CompletionException e) {
+                        refused = assertInstanceOf(BlockDeviceException.class, e.getCause());
+                    }
+                }
+                assertTrue(refused != null, "a 256 MiB filesystem took " + acknowledged + " MiB without a refusal");
+                assertEquals(BlockDeviceException.Kind.NO_SPACE, refused.kind(), refused.getMessage());
+                BlockDeviceException small = failure(() -> v.write(0, ByteBuffer.wrap(new byte[4096]), false).join());
+                assertEquals(BlockDeviceException.Kind.NO_SPACE, small.kind(), "a small write while the store is stopped: " + small.getMessage());
+
+                Files.delete(filler);
+                byte[] after = chunk(1000);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (true) {
+                    try {
+                        v.write(0, ByteBuffer.wrap(after), false).join();
+                        break;
+                    } catch (CompletionException e) {
+                        BlockDeviceException stillFull = assertInstanceOf(BlockDeviceException.class, e.getCause());
+                        assertEquals(BlockDeviceException.Kind.NO_SPACE, stillFull.kind(), stillFull.getMessage());
+                        assertTrue(System.nanoTime() < deadline, "no write for 60 s after 48 MiB were freed: " + stillFull.getMessage());
+                        Thread.sleep(250);
+                    }
+                }
+                assertArrayEquals(after, read(v, 0));
+                for (int i = 1; i < acknowledged; i++) {
+                    assertArrayEquals(chunk(i), read(v, (long) i * CHUNK / BLOCK), "chunk " + i + " after the store recovered");
+                }
+            }
+        }
+        try (VdiskStore store = VdiskStore.open(storeDir, noReserve); Vdisk v = store.open("v")) {
+            assertArrayEquals(chunk(1000), read(v, 0), "chunk 0 after reopening");
+            for (int i = 1; i < acknowledged; i++) {
+                assertArrayEquals(chunk(i), read(v, (long) i * CHUNK / BLOCK), "chunk " + i + " after reopening");
+            }
+        }
+    }
+
     @Test
     void aReserveOfZeroChecksNothingAndANegativeOneIsRefused() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VdiskStore.Options.defaults().withReserveBytes(-2));
