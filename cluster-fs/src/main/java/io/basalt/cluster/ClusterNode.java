@@ -40,6 +40,7 @@ public final class ClusterNode implements AutoCloseable {
 
     private final DiskReserve reserve;
     private volatile SpaceReporter reporter;
+    private volatile StaleCopySweep sweep;
 
     private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames, DiskReserve reserve) {
         this.reserve = reserve;
@@ -140,6 +141,7 @@ public final class ClusterNode implements AutoCloseable {
                 Files.writeString(bootstrapped, options.join() ? "joined\n" : "bootstrap groups created\n");
             }
             node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server);
+            node.sweep = StaleCopySweep.start(server, RaftSetup.peerId(options.nodeId()), names);
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -252,6 +254,10 @@ public final class ClusterNode implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        StaleCopySweep s = sweep;
+        if (s != null) {
+            s.close();
+        }
         SpaceReporter r = reporter;
         if (r != null) {
             r.close();

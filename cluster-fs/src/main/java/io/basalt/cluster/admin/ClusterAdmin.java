@@ -512,7 +512,7 @@ public final class ClusterAdmin {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            progress.accept(name + ": node " + nodeId + " unreachable (" + NodeProbe.reason(e) + "); its old copy stays on its disk");
+            progress.accept(name + ": node " + nodeId + " unreachable (" + NodeProbe.reason(e) + "); it deletes its old copy itself when it starts again");
         }
     }
 

@@ -79,7 +79,7 @@ public final class NodeProbe {
     }
 
     /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call. */
-    static RaftClient clientFor(int nodeId, String address, Duration timeout) {
+    public static RaftClient clientFor(int nodeId, String address, Duration timeout) {
         RaftProperties p = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
         RaftPeer peer = RaftPeer.newBuilder().setId(RaftSetup.peerId(nodeId)).setAddress(address).build();

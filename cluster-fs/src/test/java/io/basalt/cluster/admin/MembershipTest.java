@@ -294,6 +294,79 @@ class MembershipTest {
         }
     }
 
+    /**
+     * A node replaced while it was down comes back with its old data: copies of every group in
+     * configurations that no longer hold it. It must not disturb the groups (no write fails, no
+     * leader loses its term to its elections, every group stays ok on its new replicas), and it
+     * drops those stale copies by itself, as a node removed while up gives them up (Ceph's OSDs
+     * delete stray PG copies the same way once the map no longer maps the PG to them).
+     */
+    @Test
+    void aReplacedNodeThatComesBackDropsItsStaleCopiesAndDisturbsNothing() throws Exception {
+        ClusterVdisk disk = start(3, 3);
+        writer = new Writer(disk, 5);
+        writer.awaitMoreAcks(100);
+        cluster.stopNode(3);
+        writer.awaitMoreAcks(50);
+        cluster.startJoiningNode(4);
+        new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).replaceNode(3, 4);
+        writer.awaitMoreAcks(50);
+        writer.stop();
+        assertNull(writer.firstFailure.get(), "no write failed during the replacement");
+        // Node 4 took node 3's priorities: its preferred leaderships move to it once it has caught
+        // up, each a new term. Let that finish before counting terms.
+        TestCluster.waitUntil("every group led by its preferred peer", Duration.ofSeconds(60), this::preferredLeadersLead);
+        Map<String, Long> termsBefore = terms(1);
+        writer = new Writer(disk, 6);
+        writer.awaitMoreAcks(50);
+
+        cluster.startNode(3); // with its old data, and the old cluster file that still lists it
+        TestCluster.waitUntil("node 3 dropped its stale copies", Duration.ofSeconds(90), () -> {
+            try {
+                return cluster.node(3).status().isEmpty();
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+        writer.awaitMoreAcks(100);
+        writer.stop();
+        assertNull(writer.firstFailure.get(), "no write failed while the stale node ran");
+        assertEquals(termsBefore, terms(1), "the stale node's elections took no leader's term");
+        try (Stream<Path> left = Files.list(dir.resolve("node3").resolve("raft"))) {
+            assertEquals(List.of(), left.filter(Files::isDirectory).toList(), "node 3's stale group directories are deleted");
+        }
+        ClusterConfig without3 = cluster.config().withoutNode(3);
+        System.out.print(awaitAllOk(without3, List.of(1, 2, 4)).render());
+        assertReadsBack(disk, writer.acked);
+        // Restarted once more it stays empty: nothing is re-created from the bootstrap formula.
+        cluster.stopNode(3);
+        cluster.startNode(3);
+        assertEquals(List.of(), cluster.node(3).status());
+    }
+
+    /** True when node 1 sees every group it holds led by the peer of highest priority in it. */
+    private boolean preferredLeadersLead() {
+        try {
+            for (org.apache.ratis.protocol.RaftGroupId id : cluster.node(1).server().getGroupIds()) {
+                var d = cluster.division(1, id);
+                var preferred = d.getRaftConf().getCurrentPeers().stream()
+                        .max(java.util.Comparator.comparingInt(org.apache.ratis.protocol.RaftPeer::getPriority)).orElseThrow();
+                if (!preferred.getId().equals(d.getInfo().getLeaderId()) && !(d.getInfo().isLeader() && preferred.getId().equals(d.getId()))) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    private Map<String, Long> terms(int nodeId) throws java.io.IOException {
+        Map<String, Long> terms = new java.util.TreeMap<>();
+        cluster.node(nodeId).status().forEach(g -> terms.put(g.group(), g.term()));
+        return terms;
+    }
+
     @Test
     void anAddedNodeTakesReplicasAndARemovedNodeGivesThemAllUp() throws Exception {
         ClusterVdisk disk = start(3, 3);
