@@ -262,6 +262,7 @@ public final class ClusterNode implements AutoCloseable {
         if (r != null) {
             r.close();
         }
+        io.basalt.cluster.raft.LogEvictionStop.beforeClose(server);
         server.close();
     }
 }

@@ -25,6 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.basalt.cluster.admin.NodeProbe;
+import io.basalt.cluster.raft.LogEvictionStop;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
@@ -169,6 +170,7 @@ final class StaleCopySweep implements AutoCloseable {
 
     private void delete(RaftGroupId id, RaftPeerId told, RaftConfigurationProto conf) throws IOException {
         List<String> now = conf.getPeersList().stream().map(p -> RaftPeerId.valueOf(p.getId()).toString()).toList();
+        LogEvictionStop.beforeClose(server, id);
         RaftClientReply reply = server.groupManagement(GroupManagementRequest.newRemove(clientId, self, ++callId, id, true, false));
         if (!reply.isSuccess()) {
             throw new IOException("deleting the stale copy of " + name(id) + " failed: " + reply.getException());

@@ -509,7 +509,11 @@ public final class ClusterClient implements AutoCloseable {
         if (!reply.isSuccess()) {
             throw new BlockDeviceException(BlockDeviceException.Kind.IO, what + " refused: " + reply.getException(), reply.getException());
         }
-        return reply.getMessage().getContent().asReadOnlyByteBuffer();
+        ByteBuffer content = reply.getMessage().getContent().asReadOnlyByteBuffer();
+        if (io.basalt.cluster.raft.LostResult.is(content)) {
+            throw io.basalt.cluster.raft.LostResult.exception(what);
+        }
+        return content;
     }
 
     private static VdiskRecord vdiskResult(ByteBuffer bytes) {

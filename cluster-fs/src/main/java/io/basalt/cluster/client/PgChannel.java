@@ -1,5 +1,6 @@
 package io.basalt.cluster.client;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -261,7 +262,11 @@ final class PgChannel implements AutoCloseable {
             throwIfNoSpace(refusal);
             throw new BlockDeviceException(BlockDeviceException.Kind.IO, "pg-" + pg + " refused the request: " + refusal, refusal);
         }
-        return PgCodec.decodeResults(reply.getMessage().getContent().asReadOnlyByteBuffer());
+        ByteBuffer content = reply.getMessage().getContent().asReadOnlyByteBuffer();
+        if (io.basalt.cluster.raft.LostResult.is(content)) {
+            throw io.basalt.cluster.raft.LostResult.exception("pg-" + pg + " entry");
+        }
+        return PgCodec.decodeResults(content);
     }
 
     /**

@@ -58,6 +58,8 @@ abstract class StoreStateMachine extends BaseStateMachine {
     private final java.util.concurrent.atomic.AtomicLong bytesSinceSnapshot = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicBoolean snapshotAsked = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile RaftServer server;
+    /** This group's log on this node, once known (see {@link #close()}). */
+    private volatile org.apache.ratis.server.raftlog.RaftLog raftLog;
     private volatile long snapshotEveryLogBytes = Long.MAX_VALUE;
     /** Null: no check (the meta group, whose entries are tiny and which frees space too). */
     private final DiskReserve reserve;
@@ -192,13 +194,24 @@ abstract class StoreStateMachine extends BaseStateMachine {
         return out;
     }
 
+    private void rememberLog() {
+        try {
+            raftLog = server.getDivision(getGroupId()).getRaftLog();
+        } catch (IOException | RuntimeException e) {
+            // not registered yet: next entry
+        }
+    }
+
     @Override
     public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+        if (raftLog == null) {
+            rememberLog();
+        }
         var entry = trx.getLogEntry();
         TermIndex at = TermIndex.valueOf(entry);
         ByteBuffer reply;
         if (at.getIndex() <= storeAppliedIndex()) {
-            reply = ByteBuffer.allocate(0); // replay of an entry the store already holds: no one waits for it
+            reply = LostResult.reply(); // replay of an entry the store already holds: its result is not kept
         } else {
             reply = applyEntry(at, entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
         }
@@ -258,6 +271,12 @@ abstract class StoreStateMachine extends BaseStateMachine {
 
     @Override
     public void close() throws IOException {
+        // Ratis closes the state machine just before the group's log, whose close can otherwise
+        // hang on the log's cache-eviction thread (LogEvictionStop). The division may already be
+        // out of the server's map here (a group removal), hence the log remembered at apply.
+        if (raftLog != null) {
+            LogEvictionStop.stop(raftLog);
+        }
         super.close();
         closeStore();
     }

@@ -156,6 +156,7 @@ class ChaosHistoryTest {
         record Snap(String name, long invokedAt, long completedAt) {}
         List<Snap> snaps = java.util.Collections.synchronizedList(new ArrayList<>());
         java.util.concurrent.atomic.AtomicInteger snapFailures = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<RuntimeException> lastSnapFailure = new java.util.concurrent.atomic.AtomicReference<>();
         Thread snapshotter = Thread.ofPlatform().name("chaos-snapshotter").start(() -> {
             for (int k = 1; !stopping.get(); k++) {
                 try {
@@ -177,8 +178,47 @@ class ChaosHistoryTest {
                         break;
                     } catch (RuntimeException e) {
                         snapFailures.incrementAndGet();
+                        lastSnapFailure.set(e);
                     }
                 }
+            }
+        });
+
+        // Clones under the faults: a cloner makes a linked clone of snapshot "base", reads it,
+        // flattens it, reads it again, removes it, and again, each step repeated until it took
+        // effect (as an operator would, and as each step allows). Every read must be base's.
+        clients.get(0).createSnapshot("reg", "base");
+        long[] base = new long[REGISTERS];
+        try (ClusterVdisk view = clients.get(0).openSnapshot("reg", "base")) {
+            for (int register = 0; register < REGISTERS; register++) {
+                base[register] = decode(register, view.read(lbaOf(register), REGISTER_BYTES / BLOCK).join());
+            }
+        }
+        List<String> cloneErrors = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger cycles = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger cloneRetries = new java.util.concurrent.atomic.AtomicInteger();
+        Thread cloner = Thread.ofPlatform().name("chaos-cloner").start(() -> {
+            // The impatient host: its steps fail part way during the longer faults, and must be
+            // finished by calling again.
+            ClusterClient c = clients.get(1);
+            try {
+                for (int k = 1; !stopping.get(); k++) {
+                    String child = "fc" + k;
+                    until("clone " + child, cloneRetries, () -> c.vdisk(child).isPresent() || c.cloneVdisk("reg", "base", child) != null);
+                    until("read clone " + child, cloneRetries, () -> readsAsBase(c, child, base, "clone", cloneErrors));
+                    until("flatten " + child, cloneRetries, () -> c.vdisk(child).orElseThrow().parent().isEmpty()
+                            || c.flatten(child, pg -> {}) != null);
+                    until("read flattened " + child, cloneRetries, () -> readsAsBase(c, child, base, "flattened", cloneErrors));
+                    until("remove " + child, cloneRetries, () -> {
+                        if (c.vdisk(child).isPresent()) {
+                            c.removeVdisk(child);
+                        }
+                        return true;
+                    });
+                    cycles.incrementAndGet();
+                }
+            } catch (RuntimeException | AssertionError e) {
+                cloneErrors.add(String.valueOf(e));
             }
         });
 
@@ -186,6 +226,11 @@ class ChaosHistoryTest {
         stopping.set(true);
         snapshotter.join(TimeUnit.SECONDS.toMillis(120));
         assertTrue(!snapshotter.isAlive(), "the snapshotter finished");
+        cloner.join(TimeUnit.SECONDS.toMillis(180));
+        assertTrue(!cloner.isAlive(), "the cloner finished");
+        assertEquals(List.of(), cloneErrors, "clones of reg@base under the faults");
+        assertTrue(cycles.get() >= 1, "the cloner made, flattened and removed a clone");
+        cluster.client().removeSnapshot("reg", "base"); // refused if a clone were left behind
         for (Thread w : workers) {
             w.join(TimeUnit.SECONDS.toMillis(60) + t.ioTimeout().toMillis());
             assertTrue(!w.isAlive(), w.getName() + " finished");
@@ -218,7 +263,8 @@ class ChaosHistoryTest {
                 }
             }
         }
-        assertTrue(snaps.size() >= 3, "snapshots taken during the chaos: " + snaps + " (" + snapFailures + " failed calls)");
+        assertTrue(snaps.size() >= 3, "snapshots taken during the chaos: " + snaps + " (" + snapFailures + " failed calls, the last: "
+                + lastSnapFailure.get() + ")");
         Snap last = snaps.get(snaps.size() - 1);
         cluster.client().cloneVdisk("reg", last.name(), "reg-clone");
         try (ClusterVdisk snapView = cluster.client().openSnapshot("reg", last.name()); ClusterVdisk clone = clients.get(1).open("reg-clone")) {
@@ -230,9 +276,10 @@ class ChaosHistoryTest {
         }
 
         System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
-                + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads; failed operations by cause %s%n",
+                + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads; %d clones made, read, flattened,"
+                + " read and removed (%d steps repeated); failed operations by cause %s%n",
                 faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(),
-                snaps.size() * REGISTERS, new java.util.TreeMap<>(failures));
+                snaps.size() * REGISTERS, cycles.get(), cloneRetries.get(), new java.util.TreeMap<>(failures));
         assertEquals(List.of(), unclear.stream().limit(3).map(String::valueOf).toList(), unclear.size() + " operations failed without a clear error");
         List<String> violations = history.check();
         assertEquals(List.of(), violations.stream().limit(10).toList(), violations.size() + " linearizability violations");
@@ -242,6 +289,46 @@ class ChaosHistoryTest {
         }
         assertTrue(writesOk >= 200 && readsOfWrites >= 200, "enough happened to mean something: " + writesOk
                 + " writes, " + readsOfWrites + " reads of written values");
+    }
+
+    /**
+     * Runs {@code step} until it returns true; a failure (the fault of the moment) is counted and
+     * the step tried again after 200 ms, for at most two minutes.
+     */
+    private static void until(String what, java.util.concurrent.atomic.AtomicInteger retries, java.util.function.BooleanSupplier step) {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        RuntimeException last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                if (step.getAsBoolean()) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                last = e;
+            }
+            retries.incrementAndGet();
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(what + ": interrupted");
+            }
+        }
+        throw new AssertionError(what + " did not succeed in two minutes; last failure: " + last, last);
+    }
+
+    /** Reads every register of vdisk {@code name}; a value other than {@code base}'s is recorded in {@code errors}. */
+    private static boolean readsAsBase(ClusterClient c, String name, long[] base, String state, List<String> errors) {
+        try (ClusterVdisk d = c.open(name)) {
+            for (int register = 0; register < REGISTERS; register++) {
+                long v = decode(register, d.read(lbaOf(register), REGISTER_BYTES / BLOCK).join());
+                if (v != base[register]) {
+                    errors.add("register " + register + " of " + state + " " + name + " reads " + Long.toHexString(v)
+                            + ", reg@base holds " + Long.toHexString(base[register]));
+                }
+            }
+        }
+        return true;
     }
 
     /**

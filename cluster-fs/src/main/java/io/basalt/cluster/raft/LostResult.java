@@ -1,0 +1,37 @@
+package io.basalt.cluster.raft;
+
+import java.nio.ByteBuffer;
+
+import io.basalt.vdisk.BlockDeviceException;
+
+/**
+ * The answer to an entry a node applies again after a restart. Replaying its log, the node skips
+ * entries its store already holds (the store keeps its applied index with its data), so there is
+ * no result to give, and the answer is empty. Ratis keeps that answer in the node's retry cache;
+ * if the node then leads its group and a client sends the same request again (a retry across
+ * the restart: same client id, same call id), the cache hands the empty answer back. The entry
+ * was applied, but what it returned (success, a refusal, a compare-and-write miscompare) is not
+ * known any more, so the client reports the outcome as unknown: the same as a lost connection,
+ * which a host handles by reading or writing again. (Found by ChaosHistoryTest: before, the
+ * client failed to decode the empty answer with {@code Wire.DecodeException}.)
+ */
+public final class LostResult {
+    private LostResult() {}
+
+    /** What a replayed entry answers. */
+    static ByteBuffer reply() {
+        return ByteBuffer.allocate(0);
+    }
+
+    /** True for the answer of a replayed entry (every real result has at least one byte). */
+    public static boolean is(ByteBuffer reply) {
+        return !reply.hasRemaining();
+    }
+
+    /** The error a client reports for {@code what}, whose answer was {@link #is lost}. */
+    public static BlockDeviceException exception(String what) {
+        return new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": outcome unknown: the request was applied"
+                + " before the node that answered it restarted, and its result was not kept (the client retried it across the"
+                + " restart); read back to see what it did");
+    }
+}
