@@ -42,7 +42,10 @@ import io.basalt.vdisk.BlockDeviceException;
  * <p>Meanwhile a snapshotter takes a snapshot of the vdisk every few seconds. Afterwards each
  * snapshot's registers are read and checked as reads spanning the snapshot call (a snapshot is
  * one entry per PG, each frozen at some moment inside the call), and a linked clone of the last
- * one must read the same as that snapshot. Every
+ * one must read the same as that snapshot. A cloner on the impatient host makes a linked clone of
+ * a snapshot taken before the faults, reads it, flattens it, reads it again and removes it, over
+ * and over, finishing each step cut short by calling again; every read must equal the snapshot.
+ * Every
  * operation is recorded with its invocation and completion time and outcome; the history must be
  * linearizable per register ({@link RegisterHistory}): no stale read, no lost acknowledged
  * write, no read going back in time, across clients and across leader changes. Snapshots every
