@@ -17,7 +17,15 @@ public class BlockDeviceException extends RuntimeException {
         /** The device is closed or otherwise unavailable. */
         UNAVAILABLE,
         /** Any other I/O failure of the backing store. */
-        IO
+        IO,
+        /**
+         * Not possible now, likely soon, and the same request may be sent again: a replicated
+         * device has no quorum or no reachable leader at the moment (an election, a node restart,
+         * a partition), or cannot tell what a request cut short by one did. A SCSI target answers
+         * NOT READY, BECOMING READY, which initiators retry for a while instead of failing the I/O.
+         */
+        TRANSIENT
+        // New kinds go last: PgCodec sends a kind as its ordinal.
     }
 
     private final Kind kind;

@@ -536,7 +536,7 @@ public final class ClusterClient implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": interrupted", e);
         } catch (TimeoutException e) {
-            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": no quorum or no leader within " + ms + " ms", e);
+            throw new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, what + ": no quorum or no leader within " + ms + " ms", e);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;

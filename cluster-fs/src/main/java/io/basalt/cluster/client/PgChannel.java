@@ -32,7 +32,7 @@ import io.basalt.vdisk.BlockDeviceException;
  *
  * <p>Retries on leader change are the Ratis client's (same call id, so the servers' retry cache
  * applies an entry once); {@link #ioTimeout} bounds the whole operation, after which it fails
- * with {@link BlockDeviceException.Kind#UNAVAILABLE} naming the PG.
+ * with {@link BlockDeviceException.Kind#TRANSIENT} naming the PG.
  */
 final class PgChannel implements AutoCloseable {
     static final int QUEUED_OPS_MAX = 16_384;
@@ -127,7 +127,7 @@ final class PgChannel implements AutoCloseable {
                         "cluster client is closed (pg-" + pg + ")"));
             }
             if (lane.queue.size() >= QUEUED_OPS_MAX) {
-                return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
+                return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT,
                         "pg-" + pg + ": " + lane.queue.size() + " ops queued (expected: < " + QUEUED_OPS_MAX + "); the group is not keeping up"));
             }
             lane.queue.add(p);
@@ -254,7 +254,7 @@ final class PgChannel implements AutoCloseable {
             Throwable cause = ex instanceof CompletionException && ex.getCause() != null ? ex.getCause() : ex;
             throwIfNoSpace(cause);
             String why = cause instanceof TimeoutException ? "no answer within " + ioTimeout.toMillis() + " ms" : String.valueOf(cause);
-            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
+            throw new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT,
                     "pg-" + pg + " has no quorum or no reachable leader: " + why, cause);
         }
         if (!reply.isSuccess()) {

@@ -30,7 +30,7 @@ public final class LostResult {
 
     /** The error a client reports for {@code what}, whose answer was {@link #is lost}. */
     public static BlockDeviceException exception(String what) {
-        return new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, what + ": outcome unknown: the request was applied"
+        return new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, what + ": outcome unknown: the request was applied"
                 + " before the node that answered it restarted, and its result was not kept (the client retried it across the"
                 + " restart); read back to see what it did");
     }

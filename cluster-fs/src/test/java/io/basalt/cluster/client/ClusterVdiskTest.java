@@ -373,7 +373,7 @@ class ClusterVdiskTest {
         cluster.stopNode(2);
         cluster.stopNode(3);
         var e = assertInstanceOf(BlockDeviceException.class, cause(disk.write(0, ByteBuffer.wrap(new byte[BLOCK]), false)));
-        assertEquals(BlockDeviceException.Kind.UNAVAILABLE, e.kind());
+        assertEquals(BlockDeviceException.Kind.TRANSIENT, e.kind());
         assertTrue(e.getMessage().matches("pg-\\d+ has no quorum or no reachable leader: .*"), e.getMessage());
     }
 

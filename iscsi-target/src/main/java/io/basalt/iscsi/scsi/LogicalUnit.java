@@ -190,6 +190,7 @@ public final class LogicalUnit {
                 case READ_ONLY -> Sense.WRITE_PROTECTED;
                 case NO_SPACE -> Sense.SPACE_ALLOCATION_FAILED;
                 case UNAVAILABLE -> Sense.NOT_READY_UNAVAILABLE;
+                case TRANSIENT -> Sense.NOT_READY_BECOMING_READY;
                 case IO -> Sense.INTERNAL_TARGET_FAILURE;
             });
         }
