@@ -104,8 +104,8 @@ final class StaleCopySweep implements AutoCloseable {
             return true; // removed meanwhile (by an admin)
         }
         RaftServer.Division d = server.getDivision(id);
-        if (d.getInfo().isLeader() || d.getInfo().getLeaderId() != null) {
-            return true; // a leader talks to this copy: a member
+        if (d.getInfo().getLeaderId() != null) {
+            return true; // this copy leads, or a leader talks to it: a member
         }
         for (RaftPeer p : d.getRaftConf().getAllPeers()) {
             var nodeId = RaftSetup.nodeIdOf(p.getId());

@@ -50,12 +50,8 @@ public final class LogEvictionStop {
 
     /** Stops the cache-eviction thread of every group {@code server} holds; call just before closing it. */
     public static void beforeClose(RaftServer server) {
-        try {
-            for (RaftGroupId id : server.getGroupIds()) {
-                beforeClose(server, id);
-            }
-        } catch (RuntimeException e) {
-            log.warn("stopping log cache eviction before close: {}", e.toString());
+        for (RaftGroupId id : server.getGroupIds()) {
+            beforeClose(server, id);
         }
     }
 

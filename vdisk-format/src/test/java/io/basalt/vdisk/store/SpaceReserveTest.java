@@ -87,18 +87,9 @@ class SpaceReserveTest {
         try (VdiskStore store = open()) {
             store.create("v", 1L << 30);
             try (Vdisk v = store.open("v")) {
-                BlockDeviceException refused = null;
-                for (int i = 0; i < TMPFS_BYTES / CHUNK && refused == null; i++) {
-                    int n = i;
-                    try {
-                        v.write((long) n * CHUNK / BLOCK, ByteBuffer.wrap(chunk(n)), false).join();
-                        acknowledged++;
-                    } catch (CompletionException e) {
-                        refused = assertInstanceOf(BlockDeviceException.class, e.getCause());
-                    }
-                }
-                assertTrue(refused != null, "a 256 MiB filesystem took " + acknowledged + " MiB without a refusal");
-                assertEquals(BlockDeviceException.Kind.NO_SPACE, refused.kind(), refused.getMessage());
+                Refused filled = writeChunksUntilRefused(v);
+                acknowledged = filled.acknowledged();
+                BlockDeviceException refused = filled.refusal();
                 assertTrue(refused.getMessage().contains("reserve of 24 MiB") && refused.getMessage().contains(mount.toString()),
                         refused.getMessage());
                 assertTrue(acknowledged >= 32, "refused after only " + acknowledged + " MiB: " + refused.getMessage());
@@ -226,18 +217,7 @@ class SpaceReserveTest {
         try (VdiskStore store = VdiskStore.open(storeDir, noReserve)) {
             store.create("v", 1L << 30);
             try (Vdisk v = store.open("v")) {
-                BlockDeviceException refused = null;
-                for (int i = 0; i < TMPFS_BYTES / CHUNK && refused == null; i++) {
-                    int n = i;
-                    try {
-                        v.write((long) n * CHUNK / BLOCK, ByteBuffer.wrap(chunk(n)), false).join();
-                        acknowledged++;
-                    } catch (CompletionException e) {
-                        refused = assertInstanceOf(BlockDeviceException.class, e.getCause());
-                    }
-                }
-                assertTrue(refused != null, "a 256 MiB filesystem took " + acknowledged + " MiB without a refusal");
-                assertEquals(BlockDeviceException.Kind.NO_SPACE, refused.kind(), refused.getMessage());
+                acknowledged = writeChunksUntilRefused(v).acknowledged();
                 BlockDeviceException small = failure(() -> v.write(0, ByteBuffer.wrap(new byte[4096]), false).join());
                 assertEquals(BlockDeviceException.Kind.NO_SPACE, small.kind(), "a small write while the store is stopped: " + small.getMessage());
 
@@ -276,6 +256,22 @@ class SpaceReserveTest {
         try (VdiskStore store = VdiskStore.open(mount.resolve("off"), VdiskStore.Options.defaults().withReserveBytes(0))) {
             assertEquals(null, store.spaceReserve());
         }
+    }
+
+    /** Chunks written from offset 0 until one is refused, and that refusal (NO_SPACE). */
+    private record Refused(int acknowledged, BlockDeviceException refusal) {}
+
+    private static Refused writeChunksUntilRefused(Vdisk v) {
+        for (int i = 0; i < TMPFS_BYTES / CHUNK; i++) {
+            try {
+                v.write((long) i * CHUNK / BLOCK, ByteBuffer.wrap(chunk(i)), false).join();
+            } catch (CompletionException e) {
+                BlockDeviceException refused = assertInstanceOf(BlockDeviceException.class, e.getCause());
+                assertEquals(BlockDeviceException.Kind.NO_SPACE, refused.kind(), refused.getMessage());
+                return new Refused(i, refused);
+            }
+        }
+        throw new AssertionError("a " + (TMPFS_BYTES >> 20) + " MiB filesystem took " + TMPFS_BYTES / CHUNK + " MiB without a refusal");
     }
 
     private static byte[] read(Vdisk v, long lba) {
