@@ -185,6 +185,17 @@ public final class PgStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The encoded reply kept for the entry of {@code tag}, if its session still keeps it: from
+     * the entry's first apply until the client's acked mark passes it (or the session is
+     * forgotten). Same thread as {@link #apply}.
+     */
+    public java.util.Optional<java.nio.ByteBuffer> keptReply(ClientTag tag) {
+        Session s = tag == null ? null : sessions.get(tag.session());
+        byte[] reply = s == null ? null : s.replies.get(tag.seq());
+        return reply == null ? java.util.Optional.empty() : java.util.Optional.of(java.nio.ByteBuffer.wrap(reply).asReadOnlyBuffer());
+    }
+
     /** Updates (and persists in {@code batch}) the session of {@code tag}; {@code results} null for a duplicate. */
     private void recordSession(EntryBatch batch, long index, ClientTag tag, List<PgResult> results) {
         Session s = sessions.get(tag.session());

@@ -5,12 +5,14 @@ import java.nio.ByteBuffer;
 import io.basalt.vdisk.BlockDeviceException;
 
 /**
- * The answer to an entry a node applies again after a restart. Replaying its log, the node skips
- * entries its store already holds (the store keeps its applied index with its data), so there is
- * no result to give, and the answer is empty. Ratis keeps that answer in the node's retry cache;
- * if the node then leads its group and a client sends the same request again (a retry across
- * the restart: same client id, same call id), the cache hands the empty answer back. The entry
- * was applied, but what it returned (success, a refusal, a compare-and-write miscompare) is not
+ * The answer to an entry a node applies again after a restart, when its result was not kept.
+ * Replaying its log, the node skips entries its store already holds (the store keeps its applied
+ * index with its data). A placement group answers a skipped entry with the reply its client
+ * session kept ({@code PgStore.keptReply}); an entry without a kept reply (a meta-group command,
+ * an untagged entry, one whose client had already moved its acked mark past it) gets this empty
+ * answer. Ratis keeps that answer in the node's retry cache; if the node then leads its group and
+ * a client sends the same request again (a retry across the restart: same client id, same call
+ * id), the cache hands the empty answer back. The entry was applied, but what it returned is not
  * known any more, so the client reports the outcome as unknown: the same as a lost connection,
  * which a host handles by reading or writing again. (Found by ChaosHistoryTest: before, the
  * client failed to decode the empty answer with {@code Wire.DecodeException}.)

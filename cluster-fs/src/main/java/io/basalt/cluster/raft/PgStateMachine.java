@@ -70,6 +70,12 @@ final class PgStateMachine extends StoreStateMachine {
         return PgCodec.encodeResultsBuffer(store.apply(at.getIndex(), entry.tag(), entry.ops()));
     }
 
+    /** The reply the entry's client session kept, when it is still kept (see {@link PgStore#keptReply}). */
+    @Override
+    protected ByteBuffer replayedReply(ByteBuffer data) {
+        return store.keptReply(PgCodec.decodeEntry(data).tag()).orElseGet(LostResult::reply);
+    }
+
     @Override
     protected CompletableFuture<ByteBuffer> queryStore(ByteBuffer request) {
         PgStore s = store;

@@ -90,6 +90,16 @@ abstract class StoreStateMachine extends BaseStateMachine {
 
     protected abstract void checkpointStore(Path target);
 
+    /**
+     * The answer to an entry the store already holds, met again while the log is replayed after
+     * a restart. Ratis keeps it in its retry cache, where a client that retries the same call
+     * finds it; a state machine that kept the entry's result returns it, else
+     * {@link LostResult#reply()}.
+     */
+    protected ByteBuffer replayedReply(ByteBuffer data) {
+        return LostResult.reply();
+    }
+
     /** Applies one committed entry (its index is above the store's applied index). */
     protected abstract ByteBuffer applyEntry(TermIndex at, ByteBuffer data);
 
@@ -211,7 +221,7 @@ abstract class StoreStateMachine extends BaseStateMachine {
         TermIndex at = TermIndex.valueOf(entry);
         ByteBuffer reply;
         if (at.getIndex() <= storeAppliedIndex()) {
-            reply = LostResult.reply(); // replay of an entry the store already holds: its result is not kept
+            reply = replayedReply(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
         } else {
             reply = applyEntry(at, entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
         }

@@ -9,9 +9,12 @@ import java.nio.file.Path;
 import java.util.List;
 
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.junit.jupiter.api.AfterEach;
@@ -98,6 +101,51 @@ class GroupClientTest {
             ByteBuffer data = ((PgResult.Data) results(second.send(c -> c.async().sendReadOnly(read), LeaderRetry.READ, deadline).join()).get(0)).data();
             assertEquals(2, data.get(0), "the later write survived the resend");
             assertEquals(2, data.get(4095));
+        }
+    }
+
+    /**
+     * A node that restarts replays its log and skips the entries its store holds; Ratis keeps
+     * what it answers them in the retry cache. A client that retries the same call (same client
+     * id and call id) once the node leads again must get the entry's first result back, here a
+     * miscompare at a given offset, not an empty answer ({@code LostResult}).
+     */
+    @Test
+    void aRetryAcrossARestartGetsTheResultTheEntryFirstHad() throws Exception {
+        cluster = TestCluster.start(TestCluster.config("r", 1, 1, 1, TestCluster.fastTuning()), dir);
+        VdiskRecord v = cluster.client().createVdisk("disk0", 8L << 20, 512, 4096);
+        RaftGroupId pg = cluster.pgGroup(0);
+        cluster.waitForLeader(pg, java.time.Duration.ofSeconds(30));
+        ByteBuffer expected = filled(0);
+        expected.put(1000, (byte) 7); // the block holds zeros: the first difference is at byte 1000
+        RaftClientRequest request = RaftClientRequest.newBuilder()
+                .setClientId(ClientId.randomId())
+                .setServerId(RaftSetup.peerId(1))
+                .setGroupId(pg)
+                .setCallId(1)
+                .setMessage(message(PgCodec.encodeEntry(new io.basalt.cluster.pg.ClientTag(java.util.UUID.randomUUID(), 1, 0),
+                        List.of(new PgOp.CompareAndWrite(v.id(), 0, expected, filled(3))))))
+                .setType(RaftClientRequest.writeRequestType())
+                .build();
+        RaftClientReply first = cluster.node(1).server().submitClientRequestAsync(request).join();
+        assertEquals(List.of(new PgResult.Compared(new io.basalt.vdisk.CompareResult(false, 1000))), results(first));
+
+        cluster.stopNode(1);
+        cluster.startNode(1);
+        cluster.waitForLeader(pg, java.time.Duration.ofSeconds(30));
+        TestCluster.waitUntil("the restarted node replayed the entry", java.time.Duration.ofSeconds(30),
+                () -> lastApplied(pg) >= first.getLogIndex());
+        RaftClientReply again = cluster.node(1).server().submitClientRequestAsync(request).join();
+
+        assertEquals(first.getLogIndex(), again.getLogIndex(), "answered from the retry cache, not applied again");
+        assertEquals(results(first), results(again), "the result the entry had before the restart");
+    }
+
+    private long lastApplied(RaftGroupId pg) {
+        try {
+            return cluster.division(1, pg).getInfo().getLastAppliedIndex();
+        } catch (java.io.IOException e) {
+            return -1;
         }
     }
 
