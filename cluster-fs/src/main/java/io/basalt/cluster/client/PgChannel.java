@@ -78,7 +78,8 @@ final class PgChannel implements AutoCloseable {
         this.ioTimeout = ioTimeout;
     }
 
-    private record Pending(PgOp op, int bytes, CompletableFuture<PgResult> result) {}
+    /** An op waiting for its entry; {@code deadline} ({@link System#nanoTime}) is its submission plus the I/O timeout. */
+    private record Pending(PgOp op, int bytes, CompletableFuture<PgResult> result, long deadline) {}
 
     /** One queue and its in-flight count. */
     private final class Lane {
@@ -90,12 +91,21 @@ final class PgChannel implements AutoCloseable {
             this.readOnly = readOnly;
         }
 
-        /** Takes the next batch; call with the channel's lock held. */
-        List<Pending> drain() {
+        /**
+         * Takes the next batch; call with the channel's lock held. Ops whose I/O timeout passed
+         * while they waited behind an entry the group did not answer are not sent: they go to
+         * {@code expired}, for the caller to fail outside the lock.
+         */
+        List<Pending> drain(List<Pending> expired) {
             List<Pending> batch = new ArrayList<>();
             int bytes = 16;
+            long now = System.nanoTime();
             while (!queue.isEmpty() && batch.size() < PgCodec.BATCH_OPS_MAX) {
                 Pending next = queue.peek();
+                if (next.deadline() - now <= 0) {
+                    expired.add(queue.poll());
+                    continue;
+                }
                 if (!batch.isEmpty() && bytes + next.bytes() > RaftSetup.ENTRY_BYTES_MAX) {
                     break;
                 }
@@ -115,12 +125,13 @@ final class PgChannel implements AutoCloseable {
             }
         }
         Lane lane = op instanceof PgOp.Query ? reads : writes;
-        Pending p = new Pending(op, sizeOf(op), new CompletableFuture<>());
+        Pending p = new Pending(op, sizeOf(op), new CompletableFuture<>(), System.nanoTime() + ioTimeout.toNanos());
         if (p.bytes() > RaftSetup.ENTRY_BYTES_MAX) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("op size: " + p.bytes()
                     + " bytes (expected: <= " + RaftSetup.ENTRY_BYTES_MAX + ") pg-" + pg));
         }
         List<Pending> batch = null;
+        List<Pending> expired = new ArrayList<>(0);
         synchronized (this) {
             if (closed) {
                 return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
@@ -132,11 +143,12 @@ final class PgChannel implements AutoCloseable {
             }
             lane.queue.add(p);
             if (lane.inFlight < inflightEntriesMax) {
-                lane.inFlight++;
-                batch = lane.drain();
+                batch = lane.drain(expired);
+                lane.inFlight += batch.isEmpty() ? 0 : 1;
             }
         }
-        if (batch != null) {
+        expire(expired);
+        if (batch != null && !batch.isEmpty()) {
             send(lane, batch);
         }
         return p.result();
@@ -151,8 +163,10 @@ final class PgChannel implements AutoCloseable {
         Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(tag == null ? PgCodec.encodeBatch(ops) : PgCodec.encodeEntry(tag, ops)));
         CompletableFuture<RaftClientReply> f;
         long sentAt = System.nanoTime();
+        // The entry may take what its most waited-for op has left of its I/O timeout.
+        long deadline = earliestDeadline(batch);
+        long timeoutNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - sentAt);
         try {
-            long deadline = System.nanoTime() + ioTimeout.toNanos();
             if (lane.readOnly) {
                 Supplier<CompletableFuture<RaftClientReply>> remote = () -> client.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline);
                 // Only where this node leads (answered from its lease): a follower read costs a
@@ -175,7 +189,7 @@ final class PgChannel implements AutoCloseable {
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
-        f.orTimeout(ioTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((reply, ex) -> {
+        f.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS).whenComplete((reply, ex) -> {
             if (tag != null) {
                 answered(tag.seq());
                 writeEntries.increment();
@@ -183,18 +197,34 @@ final class PgChannel implements AutoCloseable {
                 writeEntryNanos.add(System.nanoTime() - sentAt);
             }
             complete(batch, reply, ex);
-            List<Pending> next = null;
+            List<Pending> next;
+            List<Pending> expired = new ArrayList<>(0);
             synchronized (this) {
-                if (!lane.queue.isEmpty()) {
-                    next = lane.drain();
-                } else {
-                    lane.inFlight--;
-                }
+                next = lane.drain(expired);
+                lane.inFlight -= next.isEmpty() ? 1 : 0;
             }
-            if (next != null) {
+            expire(expired);
+            if (!next.isEmpty()) {
                 send(lane, next);
             }
         });
+    }
+
+    private static long earliestDeadline(List<Pending> batch) {
+        long earliest = batch.get(0).deadline();
+        for (Pending p : batch) {
+            earliest = p.deadline() - earliest < 0 ? p.deadline() : earliest;
+        }
+        return earliest;
+    }
+
+    /** Fails ops whose I/O timeout passed in the queue: never sent, so they never take effect. */
+    private void expire(List<Pending> expired) {
+        for (Pending p : expired) {
+            p.result().completeExceptionally(new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "pg-" + pg
+                    + " has no quorum or no reachable leader: no answer within " + ioTimeout.toMillis()
+                    + " ms (queued behind an entry the group did not answer; not sent)"));
+        }
     }
 
     /** {@code attempt} on this process's server; on a failure {@code fallBack} accepts, {@code remote} instead. */

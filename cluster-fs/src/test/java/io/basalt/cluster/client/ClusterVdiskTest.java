@@ -377,6 +377,39 @@ class ClusterVdiskTest {
         assertTrue(e.getMessage().matches("pg-\\d+ has no quorum or no reachable leader: .*"), e.getMessage());
     }
 
+    /**
+     * The I/O timeout bounds an op from its submission, also when it waits behind an entry the
+     * group does not answer: a gateway must answer every command of a host within it (as BUSY),
+     * not one I/O timeout per entry ahead of it in the queue.
+     */
+    @Test
+    void opsQueuedBehindAnUnansweredEntryFailWithinTheIoTimeout() throws Exception {
+        Duration ioTimeout = Duration.ofSeconds(4);
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(1), ioTimeout, 100_000, 8L << 20, ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
+        startWithDisk(3, 3, tuning);
+        // A gateway on node 1, as `basalt cluster up` runs it.
+        try (ClusterClient gateway = ClusterClient.open(cluster.config(), cluster.node(1))) {
+            ClusterVdisk disk = gateway.open("disk0");
+            disk.write(0, ByteBuffer.wrap(new byte[BLOCK]), false).join();
+            cluster.stopNode(2);
+            cluster.stopNode(3);
+            long start = System.nanoTime();
+            // Half a stripe each, in one stripe: one PG, and no two fit one entry, so the first
+            // goes out and each of the others waits for the entry before it.
+            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                writes.add(disk.write(0, ByteBuffer.wrap(new byte[512 << 10]), false));
+            }
+            for (CompletableFuture<Void> w : writes) {
+                var e = assertInstanceOf(BlockDeviceException.class, cause(w));
+                assertEquals(BlockDeviceException.Kind.TRANSIENT, e.kind(), e.getMessage());
+            }
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertTrue(took.compareTo(ioTimeout.multipliedBy(3).dividedBy(2)) < 0, "three writes failed after " + took.toMillis()
+                    + " ms (expected: about the I/O timeout, " + ioTimeout.toMillis() + " ms, not one per entry)");
+        }
+    }
+
     private static Throwable cause(CompletableFuture<?> f) {
         try {
             f.join();

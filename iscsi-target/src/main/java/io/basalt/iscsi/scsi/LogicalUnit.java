@@ -181,18 +181,23 @@ public final class LogicalUnit {
         return CompletableFuture.completedFuture(value);
     }
 
-    /** Maps a device failure to sense data; a bug (any other exception) becomes HARDWARE ERROR too. */
+    /**
+     * Maps a device failure to sense data; a bug (any other exception) becomes HARDWARE ERROR too.
+     * A transient failure (a cluster LUN without a quorum or a leader for now) is status BUSY, no
+     * sense: the one answer both Linux (requeued until the command's time is up) and QEMU's iSCSI
+     * client (re-issued up to 7 times with growing delays) retry; docs/iscsi-target.md.
+     */
     static ScsiResult failure(Throwable t) {
         Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
         if (cause instanceof BlockDeviceException e) {
-            return ScsiResult.check(switch (e.kind()) {
-                case CORRUPTION -> Sense.UNRECOVERED_READ_ERROR;
-                case READ_ONLY -> Sense.WRITE_PROTECTED;
-                case NO_SPACE -> Sense.SPACE_ALLOCATION_FAILED;
-                case UNAVAILABLE -> Sense.NOT_READY_UNAVAILABLE;
-                case TRANSIENT -> Sense.NOT_READY_BECOMING_READY;
-                case IO -> Sense.INTERNAL_TARGET_FAILURE;
-            });
+            return switch (e.kind()) {
+                case CORRUPTION -> ScsiResult.check(Sense.UNRECOVERED_READ_ERROR);
+                case READ_ONLY -> ScsiResult.check(Sense.WRITE_PROTECTED);
+                case NO_SPACE -> ScsiResult.check(Sense.SPACE_ALLOCATION_FAILED);
+                case UNAVAILABLE -> ScsiResult.check(Sense.NOT_READY_UNAVAILABLE);
+                case TRANSIENT -> ScsiResult.status(ScsiResult.BUSY);
+                case IO -> ScsiResult.check(Sense.INTERNAL_TARGET_FAILURE);
+            };
         }
         if (cause instanceof IllegalArgumentException) {
             return ScsiResult.check(Sense.LBA_OUT_OF_RANGE);

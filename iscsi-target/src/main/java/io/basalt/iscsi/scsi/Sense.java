@@ -44,8 +44,6 @@ public record Sense(int key, int asc, int ascq, long information, int fieldPoint
     public static final Sense INTERNAL_TARGET_FAILURE = of(HARDWARE_ERROR, 0x44, 0x00);
     public static final Sense NOT_READY_STOPPED = of(NOT_READY, 0x04, 0x02);
     public static final Sense NOT_READY_UNAVAILABLE = of(NOT_READY, 0x04, 0x03);
-    /** LOGICAL UNIT IS IN PROCESS OF BECOMING READY: Linux retries it (with a delay) until the command's time runs out. */
-    public static final Sense NOT_READY_BECOMING_READY = of(NOT_READY, 0x04, 0x01);
     public static final Sense MEDIUM_NOT_PRESENT = of(NOT_READY, 0x3a, 0x00);
     public static final Sense POWER_ON_RESET = of(UNIT_ATTENTION, 0x29, 0x00);
     public static final Sense BUS_RESET = of(UNIT_ATTENTION, 0x29, 0x02);

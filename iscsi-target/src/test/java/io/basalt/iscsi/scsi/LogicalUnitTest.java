@@ -88,9 +88,12 @@ class LogicalUnitTest {
         assertEquals(Sense.SPACE_ALLOCATION_FAILED, LogicalUnit.failure(new java.util.concurrent.CompletionException(
                 new BlockDeviceException(BlockDeviceException.Kind.NO_SPACE, "pg-0: 82 MiB free"))).sense());
         assertEquals(Sense.NOT_READY_UNAVAILABLE, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "closed")).sense());
-        // A cluster LUN between leaders must read as "becoming ready", which Linux retries, not as
-        // "manual intervention required" (04h/03h), which it fails at once: a guest would see EIO.
-        assertEquals(Sense.NOT_READY_BECOMING_READY, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "no quorum")).sense());
+        // A cluster LUN between leaders must answer BUSY, which Linux and QEMU retry, not NOT READY:
+        // "manual intervention required" (04h/03h) Linux fails at once, and "becoming ready"
+        // (04h/01h) QEMU's iSCSI client fails at once (EINPROGRESS): a guest would see EIO.
+        ScsiResult busy = LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "no quorum"));
+        assertEquals(ScsiResult.BUSY, busy.status());
+        assertEquals(Sense.NONE, busy.sense());
         assertEquals(Sense.WRITE_PROTECTED, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, "snapshot")).sense());
         assertEquals(Sense.UNRECOVERED_READ_ERROR, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, "crc")).sense());
         assertEquals(Sense.INTERNAL_TARGET_FAILURE, LogicalUnit.failure(new BlockDeviceException(BlockDeviceException.Kind.IO, "eio")).sense());
