@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -43,10 +44,10 @@ import io.basalt.vdisk.BlockDeviceException;
  * snapshot's registers are read and checked as reads spanning the snapshot call (a snapshot is
  * one entry per PG, each frozen at some moment inside the call), and a linked clone of the last
  * one must read the same as that snapshot. A cloner on the impatient host makes a linked clone of
- * a snapshot taken before the faults, reads it, flattens it, reads it again and removes it, over
- * and over, finishing each step cut short by calling again; every read must equal the snapshot.
- * Every
- * operation is recorded with its invocation and completion time and outcome; the history must be
+ * a snapshot taken before the faults, reads it, flattens it, reads it again, then writes it,
+ * snapshots it, overwrites it, rolls it back to that snapshot and removes it, over and over,
+ * finishing each step cut short by calling again; every read must equal the snapshot, and after
+ * the rollback what was written before the clone's own snapshot. Every operation is recorded with its invocation and completion time and outcome; the history must be
  * linearizable per register ({@link RegisterHistory}): no stale read, no lost acknowledged
  * write, no read going back in time, across clients and across leader changes. Snapshots every
  * 300 entries, so a restarted node is sometimes caught up by a snapshot install.
@@ -212,6 +213,23 @@ class ChaosHistoryTest {
                     until("flatten " + child, cloneRetries, () -> c.vdisk(child).orElseThrow().parent().isEmpty()
                             || c.flatten(child, pg -> {}) != null);
                     until("read flattened " + child, cloneRetries, () -> readsAsBase(c, child, base, "flattened", cloneErrors));
+                    // Rollback under the faults: write, snapshot, overwrite, roll back; the vdisk
+                    // must read as written before the snapshot. An unfinished rollback (some PGs
+                    // rolled back, the namespace still marking it) is finished by calling again.
+                    long[] kept = cloneValues(k, 1);
+                    long[] overwritten = cloneValues(k, 2);
+                    until("write " + child, cloneRetries, () -> writeAll(c, child, kept));
+                    until("snapshot " + child + "@s", cloneRetries, () -> c.createSnapshot(child, "s") != null);
+                    until("overwrite " + child, cloneRetries, () -> writeAll(c, child, overwritten));
+                    until("read overwritten " + child, cloneRetries, () -> readsAs(c, child, overwritten, "overwritten", cloneErrors));
+                    until("rollback " + child + " to s", cloneRetries, () -> c.rollback(child, "s") != null);
+                    until("read rolled-back " + child, cloneRetries, () -> readsAs(c, child, kept, "rolled-back", cloneErrors));
+                    until("remove " + child + "@s", cloneRetries, () -> {
+                        if (c.vdisk(child).orElseThrow().snapshot("s").isPresent()) {
+                            c.removeSnapshot(child, "s");
+                        }
+                        return true;
+                    });
                     until("remove " + child, cloneRetries, () -> {
                         if (c.vdisk(child).isPresent()) {
                             c.removeVdisk(child);
@@ -232,7 +250,7 @@ class ChaosHistoryTest {
         cloner.join(TimeUnit.SECONDS.toMillis(180));
         assertTrue(!cloner.isAlive(), "the cloner finished");
         assertEquals(List.of(), cloneErrors, "clones of reg@base under the faults");
-        assertTrue(cycles.get() >= 1, "the cloner made, flattened and removed a clone");
+        assertTrue(cycles.get() >= 1, "the cloner made, flattened, rolled back and removed a clone");
         cluster.client().removeSnapshot("reg", "base"); // refused if a clone were left behind
         for (Thread w : workers) {
             w.join(TimeUnit.SECONDS.toMillis(60) + t.ioTimeout().toMillis());
@@ -280,7 +298,7 @@ class ChaosHistoryTest {
 
         System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
                 + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads; %d clones made, read, flattened,"
-                + " read and removed (%d steps repeated); failed operations by cause %s%n",
+                + " read, written, snapshotted, overwritten, rolled back, read and removed (%d steps repeated); failed operations by cause %s%n",
                 faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(),
                 snaps.size() * REGISTERS, cycles.get(), cloneRetries.get(), new java.util.TreeMap<>(failures));
         assertEquals(List.of(), unclear.stream().limit(3).map(String::valueOf).toList(), unclear.size() + " operations failed without a clear error");
@@ -322,16 +340,42 @@ class ChaosHistoryTest {
 
     /** Reads every register of vdisk {@code name}; a value other than {@code base}'s is recorded in {@code errors}. */
     private static boolean readsAsBase(ClusterClient c, String name, long[] base, String state, List<String> errors) {
+        return readsAs(c, name, base, state + " (reg@base holds it)", errors);
+    }
+
+    /** Reads every register of vdisk {@code name}; a value other than {@code expected}'s is recorded in {@code errors}. */
+    private static boolean readsAs(ClusterClient c, String name, long[] expected, String state, List<String> errors) {
         try (ClusterVdisk d = c.open(name)) {
             for (int register = 0; register < REGISTERS; register++) {
                 long v = decode(register, d.read(lbaOf(register), REGISTER_BYTES / BLOCK).join());
-                if (v != base[register]) {
+                if (v != expected[register]) {
                     errors.add("register " + register + " of " + state + " " + name + " reads " + Long.toHexString(v)
-                            + ", reg@base holds " + Long.toHexString(base[register]));
+                            + ", expected " + Long.toHexString(expected[register]));
                 }
             }
         }
         return true;
+    }
+
+    /** Writes {@code values} to the registers of vdisk {@code name}; true once every write was acknowledged. */
+    private static boolean writeAll(ClusterClient c, String name, long[] values) {
+        try (ClusterVdisk d = c.open(name)) {
+            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            for (int register = 0; register < REGISTERS; register++) {
+                writes.add(d.write(lbaOf(register), encode(values[register]), false));
+            }
+            CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
+        }
+        return true;
+    }
+
+    /** Register values for the cloner's clone {@code k}, version {@code version}: never a worker's (those are below 2^62). */
+    private static long[] cloneValues(int k, int version) {
+        long[] values = new long[REGISTERS];
+        for (int register = 0; register < REGISTERS; register++) {
+            values[register] = 0x7e00_0000_0000_0000L | ((long) k << 20) | ((long) version << 8) | register;
+        }
+        return values;
     }
 
     /**
