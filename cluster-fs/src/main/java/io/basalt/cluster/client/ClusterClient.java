@@ -105,9 +105,10 @@ public final class ClusterClient implements AutoCloseable {
             }
             ClusterConfig out = config;
             for (NodeRecord n : MetaQuery.decodeNodes(reply.getMessage().getContent().asReadOnlyByteBuffer())) {
-                ClusterConfig.NodeAddress a = new ClusterConfig.NodeAddress(n.id(), n.host(), n.port());
-                if (!out.nodes().contains(a)) {
-                    out = out.withNode(a);
+                // A node the client's own file names stays at the file's address (the client may
+                // reach it on another network, or through a proxy); the registry adds the others.
+                if (out.nodes().stream().noneMatch(x -> x.id() == n.id())) {
+                    out = out.withNode(new ClusterConfig.NodeAddress(n.id(), n.host(), n.port()));
                 }
             }
             return out;

@@ -141,13 +141,32 @@ final class GroupClient implements AutoCloseable {
     }
 
     /** A new Ratis client on {@code group}; call with this object's lock held. */
-    private RaftClient build(RaftGroup group) {
+    private RaftClient build(RaftGroup reported) {
+        RaftGroup group = atOwnAddresses(reported);
         currentGroup = group;
         // Bounded: enough attempts to cover ioTimeout; the caller's timeout fails the op first.
         int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / ClusterClient.RETRY_SLEEP.toMillis());
         RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
                 TimeDuration.valueOf(ClusterClient.RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS));
         return RaftClient.newBuilder().setProperties(props).setRaftGroup(group).setRetryPolicy(retry).build();
+    }
+
+    /**
+     * {@code group} with each peer at the address this client's own cluster file gives its node.
+     * The peers a node reports carry the addresses the nodes use among themselves; a client may
+     * reach them at others (another network, a proxy). A node the file does not list keeps the
+     * reported address. The Ratis client keeps these addresses when a {@code NotLeaderException}
+     * names the peers again: it only adds peers it does not know.
+     */
+    private RaftGroup atOwnAddresses(RaftGroup group) {
+        ClusterConfig book = config;
+        java.util.List<org.apache.ratis.protocol.RaftPeer> peers = new java.util.ArrayList<>();
+        for (org.apache.ratis.protocol.RaftPeer p : group.getPeers()) {
+            java.util.OptionalInt id = io.basalt.cluster.raft.RaftSetup.nodeIdOf(p.getId());
+            var address = book.nodes().stream().filter(n -> id.isPresent() && n.id() == id.getAsInt()).findFirst();
+            peers.add(address.map(a -> org.apache.ratis.protocol.RaftPeer.newBuilder(p).setAddress(a.address()).build()).orElse(p));
+        }
+        return RaftGroup.valueOf(group.getGroupId(), peers);
     }
 
     private static void closeQuietly(RaftClient c) {

@@ -58,13 +58,16 @@ class ChaosHistoryTest {
     private static final int REGISTERS = 16;
     private static final int CLIENTS = 2;
     private static final int WORKERS_PER_CLIENT = 3;
-    private static final Duration CHAOS = Duration.ofSeconds(30);
+    /** Long enough for one round of every kind of fault (six, ~5 s each with the pauses). */
+    private static final Duration CHAOS = Duration.ofSeconds(36);
 
     @TempDir
     Path dir;
     private TestCluster cluster;
     private final List<ClusterClient> clients = new ArrayList<>();
     private final Partitions partitions = new Partitions();
+    /** The impatient host's network to the nodes, which the nemesis can cut. */
+    private ClientLinks hostLinks;
 
     @AfterEach
     void stop() throws Exception {
@@ -74,6 +77,9 @@ class ChaosHistoryTest {
         }
         if (cluster != null) {
             cluster.close();
+        }
+        if (hostLinks != null) {
+            hostLinks.close();
         }
     }
 
@@ -112,9 +118,12 @@ class ChaosHistoryTest {
         // The second host is impatient (I/O timeout 2.5 s instead of 20 s): its operations fail
         // during the longer faults, so writes of unknown outcome (which may still land later) and
         // the errors a host sees when a group has no quorum are part of every run.
+        // It reaches the nodes through proxies, so the nemesis can cut it off from a node the
+        // nodes themselves still hear.
         ClusterConfig.Tuning impatient = t.withTimeouts(t.requestTimeout(), Duration.ofMillis(2500));
+        hostLinks = new ClientLinks(cluster.config().withTuning(impatient));
         for (int c = 1; c < CLIENTS; c++) {
-            clients.add(ClusterClient.open(cluster.config().withTuning(impatient)));
+            clients.add(ClusterClient.open(hostLinks.clientConfig()));
         }
 
         RegisterHistory history = new RegisterHistory();
@@ -296,10 +305,10 @@ class ChaosHistoryTest {
             }
         }
 
-        System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d writes acknowledged, %d with unknown outcome,"
+        System.out.printf("chaos: %d faults %s; %d Raft messages held up by partitions; %d host connections cut; %d writes acknowledged, %d with unknown outcome,"
                 + " %d reads; %d snapshots (%d failed calls, finished by calling again), %d snapshot reads; %d clones made, read, flattened,"
                 + " read, written, snapshotted, overwritten, rolled back, read and removed (%d steps repeated); failed operations by cause %s%n",
-                faults.size(), faults, partitions.blockedCalls.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(),
+                faults.size(), faults, partitions.blockedCalls.get(), hostLinks.cutConnections.get(), writesOk, writesUnknown, reads, snaps.size(), snapFailures.get(),
                 snaps.size() * REGISTERS, cycles.get(), cloneRetries.get(), new java.util.TreeMap<>(failures));
         assertEquals(List.of(), unclear.stream().limit(3).map(String::valueOf).toList(), unclear.size() + " operations failed without a clear error");
         List<String> violations = history.check();
@@ -307,6 +316,11 @@ class ChaosHistoryTest {
         assertTrue(faults.size() >= 4, "the nemesis struck: " + faults);
         if (faults.stream().anyMatch(f -> f.startsWith("partition"))) {
             assertTrue(partitions.blockedCalls.get() > 0, "a partition held up Raft messages");
+        }
+        assertTrue(hostLinks.forwardedBytes.get() > (4L << 20), "the impatient host's I/O went through its proxies: "
+                + hostLinks.forwardedBytes.get() + " bytes");
+        if (faults.stream().anyMatch(f -> f.startsWith("host"))) {
+            assertTrue(hostLinks.cutConnections.get() > 0, "a host cut closed or held connections");
         }
         assertTrue(writesOk >= 200 && readsOfWrites >= 200, "enough happened to mean something: " + writesOk
                 + " writes, " + readsOfWrites + " reads of written values");
@@ -380,8 +394,9 @@ class ChaosHistoryTest {
 
     /**
      * Kills and restarts leaders and nodes, partitions leaders off (both ways or only their
-     * outgoing messages), or takes a majority down at once, for {@link #CHAOS}; returns what it
-     * did. The kinds come in shuffled rounds, so every kind strikes in a run.
+     * outgoing messages), takes a majority down at once, or cuts the impatient host off from a
+     * leader, for {@link #CHAOS}; returns what it did. The kinds come in shuffled rounds, so
+     * every kind strikes in a run.
      */
     private List<String> nemesis(Random r) throws Exception {
         List<String> done = new ArrayList<>();
@@ -423,6 +438,16 @@ class ChaosHistoryTest {
                     partitions.heal();
                     done.add((kind == Fault.PARTITION_LEADER ? "partition leader of " : "one-way cut from leader of ") + groupName + " (node " + victim + ")");
                 }
+                case CUT_HOST_FROM_LEADER -> {
+                    // The impatient host loses its way to a group's leader, which the other
+                    // nodes and the other host still reach: its requests fail over to followers,
+                    // which name the leader it cannot reach, until its I/O timeout or the heal.
+                    int victim = cluster.waitForLeader(g, Duration.ofSeconds(20));
+                    hostLinks.cut(victim);
+                    Thread.sleep(2000 + r.nextInt(2000));
+                    hostLinks.heal();
+                    done.add("host 2 cut from leader of " + groupName + " (node " + victim + ")");
+                }
                 case KILL_MAJORITY -> {
                     int spared = 1 + r.nextInt(cluster.config().nodes().size());
                     List<Integer> victims = new ArrayList<>();
@@ -455,7 +480,7 @@ class ChaosHistoryTest {
         }
     }
 
-    private enum Fault { KILL_LEADER, KILL_NODE, PARTITION_LEADER, ONE_WAY_FROM_LEADER, KILL_MAJORITY }
+    private enum Fault { KILL_LEADER, KILL_NODE, PARTITION_LEADER, ONE_WAY_FROM_LEADER, KILL_MAJORITY, CUT_HOST_FROM_LEADER }
 
     private List<String> otherPeers(int node) {
         List<String> others = new ArrayList<>();
