@@ -205,6 +205,9 @@ public final class ClusterCommand {
         @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
                 description = "Each node's free-space reserve (basalt node --disk-reserve; default: 5%% of the filesystem, at least 1G).")
         Long diskReserve;
+        @Option(names = "--io-timeout-ms", paramLabel = "MS", description = {"How long the gateway holds an I/O a group cannot answer",
+                "(no quorum) before answering BUSY; written to a new cluster.json as ioTimeoutMs (default 30000)."})
+        Long ioTimeoutMs;
 
         @Override
         public Integer call() throws Exception {
@@ -212,7 +215,9 @@ public final class ClusterCommand {
             int r = replicas == null ? Math.min(3, nodes) : replicas;
             Path file = data.resolve("cluster.json");
             int pgCount = pgs == null ? nodes : pgs;
-            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r);
+            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file)
+                    : ClusterFile.local("basalt", nodes, basePort, pgCount, r).withIoTimeoutMs(ioTimeoutMs);
+            cluster.toConfig(); // validates --io-timeout-ms, naming it
             if (cluster.nodes().size() != nodes) {
                 throw new IllegalArgumentException("--nodes: " + nodes + " (expected: " + cluster.nodes().size() + ", as in the existing " + file
                         + "; remove that directory to start a new cluster)");

@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
@@ -15,10 +17,27 @@ import io.basalt.cluster.ClusterConfig;
  *
  * <pre>
  * {"name": "basalt", "pgCount": 8, "replicas": 3, "metaVoters": 3,
- *  "nodes": [{"id": 1, "host": "127.0.0.1", "port": 7101}, ...]}
+ *  "nodes": [{"id": 1, "host": "127.0.0.1", "port": 7101}, ...],
+ *  "ioTimeoutMs": 30000}
  * </pre>
+ *
+ * <p>{@code ioTimeoutMs} (optional, default 30000): how long a client (an iSCSI gateway) holds
+ * an I/O a group cannot answer — no quorum, no reachable leader — before failing it (iSCSI:
+ * status BUSY, which initiators retry; docs/iscsi-target.md). Keep it below the initiators'
+ * own command timeout (Linux: {@code /sys/block/sdX/device/timeout}, 30 s by default).
  */
-public record ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes) {
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes, Long ioTimeoutMs) {
+
+    @JsonCreator
+    public ClusterFile {
+        nodes = List.copyOf(nodes);
+    }
+
+    /** With the default I/O timeout. */
+    public ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes) {
+        this(name, pgCount, replicas, metaVoters, nodes, null);
+    }
 
     public record Node(int id, String host, int port) {}
 
@@ -26,8 +45,15 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
 
     public ClusterConfig toConfig() {
         List<ClusterConfig.NodeAddress> addresses = nodes.stream().map(n -> new ClusterConfig.NodeAddress(n.id(), n.host(), n.port())).toList();
-        return new ClusterConfig(name, addresses, pgCount, replicas, metaVoters, ClusterConfig.STRIPE_GRAINS_DEFAULT,
-                ClusterConfig.Tuning.defaults());
+        ClusterConfig.Tuning tuning = ClusterConfig.Tuning.defaults();
+        if (ioTimeoutMs != null) {
+            if (ioTimeoutMs <= tuning.requestTimeout().toMillis()) {
+                throw new IllegalArgumentException("ioTimeoutMs: " + ioTimeoutMs + " (expected: > " + tuning.requestTimeout().toMillis()
+                        + ", the timeout of one request to a node)");
+            }
+            tuning = tuning.withTimeouts(tuning.requestTimeout(), java.time.Duration.ofMillis(ioTimeoutMs));
+        }
+        return new ClusterConfig(name, addresses, pgCount, replicas, metaVoters, ClusterConfig.STRIPE_GRAINS_DEFAULT, tuning);
     }
 
     /** A local cluster of {@code count} nodes on loopback ports {@code basePort + id}. */
@@ -41,13 +67,18 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
         List<Node> out = new java.util.ArrayList<>(nodes.stream().filter(x -> x.id() != n.id()).toList());
         out.add(n);
         out.sort(java.util.Comparator.comparingInt(Node::id));
-        return new ClusterFile(name, pgCount, replicas, metaVoters, out);
+        return new ClusterFile(name, pgCount, replicas, metaVoters, out, ioTimeoutMs);
+    }
+
+    /** This file with another I/O timeout (null: the default). */
+    public ClusterFile withIoTimeoutMs(Long ms) {
+        return new ClusterFile(name, pgCount, replicas, metaVoters, nodes, ms);
     }
 
     /** This file without node {@code id}: after a membership change moved every replica off it. */
     public ClusterFile withoutNode(int id) {
         List<Node> out = nodes.stream().filter(x -> x.id() != id).toList();
-        return new ClusterFile(name, pgCount, Math.min(replicas, out.size()), Math.min(metaVoters, out.size()), out);
+        return new ClusterFile(name, pgCount, Math.min(replicas, out.size()), Math.min(metaVoters, out.size()), out, ioTimeoutMs);
     }
 
     public static ClusterFile read(Path file) throws IOException {

@@ -167,4 +167,21 @@ class CliTest {
         assertTrue(out.contains("pg-1     -"), out);
         assertEquals("", r.err());
     }
+
+    /** cluster.json's optional ioTimeoutMs: absent means the default, a value below one request's timeout is named. */
+    @Test
+    void clusterFileIoTimeoutIsOptionalAndValidated() throws Exception {
+        Path file = dir.resolve("cluster.json");
+        io.basalt.node.cluster.ClusterFile.local("c1", 3, 1, 2, 3).write(file);
+        assertTrue(!Files.readString(file).contains("ioTimeoutMs"), "the default is not written: " + Files.readString(file));
+        assertEquals(java.time.Duration.ofSeconds(30), io.basalt.node.cluster.ClusterFile.read(file).toConfig().tuning().ioTimeout());
+
+        io.basalt.node.cluster.ClusterFile.local("c1", 3, 1, 2, 3).withIoTimeoutMs(12_000L).write(file);
+        assertEquals(java.time.Duration.ofSeconds(12), io.basalt.node.cluster.ClusterFile.read(file).toConfig().tuning().ioTimeout());
+
+        Files.writeString(file, Files.readString(file).replace("12000", "2000"));
+        CliResult r = CliResult.run("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000");
+        assertEquals(1, r.exit(), r.out());
+        assertTrue(r.err().contains("ioTimeoutMs: 2000 (expected: > 3000, the timeout of one request to a node)"), r.err());
+    }
 }

@@ -37,12 +37,14 @@ final class ClusterUp implements AutoCloseable {
         this.dir = dir;
     }
 
-    /** Starts {@code basalt cluster up --nodes 3 --pgs 3} with a vdisk of {@code size}; returns once it serves. */
-    static ClusterUp start(Path dir, String size) throws Exception {
+    /** Starts {@code basalt cluster up --nodes 3 --pgs 3 EXTRA} with a vdisk of {@code size}; returns once it serves. */
+    static ClusterUp start(Path dir, String size, String... extra) throws Exception {
         ClusterUp c = new ClusterUp(dir);
         try {
-            Process up = c.basalt("cluster", "up", "--nodes", "3", "--pgs", "3", "--data", dir.toString(), "--base-port",
-                    Integer.toString(io.basalt.cluster.LoopbackPorts.freeBase(3)), "--portal", "127.0.0.1:0", "--size", size);
+            List<String> args = new ArrayList<>(List.of("cluster", "up", "--nodes", "3", "--pgs", "3", "--data", dir.toString(), "--base-port",
+                    Integer.toString(io.basalt.cluster.LoopbackPorts.freeBase(3)), "--portal", "127.0.0.1:0", "--size", size));
+            args.addAll(List.of(extra));
+            Process up = c.basalt(args.toArray(String[]::new));
             Thread.ofPlatform().daemon().start(() -> c.follow(up));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(STARTUP_SECONDS);
             while (c.url == null && System.nanoTime() < deadline && up.isAlive()) {

@@ -13,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.basalt.cluster.ClusterConfig;
 
 /**
  * A host must ride out a quorum outage that outlasts the gateway's I/O timeout, as QEMU rides
@@ -34,8 +33,9 @@ class QuorumOutageProcessTest {
     @Test
     void qemusIscsiClientRidesOutAQuorumOutageLongerThanTheGatewaysIoTimeout() throws Exception {
         assumeTrue(ClusterUpProcessTest.which("qemu-io") != null, "needs qemu-io (qemu-utils, qemu-block-extra): scripts/install-test-deps.sh");
-        Duration ioTimeout = ClusterConfig.Tuning.defaults().ioTimeout();
-        try (ClusterUp cluster = ClusterUp.start(dir, "64M")) {
+        // Shorter than the default 30 s, so the test waits less for the first BUSY.
+        Duration ioTimeout = Duration.ofSeconds(10);
+        try (ClusterUp cluster = ClusterUp.start(dir, "64M", "--io-timeout-ms", Long.toString(ioTimeout.toMillis()))) {
             String url = cluster.url();
             ClusterUp.assertQemuIo(url, "write -P 0x5a 0 1M", "wrote 1048576/1048576 bytes", 300);
 
