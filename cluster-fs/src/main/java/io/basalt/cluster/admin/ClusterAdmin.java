@@ -370,9 +370,15 @@ public final class ClusterAdmin {
         long lastReport = start;
         long target = -1;
         long at = -1;
+        String seen;
         while (true) {
             Optional<NodeProbe.GroupView> leader = GroupDirectory.reported(id, ClusterStatus.probeAll(config, probeTimeout).values())
                     .filter(NodeProbe.GroupView::isLeader);
+            // What the leader knows of the group, for the progress lines: a node it has not heard
+            // from has no commit index there.
+            seen = leader.map(l -> "leader node " + l.leaderId().orElse(-1) + " term " + l.term() + ", conf "
+                    + l.peers().stream().map(p -> RaftSetup.nodeIdOf(p.getId()).orElse(-1)).sorted().toList()
+                    + ", commit indexes of nodes " + new java.util.TreeSet<>(l.commitIndex().keySet())).orElse("no leader reported");
             if (leader.isPresent() && !leader.get().commitIndex().isEmpty()) {
                 if (target < 0) {
                     target = java.util.Collections.max(leader.get().commitIndex().values());
@@ -385,12 +391,12 @@ public final class ClusterAdmin {
             long now = System.nanoTime();
             if (now - start > MOVE_TIMEOUT.toNanos()) {
                 progress.accept(name + ": node " + to + " has not caught up within " + MOVE_TIMEOUT + " (at entry " + at + " of " + target
-                        + "); going on; watch 'basalt cluster status'");
+                        + "; " + seen + "); going on; watch 'basalt cluster status'");
                 return;
             }
             if (now - lastReport > CATCH_UP_REPORT_EVERY.toNanos()) {
                 lastReport = now;
-                progress.accept(name + ": node " + to + " catching up: entry " + at + " of " + target);
+                progress.accept(name + ": node " + to + " catching up: entry " + at + " of " + target + " (" + seen + ")");
             }
             sleep(CATCH_UP_POLL_INTERVAL);
         }
