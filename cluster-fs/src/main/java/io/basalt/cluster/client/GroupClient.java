@@ -159,11 +159,10 @@ final class GroupClient implements AutoCloseable {
      * names the peers again: it only adds peers it does not know.
      */
     private RaftGroup atOwnAddresses(RaftGroup group) {
-        ClusterConfig book = config;
         java.util.List<org.apache.ratis.protocol.RaftPeer> peers = new java.util.ArrayList<>();
         for (org.apache.ratis.protocol.RaftPeer p : group.getPeers()) {
             java.util.OptionalInt id = io.basalt.cluster.raft.RaftSetup.nodeIdOf(p.getId());
-            var address = book.nodes().stream().filter(n -> id.isPresent() && n.id() == id.getAsInt()).findFirst();
+            var address = config.nodes().stream().filter(n -> id.isPresent() && n.id() == id.getAsInt()).findFirst();
             peers.add(address.map(a -> org.apache.ratis.protocol.RaftPeer.newBuilder(p).setAddress(a.address()).build()).orElse(p));
         }
         return RaftGroup.valueOf(group.getGroupId(), peers);
