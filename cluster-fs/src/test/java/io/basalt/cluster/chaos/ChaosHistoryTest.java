@@ -47,10 +47,11 @@ import io.basalt.vdisk.BlockDeviceException;
  * a snapshot taken before the faults, reads it, flattens it, reads it again, then writes it,
  * snapshots it, overwrites it, rolls it back to that snapshot and removes it, over and over,
  * finishing each step cut short by calling again; every read must equal the snapshot, and after
- * the rollback what was written before the clone's own snapshot. Every operation is recorded with its invocation and completion time and outcome; the history must be
- * linearizable per register ({@link RegisterHistory}): no stale read, no lost acknowledged
- * write, no read going back in time, across clients and across leader changes. Snapshots every
- * 300 entries, so a restarted node is sometimes caught up by a snapshot install.
+ * the rollback what was written before the clone's own snapshot. Every operation is recorded
+ * with its invocation and completion time and outcome; the history must be linearizable per
+ * register ({@link RegisterHistory}): no stale read, no lost acknowledged write, no read going
+ * back in time, across clients and across leader changes. Snapshots every 300 entries, so a
+ * restarted node is sometimes caught up by a snapshot install.
  */
 class ChaosHistoryTest {
     private static final int BLOCK = 512;

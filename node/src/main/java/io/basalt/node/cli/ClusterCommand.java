@@ -206,7 +206,7 @@ public final class ClusterCommand {
                 description = "Each node's free-space reserve (basalt node --disk-reserve; default: 5%% of the filesystem, at least 1G).")
         Long diskReserve;
         @Option(names = "--io-timeout-ms", paramLabel = "MS", description = {"How long the gateway holds an I/O a group cannot answer",
-                "(no quorum) before answering BUSY; written to a new cluster.json as ioTimeoutMs (default 30000)."})
+                "(no quorum) before answering BUSY; written to cluster.json as ioTimeoutMs (default 30000)."})
         Long ioTimeoutMs;
 
         @Override
@@ -215,15 +215,16 @@ public final class ClusterCommand {
             int r = replicas == null ? Math.min(3, nodes) : replicas;
             Path file = data.resolve("cluster.json");
             int pgCount = pgs == null ? nodes : pgs;
-            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file)
-                    : ClusterFile.local("basalt", nodes, basePort, pgCount, r).withIoTimeoutMs(ioTimeoutMs);
-            cluster.toConfig(); // validates --io-timeout-ms, naming it
+            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r);
+            if (ioTimeoutMs != null) {
+                cluster = cluster.withIoTimeoutMs(ioTimeoutMs); // also for an existing cluster: its nodes read it as they start
+            }
             if (cluster.nodes().size() != nodes) {
                 throw new IllegalArgumentException("--nodes: " + nodes + " (expected: " + cluster.nodes().size() + ", as in the existing " + file
                         + "; remove that directory to start a new cluster)");
             }
+            ClusterConfig config = cluster.toConfig(); // refuses a bad --io-timeout-ms, naming it, before the file is written
             cluster.write(file);
-            ClusterConfig config = cluster.toConfig();
             ServeCommand.HostPort hp = ServeCommand.HostPort.parse(portal);
             try (LocalCluster local = new LocalCluster()) {
                 CountDownLatch stop = new CountDownLatch(1);

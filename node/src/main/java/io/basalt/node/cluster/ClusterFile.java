@@ -31,6 +31,9 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
 
     @JsonCreator
     public ClusterFile {
+        if (nodes == null) {
+            throw new IllegalArgumentException("nodes: missing (expected: a list of {\"id\", \"host\", \"port\"})");
+        }
         nodes = List.copyOf(nodes);
     }
 

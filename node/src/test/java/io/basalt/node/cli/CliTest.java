@@ -183,5 +183,17 @@ class CliTest {
         CliResult r = CliResult.run("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000");
         assertEquals(1, r.exit(), r.out());
         assertTrue(r.err().contains("ioTimeoutMs: 2000 (expected: > 3000, the timeout of one request to a node)"), r.err());
+
+        Path up = dir.resolve("up");
+        CliResult badUp = CliResult.run("cluster", "up", "--nodes", "1", "--data", up.toString(), "--io-timeout-ms", "2000",
+                "--serve-seconds", "0");
+        assertEquals(1, badUp.exit(), badUp.out());
+        assertTrue(badUp.err().contains("ioTimeoutMs: 2000"), badUp.err());
+        assertTrue(!Files.exists(up.resolve("cluster.json")), "a refused value is not written");
+
+        Files.writeString(file, "{\"name\": \"c1\", \"pgCount\": 1, \"replicas\": 1, \"metaVoters\": 1}");
+        CliResult noNodes = CliResult.run("cluster", "status", "--config", file.toString());
+        assertEquals(1, noNodes.exit(), noNodes.out());
+        assertTrue(noNodes.err().contains("nodes: missing"), noNodes.err());
     }
 }
