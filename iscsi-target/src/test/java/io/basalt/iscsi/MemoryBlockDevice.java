@@ -31,6 +31,7 @@ public final class MemoryBlockDevice implements BlockDevice {
     private volatile long sizeBytes;
     private volatile int atomicUnitBytes;
     private volatile int atomicBytesMax;
+    private volatile int atomicBoundaryBytes;
 
     public MemoryBlockDevice(String name, int blockSize, long sizeBytes, Executor executor) {
         this(name, blockSize, sizeBytes, executor, false);
@@ -123,6 +124,17 @@ public final class MemoryBlockDevice implements BlockDevice {
         return this;
     }
 
+    /** As {@link #offerAtomicWrites(int, int)}, inside aligned windows of {@code boundaryBytes} only (a cluster vdisk's rule). */
+    public MemoryBlockDevice offerAtomicWrites(int unitBytes, int bytesMax, int boundaryBytes) {
+        this.atomicBoundaryBytes = boundaryBytes;
+        return offerAtomicWrites(unitBytes, bytesMax);
+    }
+
+    @Override
+    public int atomicWriteBoundaryBytes() {
+        return atomicBoundaryBytes;
+    }
+
     @Override
     public int atomicWriteBytesMax() {
         return atomicBytesMax;
@@ -139,7 +151,10 @@ public final class MemoryBlockDevice implements BlockDevice {
             return BlockDevice.super.writeAtomic(lba, data, fua);
         }
         int unit = atomicWriteUnitBytes();
-        if (lba * blockSize % unit != 0 || data.remaining() % unit != 0 || data.remaining() > atomicBytesMax) {
+        long first = lba * blockSize;
+        boolean crosses = atomicBoundaryBytes > 0 && data.hasRemaining()
+                && first / atomicBoundaryBytes != (first + data.remaining() - 1) / atomicBoundaryBytes;
+        if (first % unit != 0 || data.remaining() % unit != 0 || data.remaining() > atomicBytesMax || crosses) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("atomic write: lba " + lba + ", " + data.remaining()
                     + " bytes (expected: aligned whole units of " + unit + " bytes, <= " + atomicBytesMax + ")"));
         }

@@ -86,11 +86,24 @@ public interface BlockDevice extends AutoCloseable {
     }
 
     /**
+     * When not 0, an atomic write must also lie inside one aligned window of this many bytes (a
+     * multiple of {@link #atomicWriteUnitBytes()}, at least {@link #atomicWriteBytesMax()}): it
+     * may not cross a multiple of it. 0 (the default): no such limit. For devices that keep
+     * different parts of the disk in different places and can make only a write inside one part
+     * atomic. A naturally aligned power-of-two write no larger than it (the only atomic write Linux
+     * sends, RWF_ATOMIC) never crosses it.
+     */
+    default int atomicWriteBoundaryBytes() {
+        return 0;
+    }
+
+    /**
      * Like {@link #write} and, in addition, all-or-nothing: after a crash the blocks hold either
      * all the old or all the new data, a concurrent write of any of them lands wholly before or
      * wholly after this one, and a concurrent read of any of them sees all old or all new data
      * (SCSI WRITE ATOMIC). {@code data} is a multiple of {@link #atomicWriteUnitBytes()} and at most
-     * {@link #atomicWriteBytesMax()} bytes, and {@code lba} is aligned to that unit; otherwise the
+     * {@link #atomicWriteBytesMax()} bytes, {@code lba} is aligned to that unit, and the write does
+     * not cross a multiple of {@link #atomicWriteBoundaryBytes()} (when not 0); otherwise the
      * future fails with an {@link IllegalArgumentException}. Devices that do not offer atomic
      * writes (the default) fail it with an {@link UnsupportedOperationException}.
      */

@@ -23,9 +23,13 @@ import io.basalt.vdisk.LbaStatus;
  * <p>How the durability contract is met: a write completes only when its entry is committed on
  * a majority of the PG's replicas, whose Raft logs are fsync'd before they acknowledge, and
  * applied on the leader. So every acknowledged write already survives power loss on a majority:
- * {@link #flush()} has nothing left to do, and {@code fua} needs nothing extra. A write that
- * spans stripes is atomic per stripe (per grain at least), not across stripes, like a disk's
- * multi-sector write.
+ * {@link #flush()} has nothing left to do, and {@code fua} needs nothing extra.
+ *
+ * <p>Pieces are cut at every multiple of the <em>window</em> (the largest power of two dividing
+ * the stripe, at most {@link #PIECE_BYTES_MAX}; 256 KiB by default), stripe boundaries included.
+ * A piece is one op on one PG, applied there in one RocksDB batch and read under one RocksDB
+ * view, so a write inside one window is atomic ({@link #writeAtomic}); a longer write is atomic
+ * per window (per grain at least), like a disk's multi-sector write.
  *
  * <p>An unmap spanning at least as many stripes as there are PGs goes to every PG over the whole
  * range (a PG only holds its own grains, and the engine visits only grains it holds), instead of
@@ -164,6 +168,48 @@ public final class ClusterVdisk implements BlockDevice {
             }
             return allOf(parts);
         });
+    }
+
+    /** Whole grains: a piece of whole grains never reads and merges a partial one on the PG. */
+    @Override
+    public int atomicWriteUnitBytes() {
+        return record.grainSizeBytes();
+    }
+
+    /** One window (see the class comment), or 0 when it is smaller than a grain. */
+    @Override
+    public int atomicWriteBytesMax() {
+        long window = windowBlocks() * record.blockSizeBytes();
+        return window >= record.grainSizeBytes() && window % record.grainSizeBytes() == 0 ? (int) window : 0;
+    }
+
+    @Override
+    public int atomicWriteBoundaryBytes() {
+        return atomicWriteBytesMax();
+    }
+
+    /**
+     * Atomic because it is one piece: one op in one entry of one PG, applied in one RocksDB
+     * batch on each replica (with the entry's applied index, or re-applied whole after a crash),
+     * ordered against other writes by the log, and read by any read whose piece covers it under
+     * one RocksDB view.
+     */
+    @Override
+    public CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
+        int max = atomicWriteBytesMax();
+        if (max == 0) {
+            return BlockDevice.super.writeAtomic(lba, data, fua);
+        }
+        int bs = logicalBlockSizeBytes();
+        long unitBlocks = atomicWriteUnitBytes() / bs;
+        long blocks = data.remaining() / bs;
+        long window = windowBlocks();
+        if (lba < 0 || lba % unitBlocks != 0 || data.remaining() % atomicWriteUnitBytes() != 0 || data.remaining() > max
+                || (blocks > 0 && lba / window != (lba + blocks - 1) / window)) {
+            return failed("atomic write: lba " + lba + ", " + data.remaining() + " bytes (expected: whole grains of " + atomicWriteUnitBytes()
+                    + " bytes, grain-aligned, inside one aligned window of " + max + " bytes) vdisk=" + name());
+        }
+        return write(lba, data, fua);
     }
 
     /** Acknowledged writes are already fsync'd on a majority (see the class comment). */
@@ -362,21 +408,29 @@ public final class ClusterVdisk implements BlockDevice {
 
     // ---- splitting ----
 
-    /** A run of blocks inside one stripe, at most {@link #PIECE_BYTES_MAX}. */
+    /** A run of blocks inside one window (so inside one stripe), at most {@link #PIECE_BYTES_MAX}. */
     record Piece(int pg, long lba, long blockCount) {}
 
     private long stripeBlocks() {
         return (long) placement.stripeGrains() * record.grainSizeBytes() / record.blockSizeBytes();
     }
 
+    /** The window in blocks: the largest power of two dividing the stripe's bytes, at most {@link #PIECE_BYTES_MAX}. */
+    private long windowBlocks() {
+        long stripeBytes = (long) placement.stripeGrains() * record.grainSizeBytes();
+        return Math.max(1, Math.min(Long.lowestOneBit(stripeBytes), PIECE_BYTES_MAX) / record.blockSizeBytes());
+    }
+
     List<Piece> pieces(long lba, long blockCount) {
         long stripeBlocks = stripeBlocks();
+        long window = windowBlocks();
         long blocksPerGrain = record.grainSizeBytes() / record.blockSizeBytes();
         List<Piece> out = new ArrayList<>();
         long end = lba + blockCount;
         for (long at = lba; at < end; ) {
             long stripeEnd = (at / stripeBlocks + 1) * stripeBlocks;
-            long to = Math.min(Math.min(end, stripeEnd), at + PIECE_BYTES_MAX / record.blockSizeBytes());
+            long windowEnd = (at / window + 1) * window;
+            long to = Math.min(end, Math.min(stripeEnd, windowEnd));
             out.add(new Piece(placement.pgOf(record.rootId(), at / blocksPerGrain), at, to - at));
             at = to;
         }

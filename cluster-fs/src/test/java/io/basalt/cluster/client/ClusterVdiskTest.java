@@ -266,6 +266,89 @@ class ClusterVdiskTest {
         }
     }
 
+    /**
+     * Atomic writes are whole grains inside one 256 KiB window (stripes of 1 MiB here); I/O is
+     * cut at every window boundary, so a read's piece holds all of a window it overlaps.
+     */
+    @Test
+    void atomicWritesAreWholeGrainsInsideOneWindowAndIoIsCutAtWindows() throws Exception {
+        ClusterVdisk disk = startWithDisk(1, 1, TestCluster.fastTuning());
+        assertEquals(4096, disk.atomicWriteUnitBytes());
+        assertEquals(256 << 10, disk.atomicWriteBytesMax());
+        assertEquals(256 << 10, disk.atomicWriteBoundaryBytes());
+        long window = 512;   // blocks
+        assertEquals(List.of(window - 128, window, 2 * window), disk.pieces(window - 128, 2 * (int) window).stream().map(ClusterVdisk.Piece::lba).toList());
+
+        byte[] whole = pattern(new Random(5), 256 << 10);
+        disk.writeAtomic(window, ByteBuffer.wrap(whole), false).join();
+        assertArrayEquals(whole, read(disk, window, (int) window));
+        byte[] grain = pattern(new Random(6), 4096);
+        disk.writeAtomic(2 * window - 8, ByteBuffer.wrap(grain), true).join();
+        assertArrayEquals(grain, read(disk, 2 * window - 8, 8));
+
+        var crossing = assertInstanceOf(IllegalArgumentException.class, cause(disk.writeAtomic(2 * window - 8, ByteBuffer.allocate(8192), false)));
+        assertTrue(crossing.getMessage().contains("atomic write: lba 1016, 8192 bytes (expected: whole grains of 4096 bytes, grain-aligned, "
+                + "inside one aligned window of 262144 bytes) vdisk=disk0"), crossing.getMessage());
+        assertInstanceOf(IllegalArgumentException.class, cause(disk.writeAtomic(1, ByteBuffer.allocate(4096), false)), "misaligned");
+        assertInstanceOf(IllegalArgumentException.class, cause(disk.writeAtomic(0, ByteBuffer.allocate(512), false)), "part of a grain");
+        assertInstanceOf(IllegalArgumentException.class, cause(disk.writeAtomic(0, ByteBuffer.allocate(512 << 10), false)), "over the window");
+        assertArrayEquals(new byte[8192], read(disk, 0, 16), "refused atomic writes wrote nothing");
+    }
+
+    /**
+     * A read sees all or nothing of an atomic write, wherever it starts: readers of a range
+     * starting 64 KiB before the window (cut at the window's edges, not every 256 KiB from its
+     * start) and of the window itself, while a writer flips the window between two patterns.
+     */
+    @Test
+    void concurrentReadsNeverSeeHalfOfAnAtomicWrite() throws Exception {
+        ClusterVdisk disk = startWithDisk(3, 3, TestCluster.fastTuning());
+        long window = 512;
+        int bytes = 256 << 10;
+        disk.writeAtomic(window, ByteBuffer.wrap(filled(bytes, 'A')), false).join();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+            try {
+                for (int i = 0; i < 150; i++) {
+                    disk.writeAtomic(window, ByteBuffer.wrap(filled(bytes, i % 2 == 0 ? 'B' : 'A')), false).join();
+                }
+            } finally {
+                stop.set(true);
+            }
+        });
+        int[] reads = new int[2];
+        List<CompletableFuture<Void>> readers = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            int reader = r;
+            long from = r == 0 ? window - 128 : window;   // 64 KiB before the window, or the window itself
+            int blocks = r == 0 ? (int) window + 256 : (int) window;
+            int skip = (int) (window - from) * BLOCK;
+            readers.add(CompletableFuture.runAsync(() -> {
+                while (!stop.get()) {
+                    byte[] got = read(disk, from, blocks);
+                    for (int i = skip + 1; i < skip + bytes; i++) {
+                        if (got[i] != got[skip]) {
+                            throw new AssertionError("reader " + reader + ": torn read at byte " + (i - skip) + " of the window: "
+                                    + (char) got[skip] + " then " + (char) got[i]);
+                        }
+                    }
+                    reads[reader]++;
+                }
+            }));
+        }
+        writer.get(2, java.util.concurrent.TimeUnit.MINUTES);
+        for (CompletableFuture<Void> r : readers) {
+            r.get(1, java.util.concurrent.TimeUnit.MINUTES);
+        }
+        assertTrue(reads[0] > 10 && reads[1] > 10, "too few reads overlapped the writes: " + reads[0] + ", " + reads[1]);
+    }
+
+    private static byte[] filled(int bytes, char c) {
+        byte[] b = new byte[bytes];
+        java.util.Arrays.fill(b, (byte) c);
+        return b;
+    }
+
     /** Reading into the caller's buffer (what the iSCSI target does) across a stripe boundary, at a non-zero position. */
     @Test
     void readsIntoTheCallersBufferAcrossStripes() throws Exception {

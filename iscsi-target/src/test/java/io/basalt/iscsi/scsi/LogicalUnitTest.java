@@ -214,6 +214,19 @@ class LogicalUnitTest {
     }
 
     @Test
+    void writeAtomicCrossingTheDevicesWindowIsRefusedAtTheLba() {
+        MemoryBlockDevice windowed = new MemoryBlockDevice("windowed", 512, 1 << 20, Runnable::run).offerAtomicWrites(4096, 64 << 10, 64 << 10);
+        LogicalUnit wlu = new TargetLuns("iqn.2026-11.io.basalt:w", Map.of(0, windowed)).lun(0);
+        java.util.function.BiFunction<Bytes, ByteBuffer, ScsiResult> exec =
+                (c, d) -> wlu.execute(new ScsiRequest(a, c, d, d.remaining())).join();
+        assertEquals(ScsiResult.GOOD, exec.apply(writeAtomic16(128, 128, 0, 0), filled(64 << 10, 'W')).status(), "one whole window");
+        assertEquals(ScsiResult.GOOD, exec.apply(writeAtomic16(248, 8, 0, 0), filled(4096, 'X')).status(), "the window's last grain");
+        assertEquals(Sense.invalidCdbField(2), exec.apply(writeAtomic16(120, 16, 0, 0), filled(8192, 'Y')).sense(), "crosses lba 128");
+        assertEquals(filled(4096, 0), windowed.read(120, 8).join(), "the refused write wrote nothing");
+        assertEquals(filled(4096, 'W'), windowed.read(128, 8).join());
+    }
+
+    @Test
     void readIntoTheTransportsBufferReturnsThatBuffer() {
         run(a, write10(10, 2), filled(1024, 'R'));
         ByteBuffer dst = ByteBuffer.allocateDirect(1024);

@@ -57,7 +57,7 @@ class ClusterUpProcessTest {
             ClusterUp.assertQemuIo(url, "read -P 0x33 8M 16M", "read 16777216/16777216 bytes", SUITE_SECONDS);
 
             Process suite = cluster.track(new ProcessBuilder(which("iscsi-test-cu"), "-d", "-t",
-                    "ALL.Read10,ALL.Write10,ALL.CompareAndWrite,ALL.Unmap", url).redirectErrorStream(true)
+                    "ALL.Read10,ALL.Write10,ALL.CompareAndWrite,ALL.Unmap,ALL.WriteAtomic16", url).redirectErrorStream(true)
                     .redirectOutput(dir.resolve("iscsi-test-cu.log").toFile()).start());
             assertTrue(suite.waitFor(SUITE_SECONDS, TimeUnit.SECONDS), "iscsi-test-cu ran past " + SUITE_SECONDS + " s");
             String log = Files.readString(dir.resolve("iscsi-test-cu.log"));
