@@ -16,9 +16,9 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 
+import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
 import io.basalt.vdisk.store.Extent;
-import io.basalt.vdisk.store.Vdisk;
 import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -26,27 +26,34 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code basalt bench}: the engine's benchmark, in-process, modelled on {@code rbd bench}. One
- * run prepares a fully written vdisk, then measures each workload {@code --runs} times after a
- * warm-up and prints every run and the median. Timings are measured, never asserted.
+ * {@code basalt bench}: the engine's benchmark, in-process, modelled on {@code rbd bench}, or
+ * with {@code --cluster} the same workloads against a cluster through its client (as {@code rbd
+ * bench} runs against a Ceph pool). One run prepares a fully written vdisk, then measures each
+ * workload {@code --runs} times after a warm-up and prints every run and the median. Timings are
+ * measured, never asserted.
  */
-@Command(name = "bench", description = {"Benchmark the local engine in-process (like 'rbd bench'):",
+@Command(name = "bench", description = {"Benchmark the local engine in-process, or a cluster with --cluster (like 'rbd bench'):",
         "4K random read and write at --inflight, 1M sequential write, snapshot create latency, diff cost."})
 public final class BenchCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--data", defaultValue = "./data-bench", description = "Scratch store directory, emptied first (default ${DEFAULT-VALUE}).")
     java.nio.file.Path data;
+    @Option(names = "--cluster", description = {"Benchmark this cluster (a cluster file, or a 'basalt cluster up' directory) instead of the",
+            "local engine: vdisk --image is created there, measured and removed."})
+    java.nio.file.Path cluster;
+    @Option(names = "--image", defaultValue = "bench", description = "The vdisk to create, measure and remove (default ${DEFAULT-VALUE}); on a cluster it must not exist yet.")
+    String image;
     @Option(names = "--size", defaultValue = "1G", converter = SizeConverter.class) long size;
     @Option(names = "--inflight", defaultValue = "32") int inflight;
     @Option(names = "--seconds", defaultValue = "10", description = "Measured seconds per run.") int seconds;
     @Option(names = "--warmup", defaultValue = "5", description = "Warm-up seconds before each workload.") int warmup;
     @Option(names = "--runs", defaultValue = "3") int runs;
-    @Option(names = "--cache", defaultValue = "2G", converter = SizeConverter.class, description = "RocksDB block cache.") long cache;
+    @Option(names = "--cache", defaultValue = "2G", converter = SizeConverter.class, description = "RocksDB block cache (local engine).") long cache;
     @Option(names = "--grain-size", defaultValue = "4K", converter = SizeConverter.class) long grainSize;
-    @Option(names = "--io-threads", description = "Engine I/O threads (default: the engine's).") Integer ioThreads;
+    @Option(names = "--io-threads", description = "Engine I/O threads (local engine; default: the engine's).") Integer ioThreads;
     @Option(names = "--snapshot-first", description = "Take a snapshot after preparing, so reads go through the floor seek.")
     boolean snapshotFirst;
-    @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads.")
+    @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads (local engine).")
     boolean rocksdbStats;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
@@ -56,6 +63,28 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        checkOptions();
+        if (cluster != null) {
+            try (Datastore ds = Datastore.cluster(cluster)) {
+                if (ds.list().stream().anyMatch(v -> v.name().equals(image))) {
+                    throw new IllegalArgumentException("--image: " + image + " exists on the cluster (expected: a new name; bench creates and removes it)");
+                }
+                var config = ((Datastore.Cluster) ds).client().config();
+                out.printf(Locale.ROOT, "basalt bench: cluster %s (%d nodes, %d replicas, %d placement groups), %s vdisk %s, %s grains, %d in flight, "
+                                + "%d x %d s runs after %d s warm-up, %d cores here%n", config.name(), config.nodes().size(), config.replicaCount(),
+                        config.pgCount(), Sizes.format(size), image, Sizes.format(grainSize), inflight, runs, seconds, warmup,
+                        Runtime.getRuntime().availableProcessors());
+                try {
+                    bench(ds, null);
+                } finally {
+                    // The bench's vdisk goes whatever happened: it is scratch data on the operator's cluster.
+                    ds.purgeSnapshots(image);
+                    ds.remove(image);
+                    out.println("removed vdisk " + image);
+                }
+            }
+            return 0;
+        }
         deleteTree(data);
         VdiskStore.Options defaults = VdiskStore.Options.defaults();
         VdiskStore.Options options = new VdiskStore.Options(cache, ioThreads == null ? defaults.ioThreads() : ioThreads);
@@ -63,48 +92,71 @@ public final class BenchCommand implements Callable<Integer> {
                 Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
                 Runtime.getRuntime().availableProcessors());
         try (VdiskStore store = VdiskStore.open(data, options)) {
-            store.create("bench", size, 512, Math.toIntExact(grainSize));
-            try (Vdisk disk = store.open("bench")) {
-                long t0 = System.nanoTime();
-                run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));
-                out.printf(Locale.ROOT, "prepare: wrote %s sequentially in %.1f s%n", Sizes.format(size), (System.nanoTime() - t0) / 1e9);
-                if (snapshotFirst) {
-                    store.createSnapshot("bench", "first");
-                    out.println("(snapshot taken first: every grain lies below the head epoch)");
-                }
-                if (wanted("randread")) {
-                    measure(disk, Workload.RANDREAD);
-                }
-                if (wanted("randread-snap")) {
-                    // Every grain now lives below the head epoch: reads take the seek path.
-                    store.createSnapshot("bench", "before-read");
-                    out.println("(snapshot taken: reads below go through the floor seek)");
-                    measure(disk, Workload.RANDREAD);
-                    store.removeSnapshot("bench", "before-read");
-                }
-                if (wanted("randwrite")) {
-                    measure(disk, Workload.RANDWRITE);
-                }
-                if (wanted("seqwrite")) {
-                    measure(disk, Workload.SEQWRITE);
-                }
-                if (wanted("seqread")) {
-                    measure(disk, Workload.SEQREAD);
-                }
-                if (rocksdbStats) {
-                    out.println(store.blockStoreStats());
-                }
-                if (wanted("snapshot")) {
-                    snapshots(store, disk);
-                }
-                if (wanted("diff")) {
-                    diffs(store, disk);
-                }
-            }
+            bench(new Datastore.Local(store), store);
         } finally {
             deleteTree(data);
         }
         return 0;
+    }
+
+    /** Engine-only options are refused with {@code --cluster}, naming them. */
+    private void checkOptions() {
+        var parsed = spec.commandLine().getParseResult();
+        if (inflight < 1 || runs < 1 || seconds < 1 || warmup < 0 || size < (1 << 20)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "--inflight %d, --runs %d, --seconds %d, --warmup %d, --size %d (expected: >= 1, >= 1, >= 1, >= 0, >= 1M)",
+                    inflight, runs, seconds, warmup, size));
+        }
+        if (cluster == null) {
+            return;
+        }
+        for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats")) {
+            if (parsed.hasMatchedOption(engineOnly)) {
+                throw new IllegalArgumentException(engineOnly + ": not with --cluster (expected: one of them; " + engineOnly + " is for the local engine)");
+            }
+        }
+    }
+
+    /** Prepares vdisk {@link #image} on {@code ds} and runs the wanted workloads; {@code store} (local engine) or null. */
+    private void bench(Datastore ds, VdiskStore store) throws InterruptedException {
+        ds.create(image, size, 512, Math.toIntExact(grainSize));
+        try (BlockDevice disk = ds.open(image)) {
+            long t0 = System.nanoTime();
+            run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));
+            out.printf(Locale.ROOT, "prepare: wrote %s sequentially in %.1f s%n", Sizes.format(size), (System.nanoTime() - t0) / 1e9);
+            if (snapshotFirst) {
+                ds.createSnapshot(image, "first");
+                out.println("(snapshot taken first: every grain lies below the head epoch)");
+            }
+            if (wanted("randread")) {
+                measure(disk, Workload.RANDREAD);
+            }
+            if (wanted("randread-snap")) {
+                // Every grain now lives below the head epoch: reads take the seek path.
+                ds.createSnapshot(image, "before-read");
+                out.println("(snapshot taken: reads below go through the floor seek)");
+                measure(disk, Workload.RANDREAD);
+                ds.removeSnapshot(image, "before-read");
+            }
+            if (wanted("randwrite")) {
+                measure(disk, Workload.RANDWRITE);
+            }
+            if (wanted("seqwrite")) {
+                measure(disk, Workload.SEQWRITE);
+            }
+            if (wanted("seqread")) {
+                measure(disk, Workload.SEQREAD);
+            }
+            if (rocksdbStats && store != null) {
+                out.println(store.blockStoreStats());
+            }
+            if (wanted("snapshot")) {
+                snapshots(ds, disk);
+            }
+            if (wanted("diff")) {
+                diffs(ds, disk);
+            }
+        }
     }
 
     private boolean wanted(String name) {
@@ -125,7 +177,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     record Result(double iops, double mibPerSec, Histogram latency) {}
 
-    private void measure(Vdisk disk, Workload w) throws InterruptedException {
+    private void measure(BlockDevice disk, Workload w) throws InterruptedException {
         run(disk, w, TimeUnit.SECONDS.toNanos(warmup), Long.MAX_VALUE);
         List<Result> results = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
@@ -141,7 +193,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** Runs {@code w} for {@code durationNs} or {@code opsMax} operations, {@link #inflight} at a time. */
-    private Result run(Vdisk disk, Workload w, long durationNs, long opsMax) throws InterruptedException {
+    private Result run(BlockDevice disk, Workload w, long durationNs, long opsMax) throws InterruptedException {
         long blocksPerIo = w.ioBytes / 512;
         long slots = size / w.ioBytes;
         AtomicLong issued = new AtomicLong();
@@ -189,25 +241,25 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** Snapshot create latency on a vdisk with {@code size} written, with writes between snapshots. */
-    private void snapshots(VdiskStore store, Vdisk disk) throws InterruptedException {
+    private void snapshots(Datastore ds, BlockDevice disk) throws InterruptedException {
         List<Double> ms = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             run(disk, Workload.RANDWRITE, Long.MAX_VALUE, 1000);
             long t = System.nanoTime();
-            store.createSnapshot("bench", "lat" + i);
+            ds.createSnapshot(image, "lat" + i);
             ms.add((System.nanoTime() - t) / 1e6);
         }
         ms.sort(Double::compare);
         out.printf(Locale.ROOT, "snapshot create (%s written, 20 snapshots): median %.2f ms, max %.2f ms%n", Sizes.format(size),
                 ms.get(ms.size() / 2), ms.get(ms.size() - 1));
-        store.purgeSnapshots("bench");
+        ds.purgeSnapshots(image);
     }
 
     /** Diff cost against the fraction of grains changed between two snapshots. */
-    private void diffs(VdiskStore store, Vdisk disk) throws InterruptedException {
+    private void diffs(Datastore ds, BlockDevice disk) throws InterruptedException {
         long grains = size / 4096;
         for (double fraction : new double[] {0.001, 0.01, 0.1}) {
-            store.createSnapshot("bench", "a");
+            ds.createSnapshot(image, "a");
             long writes = Math.max(1, (long) (grains * fraction));
             SplittableRandom rnd = new SplittableRandom(3);
             byte[] payload = new byte[4096];
@@ -215,19 +267,19 @@ public final class BenchCommand implements Callable<Integer> {
                 rnd.nextBytes(payload);
                 disk.write(rnd.nextLong(grains) * 8, ByteBuffer.wrap(payload), false).join();
             }
-            store.createSnapshot("bench", "b");
+            ds.createSnapshot(image, "b");
             List<Double> ms = new ArrayList<>();
             long changed = 0;
             for (int i = 0; i < Math.max(3, runs); i++) {
                 long t = System.nanoTime();
-                List<Extent> extents = store.diff("bench", "a", "b");
+                List<Extent> extents = ds.diff(image, "a", "b");
                 ms.add((System.nanoTime() - t) / 1e6);
                 changed = extents.stream().mapToLong(Extent::lengthBytes).sum();
             }
             ms.sort(Double::compare);
             out.printf(Locale.ROOT, "diff a..b with %5.1f%% of grains written (%d writes, %s changed): median %.1f ms%n",
                     fraction * 100, writes, Sizes.format(changed), ms.get(ms.size() / 2));
-            store.purgeSnapshots("bench");
+            ds.purgeSnapshots(image);
         }
     }
 

@@ -66,6 +66,31 @@ class VdiskClusterCliTest {
     }
 
     /**
+     * {@code basalt bench --cluster}: the engine's workloads against the cluster through its
+     * client, on a vdisk it creates and removes; an existing name and engine-only options are
+     * refused, naming them. (Speed is not asserted: only that every workload ran and reported.)
+     */
+    @Test
+    void benchRunsAgainstAClusterAndRemovesItsVdisk() throws Exception {
+        startNode();
+        ok("vdisk", "create", "web", "-s", "16M");
+        String out = ok("bench", "--size", "8M", "--seconds", "1", "--warmup", "0", "--runs", "1", "--only", "randwrite,randread,snapshot,diff").out();
+        assertTrue(out.startsWith("basalt bench: cluster c (1 nodes, 1 replicas, 3 placement groups), 8 MiB vdisk bench,"), out);
+        for (String line : new String[] {"prepare: wrote 8 MiB sequentially", "randwrite MEDIAN:", "randread  MEDIAN:",
+                "snapshot create (8 MiB written, 20 snapshots): median", "diff a..b with  10.0% of grains written", "removed vdisk bench"}) {
+            assertTrue(out.contains(line), "missing '" + line + "' in:\n" + out);
+        }
+        assertTrue(out.matches("(?s).*randwrite run 1: +[1-9][0-9]* IOPS.*"), out);
+        assertEquals("web", ok("vdisk", "ls").out().strip(), "bench removed its vdisk and only its vdisk");
+
+        CliResult taken = refused("bench", "--image", "web", "--size", "8M");
+        assertTrue(taken.err().contains("--image: web exists on the cluster (expected: a new name; bench creates and removes it)"), taken.err());
+        CliResult engineOnly = refused("bench", "--io-threads", "2");
+        assertTrue(engineOnly.err().contains("--io-threads: not with --cluster"), engineOnly.err());
+        assertEquals("web", ok("vdisk", "ls").out().strip(), "a refused bench touches nothing");
+    }
+
+    /**
      * {@code basalt target} and {@code basalt serve} with {@code --cluster}: targets.json beside
      * the cluster file, LUNs checked against the cluster's vdisks, and {@code serve} (its own
      * process, a gateway to the cluster) exporting them: QEMU's iSCSI client writes through it and
