@@ -30,8 +30,9 @@ import io.basalt.vdisk.BlockDeviceException;
 
 /**
  * Chaos with a checked history: two clients (two "hosts") with three closed-loop workers each
- * read and write 16 registers (4 KiB blocks in different stripes, so different placement
- * groups) of one vdisk, while a nemesis kills the leader of a random group (a PG or the meta
+ * read and write 16 registers (16 KiB, four grains, in different stripes, so different placement
+ * groups; written with atomic writes, so a read that sees two values is a torn atomic write) of
+ * one vdisk, while a nemesis kills the leader of a random group (a PG or the meta
  * group) or a random node and restarts it, cuts a group's leader off from the other nodes
  * (a minority partition, {@link Partitions}) or cuts only its outgoing messages (it still hears
  * the others' votes), or kills two of the three nodes at once (no quorum anywhere) and restarts
@@ -55,7 +56,8 @@ import io.basalt.vdisk.BlockDeviceException;
  */
 class ChaosHistoryTest {
     private static final int BLOCK = 512;
-    private static final int REGISTER_BYTES = 4096;
+    /** Four grains: every write is an atomic write of several grains, and every read checks it whole. */
+    private static final int REGISTER_BYTES = 16384;
     private static final int REGISTERS = 16;
     private static final int CLIENTS = 2;
     private static final int WORKERS_PER_CLIENT = 3;
@@ -84,7 +86,7 @@ class ChaosHistoryTest {
         }
     }
 
-    /** Register {@code i}: 4 KiB in stripe {@code i} (stripes are 1 MiB), at a different offset in each. */
+    /** Register {@code i}: 16 KiB in stripe {@code i} (stripes are 1 MiB), at a different offset in each, inside its first atomic window. */
     private static long lbaOf(int register) {
         return ((long) register * (1 << 20) + (register % 4) * REGISTER_BYTES) / BLOCK;
     }
@@ -146,7 +148,7 @@ class ChaosHistoryTest {
                             long value = (writer << 40) | ++seq;
                             long t0 = System.nanoTime();
                             try {
-                                disk.write(lbaOf(register), encode(value), false).get();
+                                disk.writeAtomic(lbaOf(register), encode(value), false).get();
                                 history.add(new Op(register, true, value, t0, System.nanoTime(), Outcome.OK));
                             } catch (ExecutionException | InterruptedException e) {
                                 history.add(new Op(register, true, value, t0, Long.MAX_VALUE, Outcome.UNKNOWN));
