@@ -72,10 +72,11 @@ final class ClusterUp implements AutoCloseable {
         ProcessHandle.of(nodePids.get(id)).ifPresent(ProcessHandle::destroyForcibly);
     }
 
-    /** Starts node {@code id} again on its data, as an operator would after a kill. */
+    /** Starts node {@code id} again on its data, as an operator would after a kill; a later {@link #kill} stops this process. */
     void restart(int id) throws IOException {
-        basalt("node", "--config", dir.resolve("cluster.json").toString(), "--id", Integer.toString(id),
+        Process p = basalt("node", "--config", dir.resolve("cluster.json").toString(), "--id", Integer.toString(id),
                 "--data", dir.resolve("node-" + id).toString());
+        nodePids.put(id, p.pid());
     }
 
     /** {@code basalt ARGS}, stopped by {@link #close}; its output goes to a log file unless it is {@code cluster ...}. */
