@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,6 +58,9 @@ public final class BenchCommand implements Callable<Integer> {
     boolean rocksdbStats;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
+
+    /** A run fails when no I/O completes for this long; a cluster's I/O timeout is 30 s by default. */
+    private static final java.time.Duration STALL = java.time.Duration.ofSeconds(120);
 
     private PrintWriter out;
 
@@ -210,27 +214,40 @@ public final class BenchCommand implements Callable<Integer> {
         for (int q = 0; q < inflight; q++) {
             SplittableRandom rnd = new SplittableRandom(q * 7919L + 1);
             Runnable[] next = new Runnable[1];
+            // One I/O slot. It loops while its I/Os complete on this thread (the engine answers
+            // small I/O inline when it can) and only continues from a callback when one is still
+            // running: continuing from every completion recursed until the stack overflowed, the
+            // error vanished inside the future, and the run waited forever (seen on the engine).
             next[0] = () -> {
-                if (stop.get() || System.nanoTime() - deadline >= 0 && deadline != Long.MAX_VALUE || issued.incrementAndGet() > opsMax || failure.get() != null) {
-                    finished.countDown();
-                    return;
-                }
-                long slot = w == Workload.SEQWRITE || w == Workload.SEQREAD ? seqCursor.getAndIncrement() % slots : rnd.nextLong(slots);
-                long lba = slot * blocksPerIo;
-                long t = System.nanoTime();
-                var f = w.write ? disk.write(lba, ByteBuffer.wrap(payload), false) : disk.read(lba, (int) blocksPerIo);
-                f.whenComplete((ok, err) -> {
-                    if (err != null) {
-                        failure.compareAndSet(null, err);
+                while (true) {
+                    if (stop.get() || System.nanoTime() - deadline >= 0 && deadline != Long.MAX_VALUE || issued.incrementAndGet() > opsMax || failure.get() != null) {
+                        finished.countDown();
+                        return;
                     }
-                    latency.recordValue(Math.max(1, System.nanoTime() - t));
-                    done.incrementAndGet();
-                    next[0].run();
-                });
+                    long slot = w == Workload.SEQWRITE || w == Workload.SEQREAD ? seqCursor.getAndIncrement() % slots : rnd.nextLong(slots);
+                    long lba = slot * blocksPerIo;
+                    long t = System.nanoTime();
+                    CompletableFuture<?> f;
+                    try {
+                        f = w.write ? disk.write(lba, ByteBuffer.wrap(payload), false) : disk.read(lba, (int) blocksPerIo);
+                    } catch (RuntimeException e) {
+                        failure.compareAndSet(null, e);
+                        finished.countDown();
+                        return;
+                    }
+                    if (!f.isDone()) {
+                        f.whenComplete((ok, err) -> {
+                            completed(err, t, failure, latency, done);
+                            next[0].run();
+                        });
+                        return;
+                    }
+                    completed(f.isCompletedExceptionally() ? f.exceptionNow() : null, t, failure, latency, done);
+                }
             };
             next[0].run();
         }
-        finished.await();
+        awaitSlots(finished, done, disk);
         stop.set(true);
         if (failure.get() != null) {
             throw new IllegalStateException("bench I/O failed: " + failure.get().getMessage(), failure.get());
@@ -238,6 +255,30 @@ public final class BenchCommand implements Callable<Integer> {
         double secs = (System.nanoTime() - start) / 1e9;
         double iops = done.get() / secs;
         return new Result(iops, iops * w.ioBytes / (1 << 20), latency);
+    }
+
+    private static void completed(Throwable err, long startNanos, AtomicReference<Throwable> failure, ConcurrentHistogram latency, AtomicLong done) {
+        if (err != null) {
+            failure.compareAndSet(null, err);
+        }
+        latency.recordValue(Math.max(1, System.nanoTime() - startNanos));
+        done.incrementAndGet();
+    }
+
+    /** Waits for every slot to finish; fails when no I/O has completed for {@link #STALL} (a hung device, not a slow one). */
+    private void awaitSlots(CountDownLatch finished, AtomicLong done, BlockDevice disk) throws InterruptedException {
+        long seen = -1;
+        long progressNanos = System.nanoTime();
+        while (!finished.await(1, TimeUnit.SECONDS)) {
+            long now = System.nanoTime();
+            if (done.get() != seen) {
+                seen = done.get();
+                progressNanos = now;
+            } else if (now - progressNanos > STALL.toNanos()) {
+                throw new IllegalStateException("bench: no I/O completed for " + STALL.toSeconds() + " s (" + finished.getCount() + " of "
+                        + inflight + " I/O slots waiting) on vdisk " + disk.name());
+            }
+        }
     }
 
     /** Snapshot create latency on a vdisk with {@code size} written, with writes between snapshots. */
