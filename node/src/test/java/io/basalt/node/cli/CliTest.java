@@ -143,6 +143,27 @@ class CliTest {
         assertTrue(portal.err().contains("portal: 'localhost' (expected: HOST:PORT"), portal.err());
     }
 
+    /**
+     * {@code basalt bench} on the engine runs every I/O workload to the end and reports it; it
+     * once hung on its first workload (slots recursing from inline completions). Speed is not
+     * asserted; the bound is for the hang.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void benchOnTheEngineRunsEveryWorkloadAndCleansUp() {
+        Path scratch = dir.resolve("bench");
+        CliResult r = CliResult.run("bench", "--data", scratch.toString(), "--size", "8M", "--seconds", "1", "--warmup", "1", "--runs", "1",
+                "--only", "randread,randwrite,seqwrite,seqread");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        for (String w : new String[] {"randread  MEDIAN:", "randwrite MEDIAN:", "seqwrite  MEDIAN:", "seqread   MEDIAN:"}) {
+            assertTrue(r.out().contains(w), "missing '" + w + "' in:\n" + r.out());
+        }
+        assertTrue(!Files.exists(scratch), "the scratch store is removed");
+        CliResult bad = CliResult.run("bench", "--data", scratch.toString(), "--inflight", "0");
+        assertEquals(1, bad.exit(), bad.out() + bad.err());
+        assertTrue(bad.err().contains("--inflight 0"), bad.err());
+    }
+
     @Test
     void demoRunsEndToEndAndCanRunAgain() {
         for (int i = 0; i < 2; i++) {
