@@ -209,6 +209,11 @@ public final class ClusterVdisk implements BlockDevice {
             return failed("atomic write: lba " + lba + ", " + data.remaining() + " bytes (expected: whole grains of " + atomicWriteUnitBytes()
                     + " bytes, grain-aligned, inside one aligned window of " + max + " bytes) vdisk=" + name());
         }
+        // What makes it atomic: write() sends it as one piece. A second piece here is a bug in the cutting.
+        int pieces = blocks == 0 ? 1 : pieces(lba, blocks).size();
+        if (pieces != 1) {
+            throw new IllegalStateException("atomic write at lba " + lba + " of " + blocks + " blocks cut into " + pieces + " pieces vdisk=" + name());
+        }
         return write(lba, data, fua);
     }
 
