@@ -69,16 +69,13 @@ class GuestBootTest {
     private static final int PAYLOAD_BLOCK_COUNT = 256;
     private static final long MARKER_LBA = HEADER_LBA + 4096;
     private static final int IMAGE_WRITE_BLOCK_COUNT_MAX = 2048;
-    private static final String KERNEL_COMMAND_LINE = "console=ttyS0 panic=-1 loglevel=4";
     /** A TCG boot of this kernel and initramfs takes 10-30 s here; the machine is shared. */
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(300);
     private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
-    /** Loaded in this order (each after its own dependencies) unless built into the kernel. */
     private static final Path SYSLINUX_MBR = Path.of("/usr/lib/syslinux/mbr/mbr.bin");
 
     private static final Pattern GUEST_OK = Pattern.compile("BASALT-GUEST-OK nonce=(\\S+) sha256=(\\S+)");
-    private static final Pattern GUEST_FAIL = Pattern.compile("BASALT-GUEST-FAIL[^\\r\\n]*");
     private static final Pattern SYSLINUX_LOADED_KERNEL = Pattern.compile("SYSLINUX \\S+ .*\\R(?s:.*)Loading /vmlinuz\\.+ ?ok");
 
     @TempDir
@@ -110,7 +107,7 @@ class GuestBootTest {
         Path initrd = buildInitramfs(kernel);
 
         bootGuest(qemu, disk -> { }, List.of("-kernel", kernel.image().toString(), "-initrd", initrd.toString(),
-                "-append", KERNEL_COMMAND_LINE));
+                "-append", GuestImage.KERNEL_COMMAND_LINE));
     }
 
     /** What the test puts on the vdisk besides the guest's data (boot code, or nothing). */
@@ -213,7 +210,7 @@ class GuestBootTest {
                   LINUX /vmlinuz
                   INITRD /initrd.img
                   APPEND %s
-                """.formatted(KERNEL_COMMAND_LINE), StandardCharsets.US_ASCII);
+                """.formatted(GuestImage.KERNEL_COMMAND_LINE), StandardCharsets.US_ASCII);
         long sizeKib = BOOT_PARTITION_BLOCK_COUNT * BLOCK_SIZE_BYTES / 1024;
         // -h: hidden sectors, the partition's start, which the boot sector needs to find itself.
         tool("mkfs.fat", "dosfstools", "-C", "-F", "16", "-h", Long.toString(BOOT_PARTITION_LBA), "-n", "BASALTBOOT",
@@ -271,11 +268,7 @@ class GuestBootTest {
         Path console = tmp.resolve("console.log");
         Path qemuLog = tmp.resolve("qemu.log");
         Files.createFile(console);
-        List<String> command = new ArrayList<>(List.of(qemu,
-                "-accel", "tcg", "-m", "256", "-smp", "1",
-                "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                "-serial", "file:" + console,
-                "-drive", "file=" + url + ",format=raw,if=virtio"));
+        List<String> command = GuestImage.qemuCommand(qemu, console, url);
         command.addAll(bootArgs);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(qemuLog.toFile()).start();
         try {
@@ -285,7 +278,7 @@ class GuestBootTest {
                 if (GUEST_OK.matcher(text).find()) {
                     return text;
                 }
-                Matcher fail = GUEST_FAIL.matcher(text);
+                Matcher fail = GuestImage.GUEST_FAIL.matcher(text);
                 if (fail.find()) {
                     throw new AssertionError("guest reported: " + fail.group() + diagnostics(console, qemuLog));
                 }
@@ -314,20 +307,7 @@ class GuestBootTest {
      * reason and powers off, so the test fails at once with that reason rather than timing out.
      */
     static String initScript(List<String> moduleFiles) {
-        return """
-                #!/bin/busybox sh
-                /bin/busybox --install -s /bin
-                export PATH=/bin
-                mount -t proc proc /proc
-                mount -t sysfs sysfs /sys
-                mount -t devtmpfs devtmpfs /dev
-                fail() { echo "BASALT-GUEST-FAIL $*"; sync; poweroff -f; sleep 60; }
-                for m in %s; do insmod /lib/modules/$m || fail "insmod $m"; done
-                i=0
-                while [ ! -b /dev/vda ]; do
-                  i=$((i + 1)); [ $i -gt 300 ] && fail "no /dev/vda after 30 s"
-                  sleep 0.1
-                done
+        return GuestImage.initPrelude(moduleFiles) + """
                 set -- $(dd if=/dev/vda bs=512 skip=%d count=1 iflag=direct 2>/dev/null | head -n 1)
                 [ "$1 $2" = "BASALT-GUEST-DISK v1" ] || fail "header: '$1 $2' (expected: 'BASALT-GUEST-DISK v1')"
                 nonce=${3#nonce=}; lba=${4#payload_lba=}; blocks=${5#payload_blocks=}
@@ -342,7 +322,7 @@ class GuestBootTest {
                 sync
                 poweroff -f
                 sleep 60
-                """.formatted(String.join(" ", moduleFiles), HEADER_LBA);
+                """.formatted(HEADER_LBA);
     }
 
     private static String sha256(byte[] data) {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -28,7 +29,49 @@ public final class GuestImage {
     /** Debian's busybox-static. */
     public static final Path BUSYBOX = Path.of("/bin/busybox");
 
+    /** Serial console, no reboot loop on a panic, kernel errors (KERN_ERR and worse, e.g. I/O errors) on the console. */
+    public static final String KERNEL_COMMAND_LINE = "console=ttyS0 panic=-1 loglevel=4";
+    /** What a guest's /init prints (from {@link #initPrelude}'s {@code fail}) when a step goes wrong, before it powers off. */
+    public static final Pattern GUEST_FAIL = Pattern.compile("BASALT-GUEST-FAIL[^\\r\\n]*");
+
     private GuestImage() {}
+
+    /**
+     * QEMU under TCG ({@code /dev/kvm} hangs here) with one small CPU, no devices but the serial
+     * console (to {@code console}) and one virtio disk at {@code driveUrl} (an {@code iscsi://}
+     * URL: QEMU's own initiator); the caller adds how to boot.
+     */
+    public static List<String> qemuCommand(String qemu, Path console, String driveUrl) {
+        return new ArrayList<>(List.of(qemu, "-accel", "tcg", "-m", "256", "-smp", "1",
+                "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                "-serial", "file:" + console,
+                "-drive", "file=" + driveUrl + ",format=raw,if=virtio"));
+    }
+
+    /**
+     * The start of a guest's /init (busybox ash): busybox's applets, /proc, /sys, /dev, /tmp, a
+     * {@code fail} function that prints BASALT-GUEST-FAIL with the reason and powers off (so a
+     * test fails at once with that reason rather than timing out), the modules loaded in order,
+     * and a wait for /dev/vda. The caller's steps follow.
+     */
+    public static String initPrelude(List<String> moduleFiles) {
+        return """
+                #!/bin/busybox sh
+                /bin/busybox --install -s /bin
+                export PATH=/bin
+                mount -t proc proc /proc
+                mount -t sysfs sysfs /sys
+                mount -t devtmpfs devtmpfs /dev
+                mkdir -p /tmp
+                fail() { echo "BASALT-GUEST-FAIL $*"; sync; poweroff -f; sleep 60; }
+                for m in %s; do insmod /lib/modules/$m || fail "insmod $m"; done
+                i=0
+                while [ ! -b /dev/vda ]; do
+                  i=$((i + 1)); [ $i -gt 300 ] && fail "no /dev/vda after 30 s"
+                  sleep 0.1
+                done
+                """.formatted(String.join(" ", moduleFiles));
+    }
 
     /** An initramfs of {@link #BUSYBOX}, {@code kernel}'s virtio disk modules and the {@code init} script made of their names. */
     public static byte[] virtioDiskInitramfs(Kernel kernel, Function<List<String>, String> init) throws IOException {

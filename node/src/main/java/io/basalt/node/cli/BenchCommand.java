@@ -78,6 +78,8 @@ public final class BenchCommand implements Callable<Integer> {
                                 + "%d x %d s runs after %d s warm-up, %d cores here%n", config.name(), config.nodes().size(), config.replicaCount(),
                         config.pgCount(), Sizes.format(size), image, Sizes.format(grainSize), inflight, runs, seconds, warmup,
                         Runtime.getRuntime().availableProcessors());
+                // Created before the try: a create that fails leaves nothing to remove (and must not remove a namesake).
+                ds.create(image, size, 512, Math.toIntExact(grainSize));
                 try {
                     bench(ds, null);
                 } finally {
@@ -96,6 +98,7 @@ public final class BenchCommand implements Callable<Integer> {
                 Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
                 Runtime.getRuntime().availableProcessors());
         try (VdiskStore store = VdiskStore.open(data, options)) {
+            store.create(image, size, 512, Math.toIntExact(grainSize));
             bench(new Datastore.Local(store), store);
         } finally {
             deleteTree(data);
@@ -121,9 +124,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Prepares vdisk {@link #image} on {@code ds} and runs the wanted workloads; {@code store} (local engine) or null. */
+    /** Prepares the new, empty vdisk {@link #image} on {@code ds} and runs the wanted workloads; {@code store} (local engine) or null. */
     private void bench(Datastore ds, VdiskStore store) throws InterruptedException {
-        ds.create(image, size, 512, Math.toIntExact(grainSize));
         try (BlockDevice disk = ds.open(image)) {
             long t0 = System.nanoTime();
             run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));

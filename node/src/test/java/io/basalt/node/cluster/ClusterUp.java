@@ -50,7 +50,8 @@ final class ClusterUp implements AutoCloseable {
             while (c.url == null && System.nanoTime() < deadline && up.isAlive()) {
                 Thread.sleep(200);
             }
-            assertNotNull(c.url, "cluster up did not print its iscsi:// URL within " + STARTUP_SECONDS + " s");
+            assertNotNull(c.url, () -> up.isAlive() ? "cluster up did not print its iscsi:// URL within " + STARTUP_SECONDS + " s"
+                    : "cluster up exited with " + up.exitValue() + " before printing its iscsi:// URL (its output is above, prefixed [cluster up])");
             assertEquals(3, c.nodePids.size(), "node pids printed: " + c.nodePids);
             return c;
         } catch (Exception | Error e) {

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -45,7 +44,6 @@ class GuestOnClusterProcessTest {
     private static final int SLOTS = 24;
     private static final Pattern ROUND = Pattern.compile("BASALT-GUEST-ROUND (\\d+) ok");
     private static final Pattern GUEST_OK = Pattern.compile("BASALT-GUEST-OK rounds=(\\d+) slots=(\\d+)");
-    private static final Pattern GUEST_FAIL = Pattern.compile("BASALT-GUEST-FAIL[^\\r\\n]*");
 
     @TempDir
     Path dir;
@@ -64,11 +62,9 @@ class GuestOnClusterProcessTest {
             Path console = dir.resolve("console.log");
             Path qemuLog = dir.resolve("qemu.log");
             Files.createFile(console);
-            Process guest = cluster.track(new ProcessBuilder(qemu, "-accel", "tcg", "-m", "256", "-smp", "1",
-                    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial", "file:" + console,
-                    "-drive", "file=" + cluster.url() + ",format=raw,if=virtio",
-                    "-kernel", kernel.image().toString(), "-initrd", initrd.toString(), "-append", "console=ttyS0 panic=-1 loglevel=4")
-                    .redirectErrorStream(true).redirectOutput(qemuLog.toFile()).start());
+            List<String> command = GuestImage.qemuCommand(qemu, console, cluster.url());
+            command.addAll(List.of("-kernel", kernel.image().toString(), "-initrd", initrd.toString(), "-append", GuestImage.KERNEL_COMMAND_LINE));
+            Process guest = cluster.track(new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(qemuLog.toFile()).start());
             Watch watch = new Watch(guest, console, qemuLog);
 
             int round = watch.awaitRound(ROUNDS_BETWEEN_FAULTS);
@@ -139,7 +135,7 @@ class GuestOnClusterProcessTest {
 
         void check() throws IOException {
             String text = text();
-            Matcher fail = GUEST_FAIL.matcher(text);
+            Matcher fail = GuestImage.GUEST_FAIL.matcher(text);
             assertFalse(fail.find(), () -> "guest reported: " + fail.group() + diagnostics());
             assertFalse(text.contains("I/O error"), () -> "the guest's kernel logged an I/O error" + diagnostics());
             assertTrue(guest.isAlive() || GUEST_OK.matcher(text).find(), () -> "qemu exited with " + guest.exitValue() + diagnostics());
@@ -165,25 +161,7 @@ class GuestOnClusterProcessTest {
      * and checked against the sum its last round recorded. A step that fails prints FAIL and powers off.
      */
     static String initScript(List<String> moduleFiles) {
-        List<String> slots = new ArrayList<>();
-        for (int i = 0; i < SLOTS; i++) {
-            slots.add(Integer.toString(i));
-        }
-        return """
-                #!/bin/busybox sh
-                /bin/busybox --install -s /bin
-                export PATH=/bin
-                mount -t proc proc /proc
-                mount -t sysfs sysfs /sys
-                mount -t devtmpfs devtmpfs /dev
-                mkdir -p /tmp
-                fail() { echo "BASALT-GUEST-FAIL $*"; sync; poweroff -f; sleep 60; }
-                for m in %s; do insmod /lib/modules/$m || fail "insmod $m"; done
-                i=0
-                while [ ! -b /dev/vda ]; do
-                  i=$((i + 1)); [ $i -gt 300 ] && fail "no /dev/vda after 30 s"
-                  sleep 0.1
-                done
+        return GuestImage.initPrelude(moduleFiles) + """
                 round=0
                 while :; do
                   round=$((round + 1))
@@ -200,7 +178,7 @@ class GuestOnClusterProcessTest {
                   [ "$mark" = "EEEEEEEE" ] && break
                 done
                 n=0
-                for slot in %s; do
+                for slot in $(seq 0 %d); do
                   [ -f /tmp/sum.$slot ] || continue
                   got=$(dd if=/dev/vda bs=65536 skip=$(( 16 + slot * 16 )) count=16 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
                   [ "$got" = "$(cat /tmp/sum.$slot)" ] || fail "at the end: slot $slot sha256=$got (expected: $(cat /tmp/sum.$slot))"
@@ -210,6 +188,6 @@ class GuestOnClusterProcessTest {
                 sync
                 poweroff -f
                 sleep 60
-                """.formatted(String.join(" ", moduleFiles), SLOTS, String.join(" ", slots));
+                """.formatted(SLOTS, SLOTS - 1);
     }
 }
