@@ -19,9 +19,6 @@ import io.basalt.vdisk.store.Usage;
 import io.basalt.vdisk.store.Vdisk;
 import io.basalt.vdisk.store.VdiskInfo;
 import io.basalt.vdisk.store.VdiskStore;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -166,8 +163,7 @@ public final class DemoCommand implements Callable<Integer> {
         Semaphore slots = new Semaphore(INFLIGHT);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Random rnd = new Random(seed);
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(length >> 20).setUnit(" MiB", 1)
-                .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
+        try (Progress bar = Progress.start(task, length >> 20, "MiB")) {
             for (long pos = offset; pos < offset + length && failure.get() == null; pos += chunk) {
                 byte[] data = new byte[(int) Math.min(chunk, offset + length - pos)];
                 rnd.nextBytes(data);

@@ -16,9 +16,6 @@ import io.basalt.vdisk.store.SnapshotInfo;
 import io.basalt.vdisk.store.Usage;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -203,13 +200,11 @@ public final class VdiskCommand {
             try (Datastore s = store.open()) {
                 Datastore.VdiskView v = s.info(name);
                 // The bar starts with the first progress report: a refusal prints no bar.
-                ProgressBar[] bar = {null};
+                Progress[] bar = {null};
                 try {
                     s.flatten(name, done -> {
                         if (bar[0] == null) {
-                            bar[0] = new ProgressBarBuilder().setTaskName("flatten " + name).setInitialMax(v.grainCount())
-                                    .setStyle(ProgressBarStyle.ASCII).setUnit(" grains", 1)
-                                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build();
+                            bar[0] = Progress.start("flatten " + name, v.grainCount(), "grains");
                         }
                         bar[0].stepTo(done);
                     });
