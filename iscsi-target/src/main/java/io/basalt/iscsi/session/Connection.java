@@ -110,9 +110,8 @@ public final class Connection extends ChannelInboundHandlerAdapter {
         }
         ctx.executor().execute(() -> {
             if (state.phase == Phase.FULL_FEATURE) {
-                Sequencer sn = state.sequencer;
-                ctx.writeAndFlush(new AsyncMessage(0, sn.statSn(), sn.expCmdSn(), sn.maxCmdSn(), AsyncMessage.EVENT_LOGOUT_REQUEST,
-                        0, 0, 0, state.params.defaultTime2Wait(), Unpooled.EMPTY_BUFFER));
+                ctx.writeAndFlush(new AsyncMessage(0, state.sequencer.current(), AsyncMessage.EVENT_LOGOUT_REQUEST, 0, 0, 0,
+                        state.params.defaultTime2Wait(), Unpooled.EMPTY_BUFFER));
             }
         });
     }

@@ -49,8 +49,7 @@ final class ControlRequests {
             return;
         }
         int echo = Math.min(n.data().readableBytes(), state.params.initiatorMaxRecvDataSegmentLength());
-        Sequencer sn = state.sequencer;
-        state.ctx.write(new NopIn(n.lun(), n.itt(), RESERVED, sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(),
+        state.ctx.write(new NopIn(n.lun(), n.itt(), RESERVED, state.sequencer.nextStatus(),
                 n.data().retainedSlice(n.data().readerIndex(), echo)));
     }
 
@@ -69,9 +68,7 @@ final class ControlRequests {
                 out.add(new Pair(p.key(), "NotUnderstood"));
             }
         }
-        Sequencer sn = state.sequencer;
-        state.ctx.write(new TextResponse(true, false, r.lun(), r.itt(), RESERVED, sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(),
-                boundedText(out)));
+        state.ctx.write(new TextResponse(true, false, r.lun(), r.itt(), RESERVED, state.sequencer.nextStatus(), boundedText(out)));
     }
 
     private List<Pair> sendTargets(String which) {
@@ -113,7 +110,7 @@ final class ControlRequests {
         }
         Sequencer sn = state.sequencer;
         if (r.reason() == 2) {
-            state.ctx.write(new LogoutResponse(2, r.itt(), sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(), 0, 0));
+            state.ctx.write(new LogoutResponse(2, r.itt(), sn.nextStatus(), 0, 0));
             return;
         }
         int response = r.reason() == 1 && r.cid() != login.cid() ? 1 : 0;
@@ -121,8 +118,8 @@ final class ControlRequests {
         List<CompletableFuture<?>> running = state.tasks.executions();
         CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> state.ctx.executor().execute(() -> {
             if (state.phase != ConnectionState.Phase.CLOSED) {
-                state.ctx.writeAndFlush(new LogoutResponse(response, r.itt(), sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(),
-                        state.params.defaultTime2Wait(), 0)).addListener(ChannelFutureListener.CLOSE);
+                state.ctx.writeAndFlush(new LogoutResponse(response, r.itt(), sn.nextStatus(), state.params.defaultTime2Wait(), 0))
+                        .addListener(ChannelFutureListener.CLOSE);
             }
         }));
     }
@@ -130,7 +127,6 @@ final class ControlRequests {
     /** Rejects {@code pdu} for {@code reason}, quoting its header. */
     void reject(int reason, Pdu pdu) {
         ByteBuf header = PduEncoder.header(state.ctx.alloc(), pdu, pdu.data().readableBytes(), false);
-        Sequencer sn = state.sequencer;
-        state.ctx.write(new Reject(reason, sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(), 0, header));
+        state.ctx.write(new Reject(reason, state.sequencer.nextStatus(), 0, header));
     }
 }

@@ -152,7 +152,7 @@ final class DataOutFlow {
             Task.Solicitation s = new Task.Solicitation(sn.nextTtt(), t.nextR2tOffset, len);
             t.solicitations.put(s.ttt, s);
             t.nextR2tOffset += len;
-            state.ctx.write(new R2t(t.lunField, t.itt, s.ttt, sn.statSn(), sn.expCmdSn(), sn.maxCmdSn(), t.r2tSn++, s.offset, len));
+            state.ctx.write(new R2t(t.lunField, t.itt, s.ttt, sn.current(), t.r2tSn++, s.offset, len));
         }
     }
 }

@@ -69,7 +69,7 @@ final class Liveness {
                 Sequencer sn = state.sequencer;
                 pingTtt = sn.nextTtt();
                 pingSentNanos = now;
-                state.ctx.writeAndFlush(new NopIn(0, RESERVED, pingTtt, sn.statSn(), sn.expCmdSn(), sn.maxCmdSn(), Unpooled.EMPTY_BUFFER));
+                state.ctx.writeAndFlush(new NopIn(0, RESERVED, pingTtt, sn.current(), Unpooled.EMPTY_BUFFER));
             }
         }
     }

@@ -2,9 +2,12 @@ package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.LoginRequest;
 import io.basalt.iscsi.pdu.LoginResponse;
+import io.basalt.iscsi.pdu.LoginStage;
+import io.basalt.iscsi.pdu.LoginStatus;
 import io.basalt.iscsi.pdu.PduDecoder;
 import io.basalt.iscsi.pdu.PduEncoder;
 import io.basalt.iscsi.pdu.ProtocolException;
+import io.basalt.iscsi.pdu.SessionId;
 import io.basalt.iscsi.pdu.TextKeys;
 import io.basalt.iscsi.pdu.TextKeys.Pair;
 import io.basalt.iscsi.scsi.LogicalUnit;
@@ -68,7 +71,7 @@ final class LoginPhase {
         if (loginText == null) {
             loginText = state.ctx.alloc().buffer();
             if (!loginStarted) {
-                isid = r.isid();
+                isid = r.session().isid();
                 cid = r.cid();
                 state.sequencer.start(r.cmdSn(), r.expStatSn());
                 loginStarted = true;
@@ -78,8 +81,8 @@ final class LoginPhase {
             throw new ProtocolException("login text: " + (loginText.readableBytes() + r.data().readableBytes()) + " bytes (expected: <= " + LOGIN_TEXT_BYTES_MAX + ")");
         }
         loginText.writeBytes(r.data(), r.data().readerIndex(), r.data().readableBytes());
-        if (r.cont()) {
-            sendLogin(r, new Login.Reply(false, r.csg(), r.csg(), List.of()), 0);
+        if (r.stage().cont()) {
+            sendLogin(r, new Login.Reply(LoginStage.stay(r.stage().csg()), List.of()), 0);
             return;
         }
         List<Pair> keys = TextKeys.parse(loginText);
@@ -99,18 +102,17 @@ final class LoginPhase {
 
     private void sendLogin(LoginRequest r, Login.Reply reply, int tsih) {
         ByteBuf text = TextKeys.format(state.ctx.alloc(), reply.keys());
-        Sequencer sn = state.sequencer;
-        state.ctx.writeAndFlush(new LoginResponse(reply.transit(), false, reply.csg(), reply.nsg(), 0, 0, isid, tsih, r.itt(),
-                sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(), 0, 0, text));
+        state.ctx.writeAndFlush(new LoginResponse(reply.stage(), 0, 0, new SessionId(isid, tsih), r.itt(),
+                state.sequencer.nextStatus(), LoginStatus.SUCCESS, text));
     }
 
     /** Answers with the refusal's status, then closes. */
     private void refuse(LoginRequest r, LoginException e) {
         log.info("login from {} refused ({}/{}): {}", state.peer(), e.statusClass(), e.statusDetail(), e.getMessage());
-        Sequencer sn = state.sequencer;
-        state.ctx.writeAndFlush(new LoginResponse(false, false, r.csg(), r.nsg(), 0, 0, isid, 0, r.itt(), sn.takeStatSn(),
-                sn.expCmdSn(), sn.maxCmdSn(), e.statusClass(), e.statusDetail(), Unpooled.EMPTY_BUFFER))
-                .addListener(ChannelFutureListener.CLOSE);
+        LoginStage stage = new LoginStage(false, false, r.stage().csg(), r.stage().nsg());
+        LoginStatus status = new LoginStatus(e.statusClass(), e.statusDetail());
+        state.ctx.writeAndFlush(new LoginResponse(stage, 0, 0, new SessionId(isid, 0), r.itt(), state.sequencer.nextStatus(),
+                status, Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE);
         state.phase = ConnectionState.Phase.CLOSED;
     }
 

@@ -2,6 +2,7 @@ package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.DataIn;
 import io.basalt.iscsi.pdu.Pdu;
+import io.basalt.iscsi.pdu.Residual;
 import io.basalt.iscsi.pdu.ScsiResponse;
 import io.basalt.iscsi.scsi.LogicalUnit;
 import io.basalt.iscsi.scsi.ScsiResult;
@@ -35,17 +36,13 @@ final class ResponseWriter {
         Residual residual = new Residual(wanted > edtl, wanted < edtl, (int) Math.min(Math.abs(wanted - edtl), Integer.MAX_VALUE));
         boolean collapse = toSend > 0 && !res.hasSense();
         int dataSn = toSend > 0 ? sendDataIn(t, in, toSend, collapse ? res : null, residual) : 0;
-        Sequencer sn = state.sequencer;
         if (!collapse) {
-            state.ctx.write(new ScsiResponse(false, false, residual.overflow, residual.underflow, 0, res.status(), t.itt,
-                    sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn(), dataSn, 0, residual.count, senseData(t, res)));
+            state.ctx.write(new ScsiResponse(0, res.status(), t.itt, state.sequencer.nextStatus(), dataSn, Residual.NONE,
+                    residual, senseData(t, res)));
         }
         if (flush) {
             state.ctx.flush();
         }
-    }
-
-    private record Residual(boolean overflow, boolean underflow, int count) {
     }
 
     /** Sends {@code toSend} bytes as Data-In PDUs; sequences end every MaxBurstLength bytes. Returns the PDU count. */
@@ -63,10 +60,9 @@ final class ResponseWriter {
                 boolean last = off + n == toSend;
                 boolean withStatus = last && status != null;
                 boolean endOfSequence = last || (off + n) % burst == 0;
-                state.ctx.write(new DataIn(endOfSequence, false, withStatus && residual.overflow, withStatus && residual.underflow,
-                        withStatus, withStatus ? status.status() : 0, t.lunField, t.itt, RESERVED,
-                        withStatus ? sn.takeStatSn() : sn.statSn(), sn.expCmdSn(), sn.maxCmdSn(), dataSn++, off,
-                        withStatus ? residual.count : 0, all.retainedSlice(off, n)));
+                DataIn.Status s = withStatus ? DataIn.Status.of(status.status(), residual) : DataIn.Status.NONE;
+                state.ctx.write(new DataIn(endOfSequence, false, t.lunField, t.itt, RESERVED,
+                        withStatus ? sn.nextStatus() : sn.current(), dataSn++, off, s, all.retainedSlice(off, n)));
                 off += n;
             }
             return dataSn;

@@ -1,6 +1,7 @@
 package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.Pdu;
+import io.basalt.iscsi.pdu.SequenceNumbers;
 import java.util.function.IntSupplier;
 
 /**
@@ -45,13 +46,14 @@ final class Sequencer {
         return false;
     }
 
-    /** The StatSN of the next status; {@link #takeStatSn()} uses it up. */
-    int statSn() {
-        return statSn;
+    /** The numbers for a PDU that carries a status: uses up a StatSN. */
+    SequenceNumbers nextStatus() {
+        return new SequenceNumbers(statSn++, expCmdSn, maxCmdSn());
     }
 
-    int takeStatSn() {
-        return statSn++;
+    /** The numbers for a PDU without a status (R2T, NOP-In ping, Data-In before the last): StatSN stays. */
+    SequenceNumbers current() {
+        return new SequenceNumbers(statSn, expCmdSn, maxCmdSn());
     }
 
     int expCmdSn() {

@@ -46,8 +46,7 @@ final class TaskManagement {
             if (state.phase == ConnectionState.Phase.CLOSED) {
                 return;
             }
-            Sequencer sn = state.sequencer;
-            var f = state.ctx.writeAndFlush(new TaskMgmtResponse(response, r.itt(), sn.takeStatSn(), sn.expCmdSn(), sn.maxCmdSn()));
+            var f = state.ctx.writeAndFlush(new TaskMgmtResponse(response, r.itt(), state.sequencer.nextStatus()));
             if (r.function() == TaskMgmtRequest.TARGET_COLD_RESET) {
                 f.addListener(ChannelFutureListener.CLOSE);
             }

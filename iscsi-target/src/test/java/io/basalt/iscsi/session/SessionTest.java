@@ -108,7 +108,7 @@ class SessionTest {
             assertEquals(i, d.dataSn());
             assertEquals(i * 1024, d.bufferOffset());
             assertEquals((i + 1) % 4 == 0, d.finalPdu(), "F bit every MaxBurstLength");
-            assertEquals(i == 15, d.hasStatus());
+            assertEquals(i == 15, d.status().present());
             read.writeBytes(d.data());
             d.release();
         }
@@ -159,8 +159,8 @@ class SessionTest {
         h.send(new ScsiCommand(false, true, false, false, 1, 0, 8, 0, h.cmdSn++, 0, tur, Unpooled.EMPTY_BUFFER));
         ScsiResponse r = h.receiveOne(ScsiResponse.class);
         assertEquals(8, r.itt());
-        assertEquals(h.cmdSn, r.expCmdSn());
-        assertTrue(r.maxCmdSn() - r.expCmdSn() == 15, "window of 16 commands");
+        assertEquals(h.cmdSn, r.sn().expCmdSn());
+        assertTrue(r.sn().maxCmdSn() - r.sn().expCmdSn() == 15, "window of 16 commands");
         r.release();
     }
 
@@ -229,11 +229,11 @@ class SessionTest {
     @Test
     void refusesAnUnknownTarget() {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
-        h.send(new io.basalt.iscsi.pdu.LoginRequest(true, false, 1, 3, 0, 0, 1, 0, 1, 0, 1, 0,
+        h.send(new io.basalt.iscsi.pdu.LoginRequest(new io.basalt.iscsi.pdu.LoginStage(true, false, 1, 3), 0, 0, new io.basalt.iscsi.pdu.SessionId(1, 0), 1, 0, 1, 0,
                 InitiatorHarness.text(h.alloc, "InitiatorName=iqn.2026-11.x:y", "TargetName=iqn.2026-11.nope:z")));
         io.basalt.iscsi.pdu.LoginResponse r = h.receiveOne(io.basalt.iscsi.pdu.LoginResponse.class);
-        assertEquals(2, r.statusClass());
-        assertEquals(3, r.statusDetail());
+        assertEquals(2, r.status().statusClass());
+        assertEquals(3, r.status().statusDetail());
         r.release();
         assertFalse(h.channel.isOpen());
     }
