@@ -7,7 +7,6 @@ import io.basalt.iscsi.scsi.LogicalUnit;
 import io.basalt.iscsi.scsi.ScsiRequest;
 import io.basalt.iscsi.scsi.ScsiResult;
 import io.basalt.iscsi.scsi.Sense;
-import io.basalt.iscsi.scsi.TargetLuns;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -57,8 +56,7 @@ final class CommandFlow {
         if (tasks.contains(c.itt())) {
             throw new ProtocolException("ITT: 0x" + Integer.toHexString(c.itt()) + " (expected: not in use)");
         }
-        Task t = new Task(c.itt(), TargetLuns.decodeLun(c.lun()), c.lun(), c.cdb(), c.expectedDataTransferLength(),
-                c.read(), c.write(), c.cmdSn());
+        Task t = new Task(c);
         if (c.data().isReadable() && !c.write()) {
             throw new ProtocolException("immediate data: " + c.data().readableBytes() + " bytes without the W bit");
         }
