@@ -57,7 +57,7 @@ final class CommandFlow {
             throw new ProtocolException("ITT: 0x" + Integer.toHexString(c.itt()) + " (expected: not in use)");
         }
         Task t = new Task(c);
-        if (c.data().isReadable() && !c.write()) {
+        if (c.data().isReadable() && !c.transfer().write()) {
             throw new ProtocolException("immediate data: " + c.data().readableBytes() + " bytes without the W bit");
         }
         long bytes = Math.max(t.expectedBytes, 0);
@@ -68,7 +68,7 @@ final class CommandFlow {
             return;
         }
         tasks.add(t, bytes);
-        if (c.write() && t.expectedBytes != 0) {
+        if (t.write && t.expectedBytes != 0) {
             if (dataOut.start(t, c)) {
                 maybeExecute(t);
             }

@@ -58,9 +58,9 @@ final class Task {
         this.lun = TargetLuns.decodeLun(c.lun());
         this.lunField = c.lun();
         this.cdb = c.cdb();
-        this.expectedBytes = c.expectedDataTransferLength();
-        this.read = c.read();
-        this.write = c.write();
+        this.expectedBytes = c.transfer().expectedBytes();
+        this.read = c.transfer().read();
+        this.write = c.transfer().write();
         this.cmdSn = c.cmdSn();
     }
 

@@ -32,8 +32,8 @@ final class SamplePdus {
     static List<Pdu> initiatorPdus() {
         return List.of(
                 new NopOut(true, 0, 7, Pdu.RESERVED_TAG, 10, 20, bytes(5, 1)),
-                new ScsiCommand(false, true, false, true, 1, 0x0001_0000_0000_0000L, 8, 4096, 11, 21, cdb(16), bytes(513, 2)),
-                new ScsiCommand(false, true, true, false, 1, 0, 9, 512, 12, 22, cdb(32), Unpooled.EMPTY_BUFFER),
+                new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0x0001_0000_0000_0000L, 8, Transfer.write(4096), 11, 21, cdb(16), bytes(513, 2)),
+                new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 9, Transfer.read(512), 12, 22, cdb(32), Unpooled.EMPTY_BUFFER),
                 new TaskMgmtRequest(true, TaskMgmtRequest.ABORT_TASK, 0, 10, 8, 13, 23, 11, 0),
                 new LoginRequest(new LoginStage(true, false, 1, 3), 0, 0, new SessionId(0x400001370000L, 0), 11, 0, 1, 0,
                         Unpooled.copiedBuffer("InitiatorName=iqn.x\0HeaderDigest=None\0", StandardCharsets.UTF_8)),

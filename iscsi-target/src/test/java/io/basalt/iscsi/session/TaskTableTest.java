@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.basalt.iscsi.pdu.Bytes;
 import io.basalt.iscsi.pdu.ScsiCommand;
+import io.basalt.iscsi.pdu.Transfer;
 import io.netty.buffer.Unpooled;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +19,7 @@ class TaskTableTest {
 
     private static Task task(int itt, int lun, int bytes) {
         long lunField = (long) lun << 48;
-        return new Task(new ScsiCommand(false, true, false, true, 1, lunField, itt, bytes, 1, 0,
+        return new Task(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, lunField, itt, Transfer.write(bytes), 1, 0,
                 Bytes.wrapOwned(new byte[16]), Unpooled.EMPTY_BUFFER));
     }
 
