@@ -35,7 +35,8 @@ final class ResponseWriter {
         long wanted = res.dataOutBytesWanted() >= 0 ? res.dataOutBytesWanted() : t.write ? edtl : produced;
         Residual residual = new Residual(wanted > edtl, wanted < edtl, (int) Math.min(Math.abs(wanted - edtl), Integer.MAX_VALUE));
         boolean collapse = toSend > 0 && !res.hasSense();
-        int dataSn = toSend > 0 ? sendDataIn(t, in, toSend, collapse ? res : null, residual) : 0;
+        DataIn.Status lastStatus = collapse ? DataIn.Status.of(res.status(), residual) : DataIn.Status.NONE;
+        int dataSn = toSend > 0 ? sendDataIn(t, in, toSend, lastStatus) : 0;
         if (!collapse) {
             state.ctx.write(new ScsiResponse(0, res.status(), t.itt, state.sequencer.nextStatus(), dataSn, Residual.NONE,
                     residual, senseData(t, res)));
@@ -45,8 +46,11 @@ final class ResponseWriter {
         }
     }
 
-    /** Sends {@code toSend} bytes as Data-In PDUs; sequences end every MaxBurstLength bytes. Returns the PDU count. */
-    private int sendDataIn(Task t, ByteBuffer in, int toSend, ScsiResult status, Residual residual) {
+    /**
+     * Sends {@code toSend} bytes as Data-In PDUs, the last with {@code lastStatus}; sequences end
+     * every MaxBurstLength bytes. Returns the PDU count.
+     */
+    private int sendDataIn(Task t, ByteBuffer in, int toSend, DataIn.Status lastStatus) {
         ByteBuf all = t.buffer != null && in == t.dataInView
                 ? t.buffer.retainedSlice(in.position(), toSend)          // the device read into our buffer: no copy
                 : Unpooled.wrappedBuffer(in.slice(in.position(), toSend));
@@ -58,11 +62,10 @@ final class ResponseWriter {
             for (int off = 0; off < toSend; ) {
                 int n = Math.min(Math.min(segment, toSend - off), burst - off % burst);
                 boolean last = off + n == toSend;
-                boolean withStatus = last && status != null;
                 boolean endOfSequence = last || (off + n) % burst == 0;
-                DataIn.Status s = withStatus ? DataIn.Status.of(status.status(), residual) : DataIn.Status.NONE;
+                DataIn.Status status = last ? lastStatus : DataIn.Status.NONE;
                 state.ctx.write(new DataIn(endOfSequence, false, t.lunField, t.itt, RESERVED,
-                        withStatus ? sn.nextStatus() : sn.current(), dataSn++, off, s, all.retainedSlice(off, n)));
+                        status.present() ? sn.nextStatus() : sn.current(), dataSn++, off, status, all.retainedSlice(off, n)));
                 off += n;
             }
             return dataSn;
