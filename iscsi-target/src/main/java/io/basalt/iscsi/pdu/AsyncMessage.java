@@ -3,7 +3,7 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** Asynchronous Message (RFC 7143 §11.9); event 1 asks the initiator to log out. */
-public record AsyncMessage(long lun, int statSn, int expCmdSn, int maxCmdSn, int asyncEvent, int asyncVCode,
+public record AsyncMessage(long lun, SequenceNumbers sn, int asyncEvent, int asyncVCode,
                            int parameter1, int parameter2, int parameter3, ByteBuf data) implements Pdu {
 
     public static final int EVENT_SCSI = 0;
@@ -19,9 +19,7 @@ public record AsyncMessage(long lun, int statSn, int expCmdSn, int maxCmdSn, int
         h.setByte(1, Bhs.FINAL);
         h.setLong(8, lun);
         h.setInt(16, RESERVED_TAG);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
         h.setByte(36, asyncEvent);
         h.setByte(37, asyncVCode);
         h.setShort(38, parameter1);
@@ -30,7 +28,7 @@ public record AsyncMessage(long lun, int statSn, int expCmdSn, int maxCmdSn, int
     }
 
     static AsyncMessage decode(ByteBuf h, ByteBuf data) {
-        return new AsyncMessage(h.getLong(8), h.getInt(24), h.getInt(28), h.getInt(32), Bhs.u8(h, 36), Bhs.u8(h, 37),
+        return new AsyncMessage(h.getLong(8), SequenceNumbers.read(h), Bhs.u8(h, 36), Bhs.u8(h, 37),
                 Bhs.u16(h, 38), Bhs.u16(h, 40), Bhs.u16(h, 42), data);
     }
 }

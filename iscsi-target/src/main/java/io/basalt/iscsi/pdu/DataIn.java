@@ -3,12 +3,24 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /**
- * SCSI Data-In (RFC 7143 §11.7). With {@code hasStatus} the last PDU of a read also carries the
- * SCSI status and residual (phase collapse), and no SCSI Response follows.
+ * SCSI Data-In (RFC 7143 §11.7). With a {@link Status} the last PDU of a read also carries the
+ * SCSI status and residual (phase collapse), and no SCSI Response follows; the StatSN of
+ * {@code sn} goes on the wire only then.
  */
-public record DataIn(boolean finalPdu, boolean acknowledge, boolean overflow, boolean underflow, boolean hasStatus,
-                     int status, long lun, int itt, int ttt, int statSn, int expCmdSn, int maxCmdSn, int dataSn,
-                     int bufferOffset, int residualCount, ByteBuf data) implements Pdu {
+public record DataIn(boolean finalPdu, boolean acknowledge, long lun, int itt, int ttt, SequenceNumbers sn, int dataSn,
+                     int bufferOffset, Status status, ByteBuf data) implements Pdu {
+
+    private static final int OVERFLOW = 0x04;
+
+    /** The S bit with the SCSI status and residual it brings; {@link #NONE} on a PDU without status. */
+    public record Status(boolean present, int scsiStatus, Residual residual) {
+
+        public static final Status NONE = new Status(false, 0, Residual.NONE);
+
+        public static Status of(int scsiStatus, Residual residual) {
+            return new Status(true, scsiStatus, residual);
+        }
+    }
 
     @Override
     public Opcode opcode() {
@@ -17,24 +29,23 @@ public record DataIn(boolean finalPdu, boolean acknowledge, boolean overflow, bo
 
     @Override
     public void encodeFields(ByteBuf h) {
-        h.setByte(1, (finalPdu ? 0x80 : 0) | (acknowledge ? 0x40 : 0) | (overflow ? 0x04 : 0) | (underflow ? 0x02 : 0)
-                | (hasStatus ? 0x01 : 0));
-        h.setByte(3, hasStatus ? status : 0);
+        h.setByte(1, (finalPdu ? 0x80 : 0) | (acknowledge ? 0x40 : 0) | status.residual().flags(OVERFLOW)
+                | (status.present() ? 0x01 : 0));
+        h.setByte(3, status.present() ? status.scsiStatus() : 0);
         h.setLong(8, lun);
         h.setInt(16, itt);
         h.setInt(20, ttt);
-        h.setInt(24, hasStatus ? statSn : 0);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
+        h.setInt(24, status.present() ? sn.statSn() : 0);
         h.setInt(36, dataSn);
         h.setInt(40, bufferOffset);
-        h.setInt(44, residualCount);
+        h.setInt(44, status.residual().count());
     }
 
     static DataIn decode(ByteBuf h, ByteBuf data) {
         int f = Bhs.u8(h, 1);
-        return new DataIn((f & 0x80) != 0, (f & 0x40) != 0, (f & 0x04) != 0, (f & 0x02) != 0, (f & 0x01) != 0,
-                Bhs.u8(h, 3), h.getLong(8), h.getInt(16), h.getInt(20), h.getInt(24), h.getInt(28), h.getInt(32),
-                h.getInt(36), h.getInt(40), h.getInt(44), data);
+        Status status = (f & 0x01) != 0 ? Status.of(Bhs.u8(h, 3), Residual.of(f, OVERFLOW, h.getInt(44))) : Status.NONE;
+        return new DataIn((f & 0x80) != 0, (f & 0x40) != 0, h.getLong(8), h.getInt(16), h.getInt(20),
+                SequenceNumbers.read(h), h.getInt(36), h.getInt(40), status, data);
     }
 }

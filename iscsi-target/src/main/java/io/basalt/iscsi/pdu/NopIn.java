@@ -3,7 +3,7 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** NOP-In (RFC 7143 §11.19): the answer to a ping, or a target ping ({@code ttt} not reserved). */
-public record NopIn(long lun, int itt, int ttt, int statSn, int expCmdSn, int maxCmdSn, ByteBuf data) implements Pdu {
+public record NopIn(long lun, int itt, int ttt, SequenceNumbers sn, ByteBuf data) implements Pdu {
 
     @Override
     public Opcode opcode() {
@@ -16,12 +16,10 @@ public record NopIn(long lun, int itt, int ttt, int statSn, int expCmdSn, int ma
         h.setLong(8, lun);
         h.setInt(16, itt);
         h.setInt(20, ttt);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
     }
 
     static NopIn decode(ByteBuf h, ByteBuf data) {
-        return new NopIn(h.getLong(8), h.getInt(16), h.getInt(20), h.getInt(24), h.getInt(28), h.getInt(32), data);
+        return new NopIn(h.getLong(8), h.getInt(16), h.getInt(20), SequenceNumbers.read(h), data);
     }
 }

@@ -3,8 +3,7 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** Ready To Transfer (RFC 7143 §11.8): asks for {@code desiredLength} bytes at {@code bufferOffset}. */
-public record R2t(long lun, int itt, int ttt, int statSn, int expCmdSn, int maxCmdSn, int r2tSn, int bufferOffset,
-                  int desiredLength) implements Pdu {
+public record R2t(long lun, int itt, int ttt, SequenceNumbers sn, int r2tSn, int bufferOffset, int desiredLength) implements Pdu {
 
     @Override
     public Opcode opcode() {
@@ -17,9 +16,7 @@ public record R2t(long lun, int itt, int ttt, int statSn, int expCmdSn, int maxC
         h.setLong(8, lun);
         h.setInt(16, itt);
         h.setInt(20, ttt);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
         h.setInt(36, r2tSn);
         h.setInt(40, bufferOffset);
         h.setInt(44, desiredLength);
@@ -27,7 +24,7 @@ public record R2t(long lun, int itt, int ttt, int statSn, int expCmdSn, int maxC
 
     static R2t decode(ByteBuf h, ByteBuf data) {
         Bhs.requireNoData(Opcode.R2T, data);
-        return new R2t(h.getLong(8), h.getInt(16), h.getInt(20), h.getInt(24), h.getInt(28), h.getInt(32), h.getInt(36),
-                h.getInt(40), h.getInt(44));
+        return new R2t(h.getLong(8), h.getInt(16), h.getInt(20), SequenceNumbers.read(h), h.getInt(36), h.getInt(40),
+                h.getInt(44));
     }
 }

@@ -3,7 +3,7 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** Reject (RFC 7143 §11.17); {@code data} is the header of the rejected PDU. */
-public record Reject(int reason, int statSn, int expCmdSn, int maxCmdSn, int dataSnOrR2tSn, ByteBuf data) implements Pdu {
+public record Reject(int reason, SequenceNumbers sn, int dataSnOrR2tSn, ByteBuf data) implements Pdu {
 
     public static final int DATA_DIGEST_ERROR = 0x02;
     public static final int SNACK_REJECT = 0x03;
@@ -26,13 +26,11 @@ public record Reject(int reason, int statSn, int expCmdSn, int maxCmdSn, int dat
         h.setByte(1, Bhs.FINAL);
         h.setByte(2, reason);
         h.setInt(16, RESERVED_TAG);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
         h.setInt(36, dataSnOrR2tSn);
     }
 
     static Reject decode(ByteBuf h, ByteBuf data) {
-        return new Reject(Bhs.u8(h, 2), h.getInt(24), h.getInt(28), h.getInt(32), h.getInt(36), data);
+        return new Reject(Bhs.u8(h, 2), SequenceNumbers.read(h), h.getInt(36), data);
     }
 }

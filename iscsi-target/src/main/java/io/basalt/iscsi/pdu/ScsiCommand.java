@@ -7,9 +7,11 @@ import io.netty.buffer.Unpooled;
  * SCSI Command (RFC 7143 §11.3). A CDB longer than 16 bytes arrives in an Extended CDB AHS and
  * is joined here, so {@code cdb} is always the whole CDB.
  */
-public record ScsiCommand(boolean immediate, boolean finalPdu, boolean read, boolean write, int taskAttr, long lun,
-                          int itt, int expectedDataTransferLength, int cmdSn, int expStatSn, Bytes cdb, ByteBuf data)
-        implements Pdu {
+public record ScsiCommand(boolean immediate, boolean finalPdu, int taskAttr, long lun, int itt, Transfer transfer,
+                          int cmdSn, int expStatSn, Bytes cdb, ByteBuf data) implements Pdu {
+
+    /** Task attribute SIMPLE (RFC 7143 §11.3.1), the one initiators use for ordinary commands. */
+    public static final int ATTR_SIMPLE = 1;
 
     private static final int AHS_EXTENDED_CDB = 1;
     private static final int CDB_BYTES_IN_BHS = 16;
@@ -27,10 +29,10 @@ public record ScsiCommand(boolean immediate, boolean finalPdu, boolean read, boo
 
     @Override
     public void encodeFields(ByteBuf h) {
-        h.setByte(1, (finalPdu ? Bhs.FINAL : 0) | (read ? 0x40 : 0) | (write ? 0x20 : 0) | (taskAttr & 0x07));
+        h.setByte(1, (finalPdu ? Bhs.FINAL : 0) | (transfer.read() ? 0x40 : 0) | (transfer.write() ? 0x20 : 0) | (taskAttr & 0x07));
         h.setLong(8, lun);
         h.setInt(16, itt);
-        h.setInt(20, expectedDataTransferLength);
+        h.setInt(20, transfer.expectedBytes());
         h.setInt(24, cmdSn);
         h.setInt(28, expStatSn);
         for (int i = 0; i < CDB_BYTES_IN_BHS; i++) {
@@ -56,8 +58,9 @@ public record ScsiCommand(boolean immediate, boolean finalPdu, boolean read, boo
     static ScsiCommand decode(ByteBuf h, ByteBuf ahs, ByteBuf data) {
         byte[] cdb = joinCdb(h, ahs);
         int flags = Bhs.u8(h, 1);
-        return new ScsiCommand(Bhs.bit(h, 0, 0x40), (flags & Bhs.FINAL) != 0, (flags & 0x40) != 0, (flags & 0x20) != 0,
-                flags & 0x07, h.getLong(8), h.getInt(16), h.getInt(20), h.getInt(24), h.getInt(28), Bytes.wrapOwned(cdb), data);
+        Transfer transfer = new Transfer((flags & 0x40) != 0, (flags & 0x20) != 0, h.getInt(20));
+        return new ScsiCommand(Bhs.bit(h, 0, 0x40), (flags & Bhs.FINAL) != 0, flags & 0x07, h.getLong(8), h.getInt(16),
+                transfer, h.getInt(24), h.getInt(28), Bytes.wrapOwned(cdb), data);
     }
 
     /** Walks the AHS list; only an Extended CDB AHS contributes, other types are skipped. */

@@ -3,13 +3,15 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /**
- * SCSI Response (RFC 7143 §11.4). {@code overflow}/{@code underflow} with {@code residualCount}
- * report the difference between the expected and the actual transfer; {@code data} holds the
- * two-byte SenseLength and the sense data when there is any.
+ * SCSI Response (RFC 7143 §11.4). {@code residual} reports the difference between the expected
+ * and the actual transfer ({@code bidiResidual} that of a bidirectional command's read); {@code
+ * data} holds the two-byte SenseLength and the sense data when there is any.
  */
-public record ScsiResponse(boolean bidiOverflow, boolean bidiUnderflow, boolean overflow, boolean underflow,
-                           int response, int status, int itt, int statSn, int expCmdSn, int maxCmdSn, int expDataSn,
-                           int bidiResidualCount, int residualCount, ByteBuf data) implements Pdu {
+public record ScsiResponse(int response, int status, int itt, SequenceNumbers sn, int expDataSn, Residual bidiResidual,
+                           Residual residual, ByteBuf data) implements Pdu {
+
+    private static final int BIDI_OVERFLOW = 0x10;
+    private static final int OVERFLOW = 0x04;
 
     @Override
     public Opcode opcode() {
@@ -18,22 +20,19 @@ public record ScsiResponse(boolean bidiOverflow, boolean bidiUnderflow, boolean 
 
     @Override
     public void encodeFields(ByteBuf h) {
-        h.setByte(1, Bhs.FINAL | (bidiOverflow ? 0x10 : 0) | (bidiUnderflow ? 0x08 : 0) | (overflow ? 0x04 : 0) | (underflow ? 0x02 : 0));
+        h.setByte(1, Bhs.FINAL | bidiResidual.flags(BIDI_OVERFLOW) | residual.flags(OVERFLOW));
         h.setByte(2, response);
         h.setByte(3, status);
         h.setInt(16, itt);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
         h.setInt(36, expDataSn);
-        h.setInt(40, bidiResidualCount);
-        h.setInt(44, residualCount);
+        h.setInt(40, bidiResidual.count());
+        h.setInt(44, residual.count());
     }
 
     static ScsiResponse decode(ByteBuf h, ByteBuf data) {
         int f = Bhs.u8(h, 1);
-        return new ScsiResponse((f & 0x10) != 0, (f & 0x08) != 0, (f & 0x04) != 0, (f & 0x02) != 0, Bhs.u8(h, 2),
-                Bhs.u8(h, 3), h.getInt(16), h.getInt(24), h.getInt(28), h.getInt(32), h.getInt(36), h.getInt(40),
-                h.getInt(44), data);
+        return new ScsiResponse(Bhs.u8(h, 2), Bhs.u8(h, 3), h.getInt(16), SequenceNumbers.read(h), h.getInt(36),
+                Residual.of(f, BIDI_OVERFLOW, h.getInt(40)), Residual.of(f, OVERFLOW, h.getInt(44)), data);
     }
 }

@@ -3,7 +3,7 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** Task Management Function Response (RFC 7143 §11.6). */
-public record TaskMgmtResponse(int response, int itt, int statSn, int expCmdSn, int maxCmdSn) implements Pdu {
+public record TaskMgmtResponse(int response, int itt, SequenceNumbers sn) implements Pdu {
 
     public static final int FUNCTION_COMPLETE = 0;
     public static final int TASK_DOES_NOT_EXIST = 1;
@@ -24,13 +24,11 @@ public record TaskMgmtResponse(int response, int itt, int statSn, int expCmdSn, 
         h.setByte(1, Bhs.FINAL);
         h.setByte(2, response);
         h.setInt(16, itt);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
     }
 
     static TaskMgmtResponse decode(ByteBuf h, ByteBuf data) {
         Bhs.requireNoData(Opcode.TASK_MGMT_RESPONSE, data);
-        return new TaskMgmtResponse(Bhs.u8(h, 2), h.getInt(16), h.getInt(24), h.getInt(28), h.getInt(32));
+        return new TaskMgmtResponse(Bhs.u8(h, 2), h.getInt(16), SequenceNumbers.read(h));
     }
 }

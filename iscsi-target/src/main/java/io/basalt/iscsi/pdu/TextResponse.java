@@ -3,8 +3,8 @@ package io.basalt.iscsi.pdu;
 import io.netty.buffer.ByteBuf;
 
 /** Text Response (RFC 7143 §11.11). */
-public record TextResponse(boolean finalPdu, boolean cont, long lun, int itt, int ttt, int statSn, int expCmdSn,
-                           int maxCmdSn, ByteBuf data) implements Pdu {
+public record TextResponse(boolean finalPdu, boolean cont, long lun, int itt, int ttt, SequenceNumbers sn,
+                           ByteBuf data) implements Pdu {
 
     @Override
     public Opcode opcode() {
@@ -17,13 +17,11 @@ public record TextResponse(boolean finalPdu, boolean cont, long lun, int itt, in
         h.setLong(8, lun);
         h.setInt(16, itt);
         h.setInt(20, ttt);
-        h.setInt(24, statSn);
-        h.setInt(28, expCmdSn);
-        h.setInt(32, maxCmdSn);
+        sn.write(h);
     }
 
     static TextResponse decode(ByteBuf h, ByteBuf data) {
         return new TextResponse(Bhs.bit(h, 1, 0x80), Bhs.bit(h, 1, 0x40), h.getLong(8), h.getInt(16), h.getInt(20),
-                h.getInt(24), h.getInt(28), h.getInt(32), data);
+                SequenceNumbers.read(h), data);
     }
 }

@@ -1,6 +1,7 @@
 package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.LoginRequest;
+import io.basalt.iscsi.pdu.LoginStage;
 import io.basalt.iscsi.pdu.TextKeys.Pair;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,12 +17,12 @@ import java.util.random.RandomGenerator;
  */
 final class Login {
 
-    static final int SECURITY = 0;
-    static final int OPERATIONAL = 1;
-    static final int FULL_FEATURE = 3;
+    static final int SECURITY = LoginStage.SECURITY;
+    static final int OPERATIONAL = LoginStage.OPERATIONAL;
+    static final int FULL_FEATURE = LoginStage.FULL_FEATURE;
 
     /** What to answer: the stage transition and the keys. */
-    record Reply(boolean transit, int csg, int nsg, List<Pair> keys) {
+    record Reply(LoginStage stage, List<Pair> keys) {
     }
 
     private final TargetSettings settings;
@@ -72,14 +73,14 @@ final class Login {
             identify(req, map);
         }
         List<Pair> out = new ArrayList<>();
-        if (req.csg() == SECURITY) {
+        if (req.stage().csg() == SECURITY) {
             out.addAll(security(map));
-        } else if (req.csg() == OPERATIONAL) {
+        } else if (req.stage().csg() == OPERATIONAL) {
             if (!authenticated) {
                 throw LoginException.initiator(LoginException.AUTHENTICATION_FAILED, "operational stage before authentication");
             }
         } else {
-            throw LoginException.initiator(LoginException.INVALID_DURING_LOGIN, "CSG: " + req.csg() + " (expected: 0 or 1)");
+            throw LoginException.initiator(LoginException.INVALID_DURING_LOGIN, "CSG: " + req.stage().csg() + " (expected: 0 or 1)");
         }
         out.addAll(negotiator.respond(keys));
         if (!portalGroupTagSent && !discovery) {
@@ -91,24 +92,25 @@ final class Login {
     }
 
     private Reply transition(LoginRequest req, List<Pair> out) throws LoginException {
-        boolean transit = req.transit() && authenticated;
-        if (req.transit() && (req.nsg() <= req.csg() || req.nsg() == 2)) {
-            throw LoginException.initiator(LoginException.INVALID_DURING_LOGIN, "NSG: " + req.nsg() + " (expected: > CSG " + req.csg() + ", not 2)");
+        LoginStage stage = req.stage();
+        boolean transit = stage.transit() && authenticated;
+        if (stage.transit() && (stage.nsg() <= stage.csg() || stage.nsg() == 2)) {
+            throw LoginException.initiator(LoginException.INVALID_DURING_LOGIN, "NSG: " + stage.nsg() + " (expected: > CSG " + stage.csg() + ", not 2)");
         }
-        if ((req.csg() == OPERATIONAL || (transit && req.nsg() == FULL_FEATURE)) && !declaredOurs) {
+        if ((stage.csg() == OPERATIONAL || (transit && stage.nsg() == FULL_FEATURE)) && !declaredOurs) {
             out.add(new Pair("MaxRecvDataSegmentLength", Integer.toString(settings.maxRecvDataSegmentLength())));
             declaredOurs = true;
         }
-        complete = transit && req.nsg() == FULL_FEATURE;
-        return new Reply(transit, req.csg(), transit ? req.nsg() : req.csg(), out);
+        complete = transit && stage.nsg() == FULL_FEATURE;
+        return new Reply(new LoginStage(transit, false, stage.csg(), transit ? stage.nsg() : stage.csg()), out);
     }
 
     private void identify(LoginRequest req, Map<String, String> keys) throws LoginException {
         if (req.versionMin() > 0) {
             throw LoginException.initiator(LoginException.UNSUPPORTED_VERSION, "VersionMin: " + req.versionMin() + " (expected: 0)");
         }
-        if (req.tsih() != 0) {
-            throw LoginException.initiator(LoginException.SESSION_DOES_NOT_EXIST, "TSIH: " + req.tsih() + " (expected: 0; one connection per session)");
+        if (req.session().tsih() != 0) {
+            throw LoginException.initiator(LoginException.SESSION_DOES_NOT_EXIST, "TSIH: " + req.session().tsih() + " (expected: 0; one connection per session)");
         }
         initiatorName = keys.get("InitiatorName");
         if (initiatorName == null || initiatorName.isEmpty()) {
@@ -124,7 +126,7 @@ final class Login {
         } else {
             identifyTarget(keys.get("TargetName"));
         }
-        authenticated = chapRequired == null && req.csg() == OPERATIONAL;
+        authenticated = chapRequired == null && req.stage().csg() == OPERATIONAL;
         identified = true;
     }
 

@@ -1,6 +1,8 @@
 package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.Bytes;
+import io.basalt.iscsi.pdu.ScsiCommand;
+import io.basalt.iscsi.scsi.TargetLuns;
 import io.netty.buffer.ByteBuf;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -50,15 +52,16 @@ final class Task {
     long reservedBytes;
     boolean aborted;
 
-    Task(int itt, int lun, long lunField, Bytes cdb, int expectedBytes, boolean read, boolean write, int cmdSn) {
-        this.itt = itt;
-        this.lun = lun;
-        this.lunField = lunField;
-        this.cdb = cdb;
-        this.expectedBytes = expectedBytes;
-        this.read = read;
-        this.write = write;
-        this.cmdSn = cmdSn;
+    /** The task of command {@code c}; keeps only header fields, not its data segment. */
+    Task(ScsiCommand c) {
+        this.itt = c.itt();
+        this.lun = TargetLuns.decodeLun(c.lun());
+        this.lunField = c.lun();
+        this.cdb = c.cdb();
+        this.expectedBytes = c.transfer().expectedBytes();
+        this.read = c.transfer().read();
+        this.write = c.transfer().write();
+        this.cmdSn = c.cmdSn();
     }
 
     /** True once every byte of the data-out phase has arrived. */

@@ -59,6 +59,48 @@ class PduCodecTest {
     }
 
     @Test
+    void decodesEveryTargetPduSplitAtEveryOffset() {
+        for (Pdu original : SamplePdus.targetPdus()) {
+            ByteBuf wire = encode(copyOf(original), true);
+            try {
+                for (int split = 0; split <= wire.readableBytes(); split++) {
+                    PduDecoder decoder = new PduDecoder(LIMITS, false);
+                    decoder.enableDigests(true, true);
+                    EmbeddedChannel ch = new EmbeddedChannel(decoder);
+                    ch.writeInbound(wire.retainedSlice(0, split));
+                    ch.writeInbound(wire.retainedSlice(split, wire.readableBytes() - split));
+                    Pdu got = ch.readInbound();
+                    assertEquals(original, got, original.opcode() + " split at " + split);
+                    got.release();
+                    assertFalse(ch.finish());
+                }
+            } finally {
+                wire.release();
+                original.release();
+            }
+        }
+    }
+
+    @Test
+    void dataInSendsStatSnStatusAndResidualOnlyWithTheStatusBit() {
+        SequenceNumbers sn = new SequenceNumbers(100, 200, 215);
+        ByteBuf withStatus = encode(new DataIn(true, false, 0, 5, Pdu.RESERVED_TAG, sn, 3, 4096,
+                DataIn.Status.of(0x02, new Residual(false, true, 512)), Unpooled.EMPTY_BUFFER), false);
+        assertEquals(0x80 | 0x02 | 0x01, withStatus.getUnsignedByte(1), "F, U and S bits");
+        assertEquals(0x02, withStatus.getUnsignedByte(3));
+        assertEquals(100, withStatus.getInt(24));
+        assertEquals(512, withStatus.getInt(44));
+        withStatus.release();
+        ByteBuf without = encode(new DataIn(false, false, 0, 5, Pdu.RESERVED_TAG, sn, 2, 2048, DataIn.Status.NONE,
+                Unpooled.EMPTY_BUFFER), false);
+        assertEquals(0, without.getUnsignedByte(1));
+        assertEquals(0, without.getInt(24), "StatSN is reserved without the S bit");
+        assertEquals(200, without.getInt(28));
+        assertEquals(215, without.getInt(32));
+        without.release();
+    }
+
+    @Test
     void decodesBackToBackPdusFromOneBuffer() {
         List<Pdu> originals = SamplePdus.initiatorPdus();
         ByteBuf all = Unpooled.buffer();
@@ -92,7 +134,7 @@ class PduCodecTest {
 
     @Test
     void closesOnTargetOpcodeFromInitiator() {
-        ByteBuf wire = encode(new NopIn(0, 1, Pdu.RESERVED_TAG, 1, 1, 1, Unpooled.EMPTY_BUFFER), false);
+        ByteBuf wire = encode(new NopIn(0, 1, Pdu.RESERVED_TAG, new SequenceNumbers(1, 1, 1), Unpooled.EMPTY_BUFFER), false);
         EmbeddedChannel ch = new EmbeddedChannel(new PduDecoder(LIMITS, true));
         ch.writeInbound(wire);
         assertFalse(ch.isOpen());

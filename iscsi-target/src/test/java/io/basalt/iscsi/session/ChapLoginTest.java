@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.basalt.iscsi.MemoryBlockDevice;
 import io.basalt.iscsi.pdu.LoginRequest;
 import io.basalt.iscsi.pdu.LoginResponse;
+import io.basalt.iscsi.pdu.LoginStage;
+import io.basalt.iscsi.pdu.SessionId;
 import java.util.HexFormat;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -30,7 +32,7 @@ class ChapLoginTest {
     }
 
     private LoginResponse security(boolean transit, String... keys) {
-        h.send(new LoginRequest(transit, false, 0, 1, 0, 0, 0x400001370000L, 0, h.itt++, 0, 1, 0, InitiatorHarness.text(h.alloc, keys)));
+        h.send(new LoginRequest(new LoginStage(transit, false, 0, 1), 0, 0, new SessionId(0x400001370000L, 0), h.itt++, 0, 1, 0, InitiatorHarness.text(h.alloc, keys)));
         return h.receiveOne(LoginResponse.class);
     }
 
@@ -39,7 +41,7 @@ class ChapLoginTest {
         LoginResponse r = security(true, "InitiatorName=" + InitiatorHarness.INITIATOR, "TargetName=" + InitiatorHarness.TARGET,
                 "AuthMethod=CHAP,None");
         assertEquals("CHAP", InitiatorHarness.keys(r).get("AuthMethod"));
-        assertFalse(r.transit(), "no transit before authentication");
+        assertFalse(r.stage().transit(), "no transit before authentication");
         r.release();
         r = security(true, "CHAP_A=7,5");
         Map<String, String> keys = InitiatorHarness.keys(r);
@@ -58,9 +60,9 @@ class ChapLoginTest {
         h = new InitiatorHarness(device, ONE_WAY, InitiatorHarness.settings());
         Map<String, String> c = challenge();
         LoginResponse r = security(true, "CHAP_N=alice", "CHAP_R=" + response(c, "alice-secret-12"));
-        assertEquals(0, r.statusClass());
-        assertTrue(r.transit());
-        assertEquals(1, r.nsg());
+        assertEquals(0, r.status().statusClass());
+        assertTrue(r.stage().transit());
+        assertEquals(1, r.stage().nsg());
         r.release();
     }
 
@@ -72,7 +74,7 @@ class ChapLoginTest {
         LoginResponse r = security(true, "CHAP_N=alice", "CHAP_R=" + response(c, "alice-secret-12"), "CHAP_I=77",
                 "CHAP_C=0x" + HexFormat.of().formatHex(mine));
         Map<String, String> keys = InitiatorHarness.keys(r);
-        assertTrue(r.transit());
+        assertTrue(r.stage().transit());
         r.release();
         assertEquals("target", keys.get("CHAP_N"));
         assertArrayEquals(Chap.md5(77, "target-secret-34", mine), HexFormat.of().parseHex(keys.get("CHAP_R").substring(2)));
@@ -83,8 +85,8 @@ class ChapLoginTest {
         h = new InitiatorHarness(device, ONE_WAY, InitiatorHarness.settings());
         Map<String, String> c = challenge();
         LoginResponse r = security(true, "CHAP_N=alice", "CHAP_R=" + response(c, "not-the-secret!"));
-        assertEquals(2, r.statusClass());
-        assertEquals(1, r.statusDetail());
+        assertEquals(2, r.status().statusClass());
+        assertEquals(1, r.status().statusDetail());
         r.release();
         assertFalse(h.channel.isOpen());
     }
@@ -95,8 +97,8 @@ class ChapLoginTest {
         Map<String, String> c = challenge();
         LoginResponse r = security(true, "CHAP_N=alice", "CHAP_R=" + response(c, "alice-secret-12"), "CHAP_I=" + c.get("CHAP_I"),
                 "CHAP_C=" + c.get("CHAP_C"));
-        assertEquals(2, r.statusClass());
-        assertEquals(1, r.statusDetail());
+        assertEquals(2, r.status().statusClass());
+        assertEquals(1, r.status().statusDetail());
         r.release();
     }
 
@@ -105,18 +107,18 @@ class ChapLoginTest {
         h = new InitiatorHarness(device, ONE_WAY, InitiatorHarness.settings());
         LoginResponse r = security(true, "InitiatorName=" + InitiatorHarness.INITIATOR, "TargetName=" + InitiatorHarness.TARGET,
                 "AuthMethod=None");
-        assertEquals(2, r.statusClass());
-        assertEquals(1, r.statusDetail());
+        assertEquals(2, r.status().statusClass());
+        assertEquals(1, r.status().statusDetail());
         r.release();
     }
 
     @Test
     void operationalStageCannotSkipAuthentication() {
         h = new InitiatorHarness(device, ONE_WAY, InitiatorHarness.settings());
-        h.send(new LoginRequest(true, false, 1, 3, 0, 0, 1, 0, 1, 0, 1, 0, InitiatorHarness.text(h.alloc,
+        h.send(new LoginRequest(new LoginStage(true, false, 1, 3), 0, 0, new SessionId(1, 0), 1, 0, 1, 0, InitiatorHarness.text(h.alloc,
                 "InitiatorName=" + InitiatorHarness.INITIATOR, "TargetName=" + InitiatorHarness.TARGET)));
         LoginResponse r = h.receiveOne(LoginResponse.class);
-        assertEquals(2, r.statusClass());
+        assertEquals(2, r.status().statusClass());
         r.release();
     }
 

@@ -2,10 +2,12 @@ package io.basalt.iscsi.session;
 
 import io.basalt.iscsi.pdu.LoginRequest;
 import io.basalt.iscsi.pdu.LoginResponse;
+import io.basalt.iscsi.pdu.LoginStage;
 import io.basalt.iscsi.pdu.Pdu;
 import io.basalt.iscsi.pdu.PduDecoder;
 import io.basalt.iscsi.pdu.PduEncoder;
 import io.basalt.iscsi.pdu.PduLimits;
+import io.basalt.iscsi.pdu.SessionId;
 import io.basalt.iscsi.pdu.TextKeys;
 import io.basalt.iscsi.pdu.TrackingAllocator;
 import io.basalt.iscsi.scsi.TargetLuns;
@@ -136,11 +138,11 @@ final class InitiatorHarness implements AutoCloseable {
     Map<String, String> login(String... operational) {
         List<String> all = new ArrayList<>(List.of("InitiatorName=" + INITIATOR, "TargetName=" + TARGET, "SessionType=Normal"));
         all.addAll(List.of(operational));
-        send(new LoginRequest(true, false, 1, 3, 0, 0, 0x400001370000L, 0, itt++, 0, cmdSn, 0,
+        send(new LoginRequest(new LoginStage(true, false, 1, 3), 0, 0, new SessionId(0x400001370000L, 0), itt++, 0, cmdSn, 0,
                 text(alloc, all.toArray(String[]::new))));
         LoginResponse r = receiveOne(LoginResponse.class);
         try {
-            if (r.statusClass() != 0 || !r.transit() || r.nsg() != 3) {
+            if (!r.status().success() || !r.stage().transit() || r.stage().nsg() != LoginStage.FULL_FEATURE) {
                 throw new AssertionError("login failed: " + r);
             }
             Map<String, String> keys = keys(r);

@@ -19,6 +19,7 @@ import io.basalt.iscsi.pdu.ScsiCommand;
 import io.basalt.iscsi.pdu.ScsiResponse;
 import io.basalt.iscsi.pdu.TextRequest;
 import io.basalt.iscsi.pdu.TextResponse;
+import io.basalt.iscsi.pdu.Transfer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.List;
@@ -88,7 +89,7 @@ class SessionTest {
                 "MaxOutstandingR2T=2", "MaxRecvDataSegmentLength=1024");
         int bytes = 32 * 512;
         ByteBuf data = pattern(bytes, 3);
-        h.send(new ScsiCommand(false, true, false, true, 1, 0, 1, bytes, h.cmdSn++, 0, rw(0x2a, 8, 32), Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 1, Transfer.write(bytes), h.cmdSn++, 0, rw(0x2a, 8, 32), Unpooled.EMPTY_BUFFER));
         List<Pdu> r2ts = h.receive();
         assertEquals(2, r2ts.size(), "MaxOutstandingR2T=2 of 4096 bytes each");
         answer(r2ts, data, 1024);
@@ -99,7 +100,7 @@ class SessionTest {
         assertEquals(0, done.status());
         done.release();
 
-        h.send(new ScsiCommand(false, true, true, false, 1, 0, 2, bytes, h.cmdSn++, 0, rw(0x28, 8, 32), Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 2, Transfer.read(bytes), h.cmdSn++, 0, rw(0x28, 8, 32), Unpooled.EMPTY_BUFFER));
         List<Pdu> in = h.receive();
         assertEquals(16, in.size(), "1024-byte segments");
         ByteBuf read = Unpooled.buffer(bytes);
@@ -108,7 +109,7 @@ class SessionTest {
             assertEquals(i, d.dataSn());
             assertEquals(i * 1024, d.bufferOffset());
             assertEquals((i + 1) % 4 == 0, d.finalPdu(), "F bit every MaxBurstLength");
-            assertEquals(i == 15, d.hasStatus());
+            assertEquals(i == 15, d.status().present());
             read.writeBytes(d.data());
             d.release();
         }
@@ -134,7 +135,7 @@ class SessionTest {
         h.login("InitialR2T=No", "ImmediateData=Yes", "FirstBurstLength=1024", "MaxBurstLength=8192");
         int bytes = 4096;
         ByteBuf data = pattern(bytes, 9);
-        h.send(new ScsiCommand(false, false, false, true, 1, 0, 5, bytes, h.cmdSn++, 0, rw(0x2a, 0, 8), data.retainedSlice(0, 512)));
+        h.send(new ScsiCommand(false, false, ScsiCommand.ATTR_SIMPLE, 0, 5, Transfer.write(bytes), h.cmdSn++, 0, rw(0x2a, 0, 8), data.retainedSlice(0, 512)));
         assertTrue(h.receive().isEmpty(), "no R2T before the unsolicited burst ends");
         h.send(new DataOut(true, 0, 5, RESERVED, 0, 0, 512, data.retainedSlice(512, 512)));
         R2t r2t = h.receiveOne(R2t.class);
@@ -154,13 +155,13 @@ class SessionTest {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
         h.login();
         Bytes tur = Bytes.wrapOwned(new byte[16]);
-        h.send(new ScsiCommand(false, true, false, false, 1, 0, 7, 0, h.cmdSn + 100, 0, tur, Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 7, Transfer.none(), h.cmdSn + 100, 0, tur, Unpooled.EMPTY_BUFFER));
         assertTrue(h.receive().isEmpty());
-        h.send(new ScsiCommand(false, true, false, false, 1, 0, 8, 0, h.cmdSn++, 0, tur, Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 8, Transfer.none(), h.cmdSn++, 0, tur, Unpooled.EMPTY_BUFFER));
         ScsiResponse r = h.receiveOne(ScsiResponse.class);
         assertEquals(8, r.itt());
-        assertEquals(h.cmdSn, r.expCmdSn());
-        assertTrue(r.maxCmdSn() - r.expCmdSn() == 15, "window of 16 commands");
+        assertEquals(h.cmdSn, r.sn().expCmdSn());
+        assertTrue(r.sn().maxCmdSn() - r.sn().expCmdSn() == 15, "window of 16 commands");
         r.release();
     }
 
@@ -169,7 +170,7 @@ class SessionTest {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
         h.login("InitialR2T=No", "ImmediateData=No", "FirstBurstLength=4096");
         ByteBuf data = pattern(1024, 1);
-        h.send(new ScsiCommand(false, false, false, true, 1, 0, 9, 1024, h.cmdSn++, 0, rw(0x2a, 0, 2), Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, false, ScsiCommand.ATTR_SIMPLE, 0, 9, Transfer.write(1024), h.cmdSn++, 0, rw(0x2a, 0, 2), Unpooled.EMPTY_BUFFER));
         h.send(new DataOut(false, 0, 9, RESERVED, 0, 1, 0, data.retainedSlice(0, 512)));
         ScsiResponse r = h.receiveOne(ScsiResponse.class);
         assertEquals(2, r.status());
@@ -206,7 +207,7 @@ class SessionTest {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
         h.login();
         int cmdSn = h.cmdSn++;
-        h.send(new ScsiCommand(false, true, false, false, 1, 0, 30, 0, cmdSn, 0, Bytes.wrapOwned(new byte[16]), Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 30, Transfer.none(), cmdSn, 0, Bytes.wrapOwned(new byte[16]), Unpooled.EMPTY_BUFFER));
         h.receiveOne(ScsiResponse.class).release();
         h.send(new io.basalt.iscsi.pdu.TaskMgmtRequest(true, io.basalt.iscsi.pdu.TaskMgmtRequest.ABORT_TASK, 0, 31, 30, h.cmdSn, 0, cmdSn, 0));
         io.basalt.iscsi.pdu.TaskMgmtResponse r = h.receiveOne(io.basalt.iscsi.pdu.TaskMgmtResponse.class);
@@ -218,7 +219,7 @@ class SessionTest {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
         h.login("InitialR2T=Yes");
         int cmdSn = h.cmdSn++;
-        h.send(new ScsiCommand(false, true, false, true, 1, 0, 40, 1024, cmdSn, 0, rw(0x2a, 0, 2), Unpooled.EMPTY_BUFFER));
+        h.send(new ScsiCommand(false, true, ScsiCommand.ATTR_SIMPLE, 0, 40, Transfer.write(1024), cmdSn, 0, rw(0x2a, 0, 2), Unpooled.EMPTY_BUFFER));
         h.receiveOne(R2t.class).release();
         h.send(new io.basalt.iscsi.pdu.TaskMgmtRequest(true, io.basalt.iscsi.pdu.TaskMgmtRequest.ABORT_TASK, 0, 41, 40, h.cmdSn, 0, cmdSn, 0));
         io.basalt.iscsi.pdu.TaskMgmtResponse r = h.receiveOne(io.basalt.iscsi.pdu.TaskMgmtResponse.class);
@@ -229,11 +230,11 @@ class SessionTest {
     @Test
     void refusesAnUnknownTarget() {
         h = new InitiatorHarness(device, null, InitiatorHarness.settings());
-        h.send(new io.basalt.iscsi.pdu.LoginRequest(true, false, 1, 3, 0, 0, 1, 0, 1, 0, 1, 0,
+        h.send(new io.basalt.iscsi.pdu.LoginRequest(new io.basalt.iscsi.pdu.LoginStage(true, false, 1, 3), 0, 0, new io.basalt.iscsi.pdu.SessionId(1, 0), 1, 0, 1, 0,
                 InitiatorHarness.text(h.alloc, "InitiatorName=iqn.2026-11.x:y", "TargetName=iqn.2026-11.nope:z")));
         io.basalt.iscsi.pdu.LoginResponse r = h.receiveOne(io.basalt.iscsi.pdu.LoginResponse.class);
-        assertEquals(2, r.statusClass());
-        assertEquals(3, r.statusDetail());
+        assertEquals(2, r.status().statusClass());
+        assertEquals(3, r.status().statusDetail());
         r.release();
         assertFalse(h.channel.isOpen());
     }
