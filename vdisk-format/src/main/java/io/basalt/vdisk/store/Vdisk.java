@@ -35,6 +35,11 @@ import io.basalt.vdisk.frame.FrameException;
  * {@link #tryInline}); its future is then complete when the method returns. At queue depth 1 the
  * hand-offs to the pool, to the commit thread and back were most of a 4 KiB operation's latency
  * on a loaded machine (docs/iscsi-qd1-latency.md).
+ *
+ * <p>This class validates requests and chooses where they run; the work is done by
+ * {@link GrainReads} (reads), {@link GrainWrites} (the changes a write makes),
+ * {@link WritePaths} (locking and committing them, on the pool, inline or into an
+ * {@link EntryBatch}) and {@link LbaStatusScan} (GET LBA STATUS), over one {@link VdiskView}.
  */
 public final class Vdisk implements BlockDevice {
     /** Large unmaps and write-zeroes are split into batches of at most this many grains. */
@@ -50,12 +55,15 @@ public final class Vdisk implements BlockDevice {
      */
     static final int INLINE_BYTES_MAX = 16 * 1024;
     /** What an operation tried on the caller's thread returns when it would have to wait. */
-    private static final Object DECLINED = new Object();
-    private static final byte[] EMPTY = new byte[0];
+    static final Object DECLINED = new Object();
 
     private final VdiskStore store;
     private final StoreDb db;
     private final VdiskState state;
+    private final GrainReads reads;
+    private final GrainWrites writes;
+    private final WritePaths paths;
+    private final LbaStatusScan lbaStatus;
     private final Optional<SnapshotInfo> snapshot;
     private final String name;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -69,6 +77,11 @@ public final class Vdisk implements BlockDevice {
         this.state = state;
         this.snapshot = snapshot;
         this.name = state.info().name() + snapshot.map(s -> "@" + s.name()).orElse("");
+        VdiskView view = new VdiskView(db, state, snapshot, name);
+        this.reads = new GrainReads(view);
+        this.writes = new GrainWrites(view, reads);
+        this.paths = new WritePaths(store, state, this::checkRange);
+        this.lbaStatus = new LbaStatusScan(view);
     }
 
     @Override
@@ -113,7 +126,7 @@ public final class Vdisk implements BlockDevice {
             long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
-                return ByteBuffer.wrap(readLocked(lba, blockCount));
+                return ByteBuffer.wrap(reads.read(lba, blockCount));
             } finally {
                 state.lock.unlockRead(stamp);
             }
@@ -139,7 +152,7 @@ public final class Vdisk implements BlockDevice {
             long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
-                readLocked(lba, blockCount, dst, at, false);
+                reads.read(lba, blockCount, dst, at, false);
                 return null;
             } finally {
                 state.lock.unlockRead(stamp);
@@ -150,7 +163,7 @@ public final class Vdisk implements BlockDevice {
     /**
      * Every write is one RocksDB write batch (crash-atomic, see the class comment) under the locks
      * of all its grains (so concurrent writes of the same grains land wholly before or after it),
-     * and a read of several grains sees one point in time (see {@link #readLocked}); so any write
+     * and a read of several grains sees one point in time (see {@link GrainReads#read}); so any write
      * up to this size is atomic. The bound keeps one batch small.
      */
     @Override
@@ -188,13 +201,13 @@ public final class Vdisk implements BlockDevice {
             return full;
         }
         byte[] bytes = toArray(data);
-        WritePlan<Void> plan = (v, ops) -> {
-            dataOps(v, lba, bytes, ops);
+        WritePaths.WritePlan<Void> plan = (v, ops) -> {
+            writes.dataOps(v, lba, bytes, ops);
             return null;
         };
         // FUA fsyncs the WAL: never on the caller's thread.
         if (!fua && bytes.length <= INLINE_BYTES_MAX && !readOnly()) {
-            CompletableFuture<Void> done = tryInline(() -> writeNow("write", lba, bytes.length / blockSize, plan));
+            CompletableFuture<Void> done = tryInline(() -> paths.inline(new WritePaths.Request("write", lba, bytes.length / blockSize), plan));
             if (done != null) {
                 return done;
             }
@@ -237,7 +250,7 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<Void> unmap(long lba, long blockCount) {
         return submit(() -> {
-            zeroRange("unmap", lba, blockCount, Mode.UNMAP);
+            zeroRange("unmap", lba, blockCount, GrainWrites.Mode.UNMAP);
             return null;
         });
     }
@@ -245,7 +258,7 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
         return submit(() -> {
-            zeroRange("write-zeroes", lba, blockCount, unmap ? Mode.UNMAP : Mode.ZEROES);
+            zeroRange("write-zeroes", lba, blockCount, unmap ? GrainWrites.Mode.UNMAP : GrainWrites.Mode.ZEROES);
             return null;
         });
     }
@@ -266,12 +279,12 @@ public final class Vdisk implements BlockDevice {
         byte[] bytes = toArray(data);
         return submitWrite("compare-and-write", lba, bytes.length / blockSize, false, (v, ops) -> {
             // The grains are locked: nobody can write them between this read and our commit.
-            byte[] current = readLocked(lba, bytes.length / blockSize);
+            byte[] current = reads.read(lba, bytes.length / blockSize);
             int mismatch = java.util.Arrays.mismatch(current, expectedBytes);
             if (mismatch >= 0) {
                 return CompareResult.miscompareAt(mismatch);
             }
-            dataOps(v, lba, bytes, ops);
+            writes.dataOps(v, lba, bytes, ops);
             return CompareResult.MATCHED;
         }).thenApply(r -> r == null ? CompareResult.MATCHED : r);
     }
@@ -291,7 +304,7 @@ public final class Vdisk implements BlockDevice {
                 // At most one scan chunk per call (the caller asks again from where we stopped), so a
                 // whole-LUN request on a huge vdisk costs bounded memory and time.
                 long chunkBlocks = (long) VdiskStore.SCAN_CHUNK_GRAINS_MAX * (info().grainSizeBytes() / logicalBlockSizeBytes());
-                return lbaStatusLocked(lba, Math.min(Math.min(blockCountMax, blocks - lba), chunkBlocks));
+                return lbaStatus.scan(lba, Math.min(Math.min(blockCountMax, blocks - lba), chunkBlocks));
             } finally {
                 state.lock.unlockRead(stamp);
             }
@@ -327,165 +340,6 @@ public final class Vdisk implements BlockDevice {
         }
     }
 
-    // ---- reads ----
-
-    private long readEpoch() {
-        return snapshot.map(SnapshotInfo::epoch).orElseGet(() -> state.info().headEpoch());
-    }
-
-    /** {@link #readLocked(long, int, ByteBuffer, int, boolean)} into a new array. */
-    private byte[] readLocked(long lba, int blockCount) {
-        byte[] out = new byte[Math.multiplyExact(blockCount, logicalBlockSizeBytes())];
-        readLocked(lba, blockCount, ByteBuffer.wrap(out), 0, false);
-        return out;
-    }
-
-    /**
-     * Reads {@code blockCount} blocks at {@code lba} into {@code out} at absolute index {@code base}
-     * (every byte of the range is written, zeros included). A read that spans several grains sees
-     * one point in time: one iterator, or lookups under one RocksDB snapshot, so it never returns
-     * part of a multi-grain write (see {@link #writeAtomic}). With {@code cachedOnly} it reads
-     * memtables and block cache only, and fails with RocksDB's {@code Incomplete} (see
-     * {@link StoreDb#incomplete}) where it would have to read a file; it then never scans.
-     */
-    private void readLocked(long lba, int blockCount, ByteBuffer out, int base, boolean cachedOnly) {
-        VdiskInfo v = state.info();
-        int grainSize = v.grainSizeBytes();
-        long offset = lba * v.blockSizeBytes();
-        int length = Math.multiplyExact(blockCount, v.blockSizeBytes());
-        if (length == 0) {
-            return;
-        }
-        long firstGrain = offset / grainSize;
-        long lastGrain = (offset + length - 1) / grainSize;
-        boolean scan = lastGrain - firstGrain + 1 >= SCAN_READ_GRAINS_MIN;
-        if (scan && cachedOnly) {
-            throw new IllegalStateException("cached-only read of " + (lastGrain - firstGrain + 1) + " grains (expected: < "
-                    + SCAN_READ_GRAINS_MIN + ") vdisk=" + name);
-        }
-        if (scan && !state.isClone()) {
-            // One iterator is one consistent view; grains it did not find were never written: zeros.
-            boolean[] done = scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, db.scanReadOptions);
-            zeroMissing(done, firstGrain, offset, length, out, base);
-            return;
-        }
-        try (StoreDb.ReadView view = lastGrain > firstGrain ? db.readView(cachedOnly) : null) {
-            boolean[] done = scan ? scanOwnGrains(v, firstGrain, lastGrain, offset, length, out, base, view.scan()) : null;
-            byte[] grainBuf = null;
-            org.rocksdb.ReadOptions single = cachedOnly ? db.cachedGrainReadOptions : db.grainReadOptions;
-            try (ChainReader reader = state.reader(db, readEpoch(), view == null ? single : view.grain())) {
-                for (long g = firstGrain; g <= lastGrain; g++) {
-                    if (done != null && done[(int) (g - firstGrain)]) {
-                        continue;
-                    }
-                    long grainStart = g * grainSize;
-                    int from = (int) Math.max(0, offset - grainStart);
-                    int to = (int) Math.min(grainSize, offset + length - grainStart);
-                    int outPos = base + (int) (grainStart + from - offset);
-                    if (from == 0 && to == grainSize) {
-                        decodeGrain(reader, g, out, outPos);
-                    } else {
-                        if (grainBuf == null) {
-                            grainBuf = new byte[grainSize];
-                        }
-                        decodeGrain(reader, g, ByteBuffer.wrap(grainBuf), 0);
-                        out.put(outPos, grainBuf, from, to - from);
-                    }
-                }
-            }
-        }
-    }
-
-    /** Zero-fills the parts of {@code out} whose grains a scan did not find. */
-    private void zeroMissing(boolean[] done, long first, long offset, int length, ByteBuffer out, int base) {
-        int grainSize = state.info().grainSizeBytes();
-        for (int i = 0; i < done.length; i++) {
-            if (!done[i]) {
-                long grainStart = (first + i) * grainSize;
-                int from = (int) Math.max(0, offset - grainStart);
-                int to = (int) Math.min(grainSize, offset + length - grainStart);
-                BlockFrame.fillZeros(out, base + (int) (grainStart + from - offset), to - from);
-            }
-        }
-    }
-
-    /**
-     * Large reads: one iterator walks this vdisk's keys of grains {@code [first, last]} in order
-     * (newest version of each grain first) and decodes the first version at or below the read
-     * epoch of each, instead of one point lookup per grain. Returns which grains it found; a clone
-     * looks the others up through its parents.
-     */
-    private boolean[] scanOwnGrains(VdiskInfo v, long first, long last, long offset, int length, ByteBuffer out, int base,
-                                    org.rocksdb.ReadOptions options) {
-        long epoch = readEpoch();
-        int grainSize = v.grainSizeBytes();
-        boolean[] done = new boolean[(int) (last - first + 1)];
-        byte[] grainBuf = null;
-        try (org.rocksdb.RocksIterator it = db.db.newIterator(db.blocks, options)) {
-            for (it.seek(Keys.grainStart(v.id(), first)); it.isValid(); it.next()) {
-                byte[] key = it.key();
-                long g = Keys.blockGrain(key);
-                if (Keys.blockVdisk(key) != v.id() || g > last) {
-                    break;
-                }
-                int index = (int) (g - first);
-                if (done[index] || Keys.blockEpoch(key) > epoch) {
-                    continue; // an older version of a grain already read, or one newer than the read epoch
-                }
-                done[index] = true;
-                long grainStart = g * grainSize;
-                int from = (int) Math.max(0, offset - grainStart);
-                int to = (int) Math.min(grainSize, offset + length - grainStart);
-                int outPos = base + (int) (grainStart + from - offset);
-                byte[] frame = it.value();
-                if (from == 0 && to == grainSize) {
-                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), out, outPos);
-                } else {
-                    if (grainBuf == null) {
-                        grainBuf = new byte[grainSize];
-                    }
-                    decodeFrame(frame, g, Keys.blockEpoch(key), v.id(), ByteBuffer.wrap(grainBuf), 0);
-                    out.put(outPos, grainBuf, from, to - from);
-                }
-            }
-            try {
-                it.status();
-            } catch (RocksDBException e) {
-                throw StoreErrors.blockDevice("block store read failed reading vdisk " + name + " grains " + first + ".." + last, e);
-            }
-        }
-        return done;
-    }
-
-    private void decodeFrame(byte[] frame, long g, long epoch, long vdiskId, ByteBuffer out, int outPos) {
-        int grainSize = state.info().grainSizeBytes();
-        try {
-            BlockFrame.decode(frame, grainSize, out, outPos);
-        } catch (FrameException e) {
-            long lba = g * grainSize / state.info().blockSizeBytes();
-            throw new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, String.format(
-                    "%s reading vdisk %s at lba %d (grain %d, epoch %d, vdisk id %d)",
-                    e.getMessage(), name, lba, g, epoch, vdiskId), e);
-        }
-    }
-
-    /** Decodes the visible version of grain {@code g} into {@code out}; zeros when there is none. */
-    private void decodeGrain(ChainReader reader, long g, ByteBuffer out, int outPos) {
-        int grainSize = state.info().grainSizeBytes();
-        ChainReader.Located loc;
-        try {
-            loc = reader.locateFast(g);
-        } catch (BlockDeviceException e) {
-            long lba = g * grainSize / state.info().blockSizeBytes();
-            throw new BlockDeviceException(e.kind(), e.getMessage() + " reading vdisk " + name + " at lba " + lba + " (grain " + g + ")", e);
-        }
-        if (loc == null) {
-            BlockFrame.fillZeros(out, outPos, grainSize);
-            return;
-        }
-        decodeFrame(loc.frame(), g, loc.epoch(), loc.vdiskId(), out, outPos);
-    }
-
     // ---- operations on the caller's thread ----
 
     /** Small enough to read on the caller's thread: at most {@link #INLINE_BYTES_MAX}, and point lookups (no scan). */
@@ -494,9 +348,7 @@ public final class Vdisk implements BlockDevice {
         if (lba < 0 || blockCount <= 0 || bytes > INLINE_BYTES_MAX) {
             return false;
         }
-        int grainSize = state.info().grainSizeBytes();
-        long offset = lba * logicalBlockSizeBytes();
-        return (offset + bytes - 1) / grainSize - offset / grainSize + 1 < SCAN_READ_GRAINS_MIN;
+        return GrainRange.ofBlocks(state.info(), lba, blockCount).grainCount() < SCAN_READ_GRAINS_MIN;
     }
 
     /**
@@ -543,121 +395,25 @@ public final class Vdisk implements BlockDevice {
         }
         try {
             checkRange("read", lba, blockCount);
-            readLocked(lba, blockCount, dst, at, true);
+            reads.read(lba, blockCount, dst, at, true);
             return null;
         } finally {
             state.lock.unlockRead(stamp);
         }
     }
 
-    /**
-     * {@link #prepareWrite} and the commit on the caller's thread, for whole grains only (a partial
-     * grain needs a read first). {@link #DECLINED} when a lock is taken or the committer is busy
-     * (RocksDB would queue this write behind its batch, maybe behind a fsync). Same durability as
-     * the committer's non-FUA path: in the WAL, not synced, when it returns.
-     */
-    private Object writeNow(String op, long lba, long blockCount, WritePlan<?> plan) {
-        long stamp = state.lock.tryReadLock();
-        if (stamp == 0) {
-            return DECLINED;
-        }
-        int[] locks = null;
-        try {
-            checkRange(op, lba, blockCount);
-            VdiskInfo v = state.info();
-            long offset = lba * v.blockSizeBytes();
-            long length = blockCount * v.blockSizeBytes();
-            if (blockCount == 0) {
-                return null;
-            }
-            if (offset % v.grainSizeBytes() != 0 || length % v.grainSizeBytes() != 0 || !store.committer().idle()) {
-                return DECLINED;
-            }
-            locks = store.grainLocks().tryLock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
-            if (locks == null) {
-                return DECLINED;
-            }
-            List<GroupCommitter.Op> ops = new ArrayList<>();
-            Object result = plan.prepare(v, ops);
-            if (!ops.isEmpty()) {
-                try (org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch()) {
-                    GroupCommitter.addTo(batch, ops);
-                    db.db.write(db.noWaitWriteOptions, batch);
-                } catch (RocksDBException e) {
-                    if (StoreDb.incomplete(e)) {
-                        return DECLINED;      // a write stall: wait for it on the pool, not here
-                    }
-                    throw StoreErrors.blockDevice("write failed", e);
-                }
-            }
-            return result;
-        } finally {
-            if (locks != null) {
-                store.grainLocks().unlock(locks);
-            }
-            state.lock.unlockRead(stamp);
-        }
-    }
-
     // ---- writes ----
-
-    private enum Mode { DATA, ZEROES, UNMAP }
-
-    /** Prepares a write's changes into {@code ops} with its grains locked; may decide to write nothing. */
-    private interface WritePlan<T> {
-        T prepare(VdiskInfo v, List<GroupCommitter.Op> ops);
-    }
 
     /**
      * Runs {@code plan} on an I/O thread holding the vdisk's state lock shared and the grains'
      * locks, then hands the changes to the group committer, which releases both locks once the
      * batch is in the WAL and completes the future with the plan's result.
      */
-    private <T> CompletableFuture<T> submitWrite(String op, long lba, long blockCount, boolean fua, WritePlan<T> plan) {
+    private <T> CompletableFuture<T> submitWrite(String op, long lba, long blockCount, boolean fua, WritePaths.WritePlan<T> plan) {
         if (readOnly()) {
             return CompletableFuture.failedFuture(readOnlyError(op));
         }
-        return tracked(this.<CompletableFuture<T>>submit(() -> prepareWrite(op, lba, blockCount, fua, plan)).thenCompose(f -> f));
-    }
-
-    /**
-     * Runs {@code plan} on the calling I/O thread with the locks taken and hands its changes to
-     * the committer; the future completes with the plan's result once they are in the WAL.
-     */
-    private <T> CompletableFuture<T> prepareWrite(String op, long lba, long blockCount, boolean fua, WritePlan<T> plan) {
-        long stamp = state.lock.readLock();
-        int[] locks = null;
-        boolean handedOff = false;
-        try {
-            checkRange(op, lba, blockCount);
-            VdiskInfo v = state.info();
-            if (blockCount == 0) {
-                return CompletableFuture.completedFuture(null);
-            }
-            long offset = lba * v.blockSizeBytes();
-            long length = blockCount * v.blockSizeBytes();
-            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
-            List<GroupCommitter.Op> ops = new ArrayList<>();
-            T result = plan.prepare(v, ops);
-            if (ops.isEmpty()) {
-                return CompletableFuture.completedFuture(result);
-            }
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            int[] held = locks;
-            store.committer().submit(new GroupCommitter.Pending(ops, fua, () -> {
-                store.grainLocks().unlock(held);
-                state.lock.unlockRead(stamp);
-            }, done));
-            handedOff = true;
-            return done.thenApply(ignored -> result);
-        } finally {
-            if (!handedOff) {
-                if (locks != null) {
-                    store.grainLocks().unlock(locks);
-                }
-                state.lock.unlockRead(stamp);
-            }
-        }
+        return tracked(this.<CompletableFuture<T>>submit(() -> paths.throughCommitter(new WritePaths.Request(op, lba, blockCount), fua, plan)).thenCompose(f -> f));
     }
 
     // ---- applying a replicated log on the caller's thread (EntryBatch) ----
@@ -670,7 +426,7 @@ public final class Vdisk implements BlockDevice {
         }
         byte[] bytes = toArray(data);
         prepareNow("write", lba, bytes.length / blockSize, ops, (v, o) -> {
-            dataOps(v, lba, bytes, o);
+            writes.dataOps(v, lba, bytes, o);
             return null;
         });
     }
@@ -685,11 +441,11 @@ public final class Vdisk implements BlockDevice {
         byte[] expectedBytes = toArray(expected);
         byte[] bytes = toArray(data);
         CompareResult r = prepareNow("compare-and-write", lba, bytes.length / blockSize, ops, (v, o) -> {
-            int mismatch = java.util.Arrays.mismatch(readLocked(lba, bytes.length / blockSize), expectedBytes);
+            int mismatch = java.util.Arrays.mismatch(reads.read(lba, bytes.length / blockSize), expectedBytes);
             if (mismatch >= 0) {
                 return CompareResult.miscompareAt(mismatch);
             }
-            dataOps(v, lba, bytes, o);
+            writes.dataOps(v, lba, bytes, o);
             return CompareResult.MATCHED;
         });
         return r == null ? CompareResult.MATCHED : r;
@@ -700,72 +456,21 @@ public final class Vdisk implements BlockDevice {
      * adding its changes to {@code ops}; releases the locks before returning, so the caller (an
      * {@link EntryBatch}) must be the only writer of this vdisk until it commits them.
      */
-    private <T> T prepareNow(String op, long lba, long blockCount, List<GroupCommitter.Op> ops, WritePlan<T> plan) {
+    private <T> T prepareNow(String op, long lba, long blockCount, List<GroupCommitter.Op> ops, WritePaths.WritePlan<T> plan) {
         if (readOnly()) {
             throw readOnlyError(op);
         }
         if (closed.get()) {
             throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " is closed");
         }
-        long stamp = state.lock.readLock();
-        int[] locks = null;
-        try {
-            checkRange(op, lba, blockCount);
-            VdiskInfo v = state.info();
-            if (blockCount == 0) {
-                return null;
-            }
-            long offset = lba * v.blockSizeBytes();
-            long length = blockCount * v.blockSizeBytes();
-            locks = store.grainLocks().lock(v.id(), offset / v.grainSizeBytes(), (offset + length - 1) / v.grainSizeBytes());
-            return plan.prepare(v, ops);
-        } finally {
-            if (locks != null) {
-                store.grainLocks().unlock(locks);
-            }
-            state.lock.unlockRead(stamp);
-        }
-    }
-
-    /** The changes that write {@code data} at {@code lba}: whole grains encoded, partial ones merged. */
-    private void dataOps(VdiskInfo v, long lba, byte[] data, List<GroupCommitter.Op> ops) {
-        long offset = lba * v.blockSizeBytes();
-        long firstGrain = offset / v.grainSizeBytes();
-        long lastGrain = (offset + data.length - 1) / v.grainSizeBytes();
-        ChainReader reader = null;
-        try {
-            for (long g = firstGrain; g <= lastGrain; g++) {
-                int grainSize = v.grainSizeBytes();
-                long grainStart = g * grainSize;
-                int from = (int) Math.max(0, offset - grainStart);
-                int to = (int) Math.min(grainSize, offset + data.length - grainStart);
-                int dataPos = (int) (grainStart + from - offset);
-                byte[] frame;
-                if (from == 0 && to == grainSize) {
-                    frame = BlockFrame.encode(data, dataPos, grainSize);
-                } else {
-                    if (reader == null) {
-                        reader = state.reader(db, v.headEpoch());
-                    }
-                    byte[] grain = new byte[grainSize];
-                    decodeGrain(reader, g, ByteBuffer.wrap(grain), 0);
-                    System.arraycopy(data, dataPos, grain, from, to - from);
-                    frame = BlockFrame.encode(grain, 0, grainSize);
-                }
-                put(ops, v, g, frame);
-            }
-        } finally {
-            if (reader != null) {
-                reader.close();
-            }
-        }
+        return paths.into(new WritePaths.Request(op, lba, blockCount), ops, plan);
     }
 
     /**
      * Unmap and write-zeroes, in chunks of at most {@link #RANGE_CHUNK_GRAINS_MAX} grains, each
      * committed (through the group committer) before the next is prepared.
      */
-    private void zeroRange(String op, long lba, long blockCount, Mode mode) {
+    private void zeroRange(String op, long lba, long blockCount, GrainWrites.Mode mode) {
         if (readOnly()) {
             throw readOnlyError(op);
         }
@@ -777,7 +482,7 @@ public final class Vdisk implements BlockDevice {
             long chunkEnd = Math.min(end, (chunk / blocksPerChunk + 1) * blocksPerChunk);
             long from = chunk;
             submitWriteNow(op, from, chunkEnd - from, (v, ops) -> {
-                zeroOps(v, from, chunkEnd - from, mode, ops);
+                writes.zeroOps(v, from, chunkEnd - from, mode, ops);
                 return null;
             });
             chunk = chunkEnd;
@@ -788,211 +493,8 @@ public final class Vdisk implements BlockDevice {
     }
 
     /** {@link #submitWrite} already on an I/O thread: prepares here and waits for the commit. */
-    private <T> T submitWriteNow(String op, long lba, long blockCount, WritePlan<T> plan) {
-        return prepareWrite(op, lba, blockCount, false, plan).join();
-    }
-
-    /** The changes that zero or deallocate blocks {@code [lba, lba + blockCount)}. */
-    private void zeroOps(VdiskInfo v, long lba, long blockCount, Mode mode, List<GroupCommitter.Op> ops) {
-        long offset = lba * v.blockSizeBytes();
-        long length = blockCount * v.blockSizeBytes();
-        long first = offset / v.grainSizeBytes();
-        long last = (offset + length - 1) / v.grainSizeBytes();
-        try (ChainReader reader = state.reader(db, v.headEpoch())) {
-            for (long g : grainsToTouch(mode, first, last)) {
-                zeroGrain(ops, reader, v, g, offset, length, mode);
-            }
-        }
-    }
-
-    /**
-     * The grains of {@code [first, last]} an unmap must visit: only those some level of the chain
-     * holds a version of (the rest already read as deallocated zeros). Write-zeroes visits all.
-     */
-    private long[] grainsToTouch(Mode mode, long first, long last) {
-        if (mode != Mode.UNMAP) {
-            long[] all = new long[(int) (last - first + 1)];
-            for (int i = 0; i < all.length; i++) {
-                all[i] = first + i;
-            }
-            return all;
-        }
-        return store.grainsPresent(state, first, last);
-    }
-
-    /** Zeroes or deallocates the part of grain {@code g} inside {@code [offset, offset + length)}. */
-    private void zeroGrain(List<GroupCommitter.Op> ops, ChainReader reader, VdiskInfo v, long g, long offset, long length, Mode mode) {
-        int grainSize = v.grainSizeBytes();
-        long grainStart = g * grainSize;
-        int from = (int) Math.max(0, offset - grainStart);
-        int to = (int) Math.min(grainSize, offset + length - grainStart);
-        boolean whole = from == 0 && to == grainSize;
-        ChainReader.Located loc = reader.locate(g);
-        boolean mapped = loc != null && BlockFrame.isMapped(loc.frame());
-        if (mode == Mode.UNMAP && !mapped) {
-            return; // already deallocated: nothing to do
-        }
-        if (!whole) {
-            byte[] grain = new byte[grainSize];
-            decodeGrain(reader, g, ByteBuffer.wrap(grain), 0);
-            java.util.Arrays.fill(grain, from, to, (byte) 0);
-            put(ops, v, g, BlockFrame.encode(grain, 0, grainSize));
-        } else if (mode == Mode.ZEROES) {
-            put(ops, v, g, BlockFrame.encode(new byte[grainSize], 0, grainSize));
-        } else {
-            deallocate(ops, reader, v, g, loc);
-        }
-    }
-
-    /**
-     * Deallocates a mapped grain at head. If the only version is the head's own and nothing below
-     * can show through (no older version, no parent), deleting it is enough; otherwise a
-     * tombstone at head hides what lies below.
-     */
-    private void deallocate(List<GroupCommitter.Op> ops, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc) {
-        deallocateOps(db, state, reader, v, g, loc, ops);
-    }
-
-    /** The changes that deallocate mapped grain {@code g} at head (see {@link #deallocate}); shared with shrink. */
-    static void deallocateOps(StoreDb db, VdiskState state, ChainReader reader, VdiskInfo v, long g, ChainReader.Located loc,
-                              List<GroupCommitter.Op> ops) {
-        long head = v.headEpoch();
-        boolean onlyHeadVersion = loc.level() == 0 && loc.epoch() == head
-                && reader.olderThan(loc, g) == null && !state.isClone();
-        ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, head), onlyHeadVersion ? null : BlockFrame.tombstone()));
-        ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), head, g), onlyHeadVersion ? null : EMPTY));
-    }
-
-    private void put(List<GroupCommitter.Op> ops, VdiskInfo v, long g, byte[] frame) {
-        ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, v.headEpoch()), frame));
-        ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), v.headEpoch(), g), EMPTY));
-    }
-
-    // ---- provisioning status ----
-
-    private List<LbaStatus> lbaStatusLocked(long lba, long blockCount) {
-        return state.isClone() ? lbaStatusThroughChain(lba, blockCount) : lbaStatusOwn(lba, blockCount);
-    }
-
-    /**
-     * A vdisk without parents: one iterator walks the range's keys (newest version of each grain
-     * first) and reads only the frame header of the first version at or below the read epoch, so
-     * a 32 MiB request costs one seek and a merge step per version instead of a seek per grain.
-     * Grains without a version are deallocated.
-     */
-    private List<LbaStatus> lbaStatusOwn(long lba, long blockCount) {
-        VdiskInfo v = state.info();
-        int blocksPerGrain = v.grainSizeBytes() / v.blockSizeBytes();
-        long end = lba + blockCount;
-        long firstGrain = lba / blocksPerGrain;
-        long lastGrain = (end - 1) / blocksPerGrain;
-        long epoch = readEpoch();
-        Runs runs = new Runs(lba, blocksPerGrain);
-        ByteBuffer header = ByteBuffer.allocateDirect(BlockFrame.HEADER_BYTES);
-        byte[] headerBytes = new byte[BlockFrame.HEADER_BYTES];
-        long decided = firstGrain - 1;   // grains up to here have their status in runs
-        try (org.rocksdb.RocksIterator it = db.db.newIterator(db.blocks, db.scanReadOptions)) {
-            for (it.seek(Keys.grainStart(v.id(), firstGrain)); it.isValid(); it.next()) {
-                byte[] key = it.key();
-                long g = Keys.blockGrain(key);
-                if (Keys.blockVdisk(key) != v.id() || g > lastGrain) {
-                    break;
-                }
-                if (g <= decided || Keys.blockEpoch(key) > epoch) {
-                    continue; // an older version of a grain already decided, or one newer than the read epoch
-                }
-                if (g > decided + 1) {
-                    runs.add(decided + 1, false);
-                }
-                header.clear();
-                int frameBytes = it.value(header);
-                header.get(0, headerBytes, 0, Math.min(frameBytes, BlockFrame.HEADER_BYTES));
-                runs.add(g, frameBytes >= BlockFrame.HEADER_BYTES && BlockFrame.isMapped(headerBytes));
-                decided = g;
-            }
-            try {
-                it.status();
-            } catch (RocksDBException e) {
-                throw StoreErrors.blockDevice("block store read failed reading the status of vdisk " + name + " grains "
-                        + firstGrain + ".." + lastGrain, e);
-            }
-        }
-        if (decided < lastGrain) {
-            runs.add(decided + 1, false);
-        }
-        return runs.finish(end);
-    }
-
-    /** Builds runs of equal provisioning from grain statuses given in ascending grain order. */
-    private static final class Runs {
-        private final List<LbaStatus> list = new ArrayList<>();
-        private final int blocksPerGrain;
-        private long runStart;
-        private boolean runMapped;
-        private boolean started;
-
-        Runs(long lba, int blocksPerGrain) {
-            this.runStart = lba;
-            this.blocksPerGrain = blocksPerGrain;
-        }
-
-        /** From grain {@code g} on (until the next call) the status is {@code mapped}. */
-        void add(long g, boolean mapped) {
-            long stepStart = Math.max(runStart, g * blocksPerGrain);
-            if (started && mapped != runMapped) {
-                list.add(new LbaStatus(runStart, stepStart - runStart, provisioning(runMapped)));
-                runStart = stepStart;
-            }
-            runMapped = mapped;
-            started = true;
-        }
-
-        List<LbaStatus> finish(long end) {
-            list.add(new LbaStatus(runStart, end - runStart, provisioning(runMapped)));
-            return list;
-        }
-    }
-
-    /** A clone: grains present at any level of the chain, each located through the chain. */
-    private List<LbaStatus> lbaStatusThroughChain(long lba, long blockCount) {
-        VdiskInfo v = state.info();
-        int blocksPerGrain = v.grainSizeBytes() / v.blockSizeBytes();
-        long end = lba + blockCount;
-        List<LbaStatus> runs = new ArrayList<>();
-        try (ChainReader reader = state.reader(db, readEpoch())) {
-            long firstGrain = lba / blocksPerGrain;
-            long lastGrain = (end - 1) / blocksPerGrain;
-            long[] present = store.grainsPresent(state, firstGrain, lastGrain);
-            int next = 0;
-            long runStart = lba;
-            boolean runMapped = false;
-            for (long g = firstGrain; g <= lastGrain; ) {
-                boolean mapped;
-                long grainsInStep;
-                if (next < present.length && present[next] == g) {
-                    ChainReader.Located loc = reader.locate(g);
-                    mapped = loc != null && BlockFrame.isMapped(loc.frame());
-                    grainsInStep = 1;
-                    next++;
-                } else {
-                    mapped = false;
-                    grainsInStep = (next < present.length ? present[next] : lastGrain + 1) - g;
-                }
-                long stepStart = Math.max(lba, g * blocksPerGrain);
-                if (g != firstGrain && mapped != runMapped) {
-                    runs.add(new LbaStatus(runStart, stepStart - runStart, provisioning(runMapped)));
-                    runStart = stepStart;
-                }
-                runMapped = mapped;
-                g += grainsInStep;
-            }
-            runs.add(new LbaStatus(runStart, end - runStart, provisioning(runMapped)));
-        }
-        return runs;
-    }
-
-    private static LbaStatus.Provisioning provisioning(boolean mapped) {
-        return mapped ? LbaStatus.Provisioning.MAPPED : LbaStatus.Provisioning.DEALLOCATED;
+    private <T> T submitWriteNow(String op, long lba, long blockCount, WritePaths.WritePlan<T> plan) {
+        return paths.throughCommitter(new WritePaths.Request(op, lba, blockCount), false, plan).join();
     }
 
     // ---- helpers ----
