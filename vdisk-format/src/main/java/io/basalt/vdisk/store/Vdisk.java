@@ -1,14 +1,9 @@
 package io.basalt.vdisk.store;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Supplier;
 
 import org.rocksdb.RocksDBException;
 
@@ -16,8 +11,6 @@ import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
 import io.basalt.vdisk.LbaStatus;
-import io.basalt.vdisk.frame.BlockFrame;
-import io.basalt.vdisk.frame.FrameException;
 
 /**
  * A {@link BlockDevice} over one vdisk of a {@link VdiskStore}: its head (writable) or one of
@@ -32,7 +25,7 @@ import io.basalt.vdisk.frame.FrameException;
  * <p>Where operations run: on the store's I/O pool (writes then on the group committer's
  * thread), except that a read or non-FUA write of at most {@link #INLINE_BYTES_MAX} runs on the
  * caller's thread when nothing else of this vdisk is in flight and it costs no waiting (see
- * {@link #tryInline}); its future is then complete when the method returns. At queue depth 1 the
+ * {@link InflightOps#tryInline}); its future is then complete when the method returns. At queue depth 1 the
  * hand-offs to the pool, to the commit thread and back were most of a 4 KiB operation's latency
  * on a loaded machine (docs/iscsi-qd1-latency.md).
  *
@@ -55,7 +48,7 @@ public final class Vdisk implements BlockDevice {
      */
     static final int INLINE_BYTES_MAX = 16 * 1024;
     /** What an operation tried on the caller's thread returns when it would have to wait. */
-    static final Object DECLINED = new Object();
+    static final Object DECLINED = InflightOps.DECLINED;
 
     private final VdiskStore store;
     private final StoreDb db;
@@ -66,10 +59,7 @@ public final class Vdisk implements BlockDevice {
     private final LbaStatusScan lbaStatus;
     private final Optional<SnapshotInfo> snapshot;
     private final String name;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicInteger inflight = new java.util.concurrent.atomic.AtomicInteger();
-    /** close() waits at most this long for operations in flight. */
-    static final long CLOSE_WAIT_NANOS_MAX = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    private final InflightOps inflight;
 
     Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot) {
         this.store = store;
@@ -77,6 +67,7 @@ public final class Vdisk implements BlockDevice {
         this.state = state;
         this.snapshot = snapshot;
         this.name = state.info().name() + snapshot.map(s -> "@" + s.name()).orElse("");
+        this.inflight = new InflightOps(name, store.executor());
         VdiskView view = new VdiskView(db, state, snapshot, name);
         this.reads = new GrainReads(view);
         this.writes = new GrainWrites(view, reads);
@@ -114,7 +105,7 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<ByteBuffer> read(long lba, int blockCount) {
         if (inlineReadSize(lba, blockCount)) {
-            CompletableFuture<ByteBuffer> done = tryInline(() -> {
+            CompletableFuture<ByteBuffer> done = inflight.tryInline(() -> {
                 byte[] out = new byte[Math.multiplyExact(blockCount, logicalBlockSizeBytes())];
                 return readNow(lba, blockCount, ByteBuffer.wrap(out), 0) == DECLINED ? DECLINED : ByteBuffer.wrap(out);
             });
@@ -122,7 +113,7 @@ public final class Vdisk implements BlockDevice {
                 return done;
             }
         }
-        return submit(() -> {
+        return inflight.submit(() -> {
             long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
@@ -143,12 +134,12 @@ public final class Vdisk implements BlockDevice {
         }
         int at = dst.position();
         if (inlineReadSize(lba, blockCount)) {
-            CompletableFuture<Void> done = tryInline(() -> readNow(lba, blockCount, dst, at));
+            CompletableFuture<Void> done = inflight.tryInline(() -> readNow(lba, blockCount, dst, at));
             if (done != null) {
                 return done;
             }
         }
-        return submit(() -> {
+        return inflight.submit(() -> {
             long stamp = state.lock.readLock();
             try {
                 checkRange("read", lba, blockCount);
@@ -192,22 +183,19 @@ public final class Vdisk implements BlockDevice {
     @Override
     public CompletableFuture<Void> write(long lba, ByteBuffer data, boolean fua) {
         int blockSize = logicalBlockSizeBytes();
-        if (data.remaining() % blockSize != 0) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    "write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name));
+        IllegalArgumentException bad = writeLengthError(data);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
         }
         CompletableFuture<Void> full = refusedForSpace("write", lba);
         if (full != null) {
             return full;
         }
         byte[] bytes = toArray(data);
-        WritePaths.WritePlan<Void> plan = (v, ops) -> {
-            writes.dataOps(v, lba, bytes, ops);
-            return null;
-        };
+        WritePaths.WritePlan<Void> plan = writePlan(lba, bytes);
         // FUA fsyncs the WAL: never on the caller's thread.
         if (!fua && bytes.length <= INLINE_BYTES_MAX && !readOnly()) {
-            CompletableFuture<Void> done = tryInline(() -> paths.inline(new WritePaths.Request("write", lba, bytes.length / blockSize), plan));
+            CompletableFuture<Void> done = inflight.tryInline(() -> paths.inline(new WritePaths.Request("write", lba, bytes.length / blockSize), plan));
             if (done != null) {
                 return done;
             }
@@ -237,7 +225,7 @@ public final class Vdisk implements BlockDevice {
         if (store.readOnlyReason() != null) {
             return CompletableFuture.completedFuture(null); // nothing was written since the store opened
         }
-        return submit(() -> {
+        return inflight.submit(() -> {
             try {
                 db.syncWal();
             } catch (RocksDBException e) {
@@ -249,7 +237,7 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> unmap(long lba, long blockCount) {
-        return submit(() -> {
+        return inflight.submit(() -> {
             zeroRange("unmap", lba, blockCount, GrainWrites.Mode.UNMAP);
             return null;
         });
@@ -257,7 +245,7 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
-        return submit(() -> {
+        return inflight.submit(() -> {
             zeroRange("write-zeroes", lba, blockCount, unmap ? GrainWrites.Mode.UNMAP : GrainWrites.Mode.ZEROES);
             return null;
         });
@@ -265,33 +253,62 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<CompareResult> compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data) {
-        int blockSize = logicalBlockSizeBytes();
-        if (expected.remaining() != data.remaining() || data.remaining() % blockSize != 0 || data.remaining() == 0) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("compare-and-write lengths: expected "
-                    + expected.remaining() + ", data " + data.remaining() + " bytes (expected: equal, a positive multiple of "
-                    + blockSize + ") vdisk=" + name));
+        IllegalArgumentException bad = compareLengthsError(expected, data);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
         }
         CompletableFuture<CompareResult> full = refusedForSpace("compare-and-write", lba);
         if (full != null) {
             return full;
         }
-        byte[] expectedBytes = toArray(expected);
         byte[] bytes = toArray(data);
-        return submitWrite("compare-and-write", lba, bytes.length / blockSize, false, (v, ops) -> {
+        return submitWrite("compare-and-write", lba, bytes.length / logicalBlockSizeBytes(), false,
+                compareAndWritePlan(lba, toArray(expected), bytes)).thenApply(r -> r == null ? CompareResult.MATCHED : r);
+    }
+
+    /** The changes that write {@code bytes} at {@code lba}. */
+    private WritePaths.WritePlan<Void> writePlan(long lba, byte[] bytes) {
+        return (v, ops) -> {
+            writes.dataOps(v, lba, bytes, ops);
+            return null;
+        };
+    }
+
+    /** Compares the blocks at {@code lba} with {@code expected} and, on a match, the changes that write {@code bytes}. */
+    private WritePaths.WritePlan<CompareResult> compareAndWritePlan(long lba, byte[] expected, byte[] bytes) {
+        return (v, ops) -> {
             // The grains are locked: nobody can write them between this read and our commit.
-            byte[] current = reads.read(lba, bytes.length / blockSize);
-            int mismatch = java.util.Arrays.mismatch(current, expectedBytes);
+            int mismatch = java.util.Arrays.mismatch(reads.read(lba, bytes.length / v.blockSizeBytes()), expected);
             if (mismatch >= 0) {
                 return CompareResult.miscompareAt(mismatch);
             }
             writes.dataOps(v, lba, bytes, ops);
             return CompareResult.MATCHED;
-        }).thenApply(r -> r == null ? CompareResult.MATCHED : r);
+        };
+    }
+
+    /** Why {@code data} cannot be written, or null when its length is whole blocks. */
+    private IllegalArgumentException writeLengthError(ByteBuffer data) {
+        int blockSize = logicalBlockSizeBytes();
+        if (data.remaining() % blockSize == 0) {
+            return null;
+        }
+        return new IllegalArgumentException("write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name);
+    }
+
+    /** Why a compare-and-write of these buffers is refused, or null when their lengths are equal, whole blocks and not 0. */
+    private IllegalArgumentException compareLengthsError(ByteBuffer expected, ByteBuffer data) {
+        int blockSize = logicalBlockSizeBytes();
+        if (expected.remaining() == data.remaining() && data.remaining() % blockSize == 0 && data.remaining() != 0) {
+            return null;
+        }
+        return new IllegalArgumentException("compare-and-write lengths: expected " + expected.remaining() + ", data "
+                + data.remaining() + " bytes (expected: equal, a positive multiple of " + blockSize + ") vdisk=" + name);
     }
 
     @Override
     public CompletableFuture<List<LbaStatus>> getLbaStatus(long lba, long blockCountMax) {
-        return submit(() -> {
+        return inflight.submit(() -> {
             long stamp = state.lock.readLock();
             try {
                 long blocks = sizeBytes() / logicalBlockSizeBytes();
@@ -316,7 +333,7 @@ public final class Vdisk implements BlockDevice {
         if (readOnly()) {
             return CompletableFuture.failedFuture(readOnlyError("resize"));
         }
-        return submit(() -> {
+        return inflight.submit(() -> {
             store.resize(state.info().name(), newSizeBytes);
             return null;
         });
@@ -324,18 +341,7 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            long deadline = System.nanoTime() + CLOSE_WAIT_NANOS_MAX;
-            synchronized (inflight) {
-                while (inflight.get() > 0 && System.nanoTime() < deadline) {
-                    try {
-                        inflight.wait(10);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        break;
-                    }
-                }
-            }
+        if (inflight.close()) {
             store.release(state, snapshot);
         }
     }
@@ -349,42 +355,6 @@ public final class Vdisk implements BlockDevice {
             return false;
         }
         return GrainRange.ofBlocks(state.info(), lba, blockCount).grainCount() < SCAN_READ_GRAINS_MIN;
-    }
-
-    /**
-     * Runs {@code op} on the caller's thread if that costs no waiting, and returns its completed
-     * (or failed) future; returns null when it declined, and the caller submits the operation to
-     * the pool as usual. Tried only when nothing else of this vdisk is in flight, so it never
-     * overtakes a queued operation. That is queue depth 1, and also any depth from one caller
-     * thread (an iSCSI connection's event loop): each inline operation is over before the caller
-     * issues the next, so its small non-FUA I/O never leaves that thread and non-FUA writes are
-     * not group-committed (they are not synced, so a group saves little). FUA writes and flushes
-     * always take the pool and the committer. {@code op} returns {@link #DECLINED} rather than
-     * wait for a lock, reads memtables and block cache only and writes with no_slowdown, so
-     * RocksDB's {@code Incomplete} (a file read or a write stall ahead) declines too. The future
-     * fails the way {@code supplyAsync}'s would (a {@link CompletionException} around the error).
-     */
-    @SuppressWarnings("unchecked")
-    private <T> CompletableFuture<T> tryInline(Supplier<Object> op) {
-        if (inflight.get() != 0 || closed.get()) {
-            return null;
-        }
-        inflight.incrementAndGet();   // before the second look at closed: close() then waits for us
-        try {
-            if (closed.get()) {
-                return null;          // the pool path refuses it
-            }
-            Object result = op.get();
-            return result == DECLINED ? null : CompletableFuture.completedFuture((T) result);
-        } catch (RuntimeException e) {
-            return StoreDb.incomplete(e) ? null : CompletableFuture.failedFuture(new CompletionException(e));
-        } finally {
-            if (inflight.decrementAndGet() == 0) {
-                synchronized (inflight) {
-                    inflight.notifyAll();
-                }
-            }
-        }
     }
 
     /** A read on the caller's thread: {@link #DECLINED} when the state lock is taken (a snapshot or resize in progress). */
@@ -413,41 +383,30 @@ public final class Vdisk implements BlockDevice {
         if (readOnly()) {
             return CompletableFuture.failedFuture(readOnlyError(op));
         }
-        return tracked(this.<CompletableFuture<T>>submit(() -> paths.throughCommitter(new WritePaths.Request(op, lba, blockCount), fua, plan)).thenCompose(f -> f));
+        return inflight.tracked(inflight.<CompletableFuture<T>>submit(() -> paths.throughCommitter(new WritePaths.Request(op, lba, blockCount), fua, plan)).thenCompose(f -> f));
     }
 
     // ---- applying a replicated log on the caller's thread (EntryBatch) ----
 
     /** {@link EntryBatch#write}: the changes that write {@code data} at {@code lba}, prepared on this thread into {@code ops}. */
     void prepareWriteInto(long lba, ByteBuffer data, List<GroupCommitter.Op> ops) {
-        int blockSize = logicalBlockSizeBytes();
-        if (data.remaining() % blockSize != 0) {
-            throw new IllegalArgumentException("write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name);
+        IllegalArgumentException bad = writeLengthError(data);
+        if (bad != null) {
+            throw bad;
         }
         byte[] bytes = toArray(data);
-        prepareNow("write", lba, bytes.length / blockSize, ops, (v, o) -> {
-            writes.dataOps(v, lba, bytes, o);
-            return null;
-        });
+        prepareNow("write", lba, bytes.length / logicalBlockSizeBytes(), ops, writePlan(lba, bytes));
     }
 
     /** {@link EntryBatch#compareAndWrite}: compares against the committed data and, on a match, prepares the write into {@code ops}. */
     CompareResult prepareCompareAndWriteInto(long lba, ByteBuffer expected, ByteBuffer data, List<GroupCommitter.Op> ops) {
-        int blockSize = logicalBlockSizeBytes();
-        if (expected.remaining() != data.remaining() || data.remaining() % blockSize != 0 || data.remaining() == 0) {
-            throw new IllegalArgumentException("compare-and-write lengths: expected " + expected.remaining() + ", data "
-                    + data.remaining() + " bytes (expected: equal, a positive multiple of " + blockSize + ") vdisk=" + name);
+        IllegalArgumentException bad = compareLengthsError(expected, data);
+        if (bad != null) {
+            throw bad;
         }
-        byte[] expectedBytes = toArray(expected);
         byte[] bytes = toArray(data);
-        CompareResult r = prepareNow("compare-and-write", lba, bytes.length / blockSize, ops, (v, o) -> {
-            int mismatch = java.util.Arrays.mismatch(reads.read(lba, bytes.length / blockSize), expectedBytes);
-            if (mismatch >= 0) {
-                return CompareResult.miscompareAt(mismatch);
-            }
-            writes.dataOps(v, lba, bytes, o);
-            return CompareResult.MATCHED;
-        });
+        CompareResult r = prepareNow("compare-and-write", lba, bytes.length / logicalBlockSizeBytes(), ops,
+                compareAndWritePlan(lba, toArray(expected), bytes));
         return r == null ? CompareResult.MATCHED : r;
     }
 
@@ -460,7 +419,7 @@ public final class Vdisk implements BlockDevice {
         if (readOnly()) {
             throw readOnlyError(op);
         }
-        if (closed.get()) {
+        if (inflight.closed()) {
             throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " is closed");
         }
         return paths.into(new WritePaths.Request(op, lba, blockCount), ops, plan);
@@ -505,32 +464,6 @@ public final class Vdisk implements BlockDevice {
             throw new IllegalArgumentException(String.format("%s lba: %d + %d blocks (expected: within 0..%d) vdisk=%s",
                     op, lba, blockCount, blocks, name));
         }
-    }
-
-    private <T> CompletableFuture<T> submit(Supplier<T> task) {
-        if (closed.get()) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
-                    "vdisk " + name + " is closed"));
-        }
-        try {
-            return tracked(CompletableFuture.supplyAsync(task, store.executor()));
-        } catch (RejectedExecutionException e) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE,
-                    "vdisk " + name + ": I/O queue full or store closed", e));
-        }
-    }
-
-    /** Counts {@code f} as in flight until it completes, so {@link #close()} can wait for it. */
-    private <T> CompletableFuture<T> tracked(CompletableFuture<T> f) {
-        inflight.incrementAndGet();
-        f.whenComplete((ok, err) -> {
-            if (inflight.decrementAndGet() == 0) {
-                synchronized (inflight) {
-                    inflight.notifyAll();
-                }
-            }
-        });
-        return f;
     }
 
     private BlockDeviceException readOnlyError(String op) {
