@@ -351,8 +351,8 @@ public final class Vdisk implements BlockDevice {
     /** Small enough to read on the caller's thread: at most {@link #INLINE_BYTES_MAX}, and point lookups (no scan). */
     private boolean inlineReadSize(long lba, int blockCount) {
         long bytes = (long) blockCount * logicalBlockSizeBytes();
-        if (lba < 0 || blockCount <= 0 || bytes > INLINE_BYTES_MAX) {
-            return false;
+        if (lba < 0 || blockCount <= 0 || bytes > INLINE_BYTES_MAX || lba >= sizeBytes() / logicalBlockSizeBytes()) {
+            return false; // out of range: the pool path refuses it, naming the range
         }
         return GrainRange.ofBlocks(state.info(), lba, blockCount).grainCount() < SCAN_READ_GRAINS_MIN;
     }
