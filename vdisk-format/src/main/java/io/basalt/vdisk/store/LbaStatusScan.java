@@ -12,8 +12,7 @@ import io.basalt.vdisk.frame.BlockFrame;
 
 /**
  * GET LBA STATUS of one {@link VdiskView}: which blocks of a range are mapped and which are
- * deallocated, as runs of equal provisioning. The caller holds the state lock shared and bounds
- * the range (see {@link Vdisk#getLbaStatus}).
+ * deallocated, as runs of equal provisioning. The caller holds the state lock shared.
  */
 final class LbaStatusScan {
     private final VdiskView view;
@@ -24,8 +23,26 @@ final class LbaStatusScan {
         this.db = view.db();
     }
 
+    /**
+     * The runs from {@code lba} on, at most {@code blockCountMax} blocks and one scan chunk
+     * ({@link VdiskStore#SCAN_CHUNK_GRAINS_MAX} grains) per call: the caller asks again from where
+     * this stopped, so a whole-LUN request on a huge vdisk costs bounded memory and time.
+     */
+    List<LbaStatus> from(long lba, long blockCountMax) {
+        int blockSize = view.info().blockSizeBytes();
+        long blocks = view.sizeBytes() / blockSize;
+        if (lba < 0 || lba >= blocks) {
+            throw new IllegalArgumentException("lba: " + lba + " (expected: 0.." + (blocks - 1) + ") vdisk=" + view.name());
+        }
+        if (blockCountMax <= 0) {
+            throw new IllegalArgumentException("blockCountMax: " + blockCountMax + " (expected: > 0) vdisk=" + view.name());
+        }
+        long chunkBlocks = (long) VdiskStore.SCAN_CHUNK_GRAINS_MAX * blocksPerGrain();
+        return scan(lba, Math.min(Math.min(blockCountMax, blocks - lba), chunkBlocks));
+    }
+
     /** The runs of blocks {@code [lba, lba + blockCount)}, {@code blockCount > 0}. */
-    List<LbaStatus> scan(long lba, long blockCount) {
+    private List<LbaStatus> scan(long lba, long blockCount) {
         GrainRange range = GrainRange.ofBlocks(view.info(), lba, blockCount);
         return view.state().isClone() ? throughChain(lba, blockCount, range) : own(lba, blockCount, range);
     }

@@ -57,6 +57,7 @@ public final class Vdisk implements BlockDevice {
     private final GrainWrites writes;
     private final WritePaths paths;
     private final LbaStatusScan lbaStatus;
+    private final VdiskView view;
     private final Optional<SnapshotInfo> snapshot;
     private final String name;
     private final InflightOps inflight;
@@ -68,7 +69,7 @@ public final class Vdisk implements BlockDevice {
         this.snapshot = snapshot;
         this.name = state.info().name() + snapshot.map(s -> "@" + s.name()).orElse("");
         this.inflight = new InflightOps(name, store.executor());
-        VdiskView view = new VdiskView(db, state, snapshot, name);
+        this.view = new VdiskView(db, state, snapshot, name);
         this.reads = new GrainReads(view);
         this.writes = new GrainWrites(view, reads);
         this.paths = new WritePaths(store, state, this::checkRange);
@@ -87,7 +88,7 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public long sizeBytes() {
-        return snapshot.map(SnapshotInfo::sizeBytes).orElseGet(() -> state.info().sizeBytes());
+        return view.sizeBytes();
     }
 
     /** A snapshot, or any vdisk of a store opened read-only (its disk was full at open). */
@@ -311,17 +312,7 @@ public final class Vdisk implements BlockDevice {
         return inflight.submit(() -> {
             long stamp = state.lock.readLock();
             try {
-                long blocks = sizeBytes() / logicalBlockSizeBytes();
-                if (lba < 0 || lba >= blocks) {
-                    throw new IllegalArgumentException("lba: " + lba + " (expected: 0.." + (blocks - 1) + ") vdisk=" + name);
-                }
-                if (blockCountMax <= 0) {
-                    throw new IllegalArgumentException("blockCountMax: " + blockCountMax + " (expected: > 0) vdisk=" + name);
-                }
-                // At most one scan chunk per call (the caller asks again from where we stopped), so a
-                // whole-LUN request on a huge vdisk costs bounded memory and time.
-                long chunkBlocks = (long) VdiskStore.SCAN_CHUNK_GRAINS_MAX * (info().grainSizeBytes() / logicalBlockSizeBytes());
-                return lbaStatus.scan(lba, Math.min(Math.min(blockCountMax, blocks - lba), chunkBlocks));
+                return lbaStatus.from(lba, blockCountMax);
             } finally {
                 state.lock.unlockRead(stamp);
             }

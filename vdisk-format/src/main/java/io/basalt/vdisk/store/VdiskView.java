@@ -14,6 +14,11 @@ record VdiskView(StoreDb db, VdiskState state, Optional<SnapshotInfo> snapshot, 
         return snapshot.map(SnapshotInfo::epoch).orElseGet(() -> state.info().headEpoch());
     }
 
+    /** The size seen: the snapshot's, or the head's as of now. */
+    long sizeBytes() {
+        return snapshot.map(SnapshotInfo::sizeBytes).orElseGet(() -> state.info().sizeBytes());
+    }
+
     VdiskInfo info() {
         return state.info();
     }
