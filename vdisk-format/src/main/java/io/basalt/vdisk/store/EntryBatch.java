@@ -94,14 +94,14 @@ public final class EntryBatch implements AutoCloseable {
             GroupCommitter.addTo(batch, ops);
             if (index >= 0) {
                 for (var r : records.entrySet()) {
-                    byte[] key = VdiskStore.logRecordKey(log, r.getKey().array());
+                    byte[] key = AppliedLogs.logRecordKey(log, r.getKey().array());
                     if (r.getValue() == null) {
                         batch.delete(db.meta, key);
                     } else {
                         batch.put(db.meta, key, r.getValue());
                     }
                 }
-                batch.put(db.meta, VdiskStore.appliedKey(log), Keys.vdiskPrefix(index));
+                batch.put(db.meta, AppliedLogs.appliedKey(log), Keys.vdiskPrefix(index));
             }
             db.db.write(db.writeOptions, batch);
         } catch (RocksDBException e) {

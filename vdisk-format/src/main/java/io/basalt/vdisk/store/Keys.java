@@ -15,6 +15,7 @@ package io.basalt.vdisk.store;
  *             'I'                            -> next vdisk id(8)
  *             'A' log(utf-8)                 -> applied index(8) of a replicated log
  *             'L' len(2) log(utf-8) key      -> a record of a replicated log's state machine
+ *             'F'                            -> store format version(8) (see {@link StoreFormat})
  * </pre>
  *
  * The block key stores the epoch inverted ({@code Long.MAX_VALUE - epoch}) so that a forward

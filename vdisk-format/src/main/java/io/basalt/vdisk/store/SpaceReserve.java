@@ -34,15 +34,18 @@ public final class SpaceReserve {
     private final FileStore store;
     private final long reserveBytes;
     private final LongSupplier pendingBytes;
+    /** Monotonic nanoseconds ({@code System::nanoTime}, or a test's clock) that age the cached reading. */
+    private final LongSupplier nanoClock;
     private volatile long freeBytes;
     private volatile long pending;
     private volatile long readAtNanos;
 
-    private SpaceReserve(Path dir, FileStore store, long reserveBytes, LongSupplier pendingBytes) {
+    private SpaceReserve(Path dir, FileStore store, long reserveBytes, LongSupplier pendingBytes, LongSupplier nanoClock) {
         this.dir = dir;
         this.store = store;
         this.reserveBytes = reserveBytes;
         this.pendingBytes = pendingBytes;
+        this.nanoClock = nanoClock;
     }
 
     /**
@@ -59,10 +62,15 @@ public final class SpaceReserve {
      * them, and a new preallocated WAL), so it counts as taken already.
      */
     public static SpaceReserve of(Path dir, long reserveBytes, LongSupplier pendingBytes) throws IOException {
+        return of(dir, reserveBytes, pendingBytes, System::nanoTime);
+    }
+
+    /** As above, with {@code nanoClock} (monotonic nanoseconds) deciding when the cached reading is too old. */
+    static SpaceReserve of(Path dir, long reserveBytes, LongSupplier pendingBytes, LongSupplier nanoClock) throws IOException {
         checkReserveBytes(reserveBytes);
         FileStore store = Files.getFileStore(dir);
         long reserve = reserveBytes >= 0 ? reserveBytes : defaultBytes(store.getTotalSpace());
-        SpaceReserve r = new SpaceReserve(dir, store, reserve, pendingBytes);
+        SpaceReserve r = new SpaceReserve(dir, store, reserve, pendingBytes, nanoClock);
         r.read();
         return r;
     }
@@ -87,7 +95,7 @@ public final class SpaceReserve {
      * {@value #REFRESH_MILLIS} ms old.
      */
     public long freeBytes() {
-        if (System.nanoTime() - readAtNanos > REFRESH_MILLIS * 1_000_000) {
+        if (nanoClock.getAsLong() - readAtNanos > REFRESH_MILLIS * 1_000_000) {
             read();
         }
         return freeBytes;
@@ -98,7 +106,7 @@ public final class SpaceReserve {
             long p = reserveBytes == 0 ? 0 : Math.max(0, pendingBytes.getAsLong());
             freeBytes = Math.max(0, store.getUsableSpace() - p);
             pending = p;
-            readAtNanos = System.nanoTime();
+            readAtNanos = nanoClock.getAsLong();
         } catch (IOException e) {
             throw new UncheckedIOException("free space of " + dir + ": " + e.getMessage(), e);
         }

@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -65,6 +66,20 @@ class SpaceReserveTest {
         return VdiskStore.open(mount.resolve("store"), VdiskStore.Options.defaults().withReserveBytes(RESERVE_BYTES));
     }
 
+    /** The free-space reserve's clock, stepped by the test past the reserve's cached reading. */
+    private static final class SteppedClock {
+        private final AtomicLong nanos = new AtomicLong();
+
+        long nanos() {
+            return nanos.get();
+        }
+
+        /** Makes the reserve's next question read the free space afresh. */
+        void stepPastTheCachedReading() {
+            nanos.addAndGet(TimeUnit.MILLISECONDS.toNanos(SpaceReserve.REFRESH_MILLIS) + 1);
+        }
+    }
+
     private static byte[] chunk(int i) {
         byte[] b = new byte[CHUNK];
         new Random(i).nextBytes(b); // incompressible: every chunk takes its size on disk
@@ -112,7 +127,9 @@ class SpaceReserveTest {
      */
     @Test
     void belowTheReserveOnlyWhatStoresDataIsRefusedAndWritesResumeWhenSpaceIsBack() throws Exception {
-        try (VdiskStore store = open()) {
+        SteppedClock clock = new SteppedClock();
+        try (VdiskStore store = VdiskStore.open(mount.resolve("store"),
+                VdiskStore.Options.defaults().withReserveBytes(RESERVE_BYTES), clock::nanos)) {
             store.create("v", 64L << 20);
             byte[] before = chunk(1);
             try (Vdisk v = store.open("v")) {
@@ -122,8 +139,9 @@ class SpaceReserveTest {
             store.clone("v", "s1", "c");
             store.createSnapshot("v", "s2");
             Path filler = mount.resolve("filler");
+            clock.stepPastTheCachedReading();
             fill(filler, store.spaceReserve().freeBytes() - RESERVE_BYTES / 2);
-            Thread.sleep(SpaceReserve.REFRESH_MILLIS + 50);
+            clock.stepPastTheCachedReading();
             assertTrue(store.spaceReserve().isShort(), "free " + store.spaceReserve().freeBytes());
 
             try (Vdisk v = store.open("v")) {
@@ -146,7 +164,7 @@ class SpaceReserveTest {
             store.removeSnapshot("v", "s3");
 
             Files.delete(filler);
-            Thread.sleep(SpaceReserve.REFRESH_MILLIS + 50);
+            clock.stepPastTheCachedReading();
             try (Vdisk v = store.open("v")) {
                 byte[] after = chunk(2);
                 v.write(0, ByteBuffer.wrap(after), false).join();

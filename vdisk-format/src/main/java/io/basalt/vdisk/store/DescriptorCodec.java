@@ -8,11 +8,17 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Optional;
 
-/** Binary encoding of descriptors and snapshots, with a leading format version. */
-final class MetaCodec {
-    private static final byte VERSION = 1;
+/**
+ * Binary encoding of the metadata records that describe vdisks: descriptors ({@link VdiskInfo},
+ * meta key 'V') and snapshots ({@link SnapshotInfo}, 'S'). Each record starts with its format
+ * version; one this code does not know is refused naming both versions, never misread.
+ * (Not cluster-fs's {@code MetaCodec}, which encodes the cluster's meta commands and records.)
+ */
+final class DescriptorCodec {
+    /** The record format this code writes and reads. */
+    static final byte VERSION = 1;
 
-    private MetaCodec() {}
+    private DescriptorCodec() {}
 
     static byte[] encode(VdiskInfo v) {
         return write(out -> {
@@ -88,7 +94,8 @@ final class MetaCodec {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             byte version = in.readByte();
             if (version != VERSION) {
-                throw new IllegalStateException("metadata format version: " + version + " (expected: " + VERSION + ")");
+                throw new IllegalStateException("vdisk metadata record format version " + version + " (this Basalt reads: "
+                        + VERSION + "); the store was written by another version of Basalt");
             }
             return reader.read(in);
         } catch (IOException e) {
