@@ -7,8 +7,17 @@ import java.util.Arrays;
 /**
  * The hand-written binary encoding of every log entry, query and reply in the cluster
  * (docs/cluster-fs.md, "Encoding"): big-endian fixed-width integers, strings as a u16 length and
- * UTF-8 bytes, byte blocks as an i32 length and the bytes. A tag byte starts each message and
- * a version byte the entry, so a decoder can name what it did not understand.
+ * UTF-8 bytes, byte blocks as an i32 length and the bytes. Every log entry, query and reply
+ * starts with its format version, so a decoder that meets a version it does not know refuses it,
+ * naming both versions, instead of misreading it; a tag byte then says which kind of message it is.
+ *
+ * <p>Two version schemes, because of history. Log entries (PG ops, meta commands) and PG queries
+ * always began with a version byte (1, or 2 for a PG entry with a client tag). Meta queries,
+ * meta replies and PG replies began without one, with a tag (below 16) or with the high byte
+ * of a non-negative count (0); they now begin with {@link #VERSION_MARKER} plus their version,
+ * a byte of 0x81 or more that none of those encodings can start with, so an encoding written
+ * before versions (version 0, "unversioned") still reads: a PG reply a node kept for a client
+ * session, an answer from a node not yet upgraded.
  *
  * <p>{@link Out} grows one array; {@link In} reads a {@link ByteBuffer} without copying until a
  * caller asks for bytes. Every length is checked against what remains before it is trusted.
@@ -21,6 +30,20 @@ public final class Wire {
         public DecodeException(String message) {
             super(message);
         }
+    }
+
+    /**
+     * Added to the version in the first byte of an encoding that began without a version (see
+     * the class comment): 0x81 is version 1. {@link In#version()} reads it.
+     */
+    public static final int VERSION_MARKER = 0x80;
+
+    /**
+     * The refusal of an encoding in a format version this code does not read, naming both:
+     * {@code "pg reply: format version 3 (this node reads: 0..1)"}.
+     */
+    public static DecodeException unknownVersion(String what, int version, String versionsRead) {
+        return new DecodeException(what + ": format version " + version + " (this node reads: " + versionsRead + ")");
     }
 
     public static final class Out {
@@ -41,6 +64,14 @@ public final class Wire {
             ensure(1);
             buf[size++] = (byte) v;
             return this;
+        }
+
+        /** The first byte of a marked encoding: {@link #VERSION_MARKER} plus {@code version}. */
+        public Out version(int version) {
+            if (version < 1 || version > 0xFF - VERSION_MARKER) {
+                throw new IllegalArgumentException("format version: " + version + " (expected: 1.." + (0xFF - VERSION_MARKER) + ")");
+            }
+            return u8(VERSION_MARKER + version);
         }
 
         public Out bool(boolean v) {
@@ -109,6 +140,23 @@ public final class Wire {
         public int u8() {
             need(1, "u8");
             return buf.get() & 0xFF;
+        }
+
+        /**
+         * The version of a marked encoding (see {@link Out#version}), its marker byte consumed;
+         * 0, with nothing consumed, for an encoding written before versions.
+         */
+        public int version() {
+            need(1, "format version");
+            int first = buf.get(buf.position()) & 0xFF;
+            if (first < VERSION_MARKER) {
+                return 0;
+            }
+            buf.get();
+            if (first == VERSION_MARKER) {
+                throw new DecodeException("format version marker: " + first + " (expected: " + (VERSION_MARKER + 1) + "..255)");
+            }
+            return first - VERSION_MARKER;
         }
 
         public boolean bool() {

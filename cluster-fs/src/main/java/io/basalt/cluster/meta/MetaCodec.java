@@ -10,9 +10,22 @@ import io.basalt.cluster.Wire.DecodeException;
 import io.basalt.cluster.meta.VdiskRecord.ParentLink;
 import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
 
-/** Binary encoding of meta commands, results and records (see {@link Wire}). */
+/**
+ * Binary encoding of meta commands, results and records (see {@link Wire}).
+ *
+ * <p>Format versions. A command (a meta log entry) starts with its version byte, as it always
+ * has: {@value #VERSION}. A result starts with {@link Wire#VERSION_MARKER} + {@value #RESULT_VERSION}
+ * (0x81); a result written before results had a version starts with its tag (1..4) and reads as
+ * version 0. Records (vdisk, session, node, space) have no version of their own: they travel
+ * inside a versioned command, result or query answer, and are stored in a {@link MetaStore}
+ * whose format version covers them. A change to any of these encodings (a new command kind
+ * included) takes a new version, which nodes and clients of this version refuse by name.
+ */
 public final class MetaCodec {
+    /** The command (log entry) format this code writes and reads. */
     static final int VERSION = 1;
+    /** The result format this code writes; it reads this one and version 0 (unversioned). */
+    static final int RESULT_VERSION = 1;
 
     private MetaCodec() {}
 
@@ -44,7 +57,7 @@ public final class MetaCodec {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
         if (version != VERSION) {
-            throw new DecodeException("meta command version: " + version + " (expected: " + VERSION + ")");
+            throw Wire.unknownVersion("meta command", version, String.valueOf(VERSION));
         }
         int tag = in.u8();
         Wire.checkTag(tag, 15, "meta command");
@@ -72,7 +85,7 @@ public final class MetaCodec {
     // ---- results ----
 
     public static byte[] encode(MetaResult result) {
-        Wire.Out out = new Wire.Out(128);
+        Wire.Out out = new Wire.Out(128).version(RESULT_VERSION);
         switch (result) {
             case MetaResult.Done d -> out.u8(1);
             case MetaResult.VdiskChanged v -> writeVdisk(out.u8(2), v.vdisk());
@@ -82,8 +95,13 @@ public final class MetaCodec {
         return out.toByteArray();
     }
 
+    /** Decodes a result of version {@value #RESULT_VERSION}, or one written before results had a version. */
     public static MetaResult decodeResult(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
+        int version = in.version();
+        if (version > RESULT_VERSION) {
+            throw Wire.unknownVersion("meta result", version, "0.." + RESULT_VERSION);
+        }
         int tag = in.u8();
         Wire.checkTag(tag, 4, "meta result");
         MetaResult r = switch (tag) {

@@ -7,8 +7,15 @@ import java.util.List;
 import io.basalt.cluster.Wire;
 import io.basalt.cluster.Wire.DecodeException;
 
-/** Read-only questions to the meta group, and their encoding. */
+/**
+ * Read-only questions to the meta group, and their encoding. A query and a list answer start
+ * with {@link Wire#VERSION_MARKER} + {@value #VERSION} (0x81); ones written before they had a
+ * version start with the query's tag (1..4) or the high byte of the list's count (0), and read
+ * as version 0. A single vdisk is answered as a {@link MetaResult}, versioned by {@link MetaCodec}.
+ */
 public sealed interface MetaQuery {
+    /** The query and list-answer format this code writes; it reads this one and version 0. */
+    int VERSION = 1;
 
     /** The vdisk with this name: answered as {@link MetaResult.VdiskChanged} or {@link MetaResult.Rejected}. */
     record VdiskByName(String name) implements MetaQuery {}
@@ -24,15 +31,16 @@ public sealed interface MetaQuery {
 
     static byte[] encode(MetaQuery q) {
         return switch (q) {
-            case VdiskByName v -> new Wire.Out(32).u8(1).str(v.name()).toByteArray();
-            case ListVdisks l -> new Wire.Out(1).u8(2).toByteArray();
-            case ListNodes l -> new Wire.Out(1).u8(3).toByteArray();
-            case ListSpaces l -> new Wire.Out(1).u8(4).toByteArray();
+            case VdiskByName v -> new Wire.Out(32).version(VERSION).u8(1).str(v.name()).toByteArray();
+            case ListVdisks l -> new Wire.Out(2).version(VERSION).u8(2).toByteArray();
+            case ListNodes l -> new Wire.Out(2).version(VERSION).u8(3).toByteArray();
+            case ListSpaces l -> new Wire.Out(2).version(VERSION).u8(4).toByteArray();
         };
     }
 
     static MetaQuery decode(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
+        checkVersion(in.version(), "meta query");
         int tag = in.u8();
         Wire.checkTag(tag, 4, "meta query");
         MetaQuery q = switch (tag) {
@@ -72,13 +80,14 @@ public sealed interface MetaQuery {
     /** A count, then each record as length-prefixed bytes. */
     private static <T> byte[] encodeList(List<T> records, java.util.function.Function<T, byte[]> encode) {
         List<byte[]> encoded = records.stream().map(encode).toList();
-        Wire.Out out = new Wire.Out(4 + encoded.stream().mapToInt(b -> b.length + 4).sum()).i32(encoded.size());
+        Wire.Out out = new Wire.Out(5 + encoded.stream().mapToInt(b -> b.length + 4).sum()).version(VERSION).i32(encoded.size());
         encoded.forEach(b -> out.bytes(ByteBuffer.wrap(b)));
         return out.toByteArray();
     }
 
     private static <T> List<T> decodeList(ByteBuffer bytes, java.util.function.Function<ByteBuffer, T> decode, String what) {
         Wire.In in = new Wire.In(bytes);
+        checkVersion(in.version(), what + " list");
         int n = in.i32();
         if (n < 0 || n > in.remaining()) {
             throw new DecodeException(what + " count: " + n + " (expected: 0.." + in.remaining() + ")");
@@ -89,5 +98,11 @@ public sealed interface MetaQuery {
         }
         in.end(what + " list");
         return out;
+    }
+
+    private static void checkVersion(int version, String what) {
+        if (version > VERSION) {
+            throw Wire.unknownVersion(what, version, "0.." + VERSION);
+        }
     }
 }

@@ -20,12 +20,22 @@ import org.rocksdb.WriteOptions;
  * replay starts exactly after the last entry that took effect. No Raft here: the state machine
  * adapter calls {@link #apply} in log order.
  *
- * <p>Keys: {@code 'v' id} a vdisk record, {@code 'h' id} a session, {@code 'n'} the next id,
- * {@code 'a'} the applied term and index.
+ * <p>Keys: {@code 'v' id} a vdisk record, {@code 'h' id} a session, {@code 'r' id} a node,
+ * {@code 's' id} a node's space report, {@code 'n'} the next id, {@code 'a'} the applied term and
+ * index, {@code 'f'} the store's format version (one byte).
+ *
+ * <p>The format version covers the keys and the record encodings ({@link MetaCodec}); snapshots
+ * are checkpoints of this store and carry it. A store without the key was written before it
+ * had one, in the layout of version 1, and gets the key when it is opened. A store of a version
+ * this code does not read is refused when it is opened, naming both versions; a node of a
+ * version before this key refuses it too, as an unknown key.
  */
 public final class MetaStore implements AutoCloseable {
     private static final byte[] NEXT_ID = {'n'};
     private static final byte[] APPLIED = {'a'};
+    private static final byte[] FORMAT = {'f'};
+    /** The store format this code writes and reads. */
+    static final int FORMAT_VERSION = 1;
 
     static {
         RocksDB.loadLibrary();
@@ -51,6 +61,7 @@ public final class MetaStore implements AutoCloseable {
         try {
             opened = RocksDB.open(options, dir.toString());
             this.db = opened;
+            checkFormat();
             load();
         } catch (RocksDBException | RuntimeException e) {
             if (opened != null) {
@@ -149,6 +160,22 @@ public final class MetaStore implements AutoCloseable {
         }
     }
 
+    /** Refuses a store of a format version this code does not read; records the version in one without. */
+    private void checkFormat() throws RocksDBException {
+        byte[] v = db.get(FORMAT);
+        if (v == null) {
+            db.put(syncWrite, FORMAT, new byte[] {FORMAT_VERSION});
+            return;
+        }
+        if (v.length != 1) {
+            throw new IllegalStateException("meta store " + dir + ": format record of " + v.length + " bytes (expected: 1)");
+        }
+        if ((v[0] & 0xFF) != FORMAT_VERSION) {
+            throw new IllegalStateException("meta store " + dir + ": format version " + (v[0] & 0xFF)
+                    + " (this node reads: " + FORMAT_VERSION + ")");
+        }
+    }
+
     private void load() throws RocksDBException {
         try (RocksIterator it = db.newIterator()) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
@@ -161,6 +188,7 @@ public final class MetaStore implements AutoCloseable {
                     case 'r' -> state.load(MetaCodec.decodeNode(v));
                     case 's' -> state.load(MetaCodec.decodeSpace(v));
                     case 'a' -> applied = new TermIndex(v.getLong(), v.getLong());
+                    case 'f' -> { } // checked before the records are read (checkFormat)
                     default -> throw new IllegalStateException("meta store " + dir + ": unknown key prefix " + k[0]);
                 }
             }

@@ -14,12 +14,23 @@ import io.basalt.vdisk.store.Extent;
 /**
  * Binary encoding of PG log entries (a batch of mutations), queries (a batch of reads) and
  * replies (one result per op, in order). See {@link Wire}.
+ *
+ * <p>Format versions. An entry or a query starts with its version byte, as it always has:
+ * {@value #VERSION} (a batch without a client tag: queries, untagged entries) or
+ * {@value #VERSION_TAGGED} (an entry with its {@link ClientTag} in front of the ops). A reply
+ * starts with {@link Wire#VERSION_MARKER} + {@value #REPLY_VERSION} (0x81); a reply written before
+ * replies had a version starts with the high byte of its result count, 0, and reads as version 0
+ * (nodes keep replies for client sessions, so such replies are still in stores and snapshots).
+ * A change to any of these encodings (a new op or result kind included) takes a new version,
+ * which nodes and clients of this version refuse by name rather than misread.
  */
 public final class PgCodec {
     /** A batch without a client tag: queries, and entries written before client sessions. */
     static final int VERSION = 1;
     /** An entry with its {@link ClientTag} in front of the ops. */
     static final int VERSION_TAGGED = 2;
+    /** The reply format this code writes; it reads this one and version 0 (unversioned). */
+    static final int REPLY_VERSION = 1;
     /** Ops in one entry or query; the group committer stays below this. */
     public static final int BATCH_OPS_MAX = 4096;
 
@@ -70,7 +81,7 @@ public final class PgCodec {
                 throw new DecodeException(e.getMessage());
             }
         } else if (version != VERSION) {
-            throw new DecodeException("pg entry version: " + version + " (expected: " + VERSION + " or " + VERSION_TAGGED + ")");
+            throw Wire.unknownVersion("pg entry", version, VERSION + ".." + VERSION_TAGGED);
         }
         return new Entry(tag, readOps(in));
     }
@@ -102,7 +113,7 @@ public final class PgCodec {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
         if (version != VERSION) {
-            throw new DecodeException("pg batch version: " + version + " (expected: " + VERSION + ")");
+            throw Wire.unknownVersion("pg query", version, String.valueOf(VERSION));
         }
         return readOps(in);
     }
@@ -156,7 +167,7 @@ public final class PgCodec {
         for (PgResult r : results) {
             dataBytes += r instanceof PgResult.Data d ? d.data().remaining() : 0;
         }
-        Wire.Out out = new Wire.Out(8 + dataBytes + 16 * results.size()).i32(results.size());
+        Wire.Out out = new Wire.Out(8 + dataBytes + 16 * results.size()).version(REPLY_VERSION).i32(results.size());
         for (PgResult r : results) {
             switch (r) {
                 case PgResult.Done d -> out.u8(1);
@@ -181,8 +192,13 @@ public final class PgCodec {
         return ByteBuffer.wrap(out.array(), 0, out.sizeBytes());
     }
 
+    /** Decodes a reply of version {@value #REPLY_VERSION}, or one written before replies had a version. */
     public static List<PgResult> decodeResults(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
+        int version = in.version();
+        if (version > REPLY_VERSION) {
+            throw Wire.unknownVersion("pg reply", version, "0.." + REPLY_VERSION);
+        }
         int n = in.i32();
         if (n < 0 || n > BATCH_OPS_MAX) {
             throw new DecodeException("pg result count: " + n + " (expected: 0.." + BATCH_OPS_MAX + ")");

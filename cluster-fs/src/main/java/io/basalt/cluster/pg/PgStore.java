@@ -54,6 +54,19 @@ public final class PgStore implements AutoCloseable {
      * index, so every replica holds the same sessions at the same index, and so do its snapshots.
      */
     private final java.util.HashMap<java.util.UUID, Session> sessions = new java.util.HashMap<>();
+    /**
+     * The key of the format version (one byte) of this state machine's own records in the engine
+     * (the sessions below, their kept replies encoded by {@link PgCodec}); snapshots are
+     * checkpoints of the engine and carry it. A store without it was written before it had one,
+     * in the layout of version 1; it gets the record with the first session written. A store of
+     * a version this code does not read is refused when it is opened, naming both versions; a
+     * node of a version before this record refuses it too, as an unknown record.
+     */
+    private static final byte[] FORMAT_KEY = {'F'};
+    /** The format of this state machine's records that this code writes and reads. */
+    static final int FORMAT_VERSION = 1;
+    /** The format record is in the store (read at open, or put in an entry's batch since). */
+    private boolean formatRecorded;
 
     /** One client's session: the log index that last touched it, its acked mark and its kept replies by seq. */
     private static final class Session {
@@ -94,7 +107,26 @@ public final class PgStore implements AutoCloseable {
     private PgStore(String logName, VdiskStore store) {
         this.logName = logName;
         this.store = store;
-        store.forEachLogRecord(logName, (key, value) -> sessions.put(sessionId(key), Session.decode(value)));
+        java.util.Map<java.nio.ByteBuffer, byte[]> records = new java.util.HashMap<>();
+        store.forEachLogRecord(logName, (key, value) -> records.put(java.nio.ByteBuffer.wrap(key), value));
+        byte[] format = records.remove(java.nio.ByteBuffer.wrap(FORMAT_KEY));
+        checkFormat(format);
+        formatRecorded = format != null;
+        records.forEach((key, value) -> sessions.put(sessionId(key.array()), Session.decode(value)));
+    }
+
+    /** Refuses records of a format version this code does not read (null: none recorded yet, version 1). */
+    private void checkFormat(byte[] format) {
+        if (format == null) {
+            return;
+        }
+        if (format.length != 1) {
+            throw new IllegalStateException(logName + ": format record of " + format.length + " bytes (expected: 1)");
+        }
+        if ((format[0] & 0xFF) != FORMAT_VERSION) {
+            throw new IllegalStateException(logName + " state-machine records: format version " + (format[0] & 0xFF)
+                    + " (this node reads: " + FORMAT_VERSION + ")");
+        }
     }
 
     private static byte[] sessionKey(java.util.UUID id) {
@@ -120,7 +152,13 @@ public final class PgStore implements AutoCloseable {
      * refuses data entries before they are logged ({@code DiskReserve}) and a replica never does.
      */
     public static PgStore open(Path dir, int pg, VdiskStore.Options options) {
-        return new PgStore("pg-" + pg, VdiskStore.open(dir, options.withReserveBytes(0)));
+        VdiskStore engine = VdiskStore.open(dir, options.withReserveBytes(0));
+        try {
+            return new PgStore("pg-" + pg, engine);
+        } catch (RuntimeException e) {
+            engine.close(); // records it refuses (a format it does not read): leave the store unlocked
+            throw e;
+        }
     }
 
     public static String engineName(long vdiskId) {
@@ -207,6 +245,10 @@ public final class PgStore implements AutoCloseable {
             }
             s = new Session();
             sessions.put(tag.session(), s);
+        }
+        if (!formatRecorded) {
+            batch.putLogRecord(FORMAT_KEY, new byte[] {FORMAT_VERSION});
+            formatRecorded = true;
         }
         s.lastIndex = index;
         s.acked = Math.max(s.acked, tag.acked());

@@ -219,11 +219,16 @@ abstract class StoreStateMachine extends BaseStateMachine {
         }
         var entry = trx.getLogEntry();
         TermIndex at = TermIndex.valueOf(entry);
+        ByteBuffer data = entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer();
         ByteBuffer reply;
-        if (at.getIndex() <= storeAppliedIndex()) {
-            reply = replayedReply(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
-        } else {
-            reply = applyEntry(at, entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+        try {
+            reply = at.getIndex() <= storeAppliedIndex() ? replayedReply(data) : applyEntry(at, data);
+        } catch (io.basalt.cluster.Wire.DecodeException e) {
+            // An entry this replica cannot read (a format version it does not know, or corrupt
+            // bytes) is never skipped: the replicas that read it would hold another state. It
+            // stops this replica, as any exception thrown here does (see the class comment).
+            throw new IllegalStateException(describe() + ": entry at index " + at.getIndex() + " cannot be applied, stopping: "
+                    + e.getMessage(), e);
         }
         countLogBytes(entry.getSerializedSize());
         updateLastAppliedTermIndex(at);

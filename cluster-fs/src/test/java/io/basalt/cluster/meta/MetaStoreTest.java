@@ -62,4 +62,37 @@ class MetaStoreTest {
             assertEquals("a", copy.vdisks().get(0).name());
         }
     }
+    @Test
+    void refusesAStoreOfAFutureFormatVersionNamingBoth() throws Exception {
+        Path m = dir.resolve("m");
+        try (MetaStore store = MetaStore.open(m)) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1}, db.get(new byte[] {'f'}), "recorded when the store was made");
+            db.put(new byte[] {'f'}, new byte[] {2});
+        }
+        var e = assertThrows(IllegalStateException.class, () -> MetaStore.open(m));
+        assertEquals("meta store " + m + ": format version 2 (this node reads: 1)", e.getMessage());
+    }
+
+    @Test
+    void opensAStoreWrittenBeforeItHadAFormatVersion() throws Exception {
+        Path m = dir.resolve("m");
+        try (MetaStore store = MetaStore.open(m)) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+            store.apply(new TermIndex(1, 2), new MetaCommand.OpenSession("h1", 1000, 4));
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            db.delete(new byte[] {'f'});
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(new TermIndex(1, 2), store.applied());
+            assertEquals(1, store.vdisks().size());
+            assertTrue(store.state().session(2).isPresent());
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1}, db.get(new byte[] {'f'}), "recorded when it was opened");
+        }
+    }
 }

@@ -14,6 +14,7 @@ import io.basalt.vdisk.LbaStatus;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -51,6 +52,63 @@ class PgCodecProperties {
     @Property(tries = 300)
     void resultsRoundTrip(@ForAll("results") @Size(max = 20) List<PgResult> results) {
         assertEquals(results, PgCodec.decodeResults(ByteBuffer.wrap(PgCodec.encodeResults(results))));
+    }
+
+    @Property(tries = 100)
+    void repliesStartWithTheirVersionMarker(@ForAll("results") @Size(max = 5) List<PgResult> results) {
+        assertEquals(Wire.VERSION_MARKER + PgCodec.REPLY_VERSION, PgCodec.encodeResults(results)[0] & 0xFF);
+    }
+
+    // Bytes as the code before reply versions wrote them (captured from it): entries and queries
+    // always started with their version byte, replies with their result count.
+    private static final String ENTRY_V1_WRITE_AND_READ = "0100000002020000000000000007000000000000001000000003010203"
+            + "080000000000000007000000000000000000000008";
+    private static final String ENTRY_V2_TAGGED_UNMAP = "02000000000000000100000000000000020000000000000005000000000000000400000001"
+            + "03000000000000000700000000000000080000000000000002";
+    private static final String REPLY_UNVERSIONED = "000000030103000000020908050500026e6f";
+
+    @Example
+    void entriesWrittenBeforeReplyVersionsStillDecode() {
+        assertEquals(new PgCodec.Entry(null, List.of(new PgOp.Write(7, 16, ByteBuffer.wrap(new byte[] {1, 2, 3})), new PgOp.Read(7, 0, 8))),
+                PgCodec.decodeEntry(hex(ENTRY_V1_WRITE_AND_READ)));
+        assertEquals(new PgCodec.Entry(new ClientTag(new java.util.UUID(1, 2), 5, 4), List.of(new PgOp.Unmap(7, 8, 2))),
+                PgCodec.decodeEntry(hex(ENTRY_V2_TAGGED_UNMAP)));
+        assertEquals(List.of(new PgOp.Write(7, 16, ByteBuffer.wrap(new byte[] {1, 2, 3})), new PgOp.Read(7, 0, 8)),
+                PgCodec.decodeBatch(hex(ENTRY_V1_WRITE_AND_READ)), "as a query");
+    }
+
+    @Example
+    void repliesWrittenBeforeTheyHadAVersionStillDecode() {
+        assertEquals(List.of(new PgResult.Done(), new PgResult.Data(ByteBuffer.wrap(new byte[] {9, 8})),
+                new PgResult.Failed(BlockDeviceException.Kind.IO, "no")), PgCodec.decodeResults(hex(REPLY_UNVERSIONED)));
+    }
+
+    @Example
+    void anEntryOfAFutureVersionIsRefusedNamingBothVersions() {
+        byte[] bytes = PgCodec.encodeEntry(new ClientTag(new java.util.UUID(1, 2), 5, 4), List.of(new PgOp.Flatten(3)));
+        bytes[0] = 3;
+        var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeEntry(ByteBuffer.wrap(bytes)));
+        assertEquals("pg entry: format version 3 (this node reads: 1..2)", e.getMessage());
+    }
+
+    @Example
+    void aQueryOfAnotherVersionIsRefusedNamingBothVersions() {
+        byte[] bytes = PgCodec.encodeBatch(List.of(new PgOp.Read(1, 0, 8)));
+        bytes[0] = 2;
+        var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeBatch(ByteBuffer.wrap(bytes)));
+        assertEquals("pg query: format version 2 (this node reads: 1)", e.getMessage());
+    }
+
+    @Example
+    void aReplyOfAFutureVersionIsRefusedNamingBothVersions() {
+        byte[] bytes = PgCodec.encodeResults(List.of(new PgResult.Done()));
+        bytes[0] = (byte) (Wire.VERSION_MARKER + 2);
+        var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeResults(ByteBuffer.wrap(bytes)));
+        assertEquals("pg reply: format version 2 (this node reads: 0..1)", e.getMessage());
+    }
+
+    private static ByteBuffer hex(String s) {
+        return ByteBuffer.wrap(java.util.HexFormat.of().parseHex(s));
     }
 
     @Provide

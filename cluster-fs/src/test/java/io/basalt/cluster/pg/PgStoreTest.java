@@ -192,4 +192,52 @@ class PgStoreTest {
             assertEquals(PgStore.SESSIONS_MAX, s.sessionCount(), "evictions are persisted too");
         }
     }
+    @Test
+    void aReplyKeptBeforeRepliesHadAVersionStillAnswersARetry() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+        }
+        // A session as the code before versions kept it: last index 2, acked 0, and the reply to
+        // its entry 1 (one Done), unversioned. Written beside the store the way PgStore writes it.
+        byte[] reply = java.util.HexFormat.of().parseHex("0000000101");
+        byte[] session = ByteBuffer.allocate(32 + reply.length).putLong(2).putLong(0).putInt(1).putLong(1).putInt(reply.length).put(reply).array();
+        byte[] key = ByteBuffer.allocate(17).put((byte) 'S').putLong(CLIENT.getMostSignificantBits()).putLong(CLIENT.getLeastSignificantBits()).array();
+        putRecord(key, session, 2);
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            assertEquals(java.util.Optional.of(ByteBuffer.wrap(reply)), s.keptReply(new ClientTag(CLIENT, 1, 0)));
+            assertEquals(List.of(new PgResult.Done()), s.apply(3, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1)))));
+            assertArrayEquals(new byte[BLOCK], read(s, 0, 1), "the resent write was answered from the kept reply, not applied");
+        }
+    }
+
+    @Test
+    void refusesStateMachineRecordsOfAFutureFormatVersionNamingBoth() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            s.apply(2, new ClientTag(CLIENT, 1, 0), List.of(new PgOp.Write(1, 0, filled(1, 1))));
+        }
+        try (VdiskStore engine = VdiskStore.open(dir.resolve("pg"), SMALL.withReserveBytes(0))) {
+            java.util.Map<String, String> records = new java.util.TreeMap<>();
+            engine.forEachLogRecord("pg-0", (k, v) -> records.put(new String(k, 0, 1, java.nio.charset.StandardCharsets.US_ASCII),
+                    java.util.HexFormat.of().formatHex(v).substring(0, 2)));
+            assertEquals("01", records.get("F"), "recorded with the first session");
+        }
+        putRecord(new byte[] {'F'}, new byte[] {2}, 3);
+        var e = assertThrows(IllegalStateException.class, () -> PgStore.open(dir.resolve("pg"), 0, SMALL));
+        assertEquals("pg-0 state-machine records: format version 2 (this node reads: 1)", e.getMessage());
+        putRecord(new byte[] {'F'}, new byte[] {1}, 4); // finds the engine locked unless the refused open closed it
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            assertEquals(1, s.sessionCount());
+            assertEquals(4, s.appliedIndex());
+        }
+    }
+
+    /** Commits state-machine record {@code key} of pg-0 at {@code index}, as PgStore does, with the store closed. */
+    private void putRecord(byte[] key, byte[] value, long index) {
+        try (VdiskStore engine = VdiskStore.open(dir.resolve("pg"), SMALL.withReserveBytes(0));
+             io.basalt.vdisk.store.EntryBatch batch = engine.entryBatch("pg-0")) {
+            batch.putLogRecord(key, value);
+            batch.commit(index);
+        }
+    }
 }
