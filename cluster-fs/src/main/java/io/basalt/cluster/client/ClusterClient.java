@@ -84,7 +84,7 @@ public final class ClusterClient implements AutoCloseable {
         java.util.UUID session = java.util.UUID.randomUUID();
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg), book), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg), session);
+                    config.tuning().pgInflightEntriesMax(), localPaths(config, local, pg), session);
         }
         ClusterClient c = new ClusterClient(config, meta, pgs);
         c.addressBook = known;
@@ -162,12 +162,13 @@ public final class ClusterClient implements AutoCloseable {
         metaWrite(new MetaCommand.UnregisterNode(id));
     }
 
-    /** A direct path to {@code local}'s server for PG {@code pg} (used while it holds a replica), or null without a local node. */
-    private static LocalSubmitter localPath(ClusterConfig config, LocalNode local, int pg) {
+    /** The shortcuts to {@code local} (may be null) for PG {@code pg}: its sole-replica store, and its server (used while it holds a replica). */
+    private static PgChannel.LocalPaths localPaths(ClusterConfig config, LocalNode local, int pg) {
         if (local == null) {
-            return null;
+            return PgChannel.LocalPaths.NONE;
         }
-        return new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id()));
+        return new PgChannel.LocalPaths(local.soleReplicaStore(pg),
+                new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id())));
     }
 
     public ClusterConfig config() {
