@@ -12,6 +12,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.RaftServer;
 
 import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.server.ClusterNode;
 import io.basalt.cluster.raft.RaftSetup;
 import io.basalt.vdisk.store.VdiskStore;
 

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,11 +26,15 @@ import org.apache.ratis.util.TimeDuration;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.probe.GroupDirectory;
+import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
- * Membership changes of a running cluster (docs/cluster-membership.md): every change is a
- * sequence of single-replica moves, and a move of group G from node A to node B is
+ * Membership changes of a running cluster (docs/cluster-membership.md), carried out over Ratis:
+ * this class reads the groups' current configurations, asks {@link MembershipPlanner} what
+ * moves where, and executes the plan. Every change is a sequence of single-replica moves, and a
+ * move of group G from node A to node B is
  * <ol>
  *   <li>B gets an empty division of G ({@code GroupManagementApi.add} with no peers: it waits,
  *       without voting or campaigning, for a leader to contact it);</li>
@@ -68,8 +71,31 @@ public final class ClusterAdmin {
     private final Consumer<String> progress;
     private final Duration probeTimeout;
 
-    /** One replica moved (or to move) from node {@code from} to node {@code to}. */
-    public record Move(String group, int from, int to, List<Integer> before, List<Integer> after) {}
+    /**
+     * A planned move carried out: {@code caughtUp} is false when the new replica had not caught
+     * up within {@link #MOVE_TIMEOUT} (the change went on; the replica catches up later).
+     */
+    public record Move(MembershipPlanner.Move planned, boolean caughtUp, Duration took) {
+        public String group() {
+            return planned.group();
+        }
+
+        public int from() {
+            return planned.from();
+        }
+
+        public int to() {
+            return planned.to();
+        }
+
+        public List<Integer> before() {
+            return planned.before();
+        }
+
+        public List<Integer> after() {
+            return planned.after();
+        }
+    }
 
     public ClusterAdmin(ClusterConfig config, Consumer<String> progress) {
         this.config = config;
@@ -89,6 +115,11 @@ public final class ClusterAdmin {
             return nodeIds().contains(nodeId);
         }
 
+        /** The members, as the planner sees them. */
+        MembershipPlanner.Group members() {
+            return new MembershipPlanner.Group(name, nodeIds());
+        }
+
         /** Node id to its peer's priority: equal for two configurations with the same members and priorities. */
         Map<Integer, Integer> priorities() {
             Map<Integer, Integer> out = new TreeMap<>();
@@ -101,115 +132,58 @@ public final class ClusterAdmin {
 
     /**
      * Gives the running, empty node {@code id} (started with {@code join}) its share of PG
-     * replicas: PG replicas move to it from the nodes holding the most, until it holds
-     * {@code floor(replicas / nodes)}. The meta group gains voters when the cluster has grown
-     * past its size ({@link #metaVotersFor}); its existing voters stay.
+     * replicas ({@link MembershipPlanner#addNode}), then grows the meta group when the cluster
+     * has grown past its size ({@link MembershipPlanner#metaGrowth}); its existing voters stay.
      */
     public List<Move> addNode(int id) throws IOException {
         requireUp(id);
         register(id);
         Map<RaftGroupId, GroupConf> confs = currentConfs();
-        List<GroupConf> pgs = confs.values().stream().filter(c -> !c.name().equals("meta")).toList();
-        Map<Integer, Integer> load = pgLoad(pgs, upNodes());
-        load.putIfAbsent(id, 0);
-        int total = pgs.stream().mapToInt(c -> c.peers().size()).sum();
-        int target = total / load.size();
-        List<Move> plan = new ArrayList<>();
-        for (GroupConf g : pgs) {
-            if (load.get(id) >= target) {
-                break;
-            }
-            if (g.has(id)) {
-                continue;
-            }
-            Optional<Integer> donor = g.nodeIds().stream().filter(n -> load.getOrDefault(n, 0) > target)
-                    .max(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n));
-            if (donor.isPresent()) {
-                plan.add(planned(g, donor.get(), id));
-                load.merge(donor.get(), -1, Integer::sum);
-                load.merge(id, 1, Integer::sum);
-            }
-        }
-        progress.accept("add node " + id + ": " + plan.size() + " PG replicas move to it (target " + target + " of " + total + ")");
-        List<Move> done = execute(plan, confs);
+        MembershipPlanner.AddPlan plan = MembershipPlanner.addNode(id, members(confs.values()), upNodes());
+        progress.accept("add node " + id + ": " + plan.moves().size() + " PG replicas move to it (target " + plan.target() + " of " + plan.total() + ")");
+        List<Move> done = execute(plan.moves(), confs);
         growMeta(id, confs);
         return done;
     }
 
-    /** Meta voters for a cluster of {@code upNodes}: 1 below three nodes, 3 below five, then 5 (always odd). */
-    static int metaVotersFor(int upNodes) {
-        return upNodes >= 5 ? 5 : upNodes >= 3 ? 3 : 1;
-    }
-
     /**
-     * The meta group grows with the cluster (a cluster started on one node would otherwise keep
-     * its namespace on that node alone): when the up nodes call for more voters than it has
-     * ({@link #metaVotersFor}), the new node and then the nodes with the fewest PG replicas join
-     * it, one per configuration change (the count passes an even number only on the way).
+     * Adds the meta voters {@link MembershipPlanner#metaGrowth} asks for, one per configuration
+     * change (the count passes an even number only on the way).
      */
     private void growMeta(int newNode, Map<RaftGroupId, GroupConf> confs) throws IOException {
-        GroupConf before = confs.values().stream().filter(c -> c.name().equals("meta")).findFirst()
+        GroupConf before = confs.values().stream().filter(c -> c.name().equals(MembershipPlanner.META)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("no meta group among " + confs.keySet()));
         long deadline = System.nanoTime() + MOVE_TIMEOUT.toNanos();
-        GroupConf meta = leaderConf(before.id(), "meta", deadline);
+        GroupConf meta = leaderConf(before.id(), MembershipPlanner.META, deadline);
         List<Integer> up = upNodes();
-        int target = metaVotersFor(up.size());
-        if (meta.peers().size() >= target) {
+        if (meta.peers().size() >= MembershipPlanner.metaVotersFor(up.size())) {
             return;
         }
-        Map<Integer, Integer> load = pgLoad(currentConfs().values(), up);
-        List<Integer> joining = new ArrayList<>();
-        if (!meta.has(newNode)) {
-            joining.add(newNode);
-        }
-        up.stream().filter(n -> n != newNode && !meta.has(n))
-                .sorted(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n))
-                .forEach(joining::add);
-        int adding = target - meta.peers().size();
-        if (joining.size() < adding) {
-            progress.accept("meta: stays on " + meta.nodeIds() + " (" + target + " voters wanted, only " + joining.size() + " more nodes up)");
-            return;
-        }
-        joining = joining.subList(0, adding);
+        MembershipPlanner.MetaGrowth growth = MembershipPlanner.metaGrowth(newNode, meta.members(), members(currentConfs().values()), up);
         int priority = meta.peers().stream().mapToInt(RaftPeer::getPriority).min().orElse(0);
         long t0 = System.nanoTime();
         // One voter at a time: adding a majority of new members in one change is refused by
         // Ratis (RATIS-1912); 1 -> 2 is its allowed special case, and 2 -> 3 adds a minority.
         GroupConf at = meta;
-        for (int n : joining) {
-            addEmptyDivision(n, meta.id(), "meta");
+        for (int n : growth.joining()) {
+            addEmptyDivision(n, meta.id(), MembershipPlanner.META);
             List<RaftPeer> next = new ArrayList<>(at.peers());
             next.add(peer(n, priority));
             setConfiguration(at, next, deadline);
-            at = new GroupConf(meta.id(), "meta", next);
+            at = new GroupConf(meta.id(), MembershipPlanner.META, next);
         }
         progress.accept(String.format("meta: voters %s -> %s (%d ms)", meta.nodeIds(), at.nodeIds().stream().sorted().toList(),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
     }
 
     /**
-     * Moves every replica node {@code id} holds (meta included) to other up nodes, the least
-     * loaded first, keeping each group's replica count; then node {@code id} holds nothing and
-     * can be stopped. Refused before anything moves when some group has no other node to go to.
+     * Moves every replica node {@code id} holds (meta included) to other up nodes
+     * ({@link MembershipPlanner#removeNode}); then node {@code id} holds nothing and can be
+     * stopped. Refused before anything moves when some group has no other node to go to.
      */
     public List<Move> removeNode(int id) throws IOException {
         Map<RaftGroupId, GroupConf> confs = currentConfs();
-        List<Integer> up = upNodes();
-        Map<Integer, Integer> load = pgLoad(confs.values(), up);
-        List<Move> plan = new ArrayList<>();
-        for (GroupConf g : confs.values()) {
-            if (!g.has(id)) {
-                continue;
-            }
-            Optional<Integer> to = up.stream().filter(n -> n != id && !g.has(n))
-                    .min(Comparator.comparingInt((Integer n) -> load.getOrDefault(n, 0)).thenComparingInt(n -> n));
-            if (to.isEmpty()) {
-                throw new IllegalArgumentException("remove node " + id + ": " + g.name() + " is on nodes " + g.nodeIds()
-                        + " and no other node is up to take its replica (up: " + up + "); add a node first");
-            }
-            plan.add(planned(g, id, to.get()));
-            load.merge(to.get(), 1, Integer::sum);
-        }
+        List<MembershipPlanner.Move> plan = MembershipPlanner.removeNode(id, members(confs.values()), upNodes());
         progress.accept("remove node " + id + ": " + plan.size() + " replicas move off it");
         List<Move> done = execute(plan, confs);
         unregister(id);
@@ -228,21 +202,16 @@ public final class ClusterAdmin {
         }
         requireUp(replacement);
         Map<RaftGroupId, GroupConf> confs = currentConfs();
-        List<Move> plan = new ArrayList<>();
-        for (GroupConf g : confs.values()) {
-            if (g.has(dead)) {
-                if (g.has(replacement)) {
-                    throw new IllegalArgumentException("replace node " + dead + " by " + replacement + ": " + g.name()
-                            + " already has both (" + g.nodeIds() + ")");
-                }
-                plan.add(planned(g, dead, replacement));
-            }
-        }
+        List<MembershipPlanner.Move> plan = MembershipPlanner.replaceNode(dead, replacement, members(confs.values()));
         progress.accept("replace node " + dead + " by node " + replacement + ": " + plan.size() + " groups");
         register(replacement);
         List<Move> done = execute(plan, confs);
         unregister(dead);
         return done;
+    }
+
+    private static List<MembershipPlanner.Group> members(Collection<GroupConf> confs) {
+        return confs.stream().map(GroupConf::members).toList();
     }
 
     // ---- the node registry (meta group) ----
@@ -267,25 +236,22 @@ public final class ClusterAdmin {
 
     // ---- moves ----
 
-    private static Move planned(GroupConf g, int from, int to) {
-        List<Integer> after = g.nodeIds().stream().map(n -> n == from ? to : n).toList();
-        return new Move(g.name(), from, to, g.nodeIds(), after);
-    }
-
-    private List<Move> execute(List<Move> plan, Map<RaftGroupId, GroupConf> confs) throws IOException {
+    private List<Move> execute(List<MembershipPlanner.Move> plan, Map<RaftGroupId, GroupConf> confs) throws IOException {
         Map<String, RaftGroupId> byName = new HashMap<>();
         confs.values().forEach(c -> byName.put(c.name(), c.id()));
-        int i = 0;
-        for (Move m : plan) {
-            i++;
+        List<Move> done = new ArrayList<>();
+        for (MembershipPlanner.Move m : plan) {
             long t0 = System.nanoTime();
-            reconfigure(byName.get(m.group()), m.group(), m.from(), m.to());
-            awaitCaughtUp(byName.get(m.group()), m.group(), m.to());
-            removeDivision(m.from(), byName.get(m.group()), m.group());
-            progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", i, plan.size(), m.group(), m.before(), m.after(),
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
+            RaftGroupId id = byName.get(m.group());
+            reconfigure(id, m.group(), m.from(), m.to());
+            boolean caughtUp = awaitCaughtUp(id, m.group(), m.to());
+            removeDivision(m.from(), id, m.group());
+            Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            progress.accept(String.format("[%d/%d] %s: %s -> %s (%d ms)", done.size() + 1, plan.size(), m.group(), m.before(), m.after(),
+                    took.toMillis()));
+            done.add(new Move(m, caughtUp, took));
         }
-        return plan;
+        return done;
     }
 
     /** Steps 1 and 2 of a move: {@code to} takes {@code from}'s place in the configuration; idempotent. */
@@ -295,7 +261,7 @@ public final class ClusterAdmin {
         if (!cur.has(from) && cur.has(to)) {
             return; // done by an earlier run
         }
-        if (cur.has(from) && cur.has(to) && cur.peers().size() == 2 && !name.equals("meta") && config.replicaCount() == 1) {
+        if (cur.has(from) && cur.has(to) && cur.peers().size() == 2 && !name.equals(MembershipPlanner.META) && config.replicaCount() == 1) {
             // An earlier run of a sole replica's move stopped between its two steps: finish it.
             RaftPeer kept = cur.peers().stream().filter(p -> RaftSetup.nodeIdOf(p.getId()).orElse(-1) == to).findFirst().orElseThrow();
             setConfiguration(cur, List.of(kept), deadline);
@@ -341,8 +307,7 @@ public final class ClusterAdmin {
      * Returns the group's configuration after that change.
      */
     private GroupConf moveLeadershipOff(GroupConf cur, int from, long deadline) throws IOException {
-        List<Integer> up = upNodes();
-        int successor = cur.nodeIds().stream().filter(n -> n != from && up.contains(n)).findFirst()
+        int successor = MembershipPlanner.successor(cur.members(), from, upNodes())
                 .orElseThrow(() -> new IOException(cur.name() + ": no other replica of " + cur.nodeIds() + " is up to take the lead from node " + from));
         int top = cur.peers().stream().mapToInt(RaftPeer::getPriority).max().orElse(0);
         List<RaftPeer> reprioritized = new ArrayList<>();
@@ -364,15 +329,16 @@ public final class ClusterAdmin {
      * once it is within 1,000 entries). Prints progress every {@link #CATCH_UP_REPORT_EVERY}. A
      * snapshot install shows no progress until it ends, so there is no stall verdict: after
      * {@link #MOVE_TIMEOUT} it says where the replica stands and goes on with the next move.
+     * Returns whether it caught up.
      */
-    private void awaitCaughtUp(RaftGroupId id, String name, int to) throws IOException {
+    private boolean awaitCaughtUp(RaftGroupId id, String name, int to) throws IOException {
         long start = System.nanoTime();
         long lastReport = start;
         long target = -1;
         long at = -1;
         String seen;
         while (true) {
-            Optional<NodeProbe.GroupView> leader = GroupDirectory.reported(id, ClusterStatus.probeAll(config, probeTimeout).values())
+            Optional<NodeProbe.GroupView> leader = GroupDirectory.reported(id, NodeProbe.probeAll(config, probeTimeout).values())
                     .filter(NodeProbe.GroupView::isLeader);
             // What the leader knows of the group, for the progress lines: a node it has not heard
             // from has no commit index there.
@@ -385,14 +351,14 @@ public final class ClusterAdmin {
                 }
                 at = leader.get().commitIndex().getOrDefault(to, -1L);
                 if (at >= target) {
-                    return;
+                    return true;
                 }
             }
             long now = System.nanoTime();
             if (now - start > MOVE_TIMEOUT.toNanos()) {
                 progress.accept(name + ": node " + to + " has not caught up within " + MOVE_TIMEOUT + " (at entry " + at + " of " + target
                         + "; " + seen + "); going on; watch 'basalt cluster status'");
-                return;
+                return false;
             }
             if (now - lastReport > CATCH_UP_REPORT_EVERY.toNanos()) {
                 lastReport = now;
@@ -493,7 +459,7 @@ public final class ClusterAdmin {
 
     /** The node that reports leading {@code id}, if one does. */
     private Optional<Integer> leaderOf(RaftGroupId id) {
-        for (NodeProbe.NodeView v : ClusterStatus.probeAll(config, probeTimeout).values()) {
+        for (NodeProbe.NodeView v : NodeProbe.probeAll(config, probeTimeout).values()) {
             for (NodeProbe.GroupView gv : v.groups()) {
                 if (gv.groupId().equals(id) && gv.isLeader()) {
                     return Optional.of(v.nodeId());
@@ -554,13 +520,13 @@ public final class ClusterAdmin {
 
     /** The configuration of {@code id} as a reachable leader reports it, when its conf is stable. */
     private Optional<GroupConf> tryLeaderConf(RaftGroupId id, String name) {
-        Collection<NodeProbe.NodeView> views = ClusterStatus.probeAll(config, probeTimeout).values();
+        Collection<NodeProbe.NodeView> views = NodeProbe.probeAll(config, probeTimeout).values();
         return GroupDirectory.reported(id, views).filter(NodeProbe.GroupView::isLeader)
                 .map(g -> new GroupConf(id, name, g.peers()));
     }
 
     private List<Integer> upNodes() {
-        return ClusterStatus.probeAll(config, probeTimeout).values().stream().filter(NodeProbe.NodeView::up)
+        return NodeProbe.probeAll(config, probeTimeout).values().stream().filter(NodeProbe.NodeView::up)
                 .map(NodeProbe.NodeView::nodeId).filter(config::hasNode).toList();
     }
 
@@ -570,18 +536,6 @@ public final class ClusterAdmin {
             throw new IllegalArgumentException("node " + id + " at " + config.node(id).address() + " is not reachable: " + v.error()
                     + " (expected: running, started with --join)");
         }
-    }
-
-    /** PG replicas per node (meta aside), counting every up node, also those holding none. */
-    private static Map<Integer, Integer> pgLoad(Collection<GroupConf> groups, List<Integer> up) {
-        Map<Integer, Integer> load = new HashMap<>();
-        up.forEach(n -> load.put(n, 0));
-        for (GroupConf g : groups) {
-            if (!g.name().equals("meta")) {
-                g.nodeIds().forEach(n -> load.merge(n, 1, Integer::sum));
-            }
-        }
-        return load;
     }
 
     private static void sleep(Duration d) throws IOException {

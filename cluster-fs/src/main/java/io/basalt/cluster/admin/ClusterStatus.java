@@ -1,10 +1,8 @@
 package io.basalt.cluster.admin;
 
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,10 +11,10 @@ import java.util.OptionalInt;
 import java.util.TreeMap;
 
 import org.apache.ratis.protocol.RaftGroupId;
-import org.apache.ratis.protocol.RaftPeer;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.meta.NodeSpace;
+import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
@@ -83,7 +81,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
     }
 
     public static ClusterStatus collect(ClusterConfig config, Duration timeout) {
-        Map<Integer, NodeProbe.NodeView> views = probeAll(config, timeout);
+        Map<Integer, NodeProbe.NodeView> views = NodeProbe.probeAll(config, timeout);
         List<NodeState> nodes = new ArrayList<>();
         for (NodeProbe.NodeView v : views.values()) {
             nodes.add(new NodeState(v.nodeId(), v.address(), v.up(), v.error(), v.groups().size()));
@@ -94,29 +92,6 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
             groups.add(group(names.name(g), g, views));
         }
         return new ClusterStatus(config.name(), nodes, groups, Map.of());
-    }
-
-    /** Probes the config's nodes, then any node a group's configuration names that was not asked yet. */
-    static Map<Integer, NodeProbe.NodeView> probeAll(ClusterConfig config, Duration timeout) {
-        Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
-        Map<Integer, String> addresses = new LinkedHashMap<>();
-        config.nodes().forEach(a -> addresses.put(a.id(), a.address()));
-        Deque<Integer> todo = new ArrayDeque<>(addresses.keySet());
-        while (!todo.isEmpty()) {
-            int id = todo.poll();
-            NodeProbe.NodeView v = NodeProbe.probe(id, addresses.get(id), timeout);
-            views.put(id, v);
-            for (NodeProbe.GroupView g : v.groups()) {
-                for (RaftPeer p : g.peers()) {
-                    OptionalInt pid = RaftSetup.nodeIdOf(p.getId());
-                    if (pid.isPresent() && !addresses.containsKey(pid.getAsInt())) {
-                        addresses.put(pid.getAsInt(), p.getAddress());
-                        todo.add(pid.getAsInt());
-                    }
-                }
-            }
-        }
-        return views;
     }
 
     static GroupState group(String name, RaftGroupId g, Map<Integer, NodeProbe.NodeView> views) {

@@ -16,9 +16,8 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
 import io.basalt.cluster.ClusterConfig;
-import io.basalt.cluster.ClusterNode;
 import io.basalt.cluster.Placement;
-import io.basalt.cluster.admin.GroupDirectory;
+import io.basalt.cluster.probe.GroupDirectory;
 import io.basalt.cluster.meta.MetaCodec;
 import io.basalt.cluster.meta.MetaCommand;
 import io.basalt.cluster.meta.MetaQuery;
@@ -61,11 +60,11 @@ public final class ClusterClient implements AutoCloseable {
     /**
      * A client in the same process as {@code local} (may be null): reads of a PG whose only
      * replica is {@code local} are served from its store directly, without a gRPC round trip
-     * (linearizable with one voter: see {@link ClusterNode#soleReplicaStore}); reads of a PG
+     * (linearizable with one voter: see {@link LocalNode#soleReplicaStore}); reads of a PG
      * {@code local} replicates and writes to a PG it leads go to its server in-process
      * ({@link LocalSubmitter}), falling back to the group's leader over gRPC.
      */
-    public static ClusterClient open(ClusterConfig config, ClusterNode local) {
+    public static ClusterClient open(ClusterConfig config, LocalNode local) {
         RaftProperties props = RaftSetup.clientProperties(config);
         java.util.concurrent.atomic.AtomicReference<ClusterClient> self = new java.util.concurrent.atomic.AtomicReference<>();
         // A group's current peers come from the nodes of the address book: the cluster file's
@@ -85,7 +84,7 @@ public final class ClusterClient implements AutoCloseable {
         java.util.UUID session = java.util.UUID.randomUUID();
         for (int pg = 0; pg < pgs.length; pg++) {
             pgs[pg] = new PgChannel(pg, new GroupClient(config, props, "pg-" + pg, groups.pg(config, pg), book), config.tuning().ioTimeout(),
-                    config.tuning().pgInflightEntriesMax(), local == null ? null : local.soleReplicaStore(pg), localPath(config, local, pg), session);
+                    config.tuning().pgInflightEntriesMax(), localPaths(config, local, pg), session);
         }
         ClusterClient c = new ClusterClient(config, meta, pgs);
         c.addressBook = known;
@@ -163,12 +162,13 @@ public final class ClusterClient implements AutoCloseable {
         metaWrite(new MetaCommand.UnregisterNode(id));
     }
 
-    /** A direct path to {@code local}'s server for PG {@code pg} (used while it holds a replica), or null without a local node. */
-    private static LocalSubmitter localPath(ClusterConfig config, ClusterNode local, int pg) {
+    /** The shortcuts to {@code local} (may be null) for PG {@code pg}: its sole-replica store, and its server (used while it holds a replica). */
+    private static PgChannel.LocalPaths localPaths(ClusterConfig config, LocalNode local, int pg) {
         if (local == null) {
-            return null;
+            return PgChannel.LocalPaths.NONE;
         }
-        return new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id()));
+        return new PgChannel.LocalPaths(local.soleReplicaStore(pg),
+                new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id())));
     }
 
     public ClusterConfig config() {

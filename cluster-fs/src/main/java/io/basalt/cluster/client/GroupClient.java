@@ -17,7 +17,7 @@ import org.apache.ratis.retry.RetryPolicy;
 import org.apache.ratis.util.TimeDuration;
 
 import io.basalt.cluster.ClusterConfig;
-import io.basalt.cluster.admin.GroupDirectory;
+import io.basalt.cluster.probe.GroupDirectory;
 
 /**
  * The Ratis client of one group, which follows the group when its replicas move.

@@ -67,12 +67,19 @@ final class PgChannel implements AutoCloseable {
     private final Lane reads = new Lane(true);
     private boolean closed;
 
-    PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax,
-              java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore, LocalSubmitter local, java.util.UUID session) {
+    /**
+     * The shortcuts to a node in this process, each null when there is none: its store while
+     * it holds the PG's only replica ({@link LocalNode#soleReplicaStore}), and its server.
+     */
+    record LocalPaths(java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore, LocalSubmitter submitter) {
+        static final LocalPaths NONE = new LocalPaths(null, null);
+    }
+
+    PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax, LocalPaths localPaths, java.util.UUID session) {
         this.pg = pg;
         this.session = session;
-        this.localStore = localStore;
-        this.local = local;
+        this.localStore = localPaths.soleReplicaStore();
+        this.local = localPaths.submitter();
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.TestCluster;
+import io.basalt.cluster.probe.NodeProbe;
 
 class ClusterStatusTest {
     @TempDir

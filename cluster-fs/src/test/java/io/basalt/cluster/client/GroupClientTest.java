@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.TestCluster;
-import io.basalt.cluster.admin.GroupDirectory;
+import io.basalt.cluster.probe.GroupDirectory;
 import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.cluster.pg.PgCodec;
 import io.basalt.cluster.pg.PgOp;

@@ -17,6 +17,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.client.ClusterClient;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
 import io.basalt.vdisk.store.Extent;
@@ -56,6 +58,9 @@ public final class BenchCommand implements Callable<Integer> {
     boolean snapshotFirst;
     @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads (local engine).")
     boolean rocksdbStats;
+    @Option(names = "--pg-inflight", paramLabel = "N", description = {"Raft entries the client keeps in flight per placement group and lane",
+            "(--cluster; default: the cluster's tuning, " + ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT + ")."})
+    Integer pgInflight;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
 
@@ -63,21 +68,25 @@ public final class BenchCommand implements Callable<Integer> {
     private static final java.time.Duration STALL = java.time.Duration.ofSeconds(120);
 
     private PrintWriter out;
+    /** The cluster's client with {@code --cluster}, else null: its write entry counts show how well group commit batches. */
+    private ClusterClient clusterClient;
 
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
         checkOptions();
         if (cluster != null) {
-            try (Datastore ds = Datastore.cluster(cluster)) {
+            try (Datastore ds = Datastore.cluster(cluster, c -> pgInflight == null ? c
+                    : c.withTuning(c.tuning().withPgInflightEntriesMax(pgInflight)))) {
                 if (ds.list().stream().anyMatch(v -> v.name().equals(image))) {
                     throw new IllegalArgumentException("--image: " + image + " exists on the cluster (expected: a new name; bench creates and removes it)");
                 }
-                var config = ((Datastore.Cluster) ds).client().config();
+                clusterClient = ((Datastore.Cluster) ds).client();
+                var config = clusterClient.config();
                 out.printf(Locale.ROOT, "basalt bench: cluster %s (%d nodes, %d replicas, %d placement groups), %s vdisk %s, %s grains, %d in flight, "
-                                + "%d x %d s runs after %d s warm-up, %d cores here%n", config.name(), config.nodes().size(), config.replicaCount(),
-                        config.pgCount(), Sizes.format(size), image, Sizes.format(grainSize), inflight, runs, seconds, warmup,
-                        Runtime.getRuntime().availableProcessors());
+                                + "%d entries in flight per PG, %d x %d s runs after %d s warm-up, %d cores here%n", config.name(), config.nodes().size(),
+                        config.replicaCount(), config.pgCount(), Sizes.format(size), image, Sizes.format(grainSize), inflight,
+                        config.tuning().pgInflightEntriesMax(), runs, seconds, warmup, Runtime.getRuntime().availableProcessors());
                 // Created before the try: a create that fails leaves nothing to remove (and must not remove a namesake).
                 ds.create(image, size, 512, Math.toIntExact(grainSize));
                 try {
@@ -115,6 +124,9 @@ public final class BenchCommand implements Callable<Integer> {
                     inflight, runs, seconds, warmup, size));
         }
         if (cluster == null) {
+            if (pgInflight != null) {
+                throw new IllegalArgumentException("--pg-inflight: only with --cluster (expected: --cluster FILE|DIR, or no --pg-inflight)");
+            }
             return;
         }
         for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats")) {
@@ -185,6 +197,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private void measure(BlockDevice disk, Workload w) throws InterruptedException {
         run(disk, w, TimeUnit.SECONDS.toNanos(warmup), Long.MAX_VALUE);
+        ClusterClient.EntryStats entriesBefore = clusterClient == null ? null : clusterClient.writeEntryStats();
         List<Result> results = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
             Result r = run(disk, w, TimeUnit.SECONDS.toNanos(seconds), Long.MAX_VALUE);
@@ -195,6 +208,10 @@ public final class BenchCommand implements Callable<Integer> {
         results.sort((a, b) -> Double.compare(a.iops(), b.iops()));
         Result median = results.get(results.size() / 2);
         out.printf(Locale.ROOT, "%-9s MEDIAN: %9.0f IOPS %8.1f MiB/s%n", w.name().toLowerCase(Locale.ROOT), median.iops(), median.mibPerSec());
+        if (entriesBefore != null && w.write) {
+            // Ops per Raft entry over the measured runs: how much group commit batched.
+            out.printf(Locale.ROOT, "%-9s client: %s%n", w.name().toLowerCase(Locale.ROOT), clusterClient.writeEntryStats().minus(entriesBefore));
+        }
         out.flush();
     }
 

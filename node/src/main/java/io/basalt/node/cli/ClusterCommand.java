@@ -11,7 +11,7 @@ import java.util.concurrent.CountDownLatch;
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.admin.ClusterAdmin;
 import io.basalt.cluster.admin.ClusterStatus;
-import io.basalt.cluster.admin.NodeProbe;
+import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.node.cluster.ClusterFile;

@@ -97,10 +97,15 @@ interface Datastore extends AutoCloseable {
 
     /** The cluster of {@code fileOrDir}: a cluster file, or a {@code cluster up} directory holding {@code cluster.json}. */
     static Datastore cluster(Path fileOrDir) {
+        return cluster(fileOrDir, java.util.function.UnaryOperator.identity());
+    }
+
+    /** As {@link #cluster(Path)}, the client opened with the file's config changed by {@code tune} (client-side tuning only). */
+    static Datastore cluster(Path fileOrDir, java.util.function.UnaryOperator<io.basalt.cluster.ClusterConfig> tune) {
         Path file = clusterFile(fileOrDir);
         QUIET_GRPC.setLevel(java.util.logging.Level.WARNING);
         try {
-            return new Cluster(ClusterClient.open(ClusterFile.read(file).toConfig()));
+            return new Cluster(ClusterClient.open(tune.apply(ClusterFile.read(file).toConfig())));
         } catch (IOException e) {
             throw new UncheckedIOException("read cluster file " + file + ": " + e.getMessage(), e);
         }

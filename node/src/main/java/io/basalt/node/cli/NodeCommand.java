@@ -7,7 +7,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 
-import io.basalt.cluster.ClusterNode;
+import io.basalt.cluster.server.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.NodeGateway;
 import io.basalt.vdisk.store.VdiskStore;

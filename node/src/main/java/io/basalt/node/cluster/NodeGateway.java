@@ -5,7 +5,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 
-import io.basalt.cluster.ClusterNode;
+import io.basalt.cluster.server.ClusterNode;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.vdisk.BlockDevice;

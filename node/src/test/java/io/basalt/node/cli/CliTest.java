@@ -162,6 +162,9 @@ class CliTest {
         CliResult bad = CliResult.run("bench", "--data", scratch.toString(), "--inflight", "0");
         assertEquals(1, bad.exit(), bad.out() + bad.err());
         assertTrue(bad.err().contains("--inflight 0"), bad.err());
+        CliResult clusterOnly = CliResult.run("bench", "--data", scratch.toString(), "--pg-inflight", "2");
+        assertEquals(1, clusterOnly.exit(), clusterOnly.out() + clusterOnly.err());
+        assertTrue(clusterOnly.err().contains("--pg-inflight: only with --cluster"), clusterOnly.err());
     }
 
     @Test

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.basalt.cluster.ClusterNode;
+import io.basalt.cluster.server.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.vdisk.store.VdiskStore;
 

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.basalt.cluster.ClusterNode;
+import io.basalt.cluster.server.ClusterNode;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -74,9 +74,11 @@ class VdiskClusterCliTest {
     void benchRunsAgainstAClusterAndRemovesItsVdisk() throws Exception {
         startNode();
         ok("vdisk", "create", "web", "-s", "16M");
-        String out = ok("bench", "--size", "8M", "--seconds", "1", "--warmup", "0", "--runs", "1", "--only", "randwrite,randread,snapshot,diff").out();
+        String out = ok("bench", "--size", "8M", "--seconds", "1", "--warmup", "0", "--runs", "1", "--only", "randwrite,randread,snapshot,diff",
+                "--pg-inflight", "2").out();
         assertTrue(out.startsWith("basalt bench: cluster c (1 nodes, 1 replicas, 3 placement groups), 8 MiB vdisk bench,"), out);
-        for (String line : new String[] {"prepare: wrote 8 MiB sequentially", "randwrite MEDIAN:", "randread  MEDIAN:",
+        for (String line : new String[] {"2 entries in flight per PG", "prepare: wrote 8 MiB sequentially", "randwrite MEDIAN:",
+                "randwrite client: ", " ops/entry", "randread  MEDIAN:",
                 "snapshot create (8 MiB written, 20 snapshots): median", "diff a..b with  10.0% of grains written", "removed vdisk bench"}) {
             assertTrue(out.contains(line), "missing '" + line + "' in:\n" + out);
         }

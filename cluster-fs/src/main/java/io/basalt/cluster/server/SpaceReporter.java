@@ -1,4 +1,4 @@
-package io.basalt.cluster;
+package io.basalt.cluster.server;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -9,6 +9,7 @@ import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.meta.NodeSpace;
 import io.basalt.cluster.raft.DiskReserve;

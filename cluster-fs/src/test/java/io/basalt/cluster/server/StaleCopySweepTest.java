@@ -1,4 +1,4 @@
-package io.basalt.cluster;
+package io.basalt.cluster.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -19,7 +19,7 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.junit.jupiter.api.Test;
 
-import io.basalt.cluster.StaleCopySweep.Verdict;
+import io.basalt.cluster.server.StaleCopySweep.Verdict;
 
 /**
  * When a node may delete its copy of a group, from another peer's view of the group: only when

@@ -1,4 +1,4 @@
-package io.basalt.cluster;
+package io.basalt.cluster.server;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,6 +19,9 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.statemachine.StateMachine;
 
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.Placement;
+import io.basalt.cluster.client.LocalNode;
 import io.basalt.cluster.raft.RaftSetup;
 import io.basalt.cluster.raft.DiskReserve;
 import io.basalt.cluster.raft.StateMachines;
@@ -32,7 +35,7 @@ import io.basalt.vdisk.store.VdiskStore;
  * <p>Layout under {@code dataDir}: {@code raft/<group uuid>/} per group, holding Ratis's log and
  * metadata, the live store ({@code store/}) and snapshots ({@code snapshots/}).
  */
-public final class ClusterNode implements AutoCloseable {
+public final class ClusterNode implements LocalNode, AutoCloseable {
     private final ClusterConfig config;
     private final int nodeId;
     private final RaftServer server;
@@ -176,6 +179,7 @@ public final class ClusterNode implements AutoCloseable {
         return reserve;
     }
 
+    @Override
     public int id() {
         return nodeId;
     }
@@ -190,6 +194,7 @@ public final class ClusterNode implements AutoCloseable {
      * so reading it directly is linearizable. Empty for a replicated PG (reads must go through
      * the leader's ReadIndex/lease check there).
      */
+    @Override
     public java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore(int pg) {
         RaftGroupId id = RaftSetup.pgGroupId(config, pg);
         if (!soleReplica(id)) {
@@ -215,7 +220,8 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
-    /** The Ratis server, for status and tests. */
+    /** The Ratis server, for status, in-process submission and tests. */
+    @Override
     public RaftServer server() {
         return server;
     }

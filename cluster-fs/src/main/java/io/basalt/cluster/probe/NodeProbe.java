@@ -1,12 +1,16 @@
-package io.basalt.cluster.admin;
+package io.basalt.cluster.probe;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.ratis.client.RaftClient;
@@ -24,6 +28,7 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.util.TimeDuration;
 
+import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
@@ -87,6 +92,29 @@ public final class NodeProbe {
                 .setRetryPolicy(RetryPolicies.noRetry()).build();
     }
 
+    /** Probes the config's nodes, then any node a group's configuration names that was not asked yet. */
+    public static Map<Integer, NodeView> probeAll(ClusterConfig config, Duration timeout) {
+        Map<Integer, NodeView> views = new TreeMap<>();
+        Map<Integer, String> addresses = new LinkedHashMap<>();
+        config.nodes().forEach(a -> addresses.put(a.id(), a.address()));
+        Deque<Integer> todo = new ArrayDeque<>(addresses.keySet());
+        while (!todo.isEmpty()) {
+            int id = todo.poll();
+            NodeView v = probe(id, addresses.get(id), timeout);
+            views.put(id, v);
+            for (GroupView g : v.groups()) {
+                for (RaftPeer p : g.peers()) {
+                    OptionalInt pid = RaftSetup.nodeIdOf(p.getId());
+                    if (pid.isPresent() && !addresses.containsKey(pid.getAsInt())) {
+                        addresses.put(pid.getAsInt(), p.getAddress());
+                        todo.add(pid.getAsInt());
+                    }
+                }
+            }
+        }
+        return views;
+    }
+
     /** Asks node {@code nodeId} at {@code address} for every group it holds. */
     public static NodeView probe(int nodeId, String address, Duration timeout) {
         try (RaftClient c = clientFor(nodeId, address, timeout)) {
@@ -134,7 +162,7 @@ public final class NodeProbe {
     }
 
     /** The innermost message of a failure, in one line: what an operator can act on. */
-    static String reason(Throwable e) {
+    public static String reason(Throwable e) {
         Throwable t = e;
         String msg = String.valueOf(e);
         while (t != null) {

@@ -1,4 +1,4 @@
-package io.basalt.cluster.admin;
+package io.basalt.cluster.probe;
 
 import java.time.Duration;
 import java.util.Comparator;
@@ -31,7 +31,7 @@ public final class GroupDirectory {
     }
 
     public static GroupDirectory discover(ClusterConfig config) {
-        return discover(config, ClusterStatus.probeAll(config, PROBE_TIMEOUT).values());
+        return discover(config, NodeProbe.probeAll(config, PROBE_TIMEOUT).values());
     }
 
     /** The leader's configuration of each group where one reports it, else any holder's, else bootstrap. */
@@ -56,7 +56,8 @@ public final class GroupDirectory {
         }
     }
 
-    static Optional<NodeProbe.GroupView> reported(RaftGroupId id, java.util.Collection<NodeProbe.NodeView> views) {
+    /** The leader's view of group {@code id} where one reports it, else any holder's with peers (highest term first among leaders). */
+    public static Optional<NodeProbe.GroupView> reported(RaftGroupId id, java.util.Collection<NodeProbe.NodeView> views) {
         Optional<NodeProbe.GroupView> best = Optional.empty();
         for (NodeProbe.NodeView v : views) {
             for (NodeProbe.GroupView g : v.groups()) {

@@ -1,4 +1,4 @@
-package io.basalt.cluster;
+package io.basalt.cluster.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +13,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.TestCluster;
 import io.basalt.cluster.client.ClusterVdisk;
 import io.basalt.cluster.meta.VdiskRecord;
 

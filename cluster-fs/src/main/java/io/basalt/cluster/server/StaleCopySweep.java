@@ -1,4 +1,4 @@
-package io.basalt.cluster;
+package io.basalt.cluster.server;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -24,7 +24,7 @@ import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import io.basalt.cluster.admin.NodeProbe;
+import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.raft.LogEvictionStop;
 import io.basalt.cluster.raft.RaftSetup;
 
