@@ -263,7 +263,7 @@ class MembershipTest {
         writer = new Writer(disk, 1);
         writer.awaitMoreAcks(100);
 
-        cluster.stopNode(3);
+        stopNode3OnceLeadersSettled();
         writer.awaitMoreAcks(50);
         // Some PG's leader has purged the start of its log: node 4 cannot be caught up from the log alone.
         int purgedPg = awaitPurgedLog(4);
@@ -310,8 +310,8 @@ class MembershipTest {
      * hears from that leader again: the stuck new replica of docs/cluster-membership.md, where the
      * failure came from a snapshot purging the entries the appender was reading. The admin sees the
      * leader without an appender for the replica and has it step down; the move ends with the new
-     * replica caught up, holding every acknowledged write. Without that, {@code replaceNode} waited
-     * out its 5-minute catch-up on an empty replica.
+     * replica caught up, holding every acknowledged write. Without that, {@code replaceNode} would
+     * wait out its 5-minute catch-up on an empty replica, past this test's timeout.
      */
     @Test
     @Timeout(value = 150, unit = TimeUnit.SECONDS)
@@ -327,7 +327,7 @@ class MembershipTest {
         // the leader's event queue stays empty for a poll (Ratis checks a staging peer on its replies
         // or then), ~30 s under writes. Writes across moves are the other tests' subject.
         writer.stop();
-        cluster.stopNode(3);
+        stopNode3OnceLeadersSettled();
         cluster.startJoiningNode(4);
         RaftGroupId pg0 = cluster.pgGroup(0);
         AtomicInteger appendsToNode4 = new AtomicInteger();
@@ -368,7 +368,7 @@ class MembershipTest {
         ClusterVdisk disk = start(3, 3);
         writer = new Writer(disk, 5);
         writer.awaitMoreAcks(100);
-        cluster.stopNode(3);
+        stopNode3OnceLeadersSettled();
         writer.awaitMoreAcks(50);
         cluster.startJoiningNode(4);
         new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).replaceNode(3, 4);
@@ -404,6 +404,19 @@ class MembershipTest {
         cluster.stopNode(3);
         cluster.startNode(3);
         assertEquals(List.of(), cluster.node(3).status());
+    }
+
+    /**
+     * Stops node 3 once every group is led by its preferred peer. Ratis 3.3.0 hands a group's
+     * leadership to a peer of higher priority as soon as that peer is up to date; when that peer
+     * dies at that moment the hand-over can fail at once, and the leader is then left refusing
+     * every write and configuration change with {@code LeaderSteppingDownException} for the rest of
+     * its term (seen in a run of this test: docs/cluster-membership.md, "A leader stuck stepping
+     * down"). These tests replace a dead node; that open Ratis bug is not what they are about.
+     */
+    private void stopNode3OnceLeadersSettled() throws Exception {
+        TestCluster.waitUntil("every group led by its preferred peer", Duration.ofSeconds(60), this::preferredLeadersLead);
+        cluster.stopNode(3);
     }
 
     /** True when node 1 sees every group it holds led by the peer of highest priority in it. */
