@@ -62,6 +62,14 @@ public final class ClusterAdmin {
     static final Duration CATCH_UP_POLL_INTERVAL = Duration.ofMillis(500);
     static final Duration CATCH_UP_REPORT_EVERY = Duration.ofSeconds(5);
     /**
+     * Consecutive catch-up polls that must find the leader without an appender for the new replica
+     * before it is asked to step down ({@link #stepDownForLostAppender}): one poll could meet a
+     * leader that is still starting its appenders.
+     */
+    static final int APPENDER_MISSING_POLLS = 2;
+    /** At most one step-down per group this often: the next leader needs an election first. */
+    static final Duration STEP_DOWN_INTERVAL = Duration.ofSeconds(10);
+    /**
      * Adding or removing a division: removing one closes its state machine and deletes its
      * directory, which took over 3 s under load (CI, 2026-11-26), so a probe's timeout is too short.
      */
@@ -336,6 +344,8 @@ public final class ClusterAdmin {
         long lastReport = start;
         long target = -1;
         long at = -1;
+        int appenderMissingPolls = 0;
+        long lastStepDown = start - STEP_DOWN_INTERVAL.toNanos();
         String seen;
         while (true) {
             Optional<NodeProbe.GroupView> leader = GroupDirectory.reported(id, NodeProbe.probeAll(config, probeTimeout).values())
@@ -345,6 +355,12 @@ public final class ClusterAdmin {
             seen = leader.map(l -> "leader node " + l.leaderId().orElse(-1) + " term " + l.term() + ", conf "
                     + l.peers().stream().map(p -> RaftSetup.nodeIdOf(p.getId()).orElse(-1)).sorted().toList()
                     + ", commit indexes of nodes " + new java.util.TreeSet<>(l.commitIndex().keySet())).orElse("no leader reported");
+            appenderMissingPolls = leader.isPresent() && hasNoAppenderFor(leader.get(), to) ? appenderMissingPolls + 1 : 0;
+            if (appenderMissingPolls >= APPENDER_MISSING_POLLS && System.nanoTime() - lastStepDown > STEP_DOWN_INTERVAL.toNanos()) {
+                stepDownForLostAppender(id, name, to, leader.get());
+                lastStepDown = System.nanoTime();
+                appenderMissingPolls = 0;
+            }
             if (leader.isPresent() && !leader.get().commitIndex().isEmpty()) {
                 if (target < 0) {
                     target = java.util.Collections.max(leader.get().commitIndex().values());
@@ -365,6 +381,38 @@ public final class ClusterAdmin {
                 progress.accept(name + ": node " + to + " catching up: entry " + at + " of " + target + " (" + seen + ")");
             }
             sleep(CATCH_UP_POLL_INTERVAL);
+        }
+    }
+
+    /**
+     * True when {@code leader}'s configuration has node {@code to} but the leader runs no log
+     * appender for it (its follower list, one entry per appender, lacks the node): nothing will
+     * ever be sent to that replica by this leader.
+     */
+    static boolean hasNoAppenderFor(NodeProbe.GroupView leader, int to) {
+        return leader.isLeader() && leader.peerNodeIds().contains(to) && leader.leaderId().orElse(-1) != to
+                && !leader.rpcElapsedMs().containsKey(to);
+    }
+
+    /**
+     * Works around Ratis 3.3.0 dropping the log appender of a peer it is adding: a leader restarts an
+     * appender that failed ({@code LogAppenderDaemon} → {@code LeaderStateImpl.restart}) only for a
+     * peer of its current configuration, and a staging peer is not in it yet. So when the appender to
+     * the new replica fails during its catch-up (e.g. {@code RaftLogIOException: Log entry not found}
+     * when a snapshot purges the log entries it is reading), no appender replaces it; the staging
+     * check then finds no lagging peer and commits the new configuration, and the new replica never
+     * hears from this leader again (docs/cluster-membership.md, "A stuck new replica"). A new leader
+     * starts an appender for every peer of its configuration, so the leader steps down.
+     */
+    private void stepDownForLostAppender(RaftGroupId id, String name, int to, NodeProbe.GroupView leader) {
+        int leaderNode = leader.leaderId().orElseThrow();
+        progress.accept(name + ": leader node " + leaderNode + " sends nothing to node " + to
+                + " (Ratis dropped its log appender); the leader steps down so that the next one starts it");
+        try (RaftClient c = adminClient(RaftGroup.valueOf(id, leader.peers()))) {
+            failure(c.admin().transferLeadership(null, RaftSetup.peerId(leaderNode), SET_CONF_ATTEMPT_TIMEOUT.toMillis()))
+                    .ifPresent(why -> progress.accept(name + ": leader node " + leaderNode + " did not step down (" + why + "); asking again later"));
+        } catch (IOException e) {
+            progress.accept(name + ": leader node " + leaderNode + " did not step down (" + NodeProbe.reason(e) + "); asking again later");
         }
     }
 

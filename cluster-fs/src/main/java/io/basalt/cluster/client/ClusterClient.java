@@ -53,6 +53,11 @@ public final class ClusterClient implements AutoCloseable {
         this.pgs = pgs;
     }
 
+    /** The Ratis client PG {@code pg}'s requests go through now (tests watch it being replaced after it gave up). */
+    org.apache.ratis.client.RaftClient pgRaftClient(int pg) {
+        return pgs[pg].raftClient();
+    }
+
     public static ClusterClient open(ClusterConfig config) {
         return open(config, null);
     }

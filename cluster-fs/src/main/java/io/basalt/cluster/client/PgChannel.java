@@ -263,6 +263,11 @@ final class PgChannel implements AutoCloseable {
         unanswered.remove(seq);
     }
 
+    /** The Ratis client this PG's requests go through now: a new one once the last gave up ({@link GroupClient}). */
+    org.apache.ratis.client.RaftClient raftClient() {
+        return client.client();
+    }
+
     ClusterClient.EntryStats writeStats() {
         return new ClusterClient.EntryStats(writeEntries.sum(), writeOps.sum(), writeEntryNanos.sum());
     }

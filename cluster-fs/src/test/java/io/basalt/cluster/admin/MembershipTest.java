@@ -16,18 +16,27 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
+import org.apache.ratis.grpc.server.GrpcServicesImpl;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.util.CodeInjectionForTesting;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.TestCluster;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.client.ClusterVdisk;
+import io.basalt.cluster.raft.RaftSetup;
 
 /**
  * Membership changes on a real in-process cluster while a writer keeps writes in flight: every
@@ -254,7 +263,7 @@ class MembershipTest {
         writer = new Writer(disk, 1);
         writer.awaitMoreAcks(100);
 
-        cluster.stopNode(3);
+        stopNode3OnceLeadersSettled();
         writer.awaitMoreAcks(50);
         // Some PG's leader has purged the start of its log: node 4 cannot be caught up from the log alone.
         int purgedPg = awaitPurgedLog(4);
@@ -295,6 +304,59 @@ class MembershipTest {
     }
 
     /**
+     * The leader's log appender to the replica being added fails while that replica is still a
+     * staging peer. Ratis 3.3.0 then drops the appender for good (it restarts only appenders of
+     * peers in its configuration), still commits the new configuration, and the new replica never
+     * hears from that leader again: the stuck new replica of docs/cluster-membership.md, where the
+     * failure came from a snapshot purging the entries the appender was reading. The admin sees the
+     * leader without an appender for the replica and has it step down; the move ends with the new
+     * replica caught up, holding every acknowledged write. Without that, {@code replaceNode} would
+     * wait out its 5-minute catch-up on an empty replica, past this test's timeout.
+     */
+    @Test
+    @Timeout(value = 150, unit = TimeUnit.SECONDS)
+    void aNewReplicaWhoseAppenderFailsWhileStagingIsStillCaughtUp() throws Exception {
+        // No snapshot (fast tuning: one every 100,000 entries): the first thing sent to the new
+        // replica is an append, while it is a staging peer.
+        cluster = TestCluster.start(TestCluster.config("s", 3, 2, 3, TestCluster.fastTuning()), dir);
+        cluster.client().createVdisk("disk0", 512L << 20, BLOCK, 4096);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        writer = new Writer(disk, 11);
+        writer.awaitMoreAcks(200);
+        // Stopped before the move: with no appender left for node 4, pg-0's staging ends only when
+        // the leader's event queue stays empty for a poll (Ratis checks a staging peer on its replies
+        // or then), ~30 s under writes. Writes across moves are the other tests' subject.
+        writer.stop();
+        stopNode3OnceLeadersSettled();
+        cluster.startJoiningNode(4);
+        RaftGroupId pg0 = cluster.pgGroup(0);
+        AtomicInteger appendsToNode4 = new AtomicInteger();
+        CodeInjectionForTesting.put(GrpcServicesImpl.GRPC_SEND_SERVER_REQUEST, (local, remote, args) -> {
+            if (args.length == 1 && args[0] instanceof AppendEntriesRequestProto p && p.getEntriesCount() > 0
+                    && RaftPeerId.valueOf(p.getServerRequest().getReplyId()).equals(RaftSetup.peerId(4))
+                    && RaftGroupId.valueOf(p.getServerRequest().getRaftGroupId().getId()).equals(pg0)
+                    && appendsToNode4.getAndIncrement() == 0) {
+                throw new IllegalStateException("injected: pg-0's first append to node 4 fails in the leader's appender");
+            }
+            return false;
+        });
+        List<String> progress = log();
+        try {
+            new ClusterAdmin(cluster.config(), line -> {
+                System.out.println("[admin] " + line);
+                progress.add(line);
+            }).replaceNode(3, 4);
+        } finally {
+            CodeInjectionForTesting.remove(GrpcServicesImpl.GRPC_SEND_SERVER_REQUEST);
+        }
+        assertNull(writer.firstFailure.get(), "no write failed");
+        assertTrue(appendsToNode4.get() > 1, "the injected failure happened, and node 4 got appends after it: " + appendsToNode4);
+        assertTrue(progress.stream().anyMatch(l -> l.startsWith("pg-0: leader node") && l.contains("dropped its log appender")),
+                "the admin saw pg-0's leader without an appender for node 4: " + progress);
+        assertEngineHolds(4, disk, writer.acked);
+    }
+
+    /**
      * A node replaced while it was down comes back with its old data: copies of every group in
      * configurations that no longer hold it. It must not disturb the groups (no write fails, no
      * leader loses its term to its elections, every group stays ok on its new replicas), and it
@@ -306,7 +368,7 @@ class MembershipTest {
         ClusterVdisk disk = start(3, 3);
         writer = new Writer(disk, 5);
         writer.awaitMoreAcks(100);
-        cluster.stopNode(3);
+        stopNode3OnceLeadersSettled();
         writer.awaitMoreAcks(50);
         cluster.startJoiningNode(4);
         new ClusterAdmin(cluster.config(), line -> System.out.println("[admin] " + line)).replaceNode(3, 4);
@@ -342,6 +404,19 @@ class MembershipTest {
         cluster.stopNode(3);
         cluster.startNode(3);
         assertEquals(List.of(), cluster.node(3).status());
+    }
+
+    /**
+     * Stops node 3 once every group is led by its preferred peer. Ratis 3.3.0 hands a group's
+     * leadership to a peer of higher priority as soon as that peer is up to date; when that peer
+     * dies at that moment the hand-over can fail at once, and the leader is then left refusing
+     * every write and configuration change with {@code LeaderSteppingDownException} for the rest of
+     * its term (seen in a run of this test: docs/cluster-membership.md, "A leader stuck stepping
+     * down"). These tests replace a dead node; that open Ratis bug is not what they are about.
+     */
+    private void stopNode3OnceLeadersSettled() throws Exception {
+        TestCluster.waitUntil("every group led by its preferred peer", Duration.ofSeconds(60), this::preferredLeadersLead);
+        cluster.stopNode(3);
     }
 
     /** True when node 1 sees every group it holds led by the peer of highest priority in it. */

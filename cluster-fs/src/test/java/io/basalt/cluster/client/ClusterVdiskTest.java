@@ -241,11 +241,16 @@ class ClusterVdiskTest {
             ClusterVdisk disk = host.open("disk0");
             byte[] a = pattern(new Random(5), 8 * BLOCK);
             disk.write(0, ByteBuffer.wrap(a), false).join();
+            int pg = new Placement(cluster.config()).pgOf(disk.record().rootId(), 0);
+            var first = host.pgRaftClient(pg);
             cluster.stopNode(2);
             cluster.stopNode(3);
             var failed = assertThrows(java.util.concurrent.CompletionException.class, () -> disk.write(0, ByteBuffer.wrap(a), false).join());
             assertInstanceOf(io.basalt.vdisk.BlockDeviceException.class, failed.getCause());
-            Thread.sleep(6000); // the Ratis client's retry policy runs out meanwhile
+            // The write failed at the I/O timeout; its Ratis client retries on until its policy runs
+            // out and closes it, and only then is it replaced. The quorum comes back after that.
+            TestCluster.waitUntil("pg-" + pg + "'s Ratis client gave up and was replaced", Duration.ofSeconds(30),
+                    () -> host.pgRaftClient(pg) != first);
             cluster.startNode(2);
             cluster.startNode(3);
             cluster.waitForAllLeaders(Duration.ofSeconds(30));

@@ -12,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -183,11 +184,22 @@ class DiskFullTest {
     void freeSpaceCountsWhatEachStoresNextFlushNeeds() throws Exception {
         cluster = TestCluster.start(TestCluster.config("headroom", 1, 3, 1, TestCluster.fastTuning()), mount.resolve("cluster"), RESERVE_BYTES);
         cluster.client().createVdisk("disk0", 64L << 20, BLOCK, 4096);
-        long usable = Files.getFileStore(mount).getUsableSpace();
-        Thread.sleep(150); // past the reserve's 100 ms cache
-        long counted = usable - cluster.node(1).diskReserve().freeBytes();
-        assertTrue(counted >= 3 * (70L << 20), "free space counts " + (counted >> 20) + " MiB for the next flushes of 3 PG stores"
-                + " (expected: >= 3 x 70 MiB of preallocated WAL)");
+        // The reserve caches the filesystem's free space for 100 ms: wait for a reading taken after
+        // the stores opened rather than for the cache's age.
+        long[] counted = new long[1];
+        try {
+            TestCluster.waitUntil("free space to count the next flushes of 3 PG stores", Duration.ofSeconds(5), () -> {
+                try {
+                    counted[0] = Files.getFileStore(mount).getUsableSpace() - cluster.node(1).diskReserve().freeBytes();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return counted[0] >= 3 * (70L << 20);
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError("free space counts " + (counted[0] >> 20) + " MiB for the next flushes of 3 PG stores"
+                    + " (expected: >= 3 x 70 MiB of preallocated WAL)", e);
+        }
     }
 
     /** Writes {@code data} at every lba, again until all succeed; only NO_SPACE refusals may come first, for at most 15 s. */
