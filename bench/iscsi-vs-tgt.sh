@@ -7,7 +7,7 @@
 #   bench/iscsi-vs-tgt.sh                         # starts ./basalt demo (embedded engine) and measures it
 #   bench/iscsi-vs-tgt.sh --url iscsi://127.0.0.1:3270/iqn.2026-11.io.basalt:cluster/0   # an already served LUN
 #   bench/iscsi-vs-tgt.sh --url URL --size 8G --warmup 6  # --size: the LUN's size (both are filled); 6 rounds of 20,000 random 4 KiB writes first (JIT of
-#                                                 # cluster nodes: docs/cluster-write-path.md, session 4)
+#                                                 # cluster nodes: docs/decisions/cluster-vs-tgt-measurements.md, "The JIT warms up for minutes")
 #
 # Needs: tgt (tgtd, tgtadm), libiscsi-bin (iscsi-perf), qemu-utils (qemu-img). Run as root (tgtd).
 # Both LUNs are filled first so reads hit data. Workloads (like `rbd bench` / fio jobs operators run): random 4 KiB reads at 32 in flight,

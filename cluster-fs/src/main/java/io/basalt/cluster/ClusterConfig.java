@@ -11,7 +11,7 @@ import java.util.List;
  *
  * @param nodes          every node known to the cluster, ids unique and >= 1. At bootstrap the
  *                       nodes are 1..n and {@link Placement} places PG replicas on them; after a
- *                       membership change (docs/cluster-membership.md) the list is the address
+ *                       membership change (docs/decisions/cluster-membership.md) the list is the address
  *                       book (ids may have gaps) and each group's Ratis configuration says
  *                       which nodes hold it.
  * @param pgCount        placement groups; fixed for the life of the cluster
@@ -52,7 +52,7 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
      * @param pgInflightEntriesMax  Raft entries a client keeps in flight per PG (and per lane:
      *                              writes, reads); what is queued meanwhile leaves as one entry.
      *                              Default 1: an entry's cost is mostly per entry, not per op, so
-     *                              fewer, fuller entries win (docs/cluster-write-path.md)
+     *                              fewer, fuller entries win (docs/decisions/cluster-write-path.md)
      */
     public record Tuning(Duration electionTimeoutMin, Duration requestTimeout, Duration ioTimeout,
                          long snapshotEveryEntries, long logSegmentSizeBytes, int pgInflightEntriesMax) {

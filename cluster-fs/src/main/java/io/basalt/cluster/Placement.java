@@ -11,7 +11,7 @@ import java.util.List;
  * {@code mix(r, g / stripeGrains) mod pgCount}. When the cluster is created, PG {@code p} is
  * replicated on nodes {@code p, p+1, ..., p+replicas-1} (mod node count, 1-based), and its
  * preferred leader is the first of them, so leaders spread evenly over the nodes. Membership
- * changes move PG replicas between nodes (docs/cluster-membership.md); grains never move.
+ * changes move PG replicas between nodes (docs/decisions/cluster-membership.md); grains never move.
  */
 public final class Placement {
     private final int pgCount;

@@ -6,7 +6,7 @@ import java.util.Arrays;
 
 /**
  * The hand-written binary encoding of every log entry, query and reply in the cluster
- * (docs/cluster-fs.md, "Encoding"): big-endian fixed-width integers, strings as a u16 length and
+ * (docs/decisions/cluster-on-ratis.md, "Encoding"): big-endian fixed-width integers, strings as a u16 length and
  * UTF-8 bytes, byte blocks as an i32 length and the bytes. Every log entry, query and reply
  * starts with its format version, so a decoder that meets a version it does not know refuses it,
  * naming both versions, instead of misreading it; a tag byte then says which kind of message it is.

@@ -31,7 +31,7 @@ import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.raft.RaftSetup;
 
 /**
- * Membership changes of a running cluster (docs/cluster-membership.md), carried out over Ratis:
+ * Membership changes of a running cluster (docs/decisions/cluster-membership.md), carried out over Ratis:
  * this class reads the groups' current configurations, asks {@link MembershipPlanner} what
  * moves where, and executes the plan. Every change is a sequence of single-replica moves, and a
  * move of group G from node A to node B is
@@ -401,7 +401,7 @@ public final class ClusterAdmin {
      * the new replica fails during its catch-up (e.g. {@code RaftLogIOException: Log entry not found}
      * when a snapshot purges the log entries it is reading), no appender replaces it; the staging
      * check then finds no lagging peer and commits the new configuration, and the new replica never
-     * hears from this leader again (docs/cluster-membership.md, "A stuck new replica"). A new leader
+     * hears from this leader again (docs/decisions/cluster-membership.md, "A stuck new replica"). A new leader
      * starts an appender for every peer of its configuration, so the leader steps down.
      */
     private void stepDownForLostAppender(RaftGroupId id, String name, int to, NodeProbe.GroupView leader) {

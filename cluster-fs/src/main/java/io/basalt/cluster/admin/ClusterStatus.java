@@ -59,7 +59,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         spaces = Map.copyOf(spaces);
     }
 
-    /** With the nodes' disk space reports from the meta group (docs/disk-reserve.md). */
+    /** With the nodes' disk space reports from the meta group (docs/decisions/disk-reserve.md). */
     public ClusterStatus withSpaces(List<NodeSpace> reports) {
         Map<Integer, NodeSpace> m = new TreeMap<>();
         reports.forEach(r -> m.put(r.nodeId(), r));
@@ -154,7 +154,7 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
         if (commit != null && lag > 0 && commit < leader.snapshotIndex()) {
             // The leader may have purged the log up to its snapshot: entries cannot bring this
             // replica back, only a snapshot install can. (A replica stuck here is how a new
-            // replica that never received the snapshot looked in CI: docs/cluster-membership.md.)
+            // replica that never received the snapshot looked in CI: docs/decisions/cluster-membership.md.)
             return Optional.of("node " + id + " is at entry " + commit + ", behind the leader's snapshot at " + leader.snapshotIndex()
                     + " (needs a snapshot install)");
         }

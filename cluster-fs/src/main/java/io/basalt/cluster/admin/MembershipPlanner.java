@@ -10,7 +10,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * What a membership change moves where (docs/cluster-membership.md), decided from the groups'
+ * What a membership change moves where (docs/decisions/cluster-membership.md), decided from the groups'
  * current members and the nodes that are up; {@link ClusterAdmin} carries a plan out. Pure: no
  * Ratis, no network, no clock, so every decision is tested without a cluster.
  *

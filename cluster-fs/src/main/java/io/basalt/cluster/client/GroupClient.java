@@ -33,7 +33,7 @@ import io.basalt.cluster.probe.GroupDirectory;
  * (nothing was appended). The unsafe case is a request appended by a leader that then left the
  * group and removed its division before the client's own retry reached it: the new client has a
  * new client id, so the servers' retry cache cannot tell the request is a repeat and applies it
- * again. docs/cluster-membership.md ("A removed replica and the retry cache") has the details
+ * again. docs/decisions/cluster-membership.md ("A removed replica and the retry cache") has the details
  * and why a grace before the removal was tried and dropped.
  */
 final class GroupClient implements AutoCloseable {

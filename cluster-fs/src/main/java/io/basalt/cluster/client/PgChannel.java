@@ -178,7 +178,7 @@ final class PgChannel implements AutoCloseable {
                 Supplier<CompletableFuture<RaftClientReply>> remote = () -> client.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline);
                 // Only where this node leads (answered from its lease): a follower read costs a
                 // read-index round trip to the leader plus waiting for its own apply, measured
-                // slower than asking the leader (docs/cluster-gateway.md). A read is safe to
+                // slower than asking the leader (docs/decisions/gateway-inside-the-node.md). A read is safe to
                 // repeat: whatever stopped the local one, the leader is asked.
                 f = local != null && local.isLeader() ? localFirst(local.submit(local.newRead(m)), e -> true, remote) : remote.get();
             } else if (local != null && localStore != null && localStore.get() != null) {

@@ -2,7 +2,7 @@ package io.basalt.cluster.meta;
 
 /**
  * A host's session with the cluster: the seam the lock table builds on. Expiry is decided by the
- * meta leader on its monotonic clock (DESIGN.md); the stored times are leader-stamped wall
+ * meta leader on its monotonic clock (docs/architecture.md); the stored times are leader-stamped wall
  * clock values kept only for display.
  */
 public record HostSession(long id, String hostName, long leaseMs, long renewedAtMs) {

@@ -17,7 +17,7 @@ import io.basalt.vdisk.store.SpaceReserve;
  * rollbacks); reads, unmaps, removals and metadata changes go on, so an operator can open a
  * vdisk, back it up and free space through Basalt itself. Without it the disk fills up: a Raft log append
  * or a RocksDB write that meets ENOSPC stops the group on that node, and when all replicas fill
- * alike (they hold the same data) the group stops everywhere (seen: docs/raft-log-bytes.md).
+ * alike (they hold the same data) the group stops everywhere (seen: docs/decisions/snapshots-by-log-bytes.md).
  *
  * <p>The free-space reading and the default (5 % of the filesystem, at least 1 GiB: room for
  * RocksDB compactions and the Raft log up to its next snapshot) are the engine's
@@ -52,7 +52,7 @@ public final class DiskReserve {
      * Counts {@code bytes} (a placement-group store's flush headroom, as {@code key} names it) as
      * taken until {@link #forgetFlushHeadroom}: every store on the node flushes into the same
      * filesystem, each into a new table file and a new preallocated WAL, and a free-space check
-     * that ignored that met ENOSPC in the engine (docs/disk-reserve.md).
+     * that ignored that met ENOSPC in the engine (docs/decisions/disk-reserve.md).
      */
     public void countFlushHeadroom(Object key, LongSupplier bytes) {
         headrooms.put(key, bytes);

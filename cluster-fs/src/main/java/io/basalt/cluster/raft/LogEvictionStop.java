@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * write lock and then joins the log's cache-eviction thread; when that thread has just been woken
  * (a segment roll, a cache miss, a snapshot) it waits for the same write lock, which an interrupt
  * does not break, and the close waits forever. Seen in a ChaosHistoryTest teardown (a node's
- * close hung for 16 minutes; the thread dump is in docs/ratis-close-deadlock.md), and the same
+ * close hung for 16 minutes; the thread dump is in docs/decisions/ratis-close-deadlock-workaround.md), and the same
  * close runs when a group is removed from a node. Stopping the eviction thread first, without
  * holding the lock, lets it finish its eviction and exit; the log's own close then finds it
  * gone. Eviction only trims the log's in-memory cache, so a log without it until its close

@@ -24,7 +24,7 @@ import io.basalt.cluster.Placement;
 
 /**
  * Group ids, peers and Ratis properties of a cluster: every choice of Ratis setting is made
- * here, and docs/cluster-fs.md says why.
+ * here, and docs/decisions/cluster-on-ratis.md says why.
  */
 public final class RaftSetup {
     /** The largest log entry the client builds (a group-commit batch). */
@@ -120,7 +120,7 @@ public final class RaftSetup {
         RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(t.logSegmentSizeBytes()));
         // Ratis keeps the open segment's entries on the heap, and up to 6 closed segments (200 MB
         // per group by default): with a group per PG that is most of a node's heap, churned through
-        // the old generation (docs/raft-log-cache.md). Keep one closed segment; a follower further
+        // the old generation (docs/decisions/raft-log-cache-bounded.md). Keep one closed segment; a follower further
         // behind is served from the segment files.
         RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, SEGMENT_CACHE_NUM_MAX);
         RaftServerConfigKeys.Log.setSegmentCacheSizeMax(p, SizeInBytes.valueOf(2 * t.logSegmentSizeBytes()));
@@ -132,7 +132,7 @@ public final class RaftSetup {
         // No commit-index metadata entry after each commit (Ratis's default appends and
         // replicates one): with one write entry in flight per PG it doubled the log entries,
         // appends and fsyncs of every write. Raft needs no persisted commit index, and each store
-        // keeps its applied index with its data (docs/raft-log-metadata.md).
+        // keeps its applied index with its data (docs/decisions/no-raft-metadata-entries.md).
         RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
         return p;
     }

@@ -47,7 +47,7 @@ abstract class StoreStateMachine extends BaseStateMachine {
      * log segments' worth of entry bytes were applied since the last one, not only every
      * {@code snapshotEveryEntries} entries: an entry carries up to 1 MiB, so 100,000 of them let
      * one PG's log grow to ~100 GB (seen: 2.6 GB per PG after 8 GB of 1 MiB writes, and a full
-     * disk; docs/raft-log-bytes.md). 32 segments of 16 MiB (the default) is 512 MiB.
+     * disk; docs/decisions/snapshots-by-log-bytes.md). 32 segments of 16 MiB (the default) is 512 MiB.
      */
     static final int SEGMENTS_PER_SNAPSHOT = 32;
     /** Where snapshot requests are sent from: not the updater thread, which takes the snapshot. */

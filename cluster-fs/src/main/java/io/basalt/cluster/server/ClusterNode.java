@@ -103,7 +103,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
      * disk, with the configuration their logs hold. Only the first start of a bootstrap node
      * (no {@value #BOOTSTRAPPED_FILE} file yet, not joining) creates groups, the ones
      * {@link Placement} puts on it; later starts never do, because membership changes
-     * (docs/cluster-membership.md) may have moved replicas away from the formula.
+     * (docs/decisions/cluster-membership.md) may have moved replicas away from the formula.
      */
     public static ClusterNode start(ClusterConfig config, Options options) throws IOException {
         config.node(options.nodeId());

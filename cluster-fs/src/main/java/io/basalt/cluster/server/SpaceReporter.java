@@ -19,7 +19,7 @@ import io.basalt.cluster.raft.StateMachines;
 /**
  * Tells the meta group how much disk space this node has (at start, every {@link #REPORT_EVERY},
  * and at once when it crosses its reserve), and tells this node's leaders which nodes are full,
- * so a group refuses data writes while any of its replicas is full (docs/disk-reserve.md).
+ * so a group refuses data writes while any of its replicas is full (docs/decisions/disk-reserve.md).
  *
  * <p>Kept light, because it runs on every node all the time: a node that holds a meta replica
  * reads the reports from it every {@link #TICK} (no network, no Raft round; its applied state

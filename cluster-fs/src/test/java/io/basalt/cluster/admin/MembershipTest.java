@@ -307,7 +307,7 @@ class MembershipTest {
      * The leader's log appender to the replica being added fails while that replica is still a
      * staging peer. Ratis 3.3.0 then drops the appender for good (it restarts only appenders of
      * peers in its configuration), still commits the new configuration, and the new replica never
-     * hears from that leader again: the stuck new replica of docs/cluster-membership.md, where the
+     * hears from that leader again: the stuck new replica of docs/decisions/cluster-membership.md, where the
      * failure came from a snapshot purging the entries the appender was reading. The admin sees the
      * leader without an appender for the replica and has it step down; the move ends with the new
      * replica caught up, holding every acknowledged write. Without that, {@code replaceNode} would
@@ -411,7 +411,7 @@ class MembershipTest {
      * leadership to a peer of higher priority as soon as that peer is up to date; when that peer
      * dies at that moment the hand-over can fail at once, and the leader is then left refusing
      * every write and configuration change with {@code LeaderSteppingDownException} for the rest of
-     * its term (seen in a run of this test: docs/cluster-membership.md, "A leader stuck stepping
+     * its term (seen in a run of this test: docs/decisions/cluster-membership.md, "A leader stuck stepping
      * down"). These tests replace a dead node; that open Ratis bug is not what they are about.
      */
     private void stopNode3OnceLeadersSettled() throws Exception {

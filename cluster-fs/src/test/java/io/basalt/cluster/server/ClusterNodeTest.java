@@ -60,7 +60,7 @@ class ClusterNodeTest {
     /**
      * A write is one log entry on every replica. Ratis by default also appends a metadata entry
      * recording the commit index after each commit, which with one entry in flight per PG doubled
-     * the log entries, appends and fsyncs of every write (docs/raft-log-metadata.md).
+     * the log entries, appends and fsyncs of every write (docs/decisions/no-raft-metadata-entries.md).
      */
     @Test
     void aWriteIsOneLogEntry() throws Exception {

@@ -147,7 +147,7 @@ final class BlockCommands {
      * ATOMIC BOUNDARY field 0 (we report no boundary support), and the blocks inside one window of
      * the device's {@link BlockDevice#atomicWriteBoundaryBytes()} when it has one (a cluster vdisk:
      * INVALID FIELD IN CDB pointing at the LBA otherwise; SBC-4 has no field to report such a
-     * window, so docs/atomic-writes.md records this as our departure).
+     * window, so docs/decisions/atomic-writes.md records this as our departure).
      */
     private CompletableFuture<ScsiResult> writeAtomic(ScsiRequest r) {
         int bytesMax = device.atomicWriteBytesMax();
@@ -354,7 +354,7 @@ final class BlockCommands {
      * One UNMAP descriptor's range. Unmapping commutes, so a command's descriptors are merged
      * where they overlap or touch and the merged ranges go to the device all at once: a
      * clustered device batches them, where one after another cost a round trip each
-     * (docs/unmap-descriptors.md).
+     * (docs/decisions/unmap-descriptors-merged.md).
      */
     record UnmapRange(long lba, long blocks) {
         long end() {

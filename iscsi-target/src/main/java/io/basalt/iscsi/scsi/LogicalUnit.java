@@ -185,7 +185,7 @@ public final class LogicalUnit {
      * Maps a device failure to sense data; a bug (any other exception) becomes HARDWARE ERROR too.
      * A transient failure (a cluster LUN without a quorum or a leader for now) is status BUSY, no
      * sense: the one answer both Linux (requeued until the command's time is up) and QEMU's iSCSI
-     * client (re-issued up to 7 times with growing delays) retry; docs/iscsi-target.md.
+     * client (re-issued up to 7 times with growing delays) retry; docs/decisions/busy-for-transient-failures.md.
      */
     static ScsiResult failure(Throwable t) {
         Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;

@@ -192,7 +192,7 @@ public final class ClusterCommand {
         @Option(names = "--nodes", defaultValue = "3") int nodes;
         @Option(names = "--replicas", description = "Replicas per placement group (default: min(3, nodes)).") Integer replicas;
         @Option(names = "--pgs", description = {"Placement groups (default: one per node, so each node leads one;",
-                "measured faster on one machine than 8: docs/cluster-gateway.md)."}) Integer pgs;
+                "measured faster on one machine than 8: docs/decisions/gateway-inside-the-node.md)."}) Integer pgs;
         @Option(names = "--base-port", defaultValue = "7100", description = "Node i listens on base-port + i (default ${DEFAULT-VALUE}).") int basePort;
         @Option(names = "--data", defaultValue = "./data/cluster", description = "Cluster directory (default ${DEFAULT-VALUE}).") Path data;
         @Option(names = "--vdisk", defaultValue = "disk0") String vdisk;

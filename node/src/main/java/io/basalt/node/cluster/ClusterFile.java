@@ -23,7 +23,7 @@ import io.basalt.cluster.ClusterConfig;
  *
  * <p>{@code ioTimeoutMs} (optional, default 30000): how long a client (an iSCSI gateway) holds
  * an I/O a group cannot answer — no quorum, no reachable leader — before failing it (iSCSI:
- * status BUSY, which initiators retry; docs/iscsi-target.md). Keep it below the initiators'
+ * status BUSY, which initiators retry; docs/decisions/busy-for-transient-failures.md). Keep it below the initiators'
  * own command timeout (Linux: {@code /sys/block/sdX/device/timeout}, 30 s by default).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -14,7 +14,7 @@ import io.basalt.vdisk.BlockDevice;
  * A storage node that also serves a cluster vdisk over iSCSI (a hyperconverged host: the target
  * runs next to a replica of every group it can). Its {@link ClusterClient} is opened with the
  * node itself, so reads of PGs this node replicates and writes to PGs it leads go to its Raft
- * server in-process instead of over gRPC (docs/cluster-gateway.md).
+ * server in-process instead of over gRPC (docs/decisions/gateway-inside-the-node.md).
  *
  * <p>The vdisk may not exist yet when the node starts (e.g. {@code basalt cluster up} creates it
  * once the meta group has a leader): {@link #start} waits for it up to {@code wait}.

@@ -27,7 +27,7 @@ import io.basalt.vdisk.LbaStatus;
  * caller's thread when nothing else of this vdisk is in flight and it costs no waiting (see
  * {@link InflightOps#tryInline}); its future is then complete when the method returns. At queue depth 1 the
  * hand-offs to the pool, to the commit thread and back were most of a 4 KiB operation's latency
- * on a loaded machine (docs/iscsi-qd1-latency.md).
+ * on a loaded machine (docs/decisions/small-io-on-the-callers-thread.md).
  *
  * <p>This class validates requests and chooses where they run; the work is done by
  * {@link GrainReads} (reads), {@link GrainWrites} (the changes a write makes),

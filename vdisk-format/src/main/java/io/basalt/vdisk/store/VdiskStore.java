@@ -18,7 +18,7 @@ import org.rocksdb.RocksDBException;
 /**
  * A local store of many vdisks in one RocksDB database: the single-node engine of Basalt.
  *
- * <p>Data model (docs/engine-data-model.md): a vdisk has a head epoch; a write stores grain versions keyed
+ * <p>Data model (docs/decisions/engine-keys-epochs-and-snapshots.md): a vdisk has a head epoch; a write stores grain versions keyed
  * {@code (vdisk, grain, epoch)}; a read at epoch {@code e} takes the newest version at or below
  * {@code e}. A snapshot freezes the head epoch and starts a new one in one small metadata write
  * (O(1)); nothing is copied on write. Every stored version also has an entry in the change index

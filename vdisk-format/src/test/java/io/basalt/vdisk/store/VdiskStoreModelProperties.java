@@ -55,7 +55,7 @@ class VdiskStoreModelProperties {
      * Regression (seed -8408450, found by CI's random seeds): a head tombstone over a grain whose
      * only versions were at a snapshot removed while a later snapshot still stood was never
      * reclaimed: removing the later snapshot did not visit the grain any more (it had no version
-     * at or below that snapshot), so a tombstone hiding nothing stayed (docs/engine-data-model.md).
+     * at or below that snapshot), so a tombstone hiding nothing stayed (docs/decisions/engine-keys-epochs-and-snapshots.md).
      */
     @Example
     void seedMinus8408450HeadTombstoneOverNothing() throws IOException {
