@@ -9,6 +9,8 @@
 #   bench/iscsi-vs-tgt.sh --url URL --size 8G --warmup 6  # --size: the LUN's size (both are filled); 6 rounds of 20,000 random 4 KiB writes first (JIT of
 #                                                 # cluster nodes: docs/decisions/cluster-vs-tgt-measurements.md, "The JIT warms up for minutes")
 #
+# Caveat: qemu-img bench writes zeros, which a thin store keeps as nothing, so this script's write
+# ratios overstate Basalt's writes (docs/performance.md, 2026-12-06: measured with random data).
 # Needs: tgt (tgtd, tgtadm), libiscsi-bin (iscsi-perf), qemu-utils (qemu-img). Run as root (tgtd).
 # Both LUNs are filled first so reads hit data. Workloads (like `rbd bench` / fio jobs operators run): random 4 KiB reads at 32 in flight,
 # 4 KiB writes at 32 and at 1 in flight, 4 KiB reads at 1 in flight, 1 MiB writes and reads at 8.
