@@ -32,7 +32,7 @@ final class StoreFormat {
             }
             check(dir, VERSION_UNSTAMPED);
             if (db.readOnlyReason == null) {
-                db.db.put(db.meta, db.syncWriteOptions, key(), Keys.vdiskPrefix(VERSION));
+                db.db.put(db.meta, db.syncWriteOptions, key(), encode(VERSION));
             }
         } catch (RocksDBException e) {
             throw new StoreException("store " + dir + ": on-disk format version: " + e.getMessage(), e);
@@ -47,6 +47,13 @@ final class StoreFormat {
 
     static byte[] key() {
         return Keys.meta('F');
+    }
+
+    /** The record's value: the version as 8 big-endian bytes. */
+    static byte[] encode(long version) {
+        byte[] bytes = new byte[Long.BYTES];
+        Keys.putLong(bytes, 0, version);
+        return bytes;
     }
 
     private static void check(Path dir, long version) {

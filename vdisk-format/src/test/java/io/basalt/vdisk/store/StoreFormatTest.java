@@ -35,7 +35,7 @@ class StoreFormatTest {
         byte[] data = writeOneVdisk();
         long future = StoreFormat.VERSION + 2;
         try (StoreDb db = new StoreDb(dir, DB_CACHE_BYTES)) {
-            db.db.put(db.meta, StoreFormat.key(), Keys.vdiskPrefix(future));
+            db.db.put(db.meta, StoreFormat.key(), StoreFormat.encode(future));
         }
 
         StoreException e = assertThrows(StoreException.class, () -> VdiskStore.open(dir));
@@ -45,7 +45,7 @@ class StoreFormatTest {
         try (StoreDb db = new StoreDb(dir, DB_CACHE_BYTES)) {
             assertEquals(future, StoreFormat.stamped(db), "the refused open rewrote the version");
             // Back to the version this code reads: the data is as it was before the refused open.
-            db.db.put(db.meta, StoreFormat.key(), Keys.vdiskPrefix(StoreFormat.VERSION));
+            db.db.put(db.meta, StoreFormat.key(), StoreFormat.encode(StoreFormat.VERSION));
         }
         assertArrayEquals(data, readOneVdisk());
     }
