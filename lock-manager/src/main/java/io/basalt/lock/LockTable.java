@@ -14,6 +14,7 @@ import io.basalt.lock.LockResult.Reason;
 import io.basalt.lock.LockResult.Refused;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -41,6 +42,8 @@ import java.util.TreeSet;
  * <p>Not thread-safe: the host serialises calls (a Raft state machine applies in log order).
  */
 public final class LockTable {
+    /** The lease a host session gets unless it asks for another: 8 s, a few missed heartbeats. */
+    public static final long DEFAULT_LEASE_MS = 8_000;
     /** Leases shorter than this would expire between two heartbeats of a healthy host. */
     public static final long LEASE_MS_MIN = 1_000;
     /** Leases longer than this keep a dead host's disks locked for too long. */
@@ -52,11 +55,14 @@ public final class LockTable {
     private final Set<String> changedLocks = new TreeSet<>();
     private long lastIndex;
 
-    /** The keys changed since the last {@link #drainChanges}, for the host to persist (absent now = delete). */
+    /**
+     * The keys changed since the last {@link #drainChanges}, for the host to persist (absent now =
+     * delete). Sorted, so that a host iterating them writes in the same order on every replica.
+     */
     public record Changes(Set<Long> sessionIds, Set<String> vdisks) {
         public Changes {
-            sessionIds = Set.copyOf(sessionIds);
-            vdisks = Set.copyOf(vdisks);
+            sessionIds = Collections.unmodifiableSortedSet(new TreeSet<>(sessionIds));
+            vdisks = Collections.unmodifiableSortedSet(new TreeSet<>(vdisks));
         }
 
         public boolean isEmpty() {
