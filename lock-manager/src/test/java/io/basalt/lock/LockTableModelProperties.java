@@ -47,24 +47,35 @@ import net.jqwik.api.Tuple.Tuple2;
  * The steps are records, so a failure shrinks to a short readable list: the step list and the
  * clocks are printed, and the failing check names the step number.
  *
- * <p>Mutations tried by hand, each reverted (issue 20's acceptance): see {@code MUTATIONS} below.
+ * <p>Mutations tried by hand (issue 20's acceptance), each run against this property alone and
+ * reverted; every one was caught, the check that caught it in brackets:
+ *
+ * <ul>
+ *   <li>{@code LockTable.without}: a writer leaving does not raise the fence (c).
+ *   <li>{@code LockTable.endSession}: an expired session stays open and can renew (f).
+ *   <li>{@code LockTable.renewSession}: a renewal of an unknown session re-creates it (f).
+ *   <li>{@code LockTable.expireSession}: no staleness check, an expiry overtaken by a renewal ends
+ *       the session anyway (f).
+ *   <li>{@code LockTable.handoff}: the fence stays where it was (c).
+ *   <li>{@code LockTable.breakLock}: the fence stays where it was (c).
+ *   <li>{@code LockMode.coexistsWith}: exclusive coexists with multi-writer: the table's own
+ *       invariant check throws; with that check off as well, (f).
+ *   <li>{@code LockTable.with}: a multi-writer joining raises the fence: the table's invariant check
+ *       throws; with it off, (d).
+ *   <li>{@code LockTable.acquire}: a new holder gets the vdisk's last token, not the index: the
+ *       table's invariant check; with it off, (d).
+ *   <li>{@code LockTable.without}: writers that stay are not re-tokened: the table's invariant
+ *       check; with it off, (d).
+ *   <li>{@code LeaseTimers.renewed}: the leader times 90 % of the lease, which its fast clock makes
+ *       shorter than the client's view (e).
+ *   <li>{@code LeaseTimers.restartAll}: keeps the deadlines it had from an earlier term: an expiry
+ *       of an older renewal is refused as stale and the session is never expired (liveness).
+ *   <li>{@code LeaseKeeper}: no drift margin, against a leader clock running fast (e).
+ *   <li>The client counts its lease from the acknowledgement, not from the sending (in this test's
+ *       client, {@code renew}) (e).
+ * </ul>
  */
 class LockTableModelProperties {
-    static final String MUTATIONS = """
-            Mutation (in main code)                                              Caught by
-            LockTable.without: a leaving writer does not raise the fence         (c)
-            LockTable.endSession: an expired session stays in the table          (f)
-            LockTable.expireSession: no STALE check                              (e)
-            LockTable.handoff: the fence stays where it was                      (c)
-            LockMode.coexistsWith: exclusive coexists with multi-writer          (f); (a) with the table's own check off too
-            LockTable.with: a multi-writer joining raises the fence              table's invariant check, then (d)
-            LockTable.acquire: a new holder takes lastToken, not the index       (b)
-            LeaseTimers.renewed: lease counted at 90 % (fast leader clocks)      (e)
-            LeaseTimers.restartAll: keeps the deadlines it had                   (e)/liveness
-            LeaseKeeper: no drift margin                                         (e)
-            LeaseKeeper: lease counted from the acknowledgement                  (e)
-            """;
-
     private static final int CLIENTS = 3;
     private static final int NODES = 3;
     private static final List<String> VDISKS = List.of("v0", "v1");
