@@ -40,7 +40,8 @@ import net.jqwik.api.Tuple.Tuple2;
  *       fast or 5 % slow from their own origins, and an expiry is applied a lag after it is decided
  *       (so a renewal can overtake it and make it stale); and every session that is not renewed
  *       is expired within its lease (plus the lag) on the current leader's clock;
- *   <li>the table agrees with the model on every outcome, on who holds what in which mode, and on
+ *   <li>the table, its commands passed through {@link LockCodec} as log entries and restored now and
+ *       then from its records (a replica restarting), agrees with the model on every outcome, on who holds what in which mode, and on
  *       each session's renewal index.
  * </ol>
  *
@@ -106,6 +107,9 @@ class LockTableModelProperties {
 
     record Forget(int vdisk) implements Step {}
 
+    /** The table's replica restarts: it restores from its persisted records (through {@link LockCodec}) and carries on. */
+    record Restart() implements Step {}
+
     /** A node's clocks: its monotonic clock starts at {@code originMs} and runs at {@code ratePermille}/1000 of true time. */
     record NodeClock(long originMs, int ratePermille, long wallSkewMs) {}
 
@@ -121,7 +125,7 @@ class LockTableModelProperties {
     /** Client, leader and table on one explicit clock ({@code nowMs}, true time). */
     static final class Run {
         private final Scenario scenario;
-        private final LockTable table = new LockTable();
+        private LockTable table = new LockTable();
         private final Model model = new Model();
         private final LeaseTimers[] timers = new LeaseTimers[NODES];
         private final long[] currentSession = new long[CLIENTS];
@@ -181,6 +185,7 @@ class LockTableModelProperties {
                 case Handoff h -> submit(new LockCommand.Handoff(VDISKS.get(h.vdisk()), sessionOf(h.fromClient()), sessionOf(h.toClient())));
                 case Break b -> submit(new LockCommand.Break(VDISKS.get(b.vdisk())));
                 case Forget f -> submit(new LockCommand.Forget(VDISKS.get(f.vdisk())));
+                case Restart r -> restart();
             }
         }
 
@@ -197,10 +202,19 @@ class LockTableModelProperties {
             }
         }
 
+        private void restart() {
+            LockTable restored = new LockTable();
+            restored.restore(table.lastIndex(),
+                    table.sessions().stream().map(s -> LockCodec.decodeSession(LockCodec.encode(s))).toList(),
+                    table.locks().stream().map(l -> LockCodec.decodeLock(LockCodec.encode(l))).toList());
+            check(restored.sessions().equals(table.sessions()) && restored.locks().equals(table.locks()), "restored table differs");
+            table = restored;
+        }
+
         /**
-     * One heartbeat: sent now, applied after the send delay, acknowledged after the ack delay. A
-     * client told its session is gone (expired while it was away, or closed) opens a new one.
-     */
+         * One heartbeat: sent now, applied after the send delay, acknowledged after the ack delay. A
+         * client told its session is gone (expired while it was away, or closed) opens a new one.
+         */
         private void renew(Renew r) {
             long session = sessionOf(r.client());
             long sentNanos = clientNanos();
@@ -244,7 +258,7 @@ class LockTableModelProperties {
             Map<String, VdiskLock> before = locksByName();
             long applied = ++index;
             Model.Outcome expected = model.apply(applied, c);
-            LockResult result = table.apply(applied, c);
+            LockResult result = table.apply(applied, LockCodec.decodeCommand(LockCodec.encode(c)));   // as a log entry
             leaderSees(c, result);
             check(outcomeOf(result).equals(expected.kind()) && Objects.equals(reasonOf(result), expected.reason()),
                     "outcome of " + c + " at index " + applied + ": " + result + " (model: " + expected + ")");
@@ -637,6 +651,7 @@ class LockTableModelProperties {
                 weighted(5, Combinators.combine(vdisk, client, Arbitraries.integers().between(1, CLIENTS - 1))
                         .as((v, from, later) -> new Handoff(v, from, (from + later) % CLIENTS))),
                 weighted(1, vdisk.map(Break::new)),
-                weighted(1, vdisk.map(Forget::new)));
+                weighted(1, vdisk.map(Forget::new)),
+                weighted(1, Arbitraries.just(new Restart())));
     }
 }
