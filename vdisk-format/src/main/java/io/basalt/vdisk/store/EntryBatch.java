@@ -96,7 +96,8 @@ public final class EntryBatch implements AutoCloseable {
             throw new IllegalArgumentException("fence: " + fence + " (expected: >= 0) vdisk=" + v.name());
         }
         if (v.readOnly()) {
-            throw new IllegalArgumentException("raise fence of " + v.name() + ": a snapshot or a read-only store (expected: a writable head)");
+            throw new io.basalt.vdisk.BlockDeviceException(io.basalt.vdisk.BlockDeviceException.Kind.READ_ONLY,
+                    "raise fence refused: " + v.name() + " is a snapshot or on a read-only store");
         }
         if (fence > fenceSeen(v)) {
             fences.put(v.state().id, new RaisedFence(v.state(), fence));

@@ -22,9 +22,11 @@ import io.basalt.vdisk.FencedException;
  * <p>Mutations are counted in one of two phases. Invariant: every mutation counted in phase
  * {@code p} was admitted with a token {@code >= phaseFences[p]}. A phase is <em>stale</em> when
  * {@code phaseFences[p] < fence}: its mutations may carry tokens below the fence. A raise moves
- * new admissions to the other phase, stamped with the new fence (once that phase is empty), so
- * the stale one only drains, and waits until no stale phase has a mutation in flight. So a
- * raise waits for what was admitted before it, never for the steady stream admitted after it.
+ * new admissions to the other phase, stamped with the new fence, and waits until no stale phase
+ * has a mutation in flight; so the stale one only drains, and a raise waits for what was admitted
+ * before it, never for the steady stream admitted after it. Only an empty phase can be stamped:
+ * after a raise that timed out both may be stale for a while, and admissions then go to a fresh
+ * phase as soon as the other one drains ({@link #admit} and {@link #done} move them).
  */
 final class FenceGate {
     /** {@link Vdisk#raiseFence} waits at most this long for mutations admitted under a lower fence. */
@@ -74,6 +76,7 @@ final class FenceGate {
     int admit(long token) {
         synchronized (this) {
             FencedException.check(vdisk, token, fence);
+            moveToFreshPhase();           // one comparison unless a raise left the current phase stale
             int p = phase;
             inflight.incrementAndGet(p);
             return p;
@@ -88,6 +91,7 @@ final class FenceGate {
         }
         if (left == 0 && waiters > 0) {
             synchronized (this) {
+                moveToFreshPhase();       // before anything else is admitted into a stale phase
                 notifyAll();
             }
         }
