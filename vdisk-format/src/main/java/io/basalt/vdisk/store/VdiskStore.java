@@ -250,10 +250,13 @@ public final class VdiskStore implements AutoCloseable {
 
     /**
      * Freezes the head epoch as snapshot {@code snapName} and starts a new head epoch: O(1).
-     * Carries fencing token 0 ("no lock"): refused once the vdisk's fence has been raised.
+     * This is an operator's snapshot (no lock held, like {@code rbd snap create} beside a running
+     * client): it is taken whatever the vdisk's fence, because a snapshot changes no data, it
+     * only freezes what the head holds now. A lock holder's snapshot step carries its token
+     * ({@link #createSnapshot(String, String, long)}) and is fenced like a write.
      */
     public SnapshotInfo createSnapshot(String vdiskName, String snapName) {
-        return createSnapshot(vdiskName, snapName, Vdisk.NO_TOKEN);
+        return snapshots.create(vdiskName, snapName);
     }
 
     /**
