@@ -127,7 +127,7 @@ public final class PgCodec {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
         if (version != VERSION && version != VERSION_FENCED) {
-            throw Wire.unknownVersion("pg batch", version, VERSION + " or " + VERSION_FENCED);
+            throw Wire.unknownVersion("pg query", version, VERSION + " or " + VERSION_FENCED);
         }
         return readOps(in, version == VERSION_FENCED);
     }
