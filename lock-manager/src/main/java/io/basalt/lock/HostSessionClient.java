@@ -26,7 +26,7 @@ import java.util.function.LongSupplier;
  * multi-writer's token rises when another writer leaves). A renewal answer never overrides what an
  * acquire, release or hand-off of this client that completed after the renewal was sent said: each
  * such call marks its vdisk when it starts and when it ends, and the renewal leaves marked vdisks
- * alone. Thread-safe.
+ * alone; nor does an older renewal's answer override a newer one's. Thread-safe.
  */
 public final class HostSessionClient implements AutoCloseable {
     /** The lease when none is given: a dead host's disks are free again about 8 s after it died. */
@@ -44,6 +44,8 @@ public final class HostSessionClient implements AutoCloseable {
     /** Per vdisk, the {@link #localOps} value of the last local call that touched it (start or end). */
     private final Map<String, Long> lastLocalOp = new ConcurrentHashMap<>();
     private final AtomicLong localOps = new AtomicLong();
+    /** The log index of the renewal whose grants were adopted last (guarded by this). */
+    private long lastRenewalIndex;
     private final Thread heartbeat;
     private volatile boolean heartbeating = true;
     /** Closed, or the service said the session is gone (expired): nothing will make it valid again. */
@@ -164,7 +166,7 @@ public final class HostSessionClient implements AutoCloseable {
                 synchronized (keeper) {
                     keeper.renewed(sent);
                 }
-                adopt(renewed.grants(), opsAtSend);
+                adopt(renewed.session().renewedAtIndex(), renewed.grants(), opsAtSend);
                 return renewed.grants();
             }
             case LockResult.Refused f -> {
@@ -207,8 +209,15 @@ public final class HostSessionClient implements AutoCloseable {
         }
     }
 
-    /** The renewal's view of each vdisk, except those a local call touched since it was sent. */
-    private void adopt(List<Grant> renewed, long opsAtSend) {
+    /**
+     * The renewal's view of each vdisk, except those a local call touched since it was sent; a
+     * renewal answered after a later one (heartbeat and {@link #renewNow} overlap) is ignored.
+     */
+    private synchronized void adopt(long renewalIndex, List<Grant> renewed, long opsAtSend) {
+        if (renewalIndex <= lastRenewalIndex) {
+            return;
+        }
+        lastRenewalIndex = renewalIndex;
         TreeSet<String> vdisks = new TreeSet<>(grants.keySet());
         renewed.forEach(g -> vdisks.add(g.vdisk()));
         for (String vdisk : vdisks) {
