@@ -297,12 +297,25 @@ public final class ClusterClient implements AutoCloseable {
      * step fails, calling again completes it (the PG steps are idempotent).
      */
     public VdiskRecord createSnapshot(String vdisk, String snap) {
-        return createSnapshot(vdisk, snap, 0);
+        return createSnapshot(vdisk, snap, OPERATOR_SNAPSHOT);
     }
 
-    /** As {@link #createSnapshot(String, String)} by the writer of fencing token {@code token} (refused, recording nothing, below the fence). */
+    /**
+     * The token of an operator's snapshot ({@code basalt snap create}, no lock held): taken whatever
+     * the fence, because a snapshot changes no data; the PGs take it unfenced (as the engine's
+     * {@code VdiskStore.createSnapshot(name, snap)}).
+     */
+    static final long OPERATOR_SNAPSHOT = 0;
+
+    /**
+     * As {@link #createSnapshot(String, String)} by the writer of fencing token {@code token}
+     * (refused, recording nothing, below the fence); token {@link #OPERATOR_SNAPSHOT} is an
+     * operator's snapshot, not fenced.
+     */
     public VdiskRecord createSnapshot(String vdisk, String snap, long token) {
-        locks.checkToken(vdisk, token);
+        if (token != OPERATOR_SNAPSHOT) {
+            locks.checkToken(vdisk, token);
+        }
         VdiskRecord v;
         try {
             v = vdiskResult(metaWrite(new MetaCommand.CreateSnapshot(vdisk, snap, System.currentTimeMillis())));

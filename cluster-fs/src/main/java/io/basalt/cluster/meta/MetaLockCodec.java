@@ -1,11 +1,13 @@
 package io.basalt.cluster.meta;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 import io.basalt.cluster.Wire;
 import io.basalt.cluster.Wire.DecodeException;
-import io.basalt.lock.Holding;
+import io.basalt.lock.LockCodec;
 import io.basalt.lock.LockCommand;
 import io.basalt.lock.LockMode;
 import io.basalt.lock.LockResult;
@@ -15,8 +17,9 @@ import io.basalt.lock.VdiskLock;
 
 /**
  * Binary encoding of the lock table's commands, results and records inside meta entries, meta
- * results, query answers and the {@link MetaStore} (see {@link Wire}). No version of its own: it
- * travels inside those, whose versions cover it ({@link MetaCodec#VERSION}, {@link MetaCodec#RESULT_VERSION},
+ * results, query answers and the {@link MetaStore} (see {@link Wire}). Commands, sessions and lock
+ * records are the lock-manager's own {@link LockCodec} bytes (versioned by it), nested; results
+ * and grants are encoded here, with no version of their own: they travel inside meta results, whose versions cover them ({@link MetaCodec#VERSION}, {@link MetaCodec#RESULT_VERSION},
  * {@link MetaQuery#VERSION}, {@link MetaStore}'s format). Lock modes travel as fixed codes
  * and refusal reasons by name, never by ordinal, so reordering an enum cannot change a record.
  */
@@ -27,33 +30,11 @@ final class MetaLockCodec {
     private MetaLockCodec() {}
 
     static void writeCommand(Wire.Out out, LockCommand command) {
-        switch (command) {
-            case LockCommand.OpenSession c -> out.u8(1).str(c.host()).i64(c.leaseMs()).i64(c.nowMs());
-            case LockCommand.RenewSession c -> out.u8(2).i64(c.sessionId()).i64(c.nowMs());
-            case LockCommand.CloseSession c -> out.u8(3).i64(c.sessionId());
-            case LockCommand.ExpireSession c -> out.u8(4).i64(c.sessionId()).i64(c.renewedAtIndex());
-            case LockCommand.Acquire c -> out.u8(5).i64(c.sessionId()).str(c.vdisk()).u8(code(c.mode()));
-            case LockCommand.Release c -> out.u8(6).i64(c.sessionId()).str(c.vdisk());
-            case LockCommand.Handoff c -> out.u8(7).str(c.vdisk()).i64(c.fromSessionId()).i64(c.toSessionId());
-            case LockCommand.Break c -> out.u8(8).str(c.vdisk());
-            case LockCommand.Forget c -> out.u8(9).str(c.vdisk());
-        }
+        out.bytes(ByteBuffer.wrap(LockCodec.encode(command)));
     }
 
     static LockCommand readCommand(Wire.In in) {
-        int tag = in.u8();
-        Wire.checkTag(tag, 9, "lock command");
-        return switch (tag) {
-            case 1 -> new LockCommand.OpenSession(in.str(), in.i64(), in.i64());
-            case 2 -> new LockCommand.RenewSession(in.i64(), in.i64());
-            case 3 -> new LockCommand.CloseSession(in.i64());
-            case 4 -> new LockCommand.ExpireSession(in.i64(), in.i64());
-            case 5 -> new LockCommand.Acquire(in.i64(), in.str(), mode(in.u8()));
-            case 6 -> new LockCommand.Release(in.i64(), in.str());
-            case 7 -> new LockCommand.Handoff(in.str(), in.i64(), in.i64());
-            case 8 -> new LockCommand.Break(in.str());
-            default -> new LockCommand.Forget(in.str());
-        };
+        return decoded("lock command", in, LockCodec::decodeCommand);
     }
 
     static void writeResult(Wire.Out out, LockResult result) {
@@ -122,44 +103,30 @@ final class MetaLockCodec {
     }
 
     static Wire.Out writeSession(Wire.Out out, Session s) {
-        return out.i64(s.id()).str(s.host()).i64(s.leaseMs()).i64(s.openedAtMs()).i64(s.renewedAtMs()).i64(s.renewedAtIndex());
+        return out.bytes(ByteBuffer.wrap(LockCodec.encode(s)));
     }
 
     static Session readSession(Wire.In in) {
-        long id = in.i64();
-        String host = in.str();
-        long lease = in.i64();
-        long opened = in.i64();
-        long renewed = in.i64();
-        long renewedAt = in.i64();
-        try {
-            return new Session(id, host, lease, opened, renewed, renewedAt);
-        } catch (IllegalArgumentException e) {
-            throw new DecodeException("host session: " + e.getMessage());
-        }
+        return decoded("host session", in, LockCodec::decodeSession);
     }
 
     static Wire.Out writeLock(Wire.Out out, VdiskLock l) {
-        out.str(l.vdisk()).i64(l.fence()).i64(l.lastToken()).i32(l.holders().size());
-        for (Holding h : l.holders()) {
-            out.i64(h.sessionId()).u8(code(h.mode())).i64(h.token());
-        }
-        return out;
+        return out.bytes(ByteBuffer.wrap(LockCodec.encode(l)));
     }
 
     static VdiskLock readLock(Wire.In in) {
-        String vdisk = in.str();
-        long fence = in.i64();
-        long lastToken = in.i64();
-        int n = count(in, "holder");
-        List<Holding> holders = new ArrayList<>(n);
+        return decoded("vdisk lock", in, LockCodec::decodeLock);
+    }
+
+    /** A record the lock-manager's own codec encoded (it carries its own version), nested as length-prefixed bytes. */
+    private static <T> T decoded(String what, Wire.In in, Function<byte[], T> decoder) {
+        ByteBuffer b = in.bytes();
+        byte[] bytes = new byte[b.remaining()];
+        b.get(bytes);
         try {
-            for (int i = 0; i < n; i++) {
-                holders.add(new Holding(in.i64(), mode(in.u8()), in.i64()));
-            }
-            return new VdiskLock(vdisk, holders, fence, lastToken);
+            return decoder.apply(bytes);
         } catch (IllegalArgumentException e) {
-            throw new DecodeException("vdisk lock: " + e.getMessage());
+            throw new DecodeException(what + ": " + e.getMessage());
         }
     }
 

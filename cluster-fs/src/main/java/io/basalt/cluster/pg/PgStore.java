@@ -411,7 +411,9 @@ public final class PgStore implements AutoCloseable {
                 case PgOp.Snapshot s -> {
                     String name = engineName(s.vdiskId());
                     boolean exists = store.snapshots(name).stream().anyMatch(x -> x.name().equals(s.snapName()));
-                    if (!exists) {
+                    if (!exists && s.token() == 0) {
+                        store.createSnapshot(name, s.snapName());      // an operator's snapshot: not fenced, it changes no data
+                    } else if (!exists) {
                         store.createSnapshot(name, s.snapName(), s.token());
                     }
                     yield CompletableFuture.completedFuture(done());
