@@ -91,7 +91,8 @@ final class Catalog {
             epochs.add(link.get().epoch());
             link = descriptor(link.get().vdiskId()).parent();
         }
-        return new VdiskState(info, ids.stream().mapToLong(Long::longValue).toArray(), epochs.stream().mapToLong(Long::longValue).toArray());
+        return new VdiskState(info, ids.stream().mapToLong(Long::longValue).toArray(), epochs.stream().mapToLong(Long::longValue).toArray(),
+                Fences.load(db, id));
     }
 
     // ---- descriptors and snapshots ----

@@ -9,6 +9,10 @@ import org.rocksdb.RocksDBException;
  * know the format of is refused at open, naming both versions, rather than misread: a newer
  * Basalt may lay out keys or records differently. A store written before the version was kept
  * has no 'F' key; it is version 1, and is stamped so at its first writable open.
+ *
+ * <p>A key kind added with a meaning for its absence that matches how older stores behave needs
+ * no new version: 'T' (a vdisk's fence, see {@link Fences}) is absent in older stores, which
+ * reads as fence 0, admitting every write as they did.
  */
 final class StoreFormat {
     /** The format this code reads and writes. */

@@ -10,6 +10,7 @@ import org.rocksdb.RocksDBException;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.FencedException;
 import io.basalt.vdisk.LbaStatus;
 
 /**
@@ -33,6 +34,14 @@ import io.basalt.vdisk.LbaStatus;
  * {@link GrainReads} (reads), {@link GrainWrites} (the changes a write makes),
  * {@link WritePaths} (locking and committing them, on the pool, inline or into an
  * {@link EntryBatch}) and {@link LbaStatusScan} (GET LBA STATUS), over one {@link VdiskView}.
+ *
+ * <p>Fencing (the rule: {@link FencedException#check}): every mutation (write, atomic write,
+ * unmap, write-zeroes, compare-and-write, resize) carries a fencing token, 0 through this class
+ * and the token of the view {@link #withToken} returns. It is admitted only if the token is at
+ * least the vdisk's fence at that moment, else its future fails with a {@link FencedException}
+ * and nothing is written; an admitted mutation counts as in flight (in the vdisk's
+ * {@link FenceGate}) until its future completes, which is what {@link #raiseFence} waits for.
+ * Reads, flushes and GET LBA STATUS are never fenced.
  */
 public final class Vdisk implements BlockDevice {
     /** Large unmaps and write-zeroes are split into batches of at most this many grains. */
@@ -49,6 +58,8 @@ public final class Vdisk implements BlockDevice {
     static final int INLINE_BYTES_MAX = 16 * 1024;
     /** What an operation tried on the caller's thread returns when it would have to wait. */
     static final Object DECLINED = InflightOps.DECLINED;
+    /** The token of the mutations made through this class itself: "no lock" (see {@link FencedException}). */
+    static final long NO_TOKEN = 0;
 
     private final VdiskStore store;
     private final StoreDb db;
@@ -99,6 +110,61 @@ public final class Vdisk implements BlockDevice {
 
     public VdiskInfo info() {
         return state.info();
+    }
+
+    /** The state shared by every handle of this vdisk (an {@link EntryBatch} raises and checks its fence). */
+    VdiskState state() {
+        return state;
+    }
+
+    // ---- fencing (see the class comment and FencedException) ----
+
+    /** This vdisk's fence: the lowest token a mutation may carry; 0 until a lock holder raises it. */
+    public long fence() {
+        return state.fences.fence();
+    }
+
+    /**
+     * Makes this vdisk's fence {@code max(fence(), fence)}, stored and synced to disk before
+     * anything relies on it (a fence a crash forgets would let a zombie back in), and returns only
+     * once every mutation admitted with a token below it, through any handle of this vdisk, has
+     * finished: from the return on, no mutation of an older lock holder is applied. An equal or
+     * lower {@code fence} changes nothing; it still waits for mutations admitted under a lower
+     * fence, so a raise whose wait timed out can simply be called again.
+     *
+     * <p>Called by a new lock holder before its first write, with the token its grant carried;
+     * the lock table decides the values, this only stores and enforces them. A replicated log
+     * raises fences with {@link EntryBatch#raiseFence} instead.
+     *
+     * @throws IllegalArgumentException when {@code fence < 0}
+     * @throws BlockDeviceException READ_ONLY on a snapshot or a read-only store; TRANSIENT when the
+     *         mutations in flight did not finish within {@link FenceGate#RAISE_WAIT_NANOS_MAX} (30 s;
+     *         the fence is raised and stored all the same); UNAVAILABLE when closed or interrupted
+     */
+    public void raiseFence(long fence) {
+        if (readOnly()) {
+            throw readOnlyError("raise fence");
+        }
+        if (inflight.closed()) {
+            throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, "vdisk " + name + " is closed");
+        }
+        state.fences.raise(fence, f -> Fences.storeSync(db, state.id, f), FenceGate.RAISE_WAIT_NANOS_MAX);
+    }
+
+    /**
+     * A view of this vdisk whose every mutation (write, atomic write, unmap, write-zeroes,
+     * compare-and-write, resize) carries {@code token}: admitted only if {@code token >= fence()}
+     * at the call, else its future fails with a {@link FencedException} and nothing is written.
+     * Reads, flush and GET LBA STATUS pass through unchanged. The view shares this handle: it
+     * stops working when this handle is closed, and closing the view does nothing.
+     *
+     * @param token the fencing token of the caller's lock grant; 0 for "no lock"
+     */
+    public BlockDevice withToken(long token) {
+        if (token < 0) {
+            throw new IllegalArgumentException("fencing token: " + token + " (expected: >= 0) vdisk=" + name);
+        }
+        return new TokenView(this, token);
     }
 
     // ---- the BlockDevice operations: validate on the caller's thread, run on the I/O pool ----
@@ -171,6 +237,10 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
+        return writeAtomic(NO_TOKEN, lba, data, fua);
+    }
+
+    CompletableFuture<Void> writeAtomic(long token, long lba, ByteBuffer data, boolean fua) {
         int unit = atomicWriteUnitBytes();
         long offset = lba * logicalBlockSizeBytes();
         if (lba < 0 || offset % unit != 0 || data.remaining() % unit != 0 || data.remaining() > ATOMIC_WRITE_BYTES_MAX) {
@@ -178,11 +248,15 @@ public final class Vdisk implements BlockDevice {
                     + " bytes (expected: whole grains of " + unit + " bytes, grain-aligned, <= " + ATOMIC_WRITE_BYTES_MAX
                     + " bytes) vdisk=" + name));
         }
-        return write(lba, data, fua);
+        return write(token, lba, data, fua);
     }
 
     @Override
     public CompletableFuture<Void> write(long lba, ByteBuffer data, boolean fua) {
+        return write(NO_TOKEN, lba, data, fua);
+    }
+
+    CompletableFuture<Void> write(long token, long lba, ByteBuffer data, boolean fua) {
         int blockSize = logicalBlockSizeBytes();
         IllegalArgumentException bad = writeLengthError(data);
         if (bad != null) {
@@ -192,16 +266,64 @@ public final class Vdisk implements BlockDevice {
         if (full != null) {
             return full;
         }
+        int ticket;
+        try {
+            ticket = admit("write", token);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Void> f;
+        try {
+            f = admittedWrite(lba, data, fua, blockSize);
+        } catch (RuntimeException | Error e) {
+            state.fences.done(ticket);    // never started: a raise must not wait for it
+            throw e;
+        }
+        return state.fences.doneWhenComplete(f, ticket);
+    }
+
+    /** {@link #write} once admitted under the fence: inline when that costs no waiting, else through the committer. */
+    private CompletableFuture<Void> admittedWrite(long lba, ByteBuffer data, boolean fua, int blockSize) {
         byte[] bytes = toArray(data);
         WritePaths.WritePlan<Void> plan = writePlan(lba, bytes);
         // FUA fsyncs the WAL: never on the caller's thread.
-        if (!fua && bytes.length <= INLINE_BYTES_MAX && !readOnly()) {
+        if (!fua && bytes.length <= INLINE_BYTES_MAX) {
             CompletableFuture<Void> done = inflight.tryInline(() -> paths.inline(new WritePaths.Request("write", lba, bytes.length / blockSize), plan));
             if (done != null) {
                 return done;
             }
         }
         return submitWrite("write", lba, bytes.length / blockSize, fua, plan);
+    }
+
+    /**
+     * Admits a mutation carrying {@code token}: throws READ_ONLY on a read-only handle, and
+     * {@link FencedException} when the token is below the fence. The returned ticket goes to
+     * {@link FenceGate#done} exactly once, when the mutation has finished.
+     */
+    private int admit(String op, long token) {
+        if (readOnly()) {
+            throw readOnlyError(op);
+        }
+        return state.fences.admit(token);
+    }
+
+    /** {@link #admit}, then {@code op} on the I/O pool, counted in flight under the fence until it completes. */
+    private <T> CompletableFuture<T> submitAdmitted(String op, long token, java.util.function.Supplier<T> task) {
+        int ticket;
+        try {
+            ticket = admit(op, token);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<T> f;
+        try {
+            f = inflight.submit(task);
+        } catch (RuntimeException | Error e) {
+            state.fences.done(ticket);    // never started: a raise must not wait for it
+            throw e;
+        }
+        return state.fences.doneWhenComplete(f, ticket);
     }
 
     /**
@@ -238,22 +360,34 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> unmap(long lba, long blockCount) {
-        return inflight.submit(() -> {
-            zeroRange("unmap", lba, blockCount, GrainWrites.Mode.UNMAP);
+        return unmap(NO_TOKEN, lba, blockCount);
+    }
+
+    CompletableFuture<Void> unmap(long token, long lba, long blockCount) {
+        return submitAdmitted("unmap", token, () -> {
+            zeroRange("unmap", token, lba, blockCount, GrainWrites.Mode.UNMAP);
             return null;
         });
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
-        return inflight.submit(() -> {
-            zeroRange("write-zeroes", lba, blockCount, unmap ? GrainWrites.Mode.UNMAP : GrainWrites.Mode.ZEROES);
+        return writeZeroes(NO_TOKEN, lba, blockCount, unmap);
+    }
+
+    CompletableFuture<Void> writeZeroes(long token, long lba, long blockCount, boolean unmap) {
+        return submitAdmitted("write-zeroes", token, () -> {
+            zeroRange("write-zeroes", token, lba, blockCount, unmap ? GrainWrites.Mode.UNMAP : GrainWrites.Mode.ZEROES);
             return null;
         });
     }
 
     @Override
     public CompletableFuture<CompareResult> compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data) {
+        return compareAndWrite(NO_TOKEN, lba, expected, data);
+    }
+
+    CompletableFuture<CompareResult> compareAndWrite(long token, long lba, ByteBuffer expected, ByteBuffer data) {
         IllegalArgumentException bad = compareLengthsError(expected, data);
         if (bad != null) {
             return CompletableFuture.failedFuture(bad);
@@ -262,9 +396,22 @@ public final class Vdisk implements BlockDevice {
         if (full != null) {
             return full;
         }
-        byte[] bytes = toArray(data);
-        return submitWrite("compare-and-write", lba, bytes.length / logicalBlockSizeBytes(), false,
-                compareAndWritePlan(lba, toArray(expected), bytes)).thenApply(r -> r == null ? CompareResult.MATCHED : r);
+        int ticket;
+        try {
+            ticket = admit("compare-and-write", token);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<CompareResult> f;
+        try {
+            byte[] bytes = toArray(data);
+            f = submitWrite("compare-and-write", lba, bytes.length / logicalBlockSizeBytes(), false,
+                    compareAndWritePlan(lba, toArray(expected), bytes)).thenApply(r -> r == null ? CompareResult.MATCHED : r);
+        } catch (RuntimeException | Error e) {
+            state.fences.done(ticket);    // never started: a raise must not wait for it
+            throw e;
+        }
+        return state.fences.doneWhenComplete(f, ticket);
     }
 
     /** The changes that write {@code bytes} at {@code lba}. */
@@ -321,10 +468,11 @@ public final class Vdisk implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> resize(long newSizeBytes) {
-        if (readOnly()) {
-            return CompletableFuture.failedFuture(readOnlyError("resize"));
-        }
-        return inflight.submit(() -> {
+        return resize(NO_TOKEN, newSizeBytes);
+    }
+
+    CompletableFuture<Void> resize(long token, long newSizeBytes) {
+        return submitAdmitted("resize", token, () -> {
             store.resize(state.info().name(), newSizeBytes);
             return null;
         });
@@ -418,9 +566,10 @@ public final class Vdisk implements BlockDevice {
 
     /**
      * Unmap and write-zeroes, in chunks of at most {@link #RANGE_CHUNK_GRAINS_MAX} grains, each
-     * committed (through the group committer) before the next is prepared.
+     * committed (through the group committer) before the next is prepared. Before each chunk but
+     * the first the token is checked against the fence again.
      */
-    private void zeroRange(String op, long lba, long blockCount, GrainWrites.Mode mode) {
+    private void zeroRange(String op, long token, long lba, long blockCount, GrainWrites.Mode mode) {
         if (readOnly()) {
             throw readOnlyError(op);
         }
@@ -430,6 +579,11 @@ public final class Vdisk implements BlockDevice {
         for (long chunk = lba; chunk < end; ) {
             // Chunk boundaries on grain boundaries, so no grain is split across two chunks.
             long chunkEnd = Math.min(end, (chunk / blocksPerChunk + 1) * blocksPerChunk);
+            if (chunk != lba) {
+                // Fenced since it was admitted: a raise waits for this mutation, so stop it here
+                // rather than make the raise wait for the rest of a large range.
+                state.fences.check(token);
+            }
             long from = chunk;
             submitWriteNow(op, from, chunkEnd - from, (v, ops) -> {
                 writes.zeroOps(v, from, chunkEnd - from, mode, ops);

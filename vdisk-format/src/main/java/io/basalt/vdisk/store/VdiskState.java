@@ -17,15 +17,19 @@ final class VdiskState {
      */
     final StampedLock lock = new StampedLock();
     final AtomicInteger openHandles = new AtomicInteger();
+    /** The vdisk's fence and the mutations admitted under it, for every handle (see {@link FenceGate}). */
+    final FenceGate fences;
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> snapshotHandles = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile VdiskInfo info;
     /** Ancestors of this vdisk, nearest first, with the epoch each is read at. */
     private volatile long[] ancestorIds;
     private volatile long[] ancestorEpochs;
 
-    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs) {
+    /** @param fence the vdisk's stored fence ({@link Fences#load}) */
+    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs, long fence) {
         this.id = info.id();
         this.info = info;
+        this.fences = new FenceGate(info.name(), fence);
         setAncestors(ancestorIds, ancestorEpochs);
     }
 

@@ -248,9 +248,28 @@ public final class VdiskStore implements AutoCloseable {
 
     // ---- snapshots (Snapshots, SnapshotGc) ----
 
-    /** Freezes the head epoch as snapshot {@code snapName} and starts a new head epoch: O(1). */
+    /**
+     * Freezes the head epoch as snapshot {@code snapName} and starts a new head epoch: O(1).
+     * Carries fencing token 0 ("no lock"): refused once the vdisk's fence has been raised.
+     */
     public SnapshotInfo createSnapshot(String vdiskName, String snapName) {
-        return snapshots.create(vdiskName, snapName);
+        return createSnapshot(vdiskName, snapName, Vdisk.NO_TOKEN);
+    }
+
+    /**
+     * {@link #createSnapshot(String, String)} by the holder of fencing token {@code token}:
+     * refused with a {@link io.basalt.vdisk.FencedException}, taking nothing, when the token is
+     * below the vdisk's fence; counted in flight under the fence while it runs, so
+     * {@link Vdisk#raiseFence} waits for it like for a write.
+     */
+    public SnapshotInfo createSnapshot(String vdiskName, String snapName, long token) {
+        FenceGate gate = catalog.stateByName(vdiskName).fences;
+        int ticket = gate.admit(token);
+        try {
+            return snapshots.create(vdiskName, snapName);
+        } finally {
+            gate.done(ticket);
+        }
     }
 
     public List<SnapshotInfo> snapshots(String vdiskName) {
