@@ -45,6 +45,7 @@ public final class ClusterClient implements AutoCloseable {
     private final Placement placement;
     private final GroupClient meta;
     private final PgChannel[] pgs;
+    private final ClusterLocks locks = new ClusterLocks(this);
 
     private ClusterClient(ClusterConfig config, GroupClient meta, PgChannel[] pgs) {
         this.config = config;
@@ -180,6 +181,16 @@ public final class ClusterClient implements AutoCloseable {
         return config;
     }
 
+    /** The cluster's lock table (in the meta group) and the fences on the PGs. */
+    public ClusterLocks locks() {
+        return locks;
+    }
+
+    /** Raises {@code vdiskName}'s fence to {@code fence} on every PG and waits for all (see {@link ClusterLocks#raiseFence}). */
+    public void raiseFence(String vdiskName, long fence) {
+        locks.raiseFence(vdiskName, fence);
+    }
+
     Placement placement() {
         return placement;
     }
@@ -259,6 +270,21 @@ public final class ClusterClient implements AutoCloseable {
         return new ClusterVdisk(this, v);
     }
 
+    /**
+     * Opens vdisk {@code name} for writing under a lock: every mutation carries the token
+     * {@code token} gives when it is sent, and fails with a {@link io.basalt.vdisk.FencedException}
+     * without being sent while {@code leaseValid} is false (see {@link ClusterVdisk}).
+     */
+    public ClusterVdisk open(String name, java.util.function.LongSupplier token, java.util.function.BooleanSupplier leaseValid) {
+        ClusterVdisk head = open(name);
+        return new ClusterVdisk(this, head.record(), null, token, leaseValid);
+    }
+
+    /** Opens {@code name} under {@code session}'s lock on it (take it with {@link ClusterLocks#acquireAndFence}). */
+    public ClusterVdisk open(String name, io.basalt.lock.HostSessionClient session) {
+        return open(name, () -> session.token(name).orElse(0), () -> session.token(name).isPresent());
+    }
+
     /** Opens snapshot {@code vdisk@snap} as a read-only block device (for backups: read it while the head takes writes). */
     public ClusterVdisk openSnapshot(String vdisk, String snap) {
         return new ClusterVdisk(this, existing(vdisk), snap);
@@ -271,6 +297,12 @@ public final class ClusterClient implements AutoCloseable {
      * step fails, calling again completes it (the PG steps are idempotent).
      */
     public VdiskRecord createSnapshot(String vdisk, String snap) {
+        return createSnapshot(vdisk, snap, 0);
+    }
+
+    /** As {@link #createSnapshot(String, String)} by the writer of fencing token {@code token} (refused, recording nothing, below the fence). */
+    public VdiskRecord createSnapshot(String vdisk, String snap, long token) {
+        locks.checkToken(vdisk, token);
         VdiskRecord v;
         try {
             v = vdiskResult(metaWrite(new MetaCommand.CreateSnapshot(vdisk, snap, System.currentTimeMillis())));
@@ -280,7 +312,12 @@ public final class ClusterClient implements AutoCloseable {
         }
         List<CompletableFuture<PgResult>> results = new ArrayList<>();
         for (PgChannel pg : pgs) {
-            results.add(pg.submit(new PgOp.Snapshot(v.id(), snap)));
+            results.add(pg.submit(new PgOp.Snapshot(v.id(), snap, token)));
+        }
+        for (CompletableFuture<PgResult> r : results) {
+            if (await(r, "snapshot " + vdisk + "@" + snap) instanceof PgResult.Fenced f) {
+                throw new io.basalt.vdisk.FencedException(vdisk, f.token(), f.fence());
+            }
         }
         checkAll(results, "snapshot " + vdisk + "@" + snap);
         return v;
@@ -308,6 +345,10 @@ public final class ClusterClient implements AutoCloseable {
         List<String> clones = clonesOf(v, null);
         if (!clones.isEmpty()) {
             throw new IllegalArgumentException("vdisk " + name + " has clones " + clones + "; remove them first");
+        }
+        if (locks.lock(name).filter(l -> !l.holders().isEmpty()).isPresent()) {
+            throw new IllegalArgumentException("vdisk " + name + " is locked by " + locks.lock(name).orElseThrow().holders()
+                    + "; release or break the lock first");
         }
         checkAll(onEveryPg(new PgOp.RemoveVdisk(v.id())), "remove " + name);
         vdiskResult(metaWrite(new MetaCommand.RemoveVdisk(name)));
@@ -405,26 +446,7 @@ public final class ClusterClient implements AutoCloseable {
                 "diff of " + name)) {
             all.addAll(((PgResult.Extents) r).extents());
         }
-        return mergeExtents(all);
-    }
-
-    /** Sorts extents by offset and joins neighbours of the same kind (PGs hold interleaved stripes). */
-    static List<Extent> mergeExtents(List<Extent> extents) {
-        List<Extent> sorted = new ArrayList<>(extents);
-        sorted.sort(java.util.Comparator.comparingLong(Extent::offsetBytes));
-        List<Extent> out = new ArrayList<>();
-        for (Extent e : sorted) {
-            Extent last = out.isEmpty() ? null : out.get(out.size() - 1);
-            if (last != null && last.offsetBytes() + last.lengthBytes() > e.offsetBytes()) {
-                throw new IllegalStateException("extents overlap: " + last + " and " + e + " (expected: each grain on one PG)");
-            }
-            if (last != null && last.data() == e.data() && last.offsetBytes() + last.lengthBytes() == e.offsetBytes()) {
-                out.set(out.size() - 1, new Extent(last.offsetBytes(), last.lengthBytes() + e.lengthBytes(), e.data()));
-            } else {
-                out.add(e);
-            }
-        }
-        return out;
+        return ExtentMerge.merge(all);
     }
 
     /** Snapshot {@code snap} of {@code v}, or an error naming it and the snapshots there are. */
@@ -498,13 +520,13 @@ public final class ClusterClient implements AutoCloseable {
 
     // ---- meta group plumbing ----
 
-    private ByteBuffer metaWrite(MetaCommand c) {
+    ByteBuffer metaWrite(MetaCommand c) {
         Message m = message(MetaCodec.encode(c));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
         return metaCall(meta.send(client -> client.async().send(m), LeaderRetry.STEPPING_DOWN, deadline), "meta " + c.getClass().getSimpleName());
     }
 
-    private ByteBuffer metaRead(MetaQuery q) {
+    ByteBuffer metaRead(MetaQuery q) {
         Message m = message(MetaQuery.encode(q));
         long deadline = System.nanoTime() + config.tuning().ioTimeout().toNanos();
         return metaCall(meta.send(c -> c.async().sendReadOnly(m), LeaderRetry.READ, deadline), "meta query " + q.getClass().getSimpleName());

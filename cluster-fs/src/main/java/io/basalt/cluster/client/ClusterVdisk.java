@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 import io.basalt.cluster.Placement;
 import io.basalt.cluster.meta.VdiskRecord;
@@ -13,6 +15,7 @@ import io.basalt.cluster.pg.PgResult;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
+import io.basalt.vdisk.FencedException;
 import io.basalt.vdisk.LbaStatus;
 
 /**
@@ -34,6 +37,14 @@ import io.basalt.vdisk.LbaStatus;
  * <p>An unmap spanning at least as many stripes as there are PGs goes to every PG over the whole
  * range (a PG only holds its own grains, and the engine visits only grains it holds), instead of
  * one op per stripe; a shorter one goes only to the PGs of its stripes.
+ *
+ * <p>Fencing (docs/architecture.md, "Locks and fencing"): every mutation (write, unmap,
+ * write-zeroes, compare-and-write, snapshot) carries the token {@code token} gives when it is
+ * sent, and a PG refuses it when that is below the vdisk's fence there: the mutation fails with a
+ * {@link FencedException}. While {@code leaseValid} says no (the holder's lease ran out) a
+ * mutation is not sent at all and fails with a {@link FencedException} at once (self-fencing).
+ * A device opened without a lock carries token 0, which PGs accept only while the vdisk was
+ * never fenced.
  */
 public final class ClusterVdisk implements BlockDevice {
     /** One op carries at most this much data, well inside one Raft entry; bigger I/O is split. */
@@ -53,17 +64,28 @@ public final class ClusterVdisk implements BlockDevice {
 
     /** The snapshot this device reads (read-only), or null for the head. */
     private final String snapName;
+    /** The token this device's mutations carry now (0: no lock). */
+    private final LongSupplier token;
+    /** False once the lock holder's lease ran out: mutations then fail here instead of being sent. */
+    private final BooleanSupplier leaseValid;
 
     ClusterVdisk(ClusterClient client, VdiskRecord record) {
-        this(client, record, null);
+        this(client, record, null, () -> 0, () -> true);
     }
 
     /** A read-only view of snapshot {@code snapName} of {@code record} (null: the head). */
     ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName) {
+        this(client, record, snapName, () -> 0, () -> true);
+    }
+
+    /** The head of {@code record} written under a lock: see the class comment. */
+    ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName, LongSupplier token, BooleanSupplier leaseValid) {
         this.client = client;
         this.placement = client.placement();
         this.record = record;
         this.snapName = snapName;
+        this.token = token;
+        this.leaseValid = leaseValid;
         if (snapName != null && record.snapshot(snapName).isEmpty()) {
             throw new IllegalArgumentException("snapshot: " + record.name() + "@" + snapName + " (expected: one of "
                     + record.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
@@ -159,12 +181,12 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
-        return mutation(() -> {
+        return mutation(t -> {
             List<CompletableFuture<Void>> parts = new ArrayList<>();
             for (Piece p : pieces(lba, data.remaining() / bs)) {
                 int from = data.position() + (int) ((p.lba() - lba) * bs);
                 ByteBuffer slice = data.slice(from, (int) (p.blockCount() * bs)).asReadOnlyBuffer();
-                parts.add(submit(p.pg(), new PgOp.Write(record.id(), p.lba(), slice)).thenAccept(r -> {}));
+                parts.add(submit(p.pg(), new PgOp.Write(record.id(), p.lba(), slice, t)).thenAccept(r -> {}));
             }
             return allOf(parts);
         });
@@ -237,15 +259,15 @@ public final class ClusterVdisk implements BlockDevice {
             return CompletableFuture.completedFuture(null);
         }
         long stripes = (lba + blockCount - 1) / stripeBlocks() - lba / stripeBlocks() + 1;
-        return mutation(() -> {
+        return mutation(t -> {
             List<CompletableFuture<Void>> parts = new ArrayList<>();
             if (stripes < client.config().pgCount()) {
                 for (Piece p : pieces(lba, blockCount)) {
-                    parts.add(submit(p.pg(), new PgOp.Unmap(record.id(), p.lba(), p.blockCount())).thenAccept(r -> {}));
+                    parts.add(submit(p.pg(), new PgOp.Unmap(record.id(), p.lba(), p.blockCount(), t)).thenAccept(r -> {}));
                 }
             } else {
                 for (int pg = 0; pg < client.config().pgCount(); pg++) {
-                    parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount)).thenAccept(r -> {}));
+                    parts.add(submit(pg, new PgOp.Unmap(record.id(), lba, blockCount, t)).thenAccept(r -> {}));
                 }
             }
             return allOf(parts);
@@ -264,10 +286,10 @@ public final class ClusterVdisk implements BlockDevice {
         if (bad != null) {
             return failed(bad);
         }
-        return mutation(() -> {
+        return mutation(t -> {
             List<CompletableFuture<Void>> parts = new ArrayList<>();
             for (Piece p : pieces(lba, blockCount)) {
-                parts.add(submit(p.pg(), new PgOp.WriteZeroes(record.id(), p.lba(), p.blockCount(), false)).thenAccept(r -> {}));
+                parts.add(submit(p.pg(), new PgOp.WriteZeroes(record.id(), p.lba(), p.blockCount(), false, t)).thenAccept(r -> {}));
             }
             return allOf(parts);
         });
@@ -294,7 +316,7 @@ public final class ClusterVdisk implements BlockDevice {
             return failed(bad);
         }
         int pg = pieces.get(0).pg();
-        return mutation(() -> submit(pg, new PgOp.CompareAndWrite(record.id(), lba, expected.asReadOnlyBuffer(), data.asReadOnlyBuffer()))
+        return mutation(t -> submit(pg, new PgOp.CompareAndWrite(record.id(), lba, expected.asReadOnlyBuffer(), data.asReadOnlyBuffer(), t))
                 .thenApply(r -> ((PgResult.Compared) r).result()));
     }
 
@@ -365,7 +387,11 @@ public final class ClusterVdisk implements BlockDevice {
         }
         try {
             client.await(wait, "drain writes of " + name() + " before snapshot " + snapName);
-            record = client.createSnapshot(name(), snapName);
+            long t = token.getAsLong();
+            if (!leaseValid.getAsBoolean()) {
+                throw selfFenced(t);
+            }
+            record = client.createSnapshot(name(), snapName, t);
         } finally {
             synchronized (gate) {
                 resumed = null;
@@ -375,10 +401,14 @@ public final class ClusterVdisk implements BlockDevice {
         }
     }
 
-    /** Runs a mutation through the snapshot gate. */
-    private <T> CompletableFuture<T> mutation(java.util.function.Supplier<CompletableFuture<T>> body) {
+    /** Runs a mutation through the snapshot gate, with the token it carries; fails it here when the lease is lost. */
+    private <T> CompletableFuture<T> mutation(java.util.function.LongFunction<CompletableFuture<T>> body) {
         if (snapName != null) {
             return CompletableFuture.failedFuture(readOnlyRefusal());
+        }
+        long t = token.getAsLong();
+        if (!leaseValid.getAsBoolean()) {
+            return CompletableFuture.failedFuture(selfFenced(t));
         }
         CompletableFuture<Void> wait;
         synchronized (gate) {
@@ -392,7 +422,7 @@ public final class ClusterVdisk implements BlockDevice {
         }
         CompletableFuture<T> f;
         try {
-            f = body.get();
+            f = body.apply(t);
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
@@ -446,12 +476,23 @@ public final class ClusterVdisk implements BlockDevice {
 
     private CompletableFuture<PgResult> submit(int pg, PgOp op) {
         return client.pg(pg).submit(op).thenApply(r -> {
+            if (r instanceof PgResult.Fenced f) {
+                throw new FencedException(name(), f.token(), f.fence());
+            }
             if (r instanceof PgResult.Failed f) {
                 String msg = f.message() + " (pg-" + pg + ", vdisk=" + name() + ")";
                 throw f.kind() == null ? new IllegalArgumentException(msg) : new BlockDeviceException(f.kind(), msg);
             }
             return r;
         });
+    }
+
+    /**
+     * The refusal of a mutation this device did not send because its lease ran out: no token may
+     * write from here any more, hence the fence {@code Long.MAX_VALUE}; the name says why.
+     */
+    private FencedException selfFenced(long t) {
+        return new FencedException(name() + " (self-fenced: lease lost, nothing sent)", t, Long.MAX_VALUE);
     }
 
     private BlockDeviceException readOnlyRefusal() {

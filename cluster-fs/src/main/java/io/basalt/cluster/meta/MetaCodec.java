@@ -9,23 +9,30 @@ import io.basalt.cluster.Wire;
 import io.basalt.cluster.Wire.DecodeException;
 import io.basalt.cluster.meta.VdiskRecord.ParentLink;
 import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
+import io.basalt.lock.LockCommand;
+import io.basalt.lock.Session;
+import io.basalt.lock.VdiskLock;
 
 /**
  * Binary encoding of meta commands, results and records (see {@link Wire}).
  *
  * <p>Format versions. A command (a meta log entry) starts with its version byte, as it always
- * has: {@value #VERSION}. A result starts with {@link Wire#VERSION_MARKER} + {@value #RESULT_VERSION}
- * (0x81); a result written before results had a version starts with its tag (1..4) and reads as
- * version 0. Records (vdisk, session, node, space) have no version of their own: they travel
+ * has: {@value #VERSION} since the lock table (a {@link MetaCommand.Lock} is tag 16; tags 7..9 are
+ * not used). Version 1 entries, still in logs and snapshots, read too: their session commands
+ * (tags 7..9: open, renew, close) become the lock table's. A result starts with
+ * {@link Wire#VERSION_MARKER} + {@value #RESULT_VERSION} (0x82: tag 3 is a {@link MetaResult.LockApplied});
+ * one of version 1 (0x81) or written before results had a version (starting with its tag, 1..4,
+ * version 0) reads too, except a version 0/1 session result (tag 3), which only a node before the
+ * lock table sent. Records (vdisk, lock session, vdisk lock, node, space) have no version of their own: they travel
  * inside a versioned command, result or query answer, and are stored in a {@link MetaStore}
  * whose format version covers them. A change to any of these encodings (a new command kind
  * included) takes a new version, which nodes and clients of this version refuse by name.
  */
 public final class MetaCodec {
-    /** The command (log entry) format this code writes and reads. */
-    static final int VERSION = 1;
-    /** The result format this code writes; it reads this one and version 0 (unversioned). */
-    static final int RESULT_VERSION = 1;
+    /** The command (log entry) format this code writes; it reads this one and version 1. */
+    static final int VERSION = 2;
+    /** The result format this code writes; it reads this one, version 1 and version 0 (unversioned). */
+    static final int RESULT_VERSION = 2;
 
     private MetaCodec() {}
 
@@ -40,15 +47,13 @@ public final class MetaCodec {
             case MetaCommand.CreateSnapshot c -> out.u8(4).str(c.vdiskName()).str(c.snapName()).i64(c.nowMs());
             case MetaCommand.RemoveSnapshot c -> out.u8(5).str(c.vdiskName()).str(c.snapName());
             case MetaCommand.CloneVdisk c -> out.u8(6).str(c.parentName()).str(c.snapName()).str(c.childName()).i64(c.nowMs());
-            case MetaCommand.OpenSession c -> out.u8(7).str(c.hostName()).i64(c.leaseMs()).i64(c.nowMs());
-            case MetaCommand.RenewSession c -> out.u8(8).i64(c.sessionId()).i64(c.nowMs());
-            case MetaCommand.CloseSession c -> out.u8(9).i64(c.sessionId());
             case MetaCommand.RegisterNode c -> out.u8(10).i32(c.id()).str(c.host()).i32(c.port());
             case MetaCommand.UnregisterNode c -> out.u8(11).i32(c.id());
             case MetaCommand.FlattenVdisk c -> out.u8(12).str(c.name());
             case MetaCommand.ReportSpace c -> out.u8(13).bytes(ByteBuffer.wrap(encode(c.space())));
             case MetaCommand.BeginRollback c -> out.u8(14).str(c.vdiskName()).str(c.snapName());
             case MetaCommand.EndRollback c -> out.u8(15).str(c.vdiskName()).str(c.snapName());
+            case MetaCommand.Lock c -> MetaLockCodec.writeCommand(out.u8(16), c.command());
         }
         return out.toByteArray();
     }
@@ -56,11 +61,14 @@ public final class MetaCodec {
     public static MetaCommand decodeCommand(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
-        if (version != VERSION) {
-            throw Wire.unknownVersion("meta command", version, String.valueOf(VERSION));
+        if (version != 1 && version != VERSION) {
+            throw Wire.unknownVersion("meta command", version, "1.." + VERSION);
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 15, "meta command");
+        Wire.checkTag(tag, version == 1 ? 15 : 16, "meta command");
+        if (version > 1 && tag >= 7 && tag <= 9) {
+            throw new DecodeException("meta command tag: " + tag + " (expected: not 7..9 in version " + version + ")");
+        }
         MetaCommand c = switch (tag) {
             case 1 -> new MetaCommand.CreateVdisk(in.str(), in.i64(), in.i32(), in.i32(), in.i64());
             case 2 -> new MetaCommand.RemoveVdisk(in.str());
@@ -68,14 +76,15 @@ public final class MetaCodec {
             case 4 -> new MetaCommand.CreateSnapshot(in.str(), in.str(), in.i64());
             case 5 -> new MetaCommand.RemoveSnapshot(in.str(), in.str());
             case 6 -> new MetaCommand.CloneVdisk(in.str(), in.str(), in.str(), in.i64());
-            case 7 -> new MetaCommand.OpenSession(in.str(), in.i64(), in.i64());
-            case 8 -> new MetaCommand.RenewSession(in.i64(), in.i64());
-            case 9 -> new MetaCommand.CloseSession(in.i64());
+            case 7 -> new MetaCommand.Lock(new LockCommand.OpenSession(in.str(), in.i64(), in.i64()));
+            case 8 -> new MetaCommand.Lock(new LockCommand.RenewSession(in.i64(), in.i64()));
+            case 9 -> new MetaCommand.Lock(new LockCommand.CloseSession(in.i64()));
             case 10 -> new MetaCommand.RegisterNode(in.i32(), in.str(), in.i32());
             case 11 -> new MetaCommand.UnregisterNode(in.i32());
             case 12 -> new MetaCommand.FlattenVdisk(in.str());
             case 14 -> new MetaCommand.BeginRollback(in.str(), in.str());
             case 15 -> new MetaCommand.EndRollback(in.str(), in.str());
+            case 16 -> new MetaCommand.Lock(MetaLockCodec.readCommand(in));
             default -> new MetaCommand.ReportSpace(decodeSpace(in.bytes()));
         };
         in.end("meta command");
@@ -89,13 +98,13 @@ public final class MetaCodec {
         switch (result) {
             case MetaResult.Done d -> out.u8(1);
             case MetaResult.VdiskChanged v -> writeVdisk(out.u8(2), v.vdisk());
-            case MetaResult.SessionChanged s -> writeSession(out.u8(3), s.session());
+            case MetaResult.LockApplied l -> MetaLockCodec.writeResult(out.u8(3), l.result());
             case MetaResult.Rejected r -> out.u8(4).str(r.message());
         }
         return out.toByteArray();
     }
 
-    /** Decodes a result of version {@value #RESULT_VERSION}, or one written before results had a version. */
+    /** Decodes a result of version {@value #RESULT_VERSION} or 1, or one written before results had a version. */
     public static MetaResult decodeResult(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int version = in.version();
@@ -104,10 +113,14 @@ public final class MetaCodec {
         }
         int tag = in.u8();
         Wire.checkTag(tag, 4, "meta result");
+        if (tag == 3 && version < 2) {
+            throw new DecodeException("meta result: a host session of format version " + version
+                    + " (this node reads lock results of version " + RESULT_VERSION + "; the answering node predates the lock table)");
+        }
         MetaResult r = switch (tag) {
             case 1 -> new MetaResult.Done();
             case 2 -> new MetaResult.VdiskChanged(readVdisk(in));
-            case 3 -> new MetaResult.SessionChanged(readSession(in));
+            case 3 -> new MetaResult.LockApplied(MetaLockCodec.readResult(in));
             default -> new MetaResult.Rejected(in.str());
         };
         in.end("meta result");
@@ -155,15 +168,26 @@ public final class MetaCodec {
         return new NodeRecord(id, host, port);
     }
 
-    public static byte[] encode(HostSession s) {
-        return writeSession(new Wire.Out(64), s).toByteArray();
+    public static byte[] encode(Session s) {
+        return MetaLockCodec.writeSession(new Wire.Out(64), s).toByteArray();
     }
 
-    public static HostSession decodeSession(ByteBuffer bytes) {
+    public static Session decodeSession(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
-        HostSession s = readSession(in);
+        Session s = MetaLockCodec.readSession(in);
         in.end("host session");
         return s;
+    }
+
+    public static byte[] encode(VdiskLock l) {
+        return MetaLockCodec.writeLock(new Wire.Out(64), l).toByteArray();
+    }
+
+    public static VdiskLock decodeLock(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        VdiskLock l = MetaLockCodec.readLock(in);
+        in.end("vdisk lock");
+        return l;
     }
 
     private static Wire.Out writeVdisk(Wire.Out out, VdiskRecord v) {
@@ -200,13 +224,5 @@ public final class MetaCodec {
         long created = in.i64();
         Optional<String> rollingBackTo = in.remaining() > 0 && in.bool() ? Optional.of(in.str()) : Optional.empty();
         return new VdiskRecord(id, name, size, block, grain, root, parent, snaps, created, rollingBackTo);
-    }
-
-    private static Wire.Out writeSession(Wire.Out out, HostSession s) {
-        return out.i64(s.id()).str(s.hostName()).i64(s.leaseMs()).i64(s.renewedAtMs());
-    }
-
-    private static HostSession readSession(Wire.In in) {
-        return new HostSession(in.i64(), in.str(), in.i64(), in.i64());
     }
 }

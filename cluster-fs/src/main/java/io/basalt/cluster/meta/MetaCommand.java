@@ -25,16 +25,16 @@ public sealed interface MetaCommand {
     record CloneVdisk(String parentName, String snapName, String childName, long nowMs) implements MetaCommand {}
 
     /**
-     * Opens a host session (the seam for the lock table): the leader stamps {@code nowMs}; the
-     * session id is the log index of this entry, which is unique and grows.
+     * A change to the lock table (host sessions, locks, fences: {@link io.basalt.lock.LockTable}).
+     * Session ids and tokens are the log index of the entry that carries the command.
      */
-    record OpenSession(String hostName, long leaseMs, long nowMs) implements MetaCommand {}
-
-    /** Renews a session's lease. */
-    record RenewSession(long sessionId, long nowMs) implements MetaCommand {}
-
-    /** Closes a session. */
-    record CloseSession(long sessionId) implements MetaCommand {}
+    record Lock(io.basalt.lock.LockCommand command) implements MetaCommand {
+        public Lock {
+            if (command == null) {
+                throw new IllegalArgumentException("lock command: null");
+            }
+        }
+    }
 
     /** Records (or moves) node {@code id} in the node registry. */
     record RegisterNode(int id, String host, int port) implements MetaCommand {}

@@ -9,13 +9,13 @@ import io.basalt.cluster.Wire.DecodeException;
 
 /**
  * Read-only questions to the meta group, and their encoding. A query and a list answer start
- * with {@link Wire#VERSION_MARKER} + {@value #VERSION} (0x81); ones written before they had a
- * version start with the query's tag (1..4) or the high byte of the list's count (0), and read
- * as version 0. A single vdisk is answered as a {@link MetaResult}, versioned by {@link MetaCodec}.
+ * with {@link Wire#VERSION_MARKER} + {@value #VERSION} (0x82; version 2 added the lock table's
+ * queries, tags 5..7, and reads versions 0..2); ones written before they had a version start with
+ * the query's tag (1..4) or the high byte of the list's count (0), and read as version 0. A single vdisk is answered as a {@link MetaResult}, versioned by {@link MetaCodec}.
  */
 public sealed interface MetaQuery {
     /** The query and list-answer format this code writes; it reads this one and version 0. */
-    int VERSION = 1;
+    int VERSION = 2;
 
     /** The vdisk with this name: answered as {@link MetaResult.VdiskChanged} or {@link MetaResult.Rejected}. */
     record VdiskByName(String name) implements MetaQuery {}
@@ -29,12 +29,24 @@ public sealed interface MetaQuery {
     /** Every node's last space report, by node id. */
     record ListSpaces() implements MetaQuery {}
 
+    /** The lock table's open host sessions, by id. */
+    record ListSessions() implements MetaQuery {}
+
+    /** Every vdisk's lock record, by vdisk name. */
+    record ListLocks() implements MetaQuery {}
+
+    /** The lock record of one vdisk: a list of none or one. */
+    record LockOf(String vdisk) implements MetaQuery {}
+
     static byte[] encode(MetaQuery q) {
         return switch (q) {
             case VdiskByName v -> new Wire.Out(32).version(VERSION).u8(1).str(v.name()).toByteArray();
             case ListVdisks l -> new Wire.Out(2).version(VERSION).u8(2).toByteArray();
             case ListNodes l -> new Wire.Out(2).version(VERSION).u8(3).toByteArray();
             case ListSpaces l -> new Wire.Out(2).version(VERSION).u8(4).toByteArray();
+            case ListSessions l -> new Wire.Out(2).version(VERSION).u8(5).toByteArray();
+            case ListLocks l -> new Wire.Out(2).version(VERSION).u8(6).toByteArray();
+            case LockOf l -> new Wire.Out(32).version(VERSION).u8(7).str(l.vdisk()).toByteArray();
         };
     }
 
@@ -42,12 +54,15 @@ public sealed interface MetaQuery {
         Wire.In in = new Wire.In(bytes);
         checkVersion(in.version(), "meta query");
         int tag = in.u8();
-        Wire.checkTag(tag, 4, "meta query");
+        Wire.checkTag(tag, 7, "meta query");
         MetaQuery q = switch (tag) {
             case 1 -> new VdiskByName(in.str());
             case 2 -> new ListVdisks();
             case 3 -> new ListNodes();
-            default -> new ListSpaces();
+            case 4 -> new ListSpaces();
+            case 5 -> new ListSessions();
+            case 6 -> new ListLocks();
+            default -> new LockOf(in.str());
         };
         in.end("meta query");
         return q;
@@ -62,6 +77,9 @@ public sealed interface MetaQuery {
             case ListVdisks l -> encodeList(state.vdisks(), MetaCodec::encode);
             case ListNodes l -> encodeList(state.nodes(), MetaCodec::encode);
             case ListSpaces l -> encodeList(state.spaces(), MetaCodec::encode);
+            case ListSessions l -> encodeList(List.copyOf(state.sessions()), MetaCodec::encode);
+            case ListLocks l -> encodeList(List.copyOf(state.locks()), MetaCodec::encode);
+            case LockOf l -> encodeList(state.lock(l.vdisk()).stream().toList(), MetaCodec::encode);
         };
     }
 
@@ -71,6 +89,14 @@ public sealed interface MetaQuery {
 
     static List<NodeSpace> decodeSpaces(ByteBuffer bytes) {
         return decodeList(bytes, MetaCodec::decodeSpace, "node space");
+    }
+
+    static List<io.basalt.lock.Session> decodeSessions(ByteBuffer bytes) {
+        return decodeList(bytes, MetaCodec::decodeSession, "host session");
+    }
+
+    static List<io.basalt.lock.VdiskLock> decodeLocks(ByteBuffer bytes) {
+        return decodeList(bytes, MetaCodec::decodeLock, "vdisk lock");
     }
 
     static List<VdiskRecord> decodeList(ByteBuffer bytes) {

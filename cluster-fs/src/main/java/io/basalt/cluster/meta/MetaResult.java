@@ -9,8 +9,8 @@ public sealed interface MetaResult {
     /** A vdisk was created or changed: its descriptor after the change. */
     record VdiskChanged(VdiskRecord vdisk) implements MetaResult {}
 
-    /** A session was opened or renewed. */
-    record SessionChanged(HostSession session) implements MetaResult {}
+    /** What a {@link MetaCommand.Lock} did (a refusal by the lock table included). */
+    record LockApplied(io.basalt.lock.LockResult result) implements MetaResult {}
 
     /**
      * Refused: nothing changed. The message names the bad value and what would have been

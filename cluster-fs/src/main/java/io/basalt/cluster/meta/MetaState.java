@@ -9,26 +9,30 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 import io.basalt.cluster.meta.MetaCommand.CloneVdisk;
-import io.basalt.cluster.meta.MetaCommand.CloseSession;
 import io.basalt.cluster.meta.MetaCommand.CreateSnapshot;
 import io.basalt.cluster.meta.MetaCommand.CreateVdisk;
-import io.basalt.cluster.meta.MetaCommand.OpenSession;
 import io.basalt.cluster.meta.MetaCommand.RemoveSnapshot;
 import io.basalt.cluster.meta.MetaCommand.RemoveVdisk;
-import io.basalt.cluster.meta.MetaCommand.RenewSession;
 import io.basalt.cluster.meta.MetaCommand.ResizeVdisk;
 import io.basalt.cluster.meta.VdiskRecord.ParentLink;
 import io.basalt.cluster.meta.VdiskRecord.SnapshotRecord;
+import io.basalt.lock.LockCommand;
+import io.basalt.lock.LockResult;
+import io.basalt.lock.LockTable;
+import io.basalt.lock.Session;
+import io.basalt.lock.VdiskLock;
 
 /**
  * The cluster namespace as a pure, deterministic state: vdisks, their snapshots and clone links,
- * and host sessions. {@link #apply} is the only mutator; given the same commands in the same
+ * and the lock table (host sessions, vdisk locks, fences: a {@link LockTable}, whose own
+ * invariants it checks after every change). {@link #apply} is the only mutator; given the same commands in the same
  * order every replica reaches the same state and the same results (sorted maps only, no clock,
  * no randomness). It knows nothing of Raft or storage: {@link MetaStore} persists it.
  *
  * <p>Invariants (checked by {@link #checkInvariants()} in tests and after load):
  * names are unique; a clone's parent exists and has the named snapshot; a vdisk with clones or
- * snapshots is never removed; ids only grow; an unfinished rollback's snapshot exists.
+ * snapshots is never removed, nor one that is locked; ids only grow; an unfinished rollback's
+ * snapshot exists.
  */
 public final class MetaState {
     public static final int CLONE_DEPTH_MAX = 16;
@@ -36,10 +40,9 @@ public final class MetaState {
     public static final long SIZE_MAX_BYTES = 1L << 50;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
-    /** Which persisted records an {@link #apply} touched: "v" + id, "h" + id, or "next". */
+    /** Which persisted records an {@link #apply} touched (lock records: {@link #drainLockChanges}). */
     public sealed interface Key {
         record Vdisk(long id) implements Key {}
-        record Session(long id) implements Key {}
         record NextId() implements Key {}
         record Node(int id) implements Key {}
         record Space(int nodeId) implements Key {}
@@ -47,7 +50,7 @@ public final class MetaState {
 
     private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
     private final TreeMap<String, Long> names = new TreeMap<>();
-    private final TreeMap<Long, HostSession> sessions = new TreeMap<>();
+    private final LockTable locks = new LockTable();
     private final TreeMap<Integer, NodeRecord> nodes = new TreeMap<>();
     private final TreeMap<Integer, NodeSpace> spaces = new TreeMap<>();
     private long nextId = 1;
@@ -61,14 +64,12 @@ public final class MetaState {
         touched.clear();
         return switch (command) {
             case CreateVdisk c -> createVdisk(c);
-            case RemoveVdisk c -> removeVdisk(c);
+            case RemoveVdisk c -> removeVdisk(index, c);
             case ResizeVdisk c -> resizeVdisk(c);
             case CreateSnapshot c -> createSnapshot(c);
             case RemoveSnapshot c -> removeSnapshot(c);
             case CloneVdisk c -> cloneVdisk(c);
-            case OpenSession c -> openSession(index, c);
-            case RenewSession c -> renewSession(c);
-            case CloseSession c -> closeSession(c);
+            case MetaCommand.Lock c -> lock(index, c.command());
             case MetaCommand.RegisterNode c -> registerNode(c);
             case MetaCommand.UnregisterNode c -> unregisterNode(c);
             case MetaCommand.FlattenVdisk c -> flattenVdisk(c);
@@ -99,12 +100,27 @@ public final class MetaState {
         return names.values().stream().map(vdisks::get).toList();
     }
 
-    public Optional<HostSession> session(long id) {
-        return Optional.ofNullable(sessions.get(id));
+    /** The open host sessions, by id. */
+    public Collection<Session> sessions() {
+        return locks.sessions();
     }
 
-    public Collection<HostSession> sessions() {
-        return List.copyOf(sessions.values());
+    public Optional<Session> session(long id) {
+        return locks.session(id);
+    }
+
+    /** Every vdisk's lock record, by vdisk name. */
+    public Collection<VdiskLock> locks() {
+        return locks.locks();
+    }
+
+    public Optional<VdiskLock> lock(String vdisk) {
+        return locks.lock(vdisk);
+    }
+
+    /** The lock records changed since the last call, for the persistence layer (absent now: delete). */
+    public LockTable.Changes drainLockChanges() {
+        return locks.drainChanges();
     }
 
     public long nextId() {
@@ -149,8 +165,9 @@ public final class MetaState {
         names.put(v.name(), v.id());
     }
 
-    void load(HostSession s) {
-        sessions.put(s.id(), s);
+    /** Loads the lock table's records; {@code appliedIndex} is the store's (no lock command was applied after it). */
+    void loadLocks(long appliedIndex, Collection<Session> savedSessions, Collection<VdiskLock> savedLocks) {
+        locks.restore(Math.max(0, appliedIndex), savedSessions, savedLocks);
     }
 
     void load(NodeRecord n) {
@@ -213,10 +230,14 @@ public final class MetaState {
         return new MetaResult.VdiskChanged(v);
     }
 
-    private MetaResult removeVdisk(RemoveVdisk c) {
+    private MetaResult removeVdisk(long index, RemoveVdisk c) {
         VdiskRecord v = vdisk(c.name()).orElse(null);
         if (v == null) {
             return noSuchVdisk(c.name());
+        }
+        Optional<String> locked = lockedBy(c.name());
+        if (locked.isPresent()) {
+            return new MetaResult.Rejected(locked.get());
         }
         if (!v.snapshots().isEmpty()) {
             return new MetaResult.Rejected("vdisk " + c.name() + " has " + v.snapshots().size()
@@ -229,6 +250,10 @@ public final class MetaState {
         vdisks.remove(v.id());
         names.remove(v.name());
         touched.add(new Key.Vdisk(v.id()));
+        if (locks.lock(v.name()).isPresent()) {
+            // A vdisk created later under this name is another vdisk (another id, fence 0 on the PGs).
+            locks.apply(index, new LockCommand.Forget(v.name()));
+        }
         return new MetaResult.VdiskChanged(v);
     }
 
@@ -315,40 +340,20 @@ public final class MetaState {
         return new MetaResult.VdiskChanged(child);
     }
 
-    private MetaResult openSession(long index, OpenSession c) {
-        String bad = checkName("host name", c.hostName());
-        if (bad == null && c.leaseMs() <= 0) {
-            bad = "leaseMs: " + c.leaseMs() + " (expected: > 0) host=" + c.hostName();
+    /** A lock command; a lock is only taken on a vdisk the namespace holds. */
+    private MetaResult lock(long index, LockCommand c) {
+        if (c instanceof LockCommand.Acquire a && a.vdisk() != null && !names.containsKey(a.vdisk())) {
+            return new MetaResult.LockApplied(new LockResult.Refused(LockResult.Reason.INVALID,
+                    "vdisk: " + a.vdisk() + " (expected: an existing vdisk) session=" + a.sessionId()));
         }
-        if (bad == null && sessions.containsKey(index)) {
-            throw new IllegalStateException("session id " + index + " reused: log index applied twice?");
-        }
-        if (bad != null) {
-            return new MetaResult.Rejected(bad);
-        }
-        HostSession s = new HostSession(index, c.hostName(), c.leaseMs(), c.nowMs());
-        sessions.put(s.id(), s);
-        touched.add(new Key.Session(s.id()));
-        return new MetaResult.SessionChanged(s);
+        return new MetaResult.LockApplied(locks.apply(index, c));
     }
 
-    private MetaResult renewSession(RenewSession c) {
-        HostSession s = sessions.get(c.sessionId());
-        if (s == null) {
-            return new MetaResult.Rejected("session " + c.sessionId() + " is not open (expired or closed); open a new one");
-        }
-        HostSession renewed = s.renewedAt(c.nowMs());
-        sessions.put(renewed.id(), renewed);
-        touched.add(new Key.Session(renewed.id()));
-        return new MetaResult.SessionChanged(renewed);
-    }
-
-    private MetaResult closeSession(CloseSession c) {
-        if (sessions.remove(c.sessionId()) == null) {
-            return new MetaResult.Rejected("session " + c.sessionId() + " is not open");
-        }
-        touched.add(new Key.Session(c.sessionId()));
-        return new MetaResult.Done();
+    /** Why {@code vdisk} may not be removed because of its lock, if it may not. */
+    private Optional<String> lockedBy(String vdisk) {
+        return locks.lock(vdisk).filter(l -> !l.holders().isEmpty()).map(l -> "vdisk " + vdisk + " is locked by session(s) "
+                + l.holders().stream().map(h -> h.sessionId() + " (" + h.mode().cliName() + ")").toList()
+                + "; release or break the lock first");
     }
 
     private MetaResult beginRollback(MetaCommand.BeginRollback c) {

@@ -20,22 +20,26 @@ import org.rocksdb.WriteOptions;
  * replay starts exactly after the last entry that took effect. No Raft here: the state machine
  * adapter calls {@link #apply} in log order.
  *
- * <p>Keys: {@code 'v' id} a vdisk record, {@code 'h' id} a session, {@code 'r' id} a node,
- * {@code 's' id} a node's space report, {@code 'n'} the next id, {@code 'a'} the applied term and
- * index, {@code 'f'} the store's format version (one byte).
+ * <p>Keys: {@code 'v' id} a vdisk record, {@code 'k' id} a host session of the lock table,
+ * {@code 'K' name} a vdisk's lock record (name in UTF-8), {@code 'r' id} a node, {@code 's' id} a
+ * node's space report, {@code 'n'} the next id, {@code 'a'} the applied term and index,
+ * {@code 'f'} the store's format version (one byte). The lock records change in the same batch
+ * as the applied index, as {@link io.basalt.lock.LockTable#drainChanges} lists them.
  *
  * <p>The format version covers the keys and the record encodings ({@link MetaCodec}); snapshots
  * are checkpoints of this store and carry it. A store without the key was written before it
- * had one, in the layout of version 1, and gets the key when it is opened. A store of a version
- * this code does not read is refused when it is opened, naming both versions; a node of a
- * version before this key refuses it too, as an unknown key.
+ * had one, in the layout of version 1, and gets the key when it is opened. Version 1 kept the
+ * sessions of the seam before the lock table ({@code 'h' id}, no locks): opening such a store
+ * drops them (their hosts open new sessions) and records version {@value #FORMAT_VERSION}. A
+ * store of a version this code does not read is refused when it is opened, naming both
+ * versions; a node of a version before this key refuses it too, as an unknown key.
  */
 public final class MetaStore implements AutoCloseable {
     private static final byte[] NEXT_ID = {'n'};
     private static final byte[] APPLIED = {'a'};
     private static final byte[] FORMAT = {'f'};
-    /** The store format this code writes and reads. */
-    static final int FORMAT_VERSION = 1;
+    /** The store format this code writes and reads (it upgrades version 1 when it opens it). */
+    static final int FORMAT_VERSION = 2;
 
     static {
         RocksDB.loadLibrary();
@@ -109,6 +113,7 @@ public final class MetaStore implements AutoCloseable {
             for (MetaState.Key key : state.touched()) {
                 stage(batch, key);
             }
+            stageLocks(batch, state.drainLockChanges());
             batch.put(APPLIED, ByteBuffer.allocate(16).putLong(at.term()).putLong(at.index()).array());
             db.write(syncWrite, batch);
         } catch (RocksDBException e) {
@@ -122,10 +127,18 @@ public final class MetaStore implements AutoCloseable {
     private void stage(WriteBatch batch, MetaState.Key key) throws RocksDBException {
         switch (key) {
             case MetaState.Key.Vdisk k -> putOrDelete(batch, key('v', k.id()), state.vdisk(k.id()).map(MetaCodec::encode));
-            case MetaState.Key.Session k -> putOrDelete(batch, key('h', k.id()), state.session(k.id()).map(MetaCodec::encode));
             case MetaState.Key.NextId k -> batch.put(NEXT_ID, ByteBuffer.allocate(8).putLong(state.nextId()).array());
             case MetaState.Key.Space k -> putOrDelete(batch, key('s', k.nodeId()), state.space(k.nodeId()).map(MetaCodec::encode));
             case MetaState.Key.Node k -> putOrDelete(batch, key('r', k.id()), state.node(k.id()).map(MetaCodec::encode));
+        }
+    }
+
+    private void stageLocks(WriteBatch batch, io.basalt.lock.LockTable.Changes changes) throws RocksDBException {
+        for (long id : changes.sessionIds()) {
+            putOrDelete(batch, key('k', id), state.session(id).map(MetaCodec::encode));
+        }
+        for (String vdisk : changes.vdisks()) {
+            putOrDelete(batch, lockKey(vdisk), state.lock(vdisk).map(MetaCodec::encode));
         }
     }
 
@@ -163,27 +176,40 @@ public final class MetaStore implements AutoCloseable {
     /** Refuses a store of a format version this code does not read; records the version in one without. */
     private void checkFormat() throws RocksDBException {
         byte[] v = db.get(FORMAT);
-        if (v == null) {
-            db.put(syncWrite, FORMAT, new byte[] {FORMAT_VERSION});
-            return;
-        }
-        if (v.length != 1) {
+        if (v != null && v.length != 1) {
             throw new IllegalStateException("meta store " + dir + ": format record of " + v.length + " bytes (expected: 1)");
         }
-        if ((v[0] & 0xFF) != FORMAT_VERSION) {
-            throw new IllegalStateException("meta store " + dir + ": format version " + (v[0] & 0xFF)
-                    + " (this node reads: " + FORMAT_VERSION + ")");
+        int version = v == null ? 1 : v[0] & 0xFF;
+        if (version == 1) {
+            upgradeFromVersion1();
+        } else if (version != FORMAT_VERSION) {
+            throw new IllegalStateException("meta store " + dir + ": format version " + version
+                    + " (this node reads: 1.." + FORMAT_VERSION + ")");
+        }
+    }
+
+    /** Drops the seam's sessions ({@code 'h'}: no locks hang on them) and records the version, in one write. */
+    private void upgradeFromVersion1() throws RocksDBException {
+        try (WriteBatch batch = new WriteBatch(); RocksIterator it = db.newIterator()) {
+            for (it.seek(new byte[] {'h'}); it.isValid() && it.key()[0] == 'h'; it.next()) {
+                batch.delete(it.key());
+            }
+            batch.put(FORMAT, new byte[] {FORMAT_VERSION});
+            db.write(syncWrite, batch);
         }
     }
 
     private void load() throws RocksDBException {
+        List<io.basalt.lock.Session> sessions = new java.util.ArrayList<>();
+        List<io.basalt.lock.VdiskLock> locks = new java.util.ArrayList<>();
         try (RocksIterator it = db.newIterator()) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] k = it.key();
                 ByteBuffer v = ByteBuffer.wrap(it.value());
                 switch (k[0]) {
                     case 'v' -> state.load(MetaCodec.decodeVdisk(v));
-                    case 'h' -> state.load(MetaCodec.decodeSession(v));
+                    case 'k' -> sessions.add(MetaCodec.decodeSession(v));
+                    case 'K' -> locks.add(MetaCodec.decodeLock(v));
                     case 'n' -> state.loadNextId(v.getLong());
                     case 'r' -> state.load(MetaCodec.decodeNode(v));
                     case 's' -> state.load(MetaCodec.decodeSpace(v));
@@ -193,7 +219,13 @@ public final class MetaStore implements AutoCloseable {
                 }
             }
         }
+        state.loadLocks(applied.index(), sessions, locks);
         state.checkInvariants();
+    }
+
+    private static byte[] lockKey(String vdisk) {
+        byte[] name = vdisk.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(1 + name.length).put((byte) 'K').put(name).array();
     }
 
     private static byte[] key(char prefix, long id) {

@@ -16,21 +16,30 @@ import io.basalt.vdisk.store.Extent;
  * replies (one result per op, in order). See {@link Wire}.
  *
  * <p>Format versions. An entry or a query starts with its version byte, as it always has:
- * {@value #VERSION} (a batch without a client tag: queries, untagged entries) or
- * {@value #VERSION_TAGGED} (an entry with its {@link ClientTag} in front of the ops). A reply
- * starts with {@link Wire#VERSION_MARKER} + {@value #REPLY_VERSION} (0x81); a reply written before
- * replies had a version starts with the high byte of its result count, 0, and reads as version 0
- * (nodes keep replies for client sessions, so such replies are still in stores and snapshots).
+ * {@value #VERSION} (a batch without a client tag: queries, and untagged entries before fencing),
+ * {@value #VERSION_TAGGED} (an entry with its {@link ClientTag} in front of the ops, before
+ * fencing), {@value #VERSION_FENCED} and {@value #VERSION_FENCED_TAGGED} (the same two with a
+ * fencing token after each {@link PgOp.FencedMutation}'s fields, and {@link PgOp.RaiseFence}, tag
+ * 17). This code writes versions 1 (queries only), 3 and 4, and reads 1..4: an op of version 1 or
+ * 2, still in logs and snapshots, carries token 0. A reply starts with {@link Wire#VERSION_MARKER}
+ * + {@value #REPLY_VERSION} (0x82; version 2 added {@link PgResult.Fenced}, tag 8); a reply of
+ * version 1, or written before replies had a version (starting with the high byte of its result
+ * count, 0: version 0), reads too (nodes keep replies for client sessions, so such replies are
+ * still in stores and snapshots).
  * A change to any of these encodings (a new op or result kind included) takes a new version,
  * which nodes and clients of this version refuse by name rather than misread.
  */
 public final class PgCodec {
     /** A batch without a client tag: queries, and entries written before client sessions. */
     static final int VERSION = 1;
-    /** An entry with its {@link ClientTag} in front of the ops. */
+    /** An entry with its {@link ClientTag} in front of the ops, written before fencing tokens. */
     static final int VERSION_TAGGED = 2;
-    /** The reply format this code writes; it reads this one and version 0 (unversioned). */
-    static final int REPLY_VERSION = 1;
+    /** An untagged batch holding a mutation: every fenced op carries its token. */
+    static final int VERSION_FENCED = 3;
+    /** A tagged entry whose fenced ops carry their tokens. */
+    static final int VERSION_FENCED_TAGGED = 4;
+    /** The reply format this code writes; it reads this one, version 1 and version 0 (unversioned). */
+    static final int REPLY_VERSION = 2;
     /** Ops in one entry or query; the group committer stays below this. */
     public static final int BATCH_OPS_MAX = 4096;
 
@@ -45,22 +54,26 @@ public final class PgCodec {
         return encode(tag, ops);
     }
 
-    /** Version 1 without a tag, version 2 with one in front of the ops. */
+    /** Version 1 for a query, 3 for untagged mutations, 4 with a tag in front of the ops. */
     private static byte[] encode(ClientTag tag, List<? extends PgOp> ops) {
         int dataBytes = 0;
         for (PgOp op : ops) {
             dataBytes += op instanceof PgOp.Write w ? w.data().remaining() : 0;
         }
         Wire.Out out = new Wire.Out(48 + dataBytes + 40 * ops.size());
+        boolean tokens = tag != null || ops.stream().anyMatch(op -> op instanceof PgOp.Mutation);
         if (tag == null) {
-            out.u8(VERSION);
+            out.u8(tokens ? VERSION_FENCED : VERSION);
         } else {
-            out.u8(VERSION_TAGGED).i64(tag.session().getMostSignificantBits()).i64(tag.session().getLeastSignificantBits())
+            out.u8(VERSION_FENCED_TAGGED).i64(tag.session().getMostSignificantBits()).i64(tag.session().getLeastSignificantBits())
                     .i64(tag.seq()).i64(tag.acked());
         }
         out.i32(ops.size());
         for (PgOp op : ops) {
             write(out, op);
+            if (tokens && op instanceof PgOp.FencedMutation f) {
+                out.i64(f.token());
+            }
         }
         return out.toByteArray();
     }
@@ -73,17 +86,17 @@ public final class PgCodec {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
         ClientTag tag = null;
-        if (version == VERSION_TAGGED) {
+        if (version == VERSION_TAGGED || version == VERSION_FENCED_TAGGED) {
             java.util.UUID session = new java.util.UUID(in.i64(), in.i64());
             try {
                 tag = new ClientTag(session, in.i64(), in.i64());
             } catch (IllegalArgumentException e) {
                 throw new DecodeException(e.getMessage());
             }
-        } else if (version != VERSION) {
-            throw Wire.unknownVersion("pg entry", version, VERSION + ".." + VERSION_TAGGED);
+        } else if (version != VERSION && version != VERSION_FENCED) {
+            throw Wire.unknownVersion("pg entry", version, VERSION + ".." + VERSION_FENCED_TAGGED);
         }
-        return new Entry(tag, readOps(in));
+        return new Entry(tag, readOps(in, version >= VERSION_FENCED));
     }
 
     private static void write(Wire.Out out, PgOp op) {
@@ -105,6 +118,7 @@ public final class PgCodec {
             case PgOp.Diff d -> out.u8(14).i64(d.vdiskId()).str(d.fromSnap()).str(d.toSnap());
             case PgOp.Flatten f -> out.u8(16).i64(f.vdiskId());
             case PgOp.ReadSnapshot r -> out.u8(15).i64(r.vdiskId()).str(r.snapName()).i64(r.lba()).i32(r.blockCount());
+            case PgOp.RaiseFence f -> out.u8(17).i64(f.vdiskId()).i64(f.fence());
         }
     }
 
@@ -112,36 +126,37 @@ public final class PgCodec {
     public static List<PgOp> decodeBatch(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
-        if (version != VERSION) {
-            throw Wire.unknownVersion("pg query", version, String.valueOf(VERSION));
+        if (version != VERSION && version != VERSION_FENCED) {
+            throw Wire.unknownVersion("pg query", version, VERSION + " or " + VERSION_FENCED);
         }
-        return readOps(in);
+        return readOps(in, version == VERSION_FENCED);
     }
 
-    private static List<PgOp> readOps(Wire.In in) {
+    /** {@code tokens}: the batch's version has a token after each fenced op (else they carry 0). */
+    private static List<PgOp> readOps(Wire.In in, boolean tokens) {
         int n = in.i32();
         if (n < 0 || n > BATCH_OPS_MAX) {
             throw new DecodeException("pg batch op count: " + n + " (expected: 0.." + BATCH_OPS_MAX + ")");
         }
         List<PgOp> ops = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            ops.add(read(in));
+            ops.add(read(in, tokens));
         }
         in.end("pg batch");
         return ops;
     }
 
-    private static PgOp read(Wire.In in) {
+    private static PgOp read(Wire.In in, boolean tokens) {
         int tag = in.u8();
-        Wire.checkTag(tag, 16, "pg op");
+        Wire.checkTag(tag, tokens ? 17 : 16, "pg op");
         return switch (tag) {
             case 1 -> new PgOp.CreateVdisk(in.i64(), in.i64(), in.i32(), in.i32(), in.i64(), in.str());
-            case 2 -> new PgOp.Write(in.i64(), in.i64(), in.bytes());
-            case 3 -> new PgOp.Unmap(in.i64(), in.i64(), in.i64());
-            case 4 -> new PgOp.WriteZeroes(in.i64(), in.i64(), in.i64(), in.bool());
-            case 5 -> new PgOp.CompareAndWrite(in.i64(), in.i64(), in.bytes(), in.bytes());
+            case 2 -> new PgOp.Write(in.i64(), in.i64(), in.bytes(), token(in, tokens));
+            case 3 -> new PgOp.Unmap(in.i64(), in.i64(), in.i64(), token(in, tokens));
+            case 4 -> new PgOp.WriteZeroes(in.i64(), in.i64(), in.i64(), in.bool(), token(in, tokens));
+            case 5 -> new PgOp.CompareAndWrite(in.i64(), in.i64(), in.bytes(), in.bytes(), token(in, tokens));
             case 6 -> new PgOp.Resize(in.i64(), in.i64());
-            case 7 -> new PgOp.Snapshot(in.i64(), in.str());
+            case 7 -> new PgOp.Snapshot(in.i64(), in.str(), token(in, tokens));
             case 8 -> new PgOp.Read(in.i64(), in.i64(), in.i32());
             case 9 -> new PgOp.LbaStatus(in.i64(), in.i64(), in.i64());
             case 10 -> new PgOp.RemoveVdisk(in.i64());
@@ -150,8 +165,28 @@ public final class PgCodec {
             case 13 -> new PgOp.Space(in.i64());
             case 14 -> new PgOp.Diff(in.i64(), in.str(), in.str());
             case 15 -> new PgOp.ReadSnapshot(in.i64(), in.str(), in.i64(), in.i32());
-            default -> new PgOp.Flatten(in.i64());
+            case 16 -> new PgOp.Flatten(in.i64());
+            default -> raiseFence(in.i64(), in.i64());
         };
+    }
+
+    private static long token(Wire.In in, boolean tokens) {
+        if (!tokens) {
+            return 0;
+        }
+        long token = in.i64();
+        if (token < 0) {
+            throw new DecodeException("fencing token: " + token + " (expected: >= 0)");
+        }
+        return token;
+    }
+
+    private static PgOp raiseFence(long vdiskId, long fence) {
+        try {
+            return new PgOp.RaiseFence(vdiskId, fence);
+        } catch (IllegalArgumentException e) {
+            throw new DecodeException(e.getMessage());
+        }
     }
 
     // ---- results ----
@@ -187,12 +222,13 @@ public final class PgCodec {
                     }
                 }
                 case PgResult.Failed f -> out.u8(5).u8(f.kind() == null ? 0 : f.kind().ordinal() + 1).str(truncate(f.message()));
+                case PgResult.Fenced f -> out.u8(8).i64(f.vdiskId()).i64(f.token()).i64(f.fence());
             }
         }
         return ByteBuffer.wrap(out.array(), 0, out.sizeBytes());
     }
 
-    /** Decodes a reply of version {@value #REPLY_VERSION}, or one written before replies had a version. */
+    /** Decodes a reply of version {@value #REPLY_VERSION} or 1, or one written before replies had a version. */
     public static List<PgResult> decodeResults(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int version = in.version();
@@ -206,7 +242,7 @@ public final class PgCodec {
         List<PgResult> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             int tag = in.u8();
-            Wire.checkTag(tag, 7, "pg result");
+            Wire.checkTag(tag, version >= 2 ? 8 : 7, "pg result");
             out.add(switch (tag) {
                 case 1 -> new PgResult.Done();
                 case 2 -> new PgResult.Compared(in.bool() ? nextMatched(in) : CompareResult.miscompareAt(in.i64()));
@@ -214,7 +250,8 @@ public final class PgCodec {
                 case 4 -> new PgResult.Status(readRuns(in));
                 case 5 -> new PgResult.Failed(kind(in.u8()), in.str());
                 case 6 -> new PgResult.Space(in.i64(), in.i64(), in.i64());
-                default -> new PgResult.Extents(readExtents(in));
+                case 7 -> new PgResult.Extents(readExtents(in));
+                default -> new PgResult.Fenced(in.i64(), in.i64(), in.i64());
             });
         }
         in.end("pg results");

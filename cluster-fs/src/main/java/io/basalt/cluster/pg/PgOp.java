@@ -13,6 +13,16 @@ public sealed interface PgOp {
     /** Mutations: applied in log order, never reordered across an overlapping range. */
     sealed interface Mutation extends PgOp {}
 
+    /**
+     * A mutation of the vdisk's data that carries its writer's fencing token (the lock grant's,
+     * docs/architecture.md "Locks and fencing"): the PG refuses it, as {@link PgResult.Fenced}, when
+     * the token is below the vdisk's fence at its place in the log. Token 0 is "no lock": accepted
+     * only while the vdisk was never fenced. The constructors without a token give 0.
+     */
+    sealed interface FencedMutation extends Mutation {
+        long token();
+    }
+
     /** Reads: served by the leader after a ReadIndex/lease check. */
     sealed interface Query extends PgOp {}
 
@@ -23,19 +33,52 @@ public sealed interface PgOp {
     record CreateVdisk(long vdiskId, long sizeBytes, int blockSizeBytes, int grainSizeBytes,
                        long parentId, String parentSnap) implements Mutation {}
 
-    record Write(long vdiskId, long lba, ByteBuffer data) implements Mutation {}
+    record Write(long vdiskId, long lba, ByteBuffer data, long token) implements FencedMutation {
+        public Write(long vdiskId, long lba, ByteBuffer data) {
+            this(vdiskId, lba, data, 0);
+        }
+    }
 
-    record Unmap(long vdiskId, long lba, long blockCount) implements Mutation {}
+    record Unmap(long vdiskId, long lba, long blockCount, long token) implements FencedMutation {
+        public Unmap(long vdiskId, long lba, long blockCount) {
+            this(vdiskId, lba, blockCount, 0);
+        }
+    }
 
-    record WriteZeroes(long vdiskId, long lba, long blockCount, boolean unmap) implements Mutation {}
+    record WriteZeroes(long vdiskId, long lba, long blockCount, boolean unmap, long token) implements FencedMutation {
+        public WriteZeroes(long vdiskId, long lba, long blockCount, boolean unmap) {
+            this(vdiskId, lba, blockCount, unmap, 0);
+        }
+    }
 
     /** Compare and write, atomic on this PG; the client keeps it inside one stripe. */
-    record CompareAndWrite(long vdiskId, long lba, ByteBuffer expected, ByteBuffer data) implements Mutation {}
+    record CompareAndWrite(long vdiskId, long lba, ByteBuffer expected, ByteBuffer data, long token) implements FencedMutation {
+        public CompareAndWrite(long vdiskId, long lba, ByteBuffer expected, ByteBuffer data) {
+            this(vdiskId, lba, expected, data, 0);
+        }
+    }
 
     record Resize(long vdiskId, long newSizeBytes) implements Mutation {}
 
     /** Freezes the head epoch under {@code snapName} (idempotent: an existing snapshot is kept). */
-    record Snapshot(long vdiskId, String snapName) implements Mutation {}
+    record Snapshot(long vdiskId, String snapName, long token) implements FencedMutation {
+        public Snapshot(long vdiskId, String snapName) {
+            this(vdiskId, snapName, 0);
+        }
+    }
+
+    /**
+     * Raises the vdisk's fence on this PG to {@code fence} (never lowers it): from this entry on,
+     * every {@link FencedMutation} with a lower token is refused. Sent by a new lock holder to every PG
+     * before its first write, and by the meta leader after an expiry or a break.
+     */
+    record RaiseFence(long vdiskId, long fence) implements Mutation {
+        public RaiseFence {
+            if (fence < 0) {
+                throw new IllegalArgumentException("fence: " + fence + " (expected: >= 0) vdisk id=" + vdiskId);
+            }
+        }
+    }
 
     /** Removes the vdisk's engine vdisk from this PG (idempotent: a missing one is done). */
     record RemoveVdisk(long vdiskId) implements Mutation {}

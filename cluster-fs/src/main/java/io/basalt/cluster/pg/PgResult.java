@@ -26,6 +26,12 @@ public sealed interface PgResult {
     record Extents(List<Extent> extents) implements PgResult {}
 
     /**
+     * A {@link PgOp.FencedMutation} refused because its token is below the vdisk's fence here: it came
+     * from a lock holder that has since been replaced. Nothing of it was applied.
+     */
+    record Fenced(long vdiskId, long token, long fence) implements PgResult {}
+
+    /**
      * Refused deterministically (a bad address, a missing vdisk, a read-only target): nothing
      * changed. {@code kind} is null for a caller error (IllegalArgumentException).
      */

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 
 import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.FencedException;
 import io.basalt.vdisk.store.EntryBatch;
 import io.basalt.vdisk.store.StoreException;
 import io.basalt.vdisk.store.Vdisk;
@@ -37,7 +38,14 @@ import io.basalt.vdisk.store.VdiskStore;
  * idempotent on its own, but replaying a whole entry from a prefix of its effects reaches the
  * same final state (a matched compare that already wrote finds its own data; the entry's later
  * ops are replayed after it); only the result of the replayed compare may differ, and nobody
- * waits for it: the client of a crashed leader sees a retry, not that result.
+ * waits for it: the client of a crashed leader sees a retry, not that result. The same holds for
+ * a fence raised part way through such an entry ({@link PgOp.RaiseFence}): replayed, the ops
+ * before it may now be refused, but what they wrote is already there.
+ *
+ * <p>Fencing: every {@link PgOp.FencedMutation} is checked against the vdisk's fence at its place
+ * in the log ({@link PgFences}); a refusal is a {@link PgResult.Fenced} and changes nothing. The
+ * engine's own gate checks the ops it runs itself (unmap, write-zeroes, snapshot) with the same
+ * token once more; a fence is raised in the entry's batch, with the applied index.
  */
 public final class PgStore implements AutoCloseable {
     private final String logName;
@@ -104,9 +112,12 @@ public final class PgStore implements AutoCloseable {
         }
     }
 
+    private final PgFences fences;
+
     private PgStore(String logName, VdiskStore store) {
         this.logName = logName;
         this.store = store;
+        this.fences = new PgFences(logName);
         java.util.Map<java.nio.ByteBuffer, byte[]> records = new java.util.HashMap<>();
         store.forEachLogRecord(logName, (key, value) -> records.put(java.nio.ByteBuffer.wrap(key), value));
         byte[] format = records.remove(java.nio.ByteBuffer.wrap(FORMAT_KEY));
@@ -268,20 +279,35 @@ public final class PgStore implements AutoCloseable {
             switch (op) {
                 case PgOp.Write w -> {
                     Vdisk v = head(w.vdiskId());
-                    if (v == null) {
-                        return missing(w.vdiskId());
+                    PgResult refused = v == null ? missing(w.vdiskId()) : fences.check(batch, v, w.vdiskId(), w.token());
+                    if (refused != null) {
+                        return refused;
                     }
                     batch.write(v, w.lba(), w.data());
                     return done();
                 }
                 case PgOp.CompareAndWrite c -> {
                     Vdisk v = head(c.vdiskId());
-                    if (v == null) {
-                        return missing(c.vdiskId());
+                    PgResult refused = v == null ? missing(c.vdiskId()) : fences.check(batch, v, c.vdiskId(), c.token());
+                    if (refused != null) {
+                        return refused;
                     }
                     return new PgResult.Compared(batch.compareAndWrite(v, c.lba(), c.expected(), c.data()));
                 }
+                case PgOp.RaiseFence f -> {
+                    Vdisk v = head(f.vdiskId());
+                    if (v == null) {
+                        return missing(f.vdiskId());
+                    }
+                    batch.raiseFence(v, f.fence());
+                    return done();
+                }
                 default -> {
+                    Vdisk v = op instanceof PgOp.FencedMutation ? head(op.vdiskId()) : null;
+                    PgResult refused = v == null ? null : fences.check(batch, v, op.vdiskId(), ((PgOp.FencedMutation) op).token());
+                    if (refused != null) {
+                        return refused;
+                    }
                     batch.flush();
                     return start(op).join();
                 }
@@ -386,7 +412,7 @@ public final class PgStore implements AutoCloseable {
                     String name = engineName(s.vdiskId());
                     boolean exists = store.snapshots(name).stream().anyMatch(x -> x.name().equals(s.snapName()));
                     if (!exists) {
-                        store.createSnapshot(name, s.snapName());
+                        store.createSnapshot(name, s.snapName(), s.token());
                     }
                     yield CompletableFuture.completedFuture(done());
                 }
@@ -417,10 +443,13 @@ public final class PgStore implements AutoCloseable {
                     store.rollback(name, r.snapName());
                     yield CompletableFuture.completedFuture(done());
                 }
-                case PgOp.Write w -> withHead(w.vdiskId(), v -> v.write(w.lba(), w.data(), false).thenApply(x -> new PgResult.Done()));
-                case PgOp.Unmap u -> withHead(u.vdiskId(), v -> v.unmap(u.lba(), u.blockCount()).thenApply(x -> new PgResult.Done()));
-                case PgOp.WriteZeroes z -> withHead(z.vdiskId(), v -> v.writeZeroes(z.lba(), z.blockCount(), z.unmap()).thenApply(x -> new PgResult.Done()));
-                case PgOp.CompareAndWrite c -> withHead(c.vdiskId(), v -> v.compareAndWrite(c.lba(), c.expected(), c.data()).thenApply(PgResult.Compared::new));
+                case PgOp.Write w -> withHead(w.vdiskId(), v -> v.withToken(w.token()).write(w.lba(), w.data(), false).thenApply(x -> new PgResult.Done()));
+                case PgOp.Unmap u -> withHead(u.vdiskId(), v -> v.withToken(u.token()).unmap(u.lba(), u.blockCount()).thenApply(x -> new PgResult.Done()));
+                case PgOp.WriteZeroes z -> withHead(z.vdiskId(),
+                        v -> v.withToken(z.token()).writeZeroes(z.lba(), z.blockCount(), z.unmap()).thenApply(x -> new PgResult.Done()));
+                case PgOp.CompareAndWrite c -> withHead(c.vdiskId(),
+                        v -> v.withToken(c.token()).compareAndWrite(c.lba(), c.expected(), c.data()).thenApply(PgResult.Compared::new));
+                case PgOp.RaiseFence f -> CompletableFuture.completedFuture(new PgResult.Failed(null, "RaiseFence outside an entry batch"));
                 case PgOp.Query q -> CompletableFuture.completedFuture(new PgResult.Failed(null, q.getClass().getSimpleName() + " in a log entry"));
             };
         } catch (RuntimeException e) {
@@ -500,6 +529,10 @@ public final class PgStore implements AutoCloseable {
         }
         if (e instanceof BlockDeviceException b && b.kind() == BlockDeviceException.Kind.READ_ONLY) {
             return new PgResult.Failed(b.kind(), b.getMessage());
+        }
+        if (e instanceof FencedException f && f.vdisk().startsWith("v")) {
+            // The engine's own gate (an op it runs itself): the same rule, at the same place in the log.
+            return new PgResult.Fenced(Long.parseLong(f.vdisk().substring(1)), f.token(), f.fence());
         }
         throw new IllegalStateException(logName + ": engine failure while applying; stopping this replica: " + e, e);
     }

@@ -22,6 +22,11 @@ public final class StateMachines {
         return ((MetaStateMachine) metaStateMachine).spaces();
     }
 
+    /** The lease timers of a meta replica. */
+    public static MetaLeases metaLeases(StateMachine metaStateMachine) {
+        return new MetaLeases((MetaStateMachine) metaStateMachine);
+    }
+
     /** The open store behind a PG state machine (null while it is closed or being replaced). */
     public static io.basalt.cluster.pg.PgStore pgStore(StateMachine pgStateMachine) {
         return ((PgStateMachine) pgStateMachine).store();

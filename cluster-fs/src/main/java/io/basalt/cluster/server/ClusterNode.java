@@ -44,6 +44,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
     private final DiskReserve reserve;
     private volatile SpaceReporter reporter;
     private volatile StaleCopySweep sweep;
+    private volatile LeaseMonitor leases;
 
     private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames, DiskReserve reserve) {
         this.reserve = reserve;
@@ -145,6 +146,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
             }
             node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server);
             node.sweep = StaleCopySweep.start(server, RaftSetup.peerId(options.nodeId()), names);
+            node.leases = LeaseMonitor.start(config, options.nodeId(), server);
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -260,6 +262,10 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        LeaseMonitor l = leases;
+        if (l != null) {
+            l.close();
+        }
         StaleCopySweep s = sweep;
         if (s != null) {
             s.close();

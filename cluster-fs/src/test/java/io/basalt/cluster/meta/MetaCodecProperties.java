@@ -7,6 +7,9 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 import io.basalt.cluster.Wire;
+import io.basalt.lock.LockCommand;
+import io.basalt.lock.LockMode;
+import io.basalt.lock.LockResult;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -82,24 +85,24 @@ class MetaCodecProperties {
     @Example
     void aCommandOfAFutureVersionIsRefusedNamingBothVersions() {
         byte[] bytes = MetaCodec.encode(new MetaCommand.RemoveVdisk("web"));
-        bytes[0] = 2;
+        bytes[0] = 3;
         var e = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeCommand(ByteBuffer.wrap(bytes)));
-        assertEquals("meta command: format version 2 (this node reads: 1)", e.getMessage());
+        assertEquals("meta command: format version 3 (this node reads: 1..2)", e.getMessage());
     }
 
     @Example
     void queriesResultsAndAnswersOfAFutureVersionAreRefusedNamingBothVersions() {
-        int future = Wire.VERSION_MARKER + 2;
+        int future = Wire.VERSION_MARKER + 3;
         var query = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decode(ByteBuffer.wrap(new byte[] {(byte) future, 2})));
-        assertEquals("meta query: format version 2 (this node reads: 0..1)", query.getMessage());
+        assertEquals("meta query: format version 3 (this node reads: 0..2)", query.getMessage());
         byte[] result = MetaCodec.encode(new MetaResult.Done());
         result[0] = (byte) future;
         var r = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeResult(ByteBuffer.wrap(result)));
-        assertEquals("meta result: format version 2 (this node reads: 0..1)", r.getMessage());
+        assertEquals("meta result: format version 3 (this node reads: 0..2)", r.getMessage());
         byte[] list = MetaQuery.answer(stateWithWeb(), new MetaQuery.ListNodes());
         list[0] = (byte) future;
         var l = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decodeNodes(ByteBuffer.wrap(list)));
-        assertEquals("node list: format version 2 (this node reads: 0..1)", l.getMessage());
+        assertEquals("node list: format version 3 (this node reads: 0..2)", l.getMessage());
     }
 
     private static MetaState stateWithWeb() {
@@ -115,7 +118,66 @@ class MetaCodecProperties {
     @Provide
     Arbitrary<MetaQuery> queries() {
         return Arbitraries.oneOf(Arbitraries.of("", "web", "x.y").map(n -> (MetaQuery) new MetaQuery.VdiskByName(n)),
-                Arbitraries.<MetaQuery>of(new MetaQuery.ListVdisks(), new MetaQuery.ListNodes(), new MetaQuery.ListSpaces()));
+                Arbitraries.of("", "web").map(n -> (MetaQuery) new MetaQuery.LockOf(n)),
+                Arbitraries.<MetaQuery>of(new MetaQuery.ListVdisks(), new MetaQuery.ListNodes(), new MetaQuery.ListSpaces(),
+                        new MetaQuery.ListSessions(), new MetaQuery.ListLocks()));
+    }
+
+    private static Arbitrary<LockCommand> lockCommands(Arbitrary<String> names, Arbitrary<Long> longs) {
+        Arbitrary<LockMode> modes = Arbitraries.of(LockMode.class);
+        return Arbitraries.oneOf(
+                Combinators.combine(names, longs, longs).as(LockCommand.OpenSession::new),
+                Combinators.combine(longs, longs).as(LockCommand.RenewSession::new),
+                longs.map(LockCommand.CloseSession::new),
+                Combinators.combine(longs, longs).as(LockCommand.ExpireSession::new),
+                Combinators.combine(longs, names, modes).as(LockCommand.Acquire::new),
+                Combinators.combine(longs, names).as(LockCommand.Release::new),
+                Combinators.combine(names, longs, longs).as(LockCommand.Handoff::new),
+                names.map(LockCommand.Break::new),
+                names.map(LockCommand.Forget::new));
+    }
+
+    /** Every kind of lock result, from a life of two sessions on one vdisk, survives the codec. */
+    @Example
+    void lockResultsRoundTrip() {
+        MetaState s = stateWithWeb();
+        java.util.List<MetaResult> results = new java.util.ArrayList<>();
+        java.util.function.Function<LockCommand, MetaResult> apply = c -> {
+            MetaResult r = s.apply(s.nextId() + results.size() + 10, new MetaCommand.Lock(c));
+            results.add(r);
+            return r;
+        };
+        long a = ((LockResult.SessionOpened) ((MetaResult.LockApplied) apply.apply(new LockCommand.OpenSession("ha", 2000, 1))).result()).session().id();
+        long b = ((LockResult.SessionOpened) ((MetaResult.LockApplied) apply.apply(new LockCommand.OpenSession("hb", 2000, 1))).result()).session().id();
+        apply.apply(new LockCommand.Acquire(a, "web", LockMode.EXCLUSIVE));
+        apply.apply(new LockCommand.Acquire(b, "web", LockMode.SHARED_READ));
+        apply.apply(new LockCommand.RenewSession(a, 2));
+        apply.apply(new LockCommand.Handoff("web", a, b));
+        apply.apply(new LockCommand.Acquire(a, "web", LockMode.EXCLUSIVE));
+        apply.apply(new LockCommand.Release(b, "web"));
+        apply.apply(new LockCommand.Acquire(a, "web", LockMode.MULTI_WRITER));
+        apply.apply(new LockCommand.Break("web"));
+        apply.apply(new LockCommand.Forget("web"));
+        apply.apply(new LockCommand.Acquire(b, "web", LockMode.EXCLUSIVE));
+        apply.apply(new LockCommand.CloseSession(b));
+        apply.apply(new LockCommand.ExpireSession(a, 0));
+        apply.apply(new LockCommand.Acquire(a, "nope", LockMode.EXCLUSIVE));
+        java.util.Set<Class<?>> kinds = new java.util.HashSet<>();
+        for (MetaResult r : results) {
+            assertEquals(r, MetaCodec.decodeResult(ByteBuffer.wrap(MetaCodec.encode(r))));
+            kinds.add(((MetaResult.LockApplied) r).result().getClass());
+        }
+        assertEquals(9, kinds.size(), "every kind of lock result: " + kinds);
+        s.checkInvariants();
+    }
+
+    @Example
+    void aVersion1SessionCommandReadsAsTheLockTables() {
+        // Version 1, tag 7: OpenSession("h1", lease 1000, now 4), as the code before the lock table wrote it.
+        assertEquals(new MetaCommand.Lock(new LockCommand.OpenSession("h1", 1000, 4)),
+                MetaCodec.decodeCommand(hex("0107000268310000000000000" + "3e80000000000000004")));
+        var e = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeCommand(hex("0207000268310000000000000" + "3e80000000000000004")));
+        assertEquals("meta command tag: 7 (expected: not 7..9 in version 2)", e.getMessage());
     }
 
     @Provide
@@ -135,9 +197,7 @@ class MetaCodecProperties {
                 Combinators.combine(names, names, longs).as(MetaCommand.CreateSnapshot::new),
                 Combinators.combine(names, names).as(MetaCommand.RemoveSnapshot::new),
                 Combinators.combine(names, names, names, longs).as(MetaCommand.CloneVdisk::new),
-                Combinators.combine(names, longs, longs).as(MetaCommand.OpenSession::new),
-                Combinators.combine(longs, longs).as(MetaCommand.RenewSession::new),
-                longs.map(MetaCommand.CloseSession::new),
+                lockCommands(names, longs).map(MetaCommand.Lock::new),
                 Combinators.combine(Arbitraries.integers().between(-1, 6), Arbitraries.of("127.0.0.1", "", "h"), Arbitraries.integers().between(0, 70000))
                         .as(MetaCommand.RegisterNode::new),
                 Arbitraries.integers().between(-1, 6).map(MetaCommand.UnregisterNode::new),

@@ -130,14 +130,35 @@ class MetaStateTest {
         assertTrue(r.message().contains("clone chain depth: 17 (expected: <= 16)"), r.message());
     }
 
+    private io.basalt.lock.LockResult lock(io.basalt.lock.LockCommand c) {
+        return assertInstanceOf(MetaResult.LockApplied.class, apply(new MetaCommand.Lock(c))).result();
+    }
+
     @Test
-    void sessionIdIsTheLogIndexAndRenewNeedsAnOpenSession() {
-        var opened = assertInstanceOf(MetaResult.SessionChanged.class, apply(new MetaCommand.OpenSession("host1", 5000, 100)));
+    void aLockIsTakenOnlyOnAnExistingVdiskWithTheLogIndexAsItsToken() {
+        created("web");
+        var opened = assertInstanceOf(io.basalt.lock.LockResult.SessionOpened.class, lock(new io.basalt.lock.LockCommand.OpenSession("host1", 5000, 100)));
         assertEquals(index, opened.session().id());
-        var renewed = assertInstanceOf(MetaResult.SessionChanged.class, apply(new MetaCommand.RenewSession(opened.session().id(), 200)));
-        assertEquals(200, renewed.session().renewedAtMs());
-        assertInstanceOf(MetaResult.Done.class, apply(new MetaCommand.CloseSession(opened.session().id())));
-        var gone = assertInstanceOf(MetaResult.Rejected.class, apply(new MetaCommand.RenewSession(opened.session().id(), 300)));
-        assertTrue(gone.message().contains("session " + opened.session().id() + " is not open"), gone.message());
+        var missing = assertInstanceOf(io.basalt.lock.LockResult.Refused.class,
+                lock(new io.basalt.lock.LockCommand.Acquire(opened.session().id(), "nope", io.basalt.lock.LockMode.EXCLUSIVE)));
+        assertTrue(missing.message().contains("vdisk: nope (expected: an existing vdisk)"), missing.message());
+        var granted = assertInstanceOf(io.basalt.lock.LockResult.Granted.class,
+                lock(new io.basalt.lock.LockCommand.Acquire(opened.session().id(), "web", io.basalt.lock.LockMode.EXCLUSIVE)));
+        assertEquals(index, granted.grant().token());
+        assertEquals(index, granted.grant().fence());
+    }
+
+    @Test
+    void aLockedVdiskIsNotRemovedAndRemovingItForgetsItsLock() {
+        created("web");
+        long session = ((io.basalt.lock.LockResult.SessionOpened) lock(new io.basalt.lock.LockCommand.OpenSession("h", 5000, 1))).session().id();
+        lock(new io.basalt.lock.LockCommand.Acquire(session, "web", io.basalt.lock.LockMode.EXCLUSIVE));
+        var r = assertInstanceOf(MetaResult.Rejected.class, apply(new RemoveVdisk("web")));
+        assertTrue(r.message().contains("vdisk web is locked by session(s) [" + session + " (exclusive)]"), r.message());
+        lock(new io.basalt.lock.LockCommand.Release(session, "web"));
+        assertTrue(state.lock("web").isPresent(), "an unheld lock keeps its fence");
+        assertInstanceOf(MetaResult.VdiskChanged.class, apply(new RemoveVdisk("web")));
+        assertEquals(Optional.empty(), state.lock("web"));
+        assertEquals(0, state.drainLockChanges().vdisks().stream().filter(v -> state.lock(v).isPresent()).count());
     }
 }

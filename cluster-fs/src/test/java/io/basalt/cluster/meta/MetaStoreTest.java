@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,6 +14,10 @@ import io.basalt.cluster.meta.MetaCommand.CloneVdisk;
 import io.basalt.cluster.meta.MetaCommand.CreateSnapshot;
 import io.basalt.cluster.meta.MetaCommand.CreateVdisk;
 import io.basalt.cluster.meta.MetaStore.TermIndex;
+import io.basalt.lock.LockCommand;
+import io.basalt.lock.LockMode;
+import io.basalt.lock.LockResult;
+import io.basalt.lock.VdiskLock;
 
 class MetaStoreTest {
     @TempDir
@@ -24,7 +29,7 @@ class MetaStoreTest {
             store.apply(new TermIndex(1, 1), new CreateVdisk("tmpl", 1 << 20, 512, 4096, 1));
             store.apply(new TermIndex(1, 2), new CreateSnapshot("tmpl", "v1", 2));
             store.apply(new TermIndex(2, 5), new CloneVdisk("tmpl", "v1", "web", 3));
-            store.apply(new TermIndex(2, 6), new MetaCommand.OpenSession("h1", 1000, 4));
+            store.apply(new TermIndex(2, 6), lock(new LockCommand.OpenSession("h1", 1000, 4)));
             store.apply(new TermIndex(2, 7), new MetaCommand.ReportSpace(new NodeSpace(2, 100L << 20, 1L << 30, 10L << 30, 5)));
         }
         try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
@@ -35,6 +40,35 @@ class MetaStoreTest {
             assertEquals(1, store.state().vdisk("web").orElseThrow().rootId());
             assertEquals(6, store.state().session(6).orElseThrow().id());
             assertEquals(3, store.state().nextId());
+        }
+    }
+
+    private static MetaCommand lock(LockCommand c) {
+        return new MetaCommand.Lock(c);
+    }
+
+    @Test
+    void locksAndFencesSurviveAReopenAndTheTableGoesOnFromThem() {
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("web", 1 << 20, 512, 4096, 1));
+            store.apply(new TermIndex(1, 2), lock(new LockCommand.OpenSession("ha", 2000, 1)));
+            store.apply(new TermIndex(1, 3), lock(new LockCommand.OpenSession("hb", 2000, 1)));
+            store.apply(new TermIndex(1, 4), lock(new LockCommand.Acquire(2, "web", LockMode.EXCLUSIVE)));
+            store.apply(new TermIndex(1, 5), lock(new LockCommand.CloseSession(2)));
+        }
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            VdiskLock web = store.state().lock("web").orElseThrow();
+            assertEquals(List.of(), web.holders());
+            assertEquals(5, web.fence(), "raised when the writer's session closed");
+            assertEquals(List.of(3L), store.state().sessions().stream().map(io.basalt.lock.Session::id).toList());
+            var granted = (LockResult.Granted) ((MetaResult.LockApplied) store.apply(new TermIndex(1, 6),
+                    lock(new LockCommand.Acquire(3, "web", LockMode.EXCLUSIVE)))).result();
+            assertEquals(6, granted.grant().token());
+            assertEquals(6, granted.grant().fence());
+        }
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            assertEquals(6, store.state().lock("web").orElseThrow().fence());
+            assertEquals(3, store.state().lock("web").orElseThrow().exclusive().orElseThrow().sessionId());
         }
     }
 
@@ -69,11 +103,11 @@ class MetaStoreTest {
             store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1}, db.get(new byte[] {'f'}), "recorded when the store was made");
-            db.put(new byte[] {'f'}, new byte[] {2});
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {2}, db.get(new byte[] {'f'}), "recorded when the store was made");
+            db.put(new byte[] {'f'}, new byte[] {3});
         }
         var e = assertThrows(IllegalStateException.class, () -> MetaStore.open(m));
-        assertEquals("meta store " + m + ": format version 2 (this node reads: 1)", e.getMessage());
+        assertEquals("meta store " + m + ": format version 3 (this node reads: 1..2)", e.getMessage());
     }
 
     @Test
@@ -81,18 +115,21 @@ class MetaStoreTest {
         Path m = dir.resolve("m");
         try (MetaStore store = MetaStore.open(m)) {
             store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
-            store.apply(new TermIndex(1, 2), new MetaCommand.OpenSession("h1", 1000, 4));
         }
+        byte[] seamSession = java.nio.ByteBuffer.allocate(9).put((byte) 'h').putLong(2).array();
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
             db.delete(new byte[] {'f'});
+            // A session of the seam before the lock table, as version 1 stored it (id, host, lease, renewed).
+            db.put(seamSession, java.util.HexFormat.of().parseHex("0000000000000002000268310000000000000" + "3e80000000000000004"));
         }
         try (MetaStore store = MetaStore.open(m)) {
-            assertEquals(new TermIndex(1, 2), store.applied());
+            assertEquals(new TermIndex(1, 1), store.applied());
             assertEquals(1, store.vdisks().size());
-            assertTrue(store.state().session(2).isPresent());
+            assertTrue(store.state().sessions().isEmpty(), "the seam's sessions are dropped: their hosts open new ones");
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1}, db.get(new byte[] {'f'}), "recorded when it was opened");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {2}, db.get(new byte[] {'f'}), "recorded when it was opened");
+            org.junit.jupiter.api.Assertions.assertNull(db.get(seamSession));
         }
     }
 }

@@ -86,9 +86,9 @@ class PgCodecProperties {
     @Example
     void anEntryOfAFutureVersionIsRefusedNamingBothVersions() {
         byte[] bytes = PgCodec.encodeEntry(new ClientTag(new java.util.UUID(1, 2), 5, 4), List.of(new PgOp.Flatten(3)));
-        bytes[0] = 3;
+        bytes[0] = 5;
         var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeEntry(ByteBuffer.wrap(bytes)));
-        assertEquals("pg entry: format version 3 (this node reads: 1..2)", e.getMessage());
+        assertEquals("pg entry: format version 5 (this node reads: 1..4)", e.getMessage());
     }
 
     @Example
@@ -96,15 +96,26 @@ class PgCodecProperties {
         byte[] bytes = PgCodec.encodeBatch(List.of(new PgOp.Read(1, 0, 8)));
         bytes[0] = 2;
         var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeBatch(ByteBuffer.wrap(bytes)));
-        assertEquals("pg query: format version 2 (this node reads: 1)", e.getMessage());
+        assertEquals("pg query: format version 2 (this node reads: 1 or 3)", e.getMessage());
     }
 
     @Example
     void aReplyOfAFutureVersionIsRefusedNamingBothVersions() {
         byte[] bytes = PgCodec.encodeResults(List.of(new PgResult.Done()));
-        bytes[0] = (byte) (Wire.VERSION_MARKER + 2);
+        bytes[0] = (byte) (Wire.VERSION_MARKER + 3);
         var e = assertThrows(Wire.DecodeException.class, () -> PgCodec.decodeResults(ByteBuffer.wrap(bytes)));
-        assertEquals("pg reply: format version 2 (this node reads: 0..1)", e.getMessage());
+        assertEquals("pg reply: format version 3 (this node reads: 0..2)", e.getMessage());
+    }
+
+    @Example
+    void tokensTravelWithEveryFencedOpAndQueriesKeepVersion1() {
+        List<PgOp> ops = List.of(new PgOp.RaiseFence(7, 40), new PgOp.Write(7, 16, ByteBuffer.wrap(new byte[] {1}), 41),
+                new PgOp.Snapshot(7, "s", 42));
+        byte[] entry = PgCodec.encodeEntry(new ClientTag(new java.util.UUID(1, 2), 5, 4), ops);
+        assertEquals(PgCodec.VERSION_FENCED_TAGGED, entry[0]);
+        assertEquals(ops, PgCodec.decodeEntry(ByteBuffer.wrap(entry)).ops());
+        assertEquals(PgCodec.VERSION_FENCED, PgCodec.encodeBatch(ops)[0]);
+        assertEquals(PgCodec.VERSION, PgCodec.encodeBatch(List.of(new PgOp.Read(7, 0, 1)))[0], "a query: readable by nodes before fencing");
     }
 
     private static ByteBuffer hex(String s) {
@@ -117,14 +128,16 @@ class PgCodecProperties {
         Arbitrary<Long> lbas = Arbitraries.longs().between(0, 1L << 40);
         Arbitrary<ByteBuffer> data = Arbitraries.bytes().array(byte[].class).ofMaxSize(2048).map(ByteBuffer::wrap);
         Arbitrary<String> names = Arbitraries.strings().alpha().ofMaxLength(10);
+        Arbitrary<Long> tokens = Arbitraries.longs().between(0, Long.MAX_VALUE);
         Arbitrary<PgOp> op = Arbitraries.oneOf(
                 Combinators.combine(ids, lbas, Arbitraries.of(512, 4096), Arbitraries.of(4096, 65536), ids, names).as(PgOp.CreateVdisk::new),
-                Combinators.combine(ids, lbas, data).as(PgOp.Write::new),
-                Combinators.combine(ids, lbas, lbas).as(PgOp.Unmap::new),
-                Combinators.combine(ids, lbas, lbas, Arbitraries.of(true, false)).as(PgOp.WriteZeroes::new),
-                Combinators.combine(ids, lbas, data, data).as(PgOp.CompareAndWrite::new),
+                Combinators.combine(ids, lbas, data, tokens).as(PgOp.Write::new),
+                Combinators.combine(ids, lbas, lbas, tokens).as(PgOp.Unmap::new),
+                Combinators.combine(ids, lbas, lbas, Arbitraries.of(true, false), tokens).as(PgOp.WriteZeroes::new),
+                Combinators.combine(ids, lbas, data, data, tokens).as(PgOp.CompareAndWrite::new),
                 Combinators.combine(ids, lbas).as(PgOp.Resize::new),
-                Combinators.combine(ids, names).as(PgOp.Snapshot::new),
+                Combinators.combine(ids, names, tokens).as(PgOp.Snapshot::new),
+                Combinators.combine(ids, tokens).as(PgOp.RaiseFence::new),
                 Combinators.combine(ids, lbas, Arbitraries.integers().between(0, 1 << 16)).as(PgOp.Read::new),
                 Combinators.combine(ids, lbas, lbas).as(PgOp.LbaStatus::new),
                 ids.map(PgOp.RemoveVdisk::new),
@@ -150,7 +163,9 @@ class PgCodecProperties {
                 Combinators.combine(Arbitraries.longs().between(0, 1L << 40), Arbitraries.longs().between(0, 1L << 40),
                         Arbitraries.longs().between(0, 1L << 30)).as(PgResult.Space::new),
                 Combinators.combine(Arbitraries.longs().between(0, 1L << 40), Arbitraries.longs().between(1, 1 << 20), Arbitraries.of(true, false))
-                        .as(io.basalt.vdisk.store.Extent::new).list().ofMaxSize(5).map(PgResult.Extents::new));
+                        .as(io.basalt.vdisk.store.Extent::new).list().ofMaxSize(5).map(PgResult.Extents::new),
+                Combinators.combine(Arbitraries.longs().between(0, 1000), Arbitraries.longs().between(0, Long.MAX_VALUE),
+                        Arbitraries.longs().between(0, Long.MAX_VALUE)).as(PgResult.Fenced::new));
         return r.list();
     }
 }

@@ -232,6 +232,46 @@ class PgStoreTest {
         }
     }
 
+    @Test
+    void aStaleTokenIsRefusedAsFencedInLogOrderAndChangesNothing() {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create(), new PgOp.Write(1, 0, filled(1, 1))));   // token 0: never fenced yet
+            List<PgResult> r = s.apply(2, List.of(
+                    new PgOp.Write(1, 8, filled(1, 2), 4),                        // before the raise: accepted
+                    new PgOp.RaiseFence(1, 5),
+                    new PgOp.Write(1, 0, filled(1, 3), 4),
+                    new PgOp.Unmap(1, 8, 1, 3),
+                    new PgOp.CompareAndWrite(1, 0, filled(1, 1), filled(1, 4), 0),
+                    new PgOp.Snapshot(1, "s", 4),
+                    new PgOp.Write(1, 16, filled(1, 5), 5),
+                    new PgOp.RaiseFence(1, 2)));                                  // lower: changes nothing
+            assertEquals(List.of(new PgResult.Done(), new PgResult.Done(), new PgResult.Fenced(1, 4, 5), new PgResult.Fenced(1, 3, 5),
+                    new PgResult.Fenced(1, 0, 5), new PgResult.Fenced(1, 4, 5), new PgResult.Done(), new PgResult.Done()), r);
+            assertArrayEquals(filled(1, 1).array(), read(s, 0, 1));
+            assertArrayEquals(filled(1, 2).array(), read(s, 8, 1));
+            assertArrayEquals(filled(1, 5).array(), read(s, 16, 1));
+            assertTrue(s.engine().snapshots("v1").isEmpty(), "the fenced snapshot was not taken");
+        }
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            assertEquals(List.of(new PgResult.Fenced(1, 4, 5)), s.apply(3, List.of(new PgOp.Write(1, 0, filled(1, 6), 4))),
+                    "the fence was stored with the applied index");
+            assertEquals(List.of(new PgResult.Done()), s.apply(4, List.of(new PgOp.Snapshot(1, "s", 5))));
+        }
+    }
+
+    /** What the test switch does (the cluster's fencing test relies on it to show it can fail). */
+    @Test
+    void withTheTestSwitchOnAStaleWriteLands() {
+        System.setProperty(PgFences.SKIP_PROPERTY, "true");
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create(), new PgOp.RaiseFence(1, 5)));
+            assertEquals(List.of(new PgResult.Done()), s.apply(2, List.of(new PgOp.Write(1, 0, filled(1, 7), 4))));
+            assertArrayEquals(filled(1, 7).array(), read(s, 0, 1));
+        } finally {
+            System.clearProperty(PgFences.SKIP_PROPERTY);
+        }
+    }
+
     /** Commits state-machine record {@code key} of pg-0 at {@code index}, as PgStore does, with the store closed. */
     private void putRecord(byte[] key, byte[] value, long index) {
         try (VdiskStore engine = VdiskStore.open(dir.resolve("pg"), SMALL.withReserveBytes(0));
