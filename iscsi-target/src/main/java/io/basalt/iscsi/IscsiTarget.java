@@ -3,9 +3,11 @@ package io.basalt.iscsi;
 import io.basalt.iscsi.pdu.PduDecoder;
 import io.basalt.iscsi.pdu.PduEncoder;
 import io.basalt.iscsi.pdu.PduLimits;
+import io.basalt.iscsi.scsi.LunSource;
 import io.basalt.iscsi.scsi.TargetLuns;
 import io.basalt.iscsi.session.ChapCredentials;
 import io.basalt.iscsi.session.Connection;
+import io.basalt.iscsi.session.SessionListener;
 import io.basalt.iscsi.session.SessionRegistry;
 import io.basalt.iscsi.session.TargetConfig;
 import io.basalt.iscsi.session.TargetDirectory;
@@ -36,8 +38,10 @@ import java.util.regex.Pattern;
 
 /**
  * An iSCSI target server: one portal (address and port) serving one or more targets, each with
- * LUNs backed by {@link BlockDevice}s, an optional initiator ACL and optional CHAP. The devices
- * stay owned by the caller: {@link #close()} stops serving them but does not close them.
+ * LUNs backed by {@link BlockDevice}s shared by every session, or by {@link LunSource}s that open
+ * a device per session, an optional initiator ACL and optional CHAP. The devices stay owned by
+ * the caller: {@link #close()} stops serving them but does not close them (a source is told of
+ * each session's end, as always). A {@link SessionListener} learns of sessions starting and ending.
  *
  * <pre>{@code
  * try (IscsiTarget t = IscsiTarget.builder().portal("127.0.0.1", 3260)
@@ -93,6 +97,7 @@ public final class IscsiTarget implements AutoCloseable {
         private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         private TargetSettings settings = TargetSettings.defaults();
         private ChapCredentials discoveryChap;
+        private SessionListener sessionListener = SessionListener.NONE;
         private final Map<String, TargetConfig> targets = new LinkedHashMap<>();
 
         public Builder portal(String host, int port) {
@@ -122,6 +127,15 @@ public final class IscsiTarget implements AutoCloseable {
             return this;
         }
 
+        /** Told when each initiator's session with any target of this portal starts and ends. */
+        public Builder sessionListener(SessionListener listener) {
+            if (listener == null) {
+                throw new IllegalArgumentException("session listener: null (expected: a listener, or SessionListener.NONE)");
+            }
+            this.sessionListener = listener;
+            return this;
+        }
+
         /** A target open to every initiator, without authentication. */
         public Builder addTarget(String iqn, Map<Integer, BlockDevice> luns) {
             return addTarget(iqn, luns, Set.of(), null);
@@ -132,13 +146,28 @@ public final class IscsiTarget implements AutoCloseable {
          * @param chap credentials initiators must prove, or null for none
          */
         public Builder addTarget(String iqn, Map<Integer, BlockDevice> luns, Set<String> allowedInitiators, ChapCredentials chap) {
+            return add(iqn, new TargetLuns(iqn, luns), allowedInitiators, chap);
+        }
+
+        /**
+         * A target whose sessions each read and write a LUN through the device its source opens
+         * for them (see {@link LunSource}).
+         *
+         * @param allowedInitiators initiator names that may log in; empty allows all
+         * @param chap credentials initiators must prove, or null for none
+         */
+        public Builder addTargetWithSources(String iqn, Map<Integer, ? extends LunSource> luns, Set<String> allowedInitiators, ChapCredentials chap) {
+            return add(iqn, TargetLuns.ofSources(iqn, luns), allowedInitiators, chap);
+        }
+
+        private Builder add(String iqn, TargetLuns luns, Set<String> allowedInitiators, ChapCredentials chap) {
             if (!NAME.matcher(iqn).matches()) {
                 throw new IllegalArgumentException("target name: '" + iqn + "' (expected: iqn.yyyy-mm.reversed.domain[:id], eui. or naa.)");
             }
             if (targets.containsKey(iqn)) {
                 throw new IllegalArgumentException("target name: " + iqn + " (expected: not already added)");
             }
-            targets.put(iqn, new TargetConfig(new TargetLuns(iqn, luns), allowedInitiators, chap));
+            targets.put(iqn, new TargetConfig(luns, allowedInitiators, chap));
             return this;
         }
 
@@ -149,6 +178,7 @@ public final class IscsiTarget implements AutoCloseable {
             EventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
             ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
             TargetSettings s = settings;
+            SessionListener listener = sessionListener;
             SecureRandom random = new SecureRandom();
             try {
                 Channel server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
@@ -163,7 +193,7 @@ public final class IscsiTarget implements AutoCloseable {
                                 // Completions arrive one by one from the devices; coalesce their flushes
                                 // into one write syscall per event-loop turn.
                                 ch.pipeline().addLast(new FlushConsolidationHandler(FLUSHES_COALESCED_MAX, true), decoder, encoder,
-                                        new Connection(s, directory, registry, decoder, encoder, random, System::nanoTime));
+                                        new Connection(s, directory, registry, listener, decoder, encoder, random, System::nanoTime));
                             }
                         })
                         .bind(host, port).syncUninterruptibly().channel();

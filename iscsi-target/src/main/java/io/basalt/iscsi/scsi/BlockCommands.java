@@ -8,7 +8,10 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** SBC medium-access commands: the CDB → {@link BlockDevice} logic. */
+/**
+ * SBC medium-access commands: the CDB → {@link BlockDevice} logic, for one LU through one
+ * device (the one the requesting session uses: see {@link LunSource}).
+ */
 final class BlockCommands {
 
     /** Write-same payloads are written in chunks of at most this many bytes. */
@@ -24,9 +27,9 @@ final class BlockCommands {
     private final LogicalUnit lu;
     private final BlockDevice device;
 
-    BlockCommands(LogicalUnit lu) {
+    BlockCommands(LogicalUnit lu, BlockDevice device) {
         this.lu = lu;
-        this.device = lu.device();
+        this.device = device;
     }
 
     /** LBA, block count and the flags byte of a read/write-shaped CDB. */

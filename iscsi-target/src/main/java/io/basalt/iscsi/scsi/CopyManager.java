@@ -1,5 +1,6 @@
 package io.basalt.iscsi.scsi;
 
+import io.basalt.vdisk.BlockDevice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -81,7 +82,7 @@ public final class CopyManager {
         }
         int listId = p.get(0) & 0xff;
         boolean hold = ((p.get(1) >> 3) & 3) == 0;
-        return copyAll(cscds, segments).thenApply(bytes -> {
+        return copyAll(r.nexus(), cscds, segments).thenApply(bytes -> {
             if (hold) {
                 remember(new Held(r.nexus(), listId), segments.size(), bytes);
             }
@@ -184,20 +185,31 @@ public final class CopyManager {
         return lba < 0 || lba > count || blocks > count - lba;
     }
 
-    /** Copies every segment in order, chunk by chunk; completes with the bytes copied. */
-    private static CompletableFuture<Long> copyAll(List<LogicalUnit> cscds, List<Segment> segments) {
+    /**
+     * Copies every segment in order, chunk by chunk, through the devices the requesting session
+     * uses for the two LUs (so a per-session device's fencing applies to copies too); completes
+     * with the bytes copied.
+     */
+    private static CompletableFuture<Long> copyAll(Nexus nexus, List<LogicalUnit> cscds, List<Segment> segments) {
         CompletableFuture<Long> f = CompletableFuture.completedFuture(0L);
         for (Segment s : segments) {
             LogicalUnit src = cscds.get(s.source);
             LogicalUnit dst = cscds.get(s.destination);
-            int chunkBlocks = CHUNK_BYTES / src.blockSize();
-            for (long done = 0; done < s.blocks; done += chunkBlocks) {
-                long offset = done;
-                int n = (int) Math.min(chunkBlocks, s.blocks - done);
-                f = f.thenCompose(total -> src.device().read(s.sourceLba + offset, n)
-                        .thenCompose(data -> dst.device().write(s.destinationLba + offset, data, !dst.writeCacheEnabled()))
-                        .thenApply(v -> total + (long) n * src.blockSize()));
-            }
+            f = f.thenCompose(total -> src.onSessionDevice(nexus, from -> dst.onSessionDevice(nexus, to -> copySegment(s, src, dst, from, to)))
+                    .thenApply(bytes -> total + bytes));
+        }
+        return f;
+    }
+
+    private static CompletableFuture<Long> copySegment(Segment s, LogicalUnit src, LogicalUnit dst, BlockDevice from, BlockDevice to) {
+        CompletableFuture<Long> f = CompletableFuture.completedFuture(0L);
+        int chunkBlocks = CHUNK_BYTES / src.blockSize();
+        for (long done = 0; done < s.blocks; done += chunkBlocks) {
+            long offset = done;
+            int n = (int) Math.min(chunkBlocks, s.blocks - done);
+            f = f.thenCompose(total -> from.read(s.sourceLba + offset, n)
+                    .thenCompose(data -> to.write(s.destinationLba + offset, data, !dst.writeCacheEnabled()))
+                    .thenApply(v -> total + (long) n * src.blockSize()));
         }
         return f;
     }

@@ -2,6 +2,7 @@ package io.basalt.iscsi.scsi;
 
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
+import io.basalt.vdisk.FencedException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
@@ -10,11 +11,16 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
 
 /**
- * One LUN: a {@link BlockDevice} plus the SCSI state kept around it (mode page settings, unit
+ * One LUN: a {@link LunSource} plus the SCSI state kept around it (mode page settings, unit
  * attentions per I_T nexus, reservations). Shared by every session of its target, so its state
  * is guarded by {@code this}; I/O itself runs on the device's futures, never under the lock.
+ * Medium-access commands go through the device the requesting session opened from the source
+ * (kept per attached nexus, closed once the nexus is detached and its last command is done);
+ * everything else — identity, capacity, reservations, unit attentions — is the LUN's own.
  *
  * <p>{@link #execute} is the one place commands are dispatched.
  */
@@ -29,18 +35,31 @@ public final class LogicalUnit {
     static final int COMPARE_AND_WRITE_BLOCKS_MAX = 64;
     static final int UNMAP_DESCRIPTORS_MAX = 256;
     static final long UNMAP_BLOCKS_MAX = 1L << 20;
+    /**
+     * A write refused by the store's fence (its session's lock was taken over): DATA PROTECT /
+     * WRITE PROTECTED, which Linux fails at once without trying another path and QEMU's iSCSI
+     * client reports as EACCES without re-issuing; docs/decisions/fenced-writes-over-iscsi.md.
+     */
+    static final Sense FENCED = Sense.WRITE_PROTECTED;
+    /** How deep in a failure's causes a FencedException is looked for (wrappers: futures, device exceptions). */
+    private static final int CAUSE_DEPTH_MAX = 8;
 
     private final int lun;
+    private final LunSource source;
+    /** The LUN's identity and geometry: {@code source.device()}. */
     private final BlockDevice device;
     private final String serial;
     private final long naaId;
     private final TargetInfo target;
-    private final BlockCommands block;
+    /** Medium-access commands on {@link #device}, for a {@link LunSource.Shared} source; null otherwise. */
+    private final BlockCommands sharedBlock;
     private final InfoCommands info;
     private final Reservations reservations;
     private final Map<Nexus, Deque<Sense>> unitAttentions = new HashMap<>();
     private final Map<Nexus, Long> capacitySeen = new HashMap<>();
     private final Set<Nexus> nexuses = new HashSet<>();
+    /** The session devices of the attached nexuses (a per-session source only). */
+    private final Map<Nexus, SessionDevice> sessionDevices = new HashMap<>();
     private boolean writeCacheEnabled = true;
     private boolean descriptorSense;
     private boolean softwareWriteProtect;
@@ -50,15 +69,26 @@ public final class LogicalUnit {
      * @param naaId the low 60 bits of the NAA registered identifier, unique per device
      */
     public LogicalUnit(int lun, BlockDevice device, TargetInfo target, long naaId) {
+        this(lun, LunSource.shared(device), target, naaId);
+    }
+
+    /**
+     * @param source the LUN's identity ({@link LunSource#device()}) and its sessions' devices
+     * @param target the target this LU belongs to: name and its other LUs (REPORT LUNS, EXTENDED COPY)
+     * @param naaId the low 60 bits of the NAA registered identifier, unique per device
+     */
+    public LogicalUnit(int lun, LunSource source, TargetInfo target, long naaId) {
+        BlockDevice device = source.device();
         if (device.logicalBlockSizeBytes() != 512 && device.logicalBlockSizeBytes() != 4096) {
             throw new IllegalArgumentException("logicalBlockSizeBytes: " + device.logicalBlockSizeBytes() + " (expected: 512 or 4096) device=" + device.name());
         }
         this.lun = lun;
+        this.source = source;
         this.device = device;
         this.target = target;
         this.naaId = naaId & 0x0fffffffffffffffL;
         this.serial = String.format("%016x", this.naaId);
-        this.block = new BlockCommands(this);
+        this.sharedBlock = source instanceof LunSource.Shared ? new BlockCommands(this, device) : null;
         this.info = new InfoCommands(this);
         this.reservations = new Reservations(this);
     }
@@ -67,6 +97,7 @@ public final class LogicalUnit {
         return lun;
     }
 
+    /** The LUN's identity and geometry ({@link LunSource#device()}); sessions' I/O may use other devices. */
     public BlockDevice device() {
         return device;
     }
@@ -138,14 +169,14 @@ public final class LogicalUnit {
             case Opcodes.SERVICE_ACTION_IN_16 -> serviceActionIn(r);
             case Opcodes.READ_DEFECT_DATA_10, Opcodes.READ_DEFECT_DATA_12 -> done(readDefectData(r));
             case Opcodes.EXTENDED_COPY, Opcodes.RECEIVE_COPY_RESULTS -> target.copyManager().execute(this, r);
-            default -> block.execute(r);
+            default -> onSessionBlock(r, b -> b.execute(r));
         };
     }
 
     private CompletableFuture<ScsiResult> serviceActionIn(ScsiRequest r) {
         return switch (r.u8(1) & 0x1f) {
             case Opcodes.SA_READ_CAPACITY_16 -> done(info.readCapacity16(r));
-            case Opcodes.SA_GET_LBA_STATUS -> block.getLbaStatus(r);
+            case Opcodes.SA_GET_LBA_STATUS -> onSessionBlock(r, b -> b.getLbaStatus(r));
             default -> done(ScsiResult.check(Sense.invalidCdbField(1)));
         };
     }
@@ -181,6 +212,122 @@ public final class LogicalUnit {
         return CompletableFuture.completedFuture(value);
     }
 
+    // ---- the sessions' devices ----
+
+    /** What one attached nexus reads and writes through. Guarded by the LU. */
+    private static final class SessionDevice {
+        final Initiator who;
+        /** Null until a command needs it, and again after a failed open. */
+        CompletableFuture<BlockDevice> device;
+        int inflightCount;
+        boolean ended;
+
+        SessionDevice(Initiator who) {
+            this.who = who;
+        }
+    }
+
+    private CompletableFuture<ScsiResult> onSessionBlock(ScsiRequest r, Function<BlockCommands, CompletableFuture<ScsiResult>> command) {
+        if (sharedBlock != null) {
+            return command.apply(sharedBlock);
+        }
+        return onSessionDevice(r.nexus(), d -> command.apply(new BlockCommands(this, d)));
+    }
+
+    /**
+     * Runs {@code body} on the device {@code nexus}'s session uses for this LU, opening it first
+     * if this is the session's first need of it; the device stays open at least until the
+     * future {@code body} returns has completed.
+     */
+    <T> CompletableFuture<T> onSessionDevice(Nexus nexus, Function<BlockDevice, CompletableFuture<T>> body) {
+        if (source instanceof LunSource.Shared shared) {
+            return body.apply(shared.device());
+        }
+        SessionDevice session;
+        CompletableFuture<BlockDevice> opening = null;
+        CompletableFuture<BlockDevice> device;
+        synchronized (this) {
+            session = sessionDevices.get(nexus);
+            if (session == null) {
+                throw new IllegalStateException("nexus " + nexus + " (expected: attached to lun " + lun + " of " + target.name() + ")");
+            }
+            if (session.device == null) {
+                session.device = opening = new CompletableFuture<>();
+            }
+            device = session.device;
+            session.inflightCount++;
+        }
+        if (opening != null) {
+            open(session, opening);
+        }
+        return device.thenCompose(body).whenComplete((v, e) -> release(session));
+    }
+
+    /** Opens the session's device into {@code opening}; a failed open is forgotten so the next command tries again. */
+    private void open(SessionDevice session, CompletableFuture<BlockDevice> opening) {
+        CompletableFuture<BlockDevice> opened;
+        try {
+            opened = source.open(session.who);
+        } catch (RuntimeException e) {
+            opened = CompletableFuture.failedFuture(e);
+        }
+        opened.whenComplete((d, e) -> {
+            Throwable bad = e != null ? e : mismatch(d);
+            if (bad == null) {
+                opening.complete(d);
+                return;
+            }
+            if (e == null && d != null) {
+                closeQuietly(session.who, d);
+            }
+            synchronized (this) {
+                if (session.device == opening) {
+                    session.device = null;
+                }
+            }
+            opening.completeExceptionally(bad);
+        });
+    }
+
+    /** Null when {@code d} can serve this LUN's commands: they are checked against the LUN's geometry. */
+    private IllegalStateException mismatch(BlockDevice d) {
+        if (d == null) {
+            return new IllegalStateException("opened device: null (expected: a device) lun=" + lun + " source=" + device.name());
+        }
+        if (d.logicalBlockSizeBytes() != device.logicalBlockSizeBytes()) {
+            return new IllegalStateException("opened device " + d.name() + ": logicalBlockSizeBytes " + d.logicalBlockSizeBytes()
+                    + " (expected: " + device.logicalBlockSizeBytes() + ", the LUN's) lun=" + lun);
+        }
+        return null;
+    }
+
+    private void release(SessionDevice session) {
+        BlockDevice toClose;
+        synchronized (this) {
+            session.inflightCount--;
+            toClose = session.ended && session.inflightCount == 0 ? takeOpened(session) : null;
+        }
+        if (toClose != null) {
+            closeQuietly(session.who, toClose);
+        }
+    }
+
+    /** The session's opened device, handed out once for closing; null when it has none. Caller holds the lock. */
+    private static BlockDevice takeOpened(SessionDevice session) {
+        CompletableFuture<BlockDevice> f = session.device;
+        session.device = null;
+        return f != null && f.isDone() && !f.isCompletedExceptionally() ? f.join() : null;
+    }
+
+    private void closeQuietly(Initiator who, BlockDevice d) {
+        try {
+            source.closed(who, d);
+        } catch (RuntimeException e) {
+            // The session is gone either way; the source's own failure is its to report.
+            log.error("closing device {} of session {} failed", d.name(), who, e);
+        }
+    }
+
     /**
      * Maps a device failure to sense data; a bug (any other exception) becomes HARDWARE ERROR too.
      * A transient failure (a cluster LUN without a quorum or a leader for now) is status BUSY, no
@@ -188,7 +335,15 @@ public final class LogicalUnit {
      * client (re-issued up to 7 times with growing delays) retry; docs/decisions/busy-for-transient-failures.md.
      */
     static ScsiResult failure(Throwable t) {
-        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        FencedException fenced = fencedCause(t);
+        if (fenced != null) {
+            log.warn("write refused, the session's lock was taken over: {}", fenced.getMessage());
+            return ScsiResult.check(FENCED);
+        }
+        Throwable cause = t;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
         if (cause instanceof BlockDeviceException e) {
             return switch (e.kind()) {
                 case CORRUPTION -> ScsiResult.check(Sense.UNRECOVERED_READ_ERROR);
@@ -204,6 +359,17 @@ public final class LogicalUnit {
         }
         log.error("command failed unexpectedly", cause);
         return ScsiResult.check(Sense.INTERNAL_TARGET_FAILURE);
+    }
+
+    /** The FencedException among the first few causes of {@code t}, or null. */
+    private static FencedException fencedCause(Throwable t) {
+        Throwable c = t;
+        for (int depth = 0; c != null && depth < CAUSE_DEPTH_MAX; depth++, c = c.getCause()) {
+            if (c instanceof FencedException f) {
+                return f;
+            }
+        }
+        return null;
     }
 
     // ---- state shared with the command classes; callers hold no other lock ----
@@ -242,18 +408,40 @@ public final class LogicalUnit {
 
     // ---- nexus lifecycle, resets and unit attentions ----
 
-    /** A session reached full-feature phase on this LU's target. */
-    public synchronized void attach(Nexus nexus) {
+    /**
+     * Session {@code who} reached full-feature phase on this LU's target as {@code nexus}; its
+     * device is opened from the source when a command first needs it.
+     */
+    public synchronized void attach(Nexus nexus, Initiator who) {
         nexuses.add(nexus);
         capacitySeen.put(nexus, device.blockCount());
+        if (!(source instanceof LunSource.Shared)) {
+            SessionDevice old = sessionDevices.putIfAbsent(nexus, new SessionDevice(who));
+            if (old != null) {
+                throw new IllegalStateException("nexus " + nexus + " of " + who + " (expected: detached before attaching again; attached for " + old.who + ")");
+            }
+        }
     }
 
-    /** A session ended: its RESERVE(6) reservation goes with it (persistent reservations stay). */
+    /**
+     * A session ended: its RESERVE(6) reservation goes with it (persistent reservations stay),
+     * and its device is closed once its last command on it has completed.
+     */
     public void detach(Nexus nexus) {
+        SessionDevice session;
+        BlockDevice toClose = null;
         synchronized (this) {
             nexuses.remove(nexus);
             unitAttentions.remove(nexus);
             capacitySeen.remove(nexus);
+            session = sessionDevices.remove(nexus);
+            if (session != null) {
+                session.ended = true;
+                toClose = session.inflightCount == 0 ? takeOpened(session) : null;
+            }
+        }
+        if (toClose != null) {
+            closeQuietly(session.who, toClose);
         }
         reservations.nexusLost(nexus);
     }

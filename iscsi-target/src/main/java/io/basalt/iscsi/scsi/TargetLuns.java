@@ -9,6 +9,7 @@ import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
 
 /**
  * The SCSI side of one target: its name and its LUs. Commands to a LUN that does not exist are
@@ -24,14 +25,31 @@ public final class TargetLuns implements LogicalUnit.TargetInfo {
     private final NavigableMap<Integer, LogicalUnit> luns = new TreeMap<>();
     private final CopyManager copyManager = new CopyManager();
 
+    /** A target whose every session shares each LUN's device. */
     public TargetLuns(String name, Map<Integer, BlockDevice> devices) {
+        this(name);
+        addAll(devices.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> LunSource.shared(e.getValue()))));
+    }
+
+    private TargetLuns(String name) {
         this.name = name;
-        for (Map.Entry<Integer, BlockDevice> e : new TreeMap<>(devices).entrySet()) {
+    }
+
+    /** A target whose sessions each read and write a LUN through the device its source opens for them. */
+    public static TargetLuns ofSources(String name, Map<Integer, ? extends LunSource> sources) {
+        TargetLuns t = new TargetLuns(name);
+        t.addAll(sources);
+        return t;
+    }
+
+    private void addAll(Map<Integer, ? extends LunSource> sources) {
+        for (Map.Entry<Integer, ? extends LunSource> e : new TreeMap<>(sources).entrySet()) {
             int lun = e.getKey();
             if (lun < 0 || lun > LUN_MAX) {
                 throw new IllegalArgumentException("lun: " + lun + " (expected: 0.." + LUN_MAX + ") target=" + name);
             }
-            long naa = UUID.nameUUIDFromBytes((name + "/" + lun + "/" + e.getValue().name()).getBytes(StandardCharsets.UTF_8)).getMostSignificantBits();
+            String deviceName = e.getValue().device().name();
+            long naa = UUID.nameUUIDFromBytes((name + "/" + lun + "/" + deviceName).getBytes(StandardCharsets.UTF_8)).getMostSignificantBits();
             luns.put(lun, new LogicalUnit(lun, e.getValue(), this, naa));
         }
     }

@@ -49,9 +49,15 @@ public final class Connection extends ChannelInboundHandlerAdapter {
 
     public Connection(TargetSettings settings, TargetDirectory directory, SessionRegistry registry, PduDecoder decoder,
                       PduEncoder encoder, RandomGenerator random, LongSupplier nanoClock) {
+        this(settings, directory, registry, SessionListener.NONE, decoder, encoder, random, nanoClock);
+    }
+
+    /** @param listener told when this connection's session (a normal one) starts and ends */
+    public Connection(TargetSettings settings, TargetDirectory directory, SessionRegistry registry, SessionListener listener,
+                      PduDecoder decoder, PduEncoder encoder, RandomGenerator random, LongSupplier nanoClock) {
         this.state = new ConnectionState(settings);
         this.liveness = new Liveness(state, nanoClock);
-        this.login = new LoginPhase(state, this, directory, registry, decoder, encoder, random);
+        this.login = new LoginPhase(state, this, directory, registry, listener, decoder, encoder, random, nanoClock);
         this.commands = new CommandFlow(state, new ResponseWriter(state));
         this.taskManagement = new TaskManagement(state);
         this.control = new ControlRequests(state, login, liveness, directory);

@@ -25,6 +25,8 @@ final class ConnectionState {
     SessionParams params = SessionParams.rfcDefaults();
     TargetConfig target;
     Nexus nexus;
+    /** The session as listeners see it, from login to a target on; null before and in discovery. */
+    InitiatorSession session;
 
     ConnectionState(TargetSettings settings) {
         this.settings = settings;

@@ -48,6 +48,9 @@ final class Liveness {
     /** Any PDU from the initiator shows it is alive. */
     void received() {
         lastReceiveNanos = nanoClock.getAsLong();
+        if (state.session != null) {
+            state.session.heard(lastReceiveNanos);
+        }
     }
 
     /** A NOP-Out answering our ping with {@code ttt}: the ping is settled. */

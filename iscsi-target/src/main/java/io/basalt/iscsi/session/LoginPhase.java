@@ -10,12 +10,14 @@ import io.basalt.iscsi.pdu.ProtocolException;
 import io.basalt.iscsi.pdu.SessionId;
 import io.basalt.iscsi.pdu.TextKeys;
 import io.basalt.iscsi.pdu.TextKeys.Pair;
+import io.basalt.iscsi.scsi.Initiator;
 import io.basalt.iscsi.scsi.LogicalUnit;
 import io.basalt.iscsi.scsi.Nexus;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import java.util.List;
+import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * The login phase on the wire: gathers the text of a Login Request sequence (the C bit), lets
  * {@link Login} decide, sends its Login Responses, and on success enters full-feature phase:
  * switches on digests, and for a normal session binds the I_T nexus, registers the session
- * (reinstating an older one of the same initiator port) and attaches it to the target's LUs.
- * Also unbinds the session when the connection closes.
+ * (reinstating an older one of the same initiator port), attaches it to the target's LUs and
+ * tells the {@link SessionListener}. Also unbinds the session when the connection closes, and
+ * tells the listener it ended.
  */
 final class LoginPhase {
 
@@ -36,6 +39,8 @@ final class LoginPhase {
     private final Connection connection;
     private final TargetDirectory directory;
     private final SessionRegistry registry;
+    private final SessionListener listener;
+    private final LongSupplier nanoClock;
     private final PduDecoder decoder;
     private final PduEncoder encoder;
     private final Login login;
@@ -45,13 +50,16 @@ final class LoginPhase {
     private SessionRegistry.Key key;
     private long isid;
     private int cid;
+    private int tsih;
 
     LoginPhase(ConnectionState state, Connection connection, TargetDirectory directory, SessionRegistry registry,
-               PduDecoder decoder, PduEncoder encoder, RandomGenerator random) {
+               SessionListener listener, PduDecoder decoder, PduEncoder encoder, RandomGenerator random, LongSupplier nanoClock) {
         this.state = state;
         this.connection = connection;
         this.directory = directory;
         this.registry = registry;
+        this.listener = listener;
+        this.nanoClock = nanoClock;
         this.decoder = decoder;
         this.encoder = encoder;
         this.login = new Login(state.settings, directory, random);
@@ -90,7 +98,7 @@ final class LoginPhase {
         loginText = null;
         try {
             Login.Reply reply = login.step(r, keys);
-            int tsih = login.complete() ? registry.nextTsih() : 0;
+            tsih = login.complete() ? registry.nextTsih() : 0;
             sendLogin(r, reply, tsih);
             if (login.complete()) {
                 enterFullFeature();
@@ -128,16 +136,27 @@ final class LoginPhase {
         TargetConfig target = login.target();
         state.target = target;
         state.nexus = Nexus.of(login.initiatorName(), isid, target.name(), directory.portalGroupTag());
+        Initiator initiator = new Initiator(login.initiatorName(), isid, tsih, state.ctx.channel().remoteAddress());
         key = new SessionRegistry.Key(login.initiatorName(), isid, target.name());
         Connection old = registry.register(key, connection);
         for (LogicalUnit lu : target.luns().logicalUnits()) {
             if (old != null) {
                 lu.detach(state.nexus);
             }
-            lu.attach(state.nexus);
+            lu.attach(state.nexus, initiator);
         }
         if (old != null) {
             old.closeFromAnyThread("session reinstated by a new login");
+        }
+        state.session = new InitiatorSession(initiator, target.name(), nanoClock);
+        tell(SessionListener::started);
+    }
+
+    private void tell(java.util.function.BiConsumer<SessionListener, InitiatorSession> event) {
+        try {
+            event.accept(listener, state.session);
+        } catch (RuntimeException e) {
+            log.error("session listener failed on {}", state.session, e);
         }
     }
 
@@ -149,6 +168,10 @@ final class LoginPhase {
         }
         if (key != null && registry.unregister(key, connection)) {
             state.target.luns().logicalUnits().forEach(lu -> lu.detach(state.nexus));
+        }
+        if (state.session != null && !state.session.ended()) {
+            state.session.end();
+            tell(SessionListener::ended);
         }
     }
 }

@@ -130,8 +130,8 @@ class LogicalUnitTest {
 
     @Test
     void lunResetTellsTheOtherNexusesByUnitAttentionOnce() {
-        lu.attach(a);
-        lu.attach(b);
+        lu.attach(a, new Initiator("iqn.2026-11.x:a", 1, 1, null));
+        lu.attach(b, new Initiator("iqn.2026-11.x:b", 2, 2, null));
         lu.reset(a, Sense.LUN_RESET);
         Bytes tur = cdb(0);
         assertEquals(ScsiResult.GOOD, run(a, tur, ByteBuffer.allocate(0)).status());
@@ -141,7 +141,7 @@ class LogicalUnitTest {
 
     @Test
     void capacityChangeRaisesAUnitAttention() {
-        lu.attach(a);
+        lu.attach(a, new Initiator("iqn.2026-11.x:a", 1, 1, null));
         device.resize(2 << 20).join();
         assertEquals(Sense.CAPACITY_CHANGED, run(a, cdb(0), ByteBuffer.allocate(0)).sense());
     }

@@ -66,11 +66,15 @@ final class InitiatorHarness implements AutoCloseable {
 
     /** A second connection to the same target and registry (reinstatement tests). */
     InitiatorHarness(TargetConfig target, SessionRegistry registry, TargetSettings settings) {
+        this(target, registry, settings, SessionListener.NONE);
+    }
+
+    InitiatorHarness(TargetConfig target, SessionRegistry registry, TargetSettings settings, SessionListener listener) {
         this.target = target;
         this.registry = registry;
         PduDecoder decoder = new PduDecoder(new PduLimits(settings.maxRecvDataSegmentLength(), 256), true);
         PduEncoder encoder = new PduEncoder();
-        Connection connection = new Connection(settings, new Directory(target, null), registry, decoder, encoder,
+        Connection connection = new Connection(settings, new Directory(target, null), registry, listener, decoder, encoder,
                 new SplittableRandom(42), clock::get);
         channel = new EmbeddedChannel();
         channel.config().setAllocator(alloc);
@@ -136,9 +140,14 @@ final class InitiatorHarness implements AutoCloseable {
 
     /** Logs in straight to full-feature phase with these operational keys; returns the response keys. */
     Map<String, String> login(String... operational) {
-        List<String> all = new ArrayList<>(List.of("InitiatorName=" + INITIATOR, "TargetName=" + TARGET, "SessionType=Normal"));
+        return loginAs(INITIATOR, 0x400001370000L, operational);
+    }
+
+    /** Logs in as initiator {@code initiatorName} with ISID {@code isid}, like {@link #login}. */
+    Map<String, String> loginAs(String initiatorName, long isid, String... operational) {
+        List<String> all = new ArrayList<>(List.of("InitiatorName=" + initiatorName, "TargetName=" + TARGET, "SessionType=Normal"));
         all.addAll(List.of(operational));
-        send(new LoginRequest(new LoginStage(true, false, 1, 3), 0, 0, new SessionId(0x400001370000L, 0), itt++, 0, cmdSn, 0,
+        send(new LoginRequest(new LoginStage(true, false, 1, 3), 0, 0, new SessionId(isid, 0), itt++, 0, cmdSn, 0,
                 text(alloc, all.toArray(String[]::new))));
         LoginResponse r = receiveOne(LoginResponse.class);
         try {
