@@ -279,9 +279,10 @@ public final class HostLuns implements SessionListener, AutoCloseable {
             if (token > 0) {
                 return;
             }
-            HostSessionClient s = host.session();
+            HostSessionClient s;
             LockResult.Grant grant;
             try {
+                s = host.session();
                 grant = s.acquire(vdisk, LockMode.EXCLUSIVE);
             } catch (LockRefusedException e) {
                 switch (e.reason()) {
@@ -295,7 +296,11 @@ public final class HostLuns implements SessionListener, AutoCloseable {
                     default -> throw new BlockDeviceException(BlockDeviceException.Kind.IO,
                             "host " + host.name + ": lock of " + vdisk + " refused: " + e.getMessage());
                 }
-            } catch (IllegalStateException e) {
+            } catch (FencedException | BlockDeviceException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                // The lock table was not reached or did not answer in time (a cluster without a meta quorum): the
+                // outcome is unknown, nothing is written; BUSY, so the initiator re-issues the write.
                 throw new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "host " + host.name + ": lock of " + vdisk + ": " + e.getMessage());
             }
             store.raiseFence(vdisk, grant.fence());
