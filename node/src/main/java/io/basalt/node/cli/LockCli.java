@@ -80,9 +80,9 @@ public final class LockCli {
                 Map<Long, String> hosts = hosts(locks);
                 if (!yes) {
                     PrintWriter err = spec.commandLine().getErr();
-                    err.printf("would break the lock of %s: %s, fence %d → above %d; their writes would be refused from then on."
-                            + " Run again with --yes to break it.%n", vdisk, holders(lock.get().holders(), hosts), lock.get().fence(),
-                            lock.get().lastToken());
+                    err.printf("would break the lock of %s: %s, fence %d would rise above their tokens, so their writes would be"
+                            + " refused from then on. Run again with --yes to break it.%n", vdisk, holders(lock.get().holders(), hosts),
+                            lock.get().fence());
                     err.flush();
                     return 2;
                 }
