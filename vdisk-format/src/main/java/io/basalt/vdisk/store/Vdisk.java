@@ -580,8 +580,8 @@ public final class Vdisk implements BlockDevice {
             // Chunk boundaries on grain boundaries, so no grain is split across two chunks.
             long chunkEnd = Math.min(end, (chunk / blocksPerChunk + 1) * blocksPerChunk);
             if (chunk != lba) {
-                // Fenced since it was admitted: a raise waits for this mutation, so stop it here
-                // rather than make the raise wait for the rest of a large range.
+                // A raise since the admission waits for this mutation: if it fenced this token,
+                // stop here rather than make the raise wait for the rest of a large range.
                 state.fences.check(token);
             }
             long from = chunk;
