@@ -14,6 +14,7 @@ import io.basalt.lock.LockResult.Reason;
 import io.basalt.lock.LockResult.Refused;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -36,11 +37,14 @@ import java.util.TreeSet;
  *
  * <p>Invariants, checked after every change (a violation is a bug and stops the table): at most
  * one exclusive holder and never together with a multi-writer; every holder's session is open;
- * every writer's token is at least the fence; no token or fence above the vdisk's last token.
+ * every writer's token is at least the fence; no token or fence above the vdisk's last token, nor
+ * that above the last applied index.
  *
  * <p>Not thread-safe: the host serialises calls (a Raft state machine applies in log order).
  */
 public final class LockTable {
+    /** The lease a host session gets unless it asks for another: 8 s, a few missed heartbeats. */
+    public static final long DEFAULT_LEASE_MS = 8_000;
     /** Leases shorter than this would expire between two heartbeats of a healthy host. */
     public static final long LEASE_MS_MIN = 1_000;
     /** Leases longer than this keep a dead host's disks locked for too long. */
@@ -52,11 +56,14 @@ public final class LockTable {
     private final Set<String> changedLocks = new TreeSet<>();
     private long lastIndex;
 
-    /** The keys changed since the last {@link #drainChanges}, for the host to persist (absent now = delete). */
+    /**
+     * The keys changed since the last {@link #drainChanges}, for the host to persist (absent now =
+     * delete). Sorted, so that a host iterating them writes in the same order on every replica.
+     */
     public record Changes(Set<Long> sessionIds, Set<String> vdisks) {
         public Changes {
-            sessionIds = Set.copyOf(sessionIds);
-            vdisks = Set.copyOf(vdisks);
+            sessionIds = Collections.unmodifiableSortedSet(new TreeSet<>(sessionIds));
+            vdisks = Collections.unmodifiableSortedSet(new TreeSet<>(vdisks));
         }
 
         public boolean isEmpty() {
@@ -119,15 +126,46 @@ public final class LockTable {
         return changes;
     }
 
-    /** Loads persisted state into an empty table (after a restart or a snapshot install). */
+    /**
+     * Loads persisted state into an empty table (after a restart or a snapshot install). The state
+     * is checked whole, with the invariants {@link #apply} keeps, before the table takes it: a
+     * refused restore (a saved record repeated, an index or token above {@code lastIndex}, holders
+     * that may not coexist) throws and leaves the table empty.
+     */
     public void restore(long lastIndex, Collection<Session> savedSessions, Collection<VdiskLock> savedLocks) {
         if (this.lastIndex != 0 || !sessions.isEmpty() || !locks.isEmpty()) {
             throw new IllegalStateException("restore into a table that is not empty: lastIndex=" + this.lastIndex);
         }
-        this.lastIndex = lastIndex;
-        savedSessions.forEach(s -> sessions.put(s.id(), s));
-        savedLocks.forEach(l -> locks.put(l.vdisk(), l));
-        locks.values().forEach(this::checkInvariants);
+        if (lastIndex < 0) {
+            throw new IllegalArgumentException("restore: lastIndex " + lastIndex + " (expected: >= 0)");
+        }
+        try {
+            this.lastIndex = lastIndex;
+            savedSessions.forEach(this::restoreSession);
+            savedLocks.forEach(this::restoreLock);
+        } catch (RuntimeException e) {
+            this.lastIndex = 0;
+            sessions.clear();
+            locks.clear();
+            throw e;
+        }
+    }
+
+    private void restoreSession(Session s) {
+        if (s.renewedAtIndex() < s.id() || s.renewedAtIndex() > lastIndex) {
+            throw new IllegalStateException("restore: session " + s.id() + " renewed at index " + s.renewedAtIndex()
+                    + " (expected: " + s.id() + ".." + lastIndex + ")");
+        }
+        if (sessions.putIfAbsent(s.id(), s) != null) {
+            throw new IllegalStateException("restore: session " + s.id() + " saved twice");
+        }
+    }
+
+    private void restoreLock(VdiskLock lock) {
+        if (locks.putIfAbsent(lock.vdisk(), lock) != null) {
+            throw new IllegalStateException("restore: vdisk " + lock.vdisk() + " saved twice");
+        }
+        checkInvariants(lock);
     }
 
     private LockResult openSession(long index, OpenSession c) {
@@ -326,6 +364,10 @@ public final class LockTable {
             if (h.token() > lock.lastToken()) {
                 throw new IllegalStateException("vdisk " + lock.vdisk() + ": token " + h.token() + " above last token " + lock.lastToken());
             }
+        }
+        if (lock.lastToken() > lastIndex) {
+            // Tokens are command indexes: one above the last applied index would be issued again.
+            throw new IllegalStateException("vdisk " + lock.vdisk() + ": last token " + lock.lastToken() + " above last applied index " + lastIndex);
         }
     }
 
