@@ -255,12 +255,18 @@ class PerSessionLunTest {
 
     @Test
     void aReinstatingLoginClosesTheOldSessionsDeviceAndOpensItsOwn() {
-        InitiatorHarness first = loggedIn(HOST_A, 1);
+        RecordingListener listener = new RecordingListener();
+        InitiatorHarness first = connect(InitiatorHarness.settings(), listener);
+        first.loginAs(HOST_A, 1, IMMEDIATE);
         assertEquals(STATUS_GOOD, write(first, 8, 'A'));
-        InitiatorHarness second = loggedIn(HOST_A, 1);
+        InitiatorHarness second = connect(InitiatorHarness.settings(), listener);
+        second.loginAs(HOST_A, 1, IMMEDIATE);
         first.channel.runPendingTasks();
         assertFalse(first.channel.isOpen(), "reinstated");
         assertEquals(List.of("open " + HOST_A, "closed " + HOST_A), source.events());
+        assertEquals(2, listener.started.size());
+        assertEquals(List.of(listener.started.get(0)), listener.ended, "the reinstated session ended, the new one lives");
+        assertNotEquals(listener.started.get(0).initiator().tsih(), listener.started.get(1).initiator().tsih());
 
         assertEquals(STATUS_GOOD, write(second, 9, 'a'));
         assertEquals(List.of("open " + HOST_A, "closed " + HOST_A, "open " + HOST_A), source.events());
