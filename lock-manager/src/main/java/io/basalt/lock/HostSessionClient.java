@@ -188,7 +188,11 @@ public final class HostSessionClient implements AutoCloseable {
         heartbeating = false;
     }
 
-    /** Closes the session: every lock it holds is released (fences raised). */
+    /**
+     * Stops the heartbeat and closes the session: every lock it holds is released (fences
+     * raised). When the service cannot be reached this throws, and the session ends when its
+     * lease runs out instead.
+     */
     @Override
     public void close() {
         heartbeating = false;

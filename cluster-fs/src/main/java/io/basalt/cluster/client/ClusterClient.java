@@ -314,11 +314,6 @@ public final class ClusterClient implements AutoCloseable {
         for (PgChannel pg : pgs) {
             results.add(pg.submit(new PgOp.Snapshot(v.id(), snap, token)));
         }
-        for (CompletableFuture<PgResult> r : results) {
-            if (await(r, "snapshot " + vdisk + "@" + snap) instanceof PgResult.Fenced f) {
-                throw new io.basalt.vdisk.FencedException(vdisk, f.token(), f.fence());
-            }
-        }
         checkAll(results, "snapshot " + vdisk + "@" + snap);
         return v;
     }
@@ -496,6 +491,9 @@ public final class ClusterClient implements AutoCloseable {
     private void checkAll(List<CompletableFuture<PgResult>> results, String what) {
         for (int pg = 0; pg < results.size(); pg++) {
             PgResult r = await(results.get(pg), what + " on pg-" + pg);
+            if (r instanceof PgResult.Fenced f) { // "vdisk" names the step: the vdisk's name is in it
+                throw new io.basalt.vdisk.FencedException(what + " on pg-" + pg, f.token(), f.fence());
+            }
             if (r instanceof PgResult.Failed f) {
                 throw new BlockDeviceException(f.kind() == null ? BlockDeviceException.Kind.IO : f.kind(),
                         what + " on pg-" + pg + ": " + f.message());

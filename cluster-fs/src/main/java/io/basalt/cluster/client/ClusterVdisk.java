@@ -492,7 +492,7 @@ public final class ClusterVdisk implements BlockDevice {
      * write from here any more, hence the fence {@code Long.MAX_VALUE}; the name says why.
      */
     private FencedException selfFenced(long t) {
-        return new FencedException(name() + " (self-fenced: lease lost, nothing sent)", t, Long.MAX_VALUE);
+        return new FencedException(name() + " (self-fenced: lease lost or lock not held, nothing sent)", t, Long.MAX_VALUE);
     }
 
     private BlockDeviceException readOnlyRefusal() {
