@@ -239,7 +239,17 @@ public final class HostLuns implements SessionListener, AutoCloseable {
 
         @Override
         public CompletableFuture<BlockDevice> open(Initiator who) {
-            return CompletableFuture.supplyAsync(() -> new SessionDevice(host(who.name()), vdisk), lockWork);
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new SessionDevice(host(who.name()), vdisk);
+                } catch (BlockDeviceException e) {
+                    // A cluster reads the namespace to open a vdisk: without a meta quorum that is unavailable for now,
+                    // not for good. BUSY, so the initiator re-issues the command and the next one opens again.
+                    throw e.kind() == BlockDeviceException.Kind.UNAVAILABLE
+                            ? new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "opening " + vdisk + " for " + who.name() + ": " + e.getMessage(), e)
+                            : e;
+                }
+            }, lockWork);
         }
 
         @Override
@@ -296,17 +306,31 @@ public final class HostLuns implements SessionListener, AutoCloseable {
                     default -> throw new BlockDeviceException(BlockDeviceException.Kind.IO,
                             "host " + host.name + ": lock of " + vdisk + " refused: " + e.getMessage());
                 }
-            } catch (FencedException | BlockDeviceException e) {
+            } catch (FencedException e) {
                 throw e;
             } catch (RuntimeException e) {
-                // The lock table was not reached or did not answer in time (a cluster without a meta quorum): the
-                // outcome is unknown, nothing is written; BUSY, so the initiator re-issues the write.
-                throw new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "host " + host.name + ": lock of " + vdisk + ": " + e.getMessage());
+                throw unreached(e);
             }
-            store.raiseFence(vdisk, grant.fence());
+            try {
+                store.raiseFence(vdisk, grant.fence());
+            } catch (RuntimeException e) {
+                throw unreached(e);
+            }
             grantedBy = s;
             token = grant.token();
             log.log(System.Logger.Level.INFO, "host {0}: took {1} exclusive, token {2}", host.name, vdisk, grant.token());
+        }
+
+        /**
+         * The lock table or the storage was not reached, or did not answer in time (a cluster without a quorum): the
+         * outcome is unknown and nothing was written. TRANSIENT, answered BUSY, so the initiator re-issues the write
+         * (as it does for a write the cluster cannot take now); a store that failed for good keeps its own kind.
+         */
+        private RuntimeException unreached(RuntimeException e) {
+            if (e instanceof BlockDeviceException b && b.kind() != BlockDeviceException.Kind.UNAVAILABLE) {
+                return b;
+            }
+            return new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT, "host " + host.name + ": lock of " + vdisk + ": " + e.getMessage());
         }
 
         @Override public String name() { return locked.name(); }
