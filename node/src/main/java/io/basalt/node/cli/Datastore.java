@@ -84,6 +84,12 @@ interface Datastore extends AutoCloseable {
     /** {@code NAME} (the head) or {@code NAME@SNAP} (read-only) as a block device. */
     BlockDevice open(String spec);
 
+    /** The lock table: hosts' sessions and vdisks' locks (embedded: persisted in the store). */
+    io.basalt.lock.LockService locks();
+
+    /** What a target serving these vdisks binds its initiators' hosts through (embedded: starts the lease monitor). */
+    io.basalt.node.locks.LockedStore serving();
+
     @Override
     void close();
 
@@ -120,15 +126,32 @@ interface Datastore extends AutoCloseable {
         return file;
     }
 
-    /** The embedded single-node store. */
-    record Local(VdiskStore store) implements Datastore {
+    /** The embedded single-node store and its lock table. */
+    record Local(VdiskStore store, io.basalt.node.locks.EmbeddedLocks locks) implements Datastore {
+        Local(VdiskStore store) {
+            this(store, io.basalt.node.locks.EmbeddedLocks.open(store));
+        }
+
+        @Override
+        public io.basalt.node.locks.LockedStore serving() {
+            return io.basalt.node.locks.LockedStore.embedded(store, locks.startLeaseMonitor());
+        }
+
         @Override public VdiskView create(String name, long size, int bs, int grain) { return VdiskView.of(store.create(name, size, bs, grain)); }
         @Override public List<VdiskView> list() { return store.list().stream().map(VdiskView::of).toList(); }
         @Override public VdiskView info(String name) { return VdiskView.of(store.info(name)); }
         @Override public Usage usage(String name) { return store.usage(name); }
         @Override public List<SnapshotInfo> snapshots(String name) { return store.snapshots(name); }
         @Override public void resize(String name, long size) { store.resize(name, size); }
-        @Override public void remove(String name) { store.remove(name); }
+        @Override
+        public void remove(String name) {
+            locks.lock(name).filter(l -> !l.holders().isEmpty()).ifPresent(l -> {
+                throw new IllegalArgumentException("vdisk: " + name + " is locked by session(s) " + l.holders().stream()
+                        .map(h -> String.valueOf(h.sessionId())).toList() + " (expected: unlocked; see basalt lock ls " + name + ")");
+            });
+            store.remove(name);
+            locks.submit(new io.basalt.lock.LockCommand.Forget(name));
+        }
         @Override public VdiskView clone(String parent, String snap, String child) { return VdiskView.of(store.clone(parent, snap, child)); }
         @Override public void flatten(String name, LongConsumer progress) { store.flatten(name, progress); }
         @Override public List<Extent> diff(String name, String from, String to) { return store.diff(name, from, to); }
@@ -137,7 +160,12 @@ interface Datastore extends AutoCloseable {
         @Override public void rollback(String vdisk, String snap) { store.rollback(vdisk, snap); }
         @Override public int purgeSnapshots(String vdisk) { return store.purgeSnapshots(vdisk); }
         @Override public BlockDevice open(String spec) { return store.open(spec); }
-        @Override public void close() { store.close(); }
+        @Override
+        public void close() {
+            try (store; locks) {
+                // the lease monitor stops first, then the store closes
+            }
+        }
     }
 
     /** A cluster, through its meta group and placement groups. */
@@ -225,6 +253,16 @@ interface Datastore extends AutoCloseable {
         @Override
         public BlockDevice open(String spec) {
             return client.open(spec);
+        }
+
+        @Override
+        public io.basalt.lock.LockService locks() {
+            return client.locks();
+        }
+
+        @Override
+        public io.basalt.node.locks.LockedStore serving() {
+            return io.basalt.node.locks.LockedStore.cluster(client);
         }
 
         @Override

@@ -33,7 +33,17 @@ public final class DatastoreOptions {
             }
             return Datastore.cluster(c.path());
         }
-        return Datastore.local(c.path(), diskReserve == null ? SpaceReserve.DEFAULT : diskReserve);
+        try {
+            return Datastore.local(c.path(), diskReserve == null ? SpaceReserve.DEFAULT : diskReserve);
+        } catch (io.basalt.vdisk.store.StoreException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("LOCK: Resource temporarily unavailable") || m.contains("lock hold by current process")) {
+                // RocksDB's own lock: one process owns an embedded store; say who usually does and what to do.
+                throw new IllegalArgumentException("--data " + c.path() + ": the store is open in another process (basalt serve or"
+                        + " basalt demo; expected: a store no process holds). Stop that process first, then run this again.", e);
+            }
+            throw e;
+        }
     }
 
     /**

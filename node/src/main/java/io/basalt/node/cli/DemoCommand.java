@@ -10,6 +10,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.basalt.lock.LockCommand;
+import io.basalt.node.locks.EmbeddedLocks;
+import io.basalt.node.locks.LockedStore;
 import io.basalt.node.serve.Exporter;
 import io.basalt.node.serve.TargetsFile;
 import io.basalt.vdisk.Sizes;
@@ -57,9 +60,9 @@ public final class DemoCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--write: " + writeBytes + " bytes (expected: a multiple of 4 KiB from "
                     + Sizes.format(WRITE_MIN_BYTES) + " to the vdisk size " + Sizes.format(size) + ")");
         }
-        try (VdiskStore s = store.open()) {
+        try (VdiskStore s = store.open(); EmbeddedLocks locks = EmbeddedLocks.open(s)) {
             out.printf("datastore: %s (embedded single node, RocksDB)%n", s.directory().toAbsolutePath().normalize());
-            cleanUp(s, out);
+            cleanUp(s, locks, out);
 
             VdiskInfo info = s.create(DISK, size, 512, VdiskStore.GRAIN_SIZE_DEFAULT_BYTES);
             out.printf("1. created thin vdisk %s: %s, used %s%n", DISK, Sizes.format(info.sizeBytes()), Sizes.format(s.usage(DISK).usedBytes()));
@@ -105,18 +108,18 @@ public final class DemoCommand implements Callable<Integer> {
                     store.data, DISK, DISK, DISK);
             out.flush();
             if (serveSeconds != 0) {
-                serve(s, out);
+                serve(s, locks, out);
             }
         }
         return 0;
     }
 
     /** Serves both demo vdisks as LUNs 0 and 1 of one target until Ctrl-C (or --serve-seconds). */
-    private void serve(VdiskStore s, PrintWriter out) throws InterruptedException {
+    private void serve(VdiskStore s, EmbeddedLocks locks, PrintWriter out) throws InterruptedException {
         ServeCommand.HostPort hp = ServeCommand.HostPort.parse(portal);
         TargetsFile.Config config = new TargetsFile.Config(List.of(new TargetsFile.Target(TARGET_IQN,
                 new java.util.TreeMap<>(java.util.Map.of(0, DISK, 1, CLONE)), List.of(), null)));
-        try (Exporter exporter = Exporter.start(s, config, hp.host(), hp.port())) {
+        try (Exporter exporter = Exporter.start(LockedStore.embedded(s, locks.startLeaseMonitor()), config, hp.host(), hp.port())) {
             java.net.InetSocketAddress at = exporter.address();
             String url = "iscsi://" + at.getAddress().getHostAddress() + ":" + at.getPort();
             out.println();
@@ -124,6 +127,8 @@ public final class DemoCommand implements Callable<Integer> {
             ServeCommand.printUrls(out, config, at);
             out.printf("   qemu-img info %s/%s/0%n", url, TARGET_IQN);
             out.printf("   iscsi-ls -s %s%n", url);
+            out.println("   An initiator's name (IQN) is its host: the first to write a vdisk holds its lock; another host's");
+            out.println("   writes are refused (DATA PROTECT) until it lets go. See: ./basalt host ls ; ./basalt lock ls (after Ctrl-C).");
             out.println(serveSeconds < 0 ? "   Ctrl-C to stop." : "   stopping in " + serveSeconds + " s.");
             out.flush();
             CountDownLatch stop = new CountDownLatch(1);
@@ -143,9 +148,12 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void cleanUp(VdiskStore s, PrintWriter out) {
+    private static void cleanUp(VdiskStore s, EmbeddedLocks locks, PrintWriter out) {
         boolean any = false;
         for (String name : List.of(CLONE, DISK)) {
+            // A previous demo's hosts' locks: no process serves them now (this one holds the store).
+            locks.lock(name).filter(l -> !l.holders().isEmpty()).ifPresent(l -> locks.submit(new LockCommand.Break(name)));
+            locks.submit(new LockCommand.Forget(name));
             if (s.exists(name)) {
                 s.purgeSnapshots(name);
                 s.remove(name);

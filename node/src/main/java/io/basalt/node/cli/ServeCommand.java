@@ -35,7 +35,7 @@ public final class ServeCommand implements Callable<Integer> {
         Datastore s = store.open();
         Exporter exporter;
         try {
-            exporter = Exporter.start(s::open, config, hp.host(), hp.port());
+            exporter = Exporter.start(s.serving(), config, hp.host(), hp.port());
         } catch (RuntimeException e) {
             s.close();
             throw e;

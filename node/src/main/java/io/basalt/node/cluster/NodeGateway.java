@@ -4,10 +4,15 @@ import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 
 import io.basalt.cluster.server.ClusterNode;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
+import io.basalt.iscsi.scsi.LunSource;
+import io.basalt.iscsi.session.TargetSettings;
+import io.basalt.node.locks.HostLuns;
+import io.basalt.node.locks.LockedStore;
 import io.basalt.vdisk.BlockDevice;
 
 /**
@@ -15,6 +20,10 @@ import io.basalt.vdisk.BlockDevice;
  * runs next to a replica of every group it can). Its {@link ClusterClient} is opened with the
  * node itself, so reads of PGs this node replicates and writes to PGs it leads go to its Raft
  * server in-process instead of over gRPC (docs/decisions/gateway-inside-the-node.md).
+ *
+ * <p>Each initiator is a host holding the vdisk's lock in the cluster's lock table while it writes
+ * ({@link HostLuns}): its writes carry its token and the placement groups refuse them once the
+ * lock was taken over.
  *
  * <p>The vdisk may not exist yet when the node starts (e.g. {@code basalt cluster up} creates it
  * once the meta group has a leader): {@link #start} waits for it up to {@code wait}.
@@ -24,12 +33,14 @@ public final class NodeGateway implements AutoCloseable {
     public static final String IQN = "iqn.2026-11.io.basalt:cluster";
 
     private final ClusterClient client;
-    private final BlockDevice device;
+    private final HostLuns hosts;
+    private final LunSource lun;
     private final IscsiTarget target;
 
-    private NodeGateway(ClusterClient client, BlockDevice device, IscsiTarget target) {
+    private NodeGateway(ClusterClient client, HostLuns hosts, LunSource lun, IscsiTarget target) {
         this.client = client;
-        this.device = device;
+        this.hosts = hosts;
+        this.lun = lun;
         this.target = target;
     }
 
@@ -53,15 +64,18 @@ public final class NodeGateway implements AutoCloseable {
                 }
                 Thread.sleep(500);
             }
-            BlockDevice device = client.open(vdisk);
+            HostLuns hosts = new HostLuns(LockedStore.cluster(client));
+            LunSource lun = hosts.lun(vdisk);
             try {
-                IscsiTarget target = IscsiTarget.builder().portal(host, port).addTarget(IQN, Map.of(0, device)).start();
+                IscsiTarget target = IscsiTarget.builder().portal(host, port).settings(hosts.targetSettings(TargetSettings.defaults()))
+                        .sessionListener(hosts).addTargetWithSources(IQN, Map.of(0, lun), Set.of(), null).start();
                 InetSocketAddress at = target.localAddress();
                 out.printf("serving %s: iscsi://%s:%d/%s/0%n", vdisk, at.getAddress().getHostAddress(), at.getPort(), IQN);
                 out.flush();
-                return new NodeGateway(client, device, target);
+                return new NodeGateway(client, hosts, lun, target);
             } catch (RuntimeException e) {
-                device.close();
+                hosts.close();
+                lun.device().close();
                 throw e;
             }
         } catch (RuntimeException | InterruptedException e) {
@@ -76,8 +90,9 @@ public final class NodeGateway implements AutoCloseable {
 
     @Override
     public void close() {
-        try (client; device; target) {
-            // closed in reverse order: target (no new commands), device, client
+        BlockDevice identity = lun.device();
+        try (client; identity; hosts; target) {
+            // closed in reverse order: target (no new commands), hosts (their locks released), the LUN's device, client
         }
     }
 }

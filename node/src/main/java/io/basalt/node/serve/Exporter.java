@@ -1,5 +1,6 @@
 package io.basalt.node.serve;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -7,42 +8,52 @@ import java.util.Map;
 import java.util.Set;
 
 import io.basalt.iscsi.IscsiTarget;
+import io.basalt.iscsi.scsi.LunSource;
 import io.basalt.iscsi.session.ChapCredentials;
-import io.basalt.vdisk.BlockDevice;
-import io.basalt.vdisk.store.VdiskStore;
+import io.basalt.iscsi.session.TargetSettings;
+import io.basalt.lock.HostSessionClient;
+import io.basalt.node.locks.HostLuns;
+import io.basalt.node.locks.LockedStore;
 
 /**
- * Serves the targets of a {@link TargetsFile.Config} from a store over iSCSI. Owns the devices
- * it opens and the target server; {@link #close()} stops serving first, then closes the devices.
+ * Serves the targets of a {@link TargetsFile.Config} from a store over iSCSI, each initiator bound
+ * to its host's session of the store's lock table ({@link HostLuns}: a host writes a vdisk only
+ * while it holds its lock). Owns the LUN devices it opens, the host sessions and the target
+ * server; {@link #close()} stops serving first, then releases the hosts' locks.
  */
 public final class Exporter implements AutoCloseable {
     private final IscsiTarget target;
-    private final List<BlockDevice> devices;
+    private final HostLuns hosts;
+    private final List<LunSource> sources;
 
-    private Exporter(IscsiTarget target, List<BlockDevice> devices) {
+    private Exporter(IscsiTarget target, HostLuns hosts, List<LunSource> sources) {
         this.target = target;
-        this.devices = devices;
+        this.hosts = hosts;
+        this.sources = sources;
     }
 
-    public static Exporter start(VdiskStore store, TargetsFile.Config config, String host, int port) {
-        return start(store::open, config, host, port);
+    /** Serves {@code config}'s targets with hosts' leases of {@link HostSessionClient#LEASE_MS_DEFAULT}. */
+    public static Exporter start(LockedStore store, TargetsFile.Config config, String host, int port) {
+        return start(store, config, host, port, Duration.ofMillis(HostSessionClient.LEASE_MS_DEFAULT));
     }
 
-    /** Serves {@code config}'s targets, each LUN's {@code VDISK[@SNAP]} opened by {@code open}. */
-    public static Exporter start(java.util.function.Function<String, ? extends BlockDevice> open, TargetsFile.Config config, String host, int port) {
-        List<BlockDevice> opened = new ArrayList<>();
+    /** Serves {@code config}'s targets, each LUN's {@code VDISK[@SNAP]} from {@code store}; hosts' sessions last {@code lease}. */
+    public static Exporter start(LockedStore store, TargetsFile.Config config, String host, int port, Duration lease) {
+        HostLuns hosts = new HostLuns(store, lease);
+        List<LunSource> opened = new ArrayList<>();
         try {
-            IscsiTarget.Builder builder = IscsiTarget.builder().portal(host, port);
+            IscsiTarget.Builder builder = IscsiTarget.builder().portal(host, port)
+                    .settings(hosts.targetSettings(TargetSettings.defaults())).sessionListener(hosts);
             for (TargetsFile.Target t : config.targets()) {
-                Map<Integer, BlockDevice> luns = new LinkedHashMap<>();
+                Map<Integer, LunSource> luns = new LinkedHashMap<>();
                 for (Map.Entry<Integer, String> lun : t.luns().entrySet()) {
-                    BlockDevice device = open.apply(lun.getValue());
-                    opened.add(device);
-                    luns.put(lun.getKey(), device);
+                    LunSource source = hosts.lun(lun.getValue());
+                    opened.add(source);
+                    luns.put(lun.getKey(), source);
                 }
                 ChapCredentials chap = t.chap() == null ? null
                         : new ChapCredentials(t.chap().user(), t.chap().secret(), t.chap().mutualUser(), t.chap().mutualSecret());
-                builder.addTarget(t.iqn(), luns, Set.copyOf(t.initiators()), chap);
+                builder.addTargetWithSources(t.iqn(), luns, Set.copyOf(t.initiators()), chap);
             }
             IscsiTarget server;
             try {
@@ -57,9 +68,10 @@ public final class Exporter implements AutoCloseable {
                 }
                 throw new IllegalStateException("starting the iSCSI target on " + host + ":" + port + ": " + e, e);
             }
-            return new Exporter(server, opened);
+            return new Exporter(server, hosts, opened);
         } catch (RuntimeException e) {
-            opened.forEach(BlockDevice::close);
+            hosts.close();
+            opened.forEach(s -> s.device().close());
             throw e;
         }
     }
@@ -71,6 +83,7 @@ public final class Exporter implements AutoCloseable {
     @Override
     public void close() {
         target.close();
-        devices.forEach(BlockDevice::close);
+        hosts.close();
+        sources.forEach(s -> s.device().close());
     }
 }

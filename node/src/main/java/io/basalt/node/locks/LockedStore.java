@@ -1,0 +1,82 @@
+package io.basalt.node.locks;
+
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.lock.LockService;
+import io.basalt.vdisk.BlockDevice;
+import io.basalt.vdisk.store.VdiskStore;
+
+/**
+ * What {@link HostLuns} serves from: the embedded store with its {@link EmbeddedLocks}, or a
+ * cluster through its client. Both hold a lock table and enforce fences where writes are applied
+ * (the engine, the placement groups); this only says how to reach them.
+ */
+public interface LockedStore {
+
+    /** The lock table hosts take their sessions and locks from. */
+    LockService locks();
+
+    /** {@code VDISK} or {@code VDISK@SNAP} (read-only), without a lock: a LUN's identity, a snapshot's reads. */
+    BlockDevice open(String spec);
+
+    /**
+     * Head {@code vdisk}, every mutation carrying the token {@code token} gives when it is made;
+     * {@code leaseValid} false makes a mutation fail fenced without being sent (where the store is
+     * remote; the embedded engine ignores it: its own lease monitor raises the fence instead).
+     */
+    BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid);
+
+    /** Raises {@code vdisk}'s fence where writes are applied, before a new holder's first write. */
+    void raiseFence(String vdisk, long fence);
+
+    static LockedStore embedded(VdiskStore store, EmbeddedLocks locks) {
+        return new Embedded(store, locks);
+    }
+
+    static LockedStore cluster(ClusterClient client) {
+        return new Cluster(client);
+    }
+
+    /** The engine: {@link EmbeddedLocks} raises the engine's fences itself when a command changes them. */
+    record Embedded(VdiskStore store, EmbeddedLocks locks) implements LockedStore {
+        @Override
+        public BlockDevice open(String spec) {
+            return store.open(spec);
+        }
+
+        @Override
+        public BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid) {
+            return new TokenDevice(store.open(vdisk), token);
+        }
+
+        @Override
+        public void raiseFence(String vdisk, long fence) {
+            // Already done: EmbeddedLocks raised the engine's fence before it answered the grant.
+        }
+    }
+
+    /** A cluster: PGs check tokens; a grant's fence is pushed to every PG before the first write. */
+    record Cluster(ClusterClient client) implements LockedStore {
+        @Override
+        public LockService locks() {
+            return client.locks();
+        }
+
+        @Override
+        public BlockDevice open(String spec) {
+            return client.open(spec);
+        }
+
+        @Override
+        public BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid) {
+            return client.open(vdisk, token, leaseValid);
+        }
+
+        @Override
+        public void raiseFence(String vdisk, long fence) {
+            client.raiseFence(vdisk, fence);
+        }
+    }
+}
