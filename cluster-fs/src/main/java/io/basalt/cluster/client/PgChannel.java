@@ -268,8 +268,8 @@ final class PgChannel implements AutoCloseable {
         return client.client();
     }
 
-    ClusterClient.EntryStats writeStats() {
-        return new ClusterClient.EntryStats(writeEntries.sum(), writeOps.sum(), writeEntryNanos.sum());
+    EntryStats writeStats() {
+        return new EntryStats(writeEntries.sum(), writeOps.sum(), writeEntryNanos.sum());
     }
 
     private void complete(List<Pending> batch, RaftClientReply reply, Throwable ex) {

@@ -122,7 +122,7 @@ final class LeaseMonitor implements AutoCloseable {
     private void pushFence(io.basalt.lock.VdiskLock lock) {
         if (lock.fence() > 0) {
             try {
-                client().raiseFence(lock.vdisk(), lock.fence());
+                client().locks().raiseFence(lock.vdisk(), lock.fence());
             } catch (RuntimeException e) {
                 log.info("node {}: raising the fence of {} to {} failed (its next holder raises it): {}", nodeId, lock.vdisk(), lock.fence(), e.toString());
             }

@@ -211,7 +211,7 @@ class ClusterLocksTest {
         HostSessionClient a = HostSessionClient.open(flaky, "host-a", 2_000, clock::get);
         sessions.add(a);
         Grant grant = a.acquire("web", LockMode.EXCLUSIVE);
-        client.raiseFence("web", grant.fence());
+        client.locks().raiseFence("web", grant.fence());
         ClusterVdisk dev = client.open("web", a);
         dev.write(0, block(1), false).join();
 

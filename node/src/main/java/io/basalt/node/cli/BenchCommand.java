@@ -197,7 +197,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private void measure(BlockDevice disk, Workload w) throws InterruptedException {
         run(disk, w, TimeUnit.SECONDS.toNanos(warmup), Long.MAX_VALUE);
-        ClusterClient.EntryStats entriesBefore = clusterClient == null ? null : clusterClient.writeEntryStats();
+        io.basalt.cluster.client.EntryStats entriesBefore = clusterClient == null ? null : clusterClient.writeEntryStats();
         List<Result> results = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
             Result r = run(disk, w, TimeUnit.SECONDS.toNanos(seconds), Long.MAX_VALUE);

@@ -76,7 +76,7 @@ public interface LockedStore {
 
         @Override
         public void raiseFence(String vdisk, long fence) {
-            client.raiseFence(vdisk, fence);
+            client.locks().raiseFence(vdisk, fence);
         }
     }
 }

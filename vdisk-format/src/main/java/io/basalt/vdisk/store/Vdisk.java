@@ -258,11 +258,11 @@ public final class Vdisk implements BlockDevice {
 
     CompletableFuture<Void> write(long token, long lba, ByteBuffer data, boolean fua) {
         int blockSize = logicalBlockSizeBytes();
-        IllegalArgumentException bad = writeLengthError(data);
+        IllegalArgumentException bad = WriteLengths.writeError(data, logicalBlockSizeBytes(), name);
         if (bad != null) {
             return CompletableFuture.failedFuture(bad);
         }
-        CompletableFuture<Void> full = refusedForSpace("write", lba);
+        CompletableFuture<Void> full = store.refusedForSpace(readOnly(), "write", lba, name);
         if (full != null) {
             return full;
         }
@@ -326,23 +326,6 @@ public final class Vdisk implements BlockDevice {
         return state.fences.doneWhenComplete(f, ticket);
     }
 
-    /**
-     * A failed future (NO_SPACE) while the store's filesystem is below its reserve and this is a
-     * writable vdisk; null when the operation may go on. Reads, unmaps and write-zeroes are never
-     * refused: they free space or take none.
-     */
-    private <T> CompletableFuture<T> refusedForSpace(String what, long lba) {
-        if (readOnly() || !store.spaceShort()) {
-            return null; // the common case builds no message
-        }
-        try {
-            store.checkSpace(what + " at lba " + lba + " of vdisk " + name);
-            return null;
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-    }
-
     @Override
     public CompletableFuture<Void> flush() {
         if (store.readOnlyReason() != null) {
@@ -388,11 +371,11 @@ public final class Vdisk implements BlockDevice {
     }
 
     CompletableFuture<CompareResult> compareAndWrite(long token, long lba, ByteBuffer expected, ByteBuffer data) {
-        IllegalArgumentException bad = compareLengthsError(expected, data);
+        IllegalArgumentException bad = WriteLengths.compareError(expected, data, logicalBlockSizeBytes(), name);
         if (bad != null) {
             return CompletableFuture.failedFuture(bad);
         }
-        CompletableFuture<CompareResult> full = refusedForSpace("compare-and-write", lba);
+        CompletableFuture<CompareResult> full = store.refusedForSpace(readOnly(), "compare-and-write", lba, name);
         if (full != null) {
             return full;
         }
@@ -433,25 +416,6 @@ public final class Vdisk implements BlockDevice {
             writes.dataOps(v, lba, bytes, ops);
             return CompareResult.MATCHED;
         };
-    }
-
-    /** Why {@code data} cannot be written, or null when its length is whole blocks. */
-    private IllegalArgumentException writeLengthError(ByteBuffer data) {
-        int blockSize = logicalBlockSizeBytes();
-        if (data.remaining() % blockSize == 0) {
-            return null;
-        }
-        return new IllegalArgumentException("write length: " + data.remaining() + " bytes (expected: a multiple of " + blockSize + ") vdisk=" + name);
-    }
-
-    /** Why a compare-and-write of these buffers is refused, or null when their lengths are equal, whole blocks and not 0. */
-    private IllegalArgumentException compareLengthsError(ByteBuffer expected, ByteBuffer data) {
-        int blockSize = logicalBlockSizeBytes();
-        if (expected.remaining() == data.remaining() && data.remaining() % blockSize == 0 && data.remaining() != 0) {
-            return null;
-        }
-        return new IllegalArgumentException("compare-and-write lengths: expected " + expected.remaining() + ", data "
-                + data.remaining() + " bytes (expected: equal, a positive multiple of " + blockSize + ") vdisk=" + name);
     }
 
     @Override
@@ -529,7 +493,7 @@ public final class Vdisk implements BlockDevice {
 
     /** {@link EntryBatch#write}: the changes that write {@code data} at {@code lba}, prepared on this thread into {@code ops}. */
     void prepareWriteInto(long lba, ByteBuffer data, List<GroupCommitter.Op> ops) {
-        IllegalArgumentException bad = writeLengthError(data);
+        IllegalArgumentException bad = WriteLengths.writeError(data, logicalBlockSizeBytes(), name);
         if (bad != null) {
             throw bad;
         }
@@ -539,7 +503,7 @@ public final class Vdisk implements BlockDevice {
 
     /** {@link EntryBatch#compareAndWrite}: compares against the committed data and, on a match, prepares the write into {@code ops}. */
     CompareResult prepareCompareAndWriteInto(long lba, ByteBuffer expected, ByteBuffer data, List<GroupCommitter.Op> ops) {
-        IllegalArgumentException bad = compareLengthsError(expected, data);
+        IllegalArgumentException bad = WriteLengths.compareError(expected, data, logicalBlockSizeBytes(), name);
         if (bad != null) {
             throw bad;
         }

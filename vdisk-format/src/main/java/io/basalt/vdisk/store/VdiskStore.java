@@ -5,6 +5,7 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +15,8 @@ import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 import org.rocksdb.RocksDBException;
+
+import io.basalt.vdisk.BlockDeviceException;
 
 /**
  * A local store of many vdisks in one RocksDB database: the single-node engine of Basalt.
@@ -211,6 +214,23 @@ public final class VdiskStore implements AutoCloseable {
     void checkSpace(String what) {
         if (space != null) {
             space.check(what);
+        }
+    }
+
+    /**
+     * A failed future (NO_SPACE) while the filesystem is below its reserve and the vdisk is
+     * writable; null when the operation may go on. Reads, unmaps and write-zeroes never ask:
+     * they free space or take none.
+     */
+    <T> CompletableFuture<T> refusedForSpace(boolean readOnly, String what, long lba, String vdisk) {
+        if (readOnly || !spaceShort()) {
+            return null; // the common case builds no message
+        }
+        try {
+            checkSpace(what + " at lba " + lba + " of vdisk " + vdisk);
+            return null;
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
         }
     }
 
