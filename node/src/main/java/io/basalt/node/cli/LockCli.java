@@ -125,9 +125,9 @@ public final class LockCli {
         return hosts;
     }
 
-    /** "session 12 (host a)" or "sessions 12 (host a), 14 (host b)". */
+    /** "session id 12 (host a)" or "session ids 12 (host a), 14 (host b)". */
     private static String holders(List<Holding> holders, Map<Long, String> hosts) {
         List<String> each = holders.stream().map(h -> h.sessionId() + " (host " + hosts.getOrDefault(h.sessionId(), "?") + ")").toList();
-        return (each.size() == 1 ? "session " : "sessions ") + String.join(", ", each);
+        return (each.size() == 1 ? "session id " : "session ids ") + String.join(", ", each);
     }
 }

@@ -73,14 +73,14 @@ class LockCliTest {
         long[] a = lockWeb1();
         CliResult dry = run("lock", "break", "web1");
         assertEquals(2, dry.exit());
-        assertTrue(dry.err().contains("would break the lock of web1: session " + a[0] + " (host host-a), fence " + a[1]), dry.err());
+        assertTrue(dry.err().contains("would break the lock of web1: session id " + a[0] + " (host host-a), fence " + a[1]), dry.err());
         assertTrue(dry.err().contains("--yes"), dry.err());
         assertTrue(run("lock", "ls", "web1").out().contains("exclusive"), "nothing was broken");
 
         CliResult broke = run("lock", "break", "web1", "--yes");
         assertEquals(0, broke.exit(), broke.err());
         long fence = a[1] + 1;
-        assertEquals("broke lock of web1: session " + a[0] + " (host host-a), fence " + a[1] + " → " + fence + "\n", broke.out());
+        assertEquals("broke lock of web1: session id " + a[0] + " (host host-a), fence " + a[1] + " → " + fence + "\n", broke.out());
         CliResult after = run("lock", "ls", "web1", "--format", "json");
         assertTrue(after.out().contains("\"session\" : null") && after.out().contains("\"fence\" : " + fence), after.out());
 
