@@ -88,10 +88,12 @@ class EmbeddedZombieIscsiTest {
 
                 signal(a, "CONT");
                 assertTrue(a.waitFor(STEP_WAIT.toSeconds(), TimeUnit.SECONDS), "A finished");
-                String aLog = Files.readString(dir.resolve("a.log"));
-                int refused = count(aLog, "write failed: Permission denied");
+                String aOut = Files.readString(dir.resolve("a.log"));
+                String aErr = Files.readString(errorLog(dir.resolve("a.log")));
+                String aLog = aOut + "\n--- stderr ---\n" + aErr;
+                int refused = count(aOut, "write failed: Permission denied");
                 TreeSet<Integer> aTold = new TreeSet<>();
-                Matcher m = Pattern.compile("wrote 4096/4096 bytes at offset (\\d+)").matcher(aLog);
+                Matcher m = Pattern.compile("wrote 4096/4096 bytes at offset (\\d+)").matcher(aOut);
                 while (m.find()) {
                     aTold.add((int) (Long.parseLong(m.group(1)) / BLOCK));
                 }
@@ -127,7 +129,10 @@ class EmbeddedZombieIscsiTest {
             cmd.add(c);
         }
         cmd.add("driver=iscsi,transport=tcp,portal=127.0.0.1:" + port + ",target=" + IQN + ",lun=0,initiator-name=" + host);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        // qemu-io's answers (stdout: "wrote ...", "write failed: ...") apart from libiscsi's sense
+        // messages (stderr): written to one file their lines interleave mid-line, and a split
+        // answer would be counted as neither.
+        Process p = new ProcessBuilder(cmd).redirectOutput(log.toFile()).redirectError(errorLog(log).toFile()).start();
         started.add(p);
         return p;
     }
@@ -189,5 +194,9 @@ class EmbeddedZombieIscsiTest {
             }
         }
         return null;
+    }
+
+    private static Path errorLog(Path log) {
+        return log.resolveSibling(log.getFileName() + ".err");
     }
 }
