@@ -48,7 +48,7 @@ public interface LockedStore {
 
         @Override
         public BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid) {
-            return new TokenDevice(store.open(vdisk), token);
+            return store.open(vdisk).withTokenOwningHandle(token);
         }
 
         @Override

@@ -3,6 +3,7 @@ package io.basalt.vdisk.store;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongSupplier;
 
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.CompareResult;
@@ -15,11 +16,13 @@ import io.basalt.vdisk.LbaStatus;
  */
 final class TokenView implements BlockDevice {
     private final Vdisk vdisk;
-    private final long token;
+    private final LongSupplier token;
+    private final boolean ownsHandle;
 
-    TokenView(Vdisk vdisk, long token) {
+    TokenView(Vdisk vdisk, LongSupplier token, boolean ownsHandle) {
         this.vdisk = vdisk;
         this.token = token;
+        this.ownsHandle = ownsHandle;
     }
 
     @Override public String name() { return vdisk.name(); }
@@ -42,12 +45,12 @@ final class TokenView implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeAtomic(long lba, ByteBuffer data, boolean fua) {
-        return vdisk.writeAtomic(token, lba, data, fua);
+        return vdisk.writeAtomic(token.getAsLong(), lba, data, fua);
     }
 
     @Override
     public CompletableFuture<Void> write(long lba, ByteBuffer data, boolean fua) {
-        return vdisk.write(token, lba, data, fua);
+        return vdisk.write(token.getAsLong(), lba, data, fua);
     }
 
     @Override
@@ -57,17 +60,17 @@ final class TokenView implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> unmap(long lba, long blockCount) {
-        return vdisk.unmap(token, lba, blockCount);
+        return vdisk.unmap(token.getAsLong(), lba, blockCount);
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long lba, long blockCount, boolean unmap) {
-        return vdisk.writeZeroes(token, lba, blockCount, unmap);
+        return vdisk.writeZeroes(token.getAsLong(), lba, blockCount, unmap);
     }
 
     @Override
     public CompletableFuture<CompareResult> compareAndWrite(long lba, ByteBuffer expected, ByteBuffer data) {
-        return vdisk.compareAndWrite(token, lba, expected, data);
+        return vdisk.compareAndWrite(token.getAsLong(), lba, expected, data);
     }
 
     @Override
@@ -77,16 +80,19 @@ final class TokenView implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> resize(long newSizeBytes) {
-        return vdisk.resize(token, newSizeBytes);
+        return vdisk.resize(token.getAsLong(), newSizeBytes);
     }
 
-    /** Does nothing: the handle this view came from owns what there is to release. */
+    /** Closes the handle when the view owns it ({@link Vdisk#withTokenOwningHandle}); otherwise does nothing. */
     @Override
     public void close() {
+        if (ownsHandle) {
+            vdisk.close();
+        }
     }
 
     @Override
     public String toString() {
-        return vdisk.name() + " with fencing token " + token;
+        return vdisk.name() + " with fencing token " + token.getAsLong();
     }
 }

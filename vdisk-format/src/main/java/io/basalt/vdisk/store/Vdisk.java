@@ -164,7 +164,15 @@ public final class Vdisk implements BlockDevice {
         if (token < 0) {
             throw new IllegalArgumentException("fencing token: " + token + " (expected: >= 0) vdisk=" + name);
         }
-        return new TokenView(this, token);
+        return new TokenView(this, () -> token, false);
+    }
+
+    /**
+     * As {@link #withToken(long)}, with the token read from {@code token} at each mutation (a
+     * holder whose grant may change), and owning this handle: closing the view closes it.
+     */
+    public BlockDevice withTokenOwningHandle(java.util.function.LongSupplier token) {
+        return new TokenView(this, token, true);
     }
 
     // ---- the BlockDevice operations: validate on the caller's thread, run on the I/O pool ----
