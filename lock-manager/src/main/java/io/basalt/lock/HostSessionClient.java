@@ -151,8 +151,26 @@ public final class HostSessionClient implements AutoCloseable {
     }
 
     /**
+     * Takes a grant that was handed to this session, as a live migration's source passes the
+     * hand-off's answer to its destination: writes carry its token at once, without a round trip
+     * to learn it. The lock table stays the authority: a grant that is no longer current is refused
+     * by the fences like any stale token, and the next renewal replaces it.
+     */
+    public void received(Grant grant) {
+        if (grant.sessionId() != session.id()) {
+            throw new IllegalArgumentException("grant: " + grant + " (expected: a grant to session " + session.id() + ")");
+        }
+        if (ended) {
+            throw new IllegalStateException("session " + session.id() + " of " + session.host() + " has ended");
+        }
+        lastLocalOp.put(grant.vdisk(), localOps.incrementAndGet());
+        grants.merge(grant.vdisk(), grant, (held, handed) -> handed.token() >= held.token() ? handed : held);
+    }
+
+    /**
      * Renews the session now (the heartbeat does this on its own) and returns its grants as the
-     * table holds them: how a hand-off's receiver learns its token at once.
+     * table holds them: how a hand-off's receiver learns its token when nobody passes it the grant
+     * ({@link #received}).
      */
     public List<Grant> renewNow() {
         if (ended) {

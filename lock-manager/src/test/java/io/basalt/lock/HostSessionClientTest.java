@@ -123,6 +123,39 @@ class HostSessionClientTest {
     }
 
     @Test
+    void aHandoffsReceiverWritesAtOnceWithTheGrantItIsGivenAndARenewalSentBeforeDoesNotUndoIt() throws Exception {
+        HostSessionClient a = open("a", 5_000);
+        HostSessionClient b = open("b", 5_000);
+        a.acquire("web", LockMode.EXCLUSIVE);
+        // b's renewal is applied before the hand-off (it holds nothing then) and answered after b received the grant.
+        java.util.concurrent.CountDownLatch applied = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        locks.afterApply = r -> {
+            if (applied.getCount() > 0 && r instanceof LockResult.SessionRenewed) {
+                applied.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        Thread late = new Thread(b::renewNow);
+        late.start();
+        applied.await();
+        locks.afterApply = r -> { };
+        LockResult.Grant handed = a.handoff("web", b.sessionId());
+        b.received(handed);
+        assertEquals(handed.token(), b.token("web").orElseThrow(), "no round trip needed");
+        release.countDown();
+        late.join();
+        assertEquals(handed.token(), b.token("web").orElseThrow(), "the renewal sent before the grant was passed on did not undo it");
+
+        assertThrows(IllegalArgumentException.class, () -> a.received(handed), "a grant of another session is refused");
+        assertEquals(OptionalLong.empty(), a.token("web"));
+    }
+
+    @Test
     void aRenewalAnsweredAfterANewerOneDoesNotUndoIt() throws Exception {
         HostSessionClient a = open("a", 5_000);
         HostSessionClient b = open("b", 5_000);

@@ -5,6 +5,8 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,20 +82,24 @@ public final class ClusterLocks implements LockService {
      * holder can. A refusal throws {@link io.basalt.lock.LockRefusedException}.
      */
     public LockResult.Grant acquireAndFence(HostSessionClient session, String vdisk, LockMode mode) {
+        FutureTask<VdiskRecord> record = lookUpMeanwhile(vdisk);
         LockResult.Grant grant = session.acquire(vdisk, mode);
-        raiseFence(vdisk, grant.fence());
+        raiseFence(joined(record), grant.fence());
         return grant;
     }
 
     /**
      * Hands {@code from}'s exclusive lock on {@code vdisk} to session {@code toSessionId}, then
      * raises the fence on every PG to the receiver's grant: once this returns the giver's writes
-     * are refused everywhere and the receiver may write (after learning its token, e.g. by
-     * {@link HostSessionClient#renewNow}).
+     * are refused everywhere and the receiver may write, once it has the grant (passed on to
+     * {@link HostSessionClient#received}, or learned by {@link HostSessionClient#renewNow}).
+     * Two Raft commits in a row, the meta group's then the PGs' (in parallel): the hand-off's
+     * share of a live migration's downtime.
      */
     public LockResult.Grant handoffAndFence(HostSessionClient from, String vdisk, long toSessionId) {
+        FutureTask<VdiskRecord> record = lookUpMeanwhile(vdisk);
         LockResult.Grant grant = from.handoff(vdisk, toSessionId);
-        raiseFence(vdisk, grant.fence());
+        raiseFence(joined(record), grant.fence());
         return grant;
     }
 
@@ -104,8 +110,11 @@ public final class ClusterLocks implements LockService {
      * raising again is harmless).
      */
     public void raiseFence(String vdiskName, long fence) {
-        VdiskRecord v = client.vdisk(vdiskName)
-                .orElseThrow(() -> new IllegalArgumentException("vdisk: " + vdiskName + " (expected: an existing vdisk)"));
+        raiseFence(existing(vdiskName), fence);
+    }
+
+    private void raiseFence(VdiskRecord v, long fence) {
+        String vdiskName = v.name();
         List<CompletableFuture<PgResult>> results = new ArrayList<>();
         for (int pg = 0; pg < client.config().pgCount(); pg++) {
             results.add(client.pg(pg).submit(new PgOp.RaiseFence(v.id(), fence)));
@@ -116,6 +125,32 @@ public final class ClusterLocks implements LockService {
                 throw new BlockDeviceException(f.kind() == null ? BlockDeviceException.Kind.IO : f.kind(),
                         "raise fence of " + vdiskName + " to " + fence + " on pg-" + pg + ": " + f.message());
             }
+        }
+    }
+
+    private VdiskRecord existing(String vdiskName) {
+        return client.vdisk(vdiskName)
+                .orElseThrow(() -> new IllegalArgumentException("vdisk: " + vdiskName + " (expected: an existing vdisk)"));
+    }
+
+    /** Looks {@code vdiskName} up on a virtual thread while the caller commits the lock change: the fence step then waits for nothing else. */
+    private FutureTask<VdiskRecord> lookUpMeanwhile(String vdiskName) {
+        FutureTask<VdiskRecord> lookup = new FutureTask<>(() -> existing(vdiskName));
+        Thread.ofVirtual().name("basalt-fence-lookup").start(lookup);
+        return lookup;
+    }
+
+    private static VdiskRecord joined(FutureTask<VdiskRecord> lookup) {
+        try {
+            return lookup.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BlockDeviceException(BlockDeviceException.Kind.IO, "interrupted while looking up a vdisk to fence", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
         }
     }
 
