@@ -106,6 +106,14 @@ public final class HostSessionClient implements AutoCloseable {
         }
     }
 
+    /** Where this session stands on {@code vdisk}: held with a confirmed lease, held but unconfirmed, or lost. */
+    public HoldState hold(String vdisk) {
+        if (ended || !grants.containsKey(vdisk)) {
+            return HoldState.LOST;
+        }
+        return valid() ? HoldState.HELD : HoldState.UNCONFIRMED;
+    }
+
     /** The token writes to {@code vdisk} carry; empty when it is not held or the lease is lost. */
     public OptionalLong token(String vdisk) {
         Grant g = grants.get(vdisk);

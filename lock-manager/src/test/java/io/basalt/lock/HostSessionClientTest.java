@@ -93,6 +93,25 @@ class HostSessionClientTest {
     }
 
     @Test
+    void aHolderIsHeldThenUnconfirmedWhenItsLeaseRunsOutThenLostWhenTheTableSaysSo() {
+        HostSessionClient a = open("a", 5_000);
+        assertEquals(HoldState.LOST, a.hold("web"), "not taken");
+        a.acquire("web", LockMode.EXCLUSIVE);
+        assertEquals(HoldState.HELD, a.hold("web"));
+        clock.addAndGet(4_500_000_000L);
+        assertEquals(HoldState.UNCONFIRMED, a.hold("web"), "the lease ran out on the host's clock; the table has not said");
+        a.renewNow();
+        assertEquals(HoldState.HELD, a.hold("web"), "a renewal that gets through confirms it again");
+
+        clock.addAndGet(4_500_000_000L);
+        Session sa = locks.table.session(a.sessionId()).orElseThrow();
+        locks.submit(new LockCommand.ExpireSession(sa.id(), sa.renewedAtIndex()));
+        assertEquals(HoldState.UNCONFIRMED, a.hold("web"));
+        assertThrows(LockRefusedException.class, a::renewNow);
+        assertEquals(HoldState.LOST, a.hold("web"), "the table said the session is gone");
+    }
+
+    @Test
     void aRefusalThrowsWithTheTablesMessageAndAnExpiredSessionStaysInvalid() {
         HostSessionClient a = open("a", 5_000);
         HostSessionClient b = open("b", 5_000);

@@ -250,17 +250,17 @@ public final class ClusterClient implements AutoCloseable {
 
     /**
      * Opens vdisk {@code name} for writing under a lock: every mutation carries the token
-     * {@code token} gives when it is sent, and fails with a {@link io.basalt.vdisk.FencedException}
-     * without being sent while {@code leaseValid} is false (see {@link ClusterVdisk}).
+     * {@code token} gives when it is sent, and is sent only while {@code hold} says
+     * {@link io.basalt.lock.HoldState#HELD} (see {@link ClusterVdisk}).
      */
-    public ClusterVdisk open(String name, java.util.function.LongSupplier token, java.util.function.BooleanSupplier leaseValid) {
+    public ClusterVdisk open(String name, java.util.function.LongSupplier token, java.util.function.Supplier<io.basalt.lock.HoldState> hold) {
         ClusterVdisk head = open(name);
-        return new ClusterVdisk(this, head.record(), null, token, leaseValid);
+        return new ClusterVdisk(this, head.record(), null, token, hold);
     }
 
     /** Opens {@code name} under {@code session}'s lock on it (take it with {@link ClusterLocks#acquireAndFence}). */
     public ClusterVdisk open(String name, io.basalt.lock.HostSessionClient session) {
-        return open(name, () -> session.token(name).orElse(0), () -> session.token(name).isPresent());
+        return open(name, () -> session.token(name).orElse(0), () -> session.hold(name));
     }
 
     /** Opens snapshot {@code vdisk@snap} as a read-only block device (for backups: read it while the head takes writes). */

@@ -5,13 +5,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import io.basalt.cluster.Placement;
 import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.cluster.pg.PgOp;
 import io.basalt.cluster.pg.PgResult;
+import io.basalt.lock.HoldState;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.CompareResult;
@@ -41,8 +42,11 @@ import io.basalt.vdisk.LbaStatus;
  * <p>Fencing (docs/architecture.md, "Locks and fencing"): every mutation (write, unmap,
  * write-zeroes, compare-and-write, snapshot) carries the token {@code token} gives when it is
  * sent, and a PG refuses it when that is below the vdisk's fence there: the mutation fails with a
- * {@link FencedException}. While {@code leaseValid} says no (the holder's lease ran out) a
- * mutation is not sent at all and fails with a {@link FencedException} at once (self-fencing).
+ * {@link FencedException}. The holder fences itself too ({@link HoldState}): while its lease is
+ * unconfirmed (it ran out before a renewal got through) a mutation is not sent and fails with a
+ * {@link LeaseUnconfirmedException}, TRANSIENT (the caller may retry: the next renewal may
+ * confirm the lease); once the lock is lost it is not sent and fails with a
+ * {@link FencedException} at once.
  * A device opened without a lock carries token 0, which PGs accept only while the vdisk was
  * never fenced.
  */
@@ -66,26 +70,26 @@ public final class ClusterVdisk implements BlockDevice {
     private final String snapName;
     /** The token this device's mutations carry now (0: no lock). */
     private final LongSupplier token;
-    /** False once the lock holder's lease ran out: mutations then fail here instead of being sent. */
-    private final BooleanSupplier leaseValid;
+    /** Where the lock holder stands: mutations are sent only while {@link HoldState#HELD}. */
+    private final Supplier<HoldState> hold;
 
     ClusterVdisk(ClusterClient client, VdiskRecord record) {
-        this(client, record, null, () -> 0, () -> true);
+        this(client, record, null, () -> 0, () -> HoldState.HELD);
     }
 
     /** A read-only view of snapshot {@code snapName} of {@code record} (null: the head). */
     ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName) {
-        this(client, record, snapName, () -> 0, () -> true);
+        this(client, record, snapName, () -> 0, () -> HoldState.HELD);
     }
 
     /** The head of {@code record} written under a lock: see the class comment. */
-    ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName, LongSupplier token, BooleanSupplier leaseValid) {
+    ClusterVdisk(ClusterClient client, VdiskRecord record, String snapName, LongSupplier token, Supplier<HoldState> hold) {
         this.client = client;
         this.placement = client.placement();
         this.record = record;
         this.snapName = snapName;
         this.token = token;
-        this.leaseValid = leaseValid;
+        this.hold = hold;
         if (snapName != null && record.snapshot(snapName).isEmpty()) {
             throw new IllegalArgumentException("snapshot: " + record.name() + "@" + snapName + " (expected: one of "
                     + record.snapshots().stream().map(VdiskRecord.SnapshotRecord::name).toList() + ")");
@@ -388,8 +392,9 @@ public final class ClusterVdisk implements BlockDevice {
         try {
             client.await(wait, "drain writes of " + name() + " before snapshot " + snapName);
             long t = token.getAsLong();
-            if (!leaseValid.getAsBoolean()) {
-                throw selfFenced(t);
+            RuntimeException unsent = refusalBeforeSending(t);
+            if (unsent != null) {
+                throw unsent;
             }
             record = client.createSnapshot(name(), snapName, t);
         } finally {
@@ -407,8 +412,9 @@ public final class ClusterVdisk implements BlockDevice {
             return CompletableFuture.failedFuture(readOnlyRefusal());
         }
         long t = token.getAsLong();
-        if (!leaseValid.getAsBoolean()) {
-            return CompletableFuture.failedFuture(selfFenced(t));
+        RuntimeException unsent = refusalBeforeSending(t);
+        if (unsent != null) {
+            return CompletableFuture.failedFuture(unsent);
         }
         CompletableFuture<Void> wait;
         synchronized (gate) {
@@ -487,8 +493,17 @@ public final class ClusterVdisk implements BlockDevice {
         });
     }
 
+    /** Why a mutation with token {@code t} is not sent (the holder's self-fence), or null when it may be. */
+    private RuntimeException refusalBeforeSending(long t) {
+        return switch (hold.get()) {
+            case HELD -> null;
+            case UNCONFIRMED -> new LeaseUnconfirmedException(name());
+            case LOST -> selfFenced(t);
+        };
+    }
+
     /**
-     * The refusal of a mutation this device did not send because its lease ran out: no token may
+     * The refusal of a mutation this device did not send because its lock is lost: no token may
      * write from here any more, hence the fence {@code Long.MAX_VALUE}; the name says why.
      */
     private FencedException selfFenced(long t) {

@@ -45,6 +45,8 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
     private volatile SpaceReporter reporter;
     private volatile StaleCopySweep sweep;
     private volatile LeaseMonitor leases;
+    /** The client the lease monitor and the space reporter share. */
+    private final NodeClient client;
 
     private ClusterNode(ClusterConfig config, int nodeId, RaftServer server, Map<RaftGroupId, String> groupNames, DiskReserve reserve) {
         this.reserve = reserve;
@@ -52,6 +54,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
         this.nodeId = nodeId;
         this.server = server;
         this.groupNames = groupNames;
+        this.client = new NodeClient(config);
     }
 
     /** Written into the data dir once the node holds its bootstrap groups (or joined empty). */
@@ -144,9 +147,9 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
                 }
                 Files.writeString(bootstrapped, options.join() ? "joined\n" : "bootstrap groups created\n");
             }
-            node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server);
+            node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server, node.client);
             node.sweep = StaleCopySweep.start(server, RaftSetup.peerId(options.nodeId()), names);
-            node.leases = LeaseMonitor.start(config, options.nodeId(), server);
+            node.leases = LeaseMonitor.start(config, options.nodeId(), server, node.client);
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -274,6 +277,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
         if (r != null) {
             r.close();
         }
+        client.close();
         io.basalt.cluster.raft.LogEvictionStop.beforeClose(server);
         server.close();
     }

@@ -2,6 +2,7 @@ package io.basalt.cluster.server;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
@@ -37,19 +38,21 @@ final class LeaseMonitor implements AutoCloseable {
     private final RaftServer server;
     private final Thread thread;
     private volatile boolean closed;
-    private ClusterClient client;
+    /** The node's client, shared with its other tasks (closed by the node). */
+    private final Supplier<ClusterClient> client;
     /** The term in which this node last restarted the timers as leader; -1 while it does not lead. */
     private long leadingTerm = -1;
 
-    private LeaseMonitor(ClusterConfig config, int nodeId, RaftServer server) {
+    private LeaseMonitor(ClusterConfig config, int nodeId, RaftServer server, Supplier<ClusterClient> client) {
         this.config = config;
+        this.client = client;
         this.nodeId = nodeId;
         this.server = server;
         this.thread = Thread.ofPlatform().daemon().name("basalt-lease-monitor-" + nodeId).unstarted(this::run);
     }
 
-    static LeaseMonitor start(ClusterConfig config, int nodeId, RaftServer server) {
-        LeaseMonitor m = new LeaseMonitor(config, nodeId, server);
+    static LeaseMonitor start(ClusterConfig config, int nodeId, RaftServer server, Supplier<ClusterClient> client) {
+        LeaseMonitor m = new LeaseMonitor(config, nodeId, server, client);
         m.thread.start();
         return m;
     }
@@ -108,7 +111,7 @@ final class LeaseMonitor implements AutoCloseable {
     }
 
     private void expire(MetaLeases leases, LockCommand.ExpireSession expiry) {
-        LockResult r = client().locks().submit(expiry);
+        LockResult r = client.get().locks().submit(expiry);
         switch (r) {
             case LockResult.SessionEnded ended -> {
                 log.warn("node {}: session {} expired (lease ran out); its locks: {}", nodeId, ended.sessionId(), ended.changed());
@@ -122,18 +125,11 @@ final class LeaseMonitor implements AutoCloseable {
     private void pushFence(io.basalt.lock.VdiskLock lock) {
         if (lock.fence() > 0) {
             try {
-                client().locks().raiseFence(lock.vdisk(), lock.fence());
+                client.get().locks().raiseFence(lock.vdisk(), lock.fence());
             } catch (RuntimeException e) {
                 log.info("node {}: raising the fence of {} to {} failed (its next holder raises it): {}", nodeId, lock.vdisk(), lock.fence(), e.toString());
             }
         }
-    }
-
-    private ClusterClient client() {
-        if (client == null) {
-            client = ClusterClient.open(config);
-        }
-        return client;
     }
 
     @Override
@@ -144,9 +140,6 @@ final class LeaseMonitor implements AutoCloseable {
             thread.join(5_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        if (client != null) {
-            client.close();
         }
     }
 }

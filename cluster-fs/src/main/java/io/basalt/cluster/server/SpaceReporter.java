@@ -3,6 +3,7 @@ package io.basalt.cluster.server;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 import org.apache.ratis.server.RaftServer;
@@ -41,21 +42,23 @@ final class SpaceReporter implements AutoCloseable {
     private final RaftServer server;
     private final Thread thread;
     private volatile boolean closed;
-    private ClusterClient client;
+    /** The node's client, shared with its other tasks (closed by the node). */
+    private final Supplier<ClusterClient> client;
     private NodeSpace last;
     private long lastRemoteReadMs;
     private String lastFailure;
 
-    private SpaceReporter(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server) {
+    private SpaceReporter(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server, Supplier<ClusterClient> client) {
         this.config = config;
+        this.client = client;
         this.nodeId = nodeId;
         this.reserve = reserve;
         this.server = server;
         this.thread = Thread.ofPlatform().daemon().name("basalt-space-reporter-" + nodeId).unstarted(this::run);
     }
 
-    static SpaceReporter start(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server) {
-        SpaceReporter r = new SpaceReporter(config, nodeId, reserve, server);
+    static SpaceReporter start(ClusterConfig config, int nodeId, DiskReserve reserve, RaftServer server, Supplier<ClusterClient> client) {
+        SpaceReporter r = new SpaceReporter(config, nodeId, reserve, server, client);
         r.thread.start();
         return r;
     }
@@ -96,7 +99,7 @@ final class SpaceReporter implements AutoCloseable {
         if (last != null && !crossed && now - last.reportedMs() < REPORT_EVERY.toMillis()) {
             return;
         }
-        client().reportSpace(space);
+        client.get().reportSpace(space);
         if (crossed) {
             log.warn("node {}: {} MiB free, reserve {} MiB: {}", nodeId, space.freeBytes() >> 20, space.reserveBytes() >> 20,
                     space.full() ? "full, data writes to its groups are refused" : "no longer full");
@@ -112,7 +115,7 @@ final class SpaceReporter implements AutoCloseable {
                 return;
             }
             lastRemoteReadMs = now;
-            reports = client().nodeSpaces();
+            reports = client.get().nodeSpaces();
         }
         reserve.fullNodes(reports.stream().filter(NodeSpace::full).map(NodeSpace::nodeId).collect(Collectors.toSet()));
     }
@@ -126,13 +129,6 @@ final class SpaceReporter implements AutoCloseable {
         }
     }
 
-    private ClusterClient client() {
-        if (client == null) {
-            client = ClusterClient.open(config);
-        }
-        return client;
-    }
-
     @Override
     public void close() {
         closed = true;
@@ -141,9 +137,6 @@ final class SpaceReporter implements AutoCloseable {
             thread.join(5_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        if (client != null) {
-            client.close();
         }
     }
 }

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.TestCluster;
 import io.basalt.cluster.raft.RaftSetup;
+import io.basalt.lock.HoldState;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.lock.LockCommand;
 import io.basalt.lock.LockMode;
@@ -35,6 +36,7 @@ import io.basalt.lock.LockResult.Grant;
 import io.basalt.lock.LockService;
 import io.basalt.lock.Session;
 import io.basalt.lock.VdiskLock;
+import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.FencedException;
 
 /**
@@ -103,6 +105,14 @@ class ClusterLocksTest {
         return out;
     }
 
+    /** The TRANSIENT failure of a mutation that was not sent (the test fails when it succeeded or failed otherwise). */
+    private static BlockDeviceException transientFailure(CompletableFuture<?> f) {
+        CompletionException e = assertThrows(CompletionException.class, f::join);
+        LeaseUnconfirmedException b = assertInstanceOf(LeaseUnconfirmedException.class, e.getCause(), String.valueOf(e.getCause()));
+        assertEquals(BlockDeviceException.Kind.TRANSIENT, b.kind(), b.getMessage());
+        return b;
+    }
+
     /** The FencedException a failed write carries (the test fails when it succeeded or failed otherwise). */
     private static FencedException fenced(CompletableFuture<?> f) {
         CompletionException e = assertThrows(CompletionException.class, f::join);
@@ -147,7 +157,7 @@ class ClusterLocksTest {
         devB.write(0, block(2), false).join();
 
         // A zombie: A's token, sent without A's self-fence, to two stripes (two PGs at least over the four writes).
-        ClusterVdisk zombie = client.open("web", grantA::token, () -> true);
+        ClusterVdisk zombie = client.open("web", grantA::token, () -> HoldState.HELD);
         for (long lba : new long[] {0, STRIPE, 2 * STRIPE, 3 * STRIPE}) {
             FencedException e = fenced(zombie.write(lba, block(9), false));
             assertEquals("web", e.vdisk());
@@ -158,7 +168,10 @@ class ClusterLocksTest {
         fenced(zombie.unmap(0, 1));
         fenced(zombie.writeZeroes(0, 1, false));
         fenced(zombie.compareAndWrite(0, block(2), block(9)));
-        // A itself does not even send: its lease is gone.
+        // A itself does not even send: its lease ran out unconfirmed; once it hears that its session is gone, it is fenced.
+        assertEquals(HoldState.UNCONFIRMED, a.hold("web"));
+        transientFailure(devA.write(0, block(8), false));
+        assertThrows(LockRefusedException.class, a::renewNow);
         FencedException self = fenced(devA.write(0, block(8), false));
         assertTrue(self.getMessage().contains("self-fenced"), self.getMessage());
 
@@ -183,11 +196,15 @@ class ClusterLocksTest {
         HostSessionClient b = session(locks, "host-b", LEASE_MS_SHORT);
         Grant grantA = locks.acquireAndFence(a, "web", LockMode.EXCLUSIVE);
         locks.handoffAndFence(a, "web", b.sessionId());
-        client.open("web", grantA::token, () -> true).write(0, block(9), false).join();
+        client.open("web", grantA::token, () -> HoldState.HELD).write(0, block(9), false).join();
         assertArrayEquals(block(9).array(), read(client.open("web"), 0), "without the PG's check the zombie's write lands");
     }
 
-    /** A holder that cannot reach the meta group stops writing when its lease runs out, before anyone may expire it. */
+    /**
+     * A holder that cannot reach the meta group stops sending writes when its lease runs out,
+     * before anyone may expire it: they fail as a passing condition (the lease is unconfirmed)
+     * while it may still be renewed, and as fenced once the meta group says the session is gone.
+     */
     @Test
     void aSessionThatCannotRenewFencesItself() throws Exception {
         ClusterClient client = start();
@@ -231,10 +248,27 @@ class ClusterLocksTest {
         clock.addAndGet(Duration.ofMillis(200).toNanos());
         assertFalse(a.valid());
         assertEquals(java.util.OptionalLong.empty(), a.token("web"));
-        FencedException e = fenced(dev.write(0, block(3), false));
+        assertEquals(HoldState.UNCONFIRMED, a.hold("web"));
+        BlockDeviceException unconfirmed = transientFailure(dev.write(0, block(3), false));
+        assertTrue(unconfirmed.getMessage().contains("lease is unconfirmed"), unconfirmed.getMessage());
+        transientFailure(dev.unmap(0, 1));
+        BlockDeviceException snap = assertThrows(BlockDeviceException.class, () -> dev.snapshot("s"));
+        assertEquals(BlockDeviceException.Kind.TRANSIENT, snap.kind());
+
+        // The meta leader expires the session (its own clock); the holder, reconnected, learns it and is fenced for good.
+        TestCluster.waitUntil("the leader expired host-a's session", Duration.ofSeconds(20),
+                () -> client.locks().sessions().stream().noneMatch(x -> x.id() == a.sessionId()));
+        cutOff.set(false);
+        TestCluster.waitUntil("host-a learned that its session is gone", Duration.ofSeconds(10), () -> {
+            try {
+                a.renewNow();
+            } catch (LockRefusedException | IllegalStateException expected) {
+                // refused (the session is gone), or its heartbeat learned it first
+            }
+            return a.hold("web") == HoldState.LOST;
+        });
+        FencedException e = fenced(dev.write(0, block(4), false));
         assertTrue(e.getMessage().contains("self-fenced: lease lost"), e.getMessage());
-        fenced(dev.unmap(0, 1));
-        assertThrows(FencedException.class, () -> dev.snapshot("s"));
         ClusterVdisk reader = client.open("web");
         assertArrayEquals(block(1).array(), read(reader, 0), "nothing was sent after the lease ran out");
         assertArrayEquals(block(2).array(), read(reader, STRIPE));
@@ -273,7 +307,7 @@ class ClusterLocksTest {
         assertEquals(List.of(), after.holders());
         assertTrue(after.fence() > grant.token());
         // The leader pushed the raised fence to the PGs (best effort, right after the expiry).
-        ClusterVdisk zombie = client.open("web", grant::token, () -> true);
+        ClusterVdisk zombie = client.open("web", grant::token, () -> HoldState.HELD);
         TestCluster.waitUntil("the expiry's fence on every PG", Duration.ofSeconds(10), () -> {
             try {
                 zombie.write(0, block(9), false).join();
@@ -318,7 +352,7 @@ class ClusterLocksTest {
         TestCluster.waitUntil("the holder renews after the restart", Duration.ofSeconds(10), a::valid);
         dev.write(0, block(5), false).join();
         assertEquals(grant.token(), a.token("web").orElseThrow());
-        FencedException stale = fenced(client.open("web", () -> grant.token() - 1, () -> true).write(0, block(6), false));
+        FencedException stale = fenced(client.open("web", () -> grant.token() - 1, () -> HoldState.HELD).write(0, block(6), false));
         assertEquals(grant.fence(), stale.fence(), "the PGs kept their fence too");
     }
 
@@ -358,7 +392,7 @@ class ClusterLocksTest {
 
             // No write from the giver is accepted any more: not through its device, not with its old token.
             fenced(devs[holder].write(b * STRIPE, numbered(-1), false));
-            FencedException e = fenced(client.open("web", () -> token, () -> true).write(lba + 1, numbered(-2), false));
+            FencedException e = fenced(client.open("web", () -> token, () -> HoldState.HELD).write(lba + 1, numbered(-2), false));
             assertEquals(g.fence(), e.fence());
             holder = next;
         }

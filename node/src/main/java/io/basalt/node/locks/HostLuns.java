@@ -19,6 +19,7 @@ import io.basalt.iscsi.scsi.LunSource;
 import io.basalt.iscsi.session.InitiatorSession;
 import io.basalt.iscsi.session.SessionListener;
 import io.basalt.iscsi.session.TargetSettings;
+import io.basalt.lock.HoldState;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.lock.LockCommand;
 import io.basalt.lock.LockMode;
@@ -273,7 +274,7 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         SessionDevice(Host host, String vdisk) {
             this.host = host;
             this.vdisk = vdisk;
-            this.locked = store.openLocked(vdisk, () -> token, () -> grantedBy != null && grantedBy.valid());
+            this.locked = store.openLocked(vdisk, () -> token, () -> grantedBy == null ? HoldState.LOST : grantedBy.hold(vdisk));
         }
 
         /** Runs {@code op} once the lock is held: at once when it is, else after taking it on {@link #lockWork}. */

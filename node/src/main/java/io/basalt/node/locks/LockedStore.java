@@ -1,9 +1,10 @@
 package io.basalt.node.locks;
 
-import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import io.basalt.cluster.client.ClusterClient;
+import io.basalt.lock.HoldState;
 import io.basalt.lock.LockService;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
@@ -22,11 +23,12 @@ public interface LockedStore {
     BlockDevice open(String spec);
 
     /**
-     * Head {@code vdisk}, every mutation carrying the token {@code token} gives when it is made;
-     * {@code leaseValid} false makes a mutation fail fenced without being sent (where the store is
-     * remote; the embedded engine ignores it: its own lease monitor raises the fence instead).
+     * Head {@code vdisk}, every mutation carrying the token {@code token} gives when it is made
+     * and sent only while {@code hold} says {@link HoldState#HELD} (where the store is remote: the
+     * holder fences itself; the embedded engine ignores it: its own lease monitor raises the fence
+     * instead).
      */
-    BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid);
+    BlockDevice openLocked(String vdisk, LongSupplier token, Supplier<HoldState> hold);
 
     /** Raises {@code vdisk}'s fence where writes are applied, before a new holder's first write. */
     void raiseFence(String vdisk, long fence);
@@ -47,7 +49,7 @@ public interface LockedStore {
         }
 
         @Override
-        public BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid) {
+        public BlockDevice openLocked(String vdisk, LongSupplier token, Supplier<HoldState> hold) {
             return store.open(vdisk).withTokenOwningHandle(token);
         }
 
@@ -70,13 +72,12 @@ public interface LockedStore {
         }
 
         @Override
-        public BlockDevice openLocked(String vdisk, LongSupplier token, BooleanSupplier leaseValid) {
-            // Not self-fenced here: during a quorum outage longer than the lease the session can
-            // neither renew nor expire (a new meta leader restarts every lease), and a write must
-            // wait and answer BUSY, which guests retry, not fail as fenced. The PGs still refuse a
-            // replaced holder's token, so a zombie writes nothing either way. Telling "lease
-            // unconfirmed" from "lease lost" in the client is left to do (docs/limits.md).
-            return client.open(vdisk, token, () -> true);
+        public BlockDevice openLocked(String vdisk, LongSupplier token, Supplier<HoldState> hold) {
+            // Self-fenced: while the lease is unconfirmed (a quorum outage longer than the lease:
+            // the session can neither renew nor expire, and a new meta leader restarts every lease)
+            // writes fail TRANSIENT, answered BUSY, which guests retry; once it is lost they fail
+            // fenced. The PGs refuse a replaced holder's token either way.
+            return client.open(vdisk, token, hold);
         }
 
         @Override
