@@ -124,17 +124,10 @@ final class WriterProcess implements AutoCloseable {
         }
     }
 
-    /** Kills the writer (let go first, so that a frozen one dies too) and waits for it. */
+    /** Kills the writer (SIGKILL ends a frozen one too) and waits for it. */
     @Override
     public void close() throws InterruptedException {
-        if (process.isAlive()) {
-            try {
-                signal("CONT");
-            } catch (IOException | AssertionError e) {
-                // it exited in between; SIGKILL below covers the rest
-            }
-            process.destroyForcibly();
-            process.waitFor(30, TimeUnit.SECONDS);
-        }
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
     }
 }
