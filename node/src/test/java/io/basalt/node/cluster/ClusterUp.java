@@ -29,17 +29,28 @@ final class ClusterUp implements AutoCloseable {
     private static final Pattern SERVING = Pattern.compile("^serving \\S+: (iscsi://\\S+)");
 
     private final Path dir;
+    /** Set in the environment of every process this starts (the nodes inherit it from {@code cluster up}). */
+    private final Map<String, String> env;
     private final List<Process> started = new ArrayList<>();
     private final Map<Integer, Long> nodePids = new ConcurrentHashMap<>();
     private volatile String url;
 
-    private ClusterUp(Path dir) {
+    private ClusterUp(Path dir, Map<String, String> env) {
         this.dir = dir;
+        this.env = Map.copyOf(env);
     }
 
     /** Starts {@code basalt cluster up --nodes 3 --pgs 3 EXTRA} with a vdisk of {@code size}; returns once it serves. */
     static ClusterUp start(Path dir, String size, String... extra) throws Exception {
-        ClusterUp c = new ClusterUp(dir);
+        return start(dir, Map.of(), size, extra);
+    }
+
+    /**
+     * As {@link #start(Path, String, String...)}, with {@code env} added to the environment of
+     * {@code cluster up} and so of its nodes (e.g. {@value LocalCluster#NODE_JVM_OPTIONS_ENV}).
+     */
+    static ClusterUp start(Path dir, Map<String, String> env, String size, String... extra) throws Exception {
+        ClusterUp c = new ClusterUp(dir, env);
         try {
             List<String> args = new ArrayList<>(List.of("cluster", "up", "--nodes", "3", "--pgs", "3", "--data", dir.toString(), "--base-port",
                     Integer.toString(io.basalt.cluster.LoopbackPorts.freeBase(3)), "--portal", "127.0.0.1:0", "--size", size));
@@ -83,6 +94,7 @@ final class ClusterUp implements AutoCloseable {
     /** {@code basalt ARGS}, stopped by {@link #close}; its output goes to a log file unless it is {@code cluster ...}. */
     Process basalt(String... args) throws IOException {
         ProcessBuilder pb = io.basalt.node.TestProcesses.basalt(args);
+        pb.environment().putAll(env);
         if (!args[0].equals("cluster")) {
             pb.redirectOutput(dir.resolve(args[0] + "-" + System.nanoTime() + ".log").toFile());
         }
