@@ -114,8 +114,8 @@ final class WriterProcess implements AutoCloseable {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
                 ZombieEvent.parse(line).filter(e -> e.writer().equals(writer)).ifPresent(events::add);
-                // Acknowledged writes and self-fenced ones (hundreds a second after a resume) are counted, not echoed.
-                if (!line.startsWith("ok ") && !line.startsWith("fenced-self ")) {
+                // Acknowledged writes and unsent ones (hundreds a second after a resume) are counted, not echoed.
+                if (!line.startsWith("ok ") && !line.startsWith("fenced-self ") && !line.startsWith("unconfirmed ")) {
                     System.out.println("[writer " + writer + "] " + line);
                 }
             }

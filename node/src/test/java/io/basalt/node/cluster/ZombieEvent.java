@@ -11,7 +11,8 @@ import java.util.Optional;
  * <pre>
  * locked W TOKEN FENCE AT_MS                      the lock is held and its fence raised on every PG
  * ok W SEQ SLOT TOKEN ISSUED_MS DONE_MS           the write was acknowledged
- * fenced-self W SEQ SLOT TOKEN ISSUED_MS DONE_MS  refused by the client itself (lease lost): nothing sent
+ * unconfirmed W SEQ SLOT TOKEN ISSUED_MS DONE_MS  not sent by the client: its lease ran out unconfirmed (a passing condition)
+ * fenced-self W SEQ SLOT TOKEN ISSUED_MS DONE_MS  refused by the client itself (lock lost): nothing sent
  * fenced-pg W SEQ SLOT TOKEN ISSUED_MS DONE_MS fence F   refused by a placement group: F was its fence
  * error W SEQ SLOT TOKEN ISSUED_MS DONE_MS MESSAGE...    failed otherwise (e.g. no answer in the I/O timeout)
  * done W unresolved N                             stopped; N writes never completed
@@ -31,7 +32,7 @@ sealed interface ZombieEvent {
 
     /** How a write ended, as the writer's client saw it. */
     enum Kind {
-        OK("ok"), FENCED_SELF("fenced-self"), FENCED_PG("fenced-pg"), ERROR("error");
+        OK("ok"), UNCONFIRMED("unconfirmed"), FENCED_SELF("fenced-self"), FENCED_PG("fenced-pg"), ERROR("error");
 
         final String word;
 
@@ -53,7 +54,7 @@ sealed interface ZombieEvent {
             return switch (kind) {
                 case FENCED_PG -> head + " fence " + fence;
                 case ERROR -> head + " " + detail.replace('\n', ' ');
-                case OK, FENCED_SELF -> head;
+                case OK, UNCONFIRMED, FENCED_SELF -> head;
             };
         }
     }

@@ -22,8 +22,11 @@ import java.util.SortedMap;
  * was refused there with FENCED (A's own self-fence would pass the data check alone).
  */
 record ZombieVerdict(Counts a, Counts b, List<String> violations) {
-    /** One writer's outcomes: acknowledged, refused by itself, refused by a PG, failed otherwise; and writes it left unresolved. */
-    record Counts(int ok, int fencedSelf, int fencedPg, int error, int unresolved) {
+    /**
+     * One writer's outcomes: acknowledged, not sent while its lease was unconfirmed, refused by
+     * itself, refused by a PG, failed otherwise; and writes it left unresolved.
+     */
+    record Counts(int ok, int unconfirmed, int fencedSelf, int fencedPg, int error, int unresolved) {
         static Counts of(List<ZombieEvent> events) {
             int[] n = new int[ZombieEvent.Kind.values().length];
             int unresolved = -1;
@@ -34,7 +37,7 @@ record ZombieVerdict(Counts a, Counts b, List<String> violations) {
                     case ZombieEvent.Locked l -> { }
                 }
             }
-            return new Counts(n[ZombieEvent.Kind.OK.ordinal()], n[ZombieEvent.Kind.FENCED_SELF.ordinal()],
+            return new Counts(n[ZombieEvent.Kind.OK.ordinal()], n[ZombieEvent.Kind.UNCONFIRMED.ordinal()], n[ZombieEvent.Kind.FENCED_SELF.ordinal()],
                     n[ZombieEvent.Kind.FENCED_PG.ordinal()], n[ZombieEvent.Kind.ERROR.ordinal()], unresolved);
         }
     }
@@ -160,7 +163,7 @@ record ZombieVerdict(Counts a, Counts b, List<String> violations) {
 
     /** One line per writer and the violations, for the test's output. */
     String summary() {
-        return "A: " + a.ok() + " ok, " + a.fencedSelf() + " fenced-self, " + a.fencedPg() + " fenced-pg, " + a.error() + " error, "
+        return "A: " + a.ok() + " ok, " + a.unconfirmed() + " unconfirmed, " + a.fencedSelf() + " fenced-self, " + a.fencedPg() + " fenced-pg, " + a.error() + " error, "
                 + a.unresolved() + " unresolved; B: " + b.ok() + " ok, " + b.error() + " error; "
                 + (violations.isEmpty() ? "no violation" : violations.size() + " violations:\n  " + String.join("\n  ", violations));
     }

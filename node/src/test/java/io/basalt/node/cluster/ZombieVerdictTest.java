@@ -56,8 +56,8 @@ class ZombieVerdictTest {
     void passesARunThatKeptThePromise() {
         ZombieVerdict v = ZombieVerdict.check(zombie(), holder(), kept(), true);
         assertTrue(v.holds(), v.summary());
-        assertEquals(new ZombieVerdict.Counts(4, 1, 1, 0, 0), v.a());
-        assertEquals(new ZombieVerdict.Counts(3, 0, 0, 0, 0), v.b());
+        assertEquals(new ZombieVerdict.Counts(4, 0, 1, 1, 0, 0), v.a());
+        assertEquals(new ZombieVerdict.Counts(3, 0, 0, 0, 0, 0), v.b());
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.client.ClusterLocks;
 import io.basalt.cluster.client.ClusterVdisk;
+import io.basalt.cluster.client.LeaseUnconfirmedException;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.lock.LockMode;
 import io.basalt.lock.LockRefusedException;
@@ -149,8 +150,9 @@ final class ZombieWriter {
     }
 
     /**
-     * How the client reported the write. A refusal by the client itself (lease lost, nothing
-     * sent) is the {@link FencedException} whose fence is {@code Long.MAX_VALUE} (ClusterVdisk's
+     * How the client reported the write. A write the client did not send because its lease ran
+     * out unconfirmed is a {@link LeaseUnconfirmedException}. A refusal by the client itself (lock
+     * lost, nothing sent) is the {@link FencedException} whose fence is {@code Long.MAX_VALUE} (ClusterVdisk's
      * self-fence: no token may write from there); a PG's refusal carries the PG's fence.
      */
     static ZombieEvent.Outcome outcome(String writer, long seq, int slot, long token, long issuedMs, long doneMs, Throwable failure) {
@@ -163,6 +165,8 @@ final class ZombieWriter {
         String detail = "";
         if (cause == null) {
             kind = ZombieEvent.Kind.OK;
+        } else if (cause instanceof LeaseUnconfirmedException) {
+            kind = ZombieEvent.Kind.UNCONFIRMED;
         } else if (cause instanceof FencedException f && f.fence() == Long.MAX_VALUE) {
             kind = ZombieEvent.Kind.FENCED_SELF;
         } else if (cause instanceof FencedException f) {
