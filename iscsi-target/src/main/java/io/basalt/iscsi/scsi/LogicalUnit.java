@@ -60,6 +60,8 @@ public final class LogicalUnit {
     private final Set<Nexus> nexuses = new HashSet<>();
     /** The session devices of the attached nexuses (a per-session source only). */
     private final Map<Nexus, SessionDevice> sessionDevices = new HashMap<>();
+    /** What {@link #tellRegistrants} last told the source. */
+    private Reservations.Registrants registrantsTold = new Reservations.Registrants(0, java.util.Set.of());
     private boolean writeCacheEnabled = true;
     private boolean descriptorSense;
     private boolean softwareWriteProtect;
@@ -164,8 +166,8 @@ public final class LogicalUnit {
             case Opcodes.MODE_SELECT_6, Opcodes.MODE_SELECT_10 -> done(info.modeSelect(r));
             case Opcodes.MAINTENANCE_IN -> done(info.maintenanceIn(r));
             case Opcodes.START_STOP_UNIT -> done(startStop(r));
-            case Opcodes.RESERVE_6, Opcodes.RELEASE_6, Opcodes.PERSISTENT_RESERVE_IN, Opcodes.PERSISTENT_RESERVE_OUT ->
-                    done(reservations.execute(r));
+            case Opcodes.RESERVE_6, Opcodes.RELEASE_6, Opcodes.PERSISTENT_RESERVE_IN -> done(reservations.execute(r));
+            case Opcodes.PERSISTENT_RESERVE_OUT -> persistentReserveOut(r);
             case Opcodes.SERVICE_ACTION_IN_16 -> serviceActionIn(r);
             case Opcodes.READ_DEFECT_DATA_10, Opcodes.READ_DEFECT_DATA_12 -> done(readDefectData(r));
             case Opcodes.EXTENDED_COPY, Opcodes.RECEIVE_COPY_RESULTS -> target.copyManager().execute(this, r);
@@ -179,6 +181,34 @@ public final class LogicalUnit {
             case Opcodes.SA_GET_LBA_STATUS -> onSessionBlock(r, b -> b.getLbaStatus(r));
             default -> done(ScsiResult.check(Sense.invalidCdbField(1)));
         };
+    }
+
+    /** Runs a PR OUT command, then tells the source about changed registrants before answering (a registrant's lock mode). */
+    private CompletableFuture<ScsiResult> persistentReserveOut(ScsiRequest r) {
+        ScsiResult result = reservations.execute(r);
+        return tellRegistrants().thenApply(x -> result);
+    }
+
+    /** Tells the source the hosts registered now, when they differ from what it was told last. */
+    CompletableFuture<Void> tellRegistrants() {
+        Reservations.Registrants now = reservations.registrants();
+        synchronized (this) {
+            if (now.hosts().equals(registrantsTold.hosts()) || now.version() <= registrantsTold.version()) {
+                return done(null);
+            }
+            registrantsTold = now;
+        }
+        CompletableFuture<Void> told;
+        try {
+            told = source.registrantsChanged(now.version(), now.hosts());
+        } catch (RuntimeException e) {
+            told = CompletableFuture.failedFuture(e);
+        }
+        return told.exceptionally(e -> {
+            // The registration stands either way; the source's lock change failing is its to report.
+            log.warn("lun {}: telling the source registrants {} failed", lun, now.hosts(), e);
+            return null;
+        });
     }
 
     /** A virtual disk has no defects: an empty list in whatever format was asked for. */

@@ -3,9 +3,12 @@ package io.basalt.iscsi.scsi;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * RESERVE(6)/RELEASE(6) and persistent reservations (SPC-5 §5.14) of one LU, per I_T nexus.
@@ -27,6 +30,8 @@ final class Reservations {
     private Nexus reserve6Holder;
     private final Map<Nexus, Long> registrations = new LinkedHashMap<>();
     private int generation;
+    /** Grows at every change of the PR state (PRgeneration wraps and is per SPC-5): orders what the LU tells its source. */
+    private long stateVersion;
     private Nexus holder;
     private int type;
 
@@ -42,6 +47,15 @@ final class Reservations {
 
     synchronized void reset() {
         reserve6Holder = null;
+    }
+
+    /** The hosts (initiator names) with a key registered, as of state {@code version}. */
+    record Registrants(long version, Set<String> hosts) {}
+
+    synchronized Registrants registrants() {
+        Set<String> hosts = new TreeSet<>();
+        registrations.keySet().forEach(n -> hosts.add(n.initiatorName()));
+        return new Registrants(stateVersion, Collections.unmodifiableSet(hosts));
     }
 
     // ---- access control ----
@@ -236,6 +250,7 @@ final class Reservations {
             registrations.put(n, saKey);
         }
         generation++;
+        stateVersion++;
         return ScsiResult.good();
     }
 
@@ -307,6 +322,7 @@ final class Reservations {
         holder = null;
         type = 0;
         generation++;
+        stateVersion++;
         return ScsiResult.good();
     }
 
@@ -336,6 +352,7 @@ final class Reservations {
         holder = n;
         type = requestedType;
         generation++;
+        stateVersion++;
         return ScsiResult.good();
     }
 
@@ -351,6 +368,7 @@ final class Reservations {
             lu.raiseUnitAttention(g, Sense.REGISTRATIONS_PREEMPTED);
         }
         generation++;
+        stateVersion++;
         return gone.size();
     }
 
