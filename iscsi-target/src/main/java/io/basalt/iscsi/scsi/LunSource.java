@@ -52,6 +52,14 @@ public interface LunSource {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * Where this LUN's persistent-reservation state lives; asked once, when the LU is built. In
+     * this process's memory unless the source keeps it where other gateways of the LUN see it.
+     */
+    default PrStateStore prStateStore() {
+        return PrStateStore.inMemory();
+    }
+
     /** Every session uses {@code device} itself: the LUN of {@link io.basalt.iscsi.scsi.TargetLuns#TargetLuns(String, java.util.Map)}. */
     static LunSource shared(BlockDevice device) {
         return new Shared(device);
