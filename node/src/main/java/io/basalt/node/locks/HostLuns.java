@@ -16,6 +16,7 @@ import java.util.function.Supplier;
 
 import io.basalt.iscsi.scsi.Initiator;
 import io.basalt.iscsi.scsi.LunSource;
+import io.basalt.iscsi.scsi.PrStateStore;
 import io.basalt.iscsi.session.InitiatorSession;
 import io.basalt.iscsi.session.SessionListener;
 import io.basalt.iscsi.session.TargetSettings;
@@ -261,6 +262,11 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         @Override
         public BlockDevice device() {
             return identity;
+        }
+
+        @Override
+        public PrStateStore prStateStore() {
+            return store.prStates(vdisk);
         }
 
         @Override
