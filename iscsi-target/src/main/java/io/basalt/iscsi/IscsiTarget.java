@@ -98,6 +98,7 @@ public final class IscsiTarget implements AutoCloseable {
         private TargetSettings settings = TargetSettings.defaults();
         private ChapCredentials discoveryChap;
         private SessionListener sessionListener = SessionListener.NONE;
+        private int portalGroupTag = 1;
         private final Map<String, TargetConfig> targets = new LinkedHashMap<>();
 
         public Builder portal(String host, int port) {
@@ -106,6 +107,19 @@ public final class IscsiTarget implements AutoCloseable {
             }
             this.host = host;
             this.port = port;
+            return this;
+        }
+
+        /**
+         * The portal group tag of this portal (1 unless set): with the target name it names the SCSI
+         * target port, so two processes serving one LUN under one target name are two target ports
+         * (two I_T nexuses for one initiator port) when their tags differ.
+         */
+        public Builder portalGroupTag(int tag) {
+            if (tag < 1 || tag > 0xffff) {
+                throw new IllegalArgumentException("portal group tag: " + tag + " (expected: 1..65535)");
+            }
+            this.portalGroupTag = tag;
             return this;
         }
 
@@ -172,7 +186,7 @@ public final class IscsiTarget implements AutoCloseable {
         }
 
         public IscsiTarget start() {
-            Directory directory = new Directory(Map.copyOf(targets), discoveryChap);
+            Directory directory = new Directory(Map.copyOf(targets), discoveryChap, portalGroupTag);
             SessionRegistry registry = new SessionRegistry();
             EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
             EventLoopGroup workers = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
@@ -206,7 +220,7 @@ public final class IscsiTarget implements AutoCloseable {
         }
     }
 
-    private record Directory(Map<String, TargetConfig> targets, ChapCredentials discoveryChap) implements TargetDirectory {
+    private record Directory(Map<String, TargetConfig> targets, ChapCredentials discoveryChap, int portalGroupTag) implements TargetDirectory {
         @Override
         public TargetConfig find(String iqn) {
             return targets.get(iqn);

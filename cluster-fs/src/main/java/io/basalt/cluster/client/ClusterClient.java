@@ -186,6 +186,11 @@ public final class ClusterClient implements AutoCloseable {
         return locks;
     }
 
+    /** The persistent-reservation states of vdisks' LUNs (in the meta group), shared by their gateways. */
+    public ClusterPrStates prStates() {
+        return new ClusterPrStates(this);
+    }
+
     Placement placement() {
         return placement;
     }

@@ -29,8 +29,8 @@ import io.basalt.lock.VdiskLock;
  * included) takes a new version, which nodes and clients of this version refuse by name.
  */
 public final class MetaCodec {
-    /** The command (log entry) format this code writes; it reads this one and version 1. */
-    static final int VERSION = 2;
+    /** The command (log entry) format this code writes; it reads this one and versions 1 and 2 (3 added tag 17, {@link MetaCommand.SetPrState}). */
+    static final int VERSION = 3;
     /** The result format this code writes; it reads this one, version 1 and version 0 (unversioned). */
     static final int RESULT_VERSION = 2;
 
@@ -54,6 +54,7 @@ public final class MetaCodec {
             case MetaCommand.BeginRollback c -> out.u8(14).str(c.vdiskName()).str(c.snapName());
             case MetaCommand.EndRollback c -> out.u8(15).str(c.vdiskName()).str(c.snapName());
             case MetaCommand.Lock c -> MetaLockCodec.writeCommand(out.u8(16), c.command());
+            case MetaCommand.SetPrState c -> out.u8(17).str(c.vdisk()).i64(c.expectedVersion()).bytes(c.state());
         }
         return out.toByteArray();
     }
@@ -61,11 +62,11 @@ public final class MetaCodec {
     public static MetaCommand decodeCommand(ByteBuffer bytes) {
         Wire.In in = new Wire.In(bytes);
         int version = in.u8();
-        if (version != 1 && version != VERSION) {
+        if (version < 1 || version > VERSION) {
             throw Wire.unknownVersion("meta command", version, "1.." + VERSION);
         }
         int tag = in.u8();
-        Wire.checkTag(tag, version == 1 ? 15 : 16, "meta command");
+        Wire.checkTag(tag, version == 1 ? 15 : version == 2 ? 16 : 17, "meta command");
         if (version > 1 && tag >= 7 && tag <= 9) {
             throw new DecodeException("meta command tag: " + tag + " (expected: not 7..9 in version " + version + ")");
         }
@@ -85,6 +86,7 @@ public final class MetaCodec {
             case 14 -> new MetaCommand.BeginRollback(in.str(), in.str());
             case 15 -> new MetaCommand.EndRollback(in.str(), in.str());
             case 16 -> new MetaCommand.Lock(MetaLockCodec.readCommand(in));
+            case 17 -> new MetaCommand.SetPrState(in.str(), in.i64(), in.bytes());
             default -> new MetaCommand.ReportSpace(decodeSpace(in.bytes()));
         };
         in.end("meta command");
@@ -128,6 +130,17 @@ public final class MetaCodec {
     }
 
     // ---- records ----
+
+    public static byte[] encode(PrRecord r) {
+        return new Wire.Out(32 + r.state().remaining()).str(r.vdisk()).i64(r.version()).bytes(r.state()).toByteArray();
+    }
+
+    public static PrRecord decodePr(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        PrRecord r = new PrRecord(in.str(), in.i64(), in.bytes());
+        in.end("pr record");
+        return r;
+    }
 
     public static byte[] encode(VdiskRecord v) {
         return writeVdisk(new Wire.Out(128), v).toByteArray();

@@ -57,4 +57,18 @@ public sealed interface MetaCommand {
 
     /** Every placement group rolled back: clears the mark and takes the snapshot's size. */
     record EndRollback(String vdiskName, String snapName) implements MetaCommand {}
+
+    /**
+     * Sets the persistent-reservation state of a vdisk's LUN (bytes its iSCSI gateways encode) to
+     * {@code state} at version {@code expectedVersion + 1}, if it is at {@code expectedVersion} (0:
+     * never set); refused otherwise, so a gateway that read an older state reads again.
+     */
+    record SetPrState(String vdisk, long expectedVersion, java.nio.ByteBuffer state) implements MetaCommand {
+        public SetPrState {
+            if (state == null) {
+                throw new IllegalArgumentException("pr state: null vdisk=" + vdisk);
+            }
+            state = state.asReadOnlyBuffer();
+        }
+    }
 }

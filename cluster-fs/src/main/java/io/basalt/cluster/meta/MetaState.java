@@ -1,5 +1,6 @@
 package io.basalt.cluster.meta;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -46,6 +47,7 @@ public final class MetaState {
         record NextId() implements Key {}
         record Node(int id) implements Key {}
         record Space(int nodeId) implements Key {}
+        record Pr(String vdisk) implements Key {}
     }
 
     private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
@@ -53,6 +55,7 @@ public final class MetaState {
     private final LockTable locks = new LockTable();
     private final TreeMap<Integer, NodeRecord> nodes = new TreeMap<>();
     private final TreeMap<Integer, NodeSpace> spaces = new TreeMap<>();
+    private final TreeMap<String, PrRecord> prStates = new TreeMap<>();
     private long nextId = 1;
     private final List<Key> touched = new ArrayList<>();
 
@@ -76,6 +79,7 @@ public final class MetaState {
             case MetaCommand.ReportSpace c -> reportSpace(c.space());
             case MetaCommand.BeginRollback c -> beginRollback(c);
             case MetaCommand.EndRollback c -> endRollback(c);
+            case MetaCommand.SetPrState c -> setPrState(c);
         };
     }
 
@@ -89,6 +93,11 @@ public final class MetaState {
     public Optional<VdiskRecord> vdisk(String name) {
         Long id = names.get(name);
         return id == null ? Optional.empty() : Optional.of(vdisks.get(id));
+    }
+
+    /** The persistent-reservation state of {@code vdisk}'s LUN; empty when never set. */
+    public Optional<PrRecord> prState(String vdisk) {
+        return Optional.ofNullable(prStates.get(vdisk));
     }
 
     public Optional<VdiskRecord> vdisk(long id) {
@@ -174,6 +183,10 @@ public final class MetaState {
         nodes.put(n.id(), n);
     }
 
+    void load(PrRecord r) {
+        prStates.put(r.vdisk(), r);
+    }
+
     void load(NodeSpace s) {
         spaces.put(s.nodeId(), s);
     }
@@ -250,6 +263,9 @@ public final class MetaState {
         vdisks.remove(v.id());
         names.remove(v.name());
         touched.add(new Key.Vdisk(v.id()));
+        if (prStates.remove(v.name()) != null) {
+            touched.add(new Key.Pr(v.name()));    // a vdisk created later under this name starts unregistered
+        }
         if (locks.lock(v.name()).isPresent()) {
             // A vdisk created later under this name is another vdisk (another id, fence 0 on the PGs).
             locks.apply(index, new LockCommand.Forget(v.name()));
@@ -338,6 +354,25 @@ public final class MetaState {
                 parent.rootId(), Optional.of(new ParentLink(parent.id(), c.snapName())), List.of(), c.nowMs());
         put(child);
         return new MetaResult.VdiskChanged(child);
+    }
+
+    /** A compare-and-set of a vdisk's PR state; refused for a vdisk the namespace does not hold, or at another version. */
+    private MetaResult setPrState(MetaCommand.SetPrState c) {
+        if (!names.containsKey(c.vdisk())) {
+            return new MetaResult.Rejected("no vdisk named " + c.vdisk());
+        }
+        long current = prState(c.vdisk()).map(PrRecord::version).orElse(0L);
+        if (c.expectedVersion() != current) {
+            return new MetaResult.Rejected("pr state of vdisk " + c.vdisk() + " is at version " + current + " (expected: " + c.expectedVersion() + ")");
+        }
+        if (c.state().remaining() > PrRecord.STATE_BYTES_MAX) {
+            return new MetaResult.Rejected("pr state of vdisk " + c.vdisk() + ": " + c.state().remaining() + " bytes (expected: <= "
+                    + PrRecord.STATE_BYTES_MAX + ")");
+        }
+        ByteBuffer copy = ByteBuffer.allocate(c.state().remaining()).put(c.state().duplicate()).flip();
+        prStates.put(c.vdisk(), new PrRecord(c.vdisk(), current + 1, copy));
+        touched.add(new Key.Pr(c.vdisk()));
+        return new MetaResult.Done();
     }
 
     /** A lock command; a lock is only taken on a vdisk the namespace holds. */

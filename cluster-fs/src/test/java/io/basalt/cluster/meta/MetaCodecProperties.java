@@ -85,24 +85,24 @@ class MetaCodecProperties {
     @Example
     void aCommandOfAFutureVersionIsRefusedNamingBothVersions() {
         byte[] bytes = MetaCodec.encode(new MetaCommand.RemoveVdisk("web"));
-        bytes[0] = 3;
+        bytes[0] = 4;
         var e = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeCommand(ByteBuffer.wrap(bytes)));
-        assertEquals("meta command: format version 3 (this node reads: 1..2)", e.getMessage());
+        assertEquals("meta command: format version 4 (this node reads: 1..3)", e.getMessage());
     }
 
     @Example
     void queriesResultsAndAnswersOfAFutureVersionAreRefusedNamingBothVersions() {
-        int future = Wire.VERSION_MARKER + 3;
+        int future = Wire.VERSION_MARKER + 4;
         var query = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decode(ByteBuffer.wrap(new byte[] {(byte) future, 2})));
-        assertEquals("meta query: format version 3 (this node reads: 0..2)", query.getMessage());
+        assertEquals("meta query: format version 4 (this node reads: 0..3)", query.getMessage());
         byte[] result = MetaCodec.encode(new MetaResult.Done());
         result[0] = (byte) future;
         var r = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeResult(ByteBuffer.wrap(result)));
-        assertEquals("meta result: format version 3 (this node reads: 0..2)", r.getMessage());
+        assertEquals("meta result: format version 4 (this node reads: 0..2)", r.getMessage());
         byte[] list = MetaQuery.answer(stateWithWeb(), new MetaQuery.ListNodes());
         list[0] = (byte) future;
         var l = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decodeNodes(ByteBuffer.wrap(list)));
-        assertEquals("node list: format version 3 (this node reads: 0..2)", l.getMessage());
+        assertEquals("node list: format version 4 (this node reads: 0..3)", l.getMessage());
     }
 
     private static MetaState stateWithWeb() {
@@ -204,6 +204,8 @@ class MetaCodecProperties {
                 names.map(MetaCommand.FlattenVdisk::new),
                 Combinators.combine(names, names).as(MetaCommand.BeginRollback::new),
                 Combinators.combine(names, names).as(MetaCommand.EndRollback::new),
+                Combinators.combine(names, longs, Arbitraries.bytes().array(byte[].class).ofMaxSize(64))
+                        .as((n, v, b) -> new MetaCommand.SetPrState(n, v, ByteBuffer.wrap(b))),
                 Combinators.combine(Arbitraries.integers().between(-1, 6), longs, longs, longs, longs)
                         .as((id, free, reserve, total, at) -> new MetaCommand.ReportSpace(new NodeSpace(id, free, reserve, total, at))));
     }

@@ -103,11 +103,11 @@ class MetaStoreTest {
             store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {2}, db.get(new byte[] {'f'}), "recorded when the store was made");
-            db.put(new byte[] {'f'}, new byte[] {3});
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}), "recorded when the store was made");
+            db.put(new byte[] {'f'}, new byte[] {4});
         }
         var e = assertThrows(IllegalStateException.class, () -> MetaStore.open(m));
-        assertEquals("meta store " + m + ": format version 3 (this node reads: 1..2)", e.getMessage());
+        assertEquals("meta store " + m + ": format version 4 (this node reads: 1..3)", e.getMessage());
     }
 
     @Test
@@ -128,8 +128,44 @@ class MetaStoreTest {
             assertTrue(store.state().sessions().isEmpty(), "the seam's sessions are dropped: their hosts open new ones");
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {2}, db.get(new byte[] {'f'}), "recorded when it was opened");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}), "recorded when it was opened");
             org.junit.jupiter.api.Assertions.assertNull(db.get(seamSession));
+        }
+    }
+
+    @Test
+    void keepsAVdisksPrStateAcrossAReopenAndForgetsItWithTheVdisk() throws Exception {
+        Path m = dir.resolve("m");
+        java.nio.ByteBuffer state = java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3});
+        try (MetaStore store = MetaStore.open(m)) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+            assertEquals(new MetaResult.Done(), store.apply(new TermIndex(1, 2), new MetaCommand.SetPrState("a", 0, state)));
+            assertTrue(store.apply(new TermIndex(1, 3), new MetaCommand.SetPrState("a", 0, state)) instanceof MetaResult.Rejected,
+                    "a compare-and-set at a version that moved on is refused");
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(java.util.Optional.of(new PrRecord("a", 1, state)), store.state().prState("a"));
+            store.apply(new TermIndex(1, 4), new MetaCommand.RemoveVdisk("a"));
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(java.util.Optional.empty(), store.state().prState("a"));
+        }
+    }
+
+    @Test
+    void opensAStoreOfFormatVersion2AndRecordsVersion3() throws Exception {
+        Path m = dir.resolve("m");
+        try (MetaStore store = MetaStore.open(m)) {
+            store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            db.put(new byte[] {'f'}, new byte[] {2});
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(1, store.vdisks().size());
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}));
         }
     }
 }

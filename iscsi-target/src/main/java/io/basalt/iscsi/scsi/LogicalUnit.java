@@ -41,6 +41,14 @@ public final class LogicalUnit {
      * client reports as EACCES without re-issuing; docs/decisions/fenced-writes-over-iscsi.md.
      */
     static final Sense FENCED = Sense.WRITE_PROTECTED;
+    /**
+     * A LUN whose PR state other gateways change too re-reads it before a command a reservation may
+     * refuse: always while anything is registered, else when the copy is older than this (a plain
+     * disk, where nobody registers, is not slowed by a read per command).
+     */
+    static final long PR_STATE_UNREGISTERED_AGE_NANOS_MAX = 1_000_000_000L;
+    /** Tries of a PR command whose stored state another gateway changed in between; then BUSY (re-issued). */
+    static final int PR_STORE_ATTEMPTS_MAX = 8;
     /** How deep in a failure's causes a FencedException is looked for (wrappers: futures, device exceptions). */
     private static final int CAUSE_DEPTH_MAX = 8;
 
@@ -55,11 +63,15 @@ public final class LogicalUnit {
     private final BlockCommands sharedBlock;
     private final InfoCommands info;
     private final Reservations reservations;
+    /** Where {@link #reservations}'s persistent state lives ({@link LunSource#prStateStore()}). */
+    private final PrStateStore prStore;
     private final Map<Nexus, Deque<Sense>> unitAttentions = new HashMap<>();
     private final Map<Nexus, Long> capacitySeen = new HashMap<>();
     private final Set<Nexus> nexuses = new HashSet<>();
     /** The session devices of the attached nexuses (a per-session source only). */
     private final Map<Nexus, SessionDevice> sessionDevices = new HashMap<>();
+    /** What {@link #tellRegistrants} last told the source. */
+    private Reservations.Registrants registrantsTold = new Reservations.Registrants(0, java.util.Set.of());
     private boolean writeCacheEnabled = true;
     private boolean descriptorSense;
     private boolean softwareWriteProtect;
@@ -91,6 +103,7 @@ public final class LogicalUnit {
         this.sharedBlock = source instanceof LunSource.Shared ? new BlockCommands(this, device) : null;
         this.info = new InfoCommands(this);
         this.reservations = new Reservations(this);
+        this.prStore = source.prStateStore();
     }
 
     public int lun() {
@@ -124,6 +137,24 @@ public final class LogicalUnit {
 
     /** Executes one command; never completes exceptionally (failures become sense data). */
     public CompletableFuture<ScsiResult> execute(ScsiRequest r) {
+        int op = r.opcode();
+        boolean prCommand = op == Opcodes.PERSISTENT_RESERVE_IN || op == Opcodes.PERSISTENT_RESERVE_OUT;
+        boolean reservationBlind = op == Opcodes.INQUIRY || op == Opcodes.REPORT_LUNS || op == Opcodes.REQUEST_SENSE;
+        if (!prStore.shared() || prCommand || reservationBlind || !reservations.stale(System.nanoTime(), PR_STATE_UNREGISTERED_AGE_NANOS_MAX)) {
+            return executeNow(r);
+        }
+        return readPrState().thenCompose(x -> executeNow(r)).exceptionally(LogicalUnit::failure);
+    }
+
+    /** Reads the shared PR state into the copy; the source hears of changed registrants. */
+    private CompletableFuture<Void> readPrState() {
+        return prStore.read().thenAccept(v -> {
+            reservations.adopt(v, System.nanoTime());
+            tellRegistrants();
+        });
+    }
+
+    private CompletableFuture<ScsiResult> executeNow(ScsiRequest r) {
         ScsiResult early = admit(r);
         if (early != null) {
             return CompletableFuture.completedFuture(early);
@@ -165,7 +196,7 @@ public final class LogicalUnit {
             case Opcodes.MAINTENANCE_IN -> done(info.maintenanceIn(r));
             case Opcodes.START_STOP_UNIT -> done(startStop(r));
             case Opcodes.RESERVE_6, Opcodes.RELEASE_6, Opcodes.PERSISTENT_RESERVE_IN, Opcodes.PERSISTENT_RESERVE_OUT ->
-                    done(reservations.execute(r));
+                    reservation(r, 1);
             case Opcodes.SERVICE_ACTION_IN_16 -> serviceActionIn(r);
             case Opcodes.READ_DEFECT_DATA_10, Opcodes.READ_DEFECT_DATA_12 -> done(readDefectData(r));
             case Opcodes.EXTENDED_COPY, Opcodes.RECEIVE_COPY_RESULTS -> target.copyManager().execute(this, r);
@@ -179,6 +210,55 @@ public final class LogicalUnit {
             case Opcodes.SA_GET_LBA_STATUS -> onSessionBlock(r, b -> b.getLbaStatus(r));
             default -> done(ScsiResult.check(Sense.invalidCdbField(1)));
         };
+    }
+
+    /**
+     * Runs a reservation command on the current PR state; a changed state is stored at the version
+     * it was read at, and the command runs again on a fresh read when another gateway stored first.
+     * The source hears of changed registrants before the answer (a registrant's lock mode).
+     */
+    private CompletableFuture<ScsiResult> reservation(ScsiRequest r, int attempt) {
+        return prStore.read().thenCompose(v -> {
+            reservations.adopt(v, System.nanoTime());
+            Reservations.Attempt a = reservations.execute(r);
+            if (a.changed() == null) {
+                return tellRegistrants().thenApply(x -> a.result());
+            }
+            return prStore.compareAndSet(a.baseVersion(), a.changed()).thenCompose(stored -> {
+                if (stored) {
+                    reservations.adopt(new PrStateStore.Versioned(a.baseVersion() + 1, a.changed()), System.nanoTime());
+                    return tellRegistrants().thenApply(x -> a.result());
+                }
+                reservations.discard();
+                if (attempt >= PR_STORE_ATTEMPTS_MAX) {
+                    return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.TRANSIENT,
+                            "lun " + lun + ": persistent reservation state changed by others " + attempt + " times in a row"));
+                }
+                return reservation(r, attempt + 1);
+            });
+        });
+    }
+
+    /** Tells the source the hosts registered now, when they differ from what it was told last. */
+    CompletableFuture<Void> tellRegistrants() {
+        Reservations.Registrants now = reservations.registrants();
+        synchronized (this) {
+            if (now.hosts().equals(registrantsTold.hosts()) || now.version() <= registrantsTold.version()) {
+                return done(null);
+            }
+            registrantsTold = now;
+        }
+        CompletableFuture<Void> told;
+        try {
+            told = source.registrantsChanged(now.version(), now.hosts());
+        } catch (RuntimeException e) {
+            told = CompletableFuture.failedFuture(e);
+        }
+        return told.exceptionally(e -> {
+            // The registration stands either way; the source's lock change failing is its to report.
+            log.warn("lun {}: telling the source registrants {} failed", lun, now.hosts(), e);
+            return null;
+        });
     }
 
     /** A virtual disk has no defects: an empty list in whatever format was asked for. */
@@ -412,7 +492,12 @@ public final class LogicalUnit {
      * Session {@code who} reached full-feature phase on this LU's target as {@code nexus}; its
      * device is opened from the source when a command first needs it.
      */
-    public synchronized void attach(Nexus nexus, Initiator who) {
+    public void attach(Nexus nexus, Initiator who) {
+        reservations.attached(nexus);      // not under this LU's lock: Reservations takes it after its own
+        attachSession(nexus, who);
+    }
+
+    private synchronized void attachSession(Nexus nexus, Initiator who) {
         nexuses.add(nexus);
         capacitySeen.put(nexus, device.blockCount());
         if (!(source instanceof LunSource.Shared)) {

@@ -1,6 +1,7 @@
 package io.basalt.iscsi.scsi;
 
 import io.basalt.vdisk.BlockDevice;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -36,6 +37,28 @@ public interface LunSource {
 
     /** Session {@code who} has ended and its last command on {@code device} has completed. */
     void closed(Initiator who, BlockDevice device);
+
+    /**
+     * The initiators (by name: hosts) with a persistent-reservation key registered on this LUN
+     * through any of their nexuses are now {@code hosts}, as of the LUN's reservation state
+     * {@code version} (which only grows; a call with an older version than one already seen says
+     * nothing new). A host that registers declares itself cluster-aware: the reservation, not a
+     * one-writer lock, arbitrates its writes (Basalt takes its lock multi-writer). The PERSISTENT
+     * RESERVE OUT command that changed the registrations answers once the returned future has
+     * completed; it should not complete exceptionally (the registration is made either way).
+     * Called from the target's threads: must not block.
+     */
+    default CompletableFuture<Void> registrantsChanged(long version, Set<String> hosts) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /**
+     * Where this LUN's persistent-reservation state lives; asked once, when the LU is built. In
+     * this process's memory unless the source keeps it where other gateways of the LUN see it.
+     */
+    default PrStateStore prStateStore() {
+        return PrStateStore.inMemory();
+    }
 
     /** Every session uses {@code device} itself: the LUN of {@link io.basalt.iscsi.scsi.TargetLuns#TargetLuns(String, java.util.Map)}. */
     static LunSource shared(BlockDevice device) {

@@ -2,15 +2,29 @@ package io.basalt.iscsi.scsi;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * RESERVE(6)/RELEASE(6) and persistent reservations (SPC-5 §5.14) of one LU, per I_T nexus.
  * Registrations survive a nexus loss and resets; RESERVE(6) reservations do not. Guarded by
  * {@code this}; unit attentions go through the LU.
+ *
+ * <p>The persistent part (registrations, reservation, PRgeneration, and the unit attentions owed
+ * to nexuses) lives in a {@link PrStateStore}, encoded by {@link PrStateCodec}: the fields here are
+ * this LU's copy, as of {@link #version}. A command runs on the copy ({@link #execute}); when it
+ * changed the state, the LU sets the new bytes in the store at the copy's version and, when
+ * another writer (another gateway of the LUN) came first, {@link #discard discards} the copy, reads
+ * the state again and runs the command again. Unit attentions are recorded in the state as events
+ * and raised by each LU, once the state holding them is stored, for the nexuses of the target
+ * ports it serves. RESERVE(6) stays local to this LU.
  */
 final class Reservations {
 
@@ -22,6 +36,7 @@ final class Reservations {
     static final int EXCLUSIVE_ACCESS_ALL_REGISTRANTS = 8;
     private static final int PROUT_PARAMETER_BYTES = 24;
     private static final Sense INVALID_RELEASE = Sense.of(Sense.ILLEGAL_REQUEST, 0x26, 0x04);
+    private static final Sense INSUFFICIENT_REGISTRATION_RESOURCES = Sense.of(Sense.ILLEGAL_REQUEST, 0x55, 0x04);
 
     private final LogicalUnit lu;
     private Nexus reserve6Holder;
@@ -29,9 +44,82 @@ final class Reservations {
     private int generation;
     private Nexus holder;
     private int type;
+    /** The sequence number of the last event recorded in the state. */
+    private long eventSeq;
+    private final Deque<PrStateCodec.Event> events = new ArrayDeque<>();
+    /** The store version the fields are a copy of; -1 before the first read and after {@link #discard}. */
+    private long version = -1;
+    /** Events up to this sequence number were raised (or were before this LU first read the state); -1 before that. */
+    private long eventsRaised = -1;
+    /** When the state was last read or stored ({@link System#nanoTime}). */
+    private long readAtNanos;
+    /** The target ports of the nexuses attached to this LU: the events of their nexuses are this LU's to raise. */
+    private final Set<String> ownTargetPorts = new TreeSet<>();
 
     Reservations(LogicalUnit lu) {
         this.lu = lu;
+    }
+
+    /** One run of a command on the copy: its answer, and the state to store at {@code baseVersion}, or null when nothing changed. */
+    record Attempt(ScsiResult result, long baseVersion, ByteBuffer changed) {}
+
+    synchronized void attached(Nexus n) {
+        ownTargetPorts.add(n.targetPort());
+    }
+
+    /**
+     * Takes {@code v} as the copy when it is newer than it, and raises the events it owes the
+     * nexuses of this LU's target ports. A state that does not decode throws (a bug or another
+     * version's gateway): the command fails rather than guess.
+     */
+    synchronized void adopt(PrStateStore.Versioned v, long nowNanos) {
+        readAtNanos = nowNanos;
+        if (v.version() <= version) {
+            return;
+        }
+        PrStateCodec.State s = PrStateCodec.decode(v.state());
+        registrations.clear();
+        registrations.putAll(s.registrations());
+        generation = s.generation();
+        holder = s.holder();
+        type = s.type();
+        eventSeq = s.eventSeq();
+        events.clear();
+        events.addAll(s.events());
+        version = v.version();
+        if (eventsRaised >= 0) {
+            for (PrStateCodec.Event e : events) {
+                if (e.seq() > eventsRaised && ownTargetPorts.contains(e.nexus().targetPort())) {
+                    lu.raiseUnitAttention(e.nexus(), e.sense());
+                }
+            }
+        }
+        eventsRaised = eventSeq;
+    }
+
+    /** The copy was changed by a command whose state was not stored: the next {@link #adopt} replaces it whatever its version. */
+    synchronized void discard() {
+        version = -1;
+    }
+
+    /** Whether the copy may be older than the shared state by more than {@code ageNanosMax}, or holds registrations (then always re-read). */
+    synchronized boolean stale(long nowNanos, long ageNanosMax) {
+        return version < 0 || !registrations.isEmpty() || nowNanos - readAtNanos > ageNanosMax;
+    }
+
+    private PrStateCodec.State state() {
+        return new PrStateCodec.State(generation, eventSeq, type, holder, registrations, List.copyOf(events));
+    }
+
+    /** Records a unit attention owed to {@code n}, raised once the state holding it is stored. */
+    private void event(Nexus n, Sense sense) {
+        int kind = sense.equals(Sense.REGISTRATIONS_PREEMPTED) ? PrStateCodec.Event.REGISTRATIONS_PREEMPTED
+                : sense.equals(Sense.RESERVATIONS_PREEMPTED) ? PrStateCodec.Event.RESERVATIONS_PREEMPTED
+                : PrStateCodec.Event.RESERVATIONS_RELEASED;
+        events.addLast(new PrStateCodec.Event(++eventSeq, n, kind));
+        while (events.size() > PrStateCodec.EVENTS_MAX) {
+            events.removeFirst();      // bounded: a gateway that misses this many changes misses their attentions
+        }
     }
 
     synchronized void nexusLost(Nexus n) {
@@ -42,6 +130,15 @@ final class Reservations {
 
     synchronized void reset() {
         reserve6Holder = null;
+    }
+
+    /** The hosts (initiator names) with a key registered, as of state {@code version}. */
+    record Registrants(long version, Set<String> hosts) {}
+
+    synchronized Registrants registrants() {
+        Set<String> hosts = new TreeSet<>();
+        registrations.keySet().forEach(n -> hosts.add(n.initiatorName()));
+        return new Registrants(Math.max(0, version), Collections.unmodifiableSet(hosts));
     }
 
     // ---- access control ----
@@ -91,7 +188,18 @@ final class Reservations {
 
     // ---- commands ----
 
-    synchronized ScsiResult execute(ScsiRequest r) {
+    /** Runs {@code r} on the copy (see the class comment); call {@link #adopt} with the state read first. */
+    synchronized Attempt execute(ScsiRequest r) {
+        if (version < 0) {
+            throw new IllegalStateException("pr command before the state was read (or after a discard) lun=" + lu.lun());
+        }
+        ByteBuffer before = PrStateCodec.encode(state());
+        ScsiResult result = run(r);
+        ByteBuffer after = PrStateCodec.encode(state());
+        return new Attempt(result, version, after.equals(before) ? null : after);
+    }
+
+    private ScsiResult run(ScsiRequest r) {
         return switch (r.opcode()) {
             case Opcodes.RESERVE_6 -> reserve6(r.nexus());
             case Opcodes.RELEASE_6 -> release6(r.nexus());
@@ -233,6 +341,9 @@ final class Reservations {
                 unregister(n);
             }
         } else {
+            if (registered == null && registrations.size() >= PrStateCodec.REGISTRATIONS_MAX) {
+                return ScsiResult.check(INSUFFICIENT_REGISTRATION_RESOURCES);
+            }
             registrations.put(n, saKey);
         }
         generation++;
@@ -288,7 +399,7 @@ final class Reservations {
         if (tell) {
             for (Nexus other : registrations.keySet()) {
                 if (!other.equals(by)) {
-                    lu.raiseUnitAttention(other, Sense.RESERVATIONS_RELEASED);
+                    event(other, Sense.RESERVATIONS_RELEASED);
                 }
             }
         }
@@ -300,7 +411,7 @@ final class Reservations {
         }
         for (Nexus other : registrations.keySet()) {
             if (!other.equals(n)) {
-                lu.raiseUnitAttention(other, Sense.RESERVATIONS_PREEMPTED);
+                event(other, Sense.RESERVATIONS_PREEMPTED);
             }
         }
         registrations.clear();
@@ -348,7 +459,7 @@ final class Reservations {
         }
         for (Nexus g : gone) {
             registrations.remove(g);
-            lu.raiseUnitAttention(g, Sense.REGISTRATIONS_PREEMPTED);
+            event(g, Sense.REGISTRATIONS_PREEMPTED);
         }
         generation++;
         return gone.size();

@@ -25,6 +25,10 @@ import io.basalt.vdisk.BlockDevice;
  * ({@link HostLuns}): its writes carry its token and the placement groups refuse them once the
  * lock was taken over.
  *
+ * <p>Persistent reservations of the vdisk's LUN are kept in the meta group, so every gateway of the
+ * vdisk (one per serving node, each a target port of its own) sees the same registrations and
+ * reservation.
+ *
  * <p>The vdisk may not exist yet when the node starts (e.g. {@code basalt cluster up} creates it
  * once the meta group has a leader): {@link #start} waits for it up to {@code wait}.
  */
@@ -67,7 +71,10 @@ public final class NodeGateway implements AutoCloseable {
             HostLuns hosts = new HostLuns(LockedStore.cluster(client));
             LunSource lun = hosts.lun(vdisk);
             try {
-                IscsiTarget target = IscsiTarget.builder().portal(host, port).settings(hosts.targetSettings(TargetSettings.defaults()))
+                // Each node's gateway is its own SCSI target port (portal group tag = node id): one initiator
+                // through two gateways is two I_T nexuses, as persistent reservations count them.
+                IscsiTarget target = IscsiTarget.builder().portal(host, port).portalGroupTag(node.id())
+                        .settings(hosts.targetSettings(TargetSettings.defaults()))
                         .sessionListener(hosts).addTargetWithSources(IQN, Map.of(0, lun), Set.of(), null).start();
                 InetSocketAddress at = target.localAddress();
                 out.printf("serving %s: iscsi://%s:%d/%s/0%n", vdisk, at.getAddress().getHostAddress(), at.getPort(), IQN);

@@ -16,6 +16,7 @@ import java.util.function.Supplier;
 
 import io.basalt.iscsi.scsi.Initiator;
 import io.basalt.iscsi.scsi.LunSource;
+import io.basalt.iscsi.scsi.PrStateStore;
 import io.basalt.iscsi.session.InitiatorSession;
 import io.basalt.iscsi.session.SessionListener;
 import io.basalt.iscsi.session.TargetSettings;
@@ -50,6 +51,13 @@ import io.basalt.vdisk.LbaStatus;
  *       the grant's token for the rest of the iSCSI session. When the lock is lost (expired,
  *       broken) the token is stale and the store refuses the session's writes (FencedException:
  *       CHECK CONDITION, DATA PROTECT / WRITE PROTECTED), until the initiator logs in again.</li>
+ *   <li>A host that registers a persistent-reservation key on the LUN declares itself cluster-aware
+ *       (failover clusters arbitrate their writers with SCSI-3 PR): it takes the lock multi-writer,
+ *       or switches to it when it holds it exclusive, and the reservation arbitrates among the
+ *       registrants. Hosts that never registered take it exclusive, so a plain VM disk keeps one
+ *       writer, and an exclusive holder and a multi-writer still refuse each other. A multi-writer
+ *       whose write the fence refused (another writer left and the fence rose) renews, adopts its
+ *       new token and sends the write once more (docs/decisions/pr-registrants-multi-writer.md).</li>
  *   <li>When another host holds the lock, the mutation fails the same way (DATA PROTECT) and the
  *       next mutation asks for the lock again. Not BUSY: initiators retry BUSY for their whole
  *       command timeout, and a disk in use by another host is not a passing condition; DATA
@@ -210,6 +218,17 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         }
     }
 
+    /** Whether {@code t} is, or wraps (futures, device exceptions: a few levels), a refusal by the fence. */
+    private static boolean fenced(Throwable t) {
+        Throwable c = t;
+        for (int depth = 0; c != null && depth < 8; depth++, c = c.getCause()) {
+            if (c instanceof FencedException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A snapshot: read-only, every session shares one device, no lock. */
     private record SnapshotLun(BlockDevice device) implements LunSource {
         @Override
@@ -223,10 +242,18 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         }
     }
 
-    /** A vdisk head: each session gets a {@link SessionDevice} bound to its host. */
+    /**
+     * A vdisk head: each session gets a {@link SessionDevice} bound to its host. Knows which hosts
+     * registered a persistent-reservation key on the LUN: those take its lock multi-writer.
+     */
     private final class HeadLun implements LunSource {
         private final String vdisk;
         private final BlockDevice identity;
+        /** The open session devices; touched only on {@link #lockWork}. */
+        private final Set<SessionDevice> devices = new java.util.HashSet<>();
+        /** Hosts with a PR key registered, as of {@link #registrantsVersion}; touched only on {@link #lockWork}. */
+        private Set<String> registrants = Set.of();
+        private long registrantsVersion;
 
         HeadLun(String vdisk, BlockDevice identity) {
             this.vdisk = vdisk;
@@ -239,10 +266,17 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         }
 
         @Override
+        public PrStateStore prStateStore() {
+            return store.prStates(vdisk);
+        }
+
+        @Override
         public CompletableFuture<BlockDevice> open(Initiator who) {
             return CompletableFuture.supplyAsync(() -> {
                 try {
-                    return new SessionDevice(host(who.name()), vdisk);
+                    SessionDevice d = new SessionDevice(this, host(who.name()));
+                    devices.add(d);
+                    return d;
                 } catch (BlockDeviceException e) {
                     // A cluster reads the namespace to open a vdisk: without a meta quorum that is unavailable for now,
                     // not for good. BUSY, so the initiator re-issues the command and the next one opens again.
@@ -255,37 +289,128 @@ public final class HostLuns implements SessionListener, AutoCloseable {
 
         @Override
         public void closed(Initiator who, BlockDevice device) {
+            lockWork.execute(() -> devices.remove(device));
             device.close();
+        }
+
+        /**
+         * A host that registered holds the lock multi-writer from now on: one that holds it exclusive
+         * switches (the lock table re-tokens it; its devices adopt the new token), one that does not
+         * takes it multi-writer at its next write. A host that unregistered keeps what it holds until
+         * its session ends: going back to exclusive would shut the other registrants out.
+         */
+        @Override
+        public CompletableFuture<Void> registrantsChanged(long version, Set<String> hosts) {
+            return CompletableFuture.runAsync(() -> {
+                if (version <= registrantsVersion) {
+                    return;
+                }
+                registrantsVersion = version;
+                registrants = Set.copyOf(hosts);
+                for (String name : registrants) {
+                    devices.stream().filter(d -> d.host.name.equals(name) && d.mode == LockMode.EXCLUSIVE && d.token > 0)
+                            .findFirst().ifPresent(SessionDevice::switchToMultiWriter);
+                }
+            }, lockWork);
+        }
+
+        /** The mode {@code host} takes this vdisk in: multi-writer once it registered a PR key. */
+        LockMode modeFor(Host host) {
+            return registrants.contains(host.name) ? LockMode.MULTI_WRITER : LockMode.EXCLUSIVE;
+        }
+
+        /** Every device of {@code s}'s host writes with {@code grant} now (a switch to multi-writer, or a re-token). */
+        void adopt(HostSessionClient s, LockResult.Grant grant) {
+            for (SessionDevice d : devices) {
+                if (d.grantedBy == s) {
+                    d.mode = grant.mode();
+                    d.token = grant.token();
+                }
+            }
         }
     }
 
     /**
      * One iSCSI session's device of one vdisk: takes its host's lock at the first mutation and
-     * keeps that grant's token until the session ends.
+     * keeps that grant's token until the session ends. A multi-writer's token may rise while it
+     * holds the lock (another writer left, or its own switch from exclusive): such a device adopts
+     * its session's newer multi-writer token, never a token of another host session.
      */
     private final class SessionDevice implements BlockDevice {
+        private final HeadLun lun;
         private final Host host;
         private final String vdisk;
         private final BlockDevice locked;
         /** The grant's token; 0 until the lock is taken. */
         private volatile long token;
+        /** The mode the lock is held in; null until it is taken. Written only on {@link #lockWork}. */
+        private volatile LockMode mode;
         private volatile HostSessionClient grantedBy;
 
-        SessionDevice(Host host, String vdisk) {
+        SessionDevice(HeadLun lun, Host host) {
+            this.lun = lun;
             this.host = host;
-            this.vdisk = vdisk;
+            this.vdisk = lun.vdisk;
             this.locked = store.openLocked(vdisk, () -> token, () -> grantedBy == null ? HoldState.LOST : grantedBy.hold(vdisk));
         }
 
-        /** Runs {@code op} once the lock is held: at once when it is, else after taking it on {@link #lockWork}. */
+        /**
+         * Runs {@code op} once the lock is held: at once when it is, else after taking it on
+         * {@link #lockWork}. A multi-writer's mutation refused by the fence is sent once more when its
+         * session renews to a newer multi-writer token (a writer left and the fence rose past it).
+         */
         private <T> CompletableFuture<T> mutate(Supplier<CompletableFuture<T>> op) {
-            if (token > 0) {
-                return op.get();
-            }
-            return CompletableFuture.runAsync(this::takeLock, lockWork).thenCompose(x -> op.get());
+            CompletableFuture<T> first = token > 0 ? op.get() : CompletableFuture.runAsync(this::takeLock, lockWork).thenCompose(x -> op.get());
+            return first.exceptionallyCompose(e -> {
+                long used = token;
+                if (mode != LockMode.MULTI_WRITER || !fenced(e)) {
+                    return CompletableFuture.failedFuture(e);
+                }
+                return CompletableFuture.supplyAsync(() -> retokened(used), lockWork)
+                        .thenCompose(newer -> newer ? op.get() : CompletableFuture.<T>failedFuture(e));
+            });
         }
 
-        /** On {@link #lockWork}: the host takes the vdisk exclusive; another holder fails the mutation as fenced. */
+        /** On {@link #lockWork}: whether a renewal gave this multi-writer a token above {@code used} (adopted by every device of its session). */
+        private boolean retokened(long used) {
+            HostSessionClient s = grantedBy;
+            if (s == null || !s.valid()) {
+                return false;
+            }
+            try {
+                s.renewNow();
+            } catch (RuntimeException e) {
+                log.log(System.Logger.Level.INFO, "host {0}: renewing after a fenced write to {1}: {2}", host.name, vdisk, e.toString());
+                return false;
+            }
+            Optional<LockResult.Grant> g = s.grant(vdisk);
+            if (g.isEmpty() || g.get().mode() != LockMode.MULTI_WRITER || g.get().token() <= used) {
+                return false;
+            }
+            lun.adopt(s, g.get());
+            log.log(System.Logger.Level.INFO, "host {0}: {1} multi-writer re-tokened to {2}", host.name, vdisk, g.get().token());
+            return true;
+        }
+
+        /**
+         * On {@link #lockWork}: the host registered a PR key while holding the vdisk exclusive; it holds it
+         * multi-writer now, so the other registrants may write too. The lock table raises the fence to
+         * the switch's token; this device and its host's others on the vdisk write with that token.
+         */
+        void switchToMultiWriter() {
+            HostSessionClient s = grantedBy;
+            try {
+                LockResult.Grant grant = s.acquire(vdisk, LockMode.MULTI_WRITER);
+                lun.adopt(s, grant);
+                store.raiseFence(vdisk, grant.fence());     // shuts out only the exclusive token this host gave up
+                log.log(System.Logger.Level.INFO, "host {0}: registered a PR key; holds {1} multi-writer now, token {2}", host.name, vdisk, grant.token());
+            } catch (RuntimeException e) {
+                // Kept exclusive: the reservation still stands; the other registrants' writes are refused until this host's session ends.
+                log.log(System.Logger.Level.WARNING, "host {0}: switching {1} to multi-writer failed: {2}", host.name, vdisk, e.toString());
+            }
+        }
+
+        /** On {@link #lockWork}: the host takes the vdisk (exclusive, or multi-writer once registered); another holder fails the mutation as fenced. */
         private void takeLock() {
             if (token > 0) {
                 return;
@@ -294,7 +419,7 @@ public final class HostLuns implements SessionListener, AutoCloseable {
             LockResult.Grant grant;
             try {
                 s = host.session();
-                grant = s.acquire(vdisk, LockMode.EXCLUSIVE);
+                grant = s.acquire(vdisk, lun.modeFor(host));
             } catch (LockRefusedException e) {
                 switch (e.reason()) {
                     case CONFLICT -> {
@@ -318,8 +443,12 @@ public final class HostLuns implements SessionListener, AutoCloseable {
                 throw unreached(e);
             }
             grantedBy = s;
+            mode = grant.mode();
             token = grant.token();
-            log.log(System.Logger.Level.INFO, "host {0}: took {1} exclusive, token {2}", host.name, vdisk, grant.token());
+            if (grant.mode() == LockMode.MULTI_WRITER) {
+                lun.adopt(s, grant);    // a sibling device that held it exclusive was switched by this acquire
+            }
+            log.log(System.Logger.Level.INFO, "host {0}: took {1} {2}, token {3}", host.name, vdisk, grant.mode().cliName(), grant.token());
         }
 
         /**

@@ -4,6 +4,7 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 import io.basalt.cluster.client.ClusterClient;
+import io.basalt.iscsi.scsi.PrStateStore;
 import io.basalt.lock.HoldState;
 import io.basalt.lock.LockService;
 import io.basalt.vdisk.BlockDevice;
@@ -33,6 +34,13 @@ public interface LockedStore {
     /** Raises {@code vdisk}'s fence where writes are applied, before a new holder's first write. */
     void raiseFence(String vdisk, long fence);
 
+    /**
+     * Where the persistent-reservation state of a LUN serving {@code vdisk} lives: this process's
+     * memory for the embedded store (one target process serves it), the meta group for a cluster
+     * (every gateway of the vdisk shares it).
+     */
+    PrStateStore prStates(String vdisk);
+
     static LockedStore embedded(VdiskStore store, EmbeddedLocks locks) {
         return new Embedded(store, locks);
     }
@@ -56,6 +64,11 @@ public interface LockedStore {
         @Override
         public void raiseFence(String vdisk, long fence) {
             // Already done: EmbeddedLocks raised the engine's fence before it answered the grant.
+        }
+
+        @Override
+        public PrStateStore prStates(String vdisk) {
+            return PrStateStore.inMemory();
         }
     }
 
@@ -83,6 +96,11 @@ public interface LockedStore {
         @Override
         public void raiseFence(String vdisk, long fence) {
             client.locks().raiseFence(vdisk, fence);
+        }
+
+        @Override
+        public PrStateStore prStates(String vdisk) {
+            return new ClusterPrStateStore(client.prStates(), vdisk);
         }
     }
 }

@@ -84,11 +84,26 @@ final class ClusterUp implements AutoCloseable {
         ProcessHandle.of(nodePids.get(id)).ifPresent(ProcessHandle::destroyForcibly);
     }
 
-    /** Starts node {@code id} again on its data, as an operator would after a kill; a later {@link #kill} stops this process. */
-    void restart(int id) throws IOException {
-        Process p = basalt("node", "--config", dir.resolve("cluster.json").toString(), "--id", Integer.toString(id),
-                "--data", dir.resolve("node-" + id).toString());
+    /**
+     * Starts node {@code id} again on its data, as an operator would after a kill, with more
+     * {@code basalt node} options (e.g. {@code --serve VDISK --portal HOST:PORT}); a later
+     * {@link #kill} stops this process.
+     */
+    void restart(int id, String... extraOptions) throws IOException {
+        List<String> args = new ArrayList<>(List.of("node", "--config", dir.resolve("cluster.json").toString(), "--id", Integer.toString(id),
+                "--data", dir.resolve("node-" + id).toString()));
+        args.addAll(List.of(extraOptions));
+        Process p = basalt(args.toArray(String[]::new));
         nodePids.put(id, p.pid());
+    }
+
+    /** SIGKILL of node {@code id}'s process, returning once it has exited. */
+    void killAndWait(int id) throws Exception {
+        java.util.Optional<ProcessHandle> h = ProcessHandle.of(nodePids.get(id));
+        if (h.isPresent()) {
+            h.get().destroyForcibly();
+            h.get().onExit().get(30, TimeUnit.SECONDS);
+        }
     }
 
     /** {@code basalt ARGS}, stopped by {@link #close}; its output goes to a log file unless it is {@code cluster ...}. */
