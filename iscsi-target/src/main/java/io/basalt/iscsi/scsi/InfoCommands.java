@@ -35,7 +35,7 @@ final class InfoCommands {
         if ((r.u8(1) & 0xfe) != 0 || (!evpd && r.u8(2) != 0)) {
             return ScsiResult.check(Sense.invalidCdbField((r.u8(1) & 0xfe) != 0 ? 1 : 2));
         }
-        ByteBuffer page = evpd ? vpd(r.u8(2)) : standardInquiry();
+        ByteBuffer page = evpd ? vpd(r.u8(2), r.nexus()) : standardInquiry();
         return page == null ? ScsiResult.check(Sense.invalidCdbField(2)) : ScsiResult.good(truncate(page, alloc));
     }
 
@@ -55,11 +55,11 @@ final class InfoCommands {
         return b;
     }
 
-    private ByteBuffer vpd(int page) {
+    private ByteBuffer vpd(int page, Nexus nexus) {
         return switch (page) {
             case 0x00 -> supportedPages();
             case 0x80 -> serialNumber();
-            case 0x83 -> deviceIdentification();
+            case 0x83 -> deviceIdentification(nexus);
             case 0xb0 -> blockLimits();
             case 0xb1 -> blockCharacteristics();
             case 0xb2 -> provisioning();
@@ -89,8 +89,11 @@ final class InfoCommands {
         return b;
     }
 
-    /** NAA (LU), T10 vendor id (LU), iSCSI name of the target device, relative target port. */
-    private ByteBuffer deviceIdentification() {
+    /**
+     * NAA (LU), T10 vendor id (LU), iSCSI name of the target device, and the relative target port
+     * the command came through: its portal group tag, so two gateways of one LU are two ports.
+     */
+    private ByteBuffer deviceIdentification(Nexus nexus) {
         byte[] t10 = (VENDOR + lu.serial()).getBytes(StandardCharsets.US_ASCII);
         byte[] name = padded4(lu.target().name());
         int length = (4 + 16) + (4 + t10.length) + (4 + name.length) + (4 + 4);
@@ -99,7 +102,8 @@ final class InfoCommands {
         at = designator(b, at, 0x01, 0x03, 0x00, naa());
         at = designator(b, at, 0x02, 0x01, 0x00, t10);
         at = designator(b, at, 0x53, 0x08, 0x20, name);
-        designator(b, at, 0x51, 0x04, 0x10, new byte[] {0, 0, 0, 1});
+        int port = nexus == null ? 1 : nexus.portalGroupTag();
+        designator(b, at, 0x51, 0x04, 0x10, new byte[] {0, 0, (byte) (port >> 8), (byte) port});
         return b;
     }
 

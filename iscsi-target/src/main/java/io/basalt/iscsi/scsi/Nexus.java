@@ -10,6 +10,12 @@ public record Nexus(String initiatorPort, String targetPort) {
         return new Nexus(initiatorName + ",i,0x" + String.format("%012x", isid), targetName + ",t,0x" + String.format("%04x", portalGroupTag));
     }
 
+    /** The target port's portal group tag (the {@code 0xTPGT} suffix): each gateway of a LUN is its own target port. */
+    public int portalGroupTag() {
+        int i = targetPort.lastIndexOf(",t,0x");
+        return i < 0 ? 1 : Integer.parseInt(targetPort.substring(i + 5), 16);
+    }
+
     /** The initiator name without the ISID suffix. */
     public String initiatorName() {
         int i = initiatorPort.indexOf(",i,");

@@ -174,6 +174,28 @@ class LogicalUnitTest {
     }
 
     @Test
+    void deviceIdentificationNamesTheRelativeTargetPortTheCommandCameThrough() {
+        ByteBuffer viaOne = run(a, inquiryVpd(0x83), ByteBuffer.allocate(0)).dataIn();
+        ByteBuffer viaTwo = run(Nexus.of("iqn.2026-11.x:a", 1, target.name(), 2), inquiryVpd(0x83), ByteBuffer.allocate(0)).dataIn();
+        assertEquals(1, relativeTargetPort(viaOne));
+        assertEquals(2, relativeTargetPort(viaTwo));
+        assertEquals(viaOne.slice(4, 20), viaTwo.slice(4, 20), "the same LU (NAA designator) through both ports");
+    }
+
+    /** The identifier of the relative target port designator (type 4) of a Device Identification page. */
+    private static int relativeTargetPort(ByteBuffer page) {
+        int at = 4;
+        while (at < 4 + (page.getShort(2) & 0xffff)) {
+            int length = page.get(at + 3) & 0xff;
+            if ((page.get(at + 1) & 0x0f) == 0x04) {
+                return page.getShort(at + 6) & 0xffff;
+            }
+            at += 4 + length;
+        }
+        throw new AssertionError("no relative target port designator");
+    }
+
+    @Test
     void writeAtomicIsInvalidOpcodeWhenTheDeviceOffersNoAtomicWrites() {
         assertEquals(Sense.INVALID_OPCODE, run(a, writeAtomic16(0, 8, 0, 0), filled(4096, 'A')).sense());
         ByteBuffer limits = run(a, inquiryVpd(0xb0), ByteBuffer.allocate(0)).dataIn();
