@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -43,16 +44,20 @@ import io.basalt.vdisk.LbaStatus;
  * write-zeroes, compare-and-write, snapshot) carries the token {@code token} gives when it is
  * sent, and a PG refuses it when that is below the vdisk's fence there: the mutation fails with a
  * {@link FencedException}. The holder fences itself too ({@link HoldState}): while its lease is
- * unconfirmed (it ran out before a renewal got through) a mutation is not sent and fails with a
- * {@link LeaseUnconfirmedException}, TRANSIENT (the caller may retry: the next renewal may
- * confirm the lease); once the lock is lost it is not sent and fails with a
- * {@link FencedException} at once.
+ * unconfirmed (it ran out before a renewal got through) a mutation is held back, not sent, until
+ * a renewal confirms the lease (then it is sent) or the lock is known lost, for at most the I/O
+ * timeout, as a write to a group without a quorum waits; then it fails with a
+ * {@link LeaseUnconfirmedException}, TRANSIENT. Once the lock is lost a mutation is not sent and
+ * fails with a {@link FencedException} at once.
  * A device opened without a lock carries token 0, which PGs accept only while the vdisk was
  * never fenced.
  */
 public final class ClusterVdisk implements BlockDevice {
     /** One op carries at most this much data, well inside one Raft entry; bigger I/O is split. */
     static final int PIECE_BYTES_MAX = 256 * 1024;
+    /** How often a mutation held back for an unconfirmed lease looks at it again. */
+    static final long LEASE_POLL_MS = 50;
+    private static final long NOT_HELD_YET = Long.MIN_VALUE;
 
     private final ClusterClient client;
     private final Placement placement;
@@ -391,10 +396,11 @@ public final class ClusterVdisk implements BlockDevice {
         }
         try {
             client.await(wait, "drain writes of " + name() + " before snapshot " + snapName);
+            awaitConfirmedLease();
             long t = token.getAsLong();
-            RuntimeException unsent = refusalBeforeSending(t);
-            if (unsent != null) {
-                throw unsent;
+            if (hold.get() != HoldState.HELD) {
+                throw hold.get() == HoldState.LOST ? selfFenced(t)
+                        : new LeaseUnconfirmedException(name(), client.config().tuning().ioTimeout().toMillis());
             }
             record = client.createSnapshot(name(), snapName, t);
         } finally {
@@ -406,15 +412,34 @@ public final class ClusterVdisk implements BlockDevice {
         }
     }
 
-    /** Runs a mutation through the snapshot gate, with the token it carries; fails it here when the lease is lost. */
+    /** Runs a mutation through the snapshot gate, with the token it carries; holds or fails it here while the holder may not send it. */
     private <T> CompletableFuture<T> mutation(java.util.function.LongFunction<CompletableFuture<T>> body) {
+        return mutation(body, NOT_HELD_YET);
+    }
+
+    /**
+     * As above; {@code heldSinceNanos}: since when this mutation has been held back for an
+     * unconfirmed lease ({@link #NOT_HELD_YET}: not yet). It is looked at again every
+     * {@link #LEASE_POLL_MS} until the lease is confirmed (sent then) or lost (fenced), for at
+     * most the I/O timeout, as a write to a group without a quorum waits.
+     */
+    private <T> CompletableFuture<T> mutation(java.util.function.LongFunction<CompletableFuture<T>> body, long heldSinceNanos) {
         if (snapName != null) {
             return CompletableFuture.failedFuture(readOnlyRefusal());
         }
         long t = token.getAsLong();
-        RuntimeException unsent = refusalBeforeSending(t);
-        if (unsent != null) {
-            return CompletableFuture.failedFuture(unsent);
+        HoldState h = hold.get();
+        if (h == HoldState.UNCONFIRMED) {
+            long since = heldSinceNanos == NOT_HELD_YET ? System.nanoTime() : heldSinceNanos;
+            long heldMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - since);
+            if (heldMs >= client.config().tuning().ioTimeout().toMillis()) {
+                return CompletableFuture.failedFuture(new LeaseUnconfirmedException(name(), heldMs));
+            }
+            return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(LEASE_POLL_MS, TimeUnit.MILLISECONDS))
+                    .thenCompose(x -> mutation(body, since));
+        }
+        if (h == HoldState.LOST) {
+            return CompletableFuture.failedFuture(selfFenced(t));
         }
         CompletableFuture<Void> wait;
         synchronized (gate) {
@@ -493,13 +518,17 @@ public final class ClusterVdisk implements BlockDevice {
         });
     }
 
-    /** Why a mutation with token {@code t} is not sent (the holder's self-fence), or null when it may be. */
-    private RuntimeException refusalBeforeSending(long t) {
-        return switch (hold.get()) {
-            case HELD -> null;
-            case UNCONFIRMED -> new LeaseUnconfirmedException(name());
-            case LOST -> selfFenced(t);
-        };
+    /** Waits, for at most the I/O timeout, while the holder's lease is unconfirmed (see {@link #mutation}). */
+    private void awaitConfirmedLease() {
+        long deadline = System.nanoTime() + client.config().tuning().ioTimeout().toNanos();
+        while (hold.get() == HoldState.UNCONFIRMED && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(LEASE_POLL_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new BlockDeviceException(BlockDeviceException.Kind.UNAVAILABLE, name() + ": interrupted while waiting for its lease", e);
+            }
+        }
     }
 
     /**

@@ -36,7 +36,6 @@ import io.basalt.lock.LockResult.Grant;
 import io.basalt.lock.LockService;
 import io.basalt.lock.Session;
 import io.basalt.lock.VdiskLock;
-import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.FencedException;
 
 /**
@@ -105,14 +104,6 @@ class ClusterLocksTest {
         return out;
     }
 
-    /** The TRANSIENT failure of a mutation that was not sent (the test fails when it succeeded or failed otherwise). */
-    private static BlockDeviceException transientFailure(CompletableFuture<?> f) {
-        CompletionException e = assertThrows(CompletionException.class, f::join);
-        LeaseUnconfirmedException b = assertInstanceOf(LeaseUnconfirmedException.class, e.getCause(), String.valueOf(e.getCause()));
-        assertEquals(BlockDeviceException.Kind.TRANSIENT, b.kind(), b.getMessage());
-        return b;
-    }
-
     /** The FencedException a failed write carries (the test fails when it succeeded or failed otherwise). */
     private static FencedException fenced(CompletableFuture<?> f) {
         CompletionException e = assertThrows(CompletionException.class, f::join);
@@ -168,11 +159,11 @@ class ClusterLocksTest {
         fenced(zombie.unmap(0, 1));
         fenced(zombie.writeZeroes(0, 1, false));
         fenced(zombie.compareAndWrite(0, block(2), block(9)));
-        // A itself does not even send: its lease ran out unconfirmed; once it hears that its session is gone, it is fenced.
+        // A itself does not even send: its write is held back (lease unconfirmed), then fenced once A hears its session is gone.
         assertEquals(HoldState.UNCONFIRMED, a.hold("web"));
-        transientFailure(devA.write(0, block(8), false));
+        CompletableFuture<Void> heldA = devA.write(0, block(8), false);
         assertThrows(LockRefusedException.class, a::renewNow);
-        FencedException self = fenced(devA.write(0, block(8), false));
+        FencedException self = fenced(heldA);
         assertTrue(self.getMessage().contains("self-fenced"), self.getMessage());
 
         assertArrayEquals(block(2).array(), read(devB, 0));
@@ -202,8 +193,8 @@ class ClusterLocksTest {
 
     /**
      * A holder that cannot reach the meta group stops sending writes when its lease runs out,
-     * before anyone may expire it: they fail as a passing condition (the lease is unconfirmed)
-     * while it may still be renewed, and as fenced once the meta group says the session is gone.
+     * before anyone may expire it: they are held back while the lease is unconfirmed, sent when a
+     * renewal gets through, and fail as fenced once the meta group says the session is gone.
      */
     @Test
     void aSessionThatCannotRenewFencesItself() throws Exception {
@@ -234,30 +225,37 @@ class ClusterLocksTest {
             }
         };
         AtomicLong clock = new AtomicLong(System.nanoTime());
-        HostSessionClient a = HostSessionClient.open(flaky, "host-a", 2_000, clock::get);
+        HostSessionClient a = HostSessionClient.open(flaky, "host-a", 5_000, clock::get);
         sessions.add(a);
         Grant grant = a.acquire("web", LockMode.EXCLUSIVE);
         client.locks().raiseFence("web", grant.fence());
         ClusterVdisk dev = client.open("web", a);
         dev.write(0, block(1), false).join();
 
+        // Cut off; the host's clock runs past its lease (the leader's real timer has not run out).
         cutOff.set(true);
-        clock.addAndGet(Duration.ofMillis(1_700).toNanos());
-        assertTrue(a.valid(), "1.7 s into a 2 s lease (1.8 s after the drift margin)");
+        clock.addAndGet(Duration.ofMillis(4_400).toNanos());
+        assertTrue(a.valid(), "4.4 s into a 5 s lease (4.5 s after the drift margin)");
         dev.write(STRIPE, block(2), false).join();
         clock.addAndGet(Duration.ofMillis(200).toNanos());
-        assertFalse(a.valid());
-        assertEquals(java.util.OptionalLong.empty(), a.token("web"));
         assertEquals(HoldState.UNCONFIRMED, a.hold("web"));
-        BlockDeviceException unconfirmed = transientFailure(dev.write(0, block(3), false));
-        assertTrue(unconfirmed.getMessage().contains("lease is unconfirmed"), unconfirmed.getMessage());
-        transientFailure(dev.unmap(0, 1));
-        BlockDeviceException snap = assertThrows(BlockDeviceException.class, () -> dev.snapshot("s"));
-        assertEquals(BlockDeviceException.Kind.TRANSIENT, snap.kind());
+        assertEquals(java.util.OptionalLong.empty(), a.token("web"));
+        CompletableFuture<Void> held = dev.write(2 * STRIPE, block(3), false);
+        Thread.sleep(300);
+        assertFalse(held.isDone(), "held back, not sent, while the lease is unconfirmed");
+        // A renewal gets through: the held write is sent with the same token and lands.
+        cutOff.set(false);
+        a.renewNow();
+        assertEquals(HoldState.HELD, a.hold("web"));
+        held.get(10, java.util.concurrent.TimeUnit.SECONDS);
 
-        // The meta leader expires the session (its own clock); the holder, reconnected, learns it and is fenced for good.
+        // Cut off again, past the lease; the meta leader expires the session on its own clock.
+        cutOff.set(true);
+        clock.addAndGet(Duration.ofMillis(4_600).toNanos());
+        CompletableFuture<Void> heldToo = dev.write(3 * STRIPE, block(4), false);
         TestCluster.waitUntil("the leader expired host-a's session", Duration.ofSeconds(20),
                 () -> client.locks().sessions().stream().noneMatch(x -> x.id() == a.sessionId()));
+        assertFalse(heldToo.isDone(), "still held back: the host has not heard yet");
         cutOff.set(false);
         TestCluster.waitUntil("host-a learned that its session is gone", Duration.ofSeconds(10), () -> {
             try {
@@ -267,11 +265,15 @@ class ClusterLocksTest {
             }
             return a.hold("web") == HoldState.LOST;
         });
-        FencedException e = fenced(dev.write(0, block(4), false));
+        FencedException e = fenced(heldToo);
         assertTrue(e.getMessage().contains("self-fenced: lease lost"), e.getMessage());
+        fenced(dev.unmap(0, 1));
+        assertThrows(FencedException.class, () -> dev.snapshot("s"));
         ClusterVdisk reader = client.open("web");
-        assertArrayEquals(block(1).array(), read(reader, 0), "nothing was sent after the lease ran out");
+        assertArrayEquals(block(1).array(), read(reader, 0));
         assertArrayEquals(block(2).array(), read(reader, STRIPE));
+        assertArrayEquals(block(3).array(), read(reader, 2 * STRIPE), "the held write went out once the lease was confirmed");
+        assertArrayEquals(new byte[BLOCK], read(reader, 3 * STRIPE), "nothing was sent once the lock was lost");
     }
 
     /**
