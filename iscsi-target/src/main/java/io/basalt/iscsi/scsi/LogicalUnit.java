@@ -143,7 +143,18 @@ public final class LogicalUnit {
         if (!prStore.shared() || prCommand || reservationBlind || !reservations.stale(System.nanoTime(), PR_STATE_UNREGISTERED_AGE_NANOS_MAX)) {
             return executeNow(r);
         }
-        return readPrState().thenCompose(x -> executeNow(r)).exceptionally(LogicalUnit::failure);
+        return readPrState().handle((x, e) -> e).thenCompose(e -> {
+            if (e == null || !reservations.anyRegistered()) {
+                // Read, or not (the shared store unreachable: a cluster's meta group without a quorum) while
+                // nothing was registered when it was last read: run on that copy. Failing the command here
+                // would fail a plain disk's I/O during a meta outage its data path rides out; a registration
+                // made meanwhile elsewhere is seen at the next read, and the vdisk's lock still keeps
+                // other hosts' writes out.
+                return executeNow(r);
+            }
+            log.info("lun {}: persistent reservations in use and their shared state not readable now: BUSY ({})", lun, e.toString());
+            return CompletableFuture.completedFuture(ScsiResult.status(ScsiResult.BUSY));
+        });
     }
 
     /** Reads the shared PR state into the copy; the source hears of changed registrants. */

@@ -103,6 +103,11 @@ final class Reservations {
     }
 
     /** Whether the copy may be older than the shared state by more than {@code ageNanosMax}, or holds registrations (then always re-read). */
+    /** Whether the copy, as last read or stored, has any registration. */
+    synchronized boolean anyRegistered() {
+        return !registrations.isEmpty();
+    }
+
     synchronized boolean stale(long nowNanos, long ageNanosMax) {
         return version < 0 || !registrations.isEmpty() || nowNanos - readAtNanos > ageNanosMax;
     }

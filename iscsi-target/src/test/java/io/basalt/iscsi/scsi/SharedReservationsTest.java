@@ -27,6 +27,10 @@ class SharedReservationsTest {
 
         @Override
         public CompletableFuture<Versioned> read() {
+            if (unreachable) {
+                return CompletableFuture.failedFuture(new io.basalt.vdisk.BlockDeviceException(io.basalt.vdisk.BlockDeviceException.Kind.UNAVAILABLE,
+                        "meta query PrStateOf: no leader (test)"));
+            }
             return memory.read();
         }
 
@@ -40,6 +44,8 @@ class SharedReservationsTest {
             return true;
         }
     };
+    /** The shared store cannot be read (a cluster's meta group without a quorum). */
+    private volatile boolean unreachable;
     private final BlockDevice disk = new MemoryBlockDevice("vd0", 512, 1 << 20, Runnable::run);
     private final LogicalUnit gateway1 = gateway();
     private final LogicalUnit gateway2 = gateway();
@@ -89,6 +95,19 @@ class SharedReservationsTest {
         assertEquals(ScsiResult.RESERVATION_CONFLICT, write(gateway1, a1).status());
         assertEquals(ScsiResult.GOOD, write(gateway2, b2).status());
         assertEquals(List.of(0xbL), readKeys(gateway1, a1));
+    }
+
+    @Test
+    void anUnreadableSharedStateFailsNoPlainDisksIoButBusiesOneWithRegistrations() {
+        gateway1.attach(a1, new Initiator(HOST_A, 1, 1, null));
+        unreachable = true;
+        assertEquals(ScsiResult.GOOD, write(gateway1, a1).status(), "nothing registered: the write runs on the copy it has");
+        unreachable = false;
+        assertEquals(ScsiResult.GOOD, prOut(gateway1, a1, 0, 0, 0, 0xa).status());
+        unreachable = true;
+        assertEquals(ScsiResult.BUSY, write(gateway1, a1).status(), "registrations in use and not readable: the initiator retries");
+        unreachable = false;
+        assertEquals(ScsiResult.GOOD, write(gateway1, a1).status());
     }
 
     private static ScsiResult write(LogicalUnit lu, Nexus n) {
