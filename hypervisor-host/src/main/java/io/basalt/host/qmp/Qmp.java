@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -299,7 +298,7 @@ public final class Qmp implements AutoCloseable {
         String reason;
         try {
             reason = readUntilEnd();
-        } catch (AsynchronousCloseException | ClosedChannelException e) {
+        } catch (ClosedChannelException e) { // closed by close(), also while reading
             reason = "connection to " + socket + " closed";
         } catch (QmpException.Protocol e) {
             reason = e.getMessage();
