@@ -65,16 +65,26 @@ class AcceleratorProbeTest {
     @Test
     void kvmThatAnswersIsChosen() throws Exception {
         Path qemu = fakeQemu("echo 'qemu: warning: host lacks a feature'\n"
-                + "echo '{\"QMP\": {\"version\": {}, \"capabilities\": []}}'\nexec sleep 60");
+                + "echo 'SeaBIOS (version 1.16.2-debian-1.16.2-1)'\nexec sleep 60");
         AcceleratorProbe.Choice choice = AcceleratorProbe.probe(qemu.toString(), kvmDevice(), TIMEOUT);
         assertEquals(Accelerator.KVM, choice.accelerator(), choice.reason());
-        assertTrue(choice.reason().matches("KVM: .*kvm answered in \\d+ ms"), choice.reason());
+        assertTrue(choice.reason().matches("KVM: guest code ran in \\d+ ms \\(.*kvm\\)"), choice.reason());
     }
 
     @Test
     void missingDeviceMeansTcgWithoutStartingQemu() throws Exception {
         AcceleratorProbe.Choice choice = AcceleratorProbe.probe("/nonexistent/qemu", dir.resolve("no-kvm"), TIMEOUT);
         assertEquals(new AcceleratorProbe.Choice(Accelerator.TCG, "TCG: no " + dir.resolve("no-kvm")), choice);
+    }
+
+    @Test
+    void firmwareBannerFromRealQemuIsRecognizedAsGuestCodeRunning() throws Exception {
+        String qemu = GuestProcessTest.qemu();
+        assumeTrue(qemu != null, GuestProcessTest.NO_QEMU);
+        // TCG runs everywhere: the same probe QEMU as for KVM, to show its answer is recognized.
+        AcceleratorProbe.Choice choice = AcceleratorProbe.probe(qemu, Accelerator.TCG, kvmDevice(), Duration.ofSeconds(5));
+        assertEquals(Accelerator.TCG, choice.accelerator(), choice.reason());
+        assertTrue(choice.reason().startsWith("TCG: guest code ran in "), choice.reason());
     }
 
     @Test

@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GuestProcessTest {
     static final String NO_QEMU = "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86, see scripts/install-test-deps.sh)";
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
-    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
     private static final Pattern TICK = Pattern.compile("tick (\\d+)");
 
     @TempDir
