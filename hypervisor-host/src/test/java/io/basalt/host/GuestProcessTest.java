@@ -100,10 +100,9 @@ class GuestProcessTest {
         assumeTrue(qemu != null, NO_QEMU);
         Kernel kernel = Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
         assumeTrue(kernel != null, "no kernel image /boot/vmlinuz-VERSION with /lib/modules/VERSION/modules.dep (Debian: apt-get install linux-image-amd64)");
-        AcceleratorProbe.Choice accelerator = AcceleratorProbe.probe(qemu, Path.of("/dev/kvm"), AcceleratorProbe.PROBE_TIMEOUT_DEFAULT);
-        System.out.println("accelerator: " + accelerator.reason());
-
-        try (GuestProcess guest = GuestProcess.start(qemu, accelerator.accelerator(), tickingGuest(kernel), dir.resolve("run"), QMP_TIMEOUT)) {
+        // TCG, not the probe's answer: on the build machines the probe QEMU runs its firmware under
+        // KVM within 60 ms, yet a Linux guest under KVM prints nothing for minutes (see AcceleratorProbe).
+        try (GuestProcess guest = GuestProcess.start(qemu, Accelerator.TCG, tickingGuest(kernel), dir.resolve("run"), QMP_TIMEOUT)) {
             BlockingQueue<QmpEvent> events = new LinkedBlockingQueue<>();
             guest.qmp().onEvent(events::add);
             long bootNs = System.nanoTime();
