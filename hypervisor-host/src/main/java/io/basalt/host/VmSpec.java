@@ -1,0 +1,90 @@
+package io.basalt.host;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * What one guest is: its name, vCPUs, memory, disks (an {@code iscsi://} URL or, in tests, a file
+ * path, as QEMU's {@code -drive file=} takes them), optional direct kernel boot, and its MAC.
+ * {@code paused} starts it with the vCPUs stopped; {@code incoming} (a URI such as
+ * {@code tcp:0:4444} or {@code defer}) starts it waiting for a live migration.
+ */
+public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot,
+                     String mac, boolean paused, Optional<String> incoming) {
+    /** VM names go into file names, QEMU options and, later, the meta group: keep them plain. */
+    public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,62}");
+    public static final int VCPUS_MAX = 64;
+    public static final long MEMORY_MIB_MIN = 16;
+    public static final long MEMORY_MIB_MAX = 1L << 20;
+    private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
+
+    /** A kernel, an optional initrd and the kernel command line, for QEMU's {@code -kernel/-initrd/-append}. */
+    public record DirectBoot(String kernel, Optional<String> initrd, String append) {
+        public DirectBoot {
+            Objects.requireNonNull(kernel, "kernel");
+            Objects.requireNonNull(initrd, "initrd");
+            Objects.requireNonNull(append, "append");
+        }
+    }
+
+    public VmSpec {
+        Objects.requireNonNull(name, "name");
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("VM name: '" + name + "' (expected: " + NAME.pattern() + ")");
+        }
+        if (vcpus < 1 || vcpus > VCPUS_MAX) {
+            throw new IllegalArgumentException("vcpus: " + vcpus + " (expected: 1.." + VCPUS_MAX + ") vm=" + name);
+        }
+        if (memoryMiB < MEMORY_MIB_MIN || memoryMiB > MEMORY_MIB_MAX) {
+            throw new IllegalArgumentException("memory: " + memoryMiB + " MiB (expected: " + MEMORY_MIB_MIN + ".."
+                    + MEMORY_MIB_MAX + ") vm=" + name);
+        }
+        disks = List.copyOf(disks);
+        for (String disk : disks) {
+            // QEMU's -drive splits its value at commas; a comma in a path or URL would change the option.
+            if (disk.isEmpty() || disk.contains(",")) {
+                throw new IllegalArgumentException("disk: '" + disk + "' (expected: a non-empty URL or path without ',') vm=" + name);
+            }
+        }
+        Objects.requireNonNull(boot, "boot");
+        Objects.requireNonNull(mac, "mac");
+        if (!MAC.matcher(mac).matches()) {
+            throw new IllegalArgumentException("mac: '" + mac + "' (expected: six lower-case hex pairs) vm=" + name);
+        }
+        Objects.requireNonNull(incoming, "incoming");
+    }
+
+    /** A spec with the MAC derived from the name, running at start, not waiting for a migration. */
+    public static VmSpec of(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot) {
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty());
+    }
+
+    /** The same VM started with its vCPUs stopped ({@code -S}). */
+    public VmSpec startPaused() {
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming);
+    }
+
+    /** The same VM started waiting for a live migration on {@code uri}. */
+    public VmSpec incomingOn(String uri) {
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri));
+    }
+
+    /**
+     * A MAC that depends on the name only, so a VM keeps it on every host and across restarts:
+     * QEMU's 52:54:00 prefix (locally administered, unicast) and three bytes of the name's SHA-256.
+     */
+    public static String macFor(String name) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
+            return "52:54:00:" + HexFormat.ofDelimiter(":").formatHex(digest, 0, 3);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required of every Java runtime", e);
+        }
+    }
+}

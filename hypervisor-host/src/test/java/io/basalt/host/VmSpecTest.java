@@ -1,0 +1,64 @@
+package io.basalt.host;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class VmSpecTest {
+    private static final VmSpec WEB1 = VmSpec.of("web1", 2, 512, List.of("iscsi://127.0.0.1:3260/iqn.2026-11.io.basalt:web1/0"),
+            Optional.of(new VmSpec.DirectBoot("/boot/vmlinuz", Optional.of("/tmp/initrd"), "console=ttyS0")));
+
+    @Test
+    void macDependsOnTheNameOnlyAndIsLocallyAdministeredUnicast() {
+        assertEquals(VmSpec.macFor("web1"), WEB1.mac());
+        assertEquals(WEB1.mac(), VmSpec.of("web1", 1, 64, List.of(), Optional.empty()).mac());
+        assertNotEquals(VmSpec.macFor("web1"), VmSpec.macFor("web2"));
+        assertTrue(WEB1.mac().matches("52:54:00(:[0-9a-f]{2}){3}"), WEB1.mac());
+    }
+
+    @Test
+    void rejectsBadValuesNamingThem() {
+        IllegalArgumentException name = assertThrows(IllegalArgumentException.class,
+                () -> VmSpec.of("Web 1", 1, 64, List.of(), Optional.empty()));
+        assertTrue(name.getMessage().startsWith("VM name: 'Web 1' (expected: "), name.getMessage());
+        IllegalArgumentException vcpus = assertThrows(IllegalArgumentException.class,
+                () -> VmSpec.of("web1", 0, 64, List.of(), Optional.empty()));
+        assertEquals("vcpus: 0 (expected: 1..64) vm=web1", vcpus.getMessage());
+        IllegalArgumentException disk = assertThrows(IllegalArgumentException.class,
+                () -> VmSpec.of("web1", 1, 64, List.of("/tmp/a,b"), Optional.empty()));
+        assertEquals("disk: '/tmp/a,b' (expected: a non-empty URL or path without ',') vm=web1", disk.getMessage());
+    }
+
+    @Test
+    void commandLineRunsTheSpecHeadlessWithQmpAndConsoleInTheRunDir() {
+        List<String> args = GuestProcess.commandLine("qemu-system-x86_64", Accelerator.TCG, WEB1, Path.of("/run/basalt/web1"));
+        String line = String.join(" ", args);
+        assertEquals("qemu-system-x86_64 -name guest=web1,debug-threads=on -accel tcg -m 512M -smp 2"
+                + " -nodefaults -no-user-config -display none -no-reboot"
+                + " -chardev socket,id=qmp,path=/run/basalt/web1/qmp.sock,server=on,wait=off -mon chardev=qmp,mode=control"
+                + " -chardev file,id=console,path=/run/basalt/web1/console.log,append=on -serial chardev:console"
+                + " -drive file=iscsi://127.0.0.1:3260/iqn.2026-11.io.basalt:web1/0,format=raw,if=virtio,id=disk0"
+                + " -kernel /boot/vmlinuz -initrd /tmp/initrd -append console=ttyS0", line);
+    }
+
+    @Test
+    void pausedAndIncomingSpecsStartStoppedAndWaiting() {
+        List<String> args = GuestProcess.commandLine("qemu", Accelerator.KVM, WEB1.startPaused().incomingOn("tcp:0:4444"), Path.of("/r"));
+        assertEquals(List.of("-S", "-incoming", "tcp:0:4444"), args.subList(args.size() - 3, args.size()));
+        assertTrue(args.containsAll(List.of("-accel", "kvm")), args.toString());
+    }
+
+    @Test
+    void rejectsARunDirWhoseSocketPathIsTooLong() {
+        Path deep = Path.of("/" + "d".repeat(120));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> GuestProcess.commandLine("qemu", Accelerator.TCG, WEB1, deep));
+        assertEquals("QMP socket path: 130 bytes (expected: <= 107) run dir=" + deep, e.getMessage());
+    }
+}
