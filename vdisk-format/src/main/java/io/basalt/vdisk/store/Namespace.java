@@ -73,6 +73,7 @@ final class Namespace {
                 batch.delete(db.meta, Keys.meta('V', info.id()));
                 batch.delete(db.meta, Keys.name(name));
                 batch.delete(db.meta, Fences.key(info.id()));
+                batch.delete(db.meta, Replicas.key(info.id()));
                 if (info.parent().isPresent()) {
                     VdiskInfo.ParentLink p = info.parent().get();
                     batch.delete(db.meta, Keys.meta('C', p.vdiskId(), p.epoch(), info.id()));
