@@ -117,11 +117,10 @@ public final class MirrorReceiver {
         if (record.lastSnapshot().isEmpty()) {
             if (store.exists(name)) {
                 // A first sync that never completed: drop what it wrote (it has no snapshot to roll back to).
-                store.unmarkReplica(name);
+                // The removal takes the replica mark with it, and the creation brings it back in one batch.
                 store.remove(name);
             }
-            store.create(name, h.sizeBytes(), h.blockSizeBytes(), h.grainSizeBytes());
-            store.markReplica(name, record.encode());
+            store.createReplica(name, h.sizeBytes(), h.blockSizeBytes(), h.grainSizeBytes(), record.encode());
         }
         ReplicaWriter writer = store.openReplicaWriter(name);
         try {

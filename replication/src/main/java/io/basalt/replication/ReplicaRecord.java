@@ -10,7 +10,7 @@ import io.basalt.replication.stream.MirrorFrame;
 
 /**
  * What a replica vdisk mirrors and how far it got, stored in the engine as the replica's record
- * ({@code VdiskStore#markReplica}) and replaced in the same batch as each mirror snapshot it
+ * ({@code VdiskStore#createReplica}) and replaced in the same batch as each mirror snapshot it
  * completes ({@code ReplicaWriter#commitSnapshot}), so the two never disagree after a crash.
  *
  * @param sourceSite     the site whose vdisk this mirrors

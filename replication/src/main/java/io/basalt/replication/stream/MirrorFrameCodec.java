@@ -201,7 +201,7 @@ public final class MirrorFrameCodec {
                 throw bad("frame type " + frame[0] + ": " + body.remaining() + " bytes after its last field (expected: none)");
             }
             return decoded;
-        } catch (BufferUnderflowException e) {
+        } catch (BufferUnderflowException | IndexOutOfBoundsException e) {
             throw bad("frame type " + frame[0] + ": body of " + frame.length + " bytes ends inside a field");
         } catch (IllegalArgumentException e) {
             throw new MirrorException(Reason.BAD_FRAME, "frame type " + frame[0] + ": " + e.getMessage(), e);

@@ -411,6 +411,17 @@ public final class VdiskStore implements AutoCloseable {
         setReplicaRecord(name, record);
     }
 
+    /**
+     * Creates {@code name} as a read-only replica holding {@code record}, in one batch: a crash
+     * never leaves an ordinary vdisk where a replica was being created.
+     */
+    public VdiskInfo createReplica(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, byte[] record) {
+        if (record == null) {
+            throw new IllegalArgumentException("replica record of vdisk " + name + ": null (expected: bytes)");
+        }
+        return namespace.create(name, sizeBytes, blockSizeBytes, grainSizeBytes, record);
+    }
+
     /** Makes a replica an ordinary writable vdisk again (a promotion); does nothing to one that is not a replica. */
     public void unmarkReplica(String name) {
         setReplicaRecord(name, null);

@@ -132,6 +132,17 @@ class ReplicaMarkTest {
     }
 
     @Test
+    void aReplicaCreatedAsOneIsReadOnlyFromItsFirstWrite() {
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.createReplica("r1", 1 << 20, 512, 4096, RECORD);
+            assertArrayEquals(RECORD, store.replicaRecord("r1").orElseThrow());
+            try (Vdisk v = store.open("r1")) {
+                assertReadOnly(v.write(0, filled(512, 1), false));
+            }
+        }
+    }
+
+    @Test
     void aReplicaWriterIsRefusedForAnOrdinaryVdisk() {
         try (VdiskStore store = VdiskStore.open(dir)) {
             store.create("v1", 1 << 20);
