@@ -29,12 +29,18 @@ public final class MirrorSnapshots {
 
     /** The round of mirror snapshot {@code snapName}; empty for any other snapshot. */
     public static OptionalLong sequenceOf(String snapName) {
-        if (!snapName.startsWith(PREFIX) || snapName.length() == PREFIX.length() || snapName.length() > PREFIX.length() + 18) {
+        if (!snapName.startsWith(PREFIX) || snapName.length() == PREFIX.length() || snapName.length() > PREFIX.length() + 19) {
             return OptionalLong.empty();
         }
         String digits = snapName.substring(PREFIX.length());
-        return digits.chars().allMatch(c -> c >= '0' && c <= '9') && digits.charAt(0) != '0'
-                ? OptionalLong.of(Long.parseLong(digits)) : OptionalLong.empty();
+        if (!digits.chars().allMatch(c -> c >= '0' && c <= '9') || digits.charAt(0) == '0') {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Long.parseLong(digits));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty(); // 19 digits above Long.MAX_VALUE: no round of ours
+        }
     }
 
     /**

@@ -23,7 +23,8 @@ import io.basalt.vdisk.store.Vdisk;
  */
 class MirrorEndToEndTest {
     private static final String VDISK = "vm1";
-    private static final long SIZE_BYTES = 64L << 20;
+    /** 64 MiB; {@code -Dbasalt.mirror.sizeMiB=256} for a larger figure. */
+    private static final long SIZE_BYTES = Long.getLong("basalt.mirror.sizeMiB", 64) << 20;
     private static final int ROUNDS = 5;
 
     @TempDir
@@ -37,11 +38,9 @@ class MirrorEndToEndTest {
             sites.a.create(VDISK, SIZE_BYTES);
             fillHalf(sites, random);
 
-            long started = System.nanoTime();
             MirrorReceiver.Result full = round(sites, null, 1);
-            double seconds = (System.nanoTime() - started) / 1e9;
-            System.out.printf("mirror seed %d: full sync of a %d MiB vdisk: %d data bytes, %d stream bytes, send+apply %.2f s (%.0f MiB/s)%n",
-                    seed, SIZE_BYTES >> 20, full.end().dataBytes(), full.streamBytes(), seconds, full.streamBytes() / seconds / (1 << 20));
+            System.out.printf("mirror seed %d: full sync of a %d MiB vdisk: %d data bytes, %d stream bytes%n",
+                    seed, SIZE_BYTES >> 20, full.end().dataBytes(), full.streamBytes());
 
             long grain = sites.a.info(VDISK).grainSizeBytes();
             for (long n = 2; n <= ROUNDS + 1; n++) {
@@ -70,9 +69,15 @@ class MirrorEndToEndTest {
         sites.a.createSnapshot(VDISK, to);
         // The head keeps taking writes while the stream is read from the snapshot.
         CompletableFuture<Long> writer = CompletableFuture.supplyAsync(() -> Sites.writeRandomGrains(sites.a, VDISK, new SplittableRandom(n), 50));
+        long sendStarted = System.nanoTime();
         byte[] stream = sites.stream(VDISK, from, to, n);
+        long sendNanos = System.nanoTime() - sendStarted;
         writer.join();
+        long applyStarted = System.nanoTime();
         MirrorReceiver.Result r = sites.apply(stream, VDISK);
+        long applyNanos = System.nanoTime() - applyStarted;
+        System.out.printf("mirror round %d: send %.1f ms (%.0f MiB/s), apply %.1f ms (%.0f MiB/s) of %d stream bytes%n", n,
+                sendNanos / 1e6, stream.length / (sendNanos / 1e9) / (1 << 20), applyNanos / 1e6, stream.length / (applyNanos / 1e9) / (1 << 20), stream.length);
         assertEquals(to, r.snapshot().name());
         sites.assertSameBytes(VDISK + "@" + to, VDISK + "@" + to);
         sites.assertSameBytes(VDISK + "@" + to, VDISK); // the replica's head reads as its newest snapshot

@@ -171,9 +171,9 @@ class MirrorReceiverTest {
         assertTrue(e.getMessage().startsWith("end frame: "), e.getMessage());
 
         List<byte[]> dropped = new ArrayList<>(Sites.frames(second));
-        dropped.remove(2);
+        dropped.remove(1); // the first data frame
         e = refused(Reason.BAD_STREAM, Sites.join(dropped));
-        assertTrue(e.getMessage().contains("data frame index: 3 (expected: 2)"), e.getMessage());
+        assertTrue(e.getMessage().contains("data frame index: 2 (expected: 1)"), e.getMessage());
         assertAtFirstSnapshotAndRecovers();
     }
 
