@@ -1,7 +1,7 @@
 package io.basalt.vdisk.store;
 
 /**
- * The mirror applier's privileged path into one read-only replica ({@link VdiskStore#markReplica}):
+ * The mirror applier's privileged path into one read-only replica ({@link VdiskStore#createReplica}):
  * a head handle whose writes the replica mark does not refuse, and the namespace operations an
  * applier needs (rollback to its last complete snapshot, resize, a snapshot committed together
  * with the applier's new record, pruning snapshots). Everyone else gets READ_ONLY.
@@ -20,7 +20,10 @@ public final class ReplicaWriter implements AutoCloseable {
         this.name = head.info().name();
     }
 
-    /** The replica's head, writable through this handle only. */
+    /**
+     * The replica's head, writable through this handle only (writes, unmaps, write-zeroes). Its
+     * {@code resize} goes through the store and is refused like anyone's: use {@link #resize}.
+     */
     public Vdisk head() {
         return head;
     }
