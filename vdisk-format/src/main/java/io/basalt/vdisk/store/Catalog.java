@@ -92,7 +92,7 @@ final class Catalog {
             link = descriptor(link.get().vdiskId()).parent();
         }
         return new VdiskState(info, ids.stream().mapToLong(Long::longValue).toArray(), epochs.stream().mapToLong(Long::longValue).toArray(),
-                Fences.load(db, id));
+                Fences.load(db, id), Replicas.load(db, id));
     }
 
     // ---- descriptors and snapshots ----

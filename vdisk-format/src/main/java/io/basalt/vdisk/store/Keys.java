@@ -17,6 +17,7 @@ package io.basalt.vdisk.store;
  *             'L' len(2) log(utf-8) key      -> a record of a replicated log's state machine
  *             'F'                            -> store format version(8) (see {@link StoreFormat})
  *             'T' vdiskId(8)                 -> fence(8): the lowest fencing token a mutation may carry (see {@link Fences})
+ *             'R' vdiskId(8)                 -> replica record: the vdisk is a read-only replica (see {@link Replicas})
  * </pre>
  *
  * The block key stores the epoch inverted ({@code Long.MAX_VALUE - epoch}) so that a forward

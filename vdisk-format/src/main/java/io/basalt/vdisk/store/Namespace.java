@@ -28,6 +28,11 @@ final class Namespace {
     }
 
     VdiskInfo create(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes) {
+        return create(name, sizeBytes, blockSizeBytes, grainSizeBytes, null);
+    }
+
+    /** With {@code replicaRecord} not null: created a read-only replica, in the same batch ({@link Replicas}). */
+    VdiskInfo create(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, byte[] replicaRecord) {
         Catalog.checkName("vdisk name", name);
         checkGeometry(sizeBytes, blockSizeBytes, grainSizeBytes);
         synchronized (catalog.lock) {
@@ -38,6 +43,9 @@ final class Namespace {
                 batch.put(db.meta, Keys.meta('V', id), DescriptorCodec.encode(info));
                 batch.put(db.meta, Keys.name(name), Keys.vdiskPrefix(id));
                 batch.put(db.meta, Keys.meta('I'), Keys.vdiskPrefix(id + 1));
+                if (replicaRecord != null) {
+                    Replicas.put(batch, db, id, replicaRecord);
+                }
                 catalog.writeSync(batch);
             } catch (RocksDBException e) {
                 throw Catalog.storeError("create " + name, e);
@@ -73,6 +81,7 @@ final class Namespace {
                 batch.delete(db.meta, Keys.meta('V', info.id()));
                 batch.delete(db.meta, Keys.name(name));
                 batch.delete(db.meta, Fences.key(info.id()));
+                batch.delete(db.meta, Replicas.key(info.id()));
                 if (info.parent().isPresent()) {
                     VdiskInfo.ParentLink p = info.parent().get();
                     batch.delete(db.meta, Keys.meta('C', p.vdiskId(), p.epoch(), info.id()));

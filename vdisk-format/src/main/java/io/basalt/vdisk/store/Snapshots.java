@@ -39,6 +39,14 @@ final class Snapshots {
 
     /** Freezes the head epoch as snapshot {@code snapName} and starts a new head epoch: O(1). */
     SnapshotInfo create(String vdiskName, String snapName) {
+        return create(vdiskName, snapName, null);
+    }
+
+    /**
+     * {@link #create(String, String)}, storing {@code replicaRecord} (when not null) in the same
+     * batch: a mirror applier's snapshot and the record of what it applied are durable together.
+     */
+    SnapshotInfo create(String vdiskName, String snapName, byte[] replicaRecord) {
         Catalog.checkName("snapshot name", snapName);
         synchronized (catalog.lock) {
             VdiskState st = catalog.stateByName(vdiskName);
@@ -53,11 +61,17 @@ final class Snapshots {
                 try (WriteBatch batch = new WriteBatch()) {
                     batch.put(db.meta, Keys.meta('S', v.id(), snap.epoch()), DescriptorCodec.encode(snap));
                     batch.put(db.meta, Keys.meta('V', v.id()), DescriptorCodec.encode(advanced));
+                    if (replicaRecord != null) {
+                        Replicas.put(batch, db, v.id(), replicaRecord);
+                    }
                     catalog.writeSync(batch);
                 } catch (RocksDBException e) {
                     throw Catalog.storeError("snapshot " + vdiskName + "@" + snapName, e);
                 }
                 st.info(advanced);
+                if (replicaRecord != null) {
+                    st.replicaRecord(replicaRecord);
+                }
                 return snap;
             } finally {
                 st.lock.unlockWrite(stamp);

@@ -12,7 +12,8 @@ import org.rocksdb.RocksDBException;
  *
  * <p>A key kind added with a meaning for its absence that matches how older stores behave needs
  * no new version: 'T' (a vdisk's fence, see {@link Fences}) is absent in older stores, which
- * reads as fence 0, admitting every write as they did.
+ * reads as fence 0, admitting every write as they did; 'R' (a replica mark, see {@link Replicas})
+ * likewise: without it a vdisk is an ordinary writable one.
  */
 final class StoreFormat {
     /** The format this code reads and writes. */

@@ -72,8 +72,18 @@ public final class Vdisk implements BlockDevice {
     private final Optional<SnapshotInfo> snapshot;
     private final String name;
     private final InflightOps inflight;
+    /** The mirror applier's handle of a replica ({@link ReplicaWriter}): the replica mark does not make it read-only. */
+    private final boolean replicaWriter;
 
     Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot) {
+        this(store, state, snapshot, false);
+    }
+
+    Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot, boolean replicaWriter) {
+        if (replicaWriter && snapshot.isPresent()) {
+            throw new IllegalArgumentException("a replica writer writes the head, not snapshot " + snapshot.get().name());
+        }
+        this.replicaWriter = replicaWriter;
         this.store = store;
         this.db = store.db();
         this.state = state;
@@ -102,10 +112,14 @@ public final class Vdisk implements BlockDevice {
         return view.sizeBytes();
     }
 
-    /** A snapshot, or any vdisk of a store opened read-only (its disk was full at open). */
+    /**
+     * A snapshot, any vdisk of a store opened read-only (its disk was full at open), or a replica
+     * (unless this is its mirror applier's handle). Checked at every mutation, so a handle opened
+     * before the vdisk became a replica stops writing from then on.
+     */
     @Override
     public boolean readOnly() {
-        return snapshot.isPresent() || store.readOnlyReason() != null;
+        return snapshot.isPresent() || store.readOnlyReason() != null || (state.replica() && !replicaWriter);
     }
 
     public VdiskInfo info() {
@@ -584,7 +598,9 @@ public final class Vdisk implements BlockDevice {
     }
 
     private BlockDeviceException readOnlyError(String op) {
-        String why = snapshot.isPresent() ? name + " is a read-only snapshot" : "vdisk " + name + ": " + store.readOnlyReason();
+        String why = snapshot.isPresent() ? name + " is a read-only snapshot"
+                : store.readOnlyReason() != null ? "vdisk " + name + ": " + store.readOnlyReason()
+                : "vdisk " + name + " is a read-only replica (only its mirror applier writes it)";
         return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, op + " refused: " + why);
     }
 

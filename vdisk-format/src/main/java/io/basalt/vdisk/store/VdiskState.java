@@ -21,16 +21,38 @@ final class VdiskState {
     final FenceGate fences;
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> snapshotHandles = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile VdiskInfo info;
+    /** The replica record ({@link Replicas}), or null while this vdisk is not a read-only replica. */
+    private volatile byte[] replicaRecord;
     /** Ancestors of this vdisk, nearest first, with the epoch each is read at. */
     private volatile long[] ancestorIds;
     private volatile long[] ancestorEpochs;
 
-    /** @param fence the vdisk's stored fence ({@link Fences#load}) */
-    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs, long fence) {
+    /**
+     * @param fence         the vdisk's stored fence ({@link Fences#load})
+     * @param replicaRecord its stored replica record ({@link Replicas#load}), null when it is not a replica
+     */
+    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs, long fence, byte[] replicaRecord) {
         this.id = info.id();
         this.info = info;
         this.fences = new FenceGate(info.name(), fence);
+        this.replicaRecord = replicaRecord;
         setAncestors(ancestorIds, ancestorEpochs);
+    }
+
+    /** True while this vdisk is a read-only replica: only a {@link ReplicaWriter} changes it. */
+    boolean replica() {
+        return replicaRecord != null;
+    }
+
+    /** A copy of the replica record, or null when this vdisk is not a replica. */
+    byte[] replicaRecord() {
+        byte[] r = replicaRecord;
+        return r == null ? null : r.clone();
+    }
+
+    /** Set once the record (or its deletion, when null) is durable. */
+    void replicaRecord(byte[] record) {
+        replicaRecord = record == null ? null : record.clone();
     }
 
     VdiskInfo info() {

@@ -263,6 +263,7 @@ public final class VdiskStore implements AutoCloseable {
 
     /** Grows, or shrinks when no data lies past the new end. */
     public VdiskInfo resize(String name, long newSizeBytes) {
+        checkNotReplica("resize", name);
         return namespace.resize(name, newSizeBytes);
     }
 
@@ -276,6 +277,7 @@ public final class VdiskStore implements AutoCloseable {
      * ({@link #createSnapshot(String, String, long)}) and is fenced like a write.
      */
     public SnapshotInfo createSnapshot(String vdiskName, String snapName) {
+        checkNotReplica("snapshot " + snapName, vdiskName);
         return snapshots.create(vdiskName, snapName);
     }
 
@@ -286,6 +288,7 @@ public final class VdiskStore implements AutoCloseable {
      * {@link Vdisk#raiseFence} waits for it like for a write.
      */
     public SnapshotInfo createSnapshot(String vdiskName, String snapName, long token) {
+        checkNotReplica("snapshot " + snapName, vdiskName);
         FenceGate gate = catalog.stateByName(vdiskName).fences;
         int ticket = gate.admit(token);
         try {
@@ -313,11 +316,13 @@ public final class VdiskStore implements AutoCloseable {
      * Refused while the snapshot has clones.
      */
     public void removeSnapshot(String vdiskName, String snapName) {
+        checkNotReplica("remove snapshot " + snapName, vdiskName);
         snapshots.remove(vdiskName, snapName);
     }
 
     /** Removes every snapshot of a vdisk, newest first. */
     public int purgeSnapshots(String vdiskName) {
+        checkNotReplica("purge snapshots", vdiskName);
         return snapshots.purge(vdiskName);
     }
 
@@ -326,6 +331,7 @@ public final class VdiskStore implements AutoCloseable {
      * O(grains changed since the snapshot). Later snapshots are kept.
      */
     public void rollback(String vdiskName, String snapName) {
+        checkNotReplica("rollback to " + snapName, vdiskName);
         snapshots.rollback(vdiskName, snapName);
     }
 
@@ -386,6 +392,85 @@ public final class VdiskStore implements AutoCloseable {
         int left = st.openHandles.decrementAndGet();
         if (left < 0) {
             throw new IllegalStateException("vdisk " + st.info().name() + " released more often than opened");
+        }
+    }
+
+    // ---- read-only replicas (Replicas, ReplicaWriter) ----
+
+    /**
+     * Makes {@code name} a read-only replica holding {@code record} (the replicating module's
+     * own bytes, stored as given and returned by {@link #replicaRecord}), or, when already one,
+     * replaces its record. From then on every mutation through a {@link Vdisk} handle, open or
+     * opened later, fails READ_ONLY, and resize, rollback and snapshot changes are refused: only
+     * a {@link #openReplicaWriter replica writer} changes it. Stored fsync'd.
+     */
+    public void markReplica(String name, byte[] record) {
+        if (record == null) {
+            throw new IllegalArgumentException("replica record of vdisk " + name + ": null (expected: bytes; unmarkReplica ends a replica)");
+        }
+        setReplicaRecord(name, record);
+    }
+
+    /**
+     * Creates {@code name} as a read-only replica holding {@code record}, in one batch: a crash
+     * never leaves an ordinary vdisk where a replica was being created.
+     */
+    public VdiskInfo createReplica(String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, byte[] record) {
+        if (record == null) {
+            throw new IllegalArgumentException("replica record of vdisk " + name + ": null (expected: bytes)");
+        }
+        return namespace.create(name, sizeBytes, blockSizeBytes, grainSizeBytes, record);
+    }
+
+    /** Makes a replica an ordinary writable vdisk again (a promotion); does nothing to one that is not a replica. */
+    public void unmarkReplica(String name) {
+        setReplicaRecord(name, null);
+    }
+
+    /** The record {@code name} was marked with, empty when it is not a replica. */
+    public Optional<byte[]> replicaRecord(String name) {
+        return Optional.ofNullable(catalog.stateByName(name).replicaRecord());
+    }
+
+    /**
+     * The mirror applier's privileged path into replica {@code name}: writes, rollback, resize and
+     * snapshots that the replica mark refuses to everyone else. Refused when {@code name} is not a
+     * replica. Only the replicating module calls this; it owns the one writer of a replica.
+     */
+    public ReplicaWriter openReplicaWriter(String name) {
+        VdiskState st = catalog.stateByName(name);
+        if (!st.replica()) {
+            throw new StoreException("vdisk " + name + " is not a replica; a replica writer writes only replicas");
+        }
+        st.openHandles.incrementAndGet();
+        return new ReplicaWriter(this, new Vdisk(this, st, Optional.empty(), true));
+    }
+
+    Snapshots snapshotOps() {
+        return snapshots;
+    }
+
+    Namespace namespaceOps() {
+        return namespace;
+    }
+
+    private void setReplicaRecord(String name, byte[] record) {
+        synchronized (catalog.lock) {
+            VdiskState st = catalog.stateByName(name);
+            try (org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch()) {
+                Replicas.put(batch, db, st.id, record);
+                catalog.writeSync(batch);
+            } catch (RocksDBException e) {
+                throw Catalog.storeError((record == null ? "unmark" : "mark") + " replica " + name, e);
+            }
+            st.replicaRecord(record);
+        }
+    }
+
+    /** Refuses {@code op} on a replica, naming it: its data and snapshots are its mirror applier's. */
+    private void checkNotReplica(String op, String name) {
+        if (catalog.stateByName(name).replica()) {
+            throw new StoreException(op + " of vdisk " + name + " refused: it is a read-only replica (only its mirror applier changes it)");
         }
     }
 
