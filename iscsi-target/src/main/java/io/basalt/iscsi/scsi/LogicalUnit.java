@@ -145,11 +145,8 @@ public final class LogicalUnit {
         }
         return readPrState().handle((x, e) -> e).thenCompose(e -> {
             if (e == null || !reservations.anyRegistered()) {
-                // Read, or not (the shared store unreachable: a cluster's meta group without a quorum) while
-                // nothing was registered when it was last read: run on that copy. Failing the command here
-                // would fail a plain disk's I/O during a meta outage its data path rides out; a registration
-                // made meanwhile elsewhere is seen at the next read, and the vdisk's lock still keeps
-                // other hosts' writes out.
+                // Unreadable (a meta outage) while nothing was registered: run on the copy, as the data path
+                // rides the outage out; the vdisk's lock keeps other hosts' writes out meanwhile.
                 return executeNow(r);
             }
             log.info("lun {}: persistent reservations in use and their shared state not readable now: BUSY ({})", lun, e.toString());

@@ -75,10 +75,6 @@ public final class Vdisk implements BlockDevice {
     /** The mirror applier's handle of a replica ({@link ReplicaWriter}): the replica mark does not make it read-only. */
     private final boolean replicaWriter;
 
-    Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot) {
-        this(store, state, snapshot, false);
-    }
-
     Vdisk(VdiskStore store, VdiskState state, Optional<SnapshotInfo> snapshot, boolean replicaWriter) {
         if (replicaWriter && snapshot.isPresent()) {
             throw new IllegalArgumentException("a replica writer writes the head, not snapshot " + snapshot.get().name());
@@ -139,21 +135,16 @@ public final class Vdisk implements BlockDevice {
     }
 
     /**
-     * Makes this vdisk's fence {@code max(fence(), fence)}, stored and synced to disk before
-     * anything relies on it (a fence a crash forgets would let a zombie back in), and returns only
-     * once every mutation admitted with a token below it, through any handle of this vdisk, has
-     * finished: from the return on, no mutation of an older lock holder is applied. An equal or
-     * lower {@code fence} changes nothing; it still waits for mutations admitted under a lower
-     * fence, so a raise whose wait timed out can simply be called again.
-     *
-     * <p>Called by a new lock holder before its first write, with the token its grant carried;
-     * the lock table decides the values, this only stores and enforces them. A replicated log
-     * raises fences with {@link EntryBatch#raiseFence} instead.
+     * Makes the fence {@code max(fence(), fence)}, synced to disk first (a fence a crash forgets
+     * would let a zombie back in), and returns once every mutation admitted below it, through any
+     * handle, has finished. A lower or equal value changes nothing but still waits, so a raise whose
+     * wait timed out can be called again. Called by a new lock holder before its first write; a
+     * replicated log raises fences with {@link EntryBatch#raiseFence} instead.
      *
      * @throws IllegalArgumentException when {@code fence < 0}
-     * @throws BlockDeviceException READ_ONLY on a snapshot or a read-only store; TRANSIENT when the
-     *         mutations in flight did not finish within {@link FenceGate#RAISE_WAIT_NANOS_MAX} (30 s;
-     *         the fence is raised and stored all the same); UNAVAILABLE when closed or interrupted
+     * @throws BlockDeviceException READ_ONLY (snapshot, read-only store, replica); TRANSIENT when the
+     *         mutations in flight outlast {@link FenceGate#RAISE_WAIT_NANOS_MAX} (the fence is stored
+     *         all the same); UNAVAILABLE when closed or interrupted
      */
     public void raiseFence(long fence) {
         if (readOnly()) {
@@ -166,13 +157,9 @@ public final class Vdisk implements BlockDevice {
     }
 
     /**
-     * A view of this vdisk whose every mutation (write, atomic write, unmap, write-zeroes,
-     * compare-and-write, resize) carries {@code token}: admitted only if {@code token >= fence()}
-     * at the call, else its future fails with a {@link FencedException} and nothing is written.
-     * Reads, flush and GET LBA STATUS pass through unchanged. The view shares this handle: it
-     * stops working when this handle is closed, and closing the view does nothing.
-     *
-     * @param token the fencing token of the caller's lock grant; 0 for "no lock"
+     * A view whose every mutation carries {@code token} (the caller's grant; 0: no lock): admitted
+     * only if {@code token >= fence()}, else it fails with a {@link FencedException} and nothing is
+     * written. Reads, flush and GET LBA STATUS pass through. The view shares this handle.
      */
     public BlockDevice withToken(long token) {
         if (token < 0) {
@@ -603,7 +590,6 @@ public final class Vdisk implements BlockDevice {
                 : "vdisk " + name + " is a read-only replica (only its mirror applier writes it)";
         return new BlockDeviceException(BlockDeviceException.Kind.READ_ONLY, op + " refused: " + why);
     }
-
 
     private static byte[] toArray(ByteBuffer data) {
         ByteBuffer view = data.duplicate();

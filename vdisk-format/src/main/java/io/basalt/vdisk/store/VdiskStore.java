@@ -384,7 +384,7 @@ public final class VdiskStore implements AutoCloseable {
         Optional<SnapshotInfo> snap = at < 0 ? Optional.empty() : Optional.of(snapshot(name, spec.substring(at + 1)));
         st.openHandles.incrementAndGet();
         snap.ifPresent(s -> st.snapshotOpened(s.epoch(), 1));
-        return new Vdisk(this, st, snap);
+        return new Vdisk(this, st, snap, false);
     }
 
     void release(VdiskState st, Optional<SnapshotInfo> snap) {
