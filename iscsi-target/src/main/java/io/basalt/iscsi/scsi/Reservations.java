@@ -102,12 +102,12 @@ final class Reservations {
         version = -1;
     }
 
-    /** Whether the copy may be older than the shared state by more than {@code ageNanosMax}, or holds registrations (then always re-read). */
     /** Whether the copy, as last read or stored, has any registration. */
     synchronized boolean anyRegistered() {
         return !registrations.isEmpty();
     }
 
+    /** Whether the copy may be older than the shared state by more than {@code ageNanosMax}, or holds registrations (then always re-read). */
     synchronized boolean stale(long nowNanos, long ageNanosMax) {
         return version < 0 || !registrations.isEmpty() || nowNanos - readAtNanos > ageNanosMax;
     }
