@@ -34,6 +34,8 @@ public final class GuestProcess implements AutoCloseable {
     /** A unix socket path is at most 107 bytes (sun_path is 108 with the NUL). */
     static final int SOCKET_PATH_BYTES_MAX = 107;
     private static final Duration CONNECT_RETRY_PAUSE = Duration.ofMillis(20);
+    /** How long a QEMU whose QMP greeting broke off is given to exit (it failed on its options) before the break is reported as is. */
+    private static final Duration EXIT_AFTER_BROKEN_GREETING = Duration.ofSeconds(2);
 
     /** How {@link #stop} ended the guest. */
     public enum StopWay {
@@ -142,7 +144,13 @@ public final class GuestProcess implements AutoCloseable {
                 try {
                     return Qmp.connect(socket, qmpCallTimeout);
                 } catch (QmpException e) {
-                    throw e; // Connected but QEMU did not speak QMP in time: retrying would not help.
+                    // Connected but no greeting: QEMU may have opened QMP and then failed on its options
+                    // (a missing disk) and exited. Say that, with its complaint; else retrying would not help.
+                    if (process.waitFor(EXIT_AFTER_BROKEN_GREETING.toMillis(), TimeUnit.MILLISECONDS)) {
+                        throw new IOException("QEMU for vm " + spec.name() + " exited with " + process.exitValue()
+                                + " before answering QMP: " + lastLines(qemuLog(runDir), 5), e);
+                    }
+                    throw e;
                 } catch (IOException e) {
                     // The socket file exists a moment before QEMU listens on it.
                 }
