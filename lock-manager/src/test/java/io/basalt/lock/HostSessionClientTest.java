@@ -141,12 +141,8 @@ class HostSessionClientTest {
         assertEquals(handed.token(), b.token("web").orElseThrow());
     }
 
-    @Test
-    void aHandoffsReceiverWritesAtOnceWithTheGrantItIsGivenAndARenewalSentBeforeDoesNotUndoIt() throws Exception {
-        HostSessionClient a = open("a", 5_000);
-        HostSessionClient b = open("b", 5_000);
-        a.acquire("web", LockMode.EXCLUSIVE);
-        // b's renewal is applied before the hand-off (it holds nothing then) and answered after b received the grant.
+    /** A renewal of {@code s}, applied by the table now and answered only when {@link #answer} is called. */
+    private LateRenewal lateRenewal(HostSessionClient s) throws InterruptedException {
         java.util.concurrent.CountDownLatch applied = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         locks.afterApply = r -> {
@@ -159,15 +155,31 @@ class HostSessionClientTest {
                 }
             }
         };
-        Thread late = new Thread(b::renewNow);
-        late.start();
+        Thread renewal = new Thread(s::renewNow);
+        renewal.start();
         applied.await();
         locks.afterApply = r -> { };
+        return new LateRenewal(release, renewal);
+    }
+
+    private record LateRenewal(java.util.concurrent.CountDownLatch release, Thread renewal) {
+        void answer() throws InterruptedException {
+            release.countDown();
+            renewal.join();
+        }
+    }
+
+    @Test
+    void aHandoffsReceiverWritesAtOnceWithTheGrantItIsGivenAndARenewalSentBeforeDoesNotUndoIt() throws Exception {
+        HostSessionClient a = open("a", 5_000);
+        HostSessionClient b = open("b", 5_000);
+        a.acquire("web", LockMode.EXCLUSIVE);
+        // b's renewal is applied before the hand-off (it holds nothing then) and answered after b received the grant.
+        LateRenewal late = lateRenewal(b);
         LockResult.Grant handed = a.handoff("web", b.sessionId());
         b.received(handed);
         assertEquals(handed.token(), b.token("web").orElseThrow(), "no round trip needed");
-        release.countDown();
-        late.join();
+        late.answer();
         assertEquals(handed.token(), b.token("web").orElseThrow(), "the renewal sent before the grant was passed on did not undo it");
 
         assertThrows(IllegalArgumentException.class, () -> a.received(handed), "a grant of another session is refused");
@@ -180,27 +192,11 @@ class HostSessionClientTest {
         HostSessionClient b = open("b", 5_000);
         a.acquire("web", LockMode.EXCLUSIVE);
         // b's first renewal is applied before the hand-off but answered after b's next renewal.
-        java.util.concurrent.CountDownLatch applied = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        locks.afterApply = r -> {
-            if (applied.getCount() > 0 && r instanceof LockResult.SessionRenewed) {
-                applied.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        };
-        Thread late = new Thread(b::renewNow);
-        late.start();
-        applied.await();
-        locks.afterApply = r -> { };
+        LateRenewal late = lateRenewal(b);
         LockResult.Grant handed = a.handoff("web", b.sessionId());
         b.renewNow();
         assertEquals(handed.token(), b.token("web").orElseThrow());
-        release.countDown();
-        late.join();
+        late.answer();
         assertEquals(handed.token(), b.token("web").orElseThrow(), "the late answer (no grant) did not undo the newer one");
     }
 
