@@ -191,6 +191,11 @@ public final class ClusterClient implements AutoCloseable {
         return new ClusterPrStates(this);
     }
 
+    /** The cluster's config records (VM specs, host agents, ...) in the meta group. */
+    public ClusterConfigs configs() {
+        return new ClusterConfigs(this);
+    }
+
     Placement placement() {
         return placement;
     }

@@ -29,8 +29,11 @@ import io.basalt.lock.VdiskLock;
  * included) takes a new version, which nodes and clients of this version refuse by name.
  */
 public final class MetaCodec {
-    /** The command (log entry) format this code writes; it reads this one and versions 1 and 2 (3 added tag 17, {@link MetaCommand.SetPrState}). */
-    static final int VERSION = 3;
+    /**
+     * The command (log entry) format this code writes; it reads this one and versions 1..3 (3
+     * added tag 17, {@link MetaCommand.SetPrState}; 4 tag 18, {@link MetaCommand.PutConfig}).
+     */
+    static final int VERSION = 4;
     /** The result format this code writes; it reads this one, version 1 and version 0 (unversioned). */
     static final int RESULT_VERSION = 2;
 
@@ -55,6 +58,10 @@ public final class MetaCodec {
             case MetaCommand.EndRollback c -> out.u8(15).str(c.vdiskName()).str(c.snapName());
             case MetaCommand.Lock c -> MetaLockCodec.writeCommand(out.u8(16), c.command());
             case MetaCommand.SetPrState c -> out.u8(17).str(c.vdisk()).i64(c.expectedVersion()).bytes(c.state());
+            case MetaCommand.PutConfig c -> {
+                out.u8(18).str(c.key()).i64(c.expectedVersion()).u8(c.value().isPresent() ? 1 : 0);
+                c.value().ifPresent(out::bytes);
+            }
         }
         return out.toByteArray();
     }
@@ -66,7 +73,7 @@ public final class MetaCodec {
             throw Wire.unknownVersion("meta command", version, "1.." + VERSION);
         }
         int tag = in.u8();
-        Wire.checkTag(tag, version == 1 ? 15 : version == 2 ? 16 : 17, "meta command");
+        Wire.checkTag(tag, version == 1 ? 15 : version == 2 ? 16 : version == 3 ? 17 : 18, "meta command");
         if (version > 1 && tag >= 7 && tag <= 9) {
             throw new DecodeException("meta command tag: " + tag + " (expected: not 7..9 in version " + version + ")");
         }
@@ -87,10 +94,26 @@ public final class MetaCodec {
             case 15 -> new MetaCommand.EndRollback(in.str(), in.str());
             case 16 -> new MetaCommand.Lock(MetaLockCodec.readCommand(in));
             case 17 -> new MetaCommand.SetPrState(in.str(), in.i64(), in.bytes());
+            case 18 -> putConfig(in);
             default -> new MetaCommand.ReportSpace(decodeSpace(in.bytes()));
         };
         in.end("meta command");
         return c;
+    }
+
+    private static MetaCommand.PutConfig putConfig(Wire.In in) {
+        String key = in.str();
+        long expected = in.i64();
+        int present = in.u8();
+        if (present > 1) {
+            throw new DecodeException("config value flag: " + present + " (expected: 0 or 1) key=" + key);
+        }
+        java.util.Optional<ByteBuffer> value = present == 1 ? java.util.Optional.of(in.bytes()) : java.util.Optional.empty();
+        try {
+            return new MetaCommand.PutConfig(key, expected, value);
+        } catch (IllegalArgumentException e) {
+            throw new DecodeException(e.getMessage());
+        }
     }
 
     // ---- results ----
@@ -139,6 +162,17 @@ public final class MetaCodec {
         Wire.In in = new Wire.In(bytes);
         PrRecord r = new PrRecord(in.str(), in.i64(), in.bytes());
         in.end("pr record");
+        return r;
+    }
+
+    public static byte[] encode(ConfigRecord r) {
+        return new Wire.Out(32 + r.value().remaining()).str(r.key()).i64(r.version()).bytes(r.value()).toByteArray();
+    }
+
+    public static ConfigRecord decodeConfig(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        ConfigRecord r = new ConfigRecord(in.str(), in.i64(), in.bytes());
+        in.end("config record");
         return r;
     }
 

@@ -71,4 +71,19 @@ public sealed interface MetaCommand {
             state = state.asReadOnlyBuffer();
         }
     }
+
+    /**
+     * Sets config record {@code key} to {@code value} (empty: removes it) at version
+     * {@code expectedVersion + 1}, if it is at {@code expectedVersion} (0: absent); refused
+     * otherwise, so a writer that read an older record reads again.
+     */
+    record PutConfig(String key, long expectedVersion, java.util.Optional<java.nio.ByteBuffer> value) implements MetaCommand {
+        public PutConfig {
+            ConfigRecord.checkKey(key);
+            if (value == null) {
+                throw new IllegalArgumentException("config value: null key=" + key);
+            }
+            value = value.map(java.nio.ByteBuffer::asReadOnlyBuffer);
+        }
+    }
 }

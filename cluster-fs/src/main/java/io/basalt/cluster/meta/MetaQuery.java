@@ -10,12 +10,12 @@ import io.basalt.cluster.Wire.DecodeException;
 /**
  * Read-only questions to the meta group, and their encoding. A query and a list answer start
  * with {@link Wire#VERSION_MARKER} + {@value #VERSION} (0x82; version 2 added the lock table's
- * queries, tags 5..7; version 3 the PR state's, tag 8; reads versions 0..3); ones written before they had a version start with
+ * queries, tags 5..7; version 3 the PR state's, tag 8; version 4 the config records', tag 9; reads versions 0..4); ones written before they had a version start with
  * the query's tag (1..4) or the high byte of the list's count (0), and read as version 0. A single vdisk is answered as a {@link MetaResult}, versioned by {@link MetaCodec}.
  */
 public sealed interface MetaQuery {
     /** The query and list-answer format this code writes; it reads this one and version 0. */
-    int VERSION = 3;
+    int VERSION = 4;
 
     /** The vdisk with this name: answered as {@link MetaResult.VdiskChanged} or {@link MetaResult.Rejected}. */
     record VdiskByName(String name) implements MetaQuery {}
@@ -41,6 +41,9 @@ public sealed interface MetaQuery {
     /** The persistent-reservation state of a vdisk's LUN: a list of none (never set) or one {@link PrRecord}. */
     record PrStateOf(String vdisk) implements MetaQuery {}
 
+    /** The config records whose key is {@code prefix} or starts with {@code prefix + "/"} (every one for ""), by key. */
+    record ConfigsUnder(String prefix) implements MetaQuery {}
+
     static byte[] encode(MetaQuery q) {
         return switch (q) {
             case VdiskByName v -> new Wire.Out(32).version(VERSION).u8(1).str(v.name()).toByteArray();
@@ -51,6 +54,7 @@ public sealed interface MetaQuery {
             case ListLocks l -> new Wire.Out(2).version(VERSION).u8(6).toByteArray();
             case LockOf l -> new Wire.Out(32).version(VERSION).u8(7).str(l.vdisk()).toByteArray();
             case PrStateOf p -> new Wire.Out(32).version(VERSION).u8(8).str(p.vdisk()).toByteArray();
+            case ConfigsUnder c -> new Wire.Out(32).version(VERSION).u8(9).str(c.prefix()).toByteArray();
         };
     }
 
@@ -58,7 +62,7 @@ public sealed interface MetaQuery {
         Wire.In in = new Wire.In(bytes);
         checkVersion(in.version(), "meta query");
         int tag = in.u8();
-        Wire.checkTag(tag, 8, "meta query");
+        Wire.checkTag(tag, 9, "meta query");
         MetaQuery q = switch (tag) {
             case 1 -> new VdiskByName(in.str());
             case 2 -> new ListVdisks();
@@ -67,7 +71,8 @@ public sealed interface MetaQuery {
             case 5 -> new ListSessions();
             case 6 -> new ListLocks();
             case 7 -> new LockOf(in.str());
-            default -> new PrStateOf(in.str());
+            case 8 -> new PrStateOf(in.str());
+            default -> new ConfigsUnder(in.str());
         };
         in.end("meta query");
         return q;
@@ -86,6 +91,7 @@ public sealed interface MetaQuery {
             case ListLocks l -> encodeList(List.copyOf(state.locks()), MetaCodec::encode);
             case LockOf l -> encodeList(state.lock(l.vdisk()).stream().toList(), MetaCodec::encode);
             case PrStateOf p -> encodeList(state.prState(p.vdisk()).stream().toList(), MetaCodec::encode);
+            case ConfigsUnder c -> encodeList(state.configsUnder(c.prefix()), MetaCodec::encode);
         };
     }
 
@@ -107,6 +113,10 @@ public sealed interface MetaQuery {
 
     static List<PrRecord> decodePrStates(ByteBuffer bytes) {
         return decodeList(bytes, MetaCodec::decodePr, "pr state");
+    }
+
+    static List<ConfigRecord> decodeConfigs(ByteBuffer bytes) {
+        return decodeList(bytes, MetaCodec::decodeConfig, "config record");
     }
 
     static List<VdiskRecord> decodeList(ByteBuffer bytes) {

@@ -48,6 +48,7 @@ public final class MetaState {
         record Node(int id) implements Key {}
         record Space(int nodeId) implements Key {}
         record Pr(String vdisk) implements Key {}
+        record Config(String key) implements Key {}
     }
 
     private final TreeMap<Long, VdiskRecord> vdisks = new TreeMap<>();
@@ -56,6 +57,7 @@ public final class MetaState {
     private final TreeMap<Integer, NodeRecord> nodes = new TreeMap<>();
     private final TreeMap<Integer, NodeSpace> spaces = new TreeMap<>();
     private final TreeMap<String, PrRecord> prStates = new TreeMap<>();
+    private final TreeMap<String, ConfigRecord> configs = new TreeMap<>();
     private long nextId = 1;
     private final List<Key> touched = new ArrayList<>();
 
@@ -80,6 +82,7 @@ public final class MetaState {
             case MetaCommand.BeginRollback c -> beginRollback(c);
             case MetaCommand.EndRollback c -> endRollback(c);
             case MetaCommand.SetPrState c -> setPrState(c);
+            case MetaCommand.PutConfig c -> putConfig(c);
         };
     }
 
@@ -98,6 +101,23 @@ public final class MetaState {
     /** The persistent-reservation state of {@code vdisk}'s LUN; empty when never set. */
     public Optional<PrRecord> prState(String vdisk) {
         return Optional.ofNullable(prStates.get(vdisk));
+    }
+
+    /** Config record {@code key}; empty when absent. */
+    public Optional<ConfigRecord> config(String key) {
+        return Optional.ofNullable(configs.get(key));
+    }
+
+    /** The config records at {@code prefix} or under {@code prefix + "/"} (all for ""), by key. */
+    public List<ConfigRecord> configsUnder(String prefix) {
+        if (prefix.isEmpty()) {
+            return List.copyOf(configs.values());
+        }
+        List<ConfigRecord> out = new ArrayList<>();
+        Optional.ofNullable(configs.get(prefix)).ifPresent(out::add);
+        // '/' + 1 is '0': the keys under "prefix/" sort in [prefix/, prefix0).
+        out.addAll(configs.subMap(prefix + "/", prefix + "0").values());
+        return out;
     }
 
     public Optional<VdiskRecord> vdisk(long id) {
@@ -181,6 +201,10 @@ public final class MetaState {
 
     void load(NodeRecord n) {
         nodes.put(n.id(), n);
+    }
+
+    void load(ConfigRecord r) {
+        configs.put(r.key(), r);
     }
 
     void load(PrRecord r) {
@@ -372,6 +396,32 @@ public final class MetaState {
         ByteBuffer copy = ByteBuffer.allocate(c.state().remaining()).put(c.state().duplicate()).flip();
         prStates.put(c.vdisk(), new PrRecord(c.vdisk(), current + 1, copy));
         touched.add(new Key.Pr(c.vdisk()));
+        return new MetaResult.Done();
+    }
+
+    /** A compare-and-set of a config record (an empty value removes it). */
+    private MetaResult putConfig(MetaCommand.PutConfig c) {
+        long current = config(c.key()).map(ConfigRecord::version).orElse(0L);
+        if (c.expectedVersion() != current) {
+            return new MetaResult.Rejected("config " + c.key() + " is at version " + current + " (expected: " + c.expectedVersion() + ")");
+        }
+        if (c.value().isEmpty()) {
+            if (configs.remove(c.key()) != null) {
+                touched.add(new Key.Config(c.key()));
+            }
+            return new MetaResult.Done();
+        }
+        ByteBuffer value = c.value().get();
+        if (value.remaining() > ConfigRecord.VALUE_BYTES_MAX) {
+            return new MetaResult.Rejected("config " + c.key() + ": " + value.remaining() + " bytes (expected: <= "
+                    + ConfigRecord.VALUE_BYTES_MAX + ")");
+        }
+        if (current == 0 && configs.size() >= ConfigRecord.RECORDS_MAX) {
+            return new MetaResult.Rejected("config " + c.key() + ": the cluster holds " + configs.size() + " config records (the limit)");
+        }
+        ByteBuffer copy = ByteBuffer.allocate(value.remaining()).put(value.duplicate()).flip();
+        configs.put(c.key(), new ConfigRecord(c.key(), current + 1, copy));
+        touched.add(new Key.Config(c.key()));
         return new MetaResult.Done();
     }
 

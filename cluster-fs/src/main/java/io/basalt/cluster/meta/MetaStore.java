@@ -22,7 +22,8 @@ import org.rocksdb.WriteOptions;
  *
  * <p>Keys: {@code 'v' id} a vdisk record, {@code 'k' id} a host session of the lock table,
  * {@code 'K' name} a vdisk's lock record (name in UTF-8), {@code 'p' name} a vdisk's
- * persistent-reservation state ({@link PrRecord}, since format version 3), {@code 'r' id} a node, {@code 's' id} a
+ * persistent-reservation state ({@link PrRecord}, since format version 3), {@code 'c' key} a config
+ * record ({@link ConfigRecord}, since format version 4), {@code 'r' id} a node, {@code 's' id} a
  * node's space report, {@code 'n'} the next id, {@code 'a'} the applied term and index,
  * {@code 'f'} the store's format version (one byte). The lock records change in the same batch
  * as the applied index, as {@link io.basalt.lock.LockTable#drainChanges} lists them.
@@ -32,7 +33,7 @@ import org.rocksdb.WriteOptions;
  * had one, in the layout of version 1, and gets the key when it is opened. Version 1 kept the
  * sessions of the seam before the lock table ({@code 'h' id}, no locks): opening such a store
  * drops them (their hosts open new sessions) and records version {@value #FORMAT_VERSION}; one of
- * version 2 (no PR records) only gets the new version recorded. A
+ * version 2 or 3 (no PR records, no config records) only gets the new version recorded. A
  * store of a version this code does not read is refused when it is opened, naming both
  * versions; a node of a version before this key refuses it too, as an unknown key.
  */
@@ -41,7 +42,7 @@ public final class MetaStore implements AutoCloseable {
     private static final byte[] APPLIED = {'a'};
     private static final byte[] FORMAT = {'f'};
     /** The store format this code writes and reads (it upgrades version 1 when it opens it). */
-    static final int FORMAT_VERSION = 3;
+    static final int FORMAT_VERSION = 4;
 
     static {
         RocksDB.loadLibrary();
@@ -133,6 +134,7 @@ public final class MetaStore implements AutoCloseable {
             case MetaState.Key.Space k -> putOrDelete(batch, key('s', k.nodeId()), state.space(k.nodeId()).map(MetaCodec::encode));
             case MetaState.Key.Node k -> putOrDelete(batch, key('r', k.id()), state.node(k.id()).map(MetaCodec::encode));
             case MetaState.Key.Pr k -> putOrDelete(batch, nameKey('p', k.vdisk()), state.prState(k.vdisk()).map(MetaCodec::encode));
+            case MetaState.Key.Config k -> putOrDelete(batch, nameKey('c', k.key()), state.config(k.key()).map(MetaCodec::encode));
         }
     }
 
@@ -185,8 +187,8 @@ public final class MetaStore implements AutoCloseable {
         int version = v == null ? 1 : v[0] & 0xFF;
         if (version == 1) {
             upgradeFromVersion1();
-        } else if (version == 2) {
-            db.put(syncWrite, FORMAT, new byte[] {FORMAT_VERSION});    // version 3 only added the 'p' records
+        } else if (version == 2 || version == 3) {
+            db.put(syncWrite, FORMAT, new byte[] {FORMAT_VERSION});    // versions 3 and 4 only added the 'p' and 'c' records
         } else if (version != FORMAT_VERSION) {
             throw new IllegalStateException("meta store " + dir + ": format version " + version
                     + " (this node reads: 1.." + FORMAT_VERSION + ")");
@@ -219,6 +221,7 @@ public final class MetaStore implements AutoCloseable {
                     case 'r' -> state.load(MetaCodec.decodeNode(v));
                     case 's' -> state.load(MetaCodec.decodeSpace(v));
                     case 'p' -> state.load(MetaCodec.decodePr(v));
+                    case 'c' -> state.load(MetaCodec.decodeConfig(v));
                     case 'a' -> applied = new TermIndex(v.getLong(), v.getLong());
                     case 'f' -> { } // checked before the records are read (checkFormat)
                     default -> throw new IllegalStateException("meta store " + dir + ": unknown key prefix " + k[0]);

@@ -85,24 +85,24 @@ class MetaCodecProperties {
     @Example
     void aCommandOfAFutureVersionIsRefusedNamingBothVersions() {
         byte[] bytes = MetaCodec.encode(new MetaCommand.RemoveVdisk("web"));
-        bytes[0] = 4;
+        bytes[0] = 5;
         var e = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeCommand(ByteBuffer.wrap(bytes)));
-        assertEquals("meta command: format version 4 (this node reads: 1..3)", e.getMessage());
+        assertEquals("meta command: format version 5 (this node reads: 1..4)", e.getMessage());
     }
 
     @Example
     void queriesResultsAndAnswersOfAFutureVersionAreRefusedNamingBothVersions() {
-        int future = Wire.VERSION_MARKER + 4;
+        int future = Wire.VERSION_MARKER + 5;
         var query = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decode(ByteBuffer.wrap(new byte[] {(byte) future, 2})));
-        assertEquals("meta query: format version 4 (this node reads: 0..3)", query.getMessage());
+        assertEquals("meta query: format version 5 (this node reads: 0..4)", query.getMessage());
         byte[] result = MetaCodec.encode(new MetaResult.Done());
         result[0] = (byte) future;
         var r = assertThrows(Wire.DecodeException.class, () -> MetaCodec.decodeResult(ByteBuffer.wrap(result)));
-        assertEquals("meta result: format version 4 (this node reads: 0..2)", r.getMessage());
+        assertEquals("meta result: format version 5 (this node reads: 0..2)", r.getMessage());
         byte[] list = MetaQuery.answer(stateWithWeb(), new MetaQuery.ListNodes());
         list[0] = (byte) future;
         var l = assertThrows(Wire.DecodeException.class, () -> MetaQuery.decodeNodes(ByteBuffer.wrap(list)));
-        assertEquals("node list: format version 4 (this node reads: 0..3)", l.getMessage());
+        assertEquals("node list: format version 5 (this node reads: 0..4)", l.getMessage());
     }
 
     private static MetaState stateWithWeb() {
@@ -119,6 +119,7 @@ class MetaCodecProperties {
     Arbitrary<MetaQuery> queries() {
         return Arbitraries.oneOf(Arbitraries.of("", "web", "x.y").map(n -> (MetaQuery) new MetaQuery.VdiskByName(n)),
                 Arbitraries.of("", "web").map(n -> (MetaQuery) new MetaQuery.LockOf(n)),
+                Arbitraries.of("", "vm", "host/h1").map(n -> (MetaQuery) new MetaQuery.ConfigsUnder(n)),
                 Arbitraries.<MetaQuery>of(new MetaQuery.ListVdisks(), new MetaQuery.ListNodes(), new MetaQuery.ListSpaces(),
                         new MetaQuery.ListSessions(), new MetaQuery.ListLocks()));
     }
@@ -206,6 +207,8 @@ class MetaCodecProperties {
                 Combinators.combine(names, names).as(MetaCommand.EndRollback::new),
                 Combinators.combine(names, longs, Arbitraries.bytes().array(byte[].class).ofMaxSize(64))
                         .as((n, v, b) -> new MetaCommand.SetPrState(n, v, ByteBuffer.wrap(b))),
+                Combinators.combine(Arbitraries.of("vm/web", "host/h-1", "x"), longs, Arbitraries.bytes().array(byte[].class).ofMaxSize(64).optional())
+                        .as((k, v, b) -> new MetaCommand.PutConfig(k, v, b.map(ByteBuffer::wrap))),
                 Combinators.combine(Arbitraries.integers().between(-1, 6), longs, longs, longs, longs)
                         .as((id, free, reserve, total, at) -> new MetaCommand.ReportSpace(new NodeSpace(id, free, reserve, total, at))));
     }

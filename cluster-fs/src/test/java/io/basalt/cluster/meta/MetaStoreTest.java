@@ -103,11 +103,11 @@ class MetaStoreTest {
             store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}), "recorded when the store was made");
-            db.put(new byte[] {'f'}, new byte[] {4});
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {4}, db.get(new byte[] {'f'}), "recorded when the store was made");
+            db.put(new byte[] {'f'}, new byte[] {5});
         }
         var e = assertThrows(IllegalStateException.class, () -> MetaStore.open(m));
-        assertEquals("meta store " + m + ": format version 4 (this node reads: 1..3)", e.getMessage());
+        assertEquals("meta store " + m + ": format version 5 (this node reads: 1..4)", e.getMessage());
     }
 
     @Test
@@ -128,7 +128,7 @@ class MetaStoreTest {
             assertTrue(store.state().sessions().isEmpty(), "the seam's sessions are dropped: their hosts open new ones");
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}), "recorded when it was opened");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {4}, db.get(new byte[] {'f'}), "recorded when it was opened");
             org.junit.jupiter.api.Assertions.assertNull(db.get(seamSession));
         }
     }
@@ -153,7 +153,7 @@ class MetaStoreTest {
     }
 
     @Test
-    void opensAStoreOfFormatVersion2AndRecordsVersion3() throws Exception {
+    void opensStoresOfFormatVersions2And3AndRecordsVersion4() throws Exception {
         Path m = dir.resolve("m");
         try (MetaStore store = MetaStore.open(m)) {
             store.apply(new TermIndex(1, 1), new CreateVdisk("a", 1 << 20, 512, 4096, 1));
@@ -165,7 +165,61 @@ class MetaStoreTest {
             assertEquals(1, store.vdisks().size());
         }
         try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {3}, db.get(new byte[] {'f'}));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {4}, db.get(new byte[] {'f'}));
+            db.put(new byte[] {'f'}, new byte[] {3});
         }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(1, store.vdisks().size());
+        }
+        try (org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(m.toString())) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {4}, db.get(new byte[] {'f'}));
+        }
+    }
+
+    @Test
+    void configRecordsAreComparedAndSetListedByPrefixAndSurviveAReopen() {
+        Path m = dir.resolve("m");
+        java.nio.ByteBuffer spec = java.nio.ByteBuffer.wrap(new byte[] {7, 8});
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(new MetaResult.Done(), store.apply(new TermIndex(1, 1), putConfig("vm/web", 0, spec)));
+            assertEquals(new MetaResult.Done(), store.apply(new TermIndex(1, 2), putConfig("vm/web", 1, spec)));
+            MetaResult stale = store.apply(new TermIndex(1, 3), putConfig("vm/web", 1, spec));
+            assertTrue(stale instanceof MetaResult.Rejected r && r.message().contains("at version 2"), "stale compare-and-set: " + stale);
+            store.apply(new TermIndex(1, 4), putConfig("vm/db", 0, spec));
+            store.apply(new TermIndex(1, 5), putConfig("vmx", 0, spec));
+            store.apply(new TermIndex(1, 6), putConfig("host/h1", 0, spec));
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(List.of("vm/db", "vm/web"), store.state().configsUnder("vm").stream().map(ConfigRecord::key).toList(),
+                    "'vm' lists vm/..., not vmx");
+            assertEquals(2, store.state().config("vm/web").orElseThrow().version());
+            assertEquals(4, store.state().configsUnder("").size());
+            assertEquals(new MetaResult.Done(), store.apply(new TermIndex(1, 7),
+                    new MetaCommand.PutConfig("vm/web", 2, java.util.Optional.empty())));
+        }
+        try (MetaStore store = MetaStore.open(m)) {
+            assertEquals(java.util.Optional.empty(), store.state().config("vm/web"), "removed by an empty value");
+        }
+    }
+
+    @Test
+    void aConfigValueTooLargeIsRefusedNamingItsSize() {
+        try (MetaStore store = MetaStore.open(dir.resolve("m"))) {
+            MetaResult r = store.apply(new TermIndex(1, 1),
+                    putConfig("vm/big", 0, java.nio.ByteBuffer.allocate(ConfigRecord.VALUE_BYTES_MAX + 1)));
+            assertTrue(r instanceof MetaResult.Rejected rej && rej.message().contains(String.valueOf(ConfigRecord.VALUE_BYTES_MAX + 1)),
+                    "refusal: " + r);
+            assertEquals(List.of(), store.state().configsUnder(""));
+        }
+    }
+
+    @Test
+    void aConfigKeyOutsideThePatternIsRefusedNamingIt() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> putConfig("vm//x", 0, java.nio.ByteBuffer.allocate(1)));
+        assertTrue(e.getMessage().contains("'vm//x'"), e.getMessage());
+    }
+
+    private static MetaCommand putConfig(String key, long expected, java.nio.ByteBuffer value) {
+        return new MetaCommand.PutConfig(key, expected, java.util.Optional.of(value));
     }
 }

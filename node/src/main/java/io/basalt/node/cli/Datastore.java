@@ -90,6 +90,9 @@ interface Datastore extends AutoCloseable {
     /** What a target serving these vdisks binds its initiators' hosts through (embedded: starts the lease monitor). */
     io.basalt.node.locks.LockedStore serving();
 
+    /** The config records (VM specs, host agents): a cluster's meta group, or the embedded store. */
+    io.basalt.node.config.Configs configs();
+
     @Override
     void close();
 
@@ -127,9 +130,9 @@ interface Datastore extends AutoCloseable {
     }
 
     /** The embedded single-node store and its lock table. */
-    record Local(VdiskStore store, io.basalt.node.locks.EmbeddedLocks locks) implements Datastore {
+    record Local(VdiskStore store, io.basalt.node.locks.EmbeddedLocks locks, io.basalt.node.config.EmbeddedConfigs configs) implements Datastore {
         Local(VdiskStore store) {
-            this(store, io.basalt.node.locks.EmbeddedLocks.open(store));
+            this(store, io.basalt.node.locks.EmbeddedLocks.open(store), io.basalt.node.config.EmbeddedConfigs.open(store));
         }
 
         @Override
@@ -263,6 +266,11 @@ interface Datastore extends AutoCloseable {
         @Override
         public io.basalt.node.locks.LockedStore serving() {
             return io.basalt.node.locks.LockedStore.cluster(client);
+        }
+
+        @Override
+        public io.basalt.node.config.Configs configs() {
+            return io.basalt.node.config.Configs.of(client.configs());
         }
 
         @Override
