@@ -1,0 +1,142 @@
+package io.basalt.node.host;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import io.basalt.lock.LockResult.Grant;
+
+/**
+ * A host agent's control API: what the CLI and the other agents ask of it, JSON over HTTP (the
+ * JDK's built-in server: a handful of internal calls need no framework). Listens on loopback.
+ *
+ * <ul>
+ *   <li>{@code POST /v1/vms/NAME/migrate?to=HOST}: migrates a VM running here; answers the
+ *       {@link Migrations.Result}.</li>
+ *   <li>{@code POST /v1/vms/NAME/incoming}: prepares this host to receive a migration; answers {@code {"port": N}}.</li>
+ *   <li>{@code POST /v1/vms/NAME/switchover} with the handed-over grants: resumes the guest here.</li>
+ *   <li>{@code POST /v1/vms/NAME/abort-incoming}: gives a prepared migration up.</li>
+ *   <li>{@code POST /v1/reconcile}: looks at the records now instead of at the next poll.</li>
+ * </ul>
+ * Errors answer 400 (a bad request: the message names the value), 409 (a state that forbids it)
+ * or 500, with {@code {"error": message}}.
+ */
+final class AgentApi implements AutoCloseable {
+    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming)");
+    private static final String LISTEN_HOST = "127.0.0.1";
+
+    private final HttpServer server;
+    private final ExecutorService threads;
+
+    private AgentApi(HttpServer server, ExecutorService threads) {
+        this.server = server;
+        this.threads = threads;
+    }
+
+    static AgentApi start(HostAgent agent) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(LISTEN_HOST, 0), 16);
+        ExecutorService threads = Executors.newCachedThreadPool(r -> Thread.ofPlatform().daemon().name("basalt-agent-api").unstarted(r));
+        server.setExecutor(threads);
+        server.createContext("/v1/", exchange -> handle(agent, exchange));
+        server.start();
+        return new AgentApi(server, threads);
+    }
+
+    String address() {
+        return LISTEN_HOST + ":" + server.getAddress().getPort();
+    }
+
+    /** The host part of an agent's API address: where its migrations listen too. */
+    static String hostOf(String api) {
+        return api.substring(0, api.lastIndexOf(':'));
+    }
+
+    private static void handle(HostAgent agent, HttpExchange exchange) throws IOException {
+        try (exchange) {
+            if (!exchange.getRequestMethod().equals("POST")) {
+                reply(exchange, 405, Map.of("error", "method " + exchange.getRequestMethod() + " (expected: POST)"));
+                return;
+            }
+            String path = exchange.getRequestURI().getPath();
+            try {
+                if (path.equals("/v1/reconcile")) {
+                    agent.reconcile();
+                    reply(exchange, 200, Map.of());
+                    return;
+                }
+                Matcher m = VM_PATH.matcher(path);
+                if (!m.matches()) {
+                    reply(exchange, 404, Map.of("error", "path " + path + " (expected: /v1/reconcile or /v1/vms/NAME/ACTION)"));
+                    return;
+                }
+                String vm = m.group(1);
+                Object answer = switch (m.group(2)) {
+                    case "migrate" -> agent.migrations().migrateOut(vm, query(exchange.getRequestURI(), "to"));
+                    case "incoming" -> Map.of("port", agent.migrations().prepareIncoming(vm, LISTEN_HOST));
+                    case "switchover" -> {
+                        agent.migrations().switchover(vm, Inventory.JSON.readValue(body(exchange), new TypeReference<List<Grant>>() {}));
+                        yield Map.of();
+                    }
+                    default -> {
+                        agent.migrations().abortIncoming(vm);
+                        yield Map.of();
+                    }
+                };
+                reply(exchange, 200, answer);
+            } catch (IllegalArgumentException e) {
+                reply(exchange, 400, Map.of("error", e.getMessage()));
+            } catch (IllegalStateException e) {
+                reply(exchange, 409, Map.of("error", e.getMessage()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                reply(exchange, 500, Map.of("error", "interrupted"));
+            } catch (IOException | RuntimeException e) {
+                reply(exchange, 500, Map.of("error", String.valueOf(e.getMessage())));
+            }
+        }
+    }
+
+    private static String query(URI uri, String key) {
+        String q = uri.getRawQuery();
+        if (q != null) {
+            for (String pair : q.split("&")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0 && pair.substring(0, eq).equals(key)) {
+                    return java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                }
+            }
+        }
+        throw new IllegalArgumentException("query parameter " + key + ": missing");
+    }
+
+    private static byte[] body(HttpExchange exchange) throws IOException {
+        try (InputStream in = exchange.getRequestBody()) {
+            return in.readNBytes(1 << 20);
+        }
+    }
+
+    private static void reply(HttpExchange exchange, int status, Object body) throws IOException {
+        byte[] bytes = Inventory.JSON.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        threads.shutdownNow();
+    }
+}

@@ -1,0 +1,72 @@
+package io.basalt.node.host;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.basalt.lock.LockResult.Grant;
+
+/** Calls a host agent's control API ({@link AgentApi}); an error answer throws with the agent's message. */
+public final class AgentClient {
+    /** A migration may take minutes; other calls answer in seconds. */
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration MIGRATE_TIMEOUT = Migrations.MIGRATION_TIMEOUT.plusMinutes(1);
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private final String api;
+
+    public AgentClient(String api) {
+        this.api = api;
+    }
+
+    /** Asks the agent to migrate {@code vm} to host {@code to}; returns the line it printed. */
+    public String migrate(String vm, String to) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/migrate?to=" + URLEncoder.encode(to, StandardCharsets.UTF_8), "", MIGRATE_TIMEOUT);
+        return Inventory.JSON.treeToValue(r, Migrations.Result.class).line();
+    }
+
+    /** Asks the agent to look at the records now. */
+    public void reconcile() throws IOException, InterruptedException {
+        post("/v1/reconcile", "", CALL_TIMEOUT);
+    }
+
+    int incoming(String vm) throws IOException, InterruptedException {
+        return post("/v1/vms/" + vm + "/incoming", "", CALL_TIMEOUT).path("port").asInt();
+    }
+
+    void switchover(String vm, List<Grant> grants) throws IOException, InterruptedException {
+        post("/v1/vms/" + vm + "/switchover", Inventory.JSON.writeValueAsString(grants), CALL_TIMEOUT);
+    }
+
+    void abortIncoming(String vm) throws IOException, InterruptedException {
+        post("/v1/vms/" + vm + "/abort-incoming", "", CALL_TIMEOUT);
+    }
+
+    private JsonNode post(String path, String body, Duration timeout) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + path)).timeout(timeout)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        HttpResponse<byte[]> response;
+        try {
+            response = HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (java.net.ConnectException e) {
+            throw new IOException("host agent at " + api + " does not answer (is `basalt host run` running there?)", e);
+        }
+        JsonNode json = response.body().length == 0 ? Inventory.JSON.createObjectNode() : Inventory.JSON.readTree(response.body());
+        if (response.statusCode() != 200) {
+            String message = json.path("error").asText("HTTP " + response.statusCode());
+            if (response.statusCode() == 400) {
+                throw new IllegalArgumentException(message);
+            }
+            throw new IOException("host agent at " + api + ": " + message);
+        }
+        return json;
+    }
+}

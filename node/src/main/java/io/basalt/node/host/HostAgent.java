@@ -1,0 +1,415 @@
+package io.basalt.node.host;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+import io.basalt.host.Accelerator;
+import io.basalt.host.GuestProcess;
+import io.basalt.host.VmSpec;
+import io.basalt.iscsi.IscsiTarget;
+import io.basalt.iscsi.scsi.LunSource;
+import io.basalt.lock.HoldState;
+import io.basalt.lock.HostSessionClient;
+import io.basalt.lock.LockMode;
+import io.basalt.lock.LockResult.Grant;
+import io.basalt.lock.Session;
+import io.basalt.node.locks.LockedStore;
+import io.basalt.vdisk.BlockDevice;
+
+/**
+ * A hypervisor host (docs/architecture.md, "Hosts and guests"): joins a datastore with a session
+ * of its lock table, registers itself ({@code host/NAME}), and runs the VMs placed on it as QEMU
+ * child processes. Each VM's disks are locked by this host's session (exclusive while it runs;
+ * shared-read while it is being migrated in) and served to its QEMU by an iSCSI target of its own
+ * on loopback, every write carrying the session's token, so a host that lost its lease is refused
+ * by the store.
+ *
+ * <p>A reconcile loop (every {@link Options#pollPeriod}) makes the host match the records: it
+ * starts the VMs placed on it that should run, stops those that should not, restarts elsewhere
+ * the VMs of hosts whose sessions ended (HA: the live host with the most free memory claims them
+ * by compare-and-set), and, when its own session has ended (a frozen host that woke up), kills its
+ * stale guests and joins again as a new session. Live migration is in {@link Migrations}.
+ */
+public final class HostAgent implements AutoCloseable {
+    private static final System.Logger log = System.getLogger(HostAgent.class.getName());
+    /** The target name prefix of a VM's own iSCSI target; the VM's name follows. */
+    static final String IQN_PREFIX = "iqn.2026-11.io.basalt:vm.";
+
+    /** How the agent runs. {@code qemu} is the emulator binary; {@code runDir} holds a directory per VM. */
+    public record Options(String qemu, Accelerator accelerator, Path runDir, int vcpus, long memoryMiB, long leaseMs,
+                          Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout) {
+        public Options {
+            if (vcpus < 1 || memoryMiB < 1) {
+                throw new IllegalArgumentException("host capacity: " + vcpus + " vCPUs, " + memoryMiB + " MiB (expected: at least 1 of each)");
+            }
+        }
+    }
+
+    /** A VM this agent runs: its QEMU, the iSCSI target serving its disks, and the devices behind the target. */
+    record LocalVm(VmRecord record, List<BlockDevice> devices, IscsiTarget target, GuestProcess guest) {
+        void closeServing() {
+            target.close();
+            devices.forEach(BlockDevice::close);
+        }
+    }
+
+    private final String name;
+    private final LockedStore store;
+    private final Inventory inventory;
+    private final Options options;
+    private final PrintWriter out;
+    private final Map<String, LocalVm> vms = new ConcurrentHashMap<>();
+    /** VMs whose start, stop or migration is under way here: the reconcile loop leaves them alone. */
+    private final Set<String> busy = ConcurrentHashMap.newKeySet();
+    private final Migrations migrations;
+    private final AgentApi api;
+    private volatile HostSessionClient session;
+    private final Thread loop;
+    private volatile boolean closed;
+
+    private HostAgent(String name, LockedStore store, Inventory inventory, Options options, PrintWriter out) throws IOException {
+        this.name = name;
+        this.store = store;
+        this.inventory = inventory;
+        this.options = options;
+        this.out = out;
+        this.session = HostSessionClient.open(store.locks(), name, options.leaseMs(), System::nanoTime);
+        this.migrations = new Migrations(this);
+        this.api = AgentApi.start(this);
+        this.loop = Thread.ofPlatform().daemon().name("basalt-host-" + name).unstarted(this::reconcileLoop);
+    }
+
+    /** Starts the agent named {@code name} on {@code store}, its records in {@code inventory}. */
+    public static HostAgent start(String name, LockedStore store, Inventory inventory, Options options, PrintWriter out) throws IOException {
+        if (!VmSpec.NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("host name: '" + name + "' (expected: " + VmSpec.NAME.pattern() + ")");
+        }
+        HostAgent agent = new HostAgent(name, store, inventory, options, out);
+        try {
+            agent.register();
+            agent.loop.start();
+            return agent;
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Where this agent's control API listens ({@code HOST:PORT}). */
+    public String apiAddress() {
+        return api.address();
+    }
+
+    HostSessionClient session() {
+        return session;
+    }
+
+    LockedStore store() {
+        return store;
+    }
+
+    Inventory inventory() {
+        return inventory;
+    }
+
+    Options options() {
+        return options;
+    }
+
+    Map<String, LocalVm> vms() {
+        return vms;
+    }
+
+    Set<String> busy() {
+        return busy;
+    }
+
+    Migrations migrations() {
+        return migrations;
+    }
+
+    void say(String line) {
+        out.println(line);
+        out.flush();
+    }
+
+    /** The VMs running here, by name. */
+    public Set<String> running() {
+        return Set.copyOf(vms.keySet());
+    }
+
+    /** The QEMU pid of VM {@code vm} here, if it runs here. */
+    public Optional<Long> pidOf(String vm) {
+        return Optional.ofNullable(vms.get(vm)).map(v -> v.guest().pid());
+    }
+
+    private void register() {
+        inventory.putHost(new HostRecord(name, session.sessionId(), api.address(), options.vcpus(), options.memoryMiB(),
+                inventory.host(name).map(HostRecord::maintenance).orElse(false), System.currentTimeMillis()));
+        say("host " + name + " session " + session.sessionId() + " api " + api.address() + " (" + options.vcpus() + " vCPUs, "
+                + options.memoryMiB() + " MiB, " + options.accelerator().qemuName() + ")");
+    }
+
+    private void reconcileLoop() {
+        while (!closed) {
+            try {
+                reconcile();
+            } catch (RuntimeException e) {
+                // The datastore is unreachable for now (no meta leader): try again next period.
+                log.log(System.Logger.Level.WARNING, "host " + name + ": reconcile: " + e.getMessage());
+            }
+            try {
+                Thread.sleep(options.pollPeriod());
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    /** One pass: make this host match the records (see the class comment). Also what the API's poke runs. */
+    synchronized void reconcile() {
+        if (closed) {
+            return;
+        }
+        rejoinIfSessionEnded();
+        List<VmRecord> records = inventory.vms();
+        Map<String, VmRecord> byName = records.stream().collect(Collectors.toMap(VmRecord::name, r -> r));
+        for (VmRecord vm : records) {
+            if (busy.contains(vm.name())) {
+                continue;
+            }
+            boolean here = vms.containsKey(vm.name());
+            if (vm.host().equals(name) && vm.desired() == VmRecord.Desired.RUNNING && !here) {
+                startVm(vm);
+            } else if (here && (vm.desired() == VmRecord.Desired.STOPPED || !vm.host().equals(name))) {
+                stopVm(vm.name(), false);
+            }
+        }
+        for (String local : List.copyOf(vms.keySet())) {
+            LocalVm vm = vms.get(local);
+            if (vm != null && !busy.contains(local) && (!byName.containsKey(local) || !vm.guest().isAlive())) {
+                guestEnded(local, byName.containsKey(local));
+            }
+        }
+        restartOrphans(records);
+    }
+
+    /** A frozen host that woke up finds its session ended: its guests' writes are refused by now; kill them, join afresh. */
+    private void rejoinIfSessionEnded() {
+        HostSessionClient s = session;
+        boolean lost = vms.values().stream().anyMatch(vm -> vm.record().disks().stream().anyMatch(d -> s.hold(d) == HoldState.LOST));
+        if (!lost && s.valid()) {
+            return;
+        }
+        if (!lost && !sessionGone(s.sessionId())) {
+            return;    // unconfirmed (no quorum to renew): the guests' writes wait; nothing to kill yet
+        }
+        say("host " + name + ": session " + s.sessionId() + " ended (lease lost); killing " + vms.size() + " stale guests and rejoining");
+        for (String vm : List.copyOf(vms.keySet())) {
+            killLocal(vm);
+        }
+        s.close();
+        session = HostSessionClient.open(store.locks(), name, options.leaseMs(), System::nanoTime);
+        register();
+    }
+
+    private boolean sessionGone(long id) {
+        return store.locks().sessions().stream().noneMatch(x -> x.id() == id);
+    }
+
+    /** Starts {@code vm} here: its disks locked exclusive, served on loopback, QEMU started. Failures are reported in its record. */
+    void startVm(VmRecord vm) {
+        busy.add(vm.name());
+        try {
+            report(vm.name(), VmRecord.State.STARTING, "");
+            LocalVm local = launch(vm, LockMode.EXCLUSIVE, Optional.empty());
+            vms.put(vm.name(), local);
+            report(vm.name(), VmRecord.State.RUNNING, "");
+            say("started vm " + vm.name() + " on " + name + " (qemu pid " + local.guest().pid() + ")");
+        } catch (IOException | RuntimeException e) {
+            log.log(System.Logger.Level.WARNING, "host " + name + ": start of vm " + vm.name() + " failed", e);
+            report(vm.name(), VmRecord.State.FAILED, "start on " + name + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            busy.remove(vm.name());
+        }
+    }
+
+    /**
+     * Locks {@code vm}'s disks in {@code mode}, serves them on a loopback iSCSI target of its own and
+     * starts QEMU on them ({@code incomingUri}: waiting for a live migration, paused). On failure
+     * everything taken so far is given back.
+     */
+    LocalVm launch(VmRecord vm, LockMode mode, Optional<String> incomingUri) throws IOException, InterruptedException {
+        List<String> locked = new ArrayList<>();
+        List<BlockDevice> devices = new ArrayList<>();
+        IscsiTarget target = null;
+        HostSessionClient s = session;
+        try {
+            for (String disk : vm.disks()) {
+                s.acquire(disk, mode);
+                locked.add(disk);
+                devices.add(store.openLocked(disk, () -> s.grant(disk).map(Grant::token).orElse(0L), () -> s.hold(disk)));
+            }
+            Map<Integer, LunSource> luns = new java.util.TreeMap<>();
+            for (int i = 0; i < devices.size(); i++) {
+                luns.put(i, LunSource.shared(devices.get(i)));
+            }
+            String iqn = IQN_PREFIX + vm.name();
+            target = IscsiTarget.builder().portal("127.0.0.1", 0).addTargetWithSources(iqn, luns, Set.of(), null).start();
+            int port = target.localAddress().getPort();
+            List<String> urls = new ArrayList<>();
+            for (int i = 0; i < devices.size(); i++) {
+                urls.add("iscsi://127.0.0.1:" + port + "/" + iqn + "/" + i);
+            }
+            VmSpec spec = vm.spec(urls);
+            if (incomingUri.isPresent()) {
+                spec = spec.startPaused().incomingOn(incomingUri.get());
+            }
+            GuestProcess guest = GuestProcess.start(options.qemu(), options.accelerator(), spec, options.runDir().resolve(vm.name()),
+                    options.qmpTimeout());
+            return new LocalVm(vm, List.copyOf(devices), target, guest);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (target != null) {
+                target.close();
+            }
+            devices.forEach(BlockDevice::close);
+            releaseQuietly(s, locked);
+            throw e;
+        }
+    }
+
+    /** Stops {@code vm} here (ACPI, then quit, then SIGKILL when {@code kill} is false; SIGKILL at once otherwise). */
+    void stopVm(String vm, boolean kill) {
+        busy.add(vm);
+        try {
+            LocalVm local = vms.remove(vm);
+            if (local == null) {
+                return;
+            }
+            GuestProcess.Stopped stopped;
+            if (kill) {
+                local.guest().kill();
+                stopped = new GuestProcess.Stopped(GuestProcess.StopWay.KILLED, -1, Duration.ZERO);
+            } else {
+                stopped = local.guest().stop(options.powerdownTimeout());
+            }
+            local.guest().close();
+            local.closeServing();
+            releaseQuietly(session, local.record().disks());
+            report(vm, VmRecord.State.STOPPED, "");
+            say("stopped vm " + vm + " on " + name + " (" + stopped.way().name().toLowerCase(java.util.Locale.ROOT) + " in "
+                    + stopped.took().toMillis() + " ms)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            busy.remove(vm);
+        }
+    }
+
+    /** QEMU exited on its own (the guest powered off, or crashed), or the VM's record is gone: clean up here. */
+    private void guestEnded(String vm, boolean recordExists) {
+        LocalVm local = vms.remove(vm);
+        if (local == null) {
+            return;
+        }
+        local.guest().close();
+        local.closeServing();
+        releaseQuietly(session, local.record().disks());
+        if (recordExists) {
+            inventory.updateVm(vm, r -> r.withDesired(VmRecord.Desired.STOPPED).reported(VmRecord.State.STOPPED, "guest powered off on " + name));
+        }
+        say("vm " + vm + " ended on " + name);
+    }
+
+    private void killLocal(String vm) {
+        LocalVm local = vms.remove(vm);
+        if (local != null) {
+            local.guest().close();
+            local.closeServing();
+        }
+    }
+
+    /**
+     * HA: a VM that should run on a host whose session is gone (expired: the host died or was cut
+     * off) is claimed by the live, non-maintenance host with the most free memory that can take it,
+     * by compare-and-set of its record, and started there. The lock table's fences make sure the
+     * old host's writes are refused from the moment its session expired.
+     */
+    private void restartOrphans(List<VmRecord> records) {
+        List<HostRecord> hosts = inventory.hosts();
+        Set<Long> live = store.locks().sessions().stream().map(Session::id).collect(Collectors.toSet());
+        Set<String> liveHosts = hosts.stream().filter(h -> live.contains(h.session())).map(HostRecord::name).collect(Collectors.toSet());
+        for (VmRecord vm : records) {
+            if (vm.desired() != VmRecord.Desired.RUNNING || vm.host().isEmpty() || liveHosts.contains(vm.host()) || busy.contains(vm.name())) {
+                continue;
+            }
+            Optional<HostRecord> best = Placement.choose(vm, hosts.stream().filter(h -> liveHosts.contains(h.name())).toList(), records);
+            if (best.isEmpty() || !best.get().name().equals(name)) {
+                continue;
+            }
+            String from = vm.host();
+            VmRecord claimed = inventory.updateVm(vm.name(), r -> r.host().equals(from) ? r.onHost(name) : r);
+            if (claimed.host().equals(name)) {
+                say("vm " + vm.name() + ": host " + from + " is gone (its session ended); restarting it on " + name);
+                startVm(claimed);
+            }
+        }
+    }
+
+    void report(String vm, VmRecord.State state, String message) {
+        try {
+            inventory.updateVm(vm, r -> r.reported(state, message));
+        } catch (IllegalArgumentException gone) {
+            // the VM was removed meanwhile
+        }
+    }
+
+    static void releaseQuietly(HostSessionClient s, List<String> disks) {
+        for (String disk : disks) {
+            try {
+                if (s.grant(disk).isPresent()) {
+                    s.release(disk);
+                }
+            } catch (RuntimeException e) {
+                log.log(System.Logger.Level.WARNING, "release of " + disk + " by session " + s.sessionId() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Kills every guest here and ends the session. Their records still want them running, so the
+     * other hosts restart them as after a crash of this host; stop or migrate them first
+     * ({@code basalt host maintenance}) to leave them running.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        loop.interrupt();
+        try {
+            loop.join(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        api.close();
+        migrations.close();
+        for (String vm : List.copyOf(vms.keySet())) {
+            killLocal(vm);
+        }
+        session.close();
+    }
+}
