@@ -8,15 +8,21 @@ import java.util.concurrent.Callable;
 import io.basalt.lock.LockService;
 import io.basalt.lock.Session;
 import io.basalt.lock.VdiskLock;
+import io.basalt.node.host.Inventory;
+import io.basalt.node.host.VmControl;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code basalt host}: the hosts' sessions of the lock table ({@code basalt host run}, the host agent, comes with the hosts work). */
-@Command(name = "host", description = "Hosts: their sessions of the lock table and the locks they hold.", mixinStandardHelpOptions = true,
-        subcommands = {HostCommand.Ls.class})
+/**
+ * {@code basalt host}: hypervisor hosts. {@code run} is the host agent (docs/architecture.md, "Hosts
+ * and guests"); {@code ls} shows the hosts' sessions of the lock table; {@code maintenance}
+ * evacuates a host by live migration.
+ */
+@Command(name = "host", description = "Hypervisor hosts: run the host agent, list sessions and locks, maintenance.", mixinStandardHelpOptions = true,
+        subcommands = {HostCommand.Ls.class, HostRun.class, HostCommand.Maintenance.class})
 public final class HostCommand {
 
     /** One session as shown: lease age is how long ago it was last renewed (by the proposer's wall clock). */
@@ -45,6 +51,30 @@ public final class HostCommand {
                 out.flush();
             }
             return 0;
+        }
+    }
+
+    @Command(name = "maintenance", description = {"Put a host in maintenance: it takes no new VMs and every VM it runs is migrated live",
+            "to the other hosts. --exit ends it. Exit status 1 when VMs are left on it (no room elsewhere, or a migration failed)."})
+    static final class Maintenance implements Callable<Integer> {
+        @Mixin DatastoreOptions store;
+        @Spec CommandSpec spec;
+        @picocli.CommandLine.Parameters(paramLabel = "HOST") String host;
+        @Option(names = "--exit", description = "End the maintenance: the host takes VMs again.") boolean exit;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            try (Datastore ds = store.open()) {
+                VmControl vms = new VmControl(new Inventory(ds.configs()), ds.locks());
+                if (exit) {
+                    vms.exitMaintenance(host);
+                    out.println("host " + host + ": out of maintenance (takes VMs again)");
+                    out.flush();
+                    return 0;
+                }
+                return vms.enterMaintenance(host, out) == 0 ? 0 : 1;
+            }
         }
     }
 

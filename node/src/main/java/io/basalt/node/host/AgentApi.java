@@ -28,13 +28,15 @@ import io.basalt.lock.LockResult.Grant;
  *   <li>{@code POST /v1/vms/NAME/incoming}: prepares this host to receive a migration; answers {@code {"port": N}}.</li>
  *   <li>{@code POST /v1/vms/NAME/switchover} with the handed-over grants: resumes the guest here.</li>
  *   <li>{@code POST /v1/vms/NAME/abort-incoming}: gives a prepared migration up.</li>
+ *   <li>{@code POST /v1/vms/NAME/kill}: stops a VM running here at once (SIGKILL) and records it stopped.</li>
+ *   <li>{@code GET /v1/vms/NAME/console?from=N}: the VM's serial console log on this host from byte N (raw bytes).</li>
  *   <li>{@code POST /v1/reconcile}: looks at the records now instead of at the next poll.</li>
  * </ul>
  * Errors answer 400 (a bad request: the message names the value), 409 (a state that forbids it)
  * or 500, with {@code {"error": message}}.
  */
 final class AgentApi implements AutoCloseable {
-    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming)");
+    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console)");
     private static final String LISTEN_HOST = "127.0.0.1";
 
     private final HttpServer server;
@@ -65,11 +67,13 @@ final class AgentApi implements AutoCloseable {
 
     private static void handle(HostAgent agent, HttpExchange exchange) throws IOException {
         try (exchange) {
-            if (!exchange.getRequestMethod().equals("POST")) {
-                reply(exchange, 405, Map.of("error", "method " + exchange.getRequestMethod() + " (expected: POST)"));
+            String path = exchange.getRequestURI().getPath();
+            boolean console = path.endsWith("/console");
+            String expected = console ? "GET" : "POST";
+            if (!exchange.getRequestMethod().equals(expected)) {
+                reply(exchange, 405, Map.of("error", "method " + exchange.getRequestMethod() + " on " + path + " (expected: " + expected + ")"));
                 return;
             }
-            String path = exchange.getRequestURI().getPath();
             try {
                 if (path.equals("/v1/reconcile")) {
                     agent.reconcile();
@@ -82,11 +86,19 @@ final class AgentApi implements AutoCloseable {
                     return;
                 }
                 String vm = m.group(1);
+                if (console) {
+                    replyRaw(exchange, agent.consoleFrom(vm, Long.parseLong(query(exchange.getRequestURI(), "from"))));
+                    return;
+                }
                 Object answer = switch (m.group(2)) {
                     case "migrate" -> agent.migrations().migrateOut(vm, query(exchange.getRequestURI(), "to"));
                     case "incoming" -> Map.of("port", agent.migrations().prepareIncoming(vm, LISTEN_HOST));
                     case "switchover" -> {
                         agent.migrations().switchover(vm, Inventory.JSON.readValue(body(exchange), new TypeReference<List<Grant>>() {}));
+                        yield Map.of();
+                    }
+                    case "kill" -> {
+                        agent.kill(vm);
                         yield Map.of();
                     }
                     default -> {
@@ -131,6 +143,12 @@ final class AgentApi implements AutoCloseable {
         byte[] bytes = Inventory.JSON.writeValueAsBytes(body);
         exchange.getResponseHeaders().set("Content-Type", "application/json");
         exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+    }
+
+    private static void replyRaw(HttpExchange exchange, byte[] bytes) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+        exchange.sendResponseHeaders(200, bytes.length == 0 ? -1 : bytes.length);
         exchange.getResponseBody().write(bytes);
     }
 

@@ -33,6 +33,22 @@ public final class AgentClient {
         return Inventory.JSON.treeToValue(r, Migrations.Result.class).line();
     }
 
+    /** Asks the agent to kill {@code vm} at once (and record it stopped). */
+    public void kill(String vm) throws IOException, InterruptedException {
+        post("/v1/vms/" + vm + "/kill", "", CALL_TIMEOUT);
+    }
+
+    /** {@code vm}'s serial console log on the agent's host from byte {@code from}: empty at its end. */
+    public byte[] console(String vm, long from) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + "/v1/vms/" + vm + "/console?from=" + from))
+                .timeout(CALL_TIMEOUT).GET().build();
+        HttpResponse<byte[]> response = send(request);
+        if (response.statusCode() != 200) {
+            throw new IOException("host agent at " + api + ": " + Inventory.JSON.readTree(response.body()).path("error").asText("HTTP " + response.statusCode()));
+        }
+        return response.body();
+    }
+
     /** Asks the agent to look at the records now. */
     public void reconcile() throws IOException, InterruptedException {
         post("/v1/reconcile", "", CALL_TIMEOUT);
@@ -53,12 +69,7 @@ public final class AgentClient {
     private JsonNode post(String path, String body, Duration timeout) throws IOException, InterruptedException {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + path)).timeout(timeout)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        HttpResponse<byte[]> response;
-        try {
-            response = HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
-        } catch (java.net.ConnectException e) {
-            throw new IOException("host agent at " + api + " does not answer (is `basalt host run` running there?)", e);
-        }
+        HttpResponse<byte[]> response = send(request);
         JsonNode json = response.body().length == 0 ? Inventory.JSON.createObjectNode() : Inventory.JSON.readTree(response.body());
         if (response.statusCode() != 200) {
             String message = json.path("error").asText("HTTP " + response.statusCode());
@@ -68,5 +79,13 @@ public final class AgentClient {
             throw new IOException("host agent at " + api + ": " + message);
         }
         return json;
+    }
+
+    private HttpResponse<byte[]> send(HttpRequest request) throws IOException, InterruptedException {
+        try {
+            return HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (java.net.ConnectException e) {
+            throw new IOException("host agent at " + api + " does not answer (is `basalt host run` running there?)", e);
+        }
     }
 }

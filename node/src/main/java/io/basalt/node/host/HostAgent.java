@@ -43,6 +43,8 @@ public final class HostAgent implements AutoCloseable {
     private static final System.Logger log = System.getLogger(HostAgent.class.getName());
     /** The target name prefix of a VM's own iSCSI target; the VM's name follows. */
     static final String IQN_PREFIX = "iqn.2026-11.io.basalt:vm.";
+    /** The most of a console log one API call returns. */
+    static final int CONSOLE_CHUNK_BYTES = 1 << 20;
 
     /** How the agent runs. {@code qemu} is the emulator binary; {@code runDir} holds a directory per VM. */
     public record Options(String qemu, Accelerator accelerator, Path runDir, int vcpus, long memoryMiB, long leaseMs,
@@ -192,7 +194,8 @@ public final class HostAgent implements AutoCloseable {
                 continue;
             }
             boolean here = vms.containsKey(vm.name());
-            if (vm.host().equals(name) && vm.desired() == VmRecord.Desired.RUNNING && !here) {
+            // A failed start is not retried by itself: the record says why, and `basalt vm start` asks again.
+            if (vm.host().equals(name) && vm.desired() == VmRecord.Desired.RUNNING && vm.state() != VmRecord.State.FAILED && !here) {
                 startVm(vm);
             } else if (here && (vm.desired() == VmRecord.Desired.STOPPED || !vm.host().equals(name))) {
                 stopVm(vm.name(), false);
@@ -210,14 +213,16 @@ public final class HostAgent implements AutoCloseable {
     /** A frozen host that woke up finds its session ended: its guests' writes are refused by now; kill them, join afresh. */
     private void rejoinIfSessionEnded() {
         HostSessionClient s = session;
-        boolean lost = vms.values().stream().anyMatch(vm -> vm.record().disks().stream().anyMatch(d -> s.hold(d) == HoldState.LOST));
+        // A VM being migrated out gives its locks away on purpose (the hand-off): only a settled VM's lost lock means fenced.
+        boolean lost = vms.values().stream().filter(vm -> !busy.contains(vm.record().name()))
+                .anyMatch(vm -> vm.record().disks().stream().anyMatch(d -> s.hold(d) == HoldState.LOST));
         if (!lost && s.valid()) {
             return;
         }
         if (!lost && !sessionGone(s.sessionId())) {
             return;    // unconfirmed (no quorum to renew): the guests' writes wait; nothing to kill yet
         }
-        say("host " + name + ": session " + s.sessionId() + " ended (lease lost); killing " + vms.size() + " stale guests and rejoining");
+        say("host " + name + ": session " + s.sessionId() + " ended (" + (lost ? "a lock was taken away" : "lease lost") + "); killing " + vms.size() + " stale guests and rejoining");
         for (String vm : List.copyOf(vms.keySet())) {
             killLocal(vm);
         }
@@ -321,6 +326,38 @@ public final class HostAgent implements AutoCloseable {
         }
     }
 
+    /** {@code basalt vm kill}: records {@code vm} stopped and, when it runs here, kills its QEMU at once. */
+    synchronized void kill(String vm) {
+        inventory.updateVm(vm, r -> r.withDesired(VmRecord.Desired.STOPPED));
+        if (busy.contains(vm)) {
+            throw new IllegalStateException("vm " + vm + " on " + name + ": a start, stop or migration is under way (expected: try again when it ends)");
+        }
+        if (vms.containsKey(vm)) {
+            stopVm(vm, true);
+        } else {
+            report(vm, VmRecord.State.STOPPED, "");
+        }
+    }
+
+    /** Up to {@link #CONSOLE_CHUNK_BYTES} of {@code vm}'s serial console log on this host from byte {@code from}; empty at its end. */
+    byte[] consoleFrom(String vm, long from) throws IOException {
+        if (!VmSpec.NAME.matcher(vm).matches() || from < 0) {
+            throw new IllegalArgumentException("console of vm '" + vm + "' from byte " + from + " (expected: a VM name and a byte offset ≥ 0)");
+        }
+        Path log = options.runDir().resolve(vm).resolve("console.log");
+        if (!java.nio.file.Files.exists(log)) {
+            return new byte[0];
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(log)) {
+            long n = Math.max(0, Math.min(CONSOLE_CHUNK_BYTES, ch.size() - from));
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) n);
+            while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
+                // read until full: the log only grows
+            }
+            return java.util.Arrays.copyOf(buf.array(), buf.position());
+        }
+    }
+
     /** QEMU exited on its own (the guest powered off, or crashed), or the VM's record is gone: clean up here. */
     private void guestEnded(String vm, boolean recordExists) {
         LocalVm local = vms.remove(vm);
@@ -363,7 +400,8 @@ public final class HostAgent implements AutoCloseable {
                 continue;
             }
             String from = vm.host();
-            VmRecord claimed = inventory.updateVm(vm.name(), r -> r.host().equals(from) ? r.onHost(name) : r);
+            VmRecord claimed = inventory.updateVm(vm.name(), r -> r.host().equals(from)
+                    ? r.onHost(name).reported(VmRecord.State.STARTING, "host " + from + " is gone; restarting on " + name) : r);
             if (claimed.host().equals(name)) {
                 say("vm " + vm.name() + ": host " + from + " is gone (its session ended); restarting it on " + name);
                 startVm(claimed);

@@ -6,8 +6,8 @@ import java.io.StringWriter;
 import picocli.CommandLine;
 
 /** One run of the {@code basalt} command line in the test's JVM: its exit code and what it printed. */
-record CliResult(int exit, String out, String err) {
-    static CliResult run(String... args) {
+public record CliResult(int exit, String out, String err) {
+    public static CliResult run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine cl = BasaltCommand.commandLine();

@@ -115,6 +115,7 @@ class HostAgentMigrationTest {
             assertEquals(t.get(i - 1)[0] + 1, t.get(i)[0], "seq after " + (long) t.get(i - 1)[0] + " (a restart would count from 1 again)");
             assertTrue(t.get(i)[1] >= t.get(i - 1)[1], "uptime went back at seq " + (long) t.get(i)[0]);
         }
+        assertEquals(1, java.util.Set.copyOf(SequenceGuest.boots(consoles)).size(), "one boot throughout");
     }
 
     private static String tails(List<Path> consoles) throws Exception {

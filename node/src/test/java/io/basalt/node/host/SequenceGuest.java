@@ -17,17 +17,19 @@ import io.basalt.vdisk.BlockDevice;
 
 /**
  * The test guest of the hosts' tests: a Linux kernel from /boot and a busybox initramfs whose /init
- * counts in RAM and, every 100 ms, writes {@code SEQ n} to block n of its disk (synced: fsync
- * before it goes on) and then prints {@code BASALT-SEQ n up=UPTIME} on its console. A counter
- * that only lives in RAM and the uptime show a live migration (they go on) from a cold restart
- * (they start again); the blocks show every synced write landed once, in order.
+ * finds the last sequence number on its disk (block n holds {@code SEQ n BOOT b}: the longest run
+ * from block 1, read 64 KiB at a time while the run fills them: a TCG guest is slow at bytes), then counts on from it and, every 100 ms, writes {@code SEQ n BOOT b} to block n
+ * (synced: fsync before it goes on) and prints {@code BASALT-SEQ n up=UPTIME boot=b} on its
+ * console; {@code b} is this boot's id. The uptime and the boot id show a live migration (they go
+ * on) from a restart (they start again); the blocks show every synced write landed once, in
+ * order, and which boot wrote it (a write of a fenced guest would show its old boot id).
  */
-record SequenceGuest(Path kernel, Path initrd) {
-    static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+)");
+public record SequenceGuest(Path kernel, Path initrd) {
+    static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+) boot=(\\w+)");
     static final int BLOCK_BYTES = 512;
 
     /** Builds the guest's initramfs in {@code dir}; null when this machine has no kernel to boot (the test is skipped). */
-    static SequenceGuest build(Path dir) throws IOException {
+    public static SequenceGuest build(Path dir) throws IOException {
         GuestImage.Kernel kernel = GuestImage.Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
         if (kernel == null) {
             return null;
@@ -39,23 +41,31 @@ record SequenceGuest(Path kernel, Path initrd) {
 
     static String initScript(List<String> moduleFiles) {
         return GuestImage.initPrelude(moduleFiles) + """
+                boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
                 n=0
+                k=0
+                while :; do
+                  n=$(dd if=/dev/vda bs=64k skip=$k count=1 2>/dev/null | tr -s '\\0' '\\n' | awk -v n=$n '$1 == "SEQ" && $2 == n + 1 { n = $2 } END { print n + 0 }')
+                  k=$((k + 1))
+                  [ "$n" -eq $((k * 128 - 1)) ] || break
+                done
+                echo "BASALT-RESUME from=$n boot=$boot"
                 while :; do
                   n=$((n + 1))
-                  echo "SEQ $n" | dd of=/dev/vda bs=512 seek=$n conv=sync,fsync 2>/tmp/err || fail "write of seq $n: $(cat /tmp/err)"
-                  echo "BASALT-SEQ $n up=$(cut -d' ' -f1 /proc/uptime)"
+                  echo "SEQ $n BOOT $boot" | dd of=/dev/vda bs=512 seek=$n conv=sync,fsync 2>/tmp/err || fail "write of seq $n: $(cat /tmp/err)"
+                  echo "BASALT-SEQ $n up=$(cut -d' ' -f1 /proc/uptime) boot=$boot"
                   sleep 0.1
                 done
                 """;
     }
 
     /** A record for this guest: 1 vCPU, {@code memoryMiB}, booting the kernel directly, its disk {@code vdisk}. */
-    VmRecord record(String name, long memoryMiB, String vdisk) {
+    public VmRecord record(String name, long memoryMiB, String vdisk) {
         return VmRecord.create(name, 1, memoryMiB, List.of(vdisk), kernel.toString(), initrd.toString(), GuestImage.KERNEL_COMMAND_LINE);
     }
 
     /** The (sequence number, uptime) lines of {@code consoles}, in order. */
-    static List<double[]> ticks(List<Path> consoles) throws IOException {
+    public static List<double[]> ticks(List<Path> consoles) throws IOException {
         List<double[]> out = new java.util.ArrayList<>();
         for (Path c : consoles) {
             if (!Files.exists(c)) {
@@ -69,22 +79,45 @@ record SequenceGuest(Path kernel, Path initrd) {
         return out;
     }
 
-    static long lastSeq(Path console) throws IOException {
+    public static long lastSeq(Path console) throws IOException {
         List<double[]> t = ticks(List.of(console));
         return t.isEmpty() ? 0 : (long) t.get(t.size() - 1)[0];
     }
 
-    /** Asserts blocks 1..{@code last} of {@code disk} hold SEQ 1..last: no gap, no repeat, no reorder. */
-    static void assertSequenceOnDisk(BlockDevice disk, long last) {
+    /** The boot ids of {@code consoles}' sequence lines, in the order they appear. */
+    public static List<String> boots(List<Path> consoles) throws IOException {
+        List<String> out = new java.util.ArrayList<>();
+        for (Path c : consoles) {
+            if (Files.exists(c)) {
+                Matcher m = SEQ.matcher(Files.readString(c, StandardCharsets.ISO_8859_1));
+                while (m.find()) {
+                    out.add(m.group(3));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Asserts blocks 1..{@code last} of {@code disk} hold SEQ 1..last: no gap, no repeat, no
+     * reorder; returns the boot id that wrote each (index 0 is block 1).
+     */
+    public static List<String> assertSequenceOnDisk(BlockDevice disk, long last) {
         assertEquals(BLOCK_BYTES, disk.logicalBlockSizeBytes(), "the guest's disk has 512-byte blocks");
+        assertTrue(last > 0, "the guest wrote nothing");
+        List<String> boots = new java.util.ArrayList<>();
         for (long n = 1; n <= last; n++) {
             ByteBuffer buf = disk.read(n, 1).join();
             byte[] bytes = new byte[BLOCK_BYTES];
             buf.get(bytes);
             String text = new String(bytes, StandardCharsets.US_ASCII);
             String line = text.substring(0, Math.max(0, text.indexOf('\n')));
-            assertEquals("SEQ " + n, line, "block " + n + " of " + disk.name());
+            Matcher m = DISK_LINE.matcher(line);
+            assertTrue(m.matches() && Long.parseLong(m.group(1)) == n, "block " + n + " of " + disk.name() + ": '" + line + "' (expected: SEQ " + n + " BOOT id)");
+            boots.add(m.group(2));
         }
-        assertTrue(last > 0, "the guest wrote nothing");
+        return boots;
     }
+
+    private static final Pattern DISK_LINE = Pattern.compile("SEQ (\\d+) BOOT (\\w+)");
 }
