@@ -119,6 +119,7 @@ public final class GuestProcess implements AutoCloseable {
             boot.initrd().ifPresent(initrd -> args.addAll(List.of("-initrd", initrd)));
             args.addAll(List.of("-append", boot.append()));
         });
+        args.addAll(spec.network().qemuArgs(spec.mac()));
         if (spec.paused()) {
             args.add("-S");
         }

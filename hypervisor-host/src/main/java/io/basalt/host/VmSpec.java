@@ -13,10 +13,11 @@ import java.util.regex.Pattern;
  * What one guest is: its name, vCPUs, memory, disks (an {@code iscsi://} URL or, in tests, a file
  * path, as QEMU's {@code -drive file=} takes them), optional direct kernel boot, and its MAC.
  * {@code paused} starts it with the vCPUs stopped; {@code incoming} (a URI such as
- * {@code tcp:0:4444} or {@code defer}) starts it waiting for a live migration.
+ * {@code tcp:0:4444} or {@code defer}) starts it waiting for a live migration; {@code network} is
+ * its NIC's backend (none by default).
  */
 public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot,
-                     String mac, boolean paused, Optional<String> incoming) {
+                     String mac, boolean paused, Optional<String> incoming, GuestNetwork network) {
     /** VM names go into file names, QEMU options and, later, the meta group: keep them plain. */
     public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,62}");
     public static final int VCPUS_MAX = 64;
@@ -58,21 +59,27 @@ public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks,
             throw new IllegalArgumentException("mac: '" + mac + "' (expected: six lower-case hex pairs) vm=" + name);
         }
         Objects.requireNonNull(incoming, "incoming");
+        Objects.requireNonNull(network, "network");
     }
 
     /** A spec with the MAC derived from the name, running at start, not waiting for a migration. */
     public static VmSpec of(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty());
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty(), new GuestNetwork.None());
     }
 
     /** The same VM started with its vCPUs stopped ({@code -S}). */
     public VmSpec startPaused() {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming, network);
     }
 
     /** The same VM started waiting for a live migration on {@code uri}. */
     public VmSpec incomingOn(String uri) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri));
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri), network);
+    }
+
+    /** The same VM with its NIC on {@code n}. */
+    public VmSpec withNetwork(GuestNetwork n) {
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, incoming, n);
     }
 
     /**

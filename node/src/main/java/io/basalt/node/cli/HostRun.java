@@ -4,12 +4,14 @@ import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 import io.basalt.host.Accelerator;
 import io.basalt.host.AcceleratorProbe;
 import io.basalt.host.GuestProcess;
+import io.basalt.host.Taps;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.node.host.HostAgent;
 import io.basalt.node.host.Inventory;
@@ -41,6 +43,9 @@ final class HostRun implements Callable<Integer> {
     String qemu;
     @Option(names = "--run-dir", paramLabel = "DIR", description = "Where each VM's QMP socket, console and QEMU logs go (default: ./host-NAME).")
     Path runDir;
+    @Option(names = "--bridge", paramLabel = "BRIDGE", description = {"Put each VM's NIC on this existing Linux bridge through a tap",
+            "(root and /dev/net/tun). Without it, or without a tun device, guests get user-mode networking (NAT out, nothing in)."})
+    String bridge;
     @Option(names = "--lease", defaultValue = "" + HostSessionClient.LEASE_MS_DEFAULT, paramLabel = "MS",
             description = "The session's lease: after this long without renewal the other hosts restart this host's VMs (default: ${DEFAULT-VALUE}).")
     long leaseMs;
@@ -56,8 +61,9 @@ final class HostRun implements Callable<Integer> {
         AcceleratorProbe.Choice choice = accelerator();
         out.println("accelerator: " + choice.reason());
         out.flush();
+        Optional<String> taps = network(out);
         HostAgent.Options options = new HostAgent.Options(qemu, choice.accelerator(), runDir != null ? runDir : Path.of("host-" + name),
-                cpus, memoryMiB, leaseMs, Duration.ofMillis(500), GuestProcess.POWERDOWN_TIMEOUT_DEFAULT, Duration.ofSeconds(10));
+                cpus, memoryMiB, leaseMs, Duration.ofMillis(500), GuestProcess.POWERDOWN_TIMEOUT_DEFAULT, Duration.ofSeconds(10), taps);
         Datastore ds = store.open();
         HostAgent agent;
         try {
@@ -76,6 +82,25 @@ final class HostRun implements Callable<Integer> {
         out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** The bridge the VMs' taps go on, or empty for user-mode networking; says which, and why. */
+    private Optional<String> network(PrintWriter out) {
+        if (bridge == null) {
+            out.println("network: user-mode (no --bridge): guests reach out through NAT; nothing reaches them");
+            return Optional.empty();
+        }
+        if (!Taps.isBridge(bridge)) {
+            throw new IllegalArgumentException("--bridge " + bridge + ": no such Linux bridge (expected: an existing bridge, e.g. ip link add "
+                    + bridge + " type bridge)");
+        }
+        Optional<String> why = Taps.unavailable();
+        if (why.isPresent()) {
+            out.println("network: user-mode, not bridge " + bridge + ": " + why.get() + " (taps need both /dev/net/tun and root)");
+            return Optional.empty();
+        }
+        out.println("network: each VM on bridge " + bridge + " through a tap");
+        return Optional.of(bridge);
     }
 
     private AcceleratorProbe.Choice accelerator() throws Exception {

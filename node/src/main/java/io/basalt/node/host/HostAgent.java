@@ -13,7 +13,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 import io.basalt.host.Accelerator;
+import io.basalt.host.GuestNetwork;
 import io.basalt.host.GuestProcess;
+import io.basalt.host.Taps;
 import io.basalt.host.VmSpec;
 import io.basalt.iscsi.IscsiTarget;
 import io.basalt.iscsi.scsi.LunSource;
@@ -46,21 +48,26 @@ public final class HostAgent implements AutoCloseable {
     /** The most of a console log one API call returns. */
     static final int CONSOLE_CHUNK_BYTES = 1 << 20;
 
-    /** How the agent runs. {@code qemu} is the emulator binary; {@code runDir} holds a directory per VM. */
+    /**
+     * How the agent runs. {@code qemu} is the emulator binary; {@code runDir} holds a directory per
+     * VM; {@code bridge} is the Linux bridge each VM's tap goes on (empty: user-mode networking).
+     */
     public record Options(String qemu, Accelerator accelerator, Path runDir, int vcpus, long memoryMiB, long leaseMs,
-                          Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout) {
+                          Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout, Optional<String> bridge) {
         public Options {
+            java.util.Objects.requireNonNull(bridge, "bridge");
             if (vcpus < 1 || memoryMiB < 1) {
                 throw new IllegalArgumentException("host capacity: " + vcpus + " vCPUs, " + memoryMiB + " MiB (expected: at least 1 of each)");
             }
         }
     }
 
-    /** A VM this agent runs: its QEMU, the iSCSI target serving its disks, and the devices behind the target. */
-    record LocalVm(VmRecord record, List<BlockDevice> devices, IscsiTarget target, GuestProcess guest) {
+    /** A VM this agent runs: its QEMU, the iSCSI target serving its disks, the devices behind the target, its tap if any. */
+    record LocalVm(VmRecord record, List<BlockDevice> devices, IscsiTarget target, GuestProcess guest, Optional<String> tap) {
         void closeServing() {
             target.close();
             devices.forEach(BlockDevice::close);
+            tap.ifPresent(Taps::deleteQuietly);
         }
     }
 
@@ -255,14 +262,15 @@ public final class HostAgent implements AutoCloseable {
     }
 
     /**
-     * Locks {@code vm}'s disks in {@code mode}, serves them on a loopback iSCSI target of its own and
-     * starts QEMU on them ({@code incomingUri}: waiting for a live migration, paused). On failure
+     * Locks {@code vm}'s disks in {@code mode}, serves them on a loopback iSCSI target of its own,
+     * makes its tap on the bridge (or gives it user-mode networking) and starts QEMU on them ({@code incomingUri}: waiting for a live migration, paused). On failure
      * everything taken so far is given back.
      */
     LocalVm launch(VmRecord vm, LockMode mode, Optional<String> incomingUri) throws IOException, InterruptedException {
         List<String> locked = new ArrayList<>();
         List<BlockDevice> devices = new ArrayList<>();
         IscsiTarget target = null;
+        Optional<String> tap = Optional.empty();
         HostSessionClient s = session;
         try {
             for (String disk : vm.disks()) {
@@ -281,17 +289,24 @@ public final class HostAgent implements AutoCloseable {
             for (int i = 0; i < devices.size(); i++) {
                 urls.add("iscsi://127.0.0.1:" + port + "/" + iqn + "/" + i);
             }
-            VmSpec spec = vm.spec(urls);
+            GuestNetwork network = new GuestNetwork.User();
+            if (options.bridge().isPresent()) {
+                tap = Optional.of(Taps.nameFor(name, vm.name()));
+                Taps.create(tap.get(), options.bridge().get());
+                network = new GuestNetwork.Tap(tap.get());
+            }
+            VmSpec spec = vm.spec(urls).withNetwork(network);
             if (incomingUri.isPresent()) {
                 spec = spec.startPaused().incomingOn(incomingUri.get());
             }
             GuestProcess guest = GuestProcess.start(options.qemu(), options.accelerator(), spec, options.runDir().resolve(vm.name()),
                     options.qmpTimeout());
-            return new LocalVm(vm, List.copyOf(devices), target, guest);
+            return new LocalVm(vm, List.copyOf(devices), target, guest, tap);
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (target != null) {
                 target.close();
             }
+            tap.ifPresent(Taps::deleteQuietly);
             devices.forEach(BlockDevice::close);
             releaseQuietly(s, locked);
             throw e;

@@ -57,7 +57,7 @@ public record VmRecord(String name, int vcpus, long memoryMiB, List<String> disk
                                  List<String> diskUrls) {
         Optional<VmSpec.DirectBoot> boot = kernel.isEmpty() ? Optional.empty()
                 : Optional.of(new VmSpec.DirectBoot(kernel, initrd.isEmpty() ? Optional.empty() : Optional.of(initrd), append));
-        return new VmSpec(name, vcpus, memoryMiB, diskUrls, boot, mac, false, Optional.empty());
+        return new VmSpec(name, vcpus, memoryMiB, diskUrls, boot, mac, false, Optional.empty(), new io.basalt.host.GuestNetwork.None());
     }
 
     public VmRecord withDesired(Desired d) {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,11 +30,16 @@ import io.basalt.vdisk.store.VdiskStore;
  * boots from a vdisk served by host-a's loopback target, is migrated live to host-b and back
  * twice, and keeps counting in RAM and writing its sequence to disk throughout; each migration
  * hands the disk's exclusive lock over (the lock table shows who holds it), and afterwards the disk
- * holds every synced sequence number once, in order.
+ * holds every synced sequence number once, in order. Where the test may make a bridge (root, a tun
+ * device), the guest's NIC is on it through a tap per host, and one TCP connection to the guest,
+ * held open throughout, echoes after every move.
  */
 class HostAgentMigrationTest {
     private static final Pattern LINE = Pattern.compile("migrated g1 from (host-[ab]) to (host-[ab]): downtime (\\d+) ms, total (\\d+) ms");
     private static final Duration STEP = Duration.ofSeconds(120);
+    private static final String BRIDGE = "bbrmig0";
+    private static final String HOST_IP = "10.213.0.1";
+    private static final String GUEST_IP = "10.213.0.2";
 
     @TempDir
     Path dir;
@@ -50,14 +56,22 @@ class HostAgentMigrationTest {
             store.create("g1-disk", 64L << 20, 512, 4096);
             LockedStore locked = LockedStore.embedded(store, locks);
             Inventory inventory = new Inventory(EmbeddedConfigs.open(store));
-            inventory.createVm(guest.record("g1", 128, "g1-disk"));
-            try (HostAgent a = HostAgent.start("host-a", locked, inventory, options(qemu, "a"), out);
-                 HostAgent b = HostAgent.start("host-b", locked, inventory, options(qemu, "b"), out)) {
+            Optional<String> bridge = TestBridge.create(BRIDGE, HOST_IP);
+            inventory.createVm(bridge.isPresent() ? guest.record("g1", 128, "g1-disk", GUEST_IP) : guest.record("g1", 128, "g1-disk"));
+            try (TestBridge cleanup = new TestBridge(bridge);
+                 HostAgent a = HostAgent.start("host-a", locked, inventory, options(qemu, "a", bridge), out);
+                 HostAgent b = HostAgent.start("host-b", locked, inventory, options(qemu, "b", bridge), out)) {
                 inventory.updateVm("g1", r -> r.onHost("host-a").withDesired(VmRecord.Desired.RUNNING));
                 a.reconcile();
                 assertEquals(java.util.Set.of("g1"), a.running());
                 List<Path> consoles = List.of(dir.resolve("run-a/g1/console.log"), dir.resolve("run-b/g1/console.log"));
                 awaitSeq(consoles, 10);
+                Echo echo = bridge.isPresent() ? Echo.connect(GUEST_IP, SequenceGuest.ECHO_PORT, STEP) : null;
+                if (echo == null) {
+                    System.out.println("[migration] no bridge (needs root, /dev/net/tun and ip): the TCP connection is not checked");
+                } else {
+                    echo.roundTrip("before");
+                }
                 List<Long> downtimes = new ArrayList<>();
                 String[] hosts = {"host-b", "host-a", "host-b", "host-a"};
                 for (String to : hosts) {
@@ -75,6 +89,12 @@ class HostAgentMigrationTest {
                     VdiskLock lock = locks.lock("g1-disk").orElseThrow();
                     assertTrue(lock.holding(now.session().sessionId()).isPresent(), "the lock moved to " + to + ": " + lock);
                     awaitSeq(consoles, before + 10);
+                    if (echo != null) {
+                        echo.roundTrip("after the move to " + to);
+                    }
+                }
+                if (echo != null) {
+                    echo.close();
                 }
                 System.out.println("[migration] downtimes ms: " + downtimes);
                 assertRamCounterAndUptimeNeverRestarted(consoles);
@@ -89,9 +109,40 @@ class HostAgentMigrationTest {
         }
     }
 
-    private HostAgent.Options options(String qemu, String tag) {
+    private HostAgent.Options options(String qemu, String tag, Optional<String> bridge) {
         return new HostAgent.Options(qemu, Accelerator.TCG, dir.resolve("run-" + tag), 2, 1024, 3000, Duration.ofMillis(200),
-                Duration.ofSeconds(2), Duration.ofSeconds(10));
+                Duration.ofSeconds(2), Duration.ofSeconds(10), bridge);
+    }
+
+    /** One TCP connection to the guest's echo port, held open across the migrations. */
+    private record Echo(java.net.Socket socket, java.io.BufferedReader in, java.io.Writer out) implements AutoCloseable {
+        static Echo connect(String host, int port, Duration within) throws Exception {
+            long deadline = System.nanoTime() + within.toNanos();
+            while (true) {
+                try {
+                    java.net.Socket s = new java.net.Socket();
+                    s.connect(new java.net.InetSocketAddress(host, port), 2000);
+                    s.setSoTimeout(20_000);
+                    return new Echo(s, new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII)),
+                            new java.io.OutputStreamWriter(s.getOutputStream(), java.nio.charset.StandardCharsets.US_ASCII));
+                } catch (java.io.IOException e) {
+                    assertTrue(System.nanoTime() < deadline, "no TCP connection to the guest at " + host + ":" + port + ": " + e);
+                    Thread.sleep(500);
+                }
+            }
+        }
+
+        void roundTrip(String when) throws java.io.IOException {
+            String line = "ping " + when;
+            out.write(line + "\n");
+            out.flush();
+            assertEquals(line, in.readLine(), "the guest echoes on the connection held open " + when);
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            socket.close();
+        }
     }
 
     private static long lastSeq(List<Path> consoles) throws Exception {

@@ -89,7 +89,7 @@ class HostMaintenanceTest {
 
     private HostAgent.Options options(String qemu, String tag) {
         return new HostAgent.Options(qemu, Accelerator.TCG, dir.resolve("run-" + tag), 4, 1024, 3000, Duration.ofMillis(200),
-                Duration.ofSeconds(2), Duration.ofSeconds(10));
+                Duration.ofSeconds(2), Duration.ofSeconds(10), java.util.Optional.empty());
     }
 
     private static void awaitSeq(List<Path> consoles, long atLeast) throws Exception {

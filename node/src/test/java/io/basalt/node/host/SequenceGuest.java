@@ -22,11 +22,16 @@ import io.basalt.vdisk.BlockDevice;
  * (synced: fsync before it goes on) and prints {@code BASALT-SEQ n up=UPTIME boot=b} on its
  * console; {@code b} is this boot's id. The uptime and the boot id show a live migration (they go
  * on) from a restart (they start again); the blocks show every synced write landed once, in
- * order, and which boot wrote it (a write of a fenced guest would show its old boot id).
+ * order, and which boot wrote it (a write of a fenced guest would show its old boot id). With
+ * {@code basalt.ip=A.B.C.D} on its command line it also brings its NIC up at that address and
+ * echoes every TCP connection to {@link #ECHO_PORT}.
  */
 public record SequenceGuest(Path kernel, Path initrd) {
     static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+) boot=(\\w+)");
     static final int BLOCK_BYTES = 512;
+    /** The guest's TCP echo port (busybox nc running cat per connection), up when its command line has {@code basalt.ip=}. */
+    public static final int ECHO_PORT = 7777;
+    private static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net");
 
     /** Builds the guest's initramfs in {@code dir}; null when this machine has no kernel to boot (the test is skipped). */
     public static SequenceGuest build(Path dir) throws IOException {
@@ -35,12 +40,20 @@ public record SequenceGuest(Path kernel, Path initrd) {
             return null;
         }
         Path initrd = dir.resolve("sequence-initrd.cpio");
-        Files.write(initrd, GuestImage.virtioDiskInitramfs(kernel, SequenceGuest::initScript));
+        Files.write(initrd, GuestImage.initramfs(GuestImage.BUSYBOX, kernel.modulesInLoadOrder(MODULES), SequenceGuest::initScript));
         return new SequenceGuest(kernel.image(), initrd);
     }
 
     static String initScript(List<String> moduleFiles) {
         return GuestImage.initPrelude(moduleFiles) + """
+                addr=$(sed -n 's/.*basalt[.]ip=\\([0-9.]*\\).*/\\1/p' /proc/cmdline)
+                if [ -n "$addr" ]; then
+                  ip link set lo up
+                  ip link set eth0 up || fail "no eth0"
+                  ip addr add "$addr/24" dev eth0 || fail "ip addr add $addr"
+                  nc -ll -p %d -e cat &
+                  echo "BASALT-NET $addr"
+                fi
                 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
                 n=0
                 k=0
@@ -56,12 +69,18 @@ public record SequenceGuest(Path kernel, Path initrd) {
                   echo "BASALT-SEQ $n up=$(cut -d' ' -f1 /proc/uptime) boot=$boot"
                   sleep 0.1
                 done
-                """;
+                """.formatted(ECHO_PORT);
     }
 
     /** A record for this guest: 1 vCPU, {@code memoryMiB}, booting the kernel directly, its disk {@code vdisk}. */
     public VmRecord record(String name, long memoryMiB, String vdisk) {
         return VmRecord.create(name, 1, memoryMiB, List.of(vdisk), kernel.toString(), initrd.toString(), GuestImage.KERNEL_COMMAND_LINE);
+    }
+
+    /** As {@link #record}, the guest's NIC at {@code ipv4}/24 with its echo port open. */
+    public VmRecord record(String name, long memoryMiB, String vdisk, String ipv4) {
+        return VmRecord.create(name, 1, memoryMiB, List.of(vdisk), kernel.toString(), initrd.toString(),
+                GuestImage.KERNEL_COMMAND_LINE + " basalt.ip=" + ipv4);
     }
 
     /** The (sequence number, uptime) lines of {@code consoles}, in order. */
