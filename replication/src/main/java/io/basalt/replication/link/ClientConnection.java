@@ -51,6 +51,7 @@ final class ClientConnection implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, Math.toIntExact(timeout.toMillis()))
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(WRITE_BUFFER_LOW_BYTES, WRITE_BUFFER_HIGH_BYTES))
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.MESSAGE_SIZE_ESTIMATOR, LinkCodec.SIZE_ESTIMATOR)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -61,16 +62,16 @@ final class ClientConnection implements AutoCloseable {
                     }
                 })
                 .connect(address);
-        await(connect, timeout, "connect to " + address);
-        // The initializer ran when the channel was registered, before the connect completed.
-        ClientConnection c = made[0];
         try {
-            await(c.ssl.handshakeFuture(), timeout, "TLS handshake with " + address);
+            await(connect, timeout, "connect to " + address);
+            // The initializer ran when the channel was registered, before the connect completed.
+            await(made[0].ssl.handshakeFuture(), timeout, "TLS handshake with " + address);
+            return made[0];
         } catch (IOException e) {
-            c.close();
+            // A connect that timed out may still be pending: close it, not leave it to complete unowned.
+            connect.channel().close().syncUninterruptibly();
             throw e;
         }
-        return c;
     }
 
     SslHandler ssl() {

@@ -7,6 +7,8 @@ import java.util.List;
 import io.basalt.replication.stream.MirrorFrameCodec;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultMessageSizeEstimator;
+import io.netty.channel.MessageSizeEstimator;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.MessageToByteEncoder;
@@ -144,6 +146,17 @@ final class LinkCodec {
     private static DecoderException bad(String message) {
         return new DecoderException("mirror link: " + message);
     }
+
+    /**
+     * Counts a message queued for the event loop at its encoded size, so a connection's write
+     * buffer limit (its high water mark) bounds frames waiting to be encoded too: Netty's default
+     * knows only byte buffers and counts any other message as a few bytes.
+     */
+    static final MessageSizeEstimator SIZE_ESTIMATOR = () -> m -> switch (m) {
+        case LinkMessage.StreamFrame f -> PREFIX_BYTES + f.frame().remaining();
+        case LinkMessage.ShipRequest r -> PREFIX_BYTES + r.headerFrame().remaining();
+        default -> DefaultMessageSizeEstimator.DEFAULT.newHandle().size(m);
+    };
 
     /** Whole envelopes to messages. */
     static final class Decoder extends MessageToMessageDecoder<ByteBuf> {

@@ -89,7 +89,7 @@ public final class MirrorClient implements AutoCloseable {
     private final LinkTls tls;
     private final SecureRandom random = new SecureRandom();
     private final TokenBucket bandwidth;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final EventLoopGroup group;
 
     public MirrorClient(String localSite, VdiskStore store, Peer peer) {
         this(localSite, store, peer, Options.DEFAULTS);
@@ -103,6 +103,7 @@ public final class MirrorClient implements AutoCloseable {
         this.tls = LinkTls.client(random);
         long rate = peer.bandwidthBytesPerSecond();
         this.bandwidth = rate == 0 ? null : new TokenBucket(rate, Math.max(BURST_BYTES_MIN, rate / 10), System::nanoTime);
+        this.group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory()); // last: nothing above may leave it running
     }
 
     /**
@@ -121,10 +122,7 @@ public final class MirrorClient implements AutoCloseable {
             attempts.count++;
             try (ClientConnection c = ClientConnection.open(group, tls, peer.address(), options.connectTimeout())) {
                 authenticate(c);
-                ShipResult r = ship(c, header, attempts, started);
-                if (r != null) {
-                    return r;
-                }
+                return ship(c, header, attempts, started);
             } catch (StagedPrefixMismatch e) {
                 log.warn("mirror link to site {}: {}; sending round {} of {} again from its start", peer.siteId(), e.getMessage(), round, vdisk);
                 header = sender.header(vdisk, fromSnap, toSnap, round); // a new stream id: the peer drops what it staged
@@ -142,8 +140,9 @@ public final class MirrorClient implements AutoCloseable {
     }
 
     /**
-     * One attempt: asks for the round and sends what the peer lacks. Returns null when the peer
-     * is busy with the replica (retry later).
+     * One attempt: asks for the round and sends what the peer lacks.
+     *
+     * @throws IOException the connection failed, or the peer is busy with the replica: worth another attempt
      */
     private ShipResult ship(ClientConnection c, MirrorFrame.Header header, Attempts attempts, long started) throws IOException {
         c.send(new LinkMessage.ShipRequest(ByteBuffer.wrap(MirrorFrameCodec.encode(header))), options.writeStallMax());

@@ -111,6 +111,7 @@ public final class MirrorServer implements AutoCloseable {
             Channel server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(WRITE_BUFFER_LOW_BYTES, WRITE_BUFFER_HIGH_BYTES))
                     .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.MESSAGE_SIZE_ESTIMATOR, LinkCodec.SIZE_ESTIMATOR)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {

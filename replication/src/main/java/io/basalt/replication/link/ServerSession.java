@@ -226,7 +226,8 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
-        if (part != null && !applying) {
+        // The volatile flag first: once it reads false, the apply thread's part = null is seen too.
+        if (!applying && part != null) {
             // Kept on disk: the next attempt of the same stream resumes after it.
             part.close();
             shared.receiving().remove(part.header().vdiskName(), this);
