@@ -186,6 +186,38 @@ class MirrorLinkTest {
     }
 
     @Test
+    void aRoundThatDoesNotGetThroughLeavesTheReplicaAtItsLastCompleteSnapshotAndALaterAttemptStartsAfresh() throws Exception {
+        change(1, 100);
+        client().shipRound(VDISK, null, MirrorSnapshots.name(1), 1);
+        byte[] record = sites.b.replicaRecord(VDISK).orElseThrow();
+        change(2, 1500);
+        MirrorClient.Options once = new MirrorClient.Options(FAST.connectTimeout(), FAST.replyTimeout(), FAST.applyTimeout(),
+                FAST.writeStallMax(), 1, FAST.retryDelay());
+        try (FaultyProxy proxy = new FaultyProxy(server.localAddress())) {
+            proxy.cutNextAfter(2 << 20);
+            MirrorClient cut = new MirrorClient(Sites.SITE_A, sites.a, new MirrorClient.Peer(SITE_B, proxy.address(), SECRET, 0), once);
+            closeLast.add(0, cut);
+            MirrorLinkException e = assertThrows(MirrorLinkException.class,
+                    () -> cut.shipRound(VDISK, MirrorSnapshots.name(1), MirrorSnapshots.name(2), 2));
+            assertEquals(MirrorLinkException.Kind.UNREACHABLE, e.kind(), e.getMessage());
+        }
+        // Part of round 2 is staged; none of it reached the replica, whose head still reads as round 1.
+        assertEquals(1, staged().size());
+        assertEquals(1, applied.size());
+        assertArrayEquals(record, sites.b.replicaRecord(VDISK).orElseThrow());
+        assertEquals(List.of(MirrorSnapshots.name(1)), Sites.snapshotNames(sites.b, VDISK));
+        sites.assertSameBytes(VDISK + "@" + MirrorSnapshots.name(1), VDISK);
+
+        // Another attempt (a new stream id) does not trust the staged frames of the old one.
+        ShipResult r = client().shipRound(VDISK, MirrorSnapshots.name(1), MirrorSnapshots.name(2), 2);
+        assertEquals(0, r.resumedAtBytes());
+        assertEquals(r.streamBytes(), r.sentBytes());
+        assertReplicaAt(2);
+        assertEquals(2, applied.size());
+        assertEquals(List.of(), staged());
+    }
+
+    @Test
     void aReplayedRoundIsRefusedAsAlreadyAppliedAndAnOlderOneAsStaleWithoutChange() throws IOException {
         MirrorClient client = client();
         change(1, 100);

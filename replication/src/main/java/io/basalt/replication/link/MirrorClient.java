@@ -76,9 +76,12 @@ public final class MirrorClient implements AutoCloseable {
      * @param sentBytes      stream bytes sent over all attempts (less than streamBytes after a resume skipped staged frames)
      * @param resumedAtBytes where the last attempt started in the stream (0: from its start)
      * @param attempts       connections used
+     * @param duration       from the call to the peer's answer, every attempt included
+     * @param applyWait      from the last frame handed to the link to the peer's answer: mostly the peer's apply of the
+     *                       whole round (the last few MiB may still have been in flight); zero when already applied
      */
     public record ShipResult(Outcome outcome, String vdisk, long round, UUID streamId, long streamBytes, long sentBytes,
-                             long extentCount, long dataBytes, long resumedAtBytes, int attempts, Duration duration) {
+                             long extentCount, long dataBytes, long resumedAtBytes, int attempts, Duration duration, Duration applyWait) {
         public enum Outcome { APPLIED, ALREADY_APPLIED }
     }
 
@@ -158,18 +161,21 @@ public final class MirrorClient implements AutoCloseable {
                 } finally {
                     attempts.sentBytes += out.sentBytes();
                 }
+                long sentAt = System.nanoTime();
                 LinkMessage done = c.receive(options.applyTimeout(), "answer to the round's stream");
                 if (done instanceof LinkMessage.Applied a) {
                     checkApplied(header, sent, a);
+                    long now = System.nanoTime();
                     return new ShipResult(ShipResult.Outcome.APPLIED, header.vdiskName(), header.sequence(), header.streamId(), sent.streamBytes(),
-                            attempts.sentBytes, a.extentCount(), a.dataBytes(), s.offsetBytes(), attempts.count, Duration.ofNanos(System.nanoTime() - started));
+                            attempts.sentBytes, a.extentCount(), a.dataBytes(), s.offsetBytes(), attempts.count, Duration.ofNanos(now - started),
+                            Duration.ofNanos(now - sentAt));
                 }
                 throw refusal(done, header);
             }
             case LinkMessage.Refused r when r.reason().equals(MirrorException.Reason.ALREADY_APPLIED.name()) -> {
                 log.info("mirror link to site {}: round {} of {} already applied there: {}", peer.siteId(), header.sequence(), header.vdiskName(), r.message());
                 return new ShipResult(ShipResult.Outcome.ALREADY_APPLIED, header.vdiskName(), header.sequence(), header.streamId(), 0,
-                        attempts.sentBytes, 0, 0, 0, attempts.count, Duration.ofNanos(System.nanoTime() - started));
+                        attempts.sentBytes, 0, 0, 0, attempts.count, Duration.ofNanos(System.nanoTime() - started), Duration.ZERO);
             }
             case LinkMessage.Refused r when r.reason().equals(LinkCodec.BUSY) -> throw new IOException("site " + peer.siteId() + " is busy: " + r.message());
             default -> throw refusal(answer, header);
