@@ -18,14 +18,17 @@ import io.basalt.replication.link.MirrorClient;
 import io.basalt.replication.link.MirrorClient.ShipResult;
 import io.basalt.replication.link.MirrorServer;
 import io.basalt.vdisk.store.Vdisk;
+import io.netty.util.ResourceLeakDetector;
 
 /**
  * Rounds in which every byte of the vdisk changed (random data: LZ4 saves nothing), shipped over
  * the loopback link with TLS, first without a bandwidth limit and then with one: the replica
  * equals the source after each, the limited round takes at least its bytes' time at the limit,
  * and both rounds' figures are printed. 16 MiB by default;
- * {@code -Dbasalt.mirror.link.sizeMiB=256 -Dbasalt.mirror.link.limitMiBPerSecond=32} for the
- * figures in docs/performance.md.
+ * {@code -Dbasalt.mirror.link.sizeMiB=256 -Dbasalt.mirror.link.limitMiBPerSecond=32
+ * -Dio.netty.leakDetection.level=simple} for the figures in docs/performance.md (the build runs
+ * tests with Netty's PARANOID leak detection, which records every buffer access and costs the
+ * link a good part of its speed; a site runs with Netty's default, SIMPLE).
  */
 class MirrorLinkThroughputTest {
     private static final String VDISK = "vm1";
@@ -92,8 +95,8 @@ class MirrorLinkThroughputTest {
         double seconds = r.duration().toNanos() / 1e9;
         double transferSeconds = (r.duration().toNanos() - r.applyWait().toNanos()) / 1e9;
         System.out.printf("mirror link seed %d: round %d of a %d MiB vdisk wholly changed, %s: %d stream bytes in %.2f s = %.1f MiB/s"
-                        + " (sending %.2f s = %.1f MiB/s, then %.2f s to the peer's applied)%n", seed, r.round(), SIZE_BYTES >> 20, limit,
+                        + " (sending %.2f s = %.1f MiB/s, then %.2f s to the peer's applied; Netty leak detection %s)%n", seed, r.round(), SIZE_BYTES >> 20, limit,
                 r.streamBytes(), seconds, r.streamBytes() / seconds / (1 << 20), transferSeconds, r.streamBytes() / transferSeconds / (1 << 20),
-                r.applyWait().toNanos() / 1e9);
+                r.applyWait().toNanos() / 1e9, ResourceLeakDetector.getLevel());
     }
 }
