@@ -1,6 +1,7 @@
 package io.basalt.replication.link;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -13,6 +14,7 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.MessageToByteEncoder;
 import io.netty.handler.codec.MessageToMessageDecoder;
+import io.netty.handler.codec.TooLongFrameException;
 
 /**
  * The mirror link's wire format. Every message is an envelope: {@code type} (u8),
@@ -28,6 +30,11 @@ final class LinkCodec {
     /** A stream frame at its largest is the largest body. */
     static final int BODY_BYTES_MAX = MirrorFrameCodec.PREFIX_BYTES + MirrorFrameCodec.BODY_BYTES_MAX + MirrorFrameCodec.CRC_BYTES;
     static final int STRING_BYTES_MAX = 0xffff;
+    /**
+     * What a server takes per message before the peer proved the secret: a hello with a site id
+     * of up to 988 bytes, or a proof. A stranger cannot make it buffer a stream frame's worth.
+     */
+    static final int HANDSHAKE_BODY_BYTES_MAX = 1024;
 
     static final String AUTHENTICATION = "AUTHENTICATION";
     static final String PROTOCOL = "PROTOCOL";
@@ -157,6 +164,33 @@ final class LinkCodec {
         case LinkMessage.ShipRequest r -> PREFIX_BYTES + r.headerFrame().remaining();
         default -> DefaultMessageSizeEstimator.DEFAULT.newHandle().size(m);
     };
+
+    /**
+     * The server's {@link #frameDecoder()}: bodies of at most {@link #HANDSHAKE_BODY_BYTES_MAX}
+     * until {@link #authenticated()}, refused from the length prefix alone (which closes the connection).
+     */
+    static final class HandshakeLimitedFrameDecoder extends LengthFieldBasedFrameDecoder {
+        private int bodyBytesMax = HANDSHAKE_BODY_BYTES_MAX;
+
+        HandshakeLimitedFrameDecoder() {
+            super(PREFIX_BYTES + BODY_BYTES_MAX, 1, 4, 0, 0, true);
+        }
+
+        /** The peer proved the secret: stream frames may come. Called on the channel's event loop, as decoding is. */
+        void authenticated() {
+            bodyBytesMax = BODY_BYTES_MAX;
+        }
+
+        @Override
+        protected long getUnadjustedFrameLength(ByteBuf buf, int offset, int length, ByteOrder order) {
+            long body = super.getUnadjustedFrameLength(buf, offset, length, order);
+            if (body > bodyBytesMax) {
+                throw new TooLongFrameException("mirror link: message body " + body + " bytes (expected: <= " + bodyBytesMax
+                        + (bodyBytesMax == HANDSHAKE_BODY_BYTES_MAX ? ", before the peer authenticated)" : ")"));
+            }
+            return body;
+        }
+    }
 
     /** Whole envelopes to messages. */
     static final class Decoder extends MessageToMessageDecoder<ByteBuf> {

@@ -118,8 +118,9 @@ public final class MirrorServer implements AutoCloseable {
                             connections.add(ch);
                             SslHandler ssl = new SslHandler(tls.newEngine());
                             ssl.setHandshakeTimeoutMillis(HANDSHAKE_TIMEOUT.toMillis());
+                            LinkCodec.HandshakeLimitedFrameDecoder frames = new LinkCodec.HandshakeLimitedFrameDecoder();
                             ch.pipeline().addLast(ssl, new IdleStateHandler(IDLE_TIMEOUT.toSeconds(), 0, 0, TimeUnit.SECONDS),
-                                    LinkCodec.frameDecoder(), new LinkCodec.Decoder(), new LinkCodec.Encoder(), new ServerSession(shared, ssl));
+                                    frames, new LinkCodec.Decoder(), new LinkCodec.Encoder(), new ServerSession(shared, ssl, frames));
                         }
                     })
                     .bind(config.bind()).syncUninterruptibly().channel();

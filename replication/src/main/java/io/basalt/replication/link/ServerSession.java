@@ -35,6 +35,7 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
 
     private final MirrorServer.Shared shared;
     private final SslHandler ssl;
+    private final LinkCodec.HandshakeLimitedFrameDecoder frames;
     private Channel channel;
     /** Read by other connections' {@link #closeIfReceiving}. */
     private volatile State state = State.HELLO;
@@ -46,9 +47,10 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
     private byte[] serverNonce;
     private StagingArea.Part part;
 
-    ServerSession(MirrorServer.Shared shared, SslHandler ssl) {
+    ServerSession(MirrorServer.Shared shared, SslHandler ssl, LinkCodec.HandshakeLimitedFrameDecoder frames) {
         this.shared = shared;
         this.ssl = ssl;
+        this.frames = frames;
     }
 
     @Override
@@ -102,6 +104,7 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
         }
         byte[] mine = LinkProof.compute(secret, LinkProof.Role.SERVER, keying, clientNonce, serverNonce, peerSite, shared.siteId());
         state = State.READY;
+        frames.authenticated();
         log.info("mirror link from {}: site {} authenticated", ctx.channel().remoteAddress(), peerSite);
         ctx.writeAndFlush(new LinkMessage.Proof(ByteBuffer.wrap(mine)));
     }
@@ -247,6 +250,10 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (state == State.CLOSED) {
+            return; // already closing: a decoder draining what it buffered fails again on the same bytes
+        }
+        state = State.CLOSED;
         log.warn("mirror link from {} (site {}): {}; closing", ctx.channel().remoteAddress(), peerSite, cause.toString());
         ctx.close();
     }
