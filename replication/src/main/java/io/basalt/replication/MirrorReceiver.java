@@ -57,11 +57,7 @@ public final class MirrorReceiver {
     public Result receive(InputStream in, String replicaName) {
         MirrorStreamReader reader = new MirrorStreamReader(in);
         MirrorFrame.Header h = reader.header();
-        if (!h.vdiskName().equals(replicaName)) {
-            throw new MirrorException(Reason.WRONG_SOURCE, "stream " + h.streamId() + " is for vdisk " + h.vdiskName() + " of site "
-                    + h.sourceSite() + " (expected: " + replicaName + ")");
-        }
-        ReplicaRecord record = admit(h);
+        ReplicaRecord record = admit(h, replicaName);
         try (ReplicaWriter writer = prepare(h, record)) {
             apply(reader, writer.head());
             SnapshotInfo snap = writer.commitSnapshot(h.toSnapshot(), record.completed(h).encode());
@@ -69,8 +65,23 @@ public final class MirrorReceiver {
         }
     }
 
+    /**
+     * Checks, writing nothing, that the stream {@code h} heads may be applied to replica
+     * {@code replicaName} now: what {@link #receive} checks before it writes. The network link
+     * asks this before it takes the stream's bytes, so a replay is refused before it is sent.
+     *
+     * @throws MirrorException refused (ALREADY_APPLIED, STALE, WRONG_BASE, WRONG_SOURCE, GEOMETRY), naming why
+     */
+    public void check(MirrorFrame.Header h, String replicaName) {
+        admit(h, replicaName);
+    }
+
     /** The replica's record when {@code h} may be applied to it; refuses naming why when not. */
-    private ReplicaRecord admit(MirrorFrame.Header h) {
+    private ReplicaRecord admit(MirrorFrame.Header h, String replicaName) {
+        if (!h.vdiskName().equals(replicaName)) {
+            throw new MirrorException(Reason.WRONG_SOURCE, "stream " + h.streamId() + " is for vdisk " + h.vdiskName() + " of site "
+                    + h.sourceSite() + " (expected: " + replicaName + ")");
+        }
         String name = h.vdiskName();
         if (!store.exists(name)) {
             checkBase(h, ReplicaRecord.fresh(h.sourceSite(), h.sourceVdiskId()));

@@ -62,12 +62,38 @@ public final class MirrorSender {
      * {@code toSnap} of {@code vdisk}, as round {@code sequence} of its mirror.
      */
     public Result send(String vdisk, String fromSnap, String toSnap, long sequence, OutputStream out) {
+        return send(header(vdisk, fromSnap, toSnap, sequence), out);
+    }
+
+    /**
+     * The header of the stream from {@code fromSnap} (null: a full sync) to {@code toSnap} of
+     * {@code vdisk} as round {@code sequence}, with a new stream id; nothing is sent.
+     */
+    public MirrorFrame.Header header(String vdisk, String fromSnap, String toSnap, long sequence) {
         VdiskInfo info = store.info(vdisk);
         SnapshotInfo to = store.snapshot(vdisk, toSnap);
-        MirrorFrame.Header header = new MirrorFrame.Header(MirrorFrameCodec.FORMAT_VERSION, siteId, vdisk, info.id(), streamIds.get(),
+        return new MirrorFrame.Header(MirrorFrameCodec.FORMAT_VERSION, siteId, vdisk, info.id(), streamIds.get(),
                 sequence, to.sizeBytes(), info.blockSizeBytes(), info.grainSizeBytes(), Optional.ofNullable(fromSnap), toSnap);
-        try (Vdisk snap = store.open(vdisk + "@" + toSnap)) {
-            List<Extent> changed = store.diff(vdisk, fromSnap, toSnap);
+    }
+
+    /**
+     * Writes the stream {@code header} describes to {@code out}. The bytes depend only on the
+     * header and the two snapshots, so sending the same header again writes the same bytes (the
+     * network link resumes a cut stream by skipping what the peer already holds).
+     */
+    public Result send(MirrorFrame.Header header, OutputStream out) {
+        if (!header.sourceSite().equals(siteId)) {
+            throw new IllegalArgumentException("stream " + header.streamId() + " source site: " + header.sourceSite() + " (expected: " + siteId + ")");
+        }
+        String vdisk = header.vdiskName();
+        long id = store.info(vdisk).id();
+        if (id != header.sourceVdiskId()) {
+            // Removed and created again since the header was made: another vdisk under the same name.
+            throw new IllegalStateException("stream " + header.streamId() + " of vdisk " + vdisk + " id: " + header.sourceVdiskId()
+                    + " (expected: " + id + ", the vdisk of that name now)");
+        }
+        try (Vdisk snap = store.open(vdisk + "@" + header.toSnapshot())) {
+            List<Extent> changed = store.diff(vdisk, header.fromSnapshot().orElse(null), header.toSnapshot());
             MirrorStreamWriter writer = new MirrorStreamWriter(out, header);
             List<Extent> frame = new ArrayList<>();
             long frameBytes = 0;
