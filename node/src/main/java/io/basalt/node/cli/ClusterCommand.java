@@ -198,6 +198,8 @@ public final class ClusterCommand {
         @Option(names = "--vdisk", defaultValue = "disk0") String vdisk;
         @Option(names = "--size", defaultValue = "1G", converter = SizeConverter.class) long size;
         @Option(names = "--portal", defaultValue = "127.0.0.1:3260") String portal;
+        @Option(names = "--hosts", defaultValue = "0", paramLabel = "N",
+                description = "Also start N host agents (host-1..host-N, basalt host run) on this machine (default: none).") int hosts;
         @Option(names = "--serve-seconds", defaultValue = "-1", description = "Stop after this long (default: on Ctrl-C).") long serveSeconds;
         @Option(names = "--gateway", defaultValue = "node", description = {"Where the iSCSI target runs: node = in node 1's process",
                 "(reads of its replicas and writes it leads skip the network), separate = in this process (default ${DEFAULT-VALUE})."})
@@ -218,6 +220,9 @@ public final class ClusterCommand {
             ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r);
             if (ioTimeoutMs != null) {
                 cluster = cluster.withIoTimeoutMs(ioTimeoutMs); // also for an existing cluster: its nodes read it as they start
+            }
+            if (hosts < 0) {
+                throw new IllegalArgumentException("--hosts " + hosts + " (expected: 0 or more host agents)");
             }
             if (cluster.nodes().size() != nodes) {
                 throw new IllegalArgumentException("--nodes: " + nodes + " (expected: " + cluster.nodes().size() + ", as in the existing " + file
@@ -249,6 +254,7 @@ public final class ClusterCommand {
                         client.createVdisk(vdisk, size);
                         out.printf("created vdisk %s: %s thin, %d replicas, %d placement groups%n", vdisk, Sizes.format(size), r, config.pgCount());
                     }
+                    startHosts(local, file, out);
                     if (gateway == Gateway.node) {
                         LocalCluster.Child first = local.children().get(0);
                         String url = awaitGateway(first, local);
@@ -272,6 +278,25 @@ public final class ClusterCommand {
             }
             out.println("stopped all nodes");
             return 0;
+        }
+
+        /** {@code --hosts N}: host agents host-1..host-N, each its own process, started once the cluster answers. */
+        private void startHosts(LocalCluster local, Path file, PrintWriter out) throws Exception {
+            for (int i = 1; i <= hosts; i++) {
+                String name = "host-" + i;
+                LocalCluster.Child h = local.startHost(file, name, data.resolve(name));
+                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+                while (h.logLines().stream().noneMatch(l -> l.equals("host " + name + " running; Ctrl-C to stop"))) {
+                    if (!h.process().isAlive() || System.nanoTime() > deadline) {
+                        List<String> lines = h.logLines();
+                        throw new IllegalStateException("host agent " + name + (h.process().isAlive() ? " did not start within 60 s" : " exited with "
+                                + h.process().exitValue()) + "; last log lines:\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size())));
+                    }
+                    Thread.sleep(200);
+                }
+                out.printf("host %s pid %d (log %s)%n", name, h.process().pid(), h.log());
+            }
+            out.flush();
         }
 
         private void announce(PrintWriter out, String what, String url) {

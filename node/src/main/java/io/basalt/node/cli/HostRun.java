@@ -105,7 +105,14 @@ final class HostRun implements Callable<Integer> {
 
     private AcceleratorProbe.Choice accelerator() throws Exception {
         return switch (accel) {
-            case "auto" -> AcceleratorProbe.probe(qemu, Path.of("/dev/kvm"), AcceleratorProbe.PROBE_TIMEOUT_DEFAULT);
+            case "auto" -> {
+                try {
+                    yield AcceleratorProbe.probe(qemu, Path.of("/dev/kvm"), AcceleratorProbe.PROBE_TIMEOUT_DEFAULT);
+                } catch (java.io.IOException e) {
+                    // No QEMU to probe with: VMs will fail to start, each saying so; the agent still joins and reports.
+                    yield new AcceleratorProbe.Choice(Accelerator.TCG, "TCG: the KVM probe could not run " + qemu + ": " + e.getMessage());
+                }
+            }
             case "kvm" -> new AcceleratorProbe.Choice(Accelerator.KVM, "KVM (--accel kvm)");
             case "tcg" -> new AcceleratorProbe.Choice(Accelerator.TCG, "TCG (--accel tcg)");
             default -> throw new IllegalArgumentException("--accel " + accel + " (expected: auto, kvm or tcg)");

@@ -19,7 +19,7 @@ public final class LocalCluster implements AutoCloseable {
      * A started node; {@code logFrom} is where this run's output starts in {@code log}, which
      * earlier runs of the same node appended to.
      */
-    public record Child(int id, Process process, Path log, long logFrom) {
+    public record Child(int id, Process process, Path log, long logFrom) {   // id 0: a host agent, not a node
         /** The lines this run wrote to the log so far. */
         public List<String> logLines() throws IOException {
             try (var ch = java.nio.channels.FileChannel.open(log)) {
@@ -53,6 +53,25 @@ public final class LocalCluster implements AutoCloseable {
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         long logFrom = Files.exists(log) ? Files.size(log) : 0;
         Child child = new Child(id, pb.start(), log, logFrom);
+        children.add(child);
+        return child;
+    }
+
+    /**
+     * Starts a host agent, {@code basalt host run --cluster FILE --name NAME --run-dir DIR}, logging to
+     * {@code host-NAME.log} beside {@code runDir}; it is stopped with the nodes (its guests with it).
+     */
+    public Child startHost(Path clusterFile, String name, Path runDir) throws IOException {
+        Files.createDirectories(runDir);
+        Path log = runDir.toAbsolutePath().getParent().resolve(name + ".log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
+                "host", "run", "--cluster", clusterFile.toString(), "--name", name, "--run-dir", runDir.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        long logFrom = Files.exists(log) ? Files.size(log) : 0;
+        Child child = new Child(0, pb.start(), log, logFrom);
         children.add(child);
         return child;
     }

@@ -27,12 +27,15 @@ final class ClusterUp implements AutoCloseable {
     static final long STARTUP_SECONDS = 180;
     private static final Pattern NODE = Pattern.compile("^node (\\d+) pid (\\d+) ");
     private static final Pattern SERVING = Pattern.compile("^serving \\S+: (iscsi://\\S+)");
+    private static final Pattern HOST = Pattern.compile("^host (\\S+) pid (\\d+) ");
 
     private final Path dir;
     /** Set in the environment of every process this starts (the nodes inherit it from {@code cluster up}). */
     private final Map<String, String> env;
     private final List<Process> started = new ArrayList<>();
     private final Map<Integer, Long> nodePids = new ConcurrentHashMap<>();
+    /** Host agents {@code cluster up --hosts N} started, by name. */
+    private final Map<String, Long> hostPids = new ConcurrentHashMap<>();
     private volatile String url;
 
     private ClusterUp(Path dir, Map<String, String> env) {
@@ -73,6 +76,11 @@ final class ClusterUp implements AutoCloseable {
 
     String url() {
         return url;
+    }
+
+    /** The host agents' pids by name, as {@code cluster up --hosts N} printed them. */
+    Map<String, Long> hostPids() {
+        return Map.copyOf(hostPids);
     }
 
     Path dir() {
@@ -132,6 +140,10 @@ final class ClusterUp implements AutoCloseable {
                 if (n.find()) {
                     nodePids.put(Integer.parseInt(n.group(1)), Long.parseLong(n.group(2)));
                 }
+                Matcher h = HOST.matcher(line);
+                if (h.find()) {
+                    hostPids.put(h.group(1), Long.parseLong(h.group(2)));
+                }
                 Matcher s = SERVING.matcher(line);
                 if (s.find()) {
                     url = s.group(1);
@@ -171,6 +183,12 @@ final class ClusterUp implements AutoCloseable {
         }
         for (long pid : nodePids.values()) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        for (long pid : hostPids.values()) {
+            ProcessHandle.of(pid).ifPresent(h -> {
+                h.descendants().forEach(ProcessHandle::destroyForcibly);
+                h.destroyForcibly();
+            });
         }
     }
 }

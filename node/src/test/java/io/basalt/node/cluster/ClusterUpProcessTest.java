@@ -31,8 +31,11 @@ class ClusterUpProcessTest {
     void survivesKillNineOfANodeMidWriteAndPassesTheIoSuites() throws Exception {
         assumeTrue(which("qemu-io") != null && which("iscsi-test-cu") != null,
                 "needs qemu-io (qemu-utils, qemu-block-extra) and iscsi-test-cu (libiscsi-bin): scripts/install-test-deps.sh");
-        try (ClusterUp cluster = ClusterUp.start(dir, "64M")) {
+        try (ClusterUp cluster = ClusterUp.start(dir, "64M", "--hosts", "1")) {
             String url = cluster.url();
+            // --hosts 1: a host agent started beside the nodes, and said so.
+            assertEquals(java.util.Set.of("host-1"), cluster.hostPids().keySet(), "host agents printed by cluster up");
+            assertTrue(ProcessHandle.of(cluster.hostPids().get("host-1")).map(ProcessHandle::isAlive).orElse(false), "host-1's agent runs");
             // A data check written (and acknowledged) before any fault.
             ClusterUp.assertQemuIo(url, "write -P 0x5a 1M 1M", "wrote 1048576/1048576 bytes", SUITE_SECONDS);
 
