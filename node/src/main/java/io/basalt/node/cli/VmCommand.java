@@ -27,7 +27,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "vm", description = "Virtual machines on Basalt vdisks, run by host agents (basalt host run).", mixinStandardHelpOptions = true,
         subcommands = {VmCommand.Create.class, VmCommand.Ls.class, VmCommand.Info.class, VmCommand.Start.class, VmCommand.Stop.class,
-                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class})
+                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class, VmCommand.Snapshot.class})
 public final class VmCommand {
     private static final long MIB = 1L << 20;
 
@@ -185,6 +185,26 @@ public final class VmCommand {
         @Override
         void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
             out.println(vms.migrate(name, to));
+        }
+    }
+
+    @Command(name = "snapshot", description = {"Snapshot every disk of a VM at one instant (crash-consistent): a running guest is paused",
+            "for it by its host; a stopped VM's disks are snapshotted as they are."})
+    static final class Snapshot extends VmCall {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAP") String snap;
+
+        @Override
+        void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
+            VmRecord vm = vms.inventory().vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+            if (vm.desired() == VmRecord.Desired.RUNNING && vms.isLive(vm.host())) {
+                out.println(vms.consoleOf(name).snapshot(name, snap));
+                return;
+            }
+            for (String disk : vm.disks()) {
+                ds.createSnapshot(disk, snap);
+            }
+            out.println("snapshot " + snap + " of vm " + name + " (stopped): " + String.join(", ", vm.disks().stream().map(d -> d + "@" + snap).toList()));
         }
     }
 

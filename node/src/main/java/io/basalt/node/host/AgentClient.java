@@ -33,6 +33,12 @@ public final class AgentClient {
         return Inventory.JSON.treeToValue(r, Migrations.Result.class).line();
     }
 
+    /** Asks the agent for a snapshot {@code snap} of every disk of {@code vm} at one instant; returns the line to print. */
+    public String snapshot(String vm, String snap) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/snapshot?name=" + URLEncoder.encode(snap, StandardCharsets.UTF_8), "", CALL_TIMEOUT);
+        return Inventory.JSON.treeToValue(r, HostAgent.VmSnapshot.class).line();
+    }
+
     /** Asks the agent to kill {@code vm} at once (and record it stopped). */
     public void kill(String vm) throws IOException, InterruptedException {
         post("/v1/vms/" + vm + "/kill", "", CALL_TIMEOUT);

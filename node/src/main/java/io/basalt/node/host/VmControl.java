@@ -120,7 +120,7 @@ public final class VmControl {
         return new AgentClient(inventory.host(vm.host()).orElseThrow().api()).migrate(name, to);
     }
 
-    /** The agent serving {@code name}'s console (the host it runs or last ran on). */
+    /** The agent of the host {@code name} runs or last ran on: its console, its snapshots. */
     public AgentClient consoleOf(String name) {
         VmRecord vm = vm(name);
         if (vm.host().isEmpty()) {

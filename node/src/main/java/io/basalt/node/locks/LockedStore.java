@@ -34,6 +34,9 @@ public interface LockedStore {
     /** Raises {@code vdisk}'s fence where writes are applied, before a new holder's first write. */
     void raiseFence(String vdisk, long fence);
 
+    /** Snapshot {@code snap} of {@code vdisk} by the holder of fencing token {@code token}: refused like its writes once it is fenced. */
+    void createSnapshot(String vdisk, String snap, long token);
+
     /**
      * Where the persistent-reservation state of a LUN serving {@code vdisk} lives: this process's
      * memory for the embedded store (one target process serves it), the meta group for a cluster
@@ -67,6 +70,11 @@ public interface LockedStore {
         }
 
         @Override
+        public void createSnapshot(String vdisk, String snap, long token) {
+            store.createSnapshot(vdisk, snap, token);
+        }
+
+        @Override
         public PrStateStore prStates(String vdisk) {
             return PrStateStore.inMemory();
         }
@@ -96,6 +104,11 @@ public interface LockedStore {
         @Override
         public void raiseFence(String vdisk, long fence) {
             client.locks().raiseFence(vdisk, fence);
+        }
+
+        @Override
+        public void createSnapshot(String vdisk, String snap, long token) {
+            client.createSnapshot(vdisk, snap, token);
         }
 
         @Override

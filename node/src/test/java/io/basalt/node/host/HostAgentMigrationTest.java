@@ -97,6 +97,15 @@ class HostAgentMigrationTest {
                     echo.close();
                 }
                 System.out.println("[migration] downtimes ms: " + downtimes);
+                long beforeSnapshot = lastSeq(consoles);
+                String snapLine = new AgentClient(a.apiAddress()).snapshot("g1", "s1");
+                assertTrue(snapLine.matches("snapshot s1 of vm g1: g1-disk@s1 at one instant \\(guest paused \\d+ ms\\)"), snapLine);
+                System.out.println("[migration] " + snapLine);
+                try (BlockDevice snap = store.open("g1-disk@s1")) {
+                    long inSnapshot = SequenceGuest.sequenceLength(snap);
+                    assertTrue(inSnapshot >= beforeSnapshot, "the snapshot holds seq " + inSnapshot + ", the guest had synced " + beforeSnapshot);
+                    SequenceGuest.assertSequenceOnDisk(snap, inSnapshot);
+                }
                 assertRamCounterAndUptimeNeverRestarted(consoles);
                 inventory.updateVm("g1", r -> r.withDesired(VmRecord.Desired.STOPPED));
                 a.reconcile();

@@ -138,5 +138,21 @@ public record SequenceGuest(Path kernel, Path initrd) {
         return boots;
     }
 
+    /** How many blocks from block 1 on hold the sequence in order (the guest's view of its disk at boot). */
+    public static long sequenceLength(BlockDevice disk) {
+        long n = 0;
+        while (true) {
+            ByteBuffer buf = disk.read(n + 1, 1).join();
+            byte[] bytes = new byte[BLOCK_BYTES];
+            buf.get(bytes);
+            String text = new String(bytes, StandardCharsets.US_ASCII);
+            Matcher m = DISK_LINE.matcher(text.substring(0, Math.max(0, text.indexOf('\n'))));
+            if (!m.matches() || Long.parseLong(m.group(1)) != n + 1) {
+                return n;
+            }
+            n++;
+        }
+    }
+
     private static final Pattern DISK_LINE = Pattern.compile("SEQ (\\d+) BOOT (\\w+)");
 }
