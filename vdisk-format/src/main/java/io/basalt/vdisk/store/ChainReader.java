@@ -75,15 +75,11 @@ final class ChainReader implements AutoCloseable {
      * epoch first: a RocksDB get stops at the first level that holds the key and skips the others
      * by bloom filter, while a seek must position an iterator in every level. Grains written in
      * the current epoch (all of them, until the first snapshot) are found that way. A head reader
-     * then asks its {@link BelowHeadHints} where the grain's newest older version lies, and
-     * teaches them what its floor seek found when they did not know.
+     * first asks its {@link BelowHeadHints} where the grain's newest version lies when it was not
+     * put at the head since (one lookup there), and teaches them what its floor seek finds.
      */
     Located locateFast(long grain) {
-        Located atEpoch = get(grain, epochs[0]);
-        if (atEpoch != null || hints == null) {
-            return atEpoch != null ? atEpoch : locate(grain);
-        }
-        long below = hints.epochBelow(grain, epochs[0]);
+        long below = hints == null ? BelowHeadHints.NONE : hints.epochBelow(grain, epochs[0], grainCount);
         if (below == BelowHeadHints.ABSENT) {
             return locateFrom(1, grain);
         }
@@ -92,10 +88,14 @@ final class ChainReader implements AutoCloseable {
             if (hinted != null) {
                 return hinted;
             }
-            // The hinted version was deleted (snapshot GC, rollback): seek as without a hint.
+            // The hinted version was deleted (snapshot GC): look as without a hint.
+        }
+        Located atEpoch = get(grain, epochs[0]);
+        if (atEpoch != null || hints == null) {
+            return atEpoch != null ? atEpoch : locate(grain);
         }
         Located own = floor(0, grain, epochs[0]);
-        hints.remember(grain, epochs[0], own == null ? BelowHeadHints.ABSENT : own.epoch(), grainCount);
+        hints.remember(grain, epochs[0], own == null ? BelowHeadHints.ABSENT : own.epoch());
         return own != null ? own : locateFrom(1, grain);
     }
 
