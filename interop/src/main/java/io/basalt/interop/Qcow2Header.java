@@ -22,6 +22,7 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
     static final int BACKING_NAME_BYTES_MAX = 1023;
     static final int SNAPSHOTS_COUNT_MAX = 65536;
     static final int V2_HEADER_BYTES = 72;
+    static final int SECTOR_BYTES = 512;
     static final int V3_HEADER_BYTES_MIN = 104;
 
     static final long INCOMPAT_DIRTY = 1;
@@ -29,6 +30,8 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
     static final long INCOMPAT_DATA_FILE = 1 << 2;
     static final long INCOMPAT_COMPRESSION = 1 << 3;
     static final long INCOMPAT_EXTL2 = 1 << 4;
+
+    static final long AUTOCLEAR_DATA_FILE_RAW = 1 << 1;
 
     static final int COMPRESSION_DEFLATE = 0;
     static final int COMPRESSION_ZSTD = 1;
@@ -61,6 +64,8 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
         int clusterBytes = 1 << clusterBits;
         long size = first.getLong(24);
         c.check(size >= 0 && size <= SIZE_MAX_BYTES, "size", Long.toUnsignedString(size), "<= " + SIZE_MAX_BYTES);
+        // QEMU rounds such a size down to whole sectors, silently; qemu-img never makes one. Refuse rather than guess.
+        c.check(size % SECTOR_BYTES == 0, "size", size, "a multiple of " + SECTOR_BYTES);
         c.check(first.getInt(32) == 0, "crypt_method", first.getInt(32), "0 (encrypted images are not supported)");
         int l1Size = first.getInt(36);
         long l1Offset = first.getLong(40);
@@ -79,6 +84,9 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
             long known = INCOMPAT_DIRTY | INCOMPAT_COMPRESSION;
             c.check((incompatible & ~known) == 0, "incompatible_features", "0x" + Long.toHexString(incompatible),
                     "only dirty (bit 0) and compression type (bit 3); corrupt, external data file and extended L2 entries are not supported");
+            long autoclear = first.getLong(88);
+            c.check((autoclear & AUTOCLEAR_DATA_FILE_RAW) == 0, "autoclear_features", "0x" + Long.toHexString(autoclear),
+                    "bit 1 (raw external data) clear: it needs an external data file");
             int order = first.getInt(96);
             c.check(order >= 0 && order <= 6, "refcount_order", order, "0..6");
             compression = headerLength > 104 ? first.get(104) & 0xff : COMPRESSION_DEFLATE;
@@ -98,6 +106,9 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
         c.checkApart("l1_table", l1Offset, (long) l1Size * 8, "header", 0, clusterBytes);
         c.checkApart("refcount_table", refcountOffset, (long) refcountClusters * clusterBytes, "header", 0, clusterBytes);
         c.check(snapshots >= 0 && snapshots <= SNAPSHOTS_COUNT_MAX, "nb_snapshots", Integer.toUnsignedString(snapshots), "<= " + SNAPSHOTS_COUNT_MAX);
+        // QEMU checks the snapshot table's alignment even when it is empty.
+        c.check(snapshotsOffset >= 0 && snapshotsOffset % clusterBytes == 0, "snapshots_offset", Long.toUnsignedString(snapshotsOffset),
+                "a multiple of the cluster size " + clusterBytes);
         if (snapshots > 0) {
             c.checkTable("snapshots", snapshotsOffset, 40, Long.MAX_VALUE, clusterBytes, fileBytes);
         }
@@ -122,11 +133,12 @@ record Qcow2Header(int version, int clusterBits, long sizeBytes, int l1Size, lon
             c.check(at + 8 <= end, "header extension at " + at, "8-byte header", "before offset " + end);
             int type = first.getInt(at);
             long length = Integer.toUnsignedLong(first.getInt(at + 4));
+            at += 8;
+            // Checked before the end marker is recognised, as QEMU does: an end marker with a length past the area is refused.
+            c.check(length <= end - at, "header extension 0x" + Integer.toHexString(type) + " length", length, "<= " + (end - at));
             if (type == EXT_END) {
                 return backingFormat;
             }
-            at += 8;
-            c.check(length <= end - at, "header extension 0x" + Integer.toHexString(type) + " length", length, "<= " + (end - at));
             c.check(type != EXT_CRYPTO, "header extension", "0x" + Integer.toHexString(type) + " (encryption)", "none: crypt_method is 0");
             if (type == EXT_BACKING_FORMAT) {
                 c.check(length < 16, "backing format extension length", length, "< 16");

@@ -1,6 +1,7 @@
 package io.basalt.interop;
 
 import java.nio.ByteBuffer;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Optional;
@@ -90,16 +91,35 @@ public final class Qcow2Source implements ImageSource {
     private static ImageSource openBacking(Path path, Qcow2Header header, int depth) {
         String name = header.backingFile().orElseThrow();
         Path parent = path.toAbsolutePath().getParent();
-        Path backingPath = parent == null ? Path.of(name) : parent.resolve(name);
+        Path backingPath;
+        try {
+            backingPath = parent == null ? Path.of(name) : parent.resolve(name);
+        } catch (InvalidPathException e) {
+            throw new InteropException(path + ": backing file: '" + printable(name) + "' (expected: a path; " + e.getReason() + ")", e);
+        }
         Optional<ImageFormat> format = header.backingFormat().map(f -> switch (f) {
             case "qcow2" -> ImageFormat.QCOW2;
             case "raw" -> ImageFormat.RAW;
-            default -> throw new InteropException(path + ": backing format: '" + f + "' (expected: qcow2 or raw)");
+            default -> throw new InteropException(path + ": backing format: '" + printable(f) + "' (expected: qcow2 or raw)");
         });
         if (!java.nio.file.Files.isRegularFile(backingPath)) {
-            throw new InteropException(path + ": backing file: '" + name + "' (expected: a file; " + backingPath + " is not one)");
+            throw new InteropException(path + ": backing file: '" + printable(name) + "' (expected: a file; "
+                    + printable(backingPath.toString()) + " is not one)");
         }
         return ImageSource.open(backingPath, format.orElse(null), depth + 1);
+    }
+
+    /** Names read from the image go into one-line messages: control characters are shown as {@code \\xNN}. */
+    static String printable(String text) {
+        StringBuilder b = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) {
+                b.append(String.format("\\x%02x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.toString();
     }
 
     /** Checks every L1 and L2 entry: aligned, reserved bits clear, tables and clusters inside the file and off the header. */
@@ -134,6 +154,7 @@ public final class Qcow2Source implements ImageSource {
         }
         long offset = entry & L2_OFFSET_MASK;
         c.check((entry & L2_RESERVED_MASK) == 0, field, "0x" + Long.toHexString(entry), "reserved bits clear");
+        c.check((entry & L2_ZERO) == 0 || header.version() >= 3, field, "0x" + Long.toHexString(entry), "bit 0 (zero cluster) clear in a version 2 image");
         if ((entry & L2_ZERO) != 0 || offset == 0) {
             return;
         }
