@@ -14,10 +14,11 @@ import io.basalt.vdisk.BlockDevice;
 /**
  * Writes a block device (a vdisk or a snapshot) to an image file, thin: only clusters that hold
  * non-zero data are written. A raw image gets holes (a sparse file) where the device has none;
- * a qcow2 image leaves those clusters unallocated. A failed export deletes the partial file.
+ * qcow2 and VMDK images leave those clusters (grains) unallocated. A failed export deletes the
+ * partial file.
  */
 public final class ImageExport {
-    /** The unit of hole detection, and the qcow2 cluster size. */
+    /** The unit of hole detection, the qcow2 cluster size and the VMDK grain size. */
     static final int CLUSTER_BYTES = Qcow2Writer.CLUSTER_BYTES;
 
     /** What an export did: the disk's size, the data clusters written (of which compressed), the file's size, the time. */
@@ -31,8 +32,8 @@ public final class ImageExport {
 
     /** Exports {@code device} to {@code file} (replaced if it exists); reports the device bytes scanned so far to {@code progress}. */
     public static Result export(BlockDevice device, Path file, ImageFormat format, boolean compress, LongConsumer progress) {
-        if (compress && format != ImageFormat.QCOW2) {
-            throw new IllegalArgumentException("--compress: with format " + format.cliName() + " (expected: qcow2)");
+        if (compress && format == ImageFormat.RAW) {
+            throw new IllegalArgumentException("--compress: with format raw (expected: qcow2 or vmdk)");
         }
         long start = System.nanoTime();
         boolean done = false;
@@ -41,6 +42,7 @@ public final class ImageExport {
             Result r = switch (format) {
                 case RAW -> raw(device, raf, progress, start);
                 case QCOW2 -> qcow2(device, raf.getChannel(), compress, progress, start);
+                case VMDK -> vmdk(device, raf.getChannel(), compress, file.getFileName().toString(), progress, start);
             };
             raf.getChannel().force(true);
             done = true;
@@ -77,6 +79,16 @@ public final class ImageExport {
             DeviceScan.scan(device, CLUSTER_BYTES, writer::cluster, progress);
             long fileBytes = writer.finish();
             return new Result(device.sizeBytes(), writer.dataClusterCount, writer.compressedClusterCount, fileBytes,
+                    Duration.ofNanos(System.nanoTime() - start));
+        }
+    }
+
+    /** monolithicSparse, or with {@code compress} streamOptimized (compressed grains; what OVF and OVA carry). */
+    private static Result vmdk(BlockDevice device, FileChannel channel, boolean compress, String name, LongConsumer progress, long start) {
+        try (VmdkWriter writer = new VmdkWriter(channel, device.sizeBytes(), compress, name)) {
+            DeviceScan.scan(device, CLUSTER_BYTES, writer::grain, progress);
+            long fileBytes = writer.finish();
+            return new Result(device.sizeBytes(), writer.grainCount, compress ? writer.grainCount : 0, fileBytes,
                     Duration.ofNanos(System.nanoTime() - start));
         }
     }

@@ -7,7 +7,7 @@ import java.nio.file.Path;
  * ranges past a shorter backing file read as zeros; the importer skips zeros, so they stay holes.
  * Implementations read the file on demand, with memory bounded by a few clusters.
  */
-public sealed interface ImageSource extends AutoCloseable permits RawSource, Qcow2Source {
+public sealed interface ImageSource extends AutoCloseable permits RawSource, Qcow2Source, VmdkSource {
 
     /** The backing chain is cut after this many files: a loop (a.qcow2 backed by itself) ends here. */
     int BACKING_DEPTH_MAX = 16;
@@ -37,6 +37,7 @@ public sealed interface ImageSource extends AutoCloseable permits RawSource, Qco
         return switch (f) {
             case RAW -> RawSource.open(file);
             case QCOW2 -> Qcow2Source.open(file, depth);
+            case VMDK -> VmdkSource.open(file);
         };
     }
 }
