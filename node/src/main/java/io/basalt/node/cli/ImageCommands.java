@@ -35,15 +35,16 @@ final class ImageCommands {
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "VDISK[@SNAP]") String source;
         @Parameters(index = "1", paramLabel = "FILE", description = "The image to write (replaced if it exists).") Path file;
-        @Option(names = "-O", paramLabel = "FORMAT", defaultValue = "raw", description = "raw or qcow2 (default ${DEFAULT-VALUE}).")
+        @Option(names = "-O", paramLabel = "FORMAT", defaultValue = "raw", description = "raw, qcow2 or vmdk (default ${DEFAULT-VALUE}).")
         String format;
-        @Option(names = "--compress", description = "qcow2: deflate each cluster, as qemu-img convert -c does.") boolean compress;
+        @Option(names = "--compress", description = {"qcow2: deflate each cluster, as qemu-img convert -c does.",
+                "vmdk: streamOptimized (compressed grains, what OVF and OVA carry) instead of monolithicSparse."}) boolean compress;
 
         @Override
         public Integer call() {
             ImageFormat f = ImageFormat.parse(format);
-            if (compress && f != ImageFormat.QCOW2) {
-                throw new IllegalArgumentException("--compress with -O " + format + " (expected: -O qcow2)");
+            if (compress && f == ImageFormat.RAW) {
+                throw new IllegalArgumentException("--compress with -O " + format + " (expected: -O qcow2, or -O vmdk for a streamOptimized VMDK)");
             }
             ImageExport.Result r;
             try (Datastore s = store.open(); BlockDevice disk = s.open(source); LazyProgress bar = new LazyProgress("export " + source, disk.sizeBytes())) {
@@ -57,14 +58,15 @@ final class ImageCommands {
         }
     }
 
-    @Command(name = "import", description = {"Create a vdisk from an image file (raw, or qcow2 with its backing chain).",
+    @Command(name = "import", description = {"Create a vdisk from an image file: raw, qcow2 (with its backing chain),",
+            "VMDK monolithicSparse or streamOptimized.",
             "Only non-zero data is written: holes, zero clusters and zeros stay unallocated."})
     static final class Import implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FILE") Path file;
         @Parameters(index = "1", paramLabel = "VDISK", description = "The vdisk to create, of the image's size.") String name;
-        @Option(names = "-f", paramLabel = "FORMAT", defaultValue = "auto", description = "auto, raw or qcow2 (default ${DEFAULT-VALUE}: by magic).")
+        @Option(names = "-f", paramLabel = "FORMAT", defaultValue = "auto", description = "auto, raw, qcow2 or vmdk (default ${DEFAULT-VALUE}: by magic).")
         String format;
         @Option(names = "--block-size", defaultValue = "512", description = "Logical block size: 512 or 4096 (default ${DEFAULT-VALUE}).") int blockSize;
 

@@ -86,11 +86,27 @@ class ImageCliTest {
     }
 
     @Test
+    void vmdkOfBothKindsRoundTrips() throws Exception {
+        makeDisk();
+        for (String kind : new String[] {"monolithicSparse", "streamOptimized"}) {
+            Path image = dir.resolve(kind + ".vmdk");
+            if (kind.equals("streamOptimized")) {
+                ok("vdisk", "export", "web1", image.toString(), "-O", "vmdk", "--compress");
+            } else {
+                ok("vdisk", "export", "web1", image.toString(), "-O", "vmdk");
+            }
+            CliResult imported = ok("vdisk", "import", image.toString(), kind, "-f", "vmdk");
+            assertTrue(imported.out().contains("(vmdk " + kind + ", 64 KiB grains"), imported.out());
+            assertArrayEquals(readAll("web1"), readAll(kind));
+        }
+    }
+
+    @Test
     void refusalsNameTheValueAndLeaveNoVdiskOrFileBehind() throws Exception {
         makeDisk();
         Path image = dir.resolve("x.qcow2");
         CliResult compressRaw = expect(1, "vdisk", "export", "web1", image.toString(), "-O", "raw", "--compress");
-        assertEquals("basalt vdisk export: --compress with -O raw (expected: -O qcow2)\n", compressRaw.err());
+        assertEquals("basalt vdisk export: --compress with -O raw (expected: -O qcow2, or -O vmdk for a streamOptimized VMDK)\n", compressRaw.err());
         CliResult badFormat = expect(1, "vdisk", "export", "web1", image.toString(), "-O", "vhd");
         assertTrue(badFormat.err().contains("format: 'vhd' (expected: "), badFormat.err());
         assertFalse(Files.exists(image), "a refused export writes no file");
