@@ -72,8 +72,9 @@ record VmdkHeader(int version, int flags, long capacitySectors, long grainSector
             c.check(intact, what + " line-end characters", "mangled", "\\n, space, \\r\\n (was the file copied in text mode?)");
         }
         long capacity = b.getLong(12);
-        c.check(capacity >= 0 && capacity <= CAPACITY_SECTORS_MAX, what + " capacity", Long.toUnsignedString(capacity) + " sectors",
-                "<= " + CAPACITY_SECTORS_MAX);
+        // 0 would make QEMU take the file for a descriptor: refused rather than read as an empty disk.
+        c.check(capacity > 0 && capacity <= CAPACITY_SECTORS_MAX, what + " capacity", Long.toUnsignedString(capacity) + " sectors",
+                "1.." + CAPACITY_SECTORS_MAX);
         long grain = b.getLong(20);
         c.check(grain > 0 && grain <= GRAIN_SECTORS_MAX && Long.bitCount(grain) == 1, what + " grainSize", Long.toUnsignedString(grain) + " sectors",
                 "a power of two in 1.." + GRAIN_SECTORS_MAX);
@@ -85,8 +86,9 @@ record VmdkHeader(int version, int flags, long capacitySectors, long grainSector
         c.check(gtes == GTES_PER_GT, what + " numGTEsPerGT", Integer.toUnsignedString(gtes), String.valueOf(GTES_PER_GT));
         int compress = b.getShort(77) & 0xffff;
         boolean compressed = (flags & FLAG_COMPRESSED) != 0;
-        c.check(compress == (compressed ? COMPRESS_DEFLATE : COMPRESS_NONE) || (!compressed && compress == COMPRESS_DEFLATE),
-                what + " compressAlgorithm", compress, compressed ? "1 (deflate) with flag bit 16" : "0 or 1");
+        // QEMU decides by compressAlgorithm alone, VMware's spec by the flag: both must agree, or the grains are read one way by one and another by the other.
+        c.check(compress == (compressed ? COMPRESS_DEFLATE : COMPRESS_NONE), what + " compressAlgorithm", compress,
+                compressed ? "1 (deflate) with flag bit 16 set" : "0 (none) with flag bit 16 clear");
         c.check(!compressed || (flags & FLAG_MARKERS) != 0, what + " flags", "0x" + Integer.toHexString(flags),
                 "bit 17 (markers) with bit 16 (compressed grains): compressed grains without markers are not supported");
         return new VmdkHeader(version, flags, capacity, grain, descOffset, descSectors, gtes, b.getLong(48), b.getLong(56),

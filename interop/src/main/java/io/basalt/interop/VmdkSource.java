@@ -26,7 +26,9 @@ public final class VmdkSource implements ImageSource {
     static final int MARKER_EOS = 0;
     private static final int SECTOR = VmdkHeader.SECTOR_BYTES;
     private static final Pattern CREATE_TYPE = Pattern.compile("(?m)^\\s*createType\\s*=\\s*\"([^\"]*)\"");
-    private static final Pattern PARENT_CID = Pattern.compile("(?m)^\\s*parentCID\\s*=\\s*([0-9a-fA-F]+)");
+    private static final Pattern VERSION = Pattern.compile("(?m)^version=[1-3]\\s*$");
+    private static final Pattern CID = Pattern.compile("(?m)^CID=[0-9a-fA-F]{8}\\s*$");
+    private static final Pattern PARENT_CID = Pattern.compile("(?m)^parentCID=([0-9a-fA-F]{8})\\s*$");
 
     private final FileReads file;
     private final VmdkHeader header;
@@ -59,9 +61,19 @@ public final class VmdkSource implements ImageSource {
             byte[] first = new byte[SECTOR];
             file.readFully(0, first, 0, SECTOR, "header");
             VmdkHeader header = VmdkHeader.parse(ByteBuffer.wrap(first), name, "header");
+            Qcow2Header.Checks c = new Qcow2Header.Checks(name);
             String createType = descriptor(file, header);
             if (header.gdOffsetSectors() == VmdkHeader.GD_AT_END) {
                 header = footer(file, header);
+            }
+            // As QEMU (which reads the footer's, when there is one): the file reaches at least to where grains start.
+            c.check(header.overheadSectors() >= 0 && header.overheadSectors() <= file.sizeBytes / SECTOR, "overHead",
+                    Long.toUnsignedString(header.overheadSectors()) + " sectors", "within the file's " + file.sizeBytes / SECTOR + " sectors");
+            if ((header.flags() & VmdkHeader.FLAG_REDUNDANT_GT) != 0) {
+                // Not read (the primary directory is), but QEMU refuses an image whose redundant one is not there: so do we.
+                long bytes = header.gtCount() * 4;
+                c.check(header.rgdOffsetSectors() > 0 && header.rgdOffsetSectors() <= (file.sizeBytes - bytes) / SECTOR, "rgdOffset",
+                        Long.toUnsignedString(header.rgdOffsetSectors()), "a redundant grain directory inside the file (flag bit 1 is set)");
             }
             VmdkSource source = new VmdkSource(file, header, createType, readGd(file, header));
             source.checkTables();
@@ -87,13 +99,18 @@ public final class VmdkSource implements ImageSource {
             end++;
         }
         String d = new String(text, 0, end, StandardCharsets.UTF_8);
+        // QEMU refuses a descriptor missing any of these; VMware's tools always write them. Refused here before a guess.
+        c.check(d.startsWith(ImageFormat.VMDK_DESCRIPTOR), "descriptor", "'" + Qcow2Source.printable(d.substring(0, Math.min(24, d.length()))) + "'",
+                "to start with '" + ImageFormat.VMDK_DESCRIPTOR + "'");
+        c.check(VERSION.matcher(d).find(), "descriptor version", "missing or malformed", "a line version=1 (or 2, 3)");
+        c.check(CID.matcher(d).find(), "descriptor CID", "missing or malformed", "a line CID= and 8 hex digits");
+        Matcher parent = PARENT_CID.matcher(d);
+        c.check(parent.find(), "descriptor parentCID", "missing or malformed", "a line parentCID=ffffffff");
+        c.check(parent.group(1).equalsIgnoreCase("ffffffff"), "parentCID", parent.group(1), "ffffffff (delta disks with a parent are not supported)");
         Matcher type = CREATE_TYPE.matcher(d);
         String createType = type.find() ? type.group(1) : "sparse";
         c.check(createType.equals("monolithicSparse") || createType.equals("streamOptimized") || createType.equals("sparse"), "createType",
                 "'" + Qcow2Source.printable(createType) + "'", "monolithicSparse or streamOptimized (a single self-contained extent)");
-        Matcher parent = PARENT_CID.matcher(d);
-        String parentCid = parent.find() ? parent.group(1) : "ffffffff";
-        c.check(parentCid.equalsIgnoreCase("ffffffff"), "parentCID", parentCid, "ffffffff (delta disks with a parent are not supported)");
         return createType;
     }
 
