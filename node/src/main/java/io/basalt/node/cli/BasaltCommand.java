@@ -40,7 +40,7 @@ public final class BasaltCommand implements Runnable {
         if (cause instanceof StoreException || cause instanceof IllegalArgumentException
                 || cause instanceof BlockDeviceException || cause instanceof java.io.IOException
                 || cause instanceof io.basalt.vdisk.FencedException || cause instanceof io.basalt.lock.LockRefusedException
-                || cause instanceof io.basalt.node.host.VmStateException) {
+                || cause instanceof io.basalt.node.host.VmStateException || cause instanceof io.basalt.interop.InteropException) {
             err.println(cl.getCommandSpec().qualifiedName() + ": " + cause.getMessage());
             err.flush();
             return 1;

@@ -24,10 +24,11 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code basalt vdisk ...}: thin virtual disks in the local store or a cluster ({@code --cluster}), modelled on {@code rbd}. */
-@Command(name = "vdisk", description = "Create, inspect, clone and remove virtual disks.", mixinStandardHelpOptions = true,
+@Command(name = "vdisk", description = "Create, inspect, clone, remove, import and export virtual disks.", mixinStandardHelpOptions = true,
         subcommands = {VdiskCommand.Create.class, VdiskCommand.Ls.class, VdiskCommand.Info.class, VdiskCommand.Du.class,
                 VdiskCommand.Resize.class, VdiskCommand.Rm.class, VdiskCommand.Clone.class, VdiskCommand.Flatten.class,
-                VdiskCommand.Diff.class, VdiskCommand.Write.class, VdiskCommand.Read.class})
+                VdiskCommand.Diff.class, VdiskCommand.Write.class, VdiskCommand.Read.class,
+                ImageCommands.Export.class, ImageCommands.Import.class})
 public final class VdiskCommand {
 
     @Command(name = "create", description = "Create a thin vdisk: it takes no space until written.")
