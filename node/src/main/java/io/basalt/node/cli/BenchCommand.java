@@ -56,23 +56,16 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--io-threads", description = "Engine I/O threads (local engine; default: the engine's).") Integer ioThreads;
     @Option(names = "--snapshot-first", description = "Take a snapshot after preparing, so reads go through the floor seek.")
     boolean snapshotFirst;
-    @Option(names = "--read-snapshots", paramLabel = "N,N..", split = ",", defaultValue = "0,1,100", description = {
-            "Workload randread-snaps: random reads measured with each of these snapshot counts, rising (default ${DEFAULT-VALUE});",
-            "each snapshot follows " + SNAPSHOT_WRITES + " random 4K writes, the last leaves every grain below the head epoch."})
-    List<Integer> readSnapshots;
     @Option(names = "--rocksdb-stats", description = "Print RocksDB's compaction and stall statistics after the I/O workloads (local engine).")
     boolean rocksdbStats;
     @Option(names = "--pg-inflight", paramLabel = "N", description = {"Raft entries the client keeps in flight per placement group and lane",
             "(--cluster; default: the cluster's tuning, " + ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT + ")."})
     Integer pgInflight;
-    @Option(names = "--only", split = ",", description = {"Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all),",
-            "and randread-snaps (only when named; best alone: it leaves its --read-snapshots behind)."})
+    @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
 
     /** A run fails when no I/O completes for this long; a cluster's I/O timeout is 30 s by default. */
     private static final java.time.Duration STALL = java.time.Duration.ofSeconds(120);
-    /** Random 4 KiB writes before each snapshot of randread-snaps: spreads the grains' newest versions over the epochs. */
-    private static final int SNAPSHOT_WRITES = 1000;
 
     private PrintWriter out;
     /** The cluster's client with {@code --cluster}, else null: its write entry counts show how well group commit batches. */
@@ -130,11 +123,6 @@ public final class BenchCommand implements Callable<Integer> {
                     "--inflight %d, --runs %d, --seconds %d, --warmup %d, --size %d (expected: >= 1, >= 1, >= 1, >= 0, >= 1M)",
                     inflight, runs, seconds, warmup, size));
         }
-        for (int i = 0; i < readSnapshots.size(); i++) {
-            if (readSnapshots.get(i) < 0 || i > 0 && readSnapshots.get(i) <= readSnapshots.get(i - 1)) {
-                throw new IllegalArgumentException("--read-snapshots: " + readSnapshots + " (expected: counts >= 0, rising)");
-            }
-        }
         if (cluster == null) {
             if (pgInflight != null) {
                 throw new IllegalArgumentException("--pg-inflight: only with --cluster (expected: --cluster FILE|DIR, or no --pg-inflight)");
@@ -157,9 +145,6 @@ public final class BenchCommand implements Callable<Integer> {
             if (snapshotFirst) {
                 ds.createSnapshot(image, "first");
                 out.println("(snapshot taken first: every grain lies below the head epoch)");
-            }
-            if (only != null && only.contains("randread-snaps")) {
-                readsAfterSnapshots(ds, disk);
             }
             if (wanted("randread")) {
                 measure(disk, Workload.RANDREAD);
@@ -210,8 +195,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     record Result(double iops, double mibPerSec, Histogram latency) {}
 
-    /** Prints every run and the median of {@code w}; returns the median. */
-    private Result measure(BlockDevice disk, Workload w) throws InterruptedException {
+    private void measure(BlockDevice disk, Workload w) throws InterruptedException {
         run(disk, w, TimeUnit.SECONDS.toNanos(warmup), Long.MAX_VALUE);
         io.basalt.cluster.client.EntryStats entriesBefore = clusterClient == null ? null : clusterClient.writeEntryStats();
         List<Result> results = new ArrayList<>();
@@ -229,7 +213,6 @@ public final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%-9s client: %s%n", w.name().toLowerCase(Locale.ROOT), clusterClient.writeEntryStats().minus(entriesBefore));
         }
         out.flush();
-        return median;
     }
 
     /** Runs {@code w} for {@code durationNs} or {@code opsMax} operations, {@link #inflight} at a time. */
@@ -281,11 +264,7 @@ public final class BenchCommand implements Callable<Integer> {
                     completed(f.isCompletedExceptionally() ? f.exceptionNow() : null, t, failure, latency, done);
                 }
             };
-            // Each slot starts on its own thread: the engine answers I/O inline only while nothing
-            // else of the vdisk is in flight, so a slot started on this thread could keep
-            // completing inline and never let the others start (a run at queue depth 1, seen
-            // as p50 8 us and half the IOPS once reads after a snapshot got cheap).
-            Thread.ofVirtual().start(next[0]);
+            next[0].run();
         }
         awaitSlots(finished, done, disk);
         stop.set(true);
@@ -318,37 +297,6 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalStateException("bench: no I/O completed for " + STALL.toSeconds() + " s (" + finished.getCount() + " of "
                         + inflight + " I/O slots waiting) on vdisk " + disk.name());
             }
-        }
-    }
-
-    /**
-     * Workload randread-snaps: random reads with each of {@link #readSnapshots} snapshots taken,
-     * side by side with their ratio to the first count; each snapshot follows
-     * {@link #SNAPSHOT_WRITES} random writes, so grains' newest versions lie in many epochs and
-     * none at the head. Its snapshots stay: removing the oldest collects every grain written
-     * before it (minutes for 1 GiB), so name it alone in {@code --only}.
-     */
-    private void readsAfterSnapshots(Datastore ds, BlockDevice disk) throws InterruptedException {
-        List<Double> createMs = new ArrayList<>();
-        List<String> lines = new ArrayList<>();
-        double baseIops = 0;
-        for (int count : readSnapshots) {
-            while (createMs.size() < count) {
-                run(disk, Workload.RANDWRITE, Long.MAX_VALUE, SNAPSHOT_WRITES);
-                long t = System.nanoTime();
-                ds.createSnapshot(image, "reads" + createMs.size());
-                createMs.add((System.nanoTime() - t) / 1e6);
-            }
-            out.printf(Locale.ROOT, "(randread with %d snapshots)%n", count);
-            Result r = measure(disk, Workload.RANDREAD);
-            baseIops = lines.isEmpty() ? r.iops() : baseIops;
-            lines.add(String.format(Locale.ROOT, "randread with %3d snapshots: %9.0f IOPS  %.2fx", count, r.iops(), r.iops() / baseIops));
-        }
-        lines.forEach(out::println);
-        if (!createMs.isEmpty()) {
-            List<Double> sorted = createMs.stream().sorted().toList();
-            out.printf(Locale.ROOT, "(%d snapshots, each after %d random 4K writes: create median %.2f ms, max %.2f ms)%n",
-                    sorted.size(), SNAPSHOT_WRITES, sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
         }
     }
 

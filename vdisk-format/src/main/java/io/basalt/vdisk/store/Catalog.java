@@ -29,8 +29,6 @@ final class Catalog {
     private final Path dir;
     private final StoreDb db;
     private final ConcurrentHashMap<Long, VdiskState> states = new ConcurrentHashMap<>();
-    /** Shared by the {@link BelowHeadHints} of every loaded vdisk. */
-    private final BelowHeadHints.Budget hintBudget = new BelowHeadHints.Budget(BelowHeadHints.Budget.SLOT_COUNT_STORE_MAX);
 
     Catalog(Path dir, StoreDb db) {
         this.dir = dir;
@@ -77,10 +75,7 @@ final class Catalog {
 
     /** Drops a removed vdisk's state. */
     void forget(long id) {
-        VdiskState st = states.remove(id);
-        if (st != null) {
-            st.hints.release();
-        }
+        states.remove(id);
     }
 
     private VdiskState loadState(long id) {
@@ -97,7 +92,7 @@ final class Catalog {
             link = descriptor(link.get().vdiskId()).parent();
         }
         return new VdiskState(info, ids.stream().mapToLong(Long::longValue).toArray(), epochs.stream().mapToLong(Long::longValue).toArray(),
-                Fences.load(db, id), Replicas.load(db, id), hintBudget);
+                Fences.load(db, id), Replicas.load(db, id));
     }
 
     // ---- descriptors and snapshots ----

@@ -20,21 +20,13 @@ final class ChainReader implements AutoCloseable {
     private final long[] epochs;
     private final RocksIterator[] iterators;
     private final org.rocksdb.ReadOptions options;
-    /** Level 0's hints when it is read at its head epoch, else null. */
-    private final BelowHeadHints hints;
-    /** Level 0's grain count, to size a new hint table. */
-    private final long grainCount;
 
     ChainReader(StoreDb store, long[] ids, long[] epochs) {
-        this(store, ids, epochs, store.grainReadOptions, null, 0);
+        this(store, ids, epochs, store.grainReadOptions);
     }
 
-    /**
-     * With {@code options} for every lookup (a {@link StoreDb.ReadView}'s, to read at one point in
-     * time), and {@code hints} (or null) when level 0 is read at its head epoch under the vdisk's
-     * lock (see {@link VdiskState#headReader}).
-     */
-    ChainReader(StoreDb store, long[] ids, long[] epochs, org.rocksdb.ReadOptions options, BelowHeadHints hints, long grainCount) {
+    /** With {@code options} for every lookup (a {@link StoreDb.ReadView}'s, to read at one point in time). */
+    ChainReader(StoreDb store, long[] ids, long[] epochs, org.rocksdb.ReadOptions options) {
         if (ids.length != epochs.length || ids.length == 0) {
             throw new IllegalArgumentException("chain: " + ids.length + " ids, " + epochs.length + " epochs (expected: equal, > 0)");
         }
@@ -43,8 +35,6 @@ final class ChainReader implements AutoCloseable {
         this.epochs = epochs;
         this.iterators = new RocksIterator[ids.length];
         this.options = options;
-        this.hints = hints;
-        this.grainCount = grainCount;
     }
 
     long epochAt(int level) {
@@ -57,11 +47,7 @@ final class ChainReader implements AutoCloseable {
 
     /** The version of {@code grain} visible from level 0, or null when no level has one. */
     Located locate(long grain) {
-        return locateFrom(0, grain);
-    }
-
-    private Located locateFrom(int firstLevel, long grain) {
-        for (int level = firstLevel; level < ids.length; level++) {
+        for (int level = 0; level < ids.length; level++) {
             Located found = floor(level, grain, epochs[level]);
             if (found != null) {
                 return found;
@@ -74,39 +60,18 @@ final class ChainReader implements AutoCloseable {
      * Like {@link #locate} but tries a point lookup of the level-0 version at exactly the read
      * epoch first: a RocksDB get stops at the first level that holds the key and skips the others
      * by bloom filter, while a seek must position an iterator in every level. Grains written in
-     * the current epoch (all of them, until the first snapshot) are found that way. A head reader
-     * first asks its {@link BelowHeadHints} where the grain's newest version lies when it was not
-     * put at the head since (one lookup there), and teaches them what its floor seek finds.
+     * the current epoch (all of them, until the first snapshot) are found that way.
      */
     Located locateFast(long grain) {
-        long below = hints == null ? BelowHeadHints.NONE : hints.epochBelow(grain, epochs[0], grainCount);
-        if (below == BelowHeadHints.ABSENT) {
-            return locateFrom(1, grain);
-        }
-        if (below != BelowHeadHints.NONE) {
-            Located hinted = get(grain, below);
-            if (hinted != null) {
-                return hinted;
-            }
-            // The hinted version was deleted (snapshot GC): look as without a hint.
-        }
-        Located atEpoch = get(grain, epochs[0]);
-        if (atEpoch != null || hints == null) {
-            return atEpoch != null ? atEpoch : locate(grain);
-        }
-        Located own = floor(0, grain, epochs[0]);
-        hints.remember(grain, epochs[0], own == null ? BelowHeadHints.ABSENT : own.epoch());
-        return own != null ? own : locateFrom(1, grain);
-    }
-
-    /** Level 0's version of {@code grain} at exactly {@code epoch}, by point lookup, or null. */
-    private Located get(long grain, long epoch) {
         try {
-            byte[] frame = store.db.get(store.blocks, options, Keys.block(ids[0], grain, epoch));
-            return frame == null ? null : new Located(0, ids[0], epoch, frame);
+            byte[] frame = store.db.get(store.blocks, options, Keys.block(ids[0], grain, epochs[0]));
+            if (frame != null) {
+                return new Located(0, ids[0], epochs[0], frame);
+            }
         } catch (RocksDBException e) {
             throw StoreErrors.blockDevice("block store read failed", e);
         }
+        return locate(grain);
     }
 
     /** The newest version of {@code grain} at {@code level} with epoch at or below {@code epoch}. */

@@ -60,7 +60,7 @@ final class GrainReads {
         try (StoreDb.ReadView rv = range.grainCount() > 1 ? db.readView(cachedOnly) : null) {
             boolean[] done = scan ? scanOwnGrains(range, out, base, rv.scan()) : null;
             ReadOptions single = cachedOnly ? db.cachedGrainReadOptions : db.grainReadOptions;
-            try (ChainReader reader = reader(rv == null ? single : rv.grain())) {
+            try (ChainReader reader = view.state().reader(db, view.readEpoch(), rv == null ? single : rv.grain())) {
                 byte[] grainBuf = null;
                 for (long g = range.firstGrain(); g <= range.lastGrain(); g++) {
                     if (done != null && done[(int) (g - range.firstGrain())]) {
@@ -78,13 +78,6 @@ final class GrainReads {
                 }
             }
         }
-    }
-
-    /** A reader at the view's epoch; at the head, one that uses the vdisk's {@link BelowHeadHints}. */
-    private ChainReader reader(ReadOptions options) {
-        VdiskState st = view.state();
-        long epoch = view.readEpoch();
-        return view.snapshot().isPresent() ? st.reader(db, epoch, options) : st.headReader(db, epoch, options);
     }
 
     /** Zero-fills the parts of {@code out} whose grains a scan did not find. */

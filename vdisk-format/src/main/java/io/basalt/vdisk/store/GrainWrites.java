@@ -116,13 +116,11 @@ final class GrainWrites {
         long head = v.headEpoch();
         boolean onlyHeadVersion = loc.level() == 0 && loc.epoch() == head
                 && reader.olderThan(loc, g) == null && !state.isClone();
-        state.hints.markWritten(g, head, v.grainCount());
         ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, head), onlyHeadVersion ? null : BlockFrame.tombstone()));
         ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), head, g), onlyHeadVersion ? null : EMPTY));
     }
 
     private void put(List<GroupCommitter.Op> ops, VdiskInfo v, long g, byte[] frame) {
-        view.state().hints.markWritten(g, v.headEpoch(), v.grainCount()); // before the put: see BelowHeadHints
         ops.add(new GroupCommitter.Op(db.blocks, Keys.block(v.id(), g, v.headEpoch()), frame));
         ops.add(new GroupCommitter.Op(db.changes, Keys.change(v.id(), v.headEpoch(), g), EMPTY));
     }

@@ -177,7 +177,6 @@ final class SnapshotGc {
             g.batch().delete(db.changes, Keys.change(st.id, x, grain));
         }
         if (promote) {
-            st.hints.markWritten(grain, w.next(), st.info().grainCount()); // w.next() is the head
             g.batch().put(db.blocks, Keys.block(st.id, grain, w.next()), newest.frame());
             g.batch().put(db.changes, Keys.change(st.id, w.next(), grain), EMPTY);
         }

@@ -161,7 +161,6 @@ final class Snapshots {
                 catalog.putDescriptor(rolled);
                 st.info(rolled);
             } finally {
-                st.hints.clear(); // the head's versions changed wholesale (maybe in part, on a failure), unmarked
                 st.lock.unlockWrite(stamp);
             }
         }

@@ -64,11 +64,7 @@ final class StoreDb implements AutoCloseable {
                     .setBlockCache(cache)
                     .setFilterPolicy(bloom)
                     .setBlockSize(GRAIN_BLOCK_SIZE_BYTES)
-                    // Whole keys in the filter as well as the grain prefixes (for seeks): a hinted
-                    // head read looks up one exact (grain, epoch) key, and with prefixes alone every
-                    // level holding another version of the grain had to be searched for it
-                    // (docs/decisions/reads-after-snapshots.md).
-                    .setWholeKeyFiltering(true)
+                    .setWholeKeyFiltering(false)
                     .setCacheIndexAndFilterBlocks(true)
                     .setPinL0FilterAndIndexBlocksInCache(true);
             ColumnFamilyOptions blockOptions = own(new ColumnFamilyOptions()

@@ -19,8 +19,6 @@ final class VdiskState {
     final AtomicInteger openHandles = new AtomicInteger();
     /** The vdisk's fence and the mutations admitted under it, for every handle (see {@link FenceGate}). */
     final FenceGate fences;
-    /** Where grains' newest versions below the head lie, for head reads after a snapshot. */
-    final BelowHeadHints hints;
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> snapshotHandles = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile VdiskInfo info;
     /** The replica record ({@link Replicas}), or null while this vdisk is not a read-only replica. */
@@ -32,11 +30,9 @@ final class VdiskState {
     /**
      * @param fence         the vdisk's stored fence ({@link Fences#load})
      * @param replicaRecord its stored replica record ({@link Replicas#load}), null when it is not a replica
-     * @param hintBudget    the store's budget for {@link #hints}
      */
-    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs, long fence, byte[] replicaRecord, BelowHeadHints.Budget hintBudget) {
+    VdiskState(VdiskInfo info, long[] ancestorIds, long[] ancestorEpochs, long fence, byte[] replicaRecord) {
         this.id = info.id();
-        this.hints = new BelowHeadHints(hintBudget);
         this.info = info;
         this.fences = new FenceGate(info.name(), fence);
         this.replicaRecord = replicaRecord;
@@ -76,8 +72,6 @@ final class VdiskState {
         }
         ancestorIds = ids;
         ancestorEpochs = epochs;
-        // An ABSENT hint sends a read to the parent the chain just dropped (flatten's end).
-        hints.clear();
     }
 
     /**
@@ -124,20 +118,6 @@ final class VdiskState {
     }
 
     ChainReader reader(StoreDb db, long epoch, org.rocksdb.ReadOptions options) {
-        return reader(db, epoch, options, null);
-    }
-
-    /**
-     * A reader at the head epoch {@code headEpoch}, read and used under {@link #lock} held
-     * shared, whose {@link ChainReader#locateFast} uses and fills {@link #hints}. {@code options}
-     * may read at a RocksDB snapshot taken under that hold: what its floor seek finds is still
-     * true of the latest state while the head stays (see {@link BelowHeadHints}).
-     */
-    ChainReader headReader(StoreDb db, long headEpoch, org.rocksdb.ReadOptions options) {
-        return reader(db, headEpoch, options, hints);
-    }
-
-    private ChainReader reader(StoreDb db, long epoch, org.rocksdb.ReadOptions options, BelowHeadHints hints) {
         long[] ids = ancestorIds;
         long[] epochs = ancestorEpochs;
         long[] chainIds = new long[ids.length + 1];
@@ -146,6 +126,6 @@ final class VdiskState {
         chainEpochs[0] = epoch;
         System.arraycopy(ids, 0, chainIds, 1, ids.length);
         System.arraycopy(epochs, 0, chainEpochs, 1, epochs.length);
-        return new ChainReader(db, chainIds, chainEpochs, options, hints, info.grainCount());
+        return new ChainReader(db, chainIds, chainEpochs, options);
     }
 }
