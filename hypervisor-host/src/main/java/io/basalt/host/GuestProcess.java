@@ -103,8 +103,9 @@ public final class GuestProcess implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of(qemu,
                 "-name", "guest=" + spec.name() + ",debug-threads=on",
                 "-accel", accelerator.qemuName(),
-                "-m", spec.memoryMiB() + "M",
-                "-smp", Integer.toString(spec.vcpus()),
+                // Boot memory and room for modules; vCPUs and room for more: the same on every host for one VM, so it migrates.
+                "-m", spec.bootMemoryMiB() + "M,slots=" + VmSpec.DIMM_SLOTS + ",maxmem=" + (spec.bootMemoryMiB() + VmSpec.MEMORY_HOTPLUG_MIB_MAX) + "M",
+                "-smp", spec.bootVcpus() + ",maxcpus=" + Math.max(spec.bootVcpus(), VmSpec.VCPUS_HOTPLUG_MAX),
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-chardev", "socket,id=qmp,path=" + qmpSocket(runDir).toAbsolutePath() + ",server=on,wait=off",
                 "-mon", "chardev=qmp,mode=control",
@@ -119,12 +120,38 @@ public final class GuestProcess implements AutoCloseable {
             boot.initrd().ifPresent(initrd -> args.addAll(List.of("-initrd", initrd)));
             args.addAll(List.of("-append", boot.append()));
         });
+        for (int i = 0; i < spec.hotVcpus().size(); i++) {
+            // vCPUs hot-plugged before a migration: the destination starts with them in the same slots.
+            HotVcpu cpu = spec.hotVcpus().get(i);
+            StringBuilder device = new StringBuilder(cpu.type()).append(",id=").append(vcpuId(spec.bootVcpus() + i));
+            cpu.props().forEach((k, v) -> device.append(',').append(k).append('=').append(v));
+            args.addAll(List.of("-device", device.toString()));
+        }
+        for (int i = 0; i < spec.dimmsMiB().size(); i++) {
+            // Modules hot-plugged before a migration: the destination starts with them, under the same ids.
+            args.addAll(List.of("-object", "memory-backend-ram,id=" + memoryBackendId(i) + ",size=" + spec.dimmsMiB().get(i) + "M",
+                    "-device", "pc-dimm,id=" + dimmId(i) + ",memdev=" + memoryBackendId(i)));
+        }
         args.addAll(spec.network().qemuArgs(spec.mac()));
         if (spec.paused()) {
             args.add("-S");
         }
         spec.incoming().ifPresent(uri -> args.addAll(List.of("-incoming", uri)));
         return args;
+    }
+
+    /** The device id of vCPU {@code index} (counting from 0 over all the guest's vCPUs) when it was hot-plugged. */
+    public static String vcpuId(int index) {
+        return "vcpu" + index;
+    }
+
+    /** The QOM id of the {@code index}th hot-plugged memory module's backend, and of the module. */
+    public static String memoryBackendId(int index) {
+        return "mem" + index;
+    }
+
+    public static String dimmId(int index) {
+        return "dimm" + index;
     }
 
     /** The block backend id of the spec's {@code index}th disk. */

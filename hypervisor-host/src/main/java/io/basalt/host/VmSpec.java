@@ -14,15 +14,26 @@ import java.util.regex.Pattern;
  * path, as QEMU's {@code -drive file=} takes them), optional direct kernel boot, and its MAC.
  * {@code paused} starts it with the vCPUs stopped; {@code incoming} (a URI such as
  * {@code tcp:0:4444} or {@code defer}) starts it waiting for a live migration; {@code network} is
- * its NIC's backend (none by default).
+ * its NIC's backend (none by default). {@code dimmsMiB} are the memory modules hot-plugged into it
+ * so far, in order: part of {@code memoryMiB}, the rest is its boot memory. vCPUs can be hot-plugged
+ * up to {@link #VCPUS_HOTPLUG_MAX} and memory up to {@link #MEMORY_HOTPLUG_MIB_MAX} more than the
+ * boot memory, in {@link #DIMM_SLOTS} modules (the hot-plugged vCPUs are {@code hotVcpus}, part of {@code vcpus}), each a whole number of {@link #DIMM_MIB_MULTIPLE} MiB.
  */
 public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot,
-                     String mac, boolean paused, Optional<String> incoming, GuestNetwork network) {
+                     String mac, boolean paused, Optional<String> incoming, GuestNetwork network, List<Long> dimmsMiB,
+                     List<HotVcpu> hotVcpus) {
     /** VM names go into file names, QEMU options and, later, the meta group: keep them plain. */
     public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,62}");
     public static final int VCPUS_MAX = 64;
     public static final long MEMORY_MIB_MIN = 16;
     public static final long MEMORY_MIB_MAX = 1L << 20;
+    /** The vCPUs a guest can grow to while it runs (QEMU's {@code maxcpus}, the same on every host, as migration needs). */
+    public static final int VCPUS_HOTPLUG_MAX = 16;
+    /** Memory modules a running guest can take, and how much memory they may add in all. */
+    public static final int DIMM_SLOTS = 8;
+    public static final long MEMORY_HOTPLUG_MIB_MAX = 64L << 10;
+    /** Linux onlines memory in 128 MiB blocks: a module of another size leaves a part unused. */
+    public static final long DIMM_MIB_MULTIPLE = 128;
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
 
     /** A kernel, an optional initrd and the kernel command line, for QEMU's {@code -kernel/-initrd/-append}. */
@@ -60,26 +71,48 @@ public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks,
         }
         Objects.requireNonNull(incoming, "incoming");
         Objects.requireNonNull(network, "network");
+        dimmsMiB = List.copyOf(dimmsMiB);
+        hotVcpus = List.copyOf(hotVcpus);
+        if (hotVcpus.size() >= vcpus) {
+            throw new IllegalArgumentException("hot-plugged vCPUs: " + hotVcpus.size() + " of " + vcpus + " (expected: fewer: one at least boots) vm=" + name);
+        }
+        long hotplugged = dimmsMiB.stream().mapToLong(Long::longValue).sum();
+        if (dimmsMiB.size() > DIMM_SLOTS || dimmsMiB.stream().anyMatch(d -> d <= 0 || d % DIMM_MIB_MULTIPLE != 0)
+                || hotplugged > MEMORY_HOTPLUG_MIB_MAX || memoryMiB - hotplugged < MEMORY_MIB_MIN) {
+            throw new IllegalArgumentException("memory modules: " + dimmsMiB + " MiB of " + memoryMiB + " MiB (expected: at most " + DIMM_SLOTS
+                    + " of whole " + DIMM_MIB_MULTIPLE + " MiB, at most " + MEMORY_HOTPLUG_MIB_MAX + " MiB in all, leaving at least "
+                    + MEMORY_MIB_MIN + " MiB boot memory) vm=" + name);
+        }
+    }
+
+    /** The vCPUs the guest booted with: {@code vcpus} less the hot-plugged ones. */
+    public int bootVcpus() {
+        return vcpus - hotVcpus.size();
+    }
+
+    /** The memory the guest booted with: {@code memoryMiB} less the hot-plugged modules. */
+    public long bootMemoryMiB() {
+        return memoryMiB - dimmsMiB.stream().mapToLong(Long::longValue).sum();
     }
 
     /** A spec with the MAC derived from the name, running at start, not waiting for a migration. */
     public static VmSpec of(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty(), new GuestNetwork.None());
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty(), new GuestNetwork.None(), List.of(), List.of());
     }
 
     /** The same VM started with its vCPUs stopped ({@code -S}). */
     public VmSpec startPaused() {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming, network);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming, network, dimmsMiB, hotVcpus);
     }
 
     /** The same VM started waiting for a live migration on {@code uri}. */
     public VmSpec incomingOn(String uri) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri), network);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri), network, dimmsMiB, hotVcpus);
     }
 
     /** The same VM with its NIC on {@code n}. */
     public VmSpec withNetwork(GuestNetwork n) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, incoming, n);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, incoming, n, dimmsMiB, hotVcpus);
     }
 
     /**

@@ -39,12 +39,25 @@ class VmSpecTest {
     void commandLineRunsTheSpecHeadlessWithQmpAndConsoleInTheRunDir() {
         List<String> args = GuestProcess.commandLine("qemu-system-x86_64", Accelerator.TCG, WEB1, Path.of("/run/basalt/web1"));
         String line = String.join(" ", args);
-        assertEquals("qemu-system-x86_64 -name guest=web1,debug-threads=on -accel tcg -m 512M -smp 2"
+        assertEquals("qemu-system-x86_64 -name guest=web1,debug-threads=on -accel tcg -m 512M,slots=8,maxmem=66048M -smp 2,maxcpus=16"
                 + " -nodefaults -no-user-config -display none -no-reboot"
                 + " -chardev socket,id=qmp,path=/run/basalt/web1/qmp.sock,server=on,wait=off -mon chardev=qmp,mode=control"
                 + " -chardev file,id=console,path=/run/basalt/web1/console.log,append=on -serial chardev:console"
                 + " -drive file=iscsi://127.0.0.1:3260/iqn.2026-11.io.basalt:web1/0,format=raw,if=virtio,id=disk0"
                 + " -kernel /boot/vmlinuz -initrd /tmp/initrd -append console=ttyS0", line);
+    }
+
+    @Test
+    void hotPluggedVcpusAndModulesAreOnTheCommandLineInTheirSlotsWithTheBootSizesUnchanged() {
+        VmSpec grown = new VmSpec("web1", 3, 768, WEB1.disks(), Optional.empty(), WEB1.mac(), false, Optional.of("tcp:0:4444"),
+                new GuestNetwork.None(), List.of(256L), List.of(new HotVcpu("qemu64-x86_64-cpu", java.util.Map.of("socket-id", 2L, "core-id", 0L, "thread-id", 0L))));
+        String line = String.join(" ", GuestProcess.commandLine("qemu", Accelerator.TCG, grown, Path.of("/r")));
+        assertTrue(line.contains(" -m 512M,slots=8,maxmem=66048M -smp 2,maxcpus=16 "), line);
+        assertTrue(line.contains(" -device qemu64-x86_64-cpu,id=vcpu2,core-id=0,socket-id=2,thread-id=0"
+                + " -object memory-backend-ram,id=mem0,size=256M -device pc-dimm,id=dimm0,memdev=mem0"), line);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new VmSpec("web1", 3, 768, WEB1.disks(), Optional.empty(),
+                WEB1.mac(), false, Optional.empty(), new GuestNetwork.None(), List.of(200L), List.of()));
+        assertTrue(e.getMessage().startsWith("memory modules: [200] MiB of 768 MiB (expected: at most 8 of whole 128 MiB"), e.getMessage());
     }
 
     @Test

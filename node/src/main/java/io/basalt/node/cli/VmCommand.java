@@ -27,7 +27,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "vm", description = "Virtual machines on Basalt vdisks, run by host agents (basalt host run).", mixinStandardHelpOptions = true,
         subcommands = {VmCommand.Create.class, VmCommand.Ls.class, VmCommand.Info.class, VmCommand.Start.class, VmCommand.Stop.class,
-                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class, VmCommand.Snapshot.class})
+                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class, VmCommand.Snapshot.class, VmCommand.SetSize.class})
 public final class VmCommand {
     private static final long MIB = 1L << 20;
 
@@ -205,6 +205,33 @@ public final class VmCommand {
                 ds.createSnapshot(disk, snap);
             }
             out.println("snapshot " + snap + " of vm " + name + " (stopped): " + String.join(", ", vm.disks().stream().map(d -> d + "@" + snap).toList()));
+        }
+    }
+
+    @Command(name = "set", description = {"Change a VM's vCPUs or memory: a running VM grows live (vCPUs and memory hot-plugged; memory in",
+            "whole 128 MiB, up to 16 vCPUs); a stopped one takes the new size at its next start (shrinking too)."})
+    static final class SetSize extends VmCall {
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--vcpus", paramLabel = "N", description = "vCPUs.") Integer vcpus;
+        @Option(names = "--memory", converter = SizeConverter.class, paramLabel = "SIZE", description = "Memory, a whole number of MiB.") Long memoryBytes;
+
+        @Override
+        void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
+            if (vcpus == null && memoryBytes == null) {
+                throw new IllegalArgumentException("vm set " + name + ": nothing to change (expected: --vcpus N, --memory SIZE or both)");
+            }
+            if (memoryBytes != null && (memoryBytes <= 0 || memoryBytes % MIB != 0)) {
+                throw new IllegalArgumentException("--memory " + memoryBytes + " bytes (expected: a positive whole number of MiB, e.g. 512M)");
+            }
+            VmRecord vm = vms.inventory().vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+            int n = vcpus != null ? vcpus : vm.vcpus();
+            long mib = memoryBytes != null ? memoryBytes / MIB : vm.memoryMiB();
+            if (vm.desired() == VmRecord.Desired.RUNNING && vms.isLive(vm.host())) {
+                out.println(vms.consoleOf(name).set(name, n, mib));
+                return;
+            }
+            vms.inventory().updateVm(name, r -> r.withSize(n, mib));
+            out.printf("vm %s: %d vCPUs, %d MiB from its next start%n", name, n, mib);
         }
     }
 

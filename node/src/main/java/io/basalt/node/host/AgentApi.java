@@ -30,6 +30,7 @@ import io.basalt.lock.LockResult.Grant;
  *   <li>{@code POST /v1/vms/NAME/abort-incoming}: gives a prepared migration up.</li>
  *   <li>{@code POST /v1/vms/NAME/snapshot?name=SNAP}: snapshots every disk of a VM running here at
  *       one instant (the guest paused meanwhile); answers what it did.</li>
+ *   <li>{@code POST /v1/vms/NAME/set?vcpus=N&memory=MIB}: hot-plugs vCPUs and memory into a VM running here.</li>
  *   <li>{@code POST /v1/vms/NAME/kill}: stops a VM running here at once (SIGKILL) and records it stopped.</li>
  *   <li>{@code GET /v1/vms/NAME/console?from=N}: the VM's serial console log on this host from byte N (raw bytes).</li>
  *   <li>{@code POST /v1/reconcile}: looks at the records now instead of at the next poll.</li>
@@ -38,7 +39,7 @@ import io.basalt.lock.LockResult.Grant;
  * or 500, with {@code {"error": message}}.
  */
 final class AgentApi implements AutoCloseable {
-    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console|snapshot)");
+    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console|snapshot|set)");
     private static final String LISTEN_HOST = "127.0.0.1";
 
     private final HttpServer server;
@@ -100,6 +101,8 @@ final class AgentApi implements AutoCloseable {
                         yield Map.of();
                     }
                     case "snapshot" -> agent.snapshot(vm, query(exchange.getRequestURI(), "name"));
+                    case "set" -> Hotplug.grow(agent, vm, Integer.parseInt(query(exchange.getRequestURI(), "vcpus")),
+                            Long.parseLong(query(exchange.getRequestURI(), "memory")));
                     case "kill" -> {
                         agent.kill(vm);
                         yield Map.of();

@@ -39,6 +39,12 @@ public final class AgentClient {
         return Inventory.JSON.treeToValue(r, HostAgent.VmSnapshot.class).line();
     }
 
+    /** Asks the agent to hot-plug {@code vm} up to {@code vcpus} and {@code memoryMiB}; returns the line to print. */
+    public String set(String vm, int vcpus, long memoryMiB) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/set?vcpus=" + vcpus + "&memory=" + memoryMiB, "", CALL_TIMEOUT);
+        return Inventory.JSON.treeToValue(r, Hotplug.Change.class).line();
+    }
+
     /** Asks the agent to kill {@code vm} at once (and record it stopped). */
     public void kill(String vm) throws IOException, InterruptedException {
         post("/v1/vms/" + vm + "/kill", "", CALL_TIMEOUT);

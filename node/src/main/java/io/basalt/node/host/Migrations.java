@@ -95,7 +95,15 @@ final class Migrations implements AutoCloseable {
             long handoffStartNs = System.nanoTime();
             List<Grant> grants = handOff(local, dest, peer, vm);
             long handoffNs = System.nanoTime() - handoffStartNs;
-            peer.switchover(vm, grants);
+            try {
+                peer.switchover(vm, grants);
+            } catch (IOException | RuntimeException e) {
+                // The destination could not resume the guest (its QEMU refused the state, or died): the source has it all still.
+                takeBack(local, peer, vm, grants);
+                agent.report(vm, VmRecord.State.RUNNING, "migration to " + to + " failed at the switch-over: " + e.getMessage());
+                throw new IOException("migration of " + vm + " to " + to + " failed at the switch-over; it keeps running on " + agent.name()
+                        + ": " + e.getMessage(), e);
+            }
             long doneNs = System.nanoTime();
             agent.vms().remove(vm);
             local.guest().close();
@@ -161,15 +169,26 @@ final class Migrations implements AutoCloseable {
             }
             return grants;
         } catch (RuntimeException e) {
-            abortPeer(peer, vm);
-            for (Grant g : grants) {
-                session.acquire(g.vdisk(), LockMode.EXCLUSIVE);
-            }
-            local.guest().qmp().cont();
+            takeBack(local, peer, vm, grants);
             agent.report(vm, VmRecord.State.RUNNING, "migration to " + dest.name() + " failed at the lock hand-off: " + e.getMessage());
             throw new IOException("migration of " + vm + " to " + dest.name() + " failed at the lock hand-off; it keeps running on "
                     + agent.name() + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A migration given up after (some of) the locks were handed over: the destination gives up (its
+     * QEMU killed, its locks released), the source takes the handed-over locks back (new tokens,
+     * fences raised) and resumes its QEMU, which still holds the guest's whole state.
+     */
+    private void takeBack(HostAgent.LocalVm local, AgentClient peer, String vm, List<Grant> handedOver) throws IOException, InterruptedException {
+        abortPeer(peer, vm);
+        HostSessionClient session = agent.session();
+        for (Grant g : handedOver) {
+            Grant back = session.acquire(g.vdisk(), LockMode.EXCLUSIVE);
+            agent.store().raiseFence(back.vdisk(), back.fence());
+        }
+        local.guest().qmp().cont();
     }
 
     private static void abortPeer(AgentClient peer, String vm) {

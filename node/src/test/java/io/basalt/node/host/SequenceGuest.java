@@ -24,7 +24,8 @@ import io.basalt.vdisk.BlockDevice;
  * on) from a restart (they start again); the blocks show every synced write landed once, in
  * order, and which boot wrote it (a write of a fenced guest would show its old boot id). With
  * {@code basalt.ip=A.B.C.D} on its command line it also brings its NIC up at that address and
- * echoes every TCP connection to {@link #ECHO_PORT}.
+ * echoes every TCP connection to {@link #ECHO_PORT}. Every second it onlines hot-plugged vCPUs and
+ * memory (no udev here) and prints {@code BASALT-HW cpus=N memkb=K} from /proc/cpuinfo and /proc/meminfo.
  */
 public record SequenceGuest(Path kernel, Path initrd) {
     static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+) boot=(\\w+)");
@@ -54,6 +55,12 @@ public record SequenceGuest(Path kernel, Path initrd) {
                   nc -ll -p %d -e cat &
                   echo "BASALT-NET $addr"
                 fi
+                ( while :; do
+                    for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done
+                    for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done
+                    echo "BASALT-HW cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo)"
+                    sleep 1
+                  done ) &
                 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
                 n=0
                 k=0
@@ -101,6 +108,20 @@ public record SequenceGuest(Path kernel, Path initrd) {
     public static long lastSeq(Path console) throws IOException {
         List<double[]> t = ticks(List.of(console));
         return t.isEmpty() ? 0 : (long) t.get(t.size() - 1)[0];
+    }
+
+    static final Pattern HW = Pattern.compile("BASALT-HW cpus=(\\d+) memkb=(\\d+)");
+
+    /** The last {@code BASALT-HW} line of {@code console}: the guest's vCPUs and MemTotal in KiB; {0, 0} before the first. */
+    public static long[] hardware(Path console) throws IOException {
+        long[] last = {0, 0};
+        if (Files.exists(console)) {
+            Matcher m = HW.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
+            while (m.find()) {
+                last = new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+            }
+        }
+        return last;
     }
 
     /** The boot ids of {@code consoles}' sequence lines, in the order they appear. */
