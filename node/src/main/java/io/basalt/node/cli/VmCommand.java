@@ -117,7 +117,7 @@ public final class VmCommand {
 
         @Override
         void run(Datastore ds, VmControl vms, PrintWriter out) {
-            VmRecord r = vms.inventory().vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+            VmRecord r = vms.inventory().existingVm(name);
             if (format.json()) {
                 out.println(OutputFormat.toJson(r));
                 return;
@@ -196,9 +196,9 @@ public final class VmCommand {
 
         @Override
         void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
-            VmRecord vm = vms.inventory().vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+            VmRecord vm = vms.inventory().existingVm(name);
             if (vm.desired() == VmRecord.Desired.RUNNING && vms.isLive(vm.host())) {
-                out.println(vms.consoleOf(name).snapshot(name, snap));
+                out.println(vms.agentOf(name).snapshot(name, snap));
                 return;
             }
             for (String disk : vm.disks()) {
@@ -223,11 +223,11 @@ public final class VmCommand {
             if (memoryBytes != null && (memoryBytes <= 0 || memoryBytes % MIB != 0)) {
                 throw new IllegalArgumentException("--memory " + memoryBytes + " bytes (expected: a positive whole number of MiB, e.g. 512M)");
             }
-            VmRecord vm = vms.inventory().vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+            VmRecord vm = vms.inventory().existingVm(name);
             int n = vcpus != null ? vcpus : vm.vcpus();
             long mib = memoryBytes != null ? memoryBytes / MIB : vm.memoryMiB();
             if (vm.desired() == VmRecord.Desired.RUNNING && vms.isLive(vm.host())) {
-                out.println(vms.consoleOf(name).set(name, n, mib));
+                out.println(vms.agentOf(name).set(name, n, mib));
                 return;
             }
             vms.inventory().updateVm(name, r -> r.withSize(n, mib));
@@ -250,7 +250,7 @@ public final class VmCommand {
                     host = now;
                     offset = 0;    // another host's log: from its start (what the guest printed there)
                 }
-                AgentClient agent = vms.consoleOf(name);
+                AgentClient agent = vms.agentOf(name);
                 byte[] chunk = agent.console(name, offset);
                 offset += chunk.length;
                 out.print(new String(chunk, java.nio.charset.StandardCharsets.UTF_8));

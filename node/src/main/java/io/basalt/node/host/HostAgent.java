@@ -387,10 +387,11 @@ public final class HostAgent implements AutoCloseable {
 
     /** {@code basalt vm kill}: records {@code vm} stopped and, when it runs here, kills its QEMU at once. */
     synchronized void kill(String vm) {
-        inventory.updateVm(vm, r -> r.withDesired(VmRecord.Desired.STOPPED));
+        // Refused before anything changes: a kill that cannot happen now must not leave the record wanting it stopped.
         if (busy.contains(vm)) {
             throw new IllegalStateException("vm " + vm + " on " + name + ": a start, stop or migration is under way (expected: try again when it ends)");
         }
+        inventory.updateVm(vm, r -> r.withDesired(VmRecord.Desired.STOPPED));
         if (vms.containsKey(vm)) {
             stopVm(vm, true);
         } else {

@@ -37,6 +37,11 @@ public final class Inventory {
         return configs.read(vmKey(name)).map(r -> decode(r, VmRecord.class));
     }
 
+    /** VM {@code name}'s record; refused naming it when there is no such VM. */
+    public VmRecord existingVm(String name) {
+        return vm(name).orElseThrow(() -> noVm(name));
+    }
+
     /** Records a new VM; refused naming it when one of that name exists. */
     public void createVm(VmRecord vm) {
         if (!configs.compareAndSet(vmKey(vm.name()), 0, Optional.of(encode(vm)))) {

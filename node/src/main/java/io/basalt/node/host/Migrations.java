@@ -203,7 +203,7 @@ final class Migrations implements AutoCloseable {
 
     /** Destination side: locks {@code vm}'s disks shared-read and starts its QEMU waiting for the migration; returns the port. */
     int prepareIncoming(String vm, String listenHost) throws IOException, InterruptedException {
-        VmRecord record = agent.inventory().vm(vm).orElseThrow(() -> new IllegalArgumentException("vm: " + vm + " (expected: an existing VM)"));
+        VmRecord record = agent.inventory().existingVm(vm);
         if (agent.vms().containsKey(vm) || !agent.busy().add(vm)) {
             throw new IllegalStateException("vm " + vm + " already runs or is being started on " + agent.name());
         }

@@ -121,7 +121,7 @@ public final class VmControl {
     }
 
     /** The agent of the host {@code name} runs or last ran on: its console, its snapshots. */
-    public AgentClient consoleOf(String name) {
+    public AgentClient agentOf(String name) {
         VmRecord vm = vm(name);
         if (vm.host().isEmpty()) {
             throw new VmStateException("vm " + name + ": on no host (expected: a VM that was started; its console is on its host)");
@@ -170,7 +170,7 @@ public final class VmControl {
     }
 
     private VmRecord vm(String name) {
-        return inventory.vm(name).orElseThrow(() -> new IllegalArgumentException("vm: " + name + " (expected: an existing VM; see basalt vm ls)"));
+        return inventory.existingVm(name);
     }
 
     private static String names(List<HostRecord> hosts) {
