@@ -45,6 +45,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
     private volatile SpaceReporter reporter;
     private volatile StaleCopySweep sweep;
     private volatile LeaseMonitor leases;
+    private volatile StallWatch stalls;
     /** The client the lease monitor and the space reporter share. */
     private final NodeClient client;
 
@@ -150,6 +151,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
             node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server, node.client);
             node.sweep = StaleCopySweep.start(server, RaftSetup.peerId(options.nodeId()), names);
             node.leases = LeaseMonitor.start(config, options.nodeId(), server, node.client);
+            node.stalls = StallWatch.start(options.nodeId(), server, id -> node.groupNames.getOrDefault(id, id.toString()));
         } catch (IOException | RuntimeException e) {
             node.close();
             throw e;
@@ -265,6 +267,10 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        StallWatch w = stalls;
+        if (w != null) {
+            w.close();
+        }
         LeaseMonitor l = leases;
         if (l != null) {
             l.close();
