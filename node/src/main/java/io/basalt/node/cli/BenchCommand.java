@@ -312,7 +312,9 @@ public final class BenchCommand implements Callable<Integer> {
         ms.sort(Double::compare);
         out.printf(Locale.ROOT, "snapshot create (%s written, 20 snapshots): median %.2f ms, max %.2f ms%n", Sizes.format(size),
                 ms.get(ms.size() / 2), ms.get(ms.size() - 1));
+        long t = System.nanoTime();
         ds.purgeSnapshots(image);
+        out.printf(Locale.ROOT, "snapshot purge (20 snapshots, newest first): %.2f s%n", (System.nanoTime() - t) / 1e9);
     }
 
     /** Diff cost against the fraction of grains changed between two snapshots. */
