@@ -10,8 +10,8 @@ import io.basalt.host.qmp.QmpEvent;
 import io.basalt.host.qmp.QmpException;
 import io.basalt.host.qmp.RunState;
 import io.basalt.host.qmp.StatusInfo;
-import io.basalt.iscsi.GuestImage;
-import io.basalt.iscsi.GuestImage.Kernel;
+
+import io.basalt.host.GuestImage.Kernel;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

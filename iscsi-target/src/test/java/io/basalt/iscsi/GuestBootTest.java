@@ -4,7 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.basalt.iscsi.GuestImage.Kernel;
+import io.basalt.host.GuestImage;
+import io.basalt.host.GuestImage.Kernel;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
 import java.io.File;

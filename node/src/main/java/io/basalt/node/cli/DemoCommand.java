@@ -1,6 +1,7 @@
 package io.basalt.node.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Random;
@@ -51,6 +52,14 @@ public final class DemoCommand implements Callable<Integer> {
     String portal;
     @Option(names = "--serve-seconds", defaultValue = "-1", description = "Serve this long, 0 not at all (default: until Ctrl-C).")
     long serveSeconds;
+    @Option(names = "--guest", defaultValue = "auto", paramLabel = "auto|on|off", description = {
+            "The guest part: boot a tiny Linux guest from a vdisk on host agent host-a and migrate it live to host-b and back.",
+            "auto (default): when QEMU, busybox and a kernel in /boot are here, else say what is missing; on: fail without them."})
+    String guest;
+    @Option(names = "--accel", defaultValue = "auto", paramLabel = "auto|kvm|tcg", description = {
+            "The guest's accelerator. auto (default): KVM when /dev/kvm answers a probe, else TCG; a guest silent for 20 s under KVM",
+            "is started again under TCG."})
+    String accel;
 
     @Override
     public Integer call() throws Exception {
@@ -60,9 +69,21 @@ public final class DemoCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--write: " + writeBytes + " bytes (expected: a multiple of 4 KiB from "
                     + Sizes.format(WRITE_MIN_BYTES) + " to the vdisk size " + Sizes.format(size) + ")");
         }
+        if (!List.of("auto", "on", "off").contains(guest)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--guest: " + guest + " (expected: auto, on or off)");
+        }
+        if (!List.of("auto", "kvm", "tcg").contains(accel)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--accel: " + accel + " (expected: auto, kvm or tcg)");
+        }
+        String qemu = DemoVm.qemuOnPath();
+        java.util.Optional<String> guestMissing = guest.equals("off") ? java.util.Optional.of("--guest off") : DemoVm.missing(qemu);
+        if (guest.equals("on") && guestMissing.isPresent()) {
+            throw new IllegalStateException("--guest on: " + guestMissing.get());
+        }
         try (VdiskStore s = store.open(); EmbeddedLocks locks = EmbeddedLocks.open(s)) {
             out.printf("datastore: %s (embedded single node, RocksDB)%n", s.directory().toAbsolutePath().normalize());
             cleanUp(s, locks, out);
+            DemoVm.cleanUp(s, locks);
 
             VdiskInfo info = s.create(DISK, size, 512, VdiskStore.GRAIN_SIZE_DEFAULT_BYTES);
             out.printf("1. created thin vdisk %s: %s, used %s%n", DISK, Sizes.format(info.sizeBytes()), Sizes.format(s.usage(DISK).usedBytes()));
@@ -107,19 +128,28 @@ public final class DemoCommand implements Callable<Integer> {
             out.printf("Try: ./basalt vdisk ls -l --data %s ; ./basalt snap ls %s ; ./basalt vdisk diff %s@base %s%n",
                     store.data, DISK, DISK, DISK);
             out.flush();
+            locks.startLeaseMonitor();
             if (serveSeconds != 0) {
-                serve(s, locks, out);
+                serve(s, locks, qemu, guestMissing, out);
+            } else if (guestMissing.isEmpty()) {
+                DemoVm.run(s, locks, qemu, accel, hostsDir(), out).close();
+            } else {
+                out.println("9. guest part skipped: " + guestMissing.get());
             }
         }
         return 0;
     }
 
-    /** Serves both demo vdisks as LUNs 0 and 1 of one target until Ctrl-C (or --serve-seconds). */
-    private void serve(VdiskStore s, EmbeddedLocks locks, PrintWriter out) throws InterruptedException {
+    /**
+     * Serves both demo vdisks as LUNs 0 and 1 of one target, and runs the guest part unless
+     * {@code guestMissing} says why not, until Ctrl-C (or --serve-seconds).
+     */
+    private void serve(VdiskStore s, EmbeddedLocks locks, String qemu, java.util.Optional<String> guestMissing, PrintWriter out)
+            throws InterruptedException, java.io.IOException {
         ServeCommand.HostPort hp = ServeCommand.HostPort.parse(portal);
         TargetsFile.Config config = new TargetsFile.Config(List.of(new TargetsFile.Target(TARGET_IQN,
                 new java.util.TreeMap<>(java.util.Map.of(0, DISK, 1, CLONE)), List.of(), null)));
-        try (Exporter exporter = Exporter.start(LockedStore.embedded(s, locks.startLeaseMonitor()), config, hp.host(), hp.port())) {
+        try (Exporter exporter = Exporter.start(LockedStore.embedded(s, locks), config, hp.host(), hp.port())) {
             java.net.InetSocketAddress at = exporter.address();
             String url = "iscsi://" + at.getAddress().getHostAddress() + ":" + at.getPort();
             out.println();
@@ -129,23 +159,46 @@ public final class DemoCommand implements Callable<Integer> {
             out.printf("   iscsi-ls -s %s%n", url);
             out.println("   An initiator's name (IQN) is its host: the first to write a vdisk holds its lock; another host's");
             out.println("   writes are refused (DATA PROTECT) until it lets go. See: ./basalt host ls ; ./basalt lock ls (after Ctrl-C).");
-            out.println(serveSeconds < 0 ? "   Ctrl-C to stop." : "   stopping in " + serveSeconds + " s.");
+            out.flush();
+            DemoVm vm = null;
+            if (guestMissing.isEmpty()) {
+                vm = DemoVm.run(s, locks, qemu, accel, hostsDir(), out);
+            } else {
+                out.println("9. guest part skipped: " + guestMissing.get());
+            }
+            out.println(serveSeconds < 0 ? "Ctrl-C to stop." : "stopping in " + serveSeconds + " s.");
             out.flush();
             CountDownLatch stop = new CountDownLatch(1);
-            Thread hook = Thread.ofPlatform().unstarted(stop::countDown);
+            CountDownLatch cleanedUp = new CountDownLatch(1);
+            // Ctrl-C: the hook lets this thread stop the guest and the agents before the JVM exits
+            // (a QEMU left behind would keep running with nothing serving its disk).
+            Thread hook = Thread.ofPlatform().unstarted(() -> {
+                stop.countDown();
+                try {
+                    cleanedUp.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
             Runtime.getRuntime().addShutdownHook(hook);
-            try {
+            try (DemoVm running = vm) {
                 if (serveSeconds < 0) {
                     stop.await();
                 } else {
                     stop.await(serveSeconds, java.util.concurrent.TimeUnit.SECONDS);
                 }
             } finally {
+                cleanedUp.countDown();
                 if (stop.getCount() > 0) {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 }
             }
         }
+    }
+
+    /** The guest part's agents' run directories (a QMP socket, console and QEMU log per VM): next to the store, {@code DATA-hosts}. */
+    private Path hostsDir() {
+        return Path.of(store.data.toString().replaceAll("/+$", "") + "-hosts");
     }
 
     private static void cleanUp(VdiskStore s, EmbeddedLocks locks, PrintWriter out) {

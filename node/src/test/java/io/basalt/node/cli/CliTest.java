@@ -170,7 +170,7 @@ class CliTest {
     @Test
     void demoRunsEndToEndAndCanRunAgain() {
         for (int i = 0; i < 2; i++) {
-            CliResult demo = run("demo", "--size", "64M", "--write", "16M", "--serve-seconds", "1", "--portal", "127.0.0.1:0");
+            CliResult demo = run("demo", "--size", "64M", "--write", "16M", "--serve-seconds", "1", "--portal", "127.0.0.1:0", "--guest", "off");
             assertEquals(0, demo.exit(), demo.err());
             assertTrue(demo.out().contains("3. snapshot demo-disk@base (epoch 1)"), demo.out());
             assertTrue(demo.out().contains("7. diff demo-disk@base..demo-disk: 1 extents, 8 MiB changed"), demo.out());

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.basalt.iscsi.GuestImage;
+import io.basalt.host.GuestImage;
 
 /**
  * A running Linux guest keeps its disk through storage-node failures: {@code basalt cluster up

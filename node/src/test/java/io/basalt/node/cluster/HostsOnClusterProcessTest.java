@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.client.ClusterClient;
-import io.basalt.iscsi.GuestImage;
+import io.basalt.host.GuestImage;
 import io.basalt.node.TestProcesses;
 import io.basalt.node.cli.CliResult;
 import io.basalt.node.config.Configs;
@@ -115,7 +115,7 @@ class HostsOnClusterProcessTest {
                 assertEquals("killed vm g1 on host-a (stopped)\n", cli("vm", "kill", "g1"));
                 long last = lastSeq(consoles);
                 try (BlockDevice disk = client.open("g1-disk")) {
-                    List<String> boots = SequenceGuest.assertSequenceOnDisk(disk, last);
+                    List<String> boots = SequenceGuest.checkSequenceOnDisk(disk, last);
                     String bootFirst = boots.get(0);
                     assertEquals(List.of(bootFirst, bootB, bootA), List.copyOf(new LinkedHashSet<>(boots)),
                             "the boots that wrote the disk, in block order: the first guest, the one restarted on host-b, the one restarted"

@@ -1,8 +1,5 @@
 package io.basalt.node.host;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -12,11 +9,11 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import io.basalt.iscsi.GuestImage;
+import io.basalt.host.GuestImage;
 import io.basalt.vdisk.BlockDevice;
 
 /**
- * The test guest of the hosts' tests: a Linux kernel from /boot and a busybox initramfs whose /init
+ * The guest of {@code basalt demo} and of the hosts' tests: a Linux kernel from /boot and a busybox initramfs whose /init
  * finds the last sequence number on its disk (block n holds {@code SEQ n BOOT b}: the longest run
  * from block 1, read 64 KiB at a time while the run fills them: a TCG guest is slow at bytes), then counts on from it and, every 100 ms, writes {@code SEQ n BOOT b} to block n
  * (synced: fsync before it goes on) and prints {@code BASALT-SEQ n up=UPTIME boot=b} on its
@@ -139,12 +136,17 @@ public record SequenceGuest(Path kernel, Path initrd) {
     }
 
     /**
-     * Asserts blocks 1..{@code last} of {@code disk} hold SEQ 1..last: no gap, no repeat, no
-     * reorder; returns the boot id that wrote each (index 0 is block 1).
+     * Checks that blocks 1..{@code last} of {@code disk} hold SEQ 1..last: no gap, no repeat, no
+     * reorder (throws {@link IllegalStateException} naming the first bad block); returns the boot
+     * id that wrote each (index 0 is block 1).
      */
-    public static List<String> assertSequenceOnDisk(BlockDevice disk, long last) {
-        assertEquals(BLOCK_BYTES, disk.logicalBlockSizeBytes(), "the guest's disk has 512-byte blocks");
-        assertTrue(last > 0, "the guest wrote nothing");
+    public static List<String> checkSequenceOnDisk(BlockDevice disk, long last) {
+        if (disk.logicalBlockSizeBytes() != BLOCK_BYTES) {
+            throw new IllegalStateException("the guest's disk " + disk.name() + " has " + disk.logicalBlockSizeBytes() + "-byte blocks (expected: " + BLOCK_BYTES + ")");
+        }
+        if (last <= 0) {
+            throw new IllegalStateException("the guest wrote nothing to " + disk.name());
+        }
         List<String> boots = new java.util.ArrayList<>();
         for (long n = 1; n <= last; n++) {
             ByteBuffer buf = disk.read(n, 1).join();
@@ -153,7 +155,9 @@ public record SequenceGuest(Path kernel, Path initrd) {
             String text = new String(bytes, StandardCharsets.US_ASCII);
             String line = text.substring(0, Math.max(0, text.indexOf('\n')));
             Matcher m = DISK_LINE.matcher(line);
-            assertTrue(m.matches() && Long.parseLong(m.group(1)) == n, "block " + n + " of " + disk.name() + ": '" + line + "' (expected: SEQ " + n + " BOOT id)");
+            if (!m.matches() || Long.parseLong(m.group(1)) != n) {
+                throw new IllegalStateException("block " + n + " of " + disk.name() + ": '" + line + "' (expected: SEQ " + n + " BOOT id)");
+            }
             boots.add(m.group(2));
         }
         return boots;

@@ -1,6 +1,4 @@
-package io.basalt.iscsi;
-
-import static org.junit.jupiter.api.Assertions.assertTrue;
+package io.basalt.host;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,9 +17,8 @@ import java.util.stream.Stream;
 /**
  * A tiny Linux guest for QEMU, built from files Debian packages put on the machine: the host's
  * kernel from {@code /boot}, the modules it needs from {@code /lib/modules}, {@code busybox-static},
- * packed into an initramfs written here in Java (no root, no {@code cpio} binary). Shared by the
- * guest tests of this module ({@link GuestBootTest}) and of the {@code node} module (a guest on a
- * cluster vdisk), through this module's test jar.
+ * packed into an initramfs written here in Java (no root, no {@code cpio} binary). The guest of
+ * {@code basalt demo} and of the guest tests (the iSCSI target's boot test, the hosts' tests).
  */
 public final class GuestImage {
     /** What a guest needs to see a virtio disk; the 8250 serial console is built into Debian's kernel. */
@@ -75,7 +72,9 @@ public final class GuestImage {
 
     /** An initramfs of {@link #BUSYBOX}, {@code kernel}'s virtio disk modules and the {@code init} script made of their names. */
     public static byte[] virtioDiskInitramfs(Kernel kernel, Function<List<String>, String> init) throws IOException {
-        assertTrue(Files.isExecutable(BUSYBOX), "busybox: " + BUSYBOX + " missing (expected: Debian package busybox-static)");
+        if (!Files.isExecutable(BUSYBOX)) {
+            throw new IOException("busybox: " + BUSYBOX + " missing (expected: Debian package busybox-static)");
+        }
         return initramfs(BUSYBOX, kernel.modulesInLoadOrder(VIRTIO_DISK_MODULES), init);
     }
 
@@ -141,14 +140,18 @@ public final class GuestImage {
                 String relative = deps.keySet().stream().filter(m -> moduleName(m).equals(name)).findFirst().orElse(null);
                 if (relative == null) {
                     boolean isBuiltin = builtin.stream().anyMatch(m -> moduleName(m).equals(name));
-                    assertTrue(isBuiltin, "module " + name + ": neither in " + moduleDir + "/modules.dep nor built in (kernel " + version + ")");
+                    if (!isBuiltin) {
+                        throw new IOException("module " + name + ": neither in " + moduleDir + "/modules.dep nor built in (kernel " + version + ")");
+                    }
                     continue;
                 }
                 addWithDependencies(relative, deps, ordered);
             }
             List<Path> files = new ArrayList<>();
             for (String relative : ordered) {
-                assertTrue(relative.endsWith(".ko"), "module file " + relative + " is compressed (expected: plain .ko, which busybox insmod loads)");
+                if (!relative.endsWith(".ko")) {
+                    throw new IOException("module file " + relative + " is compressed (expected: plain .ko, which busybox insmod loads)");
+                }
                 files.add(moduleDir.resolve(relative));
             }
             return files;
