@@ -10,7 +10,6 @@ import io.basalt.host.qmp.QmpEvent;
 import io.basalt.host.qmp.QmpException;
 import io.basalt.host.qmp.RunState;
 import io.basalt.host.qmp.StatusInfo;
-
 import io.basalt.host.GuestImage.Kernel;
 import java.io.File;
 import java.io.IOException;
