@@ -42,6 +42,14 @@ public interface BlockDevice extends AutoCloseable {
         return sizeBytes() / logicalBlockSizeBytes();
     }
 
+    /**
+     * Picks up a resize made through another handle, where this one caches the size (a cluster
+     * vdisk keeps its namespace record); the engine's handles share their vdisk's state and see a
+     * resize at once, so for them this does nothing. Wrappers pass it on.
+     */
+    default void refreshSize() {
+    }
+
     /** True when writes, unmaps and resizes are refused (a snapshot, a read-only replica). */
     boolean readOnly();
 

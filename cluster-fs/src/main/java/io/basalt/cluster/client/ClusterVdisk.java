@@ -352,6 +352,14 @@ public final class ClusterVdisk implements BlockDevice {
                 .thenApply(r -> ((PgResult.Status) r).runs());
     }
 
+    /** Reads the vdisk's record again from the namespace: a resize through another client shows in {@link #sizeBytes()}. */
+    @Override
+    public void refreshSize() {
+        if (snapName == null) {
+            client.vdisk(name()).ifPresent(r -> record = r);
+        }
+    }
+
     /** Resizes on every PG, then records the size in the namespace. */
     @Override
     public CompletableFuture<Void> resize(long newSizeBytes) {

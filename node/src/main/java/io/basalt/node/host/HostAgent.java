@@ -80,6 +80,11 @@ public final class HostAgent implements AutoCloseable {
     /** VMs whose start, stop or migration is under way here: the reconcile loop leaves them alone. */
     private final Set<String> busy = ConcurrentHashMap.newKeySet();
     private final Migrations migrations;
+    private final DiskGrowth growth;
+    /** Reconcile passes so far: the disks' sizes are looked at every {@link #GROWTH_EVERY_PASSES}th. */
+    private long passes;
+    /** Every 4th pass (2 s at the default poll period): one namespace read per disk of each VM here. */
+    static final int GROWTH_EVERY_PASSES = 4;
     private final AgentApi api;
     private volatile HostSessionClient session;
     private final Thread loop;
@@ -93,6 +98,7 @@ public final class HostAgent implements AutoCloseable {
         this.out = out;
         this.session = HostSessionClient.open(store.locks(), name, options.leaseMs(), System::nanoTime);
         this.migrations = new Migrations(this);
+        this.growth = new DiskGrowth(name, store, this::say);
         this.api = AgentApi.start(this);
         this.loop = Thread.ofPlatform().daemon().name("basalt-host-" + name).unstarted(this::reconcileLoop);
     }
@@ -200,12 +206,17 @@ public final class HostAgent implements AutoCloseable {
             if (busy.contains(vm.name())) {
                 continue;
             }
-            boolean here = vms.containsKey(vm.name());
-            // A failed start is not retried by itself: the record says why, and `basalt vm start` asks again.
-            if (vm.host().equals(name) && vm.desired() == VmRecord.Desired.RUNNING && vm.state() != VmRecord.State.FAILED && !here) {
-                startVm(vm);
-            } else if (here && (vm.desired() == VmRecord.Desired.STOPPED || !vm.host().equals(name))) {
-                stopVm(vm.name(), false);
+            if (wantsStart(vm)) {
+                // Read again before acting: a migration that ended since the list was read changed the record.
+                VmRecord fresh = inventory.vm(vm.name()).orElse(null);
+                if (fresh != null && !busy.contains(vm.name()) && wantsStart(fresh)) {
+                    startVm(fresh);
+                }
+            } else if (wantsStop(vm)) {
+                VmRecord fresh = inventory.vm(vm.name()).orElse(null);
+                if (!busy.contains(vm.name()) && (fresh == null || wantsStop(fresh))) {
+                    stopVm(vm.name(), false);
+                }
             }
         }
         for (String local : List.copyOf(vms.keySet())) {
@@ -215,6 +226,19 @@ public final class HostAgent implements AutoCloseable {
             }
         }
         restartOrphans(records);
+        if (++passes % GROWTH_EVERY_PASSES == 0) {
+            growth.check(vms, busy);
+        }
+    }
+
+    /** Placed here, wanted running, not running here. A failed start is not retried by itself: the record says why, and `basalt vm start` asks again. */
+    private boolean wantsStart(VmRecord vm) {
+        return vm.host().equals(name) && vm.desired() == VmRecord.Desired.RUNNING && vm.state() != VmRecord.State.FAILED && !vms.containsKey(vm.name());
+    }
+
+    /** Running here, but wanted stopped or placed elsewhere. */
+    private boolean wantsStop(VmRecord vm) {
+        return vms.containsKey(vm.name()) && (vm.desired() == VmRecord.Desired.STOPPED || !vm.host().equals(name));
     }
 
     /** A frozen host that woke up finds its session ended: its guests' writes are refused by now; kill them, join afresh. */

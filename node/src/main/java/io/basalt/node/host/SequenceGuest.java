@@ -22,7 +22,8 @@ import io.basalt.vdisk.BlockDevice;
  * order, and which boot wrote it (a write of a fenced guest would show its old boot id). With
  * {@code basalt.ip=A.B.C.D} on its command line it also brings its NIC up at that address and
  * echoes every TCP connection to {@link #ECHO_PORT}. Every second it onlines hot-plugged vCPUs and
- * memory (no udev here) and prints {@code BASALT-HW cpus=N memkb=K} from /proc/cpuinfo and /proc/meminfo.
+ * memory (no udev here) and prints {@code BASALT-HW cpus=N memkb=K vda=S} from /proc/cpuinfo, /proc/meminfo and
+ * its disk's size in 512-byte sectors as its kernel sees it.
  */
 public record SequenceGuest(Path kernel, Path initrd) {
     static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+) boot=(\\w+)");
@@ -55,7 +56,7 @@ public record SequenceGuest(Path kernel, Path initrd) {
                 ( while :; do
                     for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done
                     for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done
-                    echo "BASALT-HW cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo)"
+                    echo "BASALT-HW cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo) vda=$(cat /sys/block/vda/size)"
                     sleep 1
                   done ) &
                 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
@@ -107,15 +108,15 @@ public record SequenceGuest(Path kernel, Path initrd) {
         return t.isEmpty() ? 0 : (long) t.get(t.size() - 1)[0];
     }
 
-    static final Pattern HW = Pattern.compile("BASALT-HW cpus=(\\d+) memkb=(\\d+)");
+    static final Pattern HW = Pattern.compile("BASALT-HW cpus=(\\d+) memkb=(\\d+) vda=(\\d+)");
 
-    /** The last {@code BASALT-HW} line of {@code console}: the guest's vCPUs and MemTotal in KiB; {0, 0} before the first. */
+    /** The last {@code BASALT-HW} line of {@code console}: the guest's vCPUs, MemTotal in KiB and disk sectors; zeros before the first. */
     public static long[] hardware(Path console) throws IOException {
-        long[] last = {0, 0};
+        long[] last = {0, 0, 0};
         if (Files.exists(console)) {
             Matcher m = HW.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
             while (m.find()) {
-                last = new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+                last = new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3))};
             }
         }
         return last;

@@ -466,6 +466,7 @@ public final class HostLuns implements SessionListener, AutoCloseable {
         @Override public String name() { return locked.name(); }
         @Override public int logicalBlockSizeBytes() { return locked.logicalBlockSizeBytes(); }
         @Override public long sizeBytes() { return locked.sizeBytes(); }
+        @Override public void refreshSize() { locked.refreshSize(); }
         @Override public boolean readOnly() { return locked.readOnly(); }
         @Override public int atomicWriteBytesMax() { return locked.atomicWriteBytesMax(); }
         @Override public int atomicWriteUnitBytes() { return locked.atomicWriteUnitBytes(); }

@@ -31,6 +31,9 @@ public interface LockedStore {
      */
     BlockDevice openLocked(String vdisk, LongSupplier token, Supplier<HoldState> hold);
 
+    /** {@code vdisk}'s size as the namespace has it now (a resize by any client shows here). */
+    long sizeBytes(String vdisk);
+
     /** Raises {@code vdisk}'s fence where writes are applied, before a new holder's first write. */
     void raiseFence(String vdisk, long fence);
 
@@ -62,6 +65,11 @@ public interface LockedStore {
         @Override
         public BlockDevice openLocked(String vdisk, LongSupplier token, Supplier<HoldState> hold) {
             return store.open(vdisk).withTokenOwningHandle(token);
+        }
+
+        @Override
+        public long sizeBytes(String vdisk) {
+            return store.info(vdisk).sizeBytes();
         }
 
         @Override
@@ -99,6 +107,11 @@ public interface LockedStore {
             // writes fail TRANSIENT, answered BUSY, which guests retry; once it is lost they fail
             // fenced. The PGs refuse a replaced holder's token either way.
             return client.open(vdisk, token, hold);
+        }
+
+        @Override
+        public long sizeBytes(String vdisk) {
+            return client.vdisk(vdisk).orElseThrow(() -> new IllegalArgumentException("vdisk " + vdisk + ": no such vdisk")).sizeBytes();
         }
 
         @Override

@@ -35,7 +35,8 @@ import io.basalt.vdisk.BlockDevice;
 
 /**
  * Hosts on a 3-node cluster, each its own {@code basalt host run} process (lease 3 s): a guest
- * whose disk is a cluster vdisk is created and started with {@code basalt vm}, migrated live
+ * whose disk is a cluster vdisk is created and started with {@code basalt vm}, sees its disk grow when
+ * {@code basalt vdisk resize} runs in another process (no reboot), is migrated live
  * between the two hosts five times there and back (its uptime, boot id and sequence go on; each
  * move prints its downtime), then HA twice: its host's agent and QEMU are SIGKILLed and the guest
  * runs on the other host within 15 s, resuming after its last synced write; then that host's agent
@@ -84,6 +85,15 @@ class HostsOnClusterProcessTest {
                 assertEquals("started vm g1 on host-a\n", cli("vm", "start", "g1", "--on", "host-a"));
                 List<Path> consoles = List.of(console("host-a"), console("host-b"));
                 awaitSeq(consoles, 10);
+                // `basalt vdisk resize` from another process: host-a's agent passes it on, the guest's kernel sees it.
+                cli("vdisk", "resize", "g1-disk", "--size", "128M");
+                await("the guest sees its disk grown to 128 MiB", () -> {
+                    try {
+                        return SequenceGuest.hardware(console("host-a"))[2] == (128L << 20) / 512;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                });
                 migrateRoundTrips(consoles, inventory);
 
                 // HA 1: the agent running the guest (host-a after the round trips) and its QEMU die at once.

@@ -34,7 +34,7 @@ class HostHotplugTest {
     Path dir;
 
     @Test
-    void aRunningGuestGetsAVcpuAnd256MiBAndKeepsThemAcrossAMigration() throws Exception {
+    void aRunningGuestGetsAVcpu256MiBAndAGrownDiskAndKeepsThemAcrossAMigration() throws Exception {
         String qemu = HostAgentMigrationTest.which("qemu-system-x86_64");
         assumeTrue(qemu != null, "needs qemu-system-x86_64 (qemu-system-x86, qemu-block-extra): scripts/install-test-deps.sh");
         SequenceGuest guest = SequenceGuest.build(dir);
@@ -63,10 +63,15 @@ class HostHotplugTest {
                 IllegalArgumentException shrink = assertThrows(IllegalArgumentException.class, () -> new AgentClient(a.apiAddress()).set("h1", 1, 384));
                 assertTrue(shrink.getMessage().contains("to shrink it, stop it first"), shrink.getMessage());
 
+                long grownBytes = (64L << 20) + (64L << 20);
+                store.resize("h1-disk", grownBytes);
+                awaitDisk(consoleA, grownBytes / 512);
+
                 String moved = control.migrate("h1", "host-b");
                 assertTrue(moved.startsWith("migrated h1 from host-a to host-b: downtime "), moved);
                 assertEquals(Set.of("h1"), b.running());
                 awaitHardware(consoleB, cpus -> cpus == 2, kb -> kb >= memKb + 250_000);
+                assertEquals(grownBytes / 512, SequenceGuest.hardware(consoleB)[2], "the grown disk on host-b");
                 HostAgentMigrationTest.assertRamCounterAndUptimeNeverRestarted(List.of(consoleA, consoleB));
                 control.stop("h1", true);
             }
@@ -82,6 +87,16 @@ class HostHotplugTest {
             }
             assertTrue(System.nanoTime() < deadline, "the guest's hardware did not become as expected within " + STEP + ": last seen cpus=" + hw[0]
                     + " memkb=" + hw[1] + " in " + console);
+            Thread.sleep(200);
+        }
+    }
+
+    /** Waits until the guest's kernel sees its disk at {@code sectors} (no reboot: the uptime check after the migration covers that). */
+    private static void awaitDisk(Path console, long sectors) throws Exception {
+        long deadline = System.nanoTime() + STEP.toNanos();
+        while (SequenceGuest.hardware(console)[2] != sectors) {
+            assertTrue(System.nanoTime() < deadline, "the guest did not see its disk grow to " + sectors + " sectors within " + STEP
+                    + ": last seen " + SequenceGuest.hardware(console)[2] + " in " + console);
             Thread.sleep(200);
         }
     }

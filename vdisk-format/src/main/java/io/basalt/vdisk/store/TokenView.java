@@ -28,6 +28,7 @@ final class TokenView implements BlockDevice {
     @Override public String name() { return vdisk.name(); }
     @Override public int logicalBlockSizeBytes() { return vdisk.logicalBlockSizeBytes(); }
     @Override public long sizeBytes() { return vdisk.sizeBytes(); }
+    @Override public void refreshSize() { vdisk.refreshSize(); }
     @Override public boolean readOnly() { return vdisk.readOnly(); }
     @Override public int atomicWriteBytesMax() { return vdisk.atomicWriteBytesMax(); }
     @Override public int atomicWriteUnitBytes() { return vdisk.atomicWriteUnitBytes(); }
