@@ -1,4 +1,4 @@
-package io.basalt.cluster.chaos;
+package io.basalt.chaos;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,8 +7,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import io.basalt.cluster.chaos.RegisterHistory.Op;
-import io.basalt.cluster.chaos.RegisterHistory.Outcome;
+import io.basalt.chaos.RegisterHistory.Op;
+import io.basalt.chaos.RegisterHistory.Outcome;
 
 /** The checker itself: it must find the anomalies a store could show, and pass what is allowed. */
 class RegisterHistoryTest {
