@@ -3,8 +3,11 @@ package io.basalt.chaos;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -26,6 +29,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * effect exists); one a read saw took effect, at an unknown time after its invocation (its
  * completion counts as the end of time). Failed reads are left out. The register's initial
  * value (all zeros, value 0) is a write that completed before the history began.
+ *
+ * <p>Each violation comes with its witness: the few operations that alone cannot be linearized
+ * (the writes of the values involved and the operations that bound their zones), and the time
+ * window they span; {@link #smallestViolation} is the one with the narrowest window, the place
+ * to start reading a failed run.
  */
 public final class RegisterHistory {
     /** How an operation ended. */
@@ -37,6 +45,29 @@ public final class RegisterHistory {
         public String toString() {
             return (write ? "write" : "read") + "(r" + register + ", " + Long.toHexString(value) + ") [" + invokedNs + ", "
                     + (outcome == Outcome.UNKNOWN ? "?" : Long.toString(completedNs)) + "]";
+        }
+    }
+
+    /**
+     * A violation: what is wrong, and the operations that show it. {@code fromNs}..{@code toNs}
+     * spans them (an operation of unknown outcome counts up to its invocation).
+     */
+    public record Violation(int register, String message, List<Op> witness, long fromNs, long toNs) {
+        public Violation {
+            witness = List.copyOf(witness);
+            if (fromNs > toNs) {
+                throw new IllegalArgumentException("window: " + fromNs + ".." + toNs + " (expected: from <= to) " + message);
+            }
+        }
+
+        public long windowNs() {
+            return toNs - fromNs;
+        }
+
+        static Violation of(int register, String message, Set<Op> witness) {
+            long from = witness.stream().mapToLong(Op::invokedNs).min().orElseThrow();
+            long to = witness.stream().mapToLong(op -> op.outcome() == Outcome.OK ? op.completedNs() : op.invokedNs()).max().orElseThrow();
+            return new Violation(register, message, List.copyOf(witness), from, Math.max(from, to));
         }
     }
 
@@ -52,29 +83,89 @@ public final class RegisterHistory {
 
     /** Every violation found, one line each (empty: the history is linearizable). */
     public List<String> check() {
+        return violations().stream().map(Violation::message).toList();
+    }
+
+    /** Every violation found, with its witness. */
+    public List<Violation> violations() {
         Map<Integer, List<Op>> byRegister = new TreeMap<>();
         for (Op op : ops) {
             byRegister.computeIfAbsent(op.register(), r -> new ArrayList<>()).add(op);
         }
-        List<String> violations = new ArrayList<>();
+        List<Violation> violations = new ArrayList<>();
         byRegister.forEach((register, list) -> checkRegister(register, list, violations));
         return violations;
     }
 
-    private record Zone(long value, long from, long to, boolean forward) {}
+    /** The violation whose witness spans the shortest time, if any. */
+    public Optional<Violation> smallestViolation() {
+        return violations().stream().min(Comparator.comparingLong(Violation::windowNs));
+    }
 
-    private static void checkRegister(int register, List<Op> list, List<String> violations) {
+    /**
+     * A value's cluster: its write (null for the initial zeros) and the operations that bound its
+     * zone, the earliest completion ({@code first}) and the latest invocation ({@code last}).
+     */
+    private static final class Cluster {
+        final long value;
+        final Op write;
+        long earliestCompletedNs;
+        Op first;
+        long latestInvokedNs;
+        Op last;
+
+        Cluster(long value, Op write, long completedNs, long invokedNs) {
+            this.value = value;
+            this.write = write;
+            this.earliestCompletedNs = completedNs;
+            this.first = write;
+            this.latestInvokedNs = invokedNs;
+            this.last = write;
+        }
+
+        void add(Op read) {
+            if (read.completedNs() < earliestCompletedNs) {
+                earliestCompletedNs = read.completedNs();
+                first = read;
+            }
+            if (read.invokedNs() > latestInvokedNs) {
+                latestInvokedNs = read.invokedNs();
+                last = read;
+            }
+        }
+
+        boolean forward() {
+            return earliestCompletedNs < latestInvokedNs;
+        }
+
+        long from() {
+            return forward() ? earliestCompletedNs : latestInvokedNs;
+        }
+
+        long to() {
+            return forward() ? latestInvokedNs : earliestCompletedNs;
+        }
+
+        void addWitness(Set<Op> witness) {
+            for (Op op : new Op[] {write, first, last}) {
+                if (op != null) {
+                    witness.add(op);
+                }
+            }
+        }
+    }
+
+    private static void checkRegister(int register, List<Op> list, List<Violation> violations) {
         Map<Long, Op> writes = new HashMap<>();
         for (Op op : list) {
             if (op.write() && writes.put(op.value(), op) != null) {
                 throw new IllegalArgumentException("register " + register + ": value " + Long.toHexString(op.value()) + " written twice");
             }
         }
-        // value -> {earliest completion, latest invocation} over its cluster
-        Map<Long, long[]> clusters = new HashMap<>();
+        Map<Long, Cluster> clusters = new HashMap<>();
         for (Op w : writes.values()) {
             if (w.outcome() == Outcome.OK) {
-                clusters.put(w.value(), new long[] {w.completedNs(), w.invokedNs()});
+                clusters.put(w.value(), new Cluster(w.value(), w, w.completedNs(), w.invokedNs()));
             }
         }
         for (Op r : list) {
@@ -82,57 +173,55 @@ public final class RegisterHistory {
                 continue;
             }
             Op w = writes.get(r.value());
-            long writeInvoked;
-            long writeCompleted;
-            if (r.value() == 0) {
-                writeInvoked = Long.MIN_VALUE;
-                writeCompleted = Long.MIN_VALUE;
-            } else if (w == null) {
-                violations.add("register " + register + ": " + r + " returned a value no write wrote");
+            if (r.value() != 0 && w == null) {
+                violations.add(Violation.of(register, "register " + register + ": " + r + " returned a value no write wrote", Set.of(r)));
                 continue;
-            } else {
-                writeInvoked = w.invokedNs();
-                writeCompleted = w.outcome() == Outcome.OK ? w.completedNs() : Long.MAX_VALUE;
             }
+            long writeInvoked = w == null ? Long.MIN_VALUE : w.invokedNs();
+            long writeCompleted = w == null ? Long.MIN_VALUE : w.outcome() == Outcome.OK ? w.completedNs() : Long.MAX_VALUE;
             if (r.completedNs() < writeInvoked) {
-                violations.add("register " + register + ": " + r + " completed before its write was invoked: " + w);
+                violations.add(Violation.of(register, "register " + register + ": " + r + " completed before its write was invoked: " + w,
+                        Set.of(r, w)));
                 continue;
             }
-            long[] c = clusters.computeIfAbsent(r.value(), v -> new long[] {writeCompleted, writeInvoked});
-            c[0] = Math.min(c[0], r.completedNs());
-            c[1] = Math.max(c[1], r.invokedNs());
+            clusters.computeIfAbsent(r.value(), v -> new Cluster(v, w, writeCompleted, writeInvoked)).add(r);
         }
-        List<Zone> forward = new ArrayList<>();
-        List<Zone> backward = new ArrayList<>();
-        clusters.forEach((value, c) -> {
-            if (c[0] < c[1]) {
-                forward.add(new Zone(value, c[0], c[1], true));
-            } else {
-                backward.add(new Zone(value, c[1], c[0], false));
-            }
-        });
-        forward.sort(Comparator.comparingLong(Zone::from));
+        List<Cluster> forward = new ArrayList<>(clusters.values().stream().filter(Cluster::forward).toList());
+        forward.sort(Comparator.comparingLong(Cluster::from));
         for (int i = 1; i < forward.size(); i++) {
-            Zone a = forward.get(i - 1);
-            Zone b = forward.get(i);
+            Cluster a = forward.get(i - 1);
+            Cluster b = forward.get(i);
             if (b.from() < a.to()) {
-                violations.add("register " + register + ": values " + describe(a, list) + " and " + describe(b, list)
-                        + " were each seen as current over overlapping spans");
+                violations.add(witnessed(register, "register " + register + ": values " + describe(a, list) + " and " + describe(b, list)
+                        + " were each seen as current over overlapping spans", a, b));
             }
         }
-        for (Zone b : backward) {
-            for (Zone f : forward) {
+        for (Cluster b : clusters.values()) {
+            if (b.forward()) {
+                continue;
+            }
+            for (Cluster f : forward) {
                 if (f.from() < b.from() && b.to() < f.to()) {
-                    violations.add("register " + register + ": value " + describe(b, list) + " came and went while "
-                            + describe(f, list) + " was current (a stale or lost write)");
+                    violations.add(witnessed(register, "register " + register + ": value " + describe(b, list) + " came and went while "
+                            + describe(f, list) + " was current (a stale or lost write)", b, f));
                 }
             }
         }
     }
 
-    private static String describe(Zone z, List<Op> list) {
-        StringBuilder b = new StringBuilder(Long.toHexString(z.value())).append(" {");
-        list.stream().filter(op -> op.value() == z.value()).limit(6).forEach(op -> b.append(op).append("; "));
+    private static Violation witnessed(int register, String message, Cluster a, Cluster b) {
+        Set<Op> witness = new LinkedHashSet<>();
+        a.addWitness(witness);
+        b.addWitness(witness);
+        if (witness.isEmpty()) {
+            throw new IllegalStateException("no operation bounds the zones of " + Long.toHexString(a.value) + " and " + Long.toHexString(b.value));
+        }
+        return Violation.of(register, message, witness);
+    }
+
+    private static String describe(Cluster z, List<Op> list) {
+        StringBuilder b = new StringBuilder(Long.toHexString(z.value)).append(" {");
+        list.stream().filter(op -> op.value() == z.value).limit(6).forEach(op -> b.append(op).append("; "));
         return b.append("}").toString();
     }
 }
