@@ -83,7 +83,7 @@ final class DurabilityWorkload {
             long t1 = history.complete(History.Type.ok, t0, NAME, process, "write", key, value, null);
             writes.add(new DurabilityCheck.Write(key, value, t0, t1, true));
             return true;
-        } catch (ExecutionException e) {
+        } catch (ExecutionException | RuntimeException e) { // a failure to submit (client closed, cancelled) ends it as well
             history.complete(History.Type.info, t0, NAME, process, "write", key, value, Workers.why(e));
             writes.add(new DurabilityCheck.Write(key, value, t0, Long.MAX_VALUE, false));
             return false;
@@ -94,7 +94,15 @@ final class DurabilityWorkload {
     private boolean writeAckingEarly(ClusterVdisk disk, int process, int key, long value, Semaphore inflight) throws InterruptedException {
         inflight.acquire();
         long t0 = history.invoke(NAME, process, "write", key, value);
-        CompletableFuture<Void> f = disk.write(lbaOf(key), Workers.encode(value, KEY_BYTES), false);
+        CompletableFuture<Void> f;
+        try {
+            f = disk.write(lbaOf(key), Workers.encode(value, KEY_BYTES), false);
+        } catch (RuntimeException e) { // refused before it was sent: even the mutant knows
+            inflight.release();
+            history.complete(History.Type.info, t0, NAME, process, "write", key, value, Workers.why(e));
+            writes.add(new DurabilityCheck.Write(key, value, t0, Long.MAX_VALUE, false));
+            return false;
+        }
         f.whenComplete((ok, e) -> inflight.release());
         long t1 = history.complete(History.Type.ok, t0, NAME, process, "write", key, value, "acknowledged before commit (mutation)");
         writes.add(new DurabilityCheck.Write(key, value, t0, t1, true));
@@ -120,7 +128,7 @@ final class DurabilityWorkload {
                         history.complete(History.Type.ok, t0, NAME, process, "read", key, found, value == null ? "torn" : null);
                         finalValues.put(key, found);
                         break;
-                    } catch (ExecutionException e) {
+                    } catch (ExecutionException | RuntimeException e) { // a failure to submit (client closed, cancelled) ends it as well
                         history.complete(History.Type.fail, t0, NAME, process, "read", key, 0, Workers.why(e));
                         if (System.nanoTime() > deadline) {
                             throw new TimeoutException("read of key " + key + " after the restart failed for " + FINAL_READ_WAIT.toSeconds() + " s: " + e);

@@ -75,7 +75,7 @@ final class RegisterWorkload {
             long t1 = history.complete(History.Type.ok, t0, NAME, process, "write", register, value, null);
             registers.add(new RegisterHistory.Op(register, true, value, t0, t1, RegisterHistory.Outcome.OK));
             return true;
-        } catch (ExecutionException e) {
+        } catch (ExecutionException | RuntimeException e) { // a failure to submit (client closed, cancelled) ends it as well
             history.complete(History.Type.info, t0, NAME, process, "write", register, value, Workers.why(e));
             registers.add(new RegisterHistory.Op(register, true, value, t0, Long.MAX_VALUE, RegisterHistory.Outcome.UNKNOWN));
             return false;
@@ -87,7 +87,7 @@ final class RegisterWorkload {
         ByteBuffer b;
         try {
             b = disk.read(lbaOf(register), REGISTER_BYTES / BLOCK_BYTES).get();
-        } catch (ExecutionException e) {
+        } catch (ExecutionException | RuntimeException e) { // a failure to submit (client closed, cancelled) ends it as well
             history.complete(History.Type.fail, t0, NAME, process, "read", register, 0, Workers.why(e));
             return false;
         }
