@@ -143,7 +143,9 @@ public final class ChaosRun {
                 for (int id : all) {
                     nodes.restart(id);
                 }
-                windows.add(finalKill(index, all, pids, killedNs - startNs, System.nanoTime() - startNs));
+                long restartedNs = System.nanoTime();
+                long backNs = nemesis.awaitBack(all);
+                windows.add(finalKill(index, all, pids, killedNs - startNs, restartedNs - startNs, backNs == Nemesis.NOT_BACK ? backNs : backNs - startNs));
                 clients = openClients(config);
                 awaitQuorum(clients.get(0), nodes);
                 durability.finalReads(clients.get(0), 1000);
@@ -163,9 +165,9 @@ public final class ChaosRun {
     }
 
     /** The final kill of every node, logged to {@code faults.jsonl} like the scheduled ones. */
-    private Nemesis.Window finalKill(int index, List<Integer> all, List<Long> pids, long startNs, long endNs) throws IOException {
-        Schedule.Fault f = new Schedule.Fault(index, Schedule.Kind.KILL_ALL, all, startNs / 1_000_000, Math.max(1, (endNs - startNs) / 1_000_000));
-        Nemesis.Window window = new Nemesis.Window(f, pids, startNs, endNs);
+    private Nemesis.Window finalKill(int index, List<Integer> all, List<Long> pids, long startNs, long endNs, long backNs) throws IOException {
+        Schedule.Fault f = new Schedule.Fault(index, Schedule.Kind.KILL_ALL, all, startNs / 1_000_000, 0, Math.max(1, (endNs - startNs) / 1_000_000));
+        Nemesis.Window window = new Nemesis.Window(f, pids, startNs, endNs, backNs);
         try (var w = Files.newBufferedWriter(options.dir().resolve("faults.jsonl"), java.nio.file.StandardOpenOption.APPEND)) {
             w.write(new ObjectMapper().writeValueAsString(Nemesis.line(window, true)));
             w.newLine();

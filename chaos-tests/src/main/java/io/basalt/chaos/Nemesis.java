@@ -5,31 +5,48 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.probe.NodeProbe;
+
 /**
- * Carries out a {@link Schedule} on the node processes, one fault at a time, each at its planned
- * offset (or as soon as the previous one ended, if that ran late), and logs every fault with its
- * window to {@code faults.jsonl}: when the first signal went out and when the last victim was
- * restarted or continued, in nanoseconds from the run's start.
+ * Carries out a {@link Schedule} on the node processes, one fault at a time, and logs every fault
+ * with its window to {@code faults.jsonl}: when the first signal went out, when the last victim
+ * was restarted or continued, and when every victim answered again with a leader in each of its
+ * groups (in nanoseconds from the run's start). Each fault waits its gap after the previous
+ * one's victims answered: on a slow machine a restarted node takes seconds to answer, and a fault
+ * striking before that would test a cluster that never recovered.
  */
 public final class Nemesis {
-    /** A fault as carried out: {@code startNs}..{@code endNs} from the run's start; {@code pids} the victims' processes. */
-    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs) {
+    /**
+     * A fault as carried out: {@code startNs}..{@code endNs} from the run's start; {@code backNs}
+     * when its victims answered again ({@link #NOT_BACK} if not within {@link #BACK_WAIT});
+     * {@code pids} the victims' processes.
+     */
+    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs) {
         public Window {
             pids = List.copyOf(pids);
-            if (endNs < startNs) {
-                throw new IllegalArgumentException("fault " + fault.index() + ": window " + startNs + ".." + endNs + " (expected: end >= start)");
+            if (endNs < startNs || (backNs != NOT_BACK && backNs < endNs)) {
+                throw new IllegalArgumentException("fault " + fault.index() + ": window " + startNs + ".." + endNs + ", back at " + backNs
+                        + " (expected: start <= end <= back)");
             }
         }
     }
 
+    public static final long NOT_BACK = -1;
+    /** How long the nemesis waits for a fault's victims to answer before it goes on regardless. */
+    static final Duration BACK_WAIT = Duration.ofSeconds(60);
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
+
     private static final ObjectMapper JSON = new ObjectMapper();
     private final NodeProcesses nodes;
+    private final ClusterConfig config;
     private final Schedule schedule;
     private final long runStartNs;
     private final Path log;
@@ -39,6 +56,7 @@ public final class Nemesis {
 
     public Nemesis(NodeProcesses nodes, Schedule schedule, long runStartNs, Path log, Consumer<String> progress) {
         this.nodes = nodes;
+        this.config = nodes.cluster().toConfig();
         this.schedule = schedule;
         this.runStartNs = runStartNs;
         this.log = log;
@@ -48,13 +66,15 @@ public final class Nemesis {
     /** Runs every fault that starts before {@code endNs} (absolute nanoTime); returns their windows. */
     public List<Window> run(long endNs) throws IOException, InterruptedException {
         try (BufferedWriter out = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
+            long quietFromNs = runStartNs;
             for (Schedule.Fault f : schedule.faults()) {
-                long atNs = runStartNs + f.atMs() * 1_000_000L;
+                long atNs = quietFromNs + f.gapMs() * 1_000_000L;
                 if (atNs >= endNs) {
                     break;
                 }
                 sleepUntil(atNs);
                 Window w = strike(f);
+                quietFromNs = runStartNs + (w.backNs() == NOT_BACK ? w.endNs() : w.backNs());
                 synchronized (this) {
                     done.add(w);
                 }
@@ -78,6 +98,7 @@ public final class Nemesis {
         m.put("holdMs", w.fault().holdMs());
         m.put("startNs", w.startNs());
         m.put("endNs", w.endNs());
+        m.put("backNs", w.backNs());
         if (last) {
             m.put("final", true);
         }
@@ -123,8 +144,30 @@ public final class Nemesis {
             }
         }
         long endNs = System.nanoTime();
+        now = "waiting for " + f.victims() + " to answer";
+        long backNs = awaitBack(f.victims());
         now = "none";
-        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs);
+        if (backNs == NOT_BACK) {
+            progress.accept("fault " + f.index() + ": victims " + f.victims() + " did not answer with a leader in each group within " + BACK_WAIT.toSeconds() + " s");
+        }
+        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs);
+    }
+
+    /** Waits until each of {@code victims} answers and knows a leader in every group it holds; the time it did, or {@link #NOT_BACK}. */
+    long awaitBack(List<Integer> victims) throws InterruptedException {
+        long deadline = System.nanoTime() + BACK_WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (victims.stream().allMatch(this::answers)) {
+                return System.nanoTime();
+            }
+            Thread.sleep(200);
+        }
+        return NOT_BACK;
+    }
+
+    private boolean answers(int id) {
+        NodeProbe.NodeView v = NodeProbe.probe(id, config.node(id).address(), PROBE_TIMEOUT);
+        return v.up() && !v.groups().isEmpty() && v.groups().stream().allMatch(g -> g.leaderId().isPresent());
     }
 
     private static void sleepUntil(long atNs) throws InterruptedException {

@@ -21,7 +21,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  *
  * <p>Recovery after a fault: from the fault's end (victims restarted or continued) to the
  * completion of the first operation invoked after that end that succeeded; what a client waits
- * for the cluster to serve again.
+ * for the cluster to serve again. "Back" is when the victims answered with a leader in each of
+ * their groups, which the nemesis waits for before the next fault's gap.
  */
 public record Report(long ok, long failed, long info, Map<String, long[]> byWorkload, List<Nemesis.Window> faults,
                      List<Long> recoveryMs, List<String> lost, List<String> violations, String smallestViolation,
@@ -117,8 +118,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         for (int i = 0; i < faults.size(); i++) {
             Nemesis.Window w = faults.get(i);
             long r = recoveryMs.get(i);
-            b.append(String.format("  %2d %-26s pids %-22s %8.1f s .. %8.1f s  recovery %s%n", w.fault().index(), w.fault().describe(), w.pids(),
-                    w.startNs() / 1e9, w.endNs() / 1e9, r == NO_RECOVERY ? "none (no operation succeeded after it)" : r + " ms"));
+            String back = w.backNs() == Nemesis.NOT_BACK ? "not back" : "back +" + (w.backNs() - w.endNs()) / 1_000_000 + " ms";
+            b.append(String.format("  %2d %-26s pids %-22s %7.1f s .. %7.1f s  %-16s recovery %s%n", w.fault().index(), w.fault().describe(), w.pids(),
+                    w.startNs() / 1e9, w.endNs() / 1e9, back, r == NO_RECOVERY ? "none (no operation succeeded after it)" : r + " ms"));
         }
         b.append("lost writes: ").append(lost.size()).append('\n');
         lost.stream().limit(LISTED_MAX).forEach(l -> b.append("  ").append(l).append('\n'));

@@ -10,11 +10,14 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * The fault schedule of a run, drawn up front from one seed: which fault, on which nodes, when
- * (offset from the start of the run) and for how long. The same seed, nemeses, run time and node
- * count give the same schedule, so a run that found something can be replayed fault for fault
- * (the cluster's own timing still varies). Kinds come in shuffled rounds, so every enabled kind
- * strikes in a run long enough for one round.
+ * The fault schedule of a run, drawn up front from one seed: which fault, on which nodes, after
+ * how much quiet time and for how long. The same seed, nemeses, run time and node count give the
+ * same schedule, so a run that found something can be replayed fault for fault (the cluster's own
+ * timing still varies). The quiet time ({@code gapMs}) counts from the moment the previous
+ * fault's victims answer again ({@link Nemesis}), so each fault strikes a recovered cluster and
+ * recovery is measured for each alone; {@code atMs} is where the fault falls if every recovery
+ * were instant. Kinds come in shuffled rounds, so every enabled kind strikes in a run long enough
+ * for one round.
  */
 public record Schedule(long seed, List<Fault> faults) {
     /** A family of faults, as named on the command line ({@code --nemesis kill,pause}). */
@@ -54,13 +57,17 @@ public record Schedule(long seed, List<Fault> faults) {
         }
     }
 
-    /** One planned fault: {@code victims} are node ids; it starts {@code atMs} after the run's start and lasts {@code holdMs}. */
-    public record Fault(int index, Kind kind, List<Integer> victims, long atMs, long holdMs) {
+    /**
+     * One planned fault: {@code victims} are node ids; it starts {@code gapMs} after the previous
+     * fault's victims answered again (the first: after the run's start) and lasts {@code holdMs};
+     * {@code atMs}: its start if every recovery were instant.
+     */
+    public record Fault(int index, Kind kind, List<Integer> victims, long atMs, long gapMs, long holdMs) {
         public Fault {
             victims = List.copyOf(victims);
-            if (victims.isEmpty() || atMs < 0 || holdMs <= 0) {
-                throw new IllegalArgumentException("fault " + index + ": " + kind + " victims=" + victims + " at=" + atMs + " ms hold=" + holdMs
-                        + " ms (expected: victims, at >= 0, hold > 0)");
+            if (victims.isEmpty() || atMs < 0 || gapMs < 0 || holdMs <= 0) {
+                throw new IllegalArgumentException("fault " + index + ": " + kind + " victims=" + victims + " at=" + atMs + " ms gap=" + gapMs
+                        + " ms hold=" + holdMs + " ms (expected: victims, at >= 0, gap >= 0, hold > 0)");
             }
         }
 
@@ -96,7 +103,8 @@ public record Schedule(long seed, List<Fault> faults) {
         List<Kind> kinds = new ArrayList<>(EnumSet.allOf(Kind.class).stream().filter(k -> nemeses.contains(k.nemesis)).toList());
         Random random = new Random(seed);
         List<Fault> faults = new ArrayList<>();
-        long atMs = WARM_UP.toMillis();
+        long gapMs = WARM_UP.toMillis();
+        long atMs = gapMs;
         List<Kind> round = new ArrayList<>();
         while (!kinds.isEmpty() && atMs < time.toMillis()) {
             if (round.isEmpty()) {
@@ -108,8 +116,9 @@ public record Schedule(long seed, List<Fault> faults) {
                 case KILL_ONE, KILL_MAJORITY, KILL_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
                 case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
             };
-            faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, holdMs));
-            atMs += holdMs + GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
+            faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, gapMs, holdMs));
+            gapMs = GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
+            atMs += holdMs + gapMs;
         }
         return new Schedule(seed, faults);
     }
