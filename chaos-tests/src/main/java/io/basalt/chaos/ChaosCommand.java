@@ -36,9 +36,10 @@ public final class ChaosCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        // The clients' Ratis log at INFO would bury the progress lines; warnings still show.
+        // The clients' Ratis warnings (a connection to a killed or frozen node that did not shut
+        // down in time) are what the faults are meant to cause; they would bury the progress lines.
         if (System.getProperty("org.slf4j.simpleLogger.log.org.apache.ratis") == null) {
-            System.setProperty("org.slf4j.simpleLogger.log.org.apache.ratis", "warn");
+            System.setProperty("org.slf4j.simpleLogger.log.org.apache.ratis", "error");
         }
         System.exit(execute(args));
     }
