@@ -47,11 +47,7 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         for (History.Completed c : ops) {
             byWorkload.computeIfAbsent(c.workload(), w -> new long[3])[c.type().ordinal()]++;
         }
-        List<Long> recovery = new ArrayList<>();
-        for (Nemesis.Window w : windows) {
-            recovery.add(ops.stream().filter(c -> c.type() == History.Type.ok && c.invokedNs() >= w.endNs())
-                    .mapToLong(c -> (c.completedNs() - w.endNs()) / 1_000_000).min().orElse(NO_RECOVERY));
-        }
+        List<Long> recovery = recoveryMs(windows, ops);
         List<String> lost = new ArrayList<>();
         List<String> violations = new ArrayList<>();
         String smallest = null;
@@ -66,6 +62,16 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         }
         return new Report(history.okCount(), history.failCount(), history.infoCount(), byWorkload, windows, recovery, lost, violations,
                 smallest, ops);
+    }
+
+    /** Per fault: from its end to the completion of the first operation invoked after it that succeeded, or {@link #NO_RECOVERY}. */
+    static List<Long> recoveryMs(List<Nemesis.Window> windows, List<History.Completed> ops) {
+        List<Long> recovery = new ArrayList<>();
+        for (Nemesis.Window w : windows) {
+            recovery.add(ops.stream().filter(c -> c.type() == History.Type.ok && c.invokedNs() >= w.endNs())
+                    .mapToLong(c -> (c.completedNs() - w.endNs()) / 1_000_000).min().orElse(NO_RECOVERY));
+        }
+        return recovery;
     }
 
     public boolean valid() {
