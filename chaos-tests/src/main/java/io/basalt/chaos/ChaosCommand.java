@@ -57,7 +57,7 @@ public final class ChaosCommand implements Runnable {
         return cl.execute(args);
     }
 
-    @Command(name = "run", description = {"Start N `basalt node` processes in a run directory, run client workloads against them",
+    @Command(name = "run", mixinStandardHelpOptions = true, description = {"Start N `basalt node` processes in a run directory, run client workloads against them",
             "while a nemesis kills and pauses nodes on a seeded schedule, then check the history.",
             "Writes history.jsonl, faults.jsonl, report.txt, verdict.json and chaos.html to the run directory.",
             "Exit status: 0 valid, " + EXIT_INVALID + " a lost write or a violation, " + EXIT_ERROR + " the run could not be carried out."})
