@@ -1,4 +1,4 @@
-package io.basalt.cluster.chaos;
+package io.basalt.chaos;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.TestCluster;
-import io.basalt.cluster.chaos.RegisterHistory.Op;
-import io.basalt.cluster.chaos.RegisterHistory.Outcome;
+import io.basalt.chaos.RegisterHistory.Op;
+import io.basalt.chaos.RegisterHistory.Outcome;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.cluster.client.ClusterVdisk;
 import io.basalt.cluster.raft.RaftSetup;

@@ -1,4 +1,4 @@
-package io.basalt.cluster.chaos;
+package io.basalt.chaos;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,0 +1,249 @@
+package io.basalt.chaos;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.client.ClusterClient;
+
+/**
+ * One chaos run: N node processes in the run directory, client workers of the chosen workloads
+ * in this process, the nemesis carrying out the seeded schedule, then the heal, the final reads
+ * (for durability after every node was SIGKILLed at once and restarted), the checks and the
+ * report ({@link Report}). The run directory holds {@code cluster.json}, each node's data and log,
+ * {@code schedule.json}, {@code history.jsonl}, {@code faults.jsonl}, {@code report.txt},
+ * {@code verdict.json} and {@code chaos.html}.
+ */
+public final class ChaosRun {
+    /** A workload, as named on the command line. */
+    public enum Workload {
+        registers, durability;
+
+        /** {@code registers}, {@code durability} or {@code all}. */
+        public static Set<Workload> parse(String name) {
+            return switch (name.trim().toLowerCase(Locale.ROOT)) {
+                case "all" -> EnumSet.allOf(Workload.class);
+                case "registers" -> EnumSet.of(registers);
+                case "durability" -> EnumSet.of(durability);
+                default -> throw new IllegalArgumentException("--workload: " + name + " (expected: registers, durability or all)");
+            };
+        }
+    }
+
+    /** What to run; {@code ackBeforeCommit} is the test-only durability mutation ({@link DurabilityWorkload}). */
+    public record Options(Set<Workload> workloads, Set<Schedule.Nemesis> nemeses, Duration time, long seed, int nodes, Path dir,
+                          boolean ackBeforeCommit) {
+        public Options {
+            workloads = Set.copyOf(workloads);
+            nemeses = Set.copyOf(nemeses);
+            if (workloads.isEmpty() || nodes < 1 || time.isNegative() || time.isZero()) {
+                throw new IllegalArgumentException("workloads " + workloads + ", nodes " + nodes + ", time " + time
+                        + " (expected: a workload, >= 1 node, a positive time)");
+            }
+        }
+    }
+
+    /** How long the clients hold an I/O a group cannot answer before failing it: long faults end operations as info. */
+    static final long IO_TIMEOUT_MS = 8000;
+    static final int CLIENTS = 2;
+    static final int REGISTER_WORKERS_PER_CLIENT = 3;
+    static final int DURABILITY_WORKERS_PER_CLIENT = 2;
+    /** How long the cluster may take to answer after a start, a restart or the heal. */
+    static final Duration QUORUM_WAIT = Duration.ofSeconds(120);
+    static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Options options;
+    private final Consumer<String> out;
+
+    public ChaosRun(Options options, Consumer<String> out) {
+        this.options = options;
+        this.out = out;
+    }
+
+    /** Runs it; the result says what was found (the report is already written). */
+    public Report run() throws Exception {
+        Path dir = options.dir();
+        Files.createDirectories(dir);
+        Schedule schedule = Schedule.plan(options.seed(), options.nemeses(), options.time(), options.nodes());
+        JSON.writeValue(dir.resolve("schedule.json").toFile(), schedule);
+        out.accept("chaos: run directory " + dir.toAbsolutePath() + "; seed " + options.seed() + "; " + schedule.faults().size()
+                + " faults planned; workloads " + options.workloads() + "; nemeses " + options.nemeses());
+        try (NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS)) {
+            out.accept("chaos: " + options.nodes() + " nodes started, pids " + nodes.ids().stream().map(nodes::pid).toList()
+                    + " (logs " + dir.resolve("node-N.log") + ")");
+            ClusterConfig config = nodes.cluster().toConfig();
+            try (ClusterClient admin = ClusterClient.open(config)) {
+                awaitQuorum(admin, nodes);
+                if (options.workloads().contains(Workload.registers)) {
+                    RegisterWorkload.setUp(admin);
+                }
+                if (options.workloads().contains(Workload.durability)) {
+                    DurabilityWorkload.setUp(admin);
+                }
+            }
+            long startNs = System.nanoTime();
+            try (History history = new History(dir.resolve("history.jsonl"), startNs)) {
+                return runWorkloads(nodes, config, schedule, history);
+            }
+        }
+    }
+
+    private Report runWorkloads(NodeProcesses nodes, ClusterConfig config, Schedule schedule, History history) throws Exception {
+        long startNs = history.startNs();
+        RegisterWorkload registers = options.workloads().contains(Workload.registers) ? new RegisterWorkload(history) : null;
+        DurabilityWorkload durability = options.workloads().contains(Workload.durability)
+                ? new DurabilityWorkload(history, options.ackBeforeCommit()) : null;
+        List<ClusterClient> clients = openClients(config);
+        Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line));
+        List<Nemesis.Window> windows = new ArrayList<>();
+        try {
+            if (registers != null) {
+                registers.start(clients, REGISTER_WORKERS_PER_CLIENT, 1, options.seed());
+            }
+            if (durability != null) {
+                durability.start(clients, DURABILITY_WORKERS_PER_CLIENT, 101, options.seed());
+            }
+            long endNs = startNs + options.time().toNanos();
+            Thread progress = Thread.ofPlatform().daemon().name("chaos-progress").start(() -> progress(history, nemesis, endNs));
+            try {
+                windows.addAll(nemesis.run(endNs));
+                sleepUntil(endNs);
+            } finally {
+                progress.interrupt();
+                String healed = nodes.heal();
+                out.accept("chaos: time is up; healed: " + (healed.isEmpty() ? "nothing to heal" : healed));
+            }
+            if (durability != null) {
+                // Every node SIGKILLed at once while writes are in flight; the clients are closed
+                // before the restart, so no write still in a client lands afterwards.
+                int index = windows.size() + 1;
+                List<Integer> all = List.copyOf(nodes.ids());
+                List<Long> pids = all.stream().map(nodes::pid).toList();
+                out.accept("chaos: final fault " + index + ": kill-all " + all + " pids " + pids + " (durability: every acknowledged write must survive)");
+                long killedNs = System.nanoTime();
+                for (int id : all) {
+                    nodes.kill(id);
+                }
+                stopAll(registers, durability);
+                closeAll(clients);
+                for (int id : all) {
+                    nodes.restart(id);
+                }
+                long restartedNs = System.nanoTime();
+                long backNs = nemesis.awaitBack(all);
+                windows.add(finalKill(index, all, pids, killedNs - startNs, restartedNs - startNs, backNs == Nemesis.NOT_BACK ? backNs : backNs - startNs));
+                clients = openClients(config);
+                awaitQuorum(clients.get(0), nodes);
+                durability.finalReads(clients.get(0), 1000);
+            } else {
+                stopAll(registers, null);
+            }
+            if (registers != null) {
+                awaitQuorum(clients.get(0), nodes);
+                registers.finalReads(clients, 1001);
+            }
+        } finally {
+            closeAll(clients);
+        }
+        Report report = Report.of(options, history, windows, registers, durability);
+        report.write(options.dir());
+        return report;
+    }
+
+    /** The final kill of every node, logged to {@code faults.jsonl} like the scheduled ones. */
+    private Nemesis.Window finalKill(int index, List<Integer> all, List<Long> pids, long startNs, long endNs, long backNs) throws IOException {
+        Schedule.Fault f = new Schedule.Fault(index, Schedule.Kind.KILL_ALL, all, startNs / 1_000_000, 0, Math.max(1, (endNs - startNs) / 1_000_000));
+        Nemesis.Window window = new Nemesis.Window(f, pids, startNs, endNs, backNs);
+        try (var w = Files.newBufferedWriter(options.dir().resolve("faults.jsonl"), java.nio.file.StandardOpenOption.APPEND)) {
+            w.write(new ObjectMapper().writeValueAsString(Nemesis.line(window, true)));
+            w.newLine();
+        }
+        return window;
+    }
+
+    private static void stopAll(RegisterWorkload registers, DurabilityWorkload durability) throws InterruptedException {
+        if (registers != null) {
+            registers.stop();
+        }
+        if (durability != null) {
+            durability.stop();
+        }
+    }
+
+    /** Two clients, as two hosts would be, with the run's I/O timeout. */
+    private static List<ClusterClient> openClients(ClusterConfig config) {
+        List<ClusterClient> clients = new ArrayList<>();
+        for (int i = 0; i < CLIENTS; i++) {
+            clients.add(ClusterClient.open(config));
+        }
+        return clients;
+    }
+
+    private void closeAll(List<ClusterClient> clients) {
+        for (ClusterClient c : clients) {
+            try {
+                c.close();
+            } catch (RuntimeException e) {
+                out.accept("chaos: closing a client: " + e.getMessage()); // nothing is lost: its operations are all recorded
+            }
+        }
+        clients.clear();
+    }
+
+    /** Waits until the meta group answers, failing fast (with the log's tail) if a node died. */
+    private void awaitQuorum(ClusterClient client, NodeProcesses nodes) throws Exception {
+        long t0 = System.nanoTime();
+        long deadline = t0 + QUORUM_WAIT.toNanos();
+        RuntimeException last = null;
+        while (System.nanoTime() < deadline) {
+            for (int id : nodes.ids()) {
+                if (!nodes.alive(id)) {
+                    throw new IllegalStateException("node " + id + " exited on its own; see " + options.dir().resolve("node-" + id + ".log"));
+                }
+            }
+            try {
+                client.vdisks();
+                out.accept("chaos: the cluster answers (" + (System.nanoTime() - t0) / 1_000_000 + " ms)");
+                return;
+            } catch (RuntimeException e) {
+                last = e;
+                Thread.sleep(500);
+            }
+        }
+        throw new TimeoutException("the cluster did not answer within " + QUORUM_WAIT.toSeconds() + " s: " + (last == null ? "" : last.getMessage()));
+    }
+
+    private void progress(History history, Nemesis nemesis, long endNs) {
+        long startNs = history.startNs();
+        try {
+            while (System.nanoTime() < endNs) {
+                Thread.sleep(PROGRESS_EVERY.toMillis());
+                out.accept(String.format("chaos: %d s of %d s; ok %d, failed %d, info %d; faults %d; now: %s", (System.nanoTime() - startNs) / 1_000_000_000,
+                        options.time().toSeconds(), history.okCount(), history.failCount(), history.infoCount(), nemesis.windows().size(), nemesis.now()));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the run is over
+        }
+    }
+
+    private static void sleepUntil(long atNs) throws InterruptedException {
+        long waitNs = atNs - System.nanoTime();
+        if (waitNs > 0) {
+            Thread.sleep(waitNs / 1_000_000L, (int) (waitNs % 1_000_000L));
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package io.basalt.chaos;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import io.basalt.node.cluster.ClusterFile;
+import io.basalt.node.cluster.LocalCluster;
+
+/**
+ * The cluster under test: N {@code basalt node} processes started by {@link LocalCluster} (as
+ * {@code basalt cluster up} starts them) in the run directory, each with its data in
+ * {@code node-ID/} and its log in {@code node-ID.log} (a restart appends to it, so every
+ * incarnation's output is kept). Faults act on processes by pid: SIGKILL, SIGSTOP, SIGCONT.
+ *
+ * <p>Owns the processes: {@link #close} thaws every paused node and stops them all (SIGTERM, then
+ * SIGKILL), also when the run failed.
+ */
+public final class NodeProcesses implements AutoCloseable {
+    /** How long a killed process may take to exit, and a signal to be delivered. */
+    static final long EXIT_WAIT_SECONDS = 30;
+    /** Ports come from this many below the kernel's ephemeral range, which outgoing connections never take. */
+    private static final int PORT_SPAN = 10_000;
+    private static final int EPHEMERAL_LOW_DEFAULT = 32768;
+
+    private final Path runDir;
+    private final Path clusterFile;
+    private final ClusterFile cluster;
+    private final LocalCluster local = new LocalCluster();
+    private final Map<Integer, LocalCluster.Child> current = new TreeMap<>();
+    private final Set<Integer> paused = new TreeSet<>();
+
+    private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
+        this.runDir = runDir;
+        this.clusterFile = runDir.resolve("cluster.json");
+        this.cluster = cluster;
+        cluster.write(clusterFile);
+    }
+
+    /** Writes {@code cluster.json} for {@code nodes} nodes (one PG each, min(3, nodes) replicas) on free loopback ports, and starts them. */
+    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs) throws IOException {
+        ClusterFile file = ClusterFile.local("chaos", nodes, freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
+        NodeProcesses p = new NodeProcesses(runDir, file);
+        try {
+            for (ClusterFile.Node n : file.nodes()) {
+                p.restart(n.id());
+            }
+            return p;
+        } catch (IOException | RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    public ClusterFile cluster() {
+        return cluster;
+    }
+
+    public Set<Integer> ids() {
+        return current.keySet();
+    }
+
+    public synchronized long pid(int id) {
+        return child(id).process().pid();
+    }
+
+    /** Starts node {@code id} on its data directory (again, after a kill). */
+    public synchronized void restart(int id) throws IOException {
+        LocalCluster.Child old = current.get(id);
+        if (old != null && old.process().isAlive()) {
+            throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
+        }
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id)));
+    }
+
+    /** SIGKILL of node {@code id}; returns once the process has exited. */
+    public void kill(int id) throws InterruptedException {
+        Process p;
+        synchronized (this) {
+            p = child(id).process();
+            paused.remove(id); // a stopped process dies of SIGKILL too
+        }
+        p.destroyForcibly(); // SIGKILL on Linux
+        if (!p.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("node " + id + " (pid " + p.pid() + ") did not exit " + EXIT_WAIT_SECONDS + " s after SIGKILL");
+        }
+    }
+
+    /** SIGSTOP of node {@code id}: the whole JVM frozen, as a host paused by its hypervisor or a long GC. */
+    public synchronized void pause(int id) throws IOException, InterruptedException {
+        signal("STOP", id);
+        paused.add(id);
+    }
+
+    /** SIGCONT of node {@code id}. */
+    public synchronized void resume(int id) throws IOException, InterruptedException {
+        signal("CONT", id);
+        paused.remove(id);
+    }
+
+    public synchronized boolean alive(int id) {
+        return child(id).process().isAlive();
+    }
+
+    /** Every node running and thawed: paused ones continued, dead ones restarted. Returns what it did, empty if nothing. */
+    public synchronized String heal() throws IOException, InterruptedException {
+        StringBuilder did = new StringBuilder();
+        for (int id : new TreeSet<>(paused)) {
+            resume(id);
+            did.append("continued node ").append(id).append("; ");
+        }
+        for (int id : current.keySet()) {
+            if (!child(id).process().isAlive()) {
+                restart(id);
+                did.append("restarted node ").append(id).append("; ");
+            }
+        }
+        return did.toString();
+    }
+
+    private void signal(String name, int id) throws IOException, InterruptedException {
+        long pid = child(id).process().pid();
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).redirectErrorStream(true).start();
+        if (!kill.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            kill.destroyForcibly();
+            throw new IOException("kill -" + name + " " + pid + " (node " + id + ") failed: " + new String(kill.getInputStream().readAllBytes()).strip());
+        }
+    }
+
+    private LocalCluster.Child child(int id) {
+        LocalCluster.Child c = current.get(id);
+        if (c == null) {
+            throw new IllegalArgumentException("node: " + id + " (expected: one of " + current.keySet() + ")");
+        }
+        return c;
+    }
+
+    @Override
+    public synchronized void close() {
+        for (int id : new TreeSet<>(paused)) {
+            try {
+                resume(id); // a stopped JVM cannot run its shutdown hook on SIGTERM
+            } catch (IOException e) {
+                child(id).process().destroyForcibly();
+            } catch (InterruptedException e) {
+                child(id).process().destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+        local.close();
+    }
+
+    /**
+     * A base port such that {@code base + 1 .. base + count} are free loopback ports just below
+     * the ephemeral range: a port from there is never taken by an outgoing connection while its
+     * node is down, so a restarted node can bind it again.
+     */
+    static int freeBase(int count) throws IOException {
+        int low = ephemeralLow() - PORT_SPAN;
+        for (int tried = 0; tried < 100; tried++) {
+            int base = low + ThreadLocalRandom.current().nextInt(PORT_SPAN - count - 1);
+            if (allFree(base + 1, count)) {
+                return base;
+            }
+        }
+        throw new IOException("no " + count + " free loopback ports in a row in " + low + ".." + (low + PORT_SPAN - 1) + " after 100 tries");
+    }
+
+    private static boolean allFree(int first, int count) {
+        for (int port = first; port < first + count; port++) {
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+            } catch (IOException inUse) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int ephemeralLow() {
+        // Read as a stream: /proc files report size 0, and a read sized by it came back with
+        // one character ("3") on this machine's JDK 25.
+        try (var in = java.nio.file.Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))) {
+            int low = Integer.parseInt(in.readLine().trim().split("\\s+")[0]);
+            return low > PORT_SPAN + 1024 ? low : EPHEMERAL_LOW_DEFAULT;
+        } catch (IOException | RuntimeException e) {
+            return EPHEMERAL_LOW_DEFAULT; // not Linux, or no /proc: the kernel's usual default
+        }
+    }
+}

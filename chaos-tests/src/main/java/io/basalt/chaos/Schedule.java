@@ -1,0 +1,141 @@
+package io.basalt.chaos;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The fault schedule of a run, drawn up front from one seed: which fault, on which nodes, after
+ * how much quiet time and for how long. The same seed, nemeses, run time and node count give the
+ * same schedule, so a run that found something can be replayed fault for fault (the cluster's own
+ * timing still varies). The quiet time ({@code gapMs}) counts from the moment the previous
+ * fault's victims answer again ({@link Nemesis}), so each fault strikes a recovered cluster and
+ * recovery is measured for each alone; {@code atMs} is where the fault falls if every recovery
+ * were instant. Kinds come in shuffled rounds, so every enabled kind strikes in a run long enough
+ * for one round.
+ */
+public record Schedule(long seed, List<Fault> faults) {
+    /** A family of faults, as named on the command line ({@code --nemesis kill,pause}). */
+    public enum Nemesis {
+        kill, pause;
+
+        public static Set<Nemesis> parse(String list) {
+            Set<Nemesis> out = EnumSet.noneOf(Nemesis.class);
+            for (String name : list.split(",")) {
+                try {
+                    out.add(valueOf(name.trim().toLowerCase(Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause)", e);
+                }
+            }
+            return out;
+        }
+    }
+
+    /** What a fault does to its victims. */
+    public enum Kind {
+        /** SIGKILL of one node, restarted after the hold. */
+        KILL_ONE(Nemesis.kill),
+        /** SIGKILL of a majority at once (no quorum anywhere), restarted after the hold. */
+        KILL_MAJORITY(Nemesis.kill),
+        /** SIGKILL of every node at once, restarted after the hold. */
+        KILL_ALL(Nemesis.kill),
+        /** SIGSTOP of one node for longer than an election timeout and a lease, then SIGCONT. */
+        PAUSE_ONE(Nemesis.pause),
+        /** SIGSTOP of a majority (no quorum) for longer than an election timeout, then SIGCONT. */
+        PAUSE_MAJORITY(Nemesis.pause);
+
+        public final Nemesis nemesis;
+
+        Kind(Nemesis nemesis) {
+            this.nemesis = nemesis;
+        }
+    }
+
+    /**
+     * One planned fault: {@code victims} are node ids; it starts {@code gapMs} after the previous
+     * fault's victims answered again (the first: after the run's start) and lasts {@code holdMs};
+     * {@code atMs}: its start if every recovery were instant.
+     */
+    public record Fault(int index, Kind kind, List<Integer> victims, long atMs, long gapMs, long holdMs) {
+        public Fault {
+            victims = List.copyOf(victims);
+            if (victims.isEmpty() || atMs < 0 || gapMs < 0 || holdMs <= 0) {
+                throw new IllegalArgumentException("fault " + index + ": " + kind + " victims=" + victims + " at=" + atMs + " ms gap=" + gapMs
+                        + " ms hold=" + holdMs + " ms (expected: victims, at >= 0, gap >= 0, hold > 0)");
+            }
+        }
+
+        public String describe() {
+            return kind.name().toLowerCase(Locale.ROOT).replace('_', '-') + " " + victims;
+        }
+    }
+
+    /** Quiet time before the first fault: the workloads' first operations succeed on a healthy cluster. */
+    static final Duration WARM_UP = Duration.ofSeconds(3);
+    /** Quiet time between one fault's end and the next one's start: min, and min + spread. */
+    static final Duration GAP_MIN = Duration.ofSeconds(2);
+    static final Duration GAP_SPREAD = Duration.ofSeconds(2);
+    /** How long a killed node stays down: min, and min + spread. */
+    static final Duration DOWN_MIN = Duration.ofSeconds(1);
+    static final Duration DOWN_SPREAD = Duration.ofSeconds(2);
+    /**
+     * How long a pause lasts: at least 3 s, past Ratis's longest election timeout (2 x the
+     * cluster's 1 s minimum) and its leader lease (0.9 x the minimum): docs/architecture.md.
+     */
+    static final Duration PAUSE_MIN = Duration.ofSeconds(3);
+    static final Duration PAUSE_SPREAD = Duration.ofSeconds(3);
+
+    public Schedule {
+        faults = List.copyOf(faults);
+    }
+
+    /** The schedule for {@code seed}: faults of the {@code nemeses} families on nodes 1..{@code nodes}, all starting within {@code time}. */
+    public static Schedule plan(long seed, Set<Nemesis> nemeses, Duration time, int nodes) {
+        if (nodes < 1) {
+            throw new IllegalArgumentException("nodes: " + nodes + " (expected: >= 1)");
+        }
+        List<Kind> kinds = new ArrayList<>(EnumSet.allOf(Kind.class).stream().filter(k -> nemeses.contains(k.nemesis)).toList());
+        Random random = new Random(seed);
+        List<Fault> faults = new ArrayList<>();
+        long gapMs = WARM_UP.toMillis();
+        long atMs = gapMs;
+        List<Kind> round = new ArrayList<>();
+        while (!kinds.isEmpty() && atMs < time.toMillis()) {
+            if (round.isEmpty()) {
+                round.addAll(kinds);
+                Collections.shuffle(round, random);
+            }
+            Kind kind = round.remove(round.size() - 1);
+            long holdMs = switch (kind) {
+                case KILL_ONE, KILL_MAJORITY, KILL_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
+                case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
+            };
+            faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, gapMs, holdMs));
+            gapMs = GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
+            atMs += holdMs + gapMs;
+        }
+        return new Schedule(seed, faults);
+    }
+
+    private static List<Integer> victims(Kind kind, int nodes, Random random) {
+        List<Integer> all = new ArrayList<>();
+        for (int id = 1; id <= nodes; id++) {
+            all.add(id);
+        }
+        Collections.shuffle(all, random);
+        int count = switch (kind) {
+            case KILL_ONE, PAUSE_ONE -> 1;
+            case KILL_MAJORITY, PAUSE_MAJORITY -> nodes / 2 + 1;
+            case KILL_ALL -> nodes;
+        };
+        List<Integer> chosen = new ArrayList<>(all.subList(0, count));
+        Collections.sort(chosen);
+        return chosen;
+    }
+}
