@@ -65,18 +65,38 @@ public final class MirrorServer implements AutoCloseable {
     }
 
     /**
+     * Answers a peer's {@link LinkMessage.Call} (a failover's demotion, a failback's question):
+     * called on an apply thread, may block (a demotion ships a last round back). An
+     * {@link IllegalArgumentException} or {@link IllegalStateException} is refused to the caller
+     * with its message.
+     */
+    @FunctionalInterface
+    public interface CallHandler {
+        String call(String peerSite, String op, String body);
+
+        CallHandler NONE = (peer, op, body) -> {
+            throw new IllegalArgumentException("call " + op + ": this site answers no calls");
+        };
+    }
+
+    /**
      * @param bind       where to listen (port 0: any free port, see {@link #localAddress()})
      * @param siteId     this site's id, told to peers in the hello
      * @param stagingDir where partly received rounds wait (one file per replica being received)
      */
-    public record Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener) {
+    public record Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener,
+                         CallHandler calls) {
+        public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener) {
+            this(bind, siteId, store, stagingDir, peers, listener, CallHandler.NONE);
+        }
+
         public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers) {
             this(bind, siteId, store, stagingDir, peers, new Listener() {});
         }
     }
 
     /** What every connection's session shares. */
-    record Shared(String siteId, MirrorReceiver receiver, StagingArea staging, PeerSecrets peers, Listener listener,
+    record Shared(String siteId, MirrorReceiver receiver, StagingArea staging, PeerSecrets peers, Listener listener, CallHandler calls,
                   ConcurrentHashMap<String, ServerSession> receiving, ExecutorService applies, SecureRandom random) {}
 
     private final EventLoopGroup boss;
@@ -103,7 +123,7 @@ public final class MirrorServer implements AutoCloseable {
             return t;
         });
         Shared shared = new Shared(config.siteId(), new MirrorReceiver(config.store()), new StagingArea(config.stagingDir()),
-                config.peers(), config.listener(), new ConcurrentHashMap<>(), applies, random);
+                config.peers(), config.listener(), config.calls(), new ConcurrentHashMap<>(), applies, random);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         ChannelGroup connections = new DefaultChannelGroup("mirror-server", GlobalEventExecutor.INSTANCE);
