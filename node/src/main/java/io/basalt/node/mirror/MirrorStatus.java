@@ -64,8 +64,9 @@ public final class MirrorStatus {
         Optional<String> last = (p == null ? Optional.<String>empty() : p.lastCommon()).filter(snaps::contains)
                 .or(() -> snaps.isEmpty() || p != null && p.roundsDone() == 0 && p.lastCommon().isEmpty() ? Optional.empty() : Optional.of(snaps.getFirst()));
         double age = last.map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+        // No mirror snapshot yet: the whole vdisk is to ship. Snapshots but none known common (a start that has not asked the peer): unknown.
         long lagBytes = last.map(s -> store.diff(vdisk, s, null).stream().mapToLong(Extent::lengthBytes).sum())
-                .orElse(store.info(vdisk).sizeBytes());
+                .orElse(snaps.isEmpty() ? store.info(vdisk).sizeBytes() : -1);
         String state = offline ? "NOT_SERVING" : m.held() && (p == null || p.state() != MirrorService.State.SPLIT_BRAIN) ? "HELD"
                 : p == null ? "SYNCING" : p.state().name();
         return new Row(vdisk, "primary", m.peer(), state, last.orElse("-"), age, lagBytes, p == null ? 0 : p.lastRoundBytes(),
