@@ -66,7 +66,7 @@ public final class Dr {
                 throw new IllegalStateException("site " + peer.name() + " demoted " + vdisk + " at " + snap + " but the replica here holds "
                         + here + "; run basalt dr failover " + vdisk + " --planned again");
             }
-            MirrorRoles.promote(service.store, vdisk);
+            service.withoutRounds(vdisk, () -> MirrorRoles.promote(service.store, vdisk));
             service.config.putMirror(new MirrorConfig.Mirror(vdisk, peer.name(), reply.get("intervalMs").asLong(), false));
             service.progress.put(vdisk, Progress.NONE.withCommon(snap).withState(State.OK));
         } finally {
@@ -85,7 +85,7 @@ public final class Dr {
         ReentrantLock lock = service.lockOf(vdisk);
         lock.lock();
         try {
-            MirrorRoles.promote(service.store, vdisk);
+            service.withoutRounds(vdisk, () -> MirrorRoles.promote(service.store, vdisk));
             String snap = r.lastSnapshot().orElseThrow();
             SnapshotInfo s = service.store.snapshot(vdisk, snap);
             long windowMs = Math.max(0, System.currentTimeMillis() - s.createdEpochMs());

@@ -169,6 +169,11 @@ public final class MirrorService implements AutoCloseable {
         return removed;
     }
 
+    /** Runs {@code action} with no round applied to replica {@code vdisk} meanwhile ({@link MirrorServer#withoutRounds}). */
+    <T> T withoutRounds(String vdisk, java.util.function.Supplier<T> action) {
+        return server.withoutRounds(vdisk, action);
+    }
+
     private Optional<LinkSecret> secretOf(String site) {
         return config.peer(site).map(p -> LinkSecret.fromBase64(p.secretBase64()));
     }

@@ -142,6 +142,12 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
             refuse(ctx, LinkCodec.BUSY, "replica " + h.vdiskName() + " is receiving or applying another round; try again");
             return;
         }
+        if (shared.held().contains(h.vdiskName())) {
+            // Checked after claiming the replica: MirrorServer.withoutRounds sets held first, then waits for receiving to clear.
+            shared.receiving().remove(h.vdiskName(), this);
+            refuse(ctx, LinkCodec.BUSY, "replica " + h.vdiskName() + " is being failed over or back; try again");
+            return;
+        }
         try {
             part = shared.staging().open(h);
         } catch (RuntimeException e) {
