@@ -78,4 +78,15 @@ class MirrorCliTest {
             assertFalse(Files.exists(data.resolve(ControlServer.FILE)), "the control file goes with the serving process");
         }
     }
+
+    @Test
+    void demoDrFailsOverAndBackShippingOnlyTheDifference() {
+        CliResult demo = CliResult.run("demo", "dr", "--dir", dir.toString(), "--size", "64M");
+        assertEquals(0, demo.exit(), demo.err());
+        assertTrue(demo.out().contains("site-b's demo-disk equals site-a's demo-disk@mirror-"), demo.out());
+        assertTrue(demo.out().contains("bit for bit: true"), demo.out());
+        assertTrue(demo.out().contains("site-a: primary SPLIT_BRAIN") && demo.out().contains("site-b: primary SPLIT_BRAIN"), demo.out());
+        assertTrue(demo.out().matches("(?s).*failback shipped [0-9.]+ [KM]iB of a 64 MiB vdisk \\([0-3]\\.[0-9]+ %\\); site-a's and site-b's demo-disk equal: true.*"),
+                demo.out());
+    }
 }
