@@ -213,7 +213,12 @@ public final class MirrorService implements AutoCloseable {
     }
 
     private void roundGuarded(MirrorConfig.Mirror m) {
+        ReentrantLock lock = lockOf(m.vdisk());
+        lock.lock();
         try {
+            if (!config.mirror(m.vdisk()).equals(Optional.of(m))) {
+                return; // changed while we waited for the lock (a failover demoted it, a disable, a new interval): the next tick sees it
+            }
             round(m);
         } catch (MirrorException e) {
             boolean twoPrimaries = e.reason() == MirrorException.Reason.WRONG_SOURCE && e.getMessage().contains("is not a replica");
@@ -223,6 +228,8 @@ public final class MirrorService implements AutoCloseable {
         } catch (MirrorLinkException | IllegalArgumentException | IllegalStateException | io.basalt.vdisk.store.StoreException e) {
             progress.put(m.vdisk(), progressOf(m.vdisk()).failed(State.ERROR, e.getMessage()));
             log.warn("mirror of {} to site {}: round failed, shipped again at the next interval: {}", m.vdisk(), m.peer(), e.getMessage());
+        } finally {
+            lock.unlock();
         }
     }
 
