@@ -30,7 +30,7 @@ public final class DrCommand {
 
         @Override
         public Integer call() {
-            return SiteScope.run(store, spec, s -> print(s.service("dr failover").failover(vdisk, planned)));
+            return SiteScope.run(store, spec, s -> print(refusal(() -> s.service("dr failover").failover(vdisk, planned))));
         }
 
         private int print(Dr.Outcome o) {
@@ -52,10 +52,22 @@ public final class DrCommand {
         @Override
         public Integer call() {
             return SiteScope.run(store, spec, s -> {
-                Dr.Outcome o = s.service("dr failback").failback(vdisk, discardLocal);
+                Dr.Outcome o = refusal(() -> s.service("dr failback").failback(vdisk, discardLocal));
                 o.lines().forEach(spec.commandLine().getOut()::println);
                 return 0;
             });
+        }
+    }
+
+    /**
+     * A failover's states that forbid it (a round still applying, no snapshot in common, the
+     * vdisk already primary) are the operator's to read in one line, not a bug's trace.
+     */
+    static Dr.Outcome refusal(java.util.function.Supplier<Dr.Outcome> action) {
+        try {
+            return action.get();
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
         }
     }
 }
