@@ -118,6 +118,39 @@ class MirrorLinkTest {
     }
 
     @Test
+    void aReplicaHeldForAFailoverTakesNoRoundUntilReleased() {
+        MirrorClient client = client();
+        change(1, 50);
+        client.shipRound(VDISK, null, MirrorSnapshots.name(1), 1);
+        change(2, 50);
+        MirrorLinkException busy = server.withoutRounds(VDISK, () -> assertThrows(MirrorLinkException.class,
+                () -> client.shipRound(VDISK, MirrorSnapshots.name(1), MirrorSnapshots.name(2), 2)));
+        assertTrue(busy.getMessage().contains("is being failed over or back"), busy.getMessage());
+        assertReplicaAt(1);
+        assertEquals(ShipResult.Outcome.APPLIED, client.shipRound(VDISK, MirrorSnapshots.name(1), MirrorSnapshots.name(2), 2).outcome());
+        assertReplicaAt(2);
+    }
+
+    @Test
+    void aCallIsAnsweredByTheServersHandlerAndARefusalNamesWhy() {
+        MirrorServer echo = MirrorServer.start(new MirrorServer.Config(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), SITE_B,
+                sites.b, dir.resolve("staging-2"), site -> Optional.of(SECRET), new MirrorServer.Listener() {}, (peer, op, body) -> {
+                    if (op.equals("fail")) {
+                        throw new IllegalArgumentException("vdisk: " + body + " (expected: one that exists)");
+                    }
+                    return peer + " " + op + " " + body;
+                }));
+        closeLast.add(echo);
+        MirrorClient client = client(echo.localAddress(), SECRET, 0);
+        assertEquals("site-a role {\"vdisk\":\"vm1\"}", client.call("role", "{\"vdisk\":\"vm1\"}", Duration.ofSeconds(10)));
+        MirrorLinkException refused = assertThrows(MirrorLinkException.class, () -> client.call("fail", "vm9", Duration.ofSeconds(10)));
+        assertEquals(MirrorLinkException.Kind.REFUSED, refused.kind());
+        assertTrue(refused.getMessage().contains("vdisk: vm9 (expected: one that exists)"), refused.getMessage());
+        MirrorLinkException noHandler = assertThrows(MirrorLinkException.class, () -> client().call("role", "{}", Duration.ofSeconds(10)));
+        assertTrue(noHandler.getMessage().contains("this site answers no calls"), noHandler.getMessage());
+    }
+
+    @Test
     void roundsShipOverTlsAndTheReplicaEqualsTheSourceSnapshot() throws IOException {
         MirrorClient client = client();
         change(1, 600);

@@ -60,6 +60,15 @@ public final class DatastoreOptions {
         return parent == null ? Path.of(".") : parent;
     }
 
+    /** The embedded store's directory; refused, naming {@code what}, when the choice is a cluster. */
+    Path embeddedDir(String what) {
+        Choice c = choice();
+        if (c.cluster()) {
+            throw new IllegalArgumentException("--cluster " + c.path() + " (expected: --data DIR; " + what + " works on the embedded store only for now)");
+        }
+        return c.path();
+    }
+
     private record Choice(boolean cluster, Path path) {}
 
     private Choice choice() {

@@ -34,7 +34,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * under {@code ./data}, a thin vdisk, writes to it, snapshots it, clones the snapshot, writes
  * to both, and shows what changed and the space used. Re-running it starts the demo over.
  */
-@Command(name = "demo", description = "Run the main job on an embedded single-node store (under ./data).")
+@Command(name = "demo", description = "Run the main job on an embedded single-node store (under ./data); 'demo dr': two sites, failover and failback.",
+        subcommands = DemoDrCommand.class)
 public final class DemoCommand implements Callable<Integer> {
     static final String DISK = "demo-disk";
     static final String CLONE = "demo-clone";

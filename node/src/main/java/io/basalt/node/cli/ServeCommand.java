@@ -22,35 +22,83 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
     String portal;
+    @Option(names = "--mirror-port", paramLabel = "PORT", description = {"Also run mirroring (embedded store): listen for peer sites' mirror links",
+            "on this port (0: any free one) and ship this site's mirrored vdisks (basalt mirror enable). Off by default."})
+    Integer mirrorPort;
+    @Option(names = "--mirror-bind", defaultValue = "0.0.0.0", paramLabel = "HOST",
+            description = "Address the mirror link listens on (default ${DEFAULT-VALUE}; TLS, peers prove the shared secret).")
+    String mirrorBind;
 
     @Override
     public Integer call() throws Exception {
         HostPort hp = HostPort.parse(portal);
         TargetsFile.Config config = TargetsFile.load(store.configDir());
-        if (config.targets().isEmpty()) {
+        if (config.targets().isEmpty() && mirrorPort == null) {
             throw new IllegalArgumentException("targets: none in " + store.configDir().resolve(TargetsFile.FILE_NAME)
-                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add')");
+                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add', or mirror with --mirror-port)");
         }
+        java.nio.file.Path mirrorDir = mirrorPort == null ? null : store.embeddedDir("--mirror-port");
         PrintWriter out = spec.commandLine().getOut();
         Datastore s = store.open();
-        Exporter exporter;
+        Serving serving = new Serving(s);
         try {
-            exporter = Exporter.start(s.serving(), config, hp.host(), hp.port());
-        } catch (RuntimeException e) {
-            s.close();
+            serving.start(config, hp, mirrorDir, out);
+        } catch (Exception e) {
+            serving.close();
             throw e;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
-            exporter.close();
-            s.close();
+            serving.close();
             stopped.countDown();
         }));
-        printUrls(out, config, exporter.address());
         out.println("serving; Ctrl-C to stop");
         out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** What one serve runs: the targets, and on the embedded store its control socket and mirroring; closed in reverse. */
+    private final class Serving implements AutoCloseable {
+        private final Datastore store;
+        private Exporter exporter;
+        private io.basalt.node.mirror.MirrorService mirror;
+        private ControlServer control;
+
+        Serving(Datastore store) {
+            this.store = store;
+        }
+
+        void start(TargetsFile.Config config, HostPort hp, java.nio.file.Path mirrorDir, PrintWriter out) throws java.io.IOException {
+            if (!config.targets().isEmpty()) {
+                exporter = Exporter.start(store.serving(), config, hp.host(), hp.port());
+                printUrls(out, config, exporter.address());
+            }
+            if (store instanceof Datastore.Local local) {
+                if (mirrorDir != null) {
+                    mirror = io.basalt.node.mirror.MirrorService.start(local.store(), local.configs(),
+                            new java.net.InetSocketAddress(mirrorBind, mirrorPort), mirrorDir.resolve("mirror-staging"));
+                    out.printf("site %s: mirror link on %s%n", mirror.siteName(), mirror.address());
+                }
+                control = ControlServer.start(local.store().directory(),
+                        new ControlServer.Serving(local.store(), local.configs(), java.util.Optional.ofNullable(mirror)));
+            }
+        }
+
+        @Override
+        public void close() {
+            try (store) {
+                if (control != null) {
+                    control.close();
+                }
+                if (mirror != null) {
+                    mirror.close();
+                }
+                if (exporter != null) {
+                    exporter.close();
+                }
+            }
+        }
     }
 
     static void printUrls(PrintWriter out, TargetsFile.Config config, java.net.InetSocketAddress at) {

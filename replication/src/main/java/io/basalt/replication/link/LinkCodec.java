@@ -48,6 +48,8 @@ final class LinkCodec {
     private static final byte STREAM_FRAME = 5;
     private static final byte APPLIED = 6;
     private static final byte REFUSED = 7;
+    private static final byte CALL = 8;
+    private static final byte REPLY = 9;
 
     private LinkCodec() {}
 
@@ -78,6 +80,11 @@ final class LinkCodec {
                 writeString(out, r.reason());
                 writeString(out, r.message());
             }
+            case LinkMessage.Call c -> {
+                writeWholeString(out, c.op());
+                writeWholeString(out, c.body());
+            }
+            case LinkMessage.Reply r -> writeWholeString(out, r.body());
         }
         int bodyLength = out.writerIndex() - start - PREFIX_BYTES;
         if (bodyLength > BODY_BYTES_MAX) {
@@ -101,7 +108,9 @@ final class LinkCodec {
             case STREAM_FRAME -> new LinkMessage.StreamFrame(bytes(in, in.readableBytes(), "stream frame"));
             case APPLIED -> new LinkMessage.Applied(in.readLong(), in.readLong(), in.readLong(), readString(in));
             case REFUSED -> new LinkMessage.Refused(readString(in), readString(in));
-            default -> throw bad("message type: " + type + " (expected: 1.." + REFUSED + ")");
+            case CALL -> new LinkMessage.Call(readString(in), readString(in));
+            case REPLY -> new LinkMessage.Reply(readString(in));
+            default -> throw bad("message type: " + type + " (expected: 1.." + REPLY + ")");
         };
         if (in.isReadable()) {
             throw bad("message type " + type + ": " + in.readableBytes() + " bytes after its last field");
@@ -121,6 +130,8 @@ final class LinkCodec {
             case LinkMessage.StreamFrame f -> STREAM_FRAME;
             case LinkMessage.Applied a -> APPLIED;
             case LinkMessage.Refused r -> REFUSED;
+            case LinkMessage.Call c -> CALL;
+            case LinkMessage.Reply r -> REPLY;
         };
     }
 
@@ -138,6 +149,15 @@ final class LinkCodec {
         if (b.length > STRING_BYTES_MAX) {
             // Only a refusal's message can be this long; its start says enough.
             b = s.substring(0, STRING_BYTES_MAX / 4).getBytes(StandardCharsets.UTF_8);
+        }
+        out.writeShort(b.length).writeBytes(b);
+    }
+
+    /** A string that must arrive whole (a call's argument): refused when too long, never cut. */
+    private static void writeWholeString(ByteBuf out, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        if (b.length > STRING_BYTES_MAX) {
+            throw new IllegalArgumentException("link call string: " + b.length + " bytes (expected: <= " + STRING_BYTES_MAX + ")");
         }
         out.writeShort(b.length).writeBytes(b);
     }

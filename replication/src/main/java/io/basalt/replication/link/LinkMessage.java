@@ -7,8 +7,8 @@ import java.nio.ByteBuffer;
  * (docs/architecture.md, "Replication"). A connection runs: {@link Hello} both ways, {@link Proof}
  * from the client then from the server, then any number of rounds, each a {@link ShipRequest}
  * answered by {@link StartAt} (followed by the stream's frames as {@link StreamFrame}s and
- * answered by {@link Applied} or {@link Refused}) or by {@link Refused}. {@link Refused} for the
- * handshake ends the connection. Byte fields are read-only buffers (records compare them by
+ * answered by {@link Applied} or {@link Refused}) or by {@link Refused}, or a {@link Call}
+ * answered by {@link Reply} or {@link Refused}. {@link Refused} for the handshake ends the connection. Byte fields are read-only buffers (records compare them by
  * content).
  */
 sealed interface LinkMessage {
@@ -59,4 +59,14 @@ sealed interface LinkMessage {
      * {@link LinkCodec#FAILED}); {@code message} says why, naming the bad value.
      */
     record Refused(String reason, String message) implements LinkMessage {}
+
+    /**
+     * A request of the peer site beyond shipping rounds (a failover's demotion, a failback's
+     * question): {@code op} names it, {@code body} is its argument, both for the server's
+     * {@link MirrorServer.CallHandler} to read. Only after the handshake.
+     */
+    record Call(String op, String body) implements LinkMessage {}
+
+    /** The answer to a {@link Call}. */
+    record Reply(String body) implements LinkMessage {}
 }

@@ -143,6 +143,30 @@ public final class MirrorClient implements AutoCloseable {
     }
 
     /**
+     * Asks the peer's {@link MirrorServer.CallHandler} {@code op} with {@code body} over one new
+     * connection (no retry: a call such as a demotion is not to be repeated blindly) and returns
+     * its answer; {@code timeout} bounds the wait for it.
+     *
+     * @throws MirrorLinkException the peer is unreachable, failed to authenticate, or refused the call (the message says why)
+     */
+    public String call(String op, String body, Duration timeout) {
+        try (ClientConnection c = ClientConnection.open(group, tls, peer.address(), options.connectTimeout())) {
+            authenticate(c);
+            c.send(new LinkMessage.Call(op, body), options.writeStallMax());
+            LinkMessage answer = c.receive(timeout, "answer to call " + op);
+            return switch (answer) {
+                case LinkMessage.Reply r -> r.body();
+                case LinkMessage.Refused r when r.reason().equals(LinkCodec.FAILED) -> throw new MirrorLinkException(MirrorLinkException.Kind.REFUSED,
+                        "site " + peer.siteId() + " refused " + op + " " + body + ": " + r.message());
+                default -> throw refusal(answer, null);
+            };
+        } catch (IOException e) {
+            throw new MirrorLinkException(MirrorLinkException.Kind.UNREACHABLE, "call " + op + " to site " + peer.siteId() + " at "
+                    + peer.address() + ": " + e, e);
+        }
+    }
+
+    /**
      * One attempt: asks for the round and sends what the peer lacks.
      *
      * @throws IOException the connection failed, or the peer is busy with the replica: worth another attempt

@@ -12,6 +12,8 @@ public final class MirrorLinkException extends RuntimeException {
         AUTHENTICATION,
         /** The peer spoke another protocol version, or sent what the protocol does not allow. */
         PROTOCOL,
+        /** The peer answered a call with a refusal (its message says why). */
+        REFUSED,
         /** No round could be completed within the attempts allowed (refused connections, cuts, timeouts, a busy peer). */
         UNREACHABLE
     }

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -65,27 +66,52 @@ public final class MirrorServer implements AutoCloseable {
     }
 
     /**
+     * Answers a peer's {@link LinkMessage.Call} (a failover's demotion, a failback's question):
+     * called on an apply thread, may block (a demotion ships a last round back). An
+     * {@link IllegalArgumentException} or {@link IllegalStateException} is refused to the caller
+     * with its message.
+     */
+    @FunctionalInterface
+    public interface CallHandler {
+        String call(String peerSite, String op, String body);
+
+        CallHandler NONE = (peer, op, body) -> {
+            throw new IllegalArgumentException("call " + op + ": this site answers no calls");
+        };
+    }
+
+    /**
      * @param bind       where to listen (port 0: any free port, see {@link #localAddress()})
      * @param siteId     this site's id, told to peers in the hello
      * @param stagingDir where partly received rounds wait (one file per replica being received)
      */
-    public record Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener) {
+    public record Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener,
+                         CallHandler calls) {
+        public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener) {
+            this(bind, siteId, store, stagingDir, peers, listener, CallHandler.NONE);
+        }
+
         public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers) {
             this(bind, siteId, store, stagingDir, peers, new Listener() {});
         }
     }
 
     /** What every connection's session shares. */
-    record Shared(String siteId, MirrorReceiver receiver, StagingArea staging, PeerSecrets peers, Listener listener,
-                  ConcurrentHashMap<String, ServerSession> receiving, ExecutorService applies, SecureRandom random) {}
+    record Shared(String siteId, MirrorReceiver receiver, StagingArea staging, PeerSecrets peers, Listener listener, CallHandler calls,
+                  ConcurrentHashMap<String, ServerSession> receiving, Set<String> held, ExecutorService applies, SecureRandom random) {}
 
+    /** How long {@link #withoutRounds} waits for a round under way to finish applying. */
+    static final Duration HOLD_WAIT = Duration.ofSeconds(30);
+
+    private final Shared shared;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService applies;
     private final Channel server;
     private final ChannelGroup connections;
 
-    private MirrorServer(EventLoopGroup boss, EventLoopGroup workers, ExecutorService applies, Channel server, ChannelGroup connections) {
+    private MirrorServer(Shared shared, EventLoopGroup boss, EventLoopGroup workers, ExecutorService applies, Channel server, ChannelGroup connections) {
+        this.shared = shared;
         this.boss = boss;
         this.workers = workers;
         this.applies = applies;
@@ -103,7 +129,7 @@ public final class MirrorServer implements AutoCloseable {
             return t;
         });
         Shared shared = new Shared(config.siteId(), new MirrorReceiver(config.store()), new StagingArea(config.stagingDir()),
-                config.peers(), config.listener(), new ConcurrentHashMap<>(), applies, random);
+                config.peers(), config.listener(), config.calls(), new ConcurrentHashMap<>(), ConcurrentHashMap.newKeySet(), applies, random);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         ChannelGroup connections = new DefaultChannelGroup("mirror-server", GlobalEventExecutor.INSTANCE);
@@ -124,10 +150,43 @@ public final class MirrorServer implements AutoCloseable {
                         }
                     })
                     .bind(config.bind()).syncUninterruptibly().channel();
-            return new MirrorServer(boss, workers, applies, server, connections);
+            return new MirrorServer(shared, boss, workers, applies, server, connections);
         } catch (RuntimeException e) {
             shutdown(boss, workers, applies);
             throw new IllegalStateException("mirror server of site " + config.siteId() + " cannot listen on " + config.bind() + ": " + e, e);
+        }
+    }
+
+    /**
+     * Runs {@code action} while no round is received into or applied to replica {@code replica}
+     * (a promotion must not race an apply, whose commit would mark the vdisk a replica again):
+     * rounds asked for meanwhile are refused BUSY (the peer retries). Waits up to
+     * {@link #HOLD_WAIT} for a round under way.
+     *
+     * @throws IllegalStateException a round was still under way after the wait, or another action holds the replica
+     */
+    public <T> T withoutRounds(String replica, java.util.function.Supplier<T> action) {
+        if (!shared.held().add(replica)) {
+            throw new IllegalStateException("replica " + replica + ": another failover or failback holds it; try again");
+        }
+        try {
+            long deadline = System.nanoTime() + HOLD_WAIT.toNanos();
+            // A session adds itself to receiving before it looks at held: once held is set, a round is either refused or seen here.
+            while (shared.receiving().containsKey(replica)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("replica " + replica + ": a round is still being received or applied after "
+                            + HOLD_WAIT + "; try again");
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted waiting for a round of replica " + replica, e);
+                }
+            }
+            return action.get();
+        } finally {
+            shared.held().remove(replica);
         }
     }
 

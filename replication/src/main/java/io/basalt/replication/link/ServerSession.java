@@ -111,6 +111,10 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
 
     /** A round asked for: refused, or answered with where to start (after what is staged). */
     private void request(ChannelHandlerContext ctx, LinkMessage m) {
+        if (m instanceof LinkMessage.Call c) {
+            call(ctx, c);
+            return;
+        }
         if (!(m instanceof LinkMessage.ShipRequest r)) {
             protocolError(ctx, m, "a ship request");
             return;
@@ -136,6 +140,12 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
             // Likely an earlier connection of this peer that broke without our noticing: end it, so a retry finds the replica free.
             other.closeIfReceiving();
             refuse(ctx, LinkCodec.BUSY, "replica " + h.vdiskName() + " is receiving or applying another round; try again");
+            return;
+        }
+        if (shared.held().contains(h.vdiskName())) {
+            // Checked after claiming the replica: MirrorServer.withoutRounds sets held first, then waits for receiving to clear.
+            shared.receiving().remove(h.vdiskName(), this);
+            refuse(ctx, LinkCodec.BUSY, "replica " + h.vdiskName() + " is being failed over or back; try again");
             return;
         }
         try {
@@ -210,6 +220,38 @@ final class ServerSession extends SimpleChannelInboundHandler<LinkMessage> {
         } catch (RejectedExecutionException closing) {
             // The server is closing; the peer learns from the lost connection and asks again.
         }
+    }
+
+    /** A peer's call, answered from an apply thread (it may block); reading pauses until the answer is sent. */
+    private void call(ChannelHandlerContext ctx, LinkMessage.Call c) {
+        state = State.APPLYING;
+        ctx.channel().config().setAutoRead(false);
+        String peer = peerSite;
+        shared.applies().execute(() -> {
+            LinkMessage reply;
+            try {
+                reply = new LinkMessage.Reply(shared.calls().call(peer, c.op(), c.body()));
+                log.info("mirror link from {}: site {} called {} {}", ctx.channel().remoteAddress(), peer, c.op(), c.body());
+            } catch (IllegalArgumentException | IllegalStateException | MirrorException | io.basalt.vdisk.store.StoreException e) {
+                log.warn("mirror link from {}: call {} {} of site {} refused: {}", ctx.channel().remoteAddress(), c.op(), c.body(), peer, e.getMessage());
+                reply = new LinkMessage.Refused(LinkCodec.FAILED, String.valueOf(e.getMessage()));
+            } catch (RuntimeException e) {
+                log.error("mirror link from {}: call {} {} of site {} failed", ctx.channel().remoteAddress(), c.op(), c.body(), peer, e);
+                reply = new LinkMessage.Refused(LinkCodec.FAILED, "site " + shared.siteId() + " failed on " + c.op() + ": " + e);
+            }
+            LinkMessage answer = reply;
+            try {
+                ctx.executor().execute(() -> {
+                    if (state == State.APPLYING) {
+                        state = State.READY;
+                        ctx.channel().config().setAutoRead(true);
+                    }
+                    ctx.writeAndFlush(answer);
+                });
+            } catch (RejectedExecutionException closing) {
+                // The server is closing; the caller learns from the lost connection.
+            }
+        });
     }
 
     /** Closes this connection if it is receiving a round (called from another connection's event loop). */

@@ -50,8 +50,8 @@ class LinkCodecProperties {
 
     @Test
     void anUnknownMessageTypeIsRefusedNamingIt() {
-        DecoderException e = refused(Unpooled.buffer().writeByte(9).writeInt(0));
-        assertTrue(e.getMessage().contains("message type: 9 (expected: 1..7)"), e.getMessage());
+        DecoderException e = refused(Unpooled.buffer().writeByte(10).writeInt(0));
+        assertTrue(e.getMessage().contains("message type: 10 (expected: 1..9)"), e.getMessage());
     }
 
     @Test
@@ -100,7 +100,9 @@ class LinkCodecProperties {
                 Combinators.combine(nonNegative, Arbitraries.integers()).as(LinkMessage.StartAt::new),
                 any.map(LinkMessage.StreamFrame::new),
                 Combinators.combine(Arbitraries.longs(), Arbitraries.longs(), Arbitraries.longs(), text).as(LinkMessage.Applied::new),
-                Combinators.combine(text, text).as(LinkMessage.Refused::new));
+                Combinators.combine(text, text).as(LinkMessage.Refused::new),
+                Combinators.combine(text, text).as(LinkMessage.Call::new),
+                text.map(LinkMessage.Reply::new));
     }
 
     private static Arbitrary<ByteBuffer> bytes(int min, int max) {
