@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -22,31 +23,57 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
     String portal;
+    @Option(names = "--api", paramLabel = "HOST:PORT|PORT|off", defaultValue = "127.0.0.1:" + io.basalt.node.api.ApiServer.PORT_DEFAULT,
+            description = {"Where the management API (REST, OpenAPI, /metrics) listens (default ${DEFAULT-VALUE}); off: no API.",
+                    "Requests need a token: basalt token create."})
+    String api;
 
     @Override
     public Integer call() throws Exception {
         HostPort hp = HostPort.parse(portal);
+        var listen = io.basalt.node.api.ApiServer.Listen.parse(api);
         TargetsFile.Config config = TargetsFile.load(store.configDir());
-        if (config.targets().isEmpty()) {
+        if (config.targets().isEmpty() && listen.isEmpty()) {
             throw new IllegalArgumentException("targets: none in " + store.configDir().resolve(TargetsFile.FILE_NAME)
-                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add')");
+                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add'; or serve only the API: --api)");
         }
         PrintWriter out = spec.commandLine().getOut();
         Datastore s = store.open();
-        Exporter exporter;
+        Exporter exporter = null;
+        io.basalt.node.api.ApiServer apiServer = null;
         try {
-            exporter = Exporter.start(s.serving(), config, hp.host(), hp.port());
+            // Targets configured later (through the API or basalt target) are served from the next start, as before.
+            exporter = config.targets().isEmpty() ? null : Exporter.start(s.serving(), config, hp.host(), hp.port());
+            if (listen.isPresent()) {
+                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(s, store.configDir(), java.util.Optional.empty()),
+                        io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+            }
         } catch (RuntimeException e) {
+            if (exporter != null) {
+                exporter.close();
+            }
             s.close();
             throw e;
         }
+        Exporter served = exporter;
+        io.basalt.node.api.ApiServer apiServed = apiServer;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
-            exporter.close();
+            if (apiServed != null) {
+                apiServed.close();
+            }
+            if (served != null) {
+                served.close();
+            }
             s.close();
             stopped.countDown();
         }));
-        printUrls(out, config, exporter.address());
+        if (served != null) {
+            printUrls(out, config, served.address());
+        }
+        if (apiServed != null) {
+            out.printf("api: %s (OpenAPI document at %s%s)%n", apiServed.url(), apiServed.url(), io.basalt.node.api.ApiServer.OPENAPI_PATH);
+        }
         out.println("serving; Ctrl-C to stop");
         out.flush();
         stopped.await();
