@@ -107,6 +107,7 @@ public final class NodeCommand implements Callable<Integer> {
         if (listen.isEmpty()) {
             return java.util.Optional.empty();
         }
+        io.basalt.node.metrics.RaftMeters.register(io.basalt.node.metrics.NodeMetrics.process(), node);
         Datastore store = new Datastore.Cluster(io.basalt.cluster.client.ClusterClient.open(node.config(), node));
         Path configDir = config.toAbsolutePath().getParent();
         try {

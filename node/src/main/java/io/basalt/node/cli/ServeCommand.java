@@ -45,6 +45,10 @@ public final class ServeCommand implements Callable<Integer> {
             // Targets configured later (through the API or basalt target) are served from the next start, as before.
             exporter = config.targets().isEmpty() ? null : Exporter.start(s.serving(), config, hp.host(), hp.port());
             if (listen.isPresent()) {
+                if (s instanceof Datastore.Local) {
+                    io.basalt.node.metrics.StoreMeters.register(io.basalt.node.metrics.NodeMetrics.process(), () -> s.list().stream()
+                            .collect(java.util.stream.Collectors.toMap(Datastore.VdiskView::name, Datastore.VdiskView::sizeBytes)), store.configDir());
+                }
                 apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(s, store.configDir(), java.util.Optional.empty()),
                         io.basalt.node.metrics.NodeMetrics.process(), listen.get());
             }
