@@ -58,7 +58,7 @@ public final class ApiServer implements AutoCloseable {
                 }
                 return Optional.of(new Listen(colon < 0 ? "127.0.0.1" : text.substring(0, colon), port));
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--api: '" + text + "' (expected: HOST:PORT, PORT or off, e.g. 127.0.0.1:" + PORT_DEFAULT + ")");
+                throw new IllegalArgumentException("--api-listen: '" + text + "' (expected: HOST:PORT, PORT or off, e.g. 127.0.0.1:" + PORT_DEFAULT + ")");
             }
         }
 

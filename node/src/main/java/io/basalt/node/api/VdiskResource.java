@@ -27,7 +27,7 @@ import io.javalin.http.Context;
 final class VdiskResource {
     /** A vdisk as the API shows it: geometry, lineage and space. {@code parent} is {@code NAME@SNAP} or null. */
     record VdiskJson(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, String parent, int chainDepth,
-                     long createdMs, String rollingBackTo, int snapshotCount, long usedBytes, long storedBytes) {}
+                     long createdMs, String rollingBackTo, int snapshotCount, long usedBytes, long storedBytes, long versionCount) {}
 
     record SnapshotJson(String vdisk, String name, long sizeBytes, long createdMs) {}
 
@@ -172,7 +172,7 @@ final class VdiskResource {
         Datastore.VdiskView v = store.info(name);
         Usage u = store.usage(name);
         return new VdiskJson(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), v.parent().orElse(null), v.chainDepth(),
-                v.createdEpochMs(), v.rollingBackTo().orElse(null), store.snapshots(name).size(), u.usedBytes(), u.storedBytes());
+                v.createdEpochMs(), v.rollingBackTo().orElse(null), store.snapshots(name).size(), u.usedBytes(), u.storedBytes(), u.versionCount());
     }
 
     private List<SnapshotJson> snapshots(String name) {

@@ -36,7 +36,7 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Where --serve listens (default ${DEFAULT-VALUE}).")
     String portal;
 
-    @Option(names = "--api", paramLabel = "HOST:PORT|PORT|off", description = {"Where the management API (REST, OpenAPI, /metrics) listens",
+    @Option(names = "--api-listen", paramLabel = "HOST:PORT|PORT|off", description = {"Where the management API (REST, OpenAPI, /metrics) listens",
             "(default: 127.0.0.1, port " + io.basalt.node.api.ApiServer.PORT_DEFAULT + " + the node's id; a taken default port only warns); off: no API."})
     String api;
 
@@ -99,7 +99,7 @@ public final class NodeCommand implements Callable<Integer> {
     /**
      * The management API on this node, working on the cluster through a client opened with this
      * node (local reads skip the network). A default port that is taken only warns: the node's
-     * storage matters more than its management port; an --api given explicitly must bind.
+     * storage matters more than its management port; an --api-listen given explicitly must bind.
      */
     private java.util.Optional<io.basalt.node.api.ApiServer> startApi(ClusterNode node, PrintWriter out) {
         var listen = api == null ? java.util.Optional.of(new io.basalt.node.api.ApiServer.Listen("127.0.0.1", io.basalt.node.api.ApiServer.PORT_DEFAULT + id))

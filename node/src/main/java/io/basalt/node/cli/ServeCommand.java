@@ -23,7 +23,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
     String portal;
-    @Option(names = "--api", paramLabel = "HOST:PORT|PORT|off", defaultValue = "127.0.0.1:" + io.basalt.node.api.ApiServer.PORT_DEFAULT,
+    @Option(names = "--api-listen", paramLabel = "HOST:PORT|PORT|off", defaultValue = "127.0.0.1:" + io.basalt.node.api.ApiServer.PORT_DEFAULT,
             description = {"Where the management API (REST, OpenAPI, /metrics) listens (default ${DEFAULT-VALUE}); off: no API.",
                     "Requests need a token: basalt token create."})
     String api;
@@ -35,7 +35,7 @@ public final class ServeCommand implements Callable<Integer> {
         TargetsFile.Config config = TargetsFile.load(store.configDir());
         if (config.targets().isEmpty() && listen.isEmpty()) {
             throw new IllegalArgumentException("targets: none in " + store.configDir().resolve(TargetsFile.FILE_NAME)
-                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add'; or serve only the API: --api)");
+                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add'; or serve only the API: --api-listen)");
         }
         PrintWriter out = spec.commandLine().getOut();
         Datastore s = store.open();
