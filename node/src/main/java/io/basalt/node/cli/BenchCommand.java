@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -61,6 +62,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--pg-inflight", paramLabel = "N", description = {"Raft entries the client keeps in flight per placement group and lane",
             "(--cluster; default: the cluster's tuning, " + ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT + ")."})
     Integer pgInflight;
+    @Option(names = "--metered", description = {"Count the I/O on this process's metrics (basalt_io_*, as the iSCSI target and the API's",
+            "/metrics do), to measure what counting costs."})
+    boolean metered;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
 
@@ -138,7 +142,11 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** Prepares the new, empty vdisk {@link #image} on {@code ds} and runs the wanted workloads; {@code store} (local engine) or null. */
     private void bench(Datastore ds, VdiskStore store) throws InterruptedException {
-        try (BlockDevice disk = ds.open(image)) {
+        try (BlockDevice disk = metered ? new io.basalt.node.metrics.MeteredDevice(ds.open(image),
+                io.basalt.node.metrics.NodeMetrics.process().io(image, "bench")) : ds.open(image)) {
+            if (metered) {
+                out.println("(metered: reads and writes counted on the metrics, as the iSCSI target counts them)");
+            }
             long t0 = System.nanoTime();
             run(disk, Workload.SEQWRITE, Long.MAX_VALUE, size / (1 << 20));
             out.printf(Locale.ROOT, "prepare: wrote %s sequentially in %.1f s%n", Sizes.format(size), (System.nanoTime() - t0) / 1e9);

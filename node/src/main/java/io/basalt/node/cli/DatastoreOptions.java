@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.nio.file.Path;
 
 import io.basalt.vdisk.store.SpaceReserve;
@@ -7,7 +8,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --data DIR} (the embedded store) or {@code --cluster FILE|DIR} (a cluster): what
- * {@code basalt vdisk} and {@code basalt snap} work on. Environment: BASALT_DATA, BASALT_CLUSTER
+ * {@code basalt vdisk} and {@code basalt snap} work on; or {@code --api URL}, a management API. Environment: BASALT_API, BASALT_DATA, BASALT_CLUSTER
  * (the option wins; with neither, ./data).
  */
 public final class DatastoreOptions {
@@ -18,6 +19,13 @@ public final class DatastoreOptions {
             description = "Work on a cluster instead: its cluster file, or a `basalt cluster up` directory (env BASALT_CLUSTER).")
     Path cluster;
 
+    @Option(names = "--api", paramLabel = "URL", description = {"Work through a node's or basalt serve's management API instead (e.g. http://127.0.0.1:8470;",
+            "env BASALT_API): vdisk create/ls/info/du/resize/rm/clone/flatten and snap commands. Token: --api-token or env BASALT_API_TOKEN."})
+    java.net.URI api;
+
+    @Option(names = "--api-token", paramLabel = "TOKEN", description = "The bearer token for --api (default: env BASALT_API_TOKEN).")
+    String apiToken;
+
     @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
             description = {"Embedded store: free space to keep on its filesystem; below it writes are refused (SCSI: space allocation failed)",
                     "while reads, unmaps and removals go on. 0 turns the check off (default: 5%% of the filesystem, at least 1G).",
@@ -25,6 +33,14 @@ public final class DatastoreOptions {
     Long diskReserve;
 
     Datastore open() {
+        java.util.Optional<java.net.URI> remote = remote();
+        if (remote.isPresent()) {
+            if (diskReserve != null) {
+                throw new IllegalArgumentException("--disk-reserve " + diskReserve + " with --api (expected: only with the embedded store)");
+            }
+            String token = apiToken != null ? apiToken : System.getenv("BASALT_API_TOKEN");
+            return new io.basalt.node.datastore.RemoteDatastore(remote.get(), token);
+        }
         Choice c = choice();
         if (c.cluster()) {
             if (diskReserve != null) {
@@ -51,6 +67,10 @@ public final class DatastoreOptions {
      * or the directory of the cluster file (configuration of the gateway on this host).
      */
     Path configDir() {
+        if (remote().isPresent()) {
+            throw new IllegalArgumentException("--api " + remote().get() + ": this command works on files beside the store (targets.json,"
+                    + " tokens.json) (expected: --data DIR or --cluster FILE on the machine that holds them)");
+        }
         Choice c = choice();
         if (!c.cluster()) {
             return c.path();
@@ -67,6 +87,20 @@ public final class DatastoreOptions {
             throw new IllegalArgumentException("--cluster " + c.path() + " (expected: --data DIR; " + what + " works on the embedded store only for now)");
         }
         return c.path();
+    }
+
+    /** {@code --api URL} (or env BASALT_API when neither --data nor --cluster is given). */
+    private java.util.Optional<java.net.URI> remote() {
+        if (api != null && (data != null || cluster != null)) {
+            throw new IllegalArgumentException("--api " + api + " and " + (data != null ? "--data " + data : "--cluster " + cluster)
+                    + " (expected: one of them)");
+        }
+        if (api != null) {
+            return java.util.Optional.of(api);
+        }
+        String env = System.getenv("BASALT_API");
+        return data == null && cluster == null && env != null && !env.isBlank() ? java.util.Optional.of(java.net.URI.create(env.trim()))
+                : java.util.Optional.empty();
     }
 
     private record Choice(boolean cluster, Path path) {}

@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.function.LongConsumer;

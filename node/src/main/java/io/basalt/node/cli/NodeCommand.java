@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,6 +36,10 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Where --serve listens (default ${DEFAULT-VALUE}).")
     String portal;
 
+    @Option(names = "--api-listen", paramLabel = "HOST:PORT|PORT|off", description = {"Where the management API (REST, OpenAPI, /metrics) listens",
+            "(default: 127.0.0.1, port " + io.basalt.node.api.ApiServer.PORT_DEFAULT + " + the node's id; a taken default port only warns); off: no API."})
+    String api;
+
     @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
             description = {"Free space to keep on the data directory's filesystem: below it writes are refused (SCSI: space allocation failed)",
                     "while unmaps and removals go on. 0 turns the check off (default: 5%% of the filesystem, at least 1G)."})
@@ -53,9 +58,14 @@ public final class NodeCommand implements Callable<Integer> {
         ServeCommand.HostPort hp = serve == null ? null : ServeCommand.HostPort.parse(portal);
         PrintWriter out = spec.commandLine().getOut();
         AtomicReference<NodeGateway> gateway = new AtomicReference<>();
+        AtomicReference<io.basalt.node.api.ApiServer> apiServer = new AtomicReference<>();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             try {
+                io.basalt.node.api.ApiServer a = apiServer.getAndSet(null);
+                if (a != null) {
+                    a.close();
+                }
                 NodeGateway g = gateway.getAndSet(null);
                 if (g != null) {
                     g.close();
@@ -70,6 +80,7 @@ public final class NodeCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf("node %d pid %d serving cluster %s on %s, data %s (disk reserve %d MiB)%n", id,
                 ProcessHandle.current().pid(), file.name(), addr.address(), dir, node.diskReserve().reserveBytes() >> 20);
         spec.commandLine().getOut().flush();
+        startApi(node, out).ifPresent(apiServer::set);
         if (serve != null) {
             // In the background: the gateway needs a meta leader, which may need this node's vote.
             Thread.ofPlatform().name("gateway-start").daemon().start(() -> {
@@ -83,5 +94,36 @@ public final class NodeCommand implements Callable<Integer> {
         }
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The management API on this node, working on the cluster through a client opened with this
+     * node (local reads skip the network). A default port that is taken only warns: the node's
+     * storage matters more than its management port; an --api-listen given explicitly must bind.
+     */
+    private java.util.Optional<io.basalt.node.api.ApiServer> startApi(ClusterNode node, PrintWriter out) {
+        var listen = api == null ? java.util.Optional.of(new io.basalt.node.api.ApiServer.Listen("127.0.0.1", io.basalt.node.api.ApiServer.PORT_DEFAULT + id))
+                : io.basalt.node.api.ApiServer.Listen.parse(api);
+        if (listen.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        io.basalt.node.metrics.RaftMeters.register(io.basalt.node.metrics.NodeMetrics.process(), node);
+        Datastore store = new Datastore.Cluster(io.basalt.cluster.client.ClusterClient.open(node.config(), node));
+        Path configDir = config.toAbsolutePath().getParent();
+        try {
+            var server = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.of(node.config())),
+                    io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+            out.printf("node %d api: %s%n", id, server.url());
+            out.flush();
+            return java.util.Optional.of(server.closing(store));
+        } catch (IllegalArgumentException e) {
+            store.close();
+            if (api != null) {
+                throw e;
+            }
+            out.printf("node %d: no api: %s%n", id, e.getMessage());
+            out.flush();
+            return java.util.Optional.empty();
+        }
     }
 }

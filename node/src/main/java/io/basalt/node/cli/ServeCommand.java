@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -28,21 +29,27 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--mirror-bind", defaultValue = "0.0.0.0", paramLabel = "HOST",
             description = "Address the mirror link listens on (default ${DEFAULT-VALUE}; TLS, peers prove the shared secret).")
     String mirrorBind;
+    @Option(names = "--api-listen", paramLabel = "HOST:PORT|PORT|off", defaultValue = "127.0.0.1:" + io.basalt.node.api.ApiServer.PORT_DEFAULT,
+            description = {"Where the management API (REST, OpenAPI, /metrics) listens (default ${DEFAULT-VALUE}); off: no API.",
+                    "Requests need a token: basalt token create."})
+    String api;
 
     @Override
     public Integer call() throws Exception {
         HostPort hp = HostPort.parse(portal);
+        var listen = io.basalt.node.api.ApiServer.Listen.parse(api);
         TargetsFile.Config config = TargetsFile.load(store.configDir());
-        if (config.targets().isEmpty() && mirrorPort == null) {
+        if (config.targets().isEmpty() && mirrorPort == null && listen.isEmpty()) {
             throw new IllegalArgumentException("targets: none in " + store.configDir().resolve(TargetsFile.FILE_NAME)
-                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add', or mirror with --mirror-port)");
+                    + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add'; or mirror with --mirror-port;"
+                    + " or serve only the API: --api-listen)");
         }
         java.nio.file.Path mirrorDir = mirrorPort == null ? null : store.embeddedDir("--mirror-port");
         PrintWriter out = spec.commandLine().getOut();
         Datastore s = store.open();
         Serving serving = new Serving(s);
         try {
-            serving.start(config, hp, mirrorDir, out);
+            serving.start(config, hp, mirrorDir, listen, out);
         } catch (Exception e) {
             serving.close();
             throw e;
@@ -58,10 +65,14 @@ public final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** What one serve runs: the targets, and on the embedded store its control socket and mirroring; closed in reverse. */
+    /**
+     * What one serve runs: the targets, the management API, and on the embedded store its control
+     * socket and mirroring; closed in reverse.
+     */
     private final class Serving implements AutoCloseable {
         private final Datastore store;
         private Exporter exporter;
+        private io.basalt.node.api.ApiServer apiServer;
         private io.basalt.node.mirror.MirrorService mirror;
         private ControlServer control;
 
@@ -69,10 +80,21 @@ public final class ServeCommand implements Callable<Integer> {
             this.store = store;
         }
 
-        void start(TargetsFile.Config config, HostPort hp, java.nio.file.Path mirrorDir, PrintWriter out) throws java.io.IOException {
+        void start(TargetsFile.Config config, HostPort hp, java.nio.file.Path mirrorDir,
+                   java.util.Optional<io.basalt.node.api.ApiServer.Listen> listen, PrintWriter out) throws java.io.IOException {
+            // Targets configured later (through the API or basalt target) are served from the next start.
             if (!config.targets().isEmpty()) {
                 exporter = Exporter.start(store.serving(), config, hp.host(), hp.port());
                 printUrls(out, config, exporter.address());
+            }
+            if (listen.isPresent()) {
+                if (store instanceof Datastore.Local) {
+                    io.basalt.node.metrics.StoreMeters.register(io.basalt.node.metrics.NodeMetrics.process(), () -> store.list().stream()
+                            .collect(java.util.stream.Collectors.toMap(Datastore.VdiskView::name, Datastore.VdiskView::sizeBytes)), ServeCommand.this.store.configDir());
+                }
+                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, ServeCommand.this.store.configDir(),
+                        java.util.Optional.empty()), io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+                out.printf("api: %s (OpenAPI document at %s%s)%n", apiServer.url(), apiServer.url(), io.basalt.node.api.ApiServer.OPENAPI_PATH);
             }
             if (store instanceof Datastore.Local local) {
                 if (mirrorDir != null) {
@@ -93,6 +115,9 @@ public final class ServeCommand implements Callable<Integer> {
                 }
                 if (mirror != null) {
                     mirror.close();
+                }
+                if (apiServer != null) {
+                    apiServer.close();
                 }
                 if (exporter != null) {
                     exporter.close();

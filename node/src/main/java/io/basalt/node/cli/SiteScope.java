@@ -4,6 +4,7 @@ import java.util.Optional;
 import java.util.function.Function;
 
 import io.basalt.node.config.Configs;
+import io.basalt.node.datastore.Datastore;
 import io.basalt.node.mirror.MirrorService;
 import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Model.CommandSpec;

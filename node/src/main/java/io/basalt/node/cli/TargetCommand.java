@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.datastore.Datastore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Map;

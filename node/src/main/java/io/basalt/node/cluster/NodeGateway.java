@@ -75,7 +75,8 @@ public final class NodeGateway implements AutoCloseable {
                 // through two gateways is two I_T nexuses, as persistent reservations count them.
                 IscsiTarget target = IscsiTarget.builder().portal(host, port).portalGroupTag(node.id())
                         .settings(hosts.targetSettings(TargetSettings.defaults()))
-                        .sessionListener(hosts).addTargetWithSources(IQN, Map.of(0, lun), Set.of(), null).start();
+                        .sessionListener(hosts).addTargetWithSources(IQN, Map.of(0, new io.basalt.node.metrics.MeteredLunSource(lun,
+                                io.basalt.node.metrics.NodeMetrics.process().io(vdisk, IQN))), Set.of(), null).start();
                 InetSocketAddress at = target.localAddress();
                 out.printf("serving %s: iscsi://%s:%d/%s/0%n", vdisk, at.getAddress().getHostAddress(), at.getPort(), IQN);
                 out.flush();

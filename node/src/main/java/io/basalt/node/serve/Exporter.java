@@ -14,12 +14,15 @@ import io.basalt.iscsi.session.TargetSettings;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.node.locks.HostLuns;
 import io.basalt.node.locks.LockedStore;
+import io.basalt.node.metrics.MeteredLunSource;
+import io.basalt.node.metrics.NodeMetrics;
 
 /**
  * Serves the targets of a {@link TargetsFile.Config} from a store over iSCSI, each initiator bound
  * to its host's session of the store's lock table ({@link HostLuns}: a host writes a vdisk only
  * while it holds its lock). Owns the LUN devices it opens, the host sessions and the target
- * server; {@link #close()} stops serving first, then releases the hosts' locks.
+ * server; {@link #close()} stops serving first, then releases the hosts' locks. Each LUN's I/O
+ * is counted on the process's metrics, per vdisk and target ({@link MeteredLunSource}).
  */
 public final class Exporter implements AutoCloseable {
     private final IscsiTarget target;
@@ -49,7 +52,7 @@ public final class Exporter implements AutoCloseable {
                 for (Map.Entry<Integer, String> lun : t.luns().entrySet()) {
                     LunSource source = hosts.lun(lun.getValue());
                     opened.add(source);
-                    luns.put(lun.getKey(), source);
+                    luns.put(lun.getKey(), new MeteredLunSource(source, NodeMetrics.process().io(lun.getValue(), t.iqn())));
                 }
                 ChapCredentials chap = t.chap() == null ? null
                         : new ChapCredentials(t.chap().user(), t.chap().secret(), t.chap().mutualUser(), t.chap().mutualSecret());

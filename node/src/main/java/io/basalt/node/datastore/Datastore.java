@@ -1,4 +1,4 @@
-package io.basalt.node.cli;
+package io.basalt.node.datastore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,7 +26,7 @@ import io.basalt.vdisk.store.VdiskStore;
  * ({@code --data DIR}) or a cluster ({@code --cluster FILE|DIR}), with the same commands and the
  * same output. Epochs are an engine notion: a cluster reports snapshot epochs as -1 (shown as -).
  */
-interface Datastore extends AutoCloseable {
+public interface Datastore extends AutoCloseable {
 
     /**
      * A vdisk as the commands show it. {@code headEpoch} is empty on a cluster (epochs are per
@@ -35,12 +35,12 @@ interface Datastore extends AutoCloseable {
      */
     record VdiskView(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, java.util.OptionalLong headEpoch,
                      Optional<String> parent, int chainDepth, long createdEpochMs, Optional<String> rollingBackTo) {
-        static VdiskView of(VdiskInfo v) {
+        public static VdiskView of(VdiskInfo v) {
             return new VdiskView(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), java.util.OptionalLong.of(v.headEpoch()),
                     v.parent().map(VdiskInfo.ParentLink::description), v.chainDepth(), v.createdEpochMs(), Optional.empty());
         }
 
-        long grainCount() {
+        public long grainCount() {
             return (sizeBytes + grainSizeBytes - 1) / grainSizeBytes;
         }
     }
@@ -131,7 +131,7 @@ interface Datastore extends AutoCloseable {
 
     /** The embedded single-node store and its lock table. */
     record Local(VdiskStore store, io.basalt.node.locks.EmbeddedLocks locks, io.basalt.node.config.EmbeddedConfigs configs) implements Datastore {
-        Local(VdiskStore store) {
+        public Local(VdiskStore store) {
             this(store, io.basalt.node.locks.EmbeddedLocks.open(store), io.basalt.node.config.EmbeddedConfigs.open(store));
         }
 

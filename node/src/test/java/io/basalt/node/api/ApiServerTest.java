@@ -1,0 +1,246 @@
+package io.basalt.node.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.basalt.node.datastore.Datastore;
+import io.basalt.node.host.Inventory;
+import io.basalt.node.host.VmRecord;
+import io.basalt.node.metrics.NodeMetrics;
+import io.swagger.v3.parser.OpenAPIV3Parser;
+import io.swagger.v3.parser.core.models.ParseOptions;
+import io.swagger.v3.parser.core.models.SwaggerParseResult;
+
+/** The API on the embedded store: the route table, the OpenAPI document and every endpoint, good and bad. */
+class ApiServerTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final long MIB = 1 << 20;
+
+    @TempDir Path dir;
+    Datastore store;
+    ApiServer server;
+    HttpClient http;
+    String admin;
+    String reader;
+    /** "METHOD /path/{template}" of each endpoint a test answered well, and of each it refused with problem+json. */
+    final Set<String> answered = new HashSet<>();
+    final Set<String> refused = new HashSet<>();
+
+    @BeforeEach
+    void start() {
+        store = Datastore.local(dir.resolve("store"), 0);
+        admin = Tokens.create(dir.resolve("store"), "ops", "admin").secret();
+        reader = Tokens.create(dir.resolve("store"), "grafana", "read").secret();
+        server = ApiServer.start(new ApiServer.Backend(store, dir.resolve("store"), Optional.empty()), NodeMetrics.process(), "127.0.0.1", 0);
+        http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    @AfterEach
+    void stop() {
+        try {
+            server.close();
+        } finally {
+            store.close();
+        }
+    }
+
+    @Test
+    void registeredRoutesAreTheDocumentsPaths() throws Exception {
+        Set<String> documented = documentedRoutes();
+        assertEquals(new TreeSet<>(documented), new TreeSet<>(server.registeredRoutes()));
+        assertEquals(server.declaredRoutes(), server.registeredRoutes());
+    }
+
+    @Test
+    void documentValidatesAsOpenApi3() {
+        ParseOptions options = new ParseOptions();
+        options.setResolve(true);
+        SwaggerParseResult r = new OpenAPIV3Parser().readContents(ApiServer.openApiDocument(), null, options);
+        assertEquals(List.of(), r.getMessages());
+        assertEquals("3.0.3", r.getOpenAPI().getOpenapi());
+    }
+
+    @Test
+    void everyEndpointAnswersAndRefusesABadRequestWithProblemJson() throws Exception {
+        ok("GET", "/api/openapi.json", "/api/openapi.json", null, null, 200);
+        bad("GET", "/api/openapi.json", "/api/openapi.json?x=1", null, 400, "query parameter: x");
+        ok("GET", "/metrics", "/metrics", null, reader, 200);
+        bad("GET", "/metrics", "/metrics?format=json", null, 400, "query parameter: format");
+        assertEquals("embedded", ok("GET", "/api/cluster", "/api/cluster", null, reader, 200).get("mode").asText());
+        bad("GET", "/api/cluster", "/api/cluster?verbose=1", null, 400, "verbose");
+        assertEquals(1, ok("GET", "/api/nodes", "/api/nodes", null, reader, 200).size());
+        bad("GET", "/api/nodes", "/api/nodes?id=3", null, 400, "query parameter: id");
+
+        JsonNode d1 = ok("POST", "/api/vdisks", "/api/vdisks", "{\"name\":\"d1\",\"sizeBytes\":" + 64 * MIB + "}", admin, 201);
+        assertEquals(64 * MIB, d1.get("sizeBytes").asLong());
+        bad("POST", "/api/vdisks", "/api/vdisks", "{\"name\":\"d2\",\"sizeBytes\":-5}", 400, "sizeBytes: -5");
+        assertEquals("d1", ok("GET", "/api/vdisks", "/api/vdisks", null, reader, 200).get(0).get("name").asText());
+        bad("GET", "/api/vdisks", "/api/vdisks?name=d1", null, 400, "query parameter: name");
+        assertEquals(512, ok("GET", "/api/vdisks/{name}", "/api/vdisks/d1", null, reader, 200).get("blockSizeBytes").asInt());
+        bad("GET", "/api/vdisks/{name}", "/api/vdisks/nope", null, 404, "vdisk: nope");
+        assertEquals(128 * MIB, ok("PATCH", "/api/vdisks/{name}", "/api/vdisks/d1", "{\"sizeBytes\":" + 128 * MIB + "}", admin, 200)
+                .get("sizeBytes").asLong());
+        bad("PATCH", "/api/vdisks/{name}", "/api/vdisks/d1", "{\"sizeBytes\":\"big\"}", 400, "sizeBytes: \"big\"");
+
+        assertEquals("s1", ok("POST", "/api/vdisks/{name}/snapshots", "/api/vdisks/d1/snapshots", "{\"name\":\"s1\"}", admin, 201).get("name").asText());
+        bad("POST", "/api/vdisks/{name}/snapshots", "/api/vdisks/d1/snapshots", "{}", 400, "name: missing");
+        assertEquals(1, ok("GET", "/api/vdisks/{name}/snapshots", "/api/vdisks/d1/snapshots", null, reader, 200).size());
+        bad("GET", "/api/vdisks/{name}/snapshots", "/api/vdisks/nope/snapshots", null, 404, "vdisk: nope");
+        JsonNode c1 = ok("POST", "/api/vdisks/{name}/snapshots/{snap}/clones", "/api/vdisks/d1/snapshots/s1/clones", "{\"name\":\"c1\"}", admin, 201);
+        assertEquals("d1@s1", c1.get("parent").asText());
+        bad("POST", "/api/vdisks/{name}/snapshots/{snap}/clones", "/api/vdisks/d1/snapshots/nosnap/clones", "{\"name\":\"c2\"}", 404, "d1@nosnap");
+
+        JsonNode flatten = ok("POST", "/api/vdisks/{name}/flatten", "/api/vdisks/c1/flatten", null, admin, 202);
+        JsonNode done = awaitJob(flatten.get("id").asText());
+        assertEquals("done", done.get("state").asText(), done.toString());
+        assertTrue(ok("GET", "/api/vdisks/{name}", "/api/vdisks/c1", null, reader, 200).get("parent").isNull());
+        bad("POST", "/api/vdisks/{name}/flatten", "/api/vdisks/d1/flatten", null, 409, "vdisk: d1 has no parent");
+        bad("GET", "/api/jobs/{id}", "/api/jobs/999", null, 404, "job: 999");
+        assertEquals(1, ok("GET", "/api/jobs", "/api/jobs", null, reader, 200).size());
+        bad("GET", "/api/jobs", "/api/jobs?state=done", null, 400, "query parameter: state");
+
+        Path image = dir.resolve("d1.qcow2");
+        JsonNode export = ok("POST", "/api/vdisks/{name}/export", "/api/vdisks/d1/export",
+                "{\"file\":\"" + image + "\",\"format\":\"qcow2\",\"snapshot\":\"s1\"}", admin, 202);
+        assertEquals("d1@s1", export.get("target").asText());
+        JsonNode exported = awaitJob(export.get("id").asText());
+        assertEquals("done", exported.get("state").asText(), exported.toString());
+        assertEquals(128 * MIB, exported.get("total").asLong(), "the snapshot was taken after the resize to 128 MiB");
+        assertTrue(Files.size(image) > 0);
+        bad("POST", "/api/vdisks/{name}/export", "/api/vdisks/d1/export", "{\"file\":\"relative.img\"}", 400, "file: relative.img");
+
+        ok("POST", "/api/vdisks/{name}/snapshots/{snap}/rollback", "/api/vdisks/d1/snapshots/s1/rollback", null, admin, 200);
+        bad("POST", "/api/vdisks/{name}/snapshots/{snap}/rollback", "/api/vdisks/d1/snapshots/s9/rollback", null, 404, "d1@s9");
+        ok("DELETE", "/api/vdisks/{name}/snapshots/{snap}", "/api/vdisks/d1/snapshots/s1", null, admin, 204);
+        bad("DELETE", "/api/vdisks/{name}/snapshots/{snap}", "/api/vdisks/d1/snapshots/s1", null, 404, "d1@s1");
+
+        assertEquals(List.of(), JSON.convertValue(ok("GET", "/api/targets", "/api/targets", null, reader, 200), List.class));
+        bad("GET", "/api/targets", "/api/targets?iqn=x", null, 400, "query parameter: iqn");
+        ok("GET", "/api/locks", "/api/locks?vdisk=d1", null, reader, 200);
+        bad("GET", "/api/locks", "/api/locks?vdisk=nope", null, 400, "vdisk: nope");
+        ok("GET", "/api/hosts", "/api/hosts", null, reader, 200);
+        bad("GET", "/api/hosts", "/api/hosts?all", null, 400, "query parameter: all");
+        new Inventory(store.configs()).createVm(VmRecord.create("vm1", 1, 256, List.of("d1"), null, null, null));
+        assertEquals("vm1", ok("GET", "/api/vms", "/api/vms", null, reader, 200).get(0).get("name").asText());
+        bad("GET", "/api/vms", "/api/vms?x=", null, 400, "query parameter: x");
+        assertEquals(List.of("d1"), JSON.convertValue(ok("GET", "/api/vms/{name}", "/api/vms/vm1", null, reader, 200).get("disks"), List.class));
+        bad("GET", "/api/vms/{name}", "/api/vms/vm9", null, 404, "vm: vm9");
+
+        ok("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, admin, 204);
+        bad("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, 404, "vdisk: c1");
+
+        assertEquals(new TreeSet<>(documentedRoutes()), new TreeSet<>(answered), "endpoints answered");
+        assertEquals(new TreeSet<>(documentedRoutes()), new TreeSet<>(refused), "endpoints that refused a bad request");
+    }
+
+    @Test
+    void withoutATokenTheApiAnswers401() throws Exception {
+        HttpResponse<String> r = send("GET", "/api/vdisks", null, null);
+        assertProblem(r, 401, "Authorization: missing");
+        assertEquals("Bearer", r.headers().firstValue("WWW-Authenticate").orElseThrow());
+        assertProblem(send("GET", "/metrics", null, "basalt_not-a-token"), 401, "unknown token");
+        assertProblem(send("POST", "/api/vdisks", "{\"name\":\"x\",\"sizeBytes\":4096}", null), 401, "Authorization: missing");
+    }
+
+    @Test
+    void aReadTokenCannotCreateOrDelete() throws Exception {
+        assertProblem(send("POST", "/api/vdisks", "{\"name\":\"x\",\"sizeBytes\":1048576}", reader), 403, "token role: read (expected: admin");
+        assertEquals(List.of(), store.list());
+        store.create("kept", MIB, 512, 4096);
+        assertProblem(send("DELETE", "/api/vdisks/kept", null, reader), 403, "token role: read");
+        assertProblem(send("POST", "/api/vdisks/kept/snapshots", "{\"name\":\"s\"}", reader), 403, "token role: read");
+        assertEquals(List.of("kept"), store.list().stream().map(Datastore.VdiskView::name).toList());
+        assertEquals(200, send("GET", "/api/vdisks/kept", null, reader).statusCode());
+    }
+
+    @Test
+    void aTokenCreatedWhileServingIsTakenAndAStoredTokenIsOnlyAHash() throws Exception {
+        String late = Tokens.create(dir.resolve("store"), "late", "read").secret();
+        assertEquals(200, send("GET", "/api/vdisks", null, late).statusCode());
+        String file = Files.readString(dir.resolve("store").resolve(Tokens.FILE_NAME));
+        assertTrue(!file.contains(late) && !file.contains(admin) && file.contains(Tokens.sha256(late)), file);
+        Tokens.remove(dir.resolve("store"), "late");
+        assertProblem(send("GET", "/api/vdisks", null, late), 401, "unknown token");
+    }
+
+    @Test
+    void anUnknownPathIsAProblemNamingIt() throws Exception {
+        assertProblem(send("GET", "/api/nothing", null, admin), 404, "path: GET /api/nothing");
+    }
+
+    private Set<String> documentedRoutes() throws IOException {
+        JsonNode paths = JSON.readTree(ApiServer.openApiDocument()).get("paths");
+        Set<String> routes = new HashSet<>();
+        for (Iterator<String> p = paths.fieldNames(); p.hasNext(); ) {
+            String path = p.next();
+            paths.get(path).fieldNames().forEachRemaining(m -> routes.add(m.toUpperCase() + " " + path));
+        }
+        return routes;
+    }
+
+    private JsonNode ok(String method, String template, String path, String body, String token, int status) throws Exception {
+        HttpResponse<String> r = send(method, path, body, token);
+        assertEquals(status, r.statusCode(), method + " " + path + ": " + r.body());
+        answered.add(method + " " + template);
+        return r.body().isEmpty() ? JSON.nullNode() : template.equals("/metrics") ? JSON.nullNode() : JSON.readTree(r.body());
+    }
+
+    private void bad(String method, String template, String path, String body, int status, String detailPart) throws Exception {
+        assertProblem(send(method, path, body, admin), status, detailPart);
+        refused.add(method + " " + template);
+    }
+
+    private static void assertProblem(HttpResponse<String> r, int status, String detailPart) throws IOException {
+        assertEquals(status, r.statusCode(), r.body());
+        assertEquals(Problem.CONTENT_TYPE, r.headers().firstValue("Content-Type").orElseThrow().split(";")[0]);
+        JsonNode p = JSON.readTree(r.body());
+        assertEquals(status, p.get("status").asInt());
+        assertTrue(p.get("detail").asText().contains(detailPart), "detail " + p.get("detail") + " (expected to contain: " + detailPart + ")");
+    }
+
+    private JsonNode awaitJob(String id) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            JsonNode job = ok("GET", "/api/jobs/{id}", "/api/jobs/" + id, null, reader, 200);
+            if (!job.get("state").asText().equals("running") || System.nanoTime() > deadline) {
+                return job;
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private HttpResponse<String> send(String method, String path, String body, String token) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path)).timeout(Duration.ofSeconds(30))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+}

@@ -1,0 +1,84 @@
+package io.basalt.node.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.TestCluster;
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.node.datastore.Datastore;
+import io.basalt.node.metrics.NodeMetrics;
+import io.basalt.node.metrics.RaftMeters;
+import io.basalt.vdisk.BlockDevice;
+
+/** The API of a cluster node: the cluster's health and nodes, vdisks on the cluster, and Raft's metrics. */
+class ClusterApiTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir Path dir;
+
+    @Test
+    void aNodesApiShowsTheClusterAndItsRaftGroupsInMetrics() throws Exception {
+        ClusterConfig config = TestCluster.config("api", 1, 1, 1, TestCluster.fastTuning());
+        try (TestCluster cluster = TestCluster.start(config, dir.resolve("nodes"), 0)) {
+            cluster.waitForAllLeaders(Duration.ofSeconds(30));
+            RaftMeters.register(NodeMetrics.process(), cluster.node(1));
+            Datastore store = new Datastore.Cluster(ClusterClient.open(config, cluster.node(1)));
+            try (ApiServer server = ApiServer.start(new ApiServer.Backend(store, dir, Optional.of(config)), NodeMetrics.process(), "127.0.0.1", 0)
+                    .closing(store)) {
+                String admin = Tokens.create(dir, "ops", "admin").secret();
+                HttpClient http = HttpClient.newHttpClient();
+                JsonNode status = get(http, server, "/api/cluster", admin);
+                assertEquals("cluster", status.get("mode").asText());
+                assertEquals("OK", status.get("health").asText(), status.toString());
+                assertEquals(2, status.get("groups").size(), "meta and pg-0: " + status);
+                assertEquals(1, get(http, server, "/api/nodes", admin).size());
+
+                HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/vdisks"))
+                        .header("Authorization", "Bearer " + admin).POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"c1\",\"sizeBytes\":8388608}"))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(201, created.statusCode(), created.body());
+                try (BlockDevice d = store.open("c1")) {
+                    for (int i = 0; i < 10; i++) {
+                        d.write(i * 8L, ByteBuffer.allocate(4096), false).join();
+                    }
+                }
+                assertEquals("c1", get(http, server, "/api/vdisks", admin).get(0).get("name").asText());
+
+                PrometheusText m = PrometheusText.parse(NodeMetrics.process().scrape());
+                assertEquals(1.0, m.value("basalt_raft_leader", Map.of("group", "meta")).orElseThrow());
+                assertTrue(m.value("basalt_raft_term", Map.of("group", "pg-0")).orElseThrow() >= 1);
+                assertTrue(m.value("basalt_raft_applied_index", Map.of("group", "pg-0")).orElseThrow() >= 10);
+                // The client batches writes into entries (group commit): fewer requests than writes, but some.
+                double commits = m.value("basalt_raft_commits_total", Map.of("group", "pg-0")).orElseThrow();
+                assertTrue(commits >= 1, "commits of pg-0: " + commits + "\n" + NodeMetrics.process().scrape().lines()
+                        .filter(l -> l.startsWith("basalt_raft")).toList());
+                assertTrue(m.value("basalt_raft_elections_total", Map.of("group", "meta")).orElseThrow() >= 1);
+                assertTrue(m.value("basalt_node_disk_free_bytes", Map.of("node", "1")).orElseThrow() > 0);
+            }
+        }
+    }
+
+    private static JsonNode get(HttpClient http, ApiServer server, String path, String token) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return JSON.readTree(r.body());
+    }
+}
