@@ -1,15 +1,11 @@
 package io.basalt.chaos;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import io.basalt.node.cluster.ClusterFile;
@@ -27,9 +23,6 @@ import io.basalt.node.cluster.LocalCluster;
 public final class NodeProcesses implements AutoCloseable {
     /** How long a killed process may take to exit, and a signal to be delivered. */
     static final long EXIT_WAIT_SECONDS = 30;
-    /** Ports come from this many below the kernel's ephemeral range, which outgoing connections never take. */
-    private static final int PORT_SPAN = 10_000;
-    private static final int EPHEMERAL_LOW_DEFAULT = 32768;
 
     private final Path runDir;
     private final Path clusterFile;
@@ -47,7 +40,7 @@ public final class NodeProcesses implements AutoCloseable {
 
     /** Writes {@code cluster.json} for {@code nodes} nodes (one PG each, min(3, nodes) replicas) on free loopback ports, and starts them. */
     public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs) throws IOException {
-        ClusterFile file = ClusterFile.local("chaos", nodes, freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
+        ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
         try {
             for (ClusterFile.Node n : file.nodes()) {
@@ -156,43 +149,5 @@ public final class NodeProcesses implements AutoCloseable {
             }
         }
         local.close();
-    }
-
-    /**
-     * A base port such that {@code base + 1 .. base + count} are free loopback ports just below
-     * the ephemeral range: a port from there is never taken by an outgoing connection while its
-     * node is down, so a restarted node can bind it again.
-     */
-    static int freeBase(int count) throws IOException {
-        int low = ephemeralLow() - PORT_SPAN;
-        for (int tried = 0; tried < 100; tried++) {
-            int base = low + ThreadLocalRandom.current().nextInt(PORT_SPAN - count - 1);
-            if (allFree(base + 1, count)) {
-                return base;
-            }
-        }
-        throw new IOException("no " + count + " free loopback ports in a row in " + low + ".." + (low + PORT_SPAN - 1) + " after 100 tries");
-    }
-
-    private static boolean allFree(int first, int count) {
-        for (int port = first; port < first + count; port++) {
-            try (ServerSocket s = new ServerSocket()) {
-                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
-            } catch (IOException inUse) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static int ephemeralLow() {
-        // Read as a stream: /proc files report size 0, and a read sized by it came back with
-        // one character ("3") on this machine's JDK 25.
-        try (var in = java.nio.file.Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))) {
-            int low = Integer.parseInt(in.readLine().trim().split("\\s+")[0]);
-            return low > PORT_SPAN + 1024 ? low : EPHEMERAL_LOW_DEFAULT;
-        } catch (IOException | RuntimeException e) {
-            return EPHEMERAL_LOW_DEFAULT; // not Linux, or no /proc: the kernel's usual default
-        }
     }
 }

@@ -10,8 +10,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Free loopback ports for nodes started by tests (this module's, and the node module's through
- * the test jar). A port the kernel
+ * Free loopback ports for local nodes: the tests' clusters and {@code basalt chaos run}'s (whose
+ * killed nodes must bind their ports again when restarted). A port the kernel
  * hands out for {@code bind(0)} is an ephemeral one, which any outgoing connection may take before
  * the node binds it, and then Ratis exits the whole JVM ("Terminating with exit status 1: Failed to
  * start Grpc server", seen once in {@code ClusterVdiskTest}). So ports come from just below the
