@@ -88,14 +88,15 @@ public final class BackupCreate {
             parent.ifPresent(p -> p.chunks().stream()
                     .filter(c -> c.offsetBytes() < size && !toRead.contains(c.offsetBytes() / chunkBytes))
                     .forEach(c -> chunks.put(c.offsetBytes(), c.hash())));
-            long readBytes = ChunkReader.read(device, toRead, chunkBytes, (offset, data, at, length) -> {
-                counts[0]++;
-                if (!Chunks.isZero(data, at, length)) {
-                    String hash = Chunks.hash(data, at, length);
-                    if (writer.add(hash, data, at, length) > 0) {
-                        counts[1]++;
+            long readBytes = ChunkReader.read(device, toRead, chunkBytes, (offset, data, length) -> {
+                for (Encoded e : encode(writer, data, length, chunkBytes)) {
+                    counts[0]++;
+                    if (e != null && e.hash() != null) {
+                        if (writer.addEncoded(e.hash(), e.record()) > 0) {
+                            counts[1]++;
+                        }
+                        chunks.put(offset + e.at(), e.hash());
                     }
-                    chunks.put(offset, hash);
                 }
                 counts[2] += length;
                 progress.accept(counts[2]);
@@ -107,6 +108,30 @@ public final class BackupCreate {
             repo.writeManifest(m);
             return new Result(m, readBytes, counts[0], counts[1], writer.storedBytes(), List.of(), Duration.ofNanos(System.nanoTime() - start));
         }
+    }
+
+    /** A chunk of a batch: its place in the batch, its hash (null: all zeros, a hole), its pack record (null: stored already). */
+    private record Encoded(int at, String hash, byte[] record) {}
+
+    /**
+     * Hashes the batch's chunks and compresses those the repository lacks, on every core: SHA-256
+     * and LZ4 are the cost of a backup, and chunks are independent. Nothing is added to the
+     * repository here; the caller adds the records in order.
+     */
+    private static Encoded[] encode(PackWriter writer, byte[] data, int length, int chunkBytes) {
+        int count = (length + chunkBytes - 1) / chunkBytes;
+        Encoded[] out = new Encoded[count];
+        java.util.stream.IntStream.range(0, count).parallel().forEach(i -> {
+            int at = i * chunkBytes;
+            int n = Math.min(chunkBytes, length - at);
+            if (Chunks.isZero(data, at, n)) {
+                out[i] = new Encoded(at, null, null);
+                return;
+            }
+            String hash = Chunks.hash(data, at, n);
+            out[i] = new Encoded(at, hash, writer.has(hash) ? null : Chunks.encode(hash, data, at, n));
+        });
+        return out;
     }
 
     /** An incremental reads the chunks the diff touches (and the old last chunk if the size changed); a full one every mapped chunk. */

@@ -10,15 +10,18 @@ import io.basalt.vdisk.BlockDevice;
 /**
  * Reads the chunks of {@link ChunkRuns} from a device in batches of up to {@value #BATCH_BYTES}
  * bytes, keeping {@value #READS_AHEAD_MAX} batches in flight so the device works while the caller
- * hashes and compresses. Hands each chunk to a sink in ascending order.
+ * hashes and compresses. Hands the batches to a sink in ascending order.
  */
 final class ChunkReader {
     static final int BATCH_BYTES = 4 << 20;
     static final int READS_AHEAD_MAX = 2;
 
-    /** One chunk: {@code data[at, at + length)} is the device's bytes at {@code offsetBytes}; valid only during the call. */
+    /**
+     * One batch of whole chunks: {@code data[0, length)} is the device's bytes at {@code offsetBytes}
+     * (chunk-aligned; the last chunk may be short at the end of the disk); valid only during the call.
+     */
     interface Sink {
-        void chunk(long offsetBytes, byte[] data, int at, int length);
+        void batch(long offsetBytes, byte[] data, int length);
     }
 
     private record Batch(long offsetBytes, int lengthBytes, CompletableFuture<ByteBuffer> data) {}
@@ -59,9 +62,7 @@ final class ChunkReader {
             throw new IllegalStateException("read at " + b.offsetBytes() + ": " + data.remaining() + " bytes (expected: " + b.lengthBytes() + ")");
         }
         data.get(data.position(), buf, 0, b.lengthBytes());
-        for (int at = 0; at < b.lengthBytes(); at += chunkBytes) {
-            sink.chunk(b.offsetBytes() + at, buf, at, Math.min(chunkBytes, b.lengthBytes() - at));
-        }
+        sink.batch(b.offsetBytes(), buf, b.lengthBytes());
         return b.lengthBytes();
     }
 }

@@ -120,9 +120,12 @@ final class Chunks {
         return raw;
     }
 
+    private static final byte[] ZEROS = new byte[64 * 1024];
+
     static boolean isZero(byte[] data, int at, int length) {
-        for (int i = at; i < at + length; i++) {
-            if (data[i] != 0) {
+        for (int i = at; i < at + length; i += ZEROS.length) {
+            int n = Math.min(ZEROS.length, at + length - i);
+            if (java.util.Arrays.mismatch(data, i, i + n, ZEROS, 0, n) >= 0) {
                 return false;
             }
         }

@@ -54,8 +54,22 @@ public final class PackWriter implements AutoCloseable {
         return append(hash, data, at, length);
     }
 
+    /**
+     * Stores a record {@link Chunks#encode} made (null when the caller found the chunk stored) unless
+     * the chunk is stored or pending already; returns the bytes it added to the pack.
+     */
+    public int addEncoded(String hash, byte[] record) {
+        if (record == null || has(hash)) {
+            return 0;
+        }
+        return appendRecord(hash, record);
+    }
+
     private int append(String hash, byte[] data, int at, int length) {
-        byte[] record = Chunks.encode(hash, data, at, length);
+        return appendRecord(hash, Chunks.encode(hash, data, at, length));
+    }
+
+    private int appendRecord(String hash, byte[] record) {
         try {
             if (channel == null) {
                 startPack();
