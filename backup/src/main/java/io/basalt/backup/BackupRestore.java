@@ -18,6 +18,9 @@ public final class BackupRestore {
     /** What a restore did: bytes compared, written as data, and zeroed (unmapped). */
     public record Result(long sizeBytes, long comparedBytes, long writtenBytes, long zeroedBytes, Duration elapsed) {}
 
+    /** Writes a restore keeps in flight: the device works while the next chunk is read and checked. */
+    static final int WRITES_INFLIGHT_MAX = 16;
+
     private BackupRestore() {}
 
     /** Restores {@code m} onto {@code target}, which is new and reads as zeros everywhere. */
@@ -27,12 +30,17 @@ public final class BackupRestore {
         BackupCheck.requireWhole(repo, m, n -> {});
         int bs = m.blockSizeBytes();
         long written = 0;
+        java.util.ArrayDeque<java.util.concurrent.CompletableFuture<Void>> inflight = new java.util.ArrayDeque<>();
         for (Manifest.ChunkRef c : m.chunks()) {
             byte[] data = repo.readChunk(c.hash());
-            target.write(c.offsetBytes() / bs, ByteBuffer.wrap(data, 0, m.chunkLengthAt(c.offsetBytes())), false).join();
+            inflight.add(target.write(c.offsetBytes() / bs, ByteBuffer.wrap(data, 0, m.chunkLengthAt(c.offsetBytes())), false));
+            if (inflight.size() >= WRITES_INFLIGHT_MAX) {
+                inflight.poll().join();
+            }
             written += data.length;
             progress.accept(c.offsetBytes() + data.length);
         }
+        inflight.forEach(java.util.concurrent.CompletableFuture::join);
         target.flush().join();
         return new Result(m.sizeBytes(), 0, written, 0, Duration.ofNanos(System.nanoTime() - start));
     }

@@ -63,8 +63,8 @@ public final class BackupCommand {
             var out = spec.commandLine().getOut();
             out.printf("backup %s of %s@%s: %s, %s disk, %s of data%n", m.id(), vdisk, m.snapshot(),
                     m.parent().map(p -> "incremental from " + p).orElse("full"), Sizes.format(m.sizeBytes()), Sizes.format(m.dataBytes()));
-            out.printf("read %s in %d chunks (%.0f MiB/s), stored %s in %d new chunks, reduction %s, %.1f s%n", Sizes.format(r.readBytes()),
-                    r.chunkCountRead(), r.readBytes() / (double) (1 << 20) / Math.max(seconds, 1e-3), Sizes.format(r.newStoredBytes()),
+            out.printf("read %s in %d chunks, stored %s in %d new chunks, reduction %s, %.1f s%n", Sizes.format(r.readBytes()),
+                    r.chunkCountRead(), Sizes.format(r.newStoredBytes()),
                     r.newChunkCount(), Double.isInfinite(r.reductionRatio()) ? "all deduplicated" : String.format("%.1fx", r.reductionRatio()), seconds);
             if (!r.removedSnapshots().isEmpty()) {
                 out.printf("removed the previous base snapshot(s) %s; %s@%s is the next one%n", r.removedSnapshots(), vdisk, m.snapshot());
