@@ -152,8 +152,13 @@ public final class BackupCreate {
         for (Manifest m : repo.manifests()) {
             if (m.vdisk().equals(v.name()) && m.vdiskId() == v.id() && !m.snapshot().equals(keep) && snaps.contains(m.snapshot())
                     && !removed.contains(m.snapshot())) {
-                access.removeSnapshot(v.name(), m.snapshot());
-                removed.add(m.snapshot());
+                try {
+                    access.removeSnapshot(v.name(), m.snapshot());
+                    removed.add(m.snapshot());
+                } catch (RuntimeException e) {
+                    // The backup is in place; an old base that cannot go (a clone was made of it) only costs space. Kept.
+                    removed.add(m.snapshot() + " (kept: " + e.getMessage() + ")");
+                }
             }
         }
         return removed;
