@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code basalt} command line: one executable for every role and command. */
 @Command(name = "basalt", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
-        subcommands = {VdiskCommand.class, SnapCommand.class, TargetCommand.class, ServeCommand.class, HostCommand.class, VmCommand.class, LockCli.class,
+        subcommands = {VdiskCommand.class, SnapCommand.class, BackupCommand.class, TargetCommand.class, ServeCommand.class, HostCommand.class, VmCommand.class, LockCli.class,
                 NodeCommand.class, ClusterCommand.class, SiteCommand.class, MirrorCommand.class, DrCommand.class, TokenCommand.class,
                 DemoCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})
@@ -41,7 +41,8 @@ public final class BasaltCommand implements Runnable {
                 || cause instanceof BlockDeviceException || cause instanceof java.io.IOException
                 || cause instanceof io.basalt.vdisk.FencedException || cause instanceof io.basalt.lock.LockRefusedException
                 || cause instanceof io.basalt.node.host.VmStateException
-                || cause instanceof io.basalt.replication.link.MirrorLinkException || cause instanceof io.basalt.replication.stream.MirrorException || cause instanceof io.basalt.interop.InteropException) {
+                || cause instanceof io.basalt.replication.link.MirrorLinkException || cause instanceof io.basalt.replication.stream.MirrorException
+                || cause instanceof io.basalt.interop.InteropException || cause instanceof io.basalt.backup.BackupException) {
             err.println(cl.getCommandSpec().qualifiedName() + ": " + cause.getMessage());
             err.flush();
             return 1;

@@ -103,7 +103,7 @@ final class ImageCommands {
     }
 
     /** A bar in MiB that appears with the first progress report, so a refusal before any work prints none (as flatten's). */
-    private static final class LazyProgress implements LongConsumer, AutoCloseable {
+    static final class LazyProgress implements LongConsumer, AutoCloseable {
         private final String task;
         private final long sizeBytes;
         private Progress bar;

@@ -29,7 +29,7 @@ import picocli.CommandLine.Model.CommandSpec;
         subcommands = {VdiskCommand.Create.class, VdiskCommand.Ls.class, VdiskCommand.Info.class, VdiskCommand.Du.class,
                 VdiskCommand.Resize.class, VdiskCommand.Rm.class, VdiskCommand.Clone.class, VdiskCommand.Flatten.class,
                 VdiskCommand.Diff.class, VdiskCommand.Write.class, VdiskCommand.Read.class,
-                ImageCommands.Export.class, ImageCommands.Import.class})
+                ImageCommands.Export.class, ImageCommands.Import.class, DiffCommands.ExportDiff.class, DiffCommands.ImportDiff.class})
 public final class VdiskCommand {
 
     @Command(name = "create", description = "Create a thin vdisk: it takes no space until written.")

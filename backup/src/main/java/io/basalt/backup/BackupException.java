@@ -1,0 +1,12 @@
+package io.basalt.backup;
+
+/** A repository that cannot be read or written as asked: a corrupted chunk, a bad manifest, an I/O failure. The message names what. */
+public final class BackupException extends RuntimeException {
+    public BackupException(String message) {
+        super(message);
+    }
+
+    public BackupException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
