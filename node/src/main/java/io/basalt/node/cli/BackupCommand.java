@@ -1,6 +1,5 @@
 package io.basalt.node.cli;
 
-import io.basalt.node.datastore.Datastore;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -8,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.BackupCheck;
 import io.basalt.backup.BackupCreate;
 import io.basalt.backup.BackupDevice;

@@ -1,8 +1,8 @@
 package io.basalt.node.cli;
 
-import io.basalt.node.datastore.Datastore;
 import java.util.List;
 
+import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.VdiskAccess;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.Extent;

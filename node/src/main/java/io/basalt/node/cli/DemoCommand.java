@@ -199,7 +199,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** The guest part's agents' run directories (a QMP socket, console and QEMU log per VM): next to the store, {@code DATA-hosts}. */
     private Path hostsDir() {
-        return Path.of(store.data.toString().replaceAll("/+$", "") + "-hosts");
+        Path data = store.data.toAbsolutePath().normalize();
+        return data.resolveSibling(data.getFileName() + "-hosts");
     }
 
     private static void cleanUp(VdiskStore s, EmbeddedLocks locks, PrintWriter out) {

@@ -1,10 +1,10 @@
 package io.basalt.node.cli;
 
-import io.basalt.node.datastore.Datastore;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
+import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.DiffStreams;
 import io.basalt.vdisk.Sizes;
 import picocli.CommandLine.Command;

@@ -1,10 +1,10 @@
 package io.basalt.node.cli;
 
-import io.basalt.node.datastore.Datastore;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
+import io.basalt.node.datastore.Datastore;
 import io.basalt.node.serve.Exporter;
 import io.basalt.node.serve.TargetsFile;
 import picocli.CommandLine.Command;

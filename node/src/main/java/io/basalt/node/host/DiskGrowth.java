@@ -43,7 +43,13 @@ final class DiskGrowth {
         shrinkSaid.removeIf(k -> !vms.containsKey(k.substring(0, k.indexOf('/'))));
         for (Map.Entry<String, HostAgent.LocalVm> e : vms.entrySet()) {
             if (!busy.contains(e.getKey()) && e.getValue().guest().isAlive()) {
-                check(e.getKey(), e.getValue());
+                try {
+                    check(e.getKey(), e.getValue());
+                } catch (RuntimeException failed) {
+                    // One VM's failure (its QEMU refusing block_resize, a disk gone from the namespace)
+                    // leaves the others checked; it is tried again at the next check.
+                    say.accept("vm " + e.getKey() + " on host " + host + ": disk size check: " + failed.getMessage());
+                }
             }
         }
     }
