@@ -27,8 +27,8 @@ public final class VmdkSource implements ImageSource {
     private static final int SECTOR = VmdkHeader.SECTOR_BYTES;
     private static final Pattern CREATE_TYPE = Pattern.compile("(?m)^\\s*createType\\s*=\\s*\"([^\"]*)\"");
     private static final Pattern VERSION = Pattern.compile("(?m)^version=[1-3]\\s*$");
-    private static final Pattern CID = Pattern.compile("(?m)^CID=[0-9a-fA-F]{8}\\s*$");
-    private static final Pattern PARENT_CID = Pattern.compile("(?m)^parentCID=([0-9a-fA-F]{8})\\s*$");
+    private static final Pattern CID = Pattern.compile("(?m)^CID=[0-9a-fA-F]{1,8}\\s*$"); // qemu-img writes it unpadded (%x)
+    private static final Pattern PARENT_CID = Pattern.compile("(?m)^parentCID=([0-9a-fA-F]{1,8})\\s*$");
 
     private final FileReads file;
     private final VmdkHeader header;
@@ -103,7 +103,7 @@ public final class VmdkSource implements ImageSource {
         c.check(d.startsWith(ImageFormat.VMDK_DESCRIPTOR), "descriptor", "'" + Qcow2Source.printable(d.substring(0, Math.min(24, d.length()))) + "'",
                 "to start with '" + ImageFormat.VMDK_DESCRIPTOR + "'");
         c.check(VERSION.matcher(d).find(), "descriptor version", "missing or malformed", "a line version=1 (or 2, 3)");
-        c.check(CID.matcher(d).find(), "descriptor CID", "missing or malformed", "a line CID= and 8 hex digits");
+        c.check(CID.matcher(d).find(), "descriptor CID", "missing or malformed", "a line CID= and 1 to 8 hex digits");
         Matcher parent = PARENT_CID.matcher(d);
         c.check(parent.find(), "descriptor parentCID", "missing or malformed", "a line parentCID=ffffffff");
         c.check(parent.group(1).equalsIgnoreCase("ffffffff"), "parentCID", parent.group(1), "ffffffff (delta disks with a parent are not supported)");

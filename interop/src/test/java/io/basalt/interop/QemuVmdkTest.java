@@ -101,6 +101,27 @@ class QemuVmdkTest {
         }
     }
 
+    /** qemu-img writes the CID with %x, so one in sixteen of its images has fewer than 8 digits: those import too. */
+    @Test
+    void shortCidWrittenByQemuImgImports() throws Exception {
+        Path raw = dir.resolve("src.raw");
+        Disks.writeRawFile(raw, 4L << 20, new SplittableRandom(5), 8);
+        Path vmdk = dir.resolve("short-cid.vmdk");
+        QemuImg.ok("convert", "-f", "raw", "-O", "vmdk", raw.toString(), vmdk.toString());
+        byte[] image = Files.readAllBytes(vmdk);
+        String text = new String(image, java.nio.charset.StandardCharsets.ISO_8859_1);
+        java.util.regex.Matcher cid = java.util.regex.Pattern.compile("(?m)^CID=[0-9a-f]+\n").matcher(text);
+        assertTrue(cid.find(), "qemu-img's descriptor has a CID line");
+        String shortCid = "CID=abc\n";
+        String padded = shortCid + "\n".repeat(cid.group().length() - shortCid.length()); // same length: blank lines after it
+        System.arraycopy(padded.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, image, cid.start(), padded.length());
+        Files.write(vmdk, image);
+        assertTrue(QemuImg.ok("check", "-f", "vmdk", vmdk.toString()).contains("No errors were found"), "qemu-img reads it too");
+        try (Vdisk v = Disks.importInto(store, "short", vmdk, null)) {
+            assertArrayEquals(Files.readAllBytes(raw), Disks.readAll(v));
+        }
+    }
+
     @Test
     void refusesMalformedFieldsNamingThem() throws IOException {
         Path raw = dir.resolve("src.raw");
