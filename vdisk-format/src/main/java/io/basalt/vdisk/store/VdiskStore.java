@@ -100,6 +100,7 @@ public final class VdiskStore implements AutoCloseable {
     private final Catalog catalog;
     private final Namespace namespace;
     private final Snapshots snapshots;
+    private final SnapshotGroups snapshotGroups;
     private final Clones clones;
     private final Diffs diffs;
     private final UsageAccounting usage;
@@ -138,6 +139,7 @@ public final class VdiskStore implements AutoCloseable {
         SnapshotGc gc = new SnapshotGc(catalog, grainLocks);
         this.namespace = new Namespace(catalog, clock);
         this.snapshots = new Snapshots(catalog, clock, gc, this::checkSpace);
+        this.snapshotGroups = new SnapshotGroups(catalog, clock);
         this.clones = new Clones(catalog, clock, this::checkSpace);
         this.diffs = new Diffs(catalog);
         this.usage = new UsageAccounting(catalog);
@@ -296,6 +298,17 @@ public final class VdiskStore implements AutoCloseable {
         } finally {
             gate.done(ticket);
         }
+    }
+
+    /**
+     * Snapshot {@code snapName} of every vdisk of {@code vdiskNames} at one instant (a
+     * consistency group): a write to any of them is in all the snapshots or in none, and after a
+     * crash all of them exist or none. Refused, taking nothing, when one is a replica, does not
+     * exist or has a snapshot of that name.
+     */
+    public List<SnapshotInfo> createSnapshots(List<String> vdiskNames, String snapName) {
+        vdiskNames.forEach(v -> checkNotReplica("snapshot " + snapName, v));
+        return snapshotGroups.create(vdiskNames, snapName);
     }
 
     public List<SnapshotInfo> snapshots(String vdiskName) {
