@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.basalt.node.mirror.Dr;
@@ -25,18 +26,35 @@ public final class DrCommand {
     static final class Failover implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
-        @Parameters(paramLabel = "VDISK") String vdisk;
+        @Mixin Target target;
         @Option(names = "--planned", description = "Final sync and demotion of the primary first (it must be reachable).") boolean planned;
 
         @Override
         public Integer call() {
-            return SiteScope.run(store, spec, s -> print(refusal(() -> s.service("dr failover").failover(vdisk, planned))));
+            target.check(spec);
+            return SiteScope.run(store, spec, s -> print(spec, refusal(() -> target.group == null
+                    ? List.of(s.service("dr failover").failover(target.vdisk, planned))
+                    : s.service("dr failover").failoverGroup(target.group, planned))));
         }
+    }
 
-        private int print(Dr.Outcome o) {
-            o.lines().forEach(spec.commandLine().getOut()::println);
-            return 0;
+    /** VDISK, or {@code --group G}: one of the two. */
+    static final class Target {
+        @Parameters(paramLabel = "VDISK", arity = "0..1", description = "The mirrored vdisk.") String vdisk;
+        @Option(names = "--group", paramLabel = "G", description = "Every vdisk of consistency group G, at one round (basalt mirror group).")
+        String group;
+
+        void check(CommandSpec spec) {
+            if ((vdisk == null) == (group == null)) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "target: " + (vdisk == null ? "none" : vdisk + " and --group " + group) + " (expected: VDISK or --group G)");
+            }
         }
+    }
+
+    private static int print(CommandSpec spec, List<Dr.Outcome> outcomes) {
+        outcomes.forEach(o -> o.lines().forEach(spec.commandLine().getOut()::println));
+        return 0;
     }
 
     @Command(name = "failback", description = {"Make this site (the old primary) primary of VDISK again, bringing over only what changed.",
@@ -45,17 +63,16 @@ public final class DrCommand {
     static final class Failback implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
-        @Parameters(paramLabel = "VDISK") String vdisk;
+        @Mixin Target target;
         @Option(names = "--discard-local", description = "Split brain: this site's copy loses (its writes since the last common snapshot).")
         boolean discardLocal;
 
         @Override
         public Integer call() {
-            return SiteScope.run(store, spec, s -> {
-                Dr.Outcome o = refusal(() -> s.service("dr failback").failback(vdisk, discardLocal));
-                o.lines().forEach(spec.commandLine().getOut()::println);
-                return 0;
-            });
+            target.check(spec);
+            return SiteScope.run(store, spec, s -> print(spec, refusal(() -> target.group == null
+                    ? List.of(s.service("dr failback").failback(target.vdisk, discardLocal))
+                    : s.service("dr failback").failbackGroup(target.group, discardLocal))));
         }
     }
 
@@ -63,7 +80,7 @@ public final class DrCommand {
      * A failover's states that forbid it (a round still applying, no snapshot in common, the
      * vdisk already primary) are the operator's to read in one line, not a bug's trace.
      */
-    static Dr.Outcome refusal(java.util.function.Supplier<Dr.Outcome> action) {
+    static <T> T refusal(java.util.function.Supplier<T> action) {
         try {
             return action.get();
         } catch (IllegalStateException e) {

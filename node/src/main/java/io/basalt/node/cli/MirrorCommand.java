@@ -23,8 +23,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * "Mirroring to a second site"). The serving process ({@code basalt serve --mirror-port}) runs
  * the schedule; these commands change its records and read its status.
  */
-@Command(name = "mirror", description = "Mirror vdisks to a peer site: enable, disable, status.", mixinStandardHelpOptions = true,
-        subcommands = {MirrorCommand.Enable.class, MirrorCommand.Disable.class, MirrorCommand.Status.class})
+@Command(name = "mirror", description = "Mirror vdisks to a peer site: enable, disable, status, consistency groups.", mixinStandardHelpOptions = true,
+        subcommands = {MirrorCommand.Enable.class, MirrorCommand.Disable.class, MirrorCommand.Status.class, MirrorGroupCommand.class})
 public final class MirrorCommand {
 
     @Command(name = "enable", description = "Mirror VDISK to site SITE: a snapshot every interval, its changes shipped to a read-only replica there.")

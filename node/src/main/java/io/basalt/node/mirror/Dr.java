@@ -33,7 +33,7 @@ import io.basalt.vdisk.store.SnapshotInfo;
  *       the last snapshot both sites hold and becomes the peer's replica, the peer ships only what
  *       changed since, and a planned failover makes this site primary again.</li>
  * </ul>
- * Calls over the link: {@code role}, {@code demote}, {@code sync}, each a JSON object.
+ * Calls over the link: {@code role}, {@code demote}, {@code sync}, {@code group} ({@link MirrorGroups}), each a JSON object.
  */
 public final class Dr {
     /** The interval of a mirror a promotion starts when the old primary's is unknown (unplanned). */
@@ -85,14 +85,32 @@ public final class Dr {
         ReentrantLock lock = service.lockOf(vdisk);
         lock.lock();
         try {
-            service.withoutRounds(vdisk, () -> MirrorRoles.promote(service.store, vdisk));
-            String snap = r.lastSnapshot().orElseThrow();
+            return service.withoutRounds(vdisk, () -> unplannedFailover(vdisk, peer, r, r.lastSnapshot().orElseThrow()));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Promotes replica {@code vdisk} at mirror snapshot {@code snap} (its last complete one, or an
+     * older one it holds: a consistency group's round), mirroring back held. The caller holds the
+     * vdisk's lock and keeps rounds away ({@link MirrorService#withoutRounds}).
+     */
+    Outcome unplannedFailover(String vdisk, MirrorConfig.Peer peer, ReplicaRecord r, String snap) {
+        ReentrantLock lock = service.lockOf(vdisk);
+        lock.lock();
+        try {
+            MirrorRoles.promote(service.store, vdisk);
+            if (!r.lastSnapshot().orElseThrow().equals(snap)) {
+                MirrorRoles.revert(service.store, vdisk, snap);
+            }
             SnapshotInfo s = service.store.snapshot(vdisk, snap);
             long windowMs = Math.max(0, System.currentTimeMillis() - s.createdEpochMs());
             service.config.putMirror(new MirrorConfig.Mirror(vdisk, peer.name(), INTERVAL_AFTER_UNPLANNED_MS, true));
             service.progress.put(vdisk, Progress.NONE.withCommon(snap).withState(State.HELD));
             return new Outcome(vdisk, List.of(
-                    "site " + service.siteName + ": " + vdisk + " promoted at " + snap + ", its last complete mirror snapshot",
+                    "site " + service.siteName + ": " + vdisk + " promoted at " + snap + (r.lastSnapshot().orElseThrow().equals(snap)
+                            ? ", its last complete mirror snapshot" : ", its group's consistent round (reverted from " + r.lastSnapshot().get() + ")"),
                     String.format("data-loss window: writes on site %s after it took %s are not here (%s was applied here %.1f s ago)",
                             peer.name(), snap, snap, windowMs / 1000.0),
                     "nothing is shipped to site " + peer.name() + " until it fails back (there: basalt dr failback " + vdisk + " --discard-local)"),
@@ -169,7 +187,8 @@ public final class Dr {
             case "role" -> role(vdisk);
             case "demote" -> demote(peer, vdisk, args.path("peerVdiskId").asLong());
             case "sync" -> sync(peer, vdisk, args.path("common").asText());
-            default -> throw new IllegalArgumentException("call: " + op + " (expected: role, demote or sync)");
+            case "group" -> service.groups.announced(peer, args.path("group").asText(), strings(args.path("vdisks")));
+            default -> throw new IllegalArgumentException("call: " + op + " (expected: role, demote, sync or group)");
         };
         return MirrorConfig.encodeString(reply);
     }
@@ -224,6 +243,7 @@ public final class Dr {
                 MirrorRoles.demote(service.store, vdisk, peer, peerVdiskId, from);
                 MirrorRoles.finalSnapshot(service.store, vdisk, last);
                 service.config.removeMirror(vdisk);
+                service.groups.leave(vdisk);
             }
             MirrorClient.ShipResult r = service.ship(m, from, last);
             return Map.of("snapshot", last, "streamBytes", r.streamBytes(), "intervalMs", m.intervalMs());
@@ -255,7 +275,13 @@ public final class Dr {
         }
     }
 
-    private JsonNode call(MirrorConfig.Peer peer, String op, Map<String, Object> args) {
+    private static List<String> strings(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    JsonNode call(MirrorConfig.Peer peer, String op, Map<String, Object> args) {
         return parse(service.client(peer).call(op, MirrorConfig.encodeString(args), MirrorService.CALL_TIMEOUT));
     }
 

@@ -21,8 +21,11 @@ import io.basalt.replication.link.MirrorClient;
  * A site's mirroring configuration, as JSON config records beside the vdisks (the embedded
  * store's, or a cluster's meta group): {@code mirror/site} (this site's name), {@code
  * mirror/peer/NAME} (a peer site: where its mirror link listens, the secret both share) and
- * {@code mirror/vdisk/NAME} (a vdisk this site mirrors to a peer, as its primary). A replica
- * has no record here: the store's replica mark says what it mirrors.
+ * {@code mirror/vdisk/NAME} (a vdisk this site mirrors to a peer, as its primary), {@code
+ * mirror/group/NAME} (a consistency group: vdisks this site mirrors whose mirror snapshots are
+ * taken at one instant) and {@code mirror/replica-group/NAME} (a group whose replicas are here,
+ * as the primary site announced it). A replica has no record of its own here: the store's
+ * replica mark says what it mirrors.
  */
 public final class MirrorConfig {
     static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
@@ -54,6 +57,24 @@ public final class MirrorConfig {
 
         Mirror withHeld(boolean h) {
             return new Mirror(vdisk, peer, intervalMs, h);
+        }
+    }
+
+    /**
+     * A consistency group this site mirrors, as primary, to site {@code peer}: each of {@code
+     * vdisks} (each also has its {@link Mirror}) gets mirror snapshot {@code mirror-N} at the same
+     * instant, every {@code intervalMs}.
+     */
+    public record Group(String name, String peer, long intervalMs, List<String> vdisks) {
+        public Group {
+            vdisks = List.copyOf(vdisks);
+        }
+    }
+
+    /** A group whose replicas are on this site, as site {@code sourceSite} (its primary) announced it. */
+    public record ReplicaGroup(String name, String sourceSite, List<String> vdisks) {
+        public ReplicaGroup {
+            vdisks = List.copyOf(vdisks);
         }
     }
 
@@ -137,6 +158,61 @@ public final class MirrorConfig {
 
     public void removeMirror(String vdisk) {
         remove("mirror/vdisk/" + vdisk);
+    }
+
+    public List<Group> groups() {
+        return configs.list("mirror/group").stream().map(r -> decode(r, Group.class)).toList();
+    }
+
+    public Optional<Group> group(String name) {
+        return configs.read("mirror/group/" + name).map(r -> decode(r, Group.class));
+    }
+
+    public Group existingGroup(String name) {
+        return group(name).orElseThrow(() -> new IllegalArgumentException("group: " + name + " (expected: a group mirrored from this site; see basalt mirror group ls)"));
+    }
+
+    /** The group {@code vdisk} is mirrored in from this site, if any. */
+    public Optional<Group> groupOf(String vdisk) {
+        return groups().stream().filter(g -> g.vdisks().contains(vdisk)).findFirst();
+    }
+
+    public void putGroup(Group g) {
+        checkGroupName(g.name());
+        put("mirror/group/" + g.name(), g);
+    }
+
+    public void removeGroup(String name) {
+        remove("mirror/group/" + name);
+    }
+
+    public List<ReplicaGroup> replicaGroups() {
+        return configs.list("mirror/replica-group").stream().map(r -> decode(r, ReplicaGroup.class)).toList();
+    }
+
+    public Optional<ReplicaGroup> replicaGroup(String name) {
+        return configs.read("mirror/replica-group/" + name).map(r -> decode(r, ReplicaGroup.class));
+    }
+
+    /** The announced group replica {@code vdisk} belongs to here, if any. */
+    public Optional<ReplicaGroup> replicaGroupOf(String vdisk) {
+        return replicaGroups().stream().filter(g -> g.vdisks().contains(vdisk)).findFirst();
+    }
+
+    /** Records (or, with no vdisks, forgets) a group the peer announced; unchanged records are not written again. */
+    public void putReplicaGroup(ReplicaGroup g) {
+        checkGroupName(g.name());
+        if (g.vdisks().isEmpty()) {
+            remove("mirror/replica-group/" + g.name());
+        } else if (!replicaGroup(g.name()).equals(Optional.of(g))) {
+            put("mirror/replica-group/" + g.name(), g);
+        }
+    }
+
+    static void checkGroupName(String name) {
+        if (name == null || !SITE_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("group name: '" + name + "' (expected: lower-case letters, digits and '-', at most 63)");
+        }
     }
 
     static void checkSiteName(String name) {

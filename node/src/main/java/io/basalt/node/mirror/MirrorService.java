@@ -35,7 +35,8 @@ import io.basalt.vdisk.store.VdiskStore;
  * that, for each vdisk this site mirrors as primary ({@link MirrorConfig.Mirror}), takes mirror
  * snapshot {@code mirror-N} every interval, ships the changes since the last snapshot both
  * sites hold with a {@link MirrorClient}, and prunes older mirror snapshots once the peer
- * applied it (the peer prunes its own as it applies).
+ * applied it (the peer prunes its own as it applies). Vdisks of a consistency group
+ * ({@link MirrorGroups}) are snapshotted and shipped by group rounds instead.
  *
  * <p>One round per vdisk at a time: a round, a failover's demotion and a failback's resync each
  * hold the vdisk's lock. A round that failed is shipped again (the same snapshot) at the next
@@ -45,7 +46,7 @@ import io.basalt.vdisk.store.VdiskStore;
  * <p>Owns its threads, server and clients ({@link #close()}); not the store or the records.
  */
 public final class MirrorService implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(MirrorService.class);
+    static final Logger log = LoggerFactory.getLogger(MirrorService.class);
     /** How often the scheduler looks for rounds that are due; the shortest interval allowed is {@link MirrorConfig#INTERVAL_MIN}. */
     static final Duration TICK = Duration.ofMillis(100);
     /** The scheduler's link: give up on a round soon and ship it again at the next interval, rather than stall the other vdisks. */
@@ -96,12 +97,14 @@ public final class MirrorService implements AutoCloseable {
     private final Map<String, Long> lastStartMs = new ConcurrentHashMap<>();
     private final Map<MirrorConfig.Peer, MirrorClient> clients = new ConcurrentHashMap<>();
     final Dr dr;
+    final MirrorGroups groups;
 
     private MirrorService(VdiskStore store, Configs configs, InetSocketAddress bind, Path stagingDir) {
         this.store = store;
         this.config = new MirrorConfig(configs);
         this.siteName = config.siteName();
         this.dr = new Dr(this);
+        this.groups = new MirrorGroups(this);
         this.server = MirrorServer.start(new MirrorServer.Config(bind, siteName, store, stagingDir, this::secretOf, new Listener(), dr::answer));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("mirror-scheduler").daemon().unstarted(r));
         scheduler.scheduleWithFixedDelay(this::tick, 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
@@ -137,6 +140,26 @@ public final class MirrorService implements AutoCloseable {
     /** {@code basalt dr failback}: makes this site primary of {@code vdisk} again, bringing over only what changed. */
     public Dr.Outcome failback(String vdisk, boolean discardLocal) {
         return dr.failback(vdisk, discardLocal);
+    }
+
+    /** {@code basalt dr failover --group}: makes this site's replicas of group {@code group} primary, at one round. */
+    public List<Dr.Outcome> failoverGroup(String group, boolean planned) {
+        return groups.failover(group, planned);
+    }
+
+    /** {@code basalt dr failback --group}: makes this site primary of group {@code group}'s vdisks again. */
+    public List<Dr.Outcome> failbackGroup(String group, boolean discardLocal) {
+        return groups.failback(group, discardLocal);
+    }
+
+    /** {@code basalt mirror group rm}: the group's vdisks stop mirroring; returns the mirror snapshots removed here. */
+    public List<String> removeGroup(String group) {
+        return groups.remove(group);
+    }
+
+    /** {@code basalt mirror group ls}: groups mirrored from here and groups whose replicas are here. */
+    public List<MirrorGroups.Row> groupRows() {
+        return groups.rows();
     }
 
     /** {@code basalt mirror disable}, with no round under way meanwhile. */
@@ -195,6 +218,7 @@ public final class MirrorService implements AutoCloseable {
     private void tick() {
         try {
             long now = System.currentTimeMillis();
+            List<MirrorConfig.Group> groupList = config.groups();
             for (MirrorConfig.Mirror m : config.mirrors()) {
                 if (now - lastStartMs.getOrDefault(m.vdisk(), 0L) < m.intervalMs()) {
                     continue;
@@ -202,8 +226,16 @@ public final class MirrorService implements AutoCloseable {
                 lastStartMs.put(m.vdisk(), now);
                 if (m.held()) {
                     dr.watchHeld(m);
-                } else if (progressOf(m.vdisk()).state() != State.SPLIT_BRAIN) {
+                } else if (progressOf(m.vdisk()).state() != State.SPLIT_BRAIN
+                        && groupList.stream().noneMatch(g -> g.vdisks().contains(m.vdisk()))) {
                     roundGuarded(m);
+                }
+            }
+            for (MirrorConfig.Group g : groupList) {
+                String key = "group/" + g.name(); // not a vdisk name: those have no '/'
+                if (now - lastStartMs.getOrDefault(key, 0L) >= g.intervalMs()) {
+                    lastStartMs.put(key, now);
+                    groupRoundGuarded(g);
                 }
             }
         } catch (RuntimeException e) {
@@ -220,16 +252,32 @@ public final class MirrorService implements AutoCloseable {
                 return; // changed while we waited for the lock (a failover demoted it, a disable, a new interval): the next tick sees it
             }
             round(m);
-        } catch (MirrorException e) {
-            boolean twoPrimaries = e.reason() == MirrorException.Reason.WRONG_SOURCE && e.getMessage().contains("is not a replica");
-            progress.put(m.vdisk(), progressOf(m.vdisk()).failed(twoPrimaries ? State.SPLIT_BRAIN : State.ERROR, e.getMessage()));
-            log.warn("mirror of {} to site {}: {}{}", m.vdisk(), m.peer(), e.getMessage(),
-                    twoPrimaries ? " (split brain: both sites are primary; pick a side with basalt dr failback --discard-local)" : "");
-        } catch (MirrorLinkException | IllegalArgumentException | IllegalStateException | io.basalt.vdisk.store.StoreException e) {
-            progress.put(m.vdisk(), progressOf(m.vdisk()).failed(State.ERROR, e.getMessage()));
-            log.warn("mirror of {} to site {}: round failed, shipped again at the next interval: {}", m.vdisk(), m.peer(), e.getMessage());
+        } catch (MirrorException | MirrorLinkException | IllegalArgumentException | IllegalStateException | io.basalt.vdisk.store.StoreException e) {
+            recordFailure(m, e);
         } finally {
             lock.unlock();
+        }
+    }
+
+    private void groupRoundGuarded(MirrorConfig.Group g) {
+        try {
+            groups.roundGuarded(g);
+        } catch (MirrorException | MirrorLinkException | IllegalArgumentException | IllegalStateException | io.basalt.vdisk.store.StoreException e) {
+            // Each member's failure is in its progress already; this says the group waits for it.
+            log.warn("mirror group {} to site {}: round not complete, the failed members ship again at the next interval: {}",
+                    g.name(), g.peer(), e.getMessage());
+        }
+    }
+
+    /** A round of {@code m} that failed: its state for status, and one line in the log. */
+    void recordFailure(MirrorConfig.Mirror m, RuntimeException e) {
+        if (e instanceof MirrorException me && me.reason() == MirrorException.Reason.WRONG_SOURCE && me.getMessage().contains("is not a replica")) {
+            progress.put(m.vdisk(), progressOf(m.vdisk()).failed(State.SPLIT_BRAIN, e.getMessage()));
+            log.warn("mirror of {} to site {}: {} (split brain: both sites are primary; pick a side with basalt dr failback --discard-local)",
+                    m.vdisk(), m.peer(), e.getMessage());
+        } else {
+            progress.put(m.vdisk(), progressOf(m.vdisk()).failed(State.ERROR, e.getMessage()));
+            log.warn("mirror of {} to site {}: round failed, shipped again at the next interval: {}", m.vdisk(), m.peer(), e.getMessage());
         }
     }
 
@@ -261,6 +309,17 @@ public final class MirrorService implements AutoCloseable {
 
     /** Ships {@code from} to {@code to} of {@code m}'s vdisk and, once applied, prunes. Holds the vdisk's lock. */
     MirrorClient.ShipResult ship(MirrorConfig.Mirror m, String from, String to) {
+        MirrorClient.ShipResult r = shipOnly(m, from, to);
+        if (MirrorRoles.replicaOf(store, m.vdisk()).isPresent()) {
+            MirrorSnapshots.pruneReplica(store, m.vdisk());
+        } else {
+            MirrorSnapshots.prunePrimary(store, m.vdisk(), to);
+        }
+        return r;
+    }
+
+    /** Ships {@code from} to {@code to} of {@code m}'s vdisk; pruning is the caller's. Holds the vdisk's lock. */
+    MirrorClient.ShipResult shipOnly(MirrorConfig.Mirror m, String from, String to) {
         String vdisk = m.vdisk();
         long round = MirrorSnapshots.sequenceOf(to).getAsLong();
         MirrorClient client = client(config.existingPeer(m.peer()));
@@ -275,11 +334,6 @@ public final class MirrorService implements AutoCloseable {
             throw e;
         }
         progress.put(vdisk, progressOf(vdisk).shipped(to, System.currentTimeMillis(), r.streamBytes(), r.duration().toNanos()));
-        if (MirrorRoles.replicaOf(store, vdisk).isPresent()) {
-            MirrorSnapshots.pruneReplica(store, vdisk);
-        } else {
-            MirrorSnapshots.prunePrimary(store, vdisk, to);
-        }
         return r;
     }
 
@@ -306,7 +360,7 @@ public final class MirrorService implements AutoCloseable {
     }
 
     /** The mirror snapshot after {@code from} (the first one when null), if any: taken, not yet known applied. */
-    private static Optional<String> pendingAfter(String from, List<String> snaps) {
+    static Optional<String> pendingAfter(String from, List<String> snaps) {
         int at = from == null ? 0 : snaps.indexOf(from) + 1;
         return at < snaps.size() ? Optional.of(snaps.get(at)) : Optional.empty();
     }
@@ -334,6 +388,12 @@ public final class MirrorService implements AutoCloseable {
         public void applied(String peerSite, MirrorReceiver.Result r) {
             String vdisk = r.header().vdiskName();
             progress.put(vdisk, progressOf(vdisk).shipped(r.snapshot().name(), System.currentTimeMillis(), r.streamBytes(), 0));
+            try {
+                groups.pruneReplica(vdisk);
+            } catch (RuntimeException e) {
+                // The snapshots stay until a later round prunes them: more space used, nothing wrong.
+                log.warn("replica {}: pruning older mirror snapshots failed: {}", vdisk, e.getMessage());
+            }
         }
     }
 

@@ -58,6 +58,9 @@ class MirrorDrTest {
 
             measureRpo(a, b, random.split());
             TwoSites.await("a round after the writer stopped", WAIT, () -> lastOnB(b).isPresent() && a.status(VDISK).lagBytes() == 0);
+            // Old mirror snapshots are pruned on both sides: each keeps the last one both hold (and the primary one being shipped).
+            assertTrue(a.store.snapshots(VDISK).size() <= 2, "primary's snapshots after " + a.status(VDISK).rounds() + " rounds: " + a.store.snapshots(VDISK));
+            assertTrue(b.store.snapshots(VDISK).size() <= 2, "replica's snapshots after " + a.status(VDISK).rounds() + " rounds: " + b.store.snapshots(VDISK));
             BlockDeviceException readOnly = assertThrows(BlockDeviceException.class, () -> write(b.store, random));
             System.out.println("a write to the replica: " + readOnly.getMessage());
             assertTrue(readOnly.getMessage().contains("replica"), readOnly.getMessage());
