@@ -57,6 +57,23 @@ class MirrorCliTest {
         assertEquals(1, inUse.exit());
         assertTrue(inUse.err().contains("mirrors [vm1]"), inUse.err());
         assertEquals(0, run("mirror", "disable", "vm1").exit());
+
+        // A consistency group: its members are mirrored by it, not one by one.
+        assertEquals(0, run("vdisk", "create", "vm1-data", "--size", "16M").exit());
+        CliResult group = run("mirror", "group", "create", "vm1-disks", "vm1", "vm1-data", "--to", "site-b");
+        assertEquals(0, group.exit(), group.err());
+        assertTrue(group.out().contains("mirroring group vm1-disks (vm1, vm1-data) to site site-b every 2s"), group.out());
+        CliResult again = run("mirror", "group", "create", "other", "vm1-data", "--to", "site-b");
+        assertEquals(1, again.exit());
+        assertTrue(again.err().contains("vm1-data is mirrored to site site-b in group vm1-disks"), again.err());
+        CliResult groups = run("mirror", "group", "ls");
+        assertTrue(groups.out().contains("vm1-disks    primary  site-b") && groups.out().contains("vm1,vm1-data"), groups.out());
+        CliResult both = run("dr", "failover", "vm1", "--group", "vm1-disks");
+        assertEquals(2, both.exit());
+        assertTrue(both.err().contains("target: vm1 and --group vm1-disks (expected: VDISK or --group G)"), both.err());
+        CliResult rm = run("mirror", "group", "rm", "vm1-disks");
+        assertEquals(0, rm.exit(), rm.err());
+        assertTrue(run("mirror", "status", "--format", "json").out().strip().equals("[ ]"), "no mirror left");
         assertEquals(0, run("site", "peer", "rm", "site-b").exit());
     }
 
