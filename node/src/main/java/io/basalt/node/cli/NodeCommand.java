@@ -116,8 +116,10 @@ public final class NodeCommand implements Callable<Integer> {
         Datastore store = new Datastore.Cluster(io.basalt.cluster.client.ClusterClient.open(node.config(), node));
         Path configDir = config.toAbsolutePath().getParent();
         try {
+            // With the cluster's TLS the API is HTTPS, on this node's certificate.
             var server = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.of(node.config())),
-                    io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+                    io.basalt.node.metrics.NodeMetrics.process(), listen.get().host(), listen.get().port(),
+                    node.config().tls().map(io.basalt.cluster.tls.TlsIdentity::sslContext));
             out.printf("node %d api: %s%n", id, server.url());
             out.flush();
             return java.util.Optional.of(server.closing(store));
