@@ -165,13 +165,23 @@ public final class NodeProbe {
     public static String reason(Throwable e) {
         Throwable t = e;
         String msg = String.valueOf(e);
+        for (Throwable c = e; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLException) {
+                // Say it plainly: the usual cause is a certificate of another cluster's CA (or none).
+                return cut("TLS handshake refused (expected: a certificate of this cluster's CA on both ends): " + c.getMessage());
+            }
+        }
         while (t != null) {
             if (t.getMessage() != null && !t.getMessage().isBlank()) {
                 msg = t.getClass().getSimpleName() + ": " + t.getMessage();
             }
             t = t.getCause() == t ? null : t.getCause();
         }
-        msg = msg.replace('\n', ' ');
-        return msg.length() > 160 ? msg.substring(0, 160) + "…" : msg;
+        return cut(msg);
+    }
+
+    private static String cut(String msg) {
+        String line = msg.replace('\n', ' ');
+        return line.length() > 160 ? line.substring(0, 160) + "…" : line;
     }
 }
