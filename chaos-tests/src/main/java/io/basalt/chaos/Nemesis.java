@@ -166,7 +166,7 @@ public final class Nemesis {
     }
 
     private boolean answers(int id) {
-        NodeProbe.NodeView v = NodeProbe.probe(id, config.node(id).address(), PROBE_TIMEOUT);
+        NodeProbe.NodeView v = NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT);
         return v.up() && !v.groups().isEmpty() && v.groups().stream().allMatch(g -> g.leaderId().isPresent());
     }
 

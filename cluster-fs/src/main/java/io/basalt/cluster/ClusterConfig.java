@@ -18,9 +18,11 @@ import java.util.List;
  * @param replicaCount   replicas per PG (1 in single-node mode, 3 by default)
  * @param metaVoterCount voters of the meta group: the first nodes, at most 5
  * @param stripeGrains   consecutive grains of a vdisk kept in one PG
+ * @param tlsIdentity    null: the cluster's gRPC port is plaintext; else who this process is on
+ *                       it (mutual TLS with the cluster CA: docs/security.md)
  */
 public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, int replicaCount, int metaVoterCount,
-                            int stripeGrains, Tuning tuning) {
+                            int stripeGrains, Tuning tuning, io.basalt.cluster.tls.TlsIdentity tlsIdentity) {
     public static final int PG_COUNT_MAX = 1024;
     public static final int STRIPE_GRAINS_DEFAULT = 256;
 
@@ -91,6 +93,11 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         }
     }
 
+    /** A plaintext cluster. */
+    public ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, int replicaCount, int metaVoterCount, int stripeGrains, Tuning tuning) {
+        this(name, nodes, pgCount, replicaCount, metaVoterCount, stripeGrains, tuning, null);
+    }
+
     public ClusterConfig {
         nodes = List.copyOf(nodes);
         if (nodes.isEmpty()) {
@@ -123,11 +130,21 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
     }
 
     public ClusterConfig withReplicaCount(int replicas) {
-        return new ClusterConfig(name, nodes, pgCount, replicas, metaVoterCount, stripeGrains, tuning);
+        return new ClusterConfig(name, nodes, pgCount, replicas, metaVoterCount, stripeGrains, tuning, tlsIdentity);
     }
 
     public ClusterConfig withTuning(Tuning t) {
-        return new ClusterConfig(name, nodes, pgCount, replicaCount, metaVoterCount, stripeGrains, t);
+        return new ClusterConfig(name, nodes, pgCount, replicaCount, metaVoterCount, stripeGrains, t, tlsIdentity);
+    }
+
+    /** This config speaking mutual TLS as {@code identity} (null: plaintext). */
+    public ClusterConfig withTls(io.basalt.cluster.tls.TlsIdentity identity) {
+        return new ClusterConfig(name, nodes, pgCount, replicaCount, metaVoterCount, stripeGrains, tuning, identity);
+    }
+
+    /** Who this process is on the cluster's TLS; empty for a plaintext cluster. */
+    public java.util.Optional<io.basalt.cluster.tls.TlsIdentity> tls() {
+        return java.util.Optional.ofNullable(tlsIdentity);
     }
 
     /**
@@ -214,7 +231,7 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         out.add(a);
         out.sort(java.util.Comparator.comparingInt(NodeAddress::id));
         return new ClusterConfig(name, out, pgCount, Math.min(replicaCount, out.size()), Math.min(metaVoterCount, out.size()),
-                stripeGrains, tuning);
+                stripeGrains, tuning, tlsIdentity);
     }
 
     /** This config without node {@code id} in the address book. */
@@ -222,6 +239,6 @@ public record ClusterConfig(String name, List<NodeAddress> nodes, int pgCount, i
         node(id);
         List<NodeAddress> out = nodes.stream().filter(x -> x.id() != id).toList();
         return new ClusterConfig(name, out, pgCount, Math.min(replicaCount, out.size()), Math.min(metaVoterCount, out.size()),
-                stripeGrains, tuning);
+                stripeGrains, tuning, tlsIdentity);
     }
 }

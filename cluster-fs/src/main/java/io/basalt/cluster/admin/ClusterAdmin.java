@@ -423,7 +423,7 @@ public final class ClusterAdmin {
      */
     private void addEmptyDivision(int nodeId, RaftGroupId id, String name) throws IOException {
         long deadline = System.nanoTime() + DIVISION_CHANGE_TIMEOUT.toNanos();
-        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
+        try (RaftClient c = NodeProbe.clientFor(config, nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
             retry("adding an empty " + name + " on node " + nodeId + " failed", deadline, Duration.ofSeconds(1),
                     () -> api.list().getGroupIds().contains(id),
@@ -449,10 +449,10 @@ public final class ClusterAdmin {
     }
 
     /** A client for admin requests to {@code group}: one attempt may take {@link #SET_CONF_ATTEMPT_TIMEOUT}, a few retries. */
-    private static RaftClient adminClient(RaftGroup group) {
+    private RaftClient adminClient(RaftGroup group) {
         RaftProperties props = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(SET_CONF_ATTEMPT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
-        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group)
+        return RaftClient.newBuilder().setProperties(props).setParameters(RaftSetup.parameters(config)).setRaftGroup(group)
                 .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(10,
                         TimeDuration.valueOf(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS)))
                 .build();
@@ -523,7 +523,7 @@ public final class ClusterAdmin {
             progress.accept(name + ": node " + nodeId + " is not in the address book; its copy (if any) stays on its disk");
             return;
         }
-        try (RaftClient c = NodeProbe.clientFor(nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
+        try (RaftClient c = NodeProbe.clientFor(config, nodeId, config.node(nodeId).address(), DIVISION_CHANGE_TIMEOUT)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
             if (api.list().getGroupIds().contains(id)) {
                 RaftClientReply r = api.remove(id, true, false);
@@ -579,7 +579,7 @@ public final class ClusterAdmin {
     }
 
     private void requireUp(int id) {
-        NodeProbe.NodeView v = NodeProbe.probe(id, config.node(id).address(), probeTimeout);
+        NodeProbe.NodeView v = NodeProbe.probe(config, id, config.node(id).address(), probeTimeout);
         if (!v.up()) {
             throw new IllegalArgumentException("node " + id + " at " + config.node(id).address() + " is not reachable: " + v.error()
                     + " (expected: running, started with --join)");

@@ -148,7 +148,7 @@ final class GroupClient implements AutoCloseable {
         int attempts = (int) Math.max(3, config.tuning().ioTimeout().toMillis() / ClusterClient.RETRY_SLEEP.toMillis());
         RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
                 TimeDuration.valueOf(ClusterClient.RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS));
-        return RaftClient.newBuilder().setProperties(props).setRaftGroup(group).setRetryPolicy(retry).build();
+        return RaftClient.newBuilder().setProperties(props).setParameters(io.basalt.cluster.raft.RaftSetup.parameters(config)).setRaftGroup(group).setRetryPolicy(retry).build();
     }
 
     /**

@@ -83,12 +83,12 @@ public final class NodeProbe {
         }
     }
 
-    /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call. */
-    public static RaftClient clientFor(int nodeId, String address, Duration timeout) {
+    /** A client that talks to the one peer {@code nodeId} at {@code address}, one attempt per call (with the cluster's TLS, if any). */
+    public static RaftClient clientFor(ClusterConfig config, int nodeId, String address, Duration timeout) {
         RaftProperties p = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
         RaftPeer peer = RaftPeer.newBuilder().setId(RaftSetup.peerId(nodeId)).setAddress(address).build();
-        return RaftClient.newBuilder().setProperties(p).setRaftGroup(RaftGroup.valueOf(RaftGroupId.randomId(), peer))
+        return RaftClient.newBuilder().setProperties(p).setParameters(RaftSetup.parameters(config)).setRaftGroup(RaftGroup.valueOf(RaftGroupId.randomId(), peer))
                 .setRetryPolicy(RetryPolicies.noRetry()).build();
     }
 
@@ -100,7 +100,7 @@ public final class NodeProbe {
         Deque<Integer> todo = new ArrayDeque<>(addresses.keySet());
         while (!todo.isEmpty()) {
             int id = todo.poll();
-            NodeView v = probe(id, addresses.get(id), timeout);
+            NodeView v = probe(config, id, addresses.get(id), timeout);
             views.put(id, v);
             for (GroupView g : v.groups()) {
                 for (RaftPeer p : g.peers()) {
@@ -116,8 +116,8 @@ public final class NodeProbe {
     }
 
     /** Asks node {@code nodeId} at {@code address} for every group it holds. */
-    public static NodeView probe(int nodeId, String address, Duration timeout) {
-        try (RaftClient c = clientFor(nodeId, address, timeout)) {
+    public static NodeView probe(ClusterConfig config, int nodeId, String address, Duration timeout) {
+        try (RaftClient c = clientFor(config, nodeId, address, timeout)) {
             var api = c.getGroupManagementApi(RaftSetup.peerId(nodeId));
             List<GroupView> groups = new ArrayList<>();
             for (RaftGroupId g : api.list().getGroupIds()) {
@@ -130,8 +130,8 @@ public final class NodeProbe {
     }
 
     /** Asks node {@code nodeId} about one group; throws when it cannot answer. */
-    static GroupView info(int nodeId, String address, RaftGroupId group, Duration timeout) throws IOException {
-        try (RaftClient c = clientFor(nodeId, address, timeout)) {
+    static GroupView info(ClusterConfig config, int nodeId, String address, RaftGroupId group, Duration timeout) throws IOException {
+        try (RaftClient c = clientFor(config, nodeId, address, timeout)) {
             return view(c.getGroupManagementApi(RaftSetup.peerId(nodeId)).info(group));
         }
     }
@@ -165,13 +165,23 @@ public final class NodeProbe {
     public static String reason(Throwable e) {
         Throwable t = e;
         String msg = String.valueOf(e);
+        for (Throwable c = e; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLException) {
+                // Say it plainly: the usual cause is a certificate of another cluster's CA (or none).
+                return cut("TLS handshake refused (expected: a certificate of this cluster's CA on both ends): " + c.getMessage());
+            }
+        }
         while (t != null) {
             if (t.getMessage() != null && !t.getMessage().isBlank()) {
                 msg = t.getClass().getSimpleName() + ": " + t.getMessage();
             }
             t = t.getCause() == t ? null : t.getCause();
         }
-        msg = msg.replace('\n', ' ');
-        return msg.length() > 160 ? msg.substring(0, 160) + "…" : msg;
+        return cut(msg);
+    }
+
+    private static String cut(String msg) {
+        String line = msg.replace('\n', ' ');
+        return line.length() > 160 ? line.substring(0, 160) + "…" : line;
     }
 }

@@ -9,8 +9,10 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
@@ -134,6 +136,17 @@ public final class RaftSetup {
         // appends and fsyncs of every write. Raft needs no persisted commit index, and each store
         // keeps its applied index with its data (docs/decisions/no-raft-metadata-entries.md).
         RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
+        return p;
+    }
+
+    /**
+     * Ratis parameters of a server or client of cluster {@code c}: with TLS, mutual TLS on every
+     * gRPC channel (server to server, client to server, admin), trusting the cluster CA alone;
+     * a peer without a certificate it signed fails the handshake. Empty for a plaintext cluster.
+     */
+    public static Parameters parameters(ClusterConfig c) {
+        Parameters p = new Parameters();
+        c.tls().ifPresent(id -> GrpcConfigKeys.TLS.setConf(p, new GrpcTlsConfig(id.privateKey(), id.certificate(), id.caCertificate(), true)));
         return p;
     }
 

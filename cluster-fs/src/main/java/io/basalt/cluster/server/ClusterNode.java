@@ -136,6 +136,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
         RaftServer server = RaftServer.newBuilder()
                 .setServerId(RaftSetup.peerId(options.nodeId()))
                 .setProperties(RaftSetup.serverProperties(config, options.nodeId(), raftDir))
+                .setParameters(RaftSetup.parameters(config))
                 .setStateMachineRegistry(registry)
                 .build();
         ClusterNode node = new ClusterNode(config, options.nodeId(), server, names, reserve);
@@ -149,7 +150,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
                 Files.writeString(bootstrapped, options.join() ? "joined\n" : "bootstrap groups created\n");
             }
             node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server, node.client);
-            node.sweep = StaleCopySweep.start(server, RaftSetup.peerId(options.nodeId()), names);
+            node.sweep = StaleCopySweep.start(config, server, RaftSetup.peerId(options.nodeId()), names);
             node.leases = LeaseMonitor.start(config, options.nodeId(), server, node.client);
             node.stalls = StallWatch.start(options.nodeId(), server, id -> node.groupNames.getOrDefault(id, id.toString()));
         } catch (IOException | RuntimeException e) {

@@ -59,7 +59,11 @@ final class StaleCopySweep implements AutoCloseable {
     private long callId;
     private volatile boolean closed;
 
-    private StaleCopySweep(RaftServer server, RaftPeerId self, Map<RaftGroupId, String> names, Iterable<RaftGroupId> groups) {
+    private final io.basalt.cluster.ClusterConfig config;
+
+    private StaleCopySweep(io.basalt.cluster.ClusterConfig config, RaftServer server, RaftPeerId self, Map<RaftGroupId, String> names,
+                           Iterable<RaftGroupId> groups) {
+        this.config = config;
         this.server = server;
         this.self = self;
         this.names = names;
@@ -69,8 +73,9 @@ final class StaleCopySweep implements AutoCloseable {
     }
 
     /** Examines the groups {@code server} holds now, in the background, until each one's fate is known. */
-    static StaleCopySweep start(RaftServer server, RaftPeerId self, Map<RaftGroupId, String> names) throws IOException {
-        StaleCopySweep s = new StaleCopySweep(server, self, names, server.getGroupIds());
+    static StaleCopySweep start(io.basalt.cluster.ClusterConfig config, RaftServer server, RaftPeerId self, Map<RaftGroupId, String> names)
+            throws IOException {
+        StaleCopySweep s = new StaleCopySweep(config, server, self, names, server.getGroupIds());
         s.thread.start();
         return s;
     }
@@ -113,7 +118,7 @@ final class StaleCopySweep implements AutoCloseable {
                 continue;
             }
             GroupInfoReply r;
-            try (RaftClient c = NodeProbe.clientFor(nodeId.getAsInt(), p.getAddress(), PROBE_TIMEOUT)) {
+            try (RaftClient c = NodeProbe.clientFor(config, nodeId.getAsInt(), p.getAddress(), PROBE_TIMEOUT)) {
                 r = c.getGroupManagementApi(p.getId()).info(id);
             } catch (IOException | RuntimeException e) {
                 continue; // down, or does not hold the group: ask the next peer

@@ -44,8 +44,12 @@ public final class ApiServer implements AutoCloseable {
      */
     public record Backend(Datastore store, Path configDir, Optional<ClusterConfig> cluster) {}
 
-    /** Where the API listens: {@code HOST:PORT}, {@code PORT} (on loopback), or {@code off}. */
-    public record Listen(String host, int port) {
+    /** Where the API listens: {@code HOST:PORT}, {@code PORT} (on loopback), or {@code off}; {@code https} when it serves TLS. */
+    public record Listen(String host, int port, boolean https) {
+        public Listen(String host, int port) {
+            this(host, port, false);
+        }
+
         public static Optional<Listen> parse(String text) {
             if (text.equals("off")) {
                 return Optional.empty();
@@ -63,7 +67,7 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public String url() {
-            return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+            return (https ? "https://" : "http://") + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         }
     }
 
@@ -71,21 +75,31 @@ public final class ApiServer implements AutoCloseable {
     private final Jobs jobs;
     private final List<Route> routes;
     private final String host;
+    private final boolean https;
     private volatile Datastore owned;
 
-    private ApiServer(Javalin app, Jobs jobs, List<Route> routes, String host) {
+    private ApiServer(Javalin app, Jobs jobs, List<Route> routes, String host, boolean https) {
         this.app = app;
         this.jobs = jobs;
         this.routes = routes;
         this.host = host;
+        this.https = https;
     }
 
     /** Starts serving on {@code host:port} (port 0: any free one). A taken address is refused naming it. */
     public static ApiServer start(Backend backend, NodeMetrics metrics, Listen at) {
-        return start(backend, metrics, at.host(), at.port());
+        return start(backend, metrics, at.host(), at.port(), Optional.empty());
     }
 
     public static ApiServer start(Backend backend, NodeMetrics metrics, String host, int port) {
+        return start(backend, metrics, host, port, Optional.empty());
+    }
+
+    /**
+     * As above; with {@code tls}, HTTPS alone (the node's certificate of the cluster CA): the
+     * port has no plaintext connector, so a plain HTTP request fails at the TLS handshake.
+     */
+    public static ApiServer start(Backend backend, NodeMetrics metrics, String host, int port, Optional<javax.net.ssl.SSLContext> tls) {
         Jobs jobs = new Jobs();
         Tokens tokens = new Tokens(backend.configDir());
         List<Route> routes = new ArrayList<>();
@@ -97,6 +111,7 @@ public final class ApiServer implements AutoCloseable {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
             config.concurrency.useVirtualThreads = true;
+            tls.ifPresent(context -> config.jetty.addConnector((server, http) -> HttpsConnector.create(server, http, context, host, port)));
             config.routes.beforeMatched(ctx -> authorize(ctx, tokens));
             for (Route r : routes) {
                 config.routes.addHttpHandler(r.method(), r.path(), ctx -> {
@@ -122,16 +137,16 @@ public final class ApiServer implements AutoCloseable {
             }
             throw e;
         }
-        return new ApiServer(app, jobs, List.copyOf(routes), host);
+        return new ApiServer(app, jobs, List.copyOf(routes), host, tls.isPresent());
     }
 
     public InetSocketAddress address() {
         return new InetSocketAddress(host, app.port());
     }
 
-    /** The base URL clients use, e.g. {@code http://127.0.0.1:8470}. */
+    /** The base URL clients use, e.g. {@code http://127.0.0.1:8470} ({@code https://} with TLS). */
     public String url() {
-        return new Listen(host, app.port()).url();
+        return new Listen(host, app.port(), https).url();
     }
 
     /** The routes this server declared, as "METHOD PATH". */

@@ -14,6 +14,7 @@ import io.basalt.cluster.admin.ClusterStatus;
 import io.basalt.cluster.probe.NodeProbe;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.iscsi.IscsiTarget;
+import io.basalt.node.cluster.ClusterCa;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
 import io.basalt.node.cluster.NodeGateway;
@@ -42,7 +43,7 @@ public final class ClusterCommand {
 
         @Override
         public Integer call() throws Exception {
-            ClusterConfig config = ClusterFile.read(cluster.file()).toConfig();
+            ClusterConfig config = ClusterFile.read(cluster.file()).clientConfig(cluster.file());
             ClusterStatus status = ClusterStatus.collect(config, java.time.Duration.ofMillis(timeoutMs));
             if (status.groups().stream().anyMatch(g -> g.name().equals("meta") && g.health() != ClusterStatus.Health.UNAVAILABLE)) {
                 status = withSpaces(status, config, spec.commandLine().getErr());
@@ -85,7 +86,7 @@ public final class ClusterCommand {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             ClusterFile file = withNewNode(cluster.file(), id, address, out);
-            ClusterConfig config = file.toConfig();
+            ClusterConfig config = file.clientConfig(cluster.file());
             awaitNode(config, id, waitSeconds, cluster.file(), out);
             var moves = new ClusterAdmin(config, line -> println(out, line)).addNode(id);
             println(out, "node " + id + " added: " + moves.size() + " replicas moved to it");
@@ -104,7 +105,7 @@ public final class ClusterCommand {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             ClusterFile file = ClusterFile.read(cluster.file());
-            var moves = new ClusterAdmin(file.toConfig(), line -> println(out, line)).removeNode(id);
+            var moves = new ClusterAdmin(file.clientConfig(cluster.file()), line -> println(out, line)).removeNode(id);
             file.withoutNode(id).write(cluster.file());
             println(out, "node " + id + " removed: " + moves.size() + " replicas moved off it; it holds nothing and can be stopped");
             return 0;
@@ -126,7 +127,7 @@ public final class ClusterCommand {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             ClusterFile file = withNewNode(cluster.file(), replacement, address, out);
-            ClusterConfig config = file.toConfig();
+            ClusterConfig config = file.clientConfig(cluster.file());
             awaitNode(config, replacement, waitSeconds, cluster.file(), out);
             var moves = new ClusterAdmin(config, line -> println(out, line)).replaceNode(old, replacement);
             file.withoutNode(old).write(cluster.file());
@@ -153,6 +154,11 @@ public final class ClusterCommand {
         ServeCommand.HostPort hp = ServeCommand.HostPort.parse(address);
         ClusterFile grown = file.withNode(new ClusterFile.Node(id, hp.host(), hp.port()));
         grown.toConfig();
+        if (grown.hasTls()) {
+            // The new node's certificate, for its host; copy it and ca.crt to that machine (docs/security.md).
+            ClusterCa.issue(ClusterCa.dirOf(path), ClusterCa.nodeName(id), hp.host());
+            println(out, "certificate " + ClusterCa.nodeName(id) + " for " + hp.host() + " in " + ClusterCa.dirOf(path));
+        }
         grown.write(path);
         println(out, "cluster file " + path + ": node " + id + " at " + address);
         return grown;
@@ -164,7 +170,7 @@ public final class ClusterCommand {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(waitSeconds);
         boolean said = false;
         while (true) {
-            var v = NodeProbe.probe(id, address, java.time.Duration.ofSeconds(2));
+            var v = NodeProbe.probe(config, id, address, java.time.Duration.ofSeconds(2));
             if (v.up()) {
                 return;
             }
@@ -217,7 +223,8 @@ public final class ClusterCommand {
             int r = replicas == null ? Math.min(3, nodes) : replicas;
             Path file = data.resolve("cluster.json");
             int pgCount = pgs == null ? nodes : pgs;
-            ClusterFile cluster = Files.exists(file) ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r);
+            boolean existing = Files.exists(file);
+            ClusterFile cluster = existing ? ClusterFile.read(file) : ClusterFile.local("basalt", nodes, basePort, pgCount, r).withTls();
             if (ioTimeoutMs != null) {
                 cluster = cluster.withIoTimeoutMs(ioTimeoutMs); // also for an existing cluster: its nodes read it as they start
             }
@@ -228,8 +235,15 @@ public final class ClusterCommand {
                 throw new IllegalArgumentException("--nodes: " + nodes + " (expected: " + cluster.nodes().size() + ", as in the existing " + file
                         + "; remove that directory to start a new cluster)");
             }
-            ClusterConfig config = cluster.toConfig(); // refuses a bad --io-timeout-ms, naming it, before the file is written
+            cluster.toConfig(); // refuses a bad --io-timeout-ms, naming it, before the file is written
+            if (!existing) {
+                ClusterCa.create(ClusterCa.dirOf(file), cluster.name(), cluster.nodes());
+                out.printf("cluster CA and certificates: %s (keys mode 0600)%n", ClusterCa.dirOf(file));
+            } else if (!cluster.hasTls()) {
+                out.printf("cluster %s was made before TLS: its Raft port and management API stay plaintext (docs/security.md)%n", file);
+            }
             cluster.write(file);
+            ClusterConfig config = cluster.clientConfig(file);
             ServeCommand.HostPort hp = ServeCommand.HostPort.parse(portal);
             try (LocalCluster local = new LocalCluster()) {
                 CountDownLatch stop = new CountDownLatch(1);

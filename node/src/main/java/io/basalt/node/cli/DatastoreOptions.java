@@ -26,6 +26,10 @@ public final class DatastoreOptions {
     @Option(names = "--api-token", paramLabel = "TOKEN", description = "The bearer token for --api (default: env BASALT_API_TOKEN).")
     String apiToken;
 
+    @Option(names = "--api-ca", paramLabel = "FILE|DIR", description = {"The CA an https --api is checked against: its certificate, or a cluster",
+            "directory holding tls/ca.crt (default: env BASALT_API_CA, else ./data/cluster/tls/ca.crt when it exists, else the JDK's CAs)."})
+    Path apiCa;
+
     @Option(names = "--disk-reserve", paramLabel = "SIZE", converter = SizeConverter.class,
             description = {"Embedded store: free space to keep on its filesystem; below it writes are refused (SCSI: space allocation failed)",
                     "while reads, unmaps and removals go on. 0 turns the check off (default: 5%% of the filesystem, at least 1G).",
@@ -39,7 +43,7 @@ public final class DatastoreOptions {
                 throw new IllegalArgumentException("--disk-reserve " + diskReserve + " with --api (expected: only with the embedded store)");
             }
             String token = apiToken != null ? apiToken : System.getenv("BASALT_API_TOKEN");
-            return new io.basalt.node.datastore.RemoteDatastore(remote.get(), token);
+            return new io.basalt.node.datastore.RemoteDatastore(remote.get(), token, apiCa().map(io.basalt.cluster.tls.TlsIdentity::trusting));
         }
         Choice c = choice();
         if (c.cluster()) {
@@ -87,6 +91,20 @@ public final class DatastoreOptions {
             throw new IllegalArgumentException("--cluster " + c.path() + " (expected: --data DIR; " + what + " works on the embedded store only for now)");
         }
         return c.path();
+    }
+
+    /** The CA certificate file an https API is checked against: --api-ca, env BASALT_API_CA, or the default cluster directory's. */
+    private java.util.Optional<Path> apiCa() {
+        Path given = apiCa != null ? apiCa : java.util.Optional.ofNullable(System.getenv("BASALT_API_CA")).filter(v -> !v.isBlank()).map(Path::of).orElse(null);
+        if (given == null) {
+            Path dflt = ClusterRef.DATA_DEFAULT.resolve(io.basalt.node.cluster.ClusterCa.DIR).resolve("ca.crt");
+            return java.nio.file.Files.isRegularFile(dflt) ? java.util.Optional.of(dflt) : java.util.Optional.empty();
+        }
+        Path file = java.nio.file.Files.isDirectory(given) ? given.resolve(io.basalt.node.cluster.ClusterCa.DIR).resolve("ca.crt") : given;
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--api-ca: " + given + " (expected: a CA certificate, or a cluster directory holding tls/ca.crt)");
+        }
+        return java.util.Optional.of(file);
     }
 
     /** {@code --api URL} (or env BASALT_API when neither --data nor --cluster is given). */

@@ -224,7 +224,7 @@ final class DemoVm implements AutoCloseable {
         for (String to : List.of("host-b", "host-a")) {
             HostAgent from = to.equals("host-b") ? a : b;
             long before = lastSeq();
-            String line = new AgentClient(from.apiAddress()).migrate(VM, to);    // the agent prints it
+            String line = from.apiClient().migrate(VM, to);    // the agent prints it
             if (!MIGRATED.matcher(line).matches()) {
                 throw new IllegalStateException("migration of " + VM + " to " + to + ": " + line);
             }

@@ -50,6 +50,9 @@ final class HostRun implements Callable<Integer> {
     @Option(names = "--lease", defaultValue = "" + HostSessionClient.LEASE_MS_DEFAULT, paramLabel = "MS",
             description = "The session's lease: after this long without renewal the other hosts restart this host's VMs (default: ${DEFAULT-VALUE}).")
     long leaseMs;
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = {"Where the agent's control API listens: an address the other hosts",
+            "reach this one at, for migrations (default: 127.0.0.1, any free port; every call needs the datastore's agent token)."})
+    String listen;
 
     @Override
     public Integer call() throws Exception {
@@ -65,6 +68,15 @@ final class HostRun implements Callable<Integer> {
         Optional<String> taps = network(out);
         HostAgent.Options options = new HostAgent.Options(qemu, choice.accelerator(), runDir != null ? runDir : Path.of("host-" + name),
                 cpus, memoryMiB, leaseMs, Duration.ofMillis(500), GuestProcess.POWERDOWN_TIMEOUT_DEFAULT, Duration.ofSeconds(10), taps);
+        if (listen != null) {
+            ServeCommand.HostPort hp;
+            try {
+                hp = ServeCommand.HostPort.parse(listen);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--listen: '" + listen + "' (expected: HOST:PORT, e.g. 10.0.0.5:7400)", e);
+            }
+            options = options.withApiListen(new java.net.InetSocketAddress(hp.host(), hp.port()));
+        }
         Datastore ds = store.open();
         HostAgent agent;
         try {

@@ -54,7 +54,12 @@ public final class NodeCommand implements Callable<Integer> {
         Path dir = data != null ? data : config.toAbsolutePath().getParent().resolve("node-" + id);
         ClusterNode.Options options = new ClusterNode.Options(id, dir, VdiskStore.Options.defaults())
                 .withDiskReserveBytes(diskReserve == null ? ClusterNode.Options.DISK_RESERVE_DEFAULT : diskReserve);
-        ClusterNode node = ClusterNode.start(file.toConfig(), join ? options.joining() : options);
+        io.basalt.cluster.ClusterConfig clusterConfig = file.nodeConfig(config, id);
+        if (!file.hasTls()) {
+            spec.commandLine().getOut().printf("node %d: cluster file %s has no TLS (made before it): Raft and the API are plaintext (docs/security.md)%n",
+                    id, config);
+        }
+        ClusterNode node = ClusterNode.start(clusterConfig, join ? options.joining() : options);
         ServeCommand.HostPort hp = serve == null ? null : ServeCommand.HostPort.parse(portal);
         PrintWriter out = spec.commandLine().getOut();
         AtomicReference<NodeGateway> gateway = new AtomicReference<>();
@@ -76,7 +81,7 @@ public final class NodeCommand implements Callable<Integer> {
             }
             stopped.countDown();
         }));
-        var addr = file.toConfig().node(id);
+        var addr = clusterConfig.node(id);
         spec.commandLine().getOut().printf("node %d pid %d serving cluster %s on %s, data %s (disk reserve %d MiB)%n", id,
                 ProcessHandle.current().pid(), file.name(), addr.address(), dir, node.diskReserve().reserveBytes() >> 20);
         spec.commandLine().getOut().flush();
@@ -111,8 +116,10 @@ public final class NodeCommand implements Callable<Integer> {
         Datastore store = new Datastore.Cluster(io.basalt.cluster.client.ClusterClient.open(node.config(), node));
         Path configDir = config.toAbsolutePath().getParent();
         try {
+            // With the cluster's TLS the API is HTTPS, on this node's certificate.
             var server = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.of(node.config())),
-                    io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+                    io.basalt.node.metrics.NodeMetrics.process(), listen.get().host(), listen.get().port(),
+                    node.config().tls().map(io.basalt.cluster.tls.TlsIdentity::sslContext));
             out.printf("node %d api: %s%n", id, server.url());
             out.flush();
             return java.util.Optional.of(server.closing(store));

@@ -18,8 +18,12 @@ import io.basalt.cluster.ClusterConfig;
  * <pre>
  * {"name": "basalt", "pgCount": 8, "replicas": 3, "metaVoters": 3,
  *  "nodes": [{"id": 1, "host": "127.0.0.1", "port": 7101}, ...],
- *  "ioTimeoutMs": 30000}
+ *  "ioTimeoutMs": 30000, "tls": true}
  * </pre>
+ *
+ * <p>{@code tls} (optional, default false): the cluster's gRPC port speaks mutual TLS with the
+ * certificates in {@code tls/} beside this file ({@link ClusterCa}), and each node's management
+ * API is HTTPS. Clusters made before TLS lack it and stay plaintext (docs/security.md).
  *
  * <p>{@code ioTimeoutMs} (optional, default 30000): how long a client (an iSCSI gateway) holds
  * an I/O a group cannot answer — no quorum, no reachable leader — before failing it (iSCSI:
@@ -27,7 +31,7 @@ import io.basalt.cluster.ClusterConfig;
  * own command timeout (Linux: {@code /sys/block/sdX/device/timeout}, 30 s by default).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes, Long ioTimeoutMs) {
+public record ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes, Long ioTimeoutMs, Boolean tls) {
 
     @JsonCreator
     public ClusterFile {
@@ -37,9 +41,37 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
         nodes = List.copyOf(nodes);
     }
 
-    /** With the default I/O timeout. */
+    /** With the default I/O timeout, plaintext. */
     public ClusterFile(String name, int pgCount, int replicas, int metaVoters, List<Node> nodes) {
-        this(name, pgCount, replicas, metaVoters, nodes, null);
+        this(name, pgCount, replicas, metaVoters, nodes, null, null);
+    }
+
+    /** True when the cluster speaks TLS (its certificates in {@link ClusterCa#dirOf} of this file). */
+    public boolean hasTls() {
+        return Boolean.TRUE.equals(tls);
+    }
+
+    /**
+     * The config of a client of this cluster, whose file is {@code file}: with TLS, as the
+     * cluster's client certificate. Missing TLS files are refused, naming the file.
+     */
+    public ClusterConfig clientConfig(Path file) {
+        return withIdentity(file, ClusterCa.CLIENT);
+    }
+
+    /** The config of node {@code id} of this cluster, whose file is {@code file}: with TLS, as the node's certificate. */
+    public ClusterConfig nodeConfig(Path file, int id) {
+        return withIdentity(file, ClusterCa.nodeName(id));
+    }
+
+    private ClusterConfig withIdentity(Path file, String name) {
+        ClusterConfig plain = toConfig();
+        return hasTls() ? plain.withTls(io.basalt.cluster.tls.TlsIdentity.in(ClusterCa.dirOf(file), name).load()) : plain;
+    }
+
+    /** This file with TLS on (its certificates made by {@link ClusterCa#create}). */
+    public ClusterFile withTls() {
+        return new ClusterFile(name, pgCount, replicas, metaVoters, nodes, ioTimeoutMs, true);
     }
 
     public record Node(int id, String host, int port) {}
@@ -70,18 +102,18 @@ public record ClusterFile(String name, int pgCount, int replicas, int metaVoters
         List<Node> out = new java.util.ArrayList<>(nodes.stream().filter(x -> x.id() != n.id()).toList());
         out.add(n);
         out.sort(java.util.Comparator.comparingInt(Node::id));
-        return new ClusterFile(name, pgCount, replicas, metaVoters, out, ioTimeoutMs);
+        return new ClusterFile(name, pgCount, replicas, metaVoters, out, ioTimeoutMs, tls);
     }
 
     /** This file with another I/O timeout (null: the default). */
     public ClusterFile withIoTimeoutMs(Long ms) {
-        return new ClusterFile(name, pgCount, replicas, metaVoters, nodes, ms);
+        return new ClusterFile(name, pgCount, replicas, metaVoters, nodes, ms, tls);
     }
 
     /** This file without node {@code id}: after a membership change moved every replica off it. */
     public ClusterFile withoutNode(int id) {
         List<Node> out = nodes.stream().filter(x -> x.id() != id).toList();
-        return new ClusterFile(name, pgCount, Math.min(replicas, out.size()), Math.min(metaVoters, out.size()), out, ioTimeoutMs);
+        return new ClusterFile(name, pgCount, Math.min(replicas, out.size()), Math.min(metaVoters, out.size()), out, ioTimeoutMs, tls);
     }
 
     public static ClusterFile read(Path file) throws IOException {

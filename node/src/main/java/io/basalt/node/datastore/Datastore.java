@@ -114,7 +114,7 @@ public interface Datastore extends AutoCloseable {
         Path file = clusterFile(fileOrDir);
         QUIET_GRPC.setLevel(java.util.logging.Level.WARNING);
         try {
-            return new Cluster(ClusterClient.open(tune.apply(ClusterFile.read(file).toConfig())));
+            return new Cluster(ClusterClient.open(tune.apply(ClusterFile.read(file).clientConfig(file))));
         } catch (IOException e) {
             throw new UncheckedIOException("read cluster file " + file + ": " + e.getMessage(), e);
         }

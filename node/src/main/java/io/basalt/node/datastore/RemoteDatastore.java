@@ -38,14 +38,22 @@ public final class RemoteDatastore implements Datastore {
 
     private final URI base;
     private final String token;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http;
 
     public RemoteDatastore(URI base, String token) {
+        this(base, token, Optional.empty());
+    }
+
+    /** As above; an {@code https} URL is checked against {@code tls} (a context trusting the cluster CA), else against the JDK's CAs. */
+    public RemoteDatastore(URI base, String token, Optional<javax.net.ssl.SSLContext> tls) {
         if (base.getScheme() == null || !(base.getScheme().equals("http") || base.getScheme().equals("https")) || base.getHost() == null) {
             throw new IllegalArgumentException("--api: " + base + " (expected: a URL such as http://127.0.0.1:8470)");
         }
         this.base = base;
         this.token = token;
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        tls.ifPresent(b::sslContext);
+        this.http = b.build();
     }
 
     @Override

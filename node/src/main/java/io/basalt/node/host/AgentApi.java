@@ -20,7 +20,10 @@ import io.basalt.lock.LockResult.Grant;
 
 /**
  * A host agent's control API: what the CLI and the other agents ask of it, JSON over HTTP (the
- * JDK's built-in server: a handful of internal calls need no framework). Listens on loopback.
+ * JDK's built-in server: a handful of internal calls need no framework). Listens on loopback, or
+ * where {@code basalt host run --listen} says (so agents on other machines can migrate to it).
+ * Every request carries the datastore's agent token ({@link Inventory#agentToken}) as
+ * {@code Authorization: Bearer TOKEN}; one without it is answered 401 saying so.
  *
  * <ul>
  *   <li>{@code POST /v1/vms/NAME/migrate?to=HOST}: migrates a VM running here; answers the
@@ -40,32 +43,77 @@ import io.basalt.lock.LockResult.Grant;
  */
 final class AgentApi implements AutoCloseable {
     private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console|snapshot|set)");
-    private static final String LISTEN_HOST = "127.0.0.1";
+    /** Where the API listens unless told: loopback, any free port. */
+    static final InetSocketAddress LISTEN_DEFAULT = new InetSocketAddress("127.0.0.1", 0);
 
     private final HttpServer server;
     private final ExecutorService threads;
+    private final String host;
 
-    private AgentApi(HttpServer server, ExecutorService threads) {
+    private AgentApi(HttpServer server, ExecutorService threads, String host) {
         this.server = server;
         this.threads = threads;
+        this.host = host;
     }
 
-    static AgentApi start(HostAgent agent) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(LISTEN_HOST, 0), 16);
+    /**
+     * Serves {@code agent}'s API on {@code listen}, asking each caller for {@code token}. The
+     * address is one other machines reach this host at: it is what the agent registers, and
+     * where incoming migrations listen, so it is no wildcard ({@link HostAgent.Options} refuses one).
+     */
+    static AgentApi start(HostAgent agent, InetSocketAddress listen, String token) throws IOException {
+        if (token.isEmpty()) {
+            throw new IllegalArgumentException("agent token: empty (expected: the datastore's agent token)");
+        }
+        HttpServer server = HttpServer.create(listen, 16);
         ExecutorService threads = Executors.newCachedThreadPool(r -> Thread.ofPlatform().daemon().name("basalt-agent-api").unstarted(r));
         server.setExecutor(threads);
-        server.createContext("/v1/", exchange -> handle(agent, exchange));
+        byte[] expected = token.getBytes(StandardCharsets.US_ASCII);
+        server.createContext("/v1/", exchange -> {
+            if (authorized(exchange, expected)) {
+                handle(agent, exchange);
+            }
+        });
         server.start();
-        return new AgentApi(server, threads);
+        return new AgentApi(server, threads, listen.getAddress().getHostAddress());
     }
 
     String address() {
-        return LISTEN_HOST + ":" + server.getAddress().getPort();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getAddress().getPort();
+    }
+
+    /** The host part of this API's address: where incoming migrations listen. */
+    String listenHost() {
+        return host;
+    }
+
+    /**
+     * True if the request carries the agent token; else answers 401 naming what was wrong.
+     * The comparison takes the same time whatever the bytes (MessageDigest.isEqual).
+     */
+    private static boolean authorized(HttpExchange exchange, byte[] expected) throws IOException {
+        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        String why;
+        if (header == null) {
+            why = "Authorization: missing (expected: Bearer AGENT-TOKEN, the datastore's agent token; basalt's agents and CLI send it)";
+        } else if (!header.startsWith("Bearer ")) {
+            why = "Authorization: not a bearer token (expected: Bearer AGENT-TOKEN)";
+        } else if (!java.security.MessageDigest.isEqual(header.substring("Bearer ".length()).trim().getBytes(StandardCharsets.US_ASCII), expected)) {
+            why = "Authorization: wrong agent token (expected: the token of this datastore's agents)";
+        } else {
+            return true;
+        }
+        try (exchange) {
+            exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+            reply(exchange, 401, Map.of("error", why));
+        }
+        return false;
     }
 
     /** The host part of an agent's API address: where its migrations listen too. */
     static String hostOf(String api) {
-        return api.substring(0, api.lastIndexOf(':'));
+        String host = api.substring(0, api.lastIndexOf(':'));
+        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }
 
     private static void handle(HostAgent agent, HttpExchange exchange) throws IOException {
@@ -95,7 +143,7 @@ final class AgentApi implements AutoCloseable {
                 }
                 Object answer = switch (m.group(2)) {
                     case "migrate" -> agent.migrations().migrateOut(vm, query(exchange.getRequestURI(), "to"));
-                    case "incoming" -> Map.of("port", agent.migrations().prepareIncoming(vm, LISTEN_HOST));
+                    case "incoming" -> Map.of("port", agent.migrations().prepareIncoming(vm, agent.apiListenHost()));
                     case "switchover" -> {
                         agent.migrations().switchover(vm, Inventory.JSON.readValue(body(exchange), new TypeReference<List<Grant>>() {}));
                         yield Map.of();

@@ -22,9 +22,12 @@ public final class AgentClient {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private final String api;
+    private final String token;
 
-    public AgentClient(String api) {
+    /** A client of the agent at {@code api} ({@code HOST:PORT}) presenting {@code token}, the datastore's agent token. */
+    public AgentClient(String api, String token) {
         this.api = api;
+        this.token = token;
     }
 
     /** Asks the agent to migrate {@code vm} to host {@code to}; returns the line it printed. */
@@ -53,7 +56,7 @@ public final class AgentClient {
     /** {@code vm}'s serial console log on the agent's host from byte {@code from}: empty at its end. */
     public byte[] console(String vm, long from) throws IOException, InterruptedException {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + "/v1/vms/" + vm + "/console?from=" + from))
-                .timeout(CALL_TIMEOUT).GET().build();
+                .header("Authorization", "Bearer " + token).timeout(CALL_TIMEOUT).GET().build();
         HttpResponse<byte[]> response = send(request);
         if (response.statusCode() != 200) {
             throw new IOException("host agent at " + api + ": " + Inventory.JSON.readTree(response.body()).path("error").asText("HTTP " + response.statusCode()));
@@ -80,7 +83,7 @@ public final class AgentClient {
 
     private JsonNode post(String path, String body, Duration timeout) throws IOException, InterruptedException {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + path)).timeout(timeout)
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
         HttpResponse<byte[]> response = send(request);
         JsonNode json = response.body().length == 0 ? Inventory.JSON.createObjectNode() : Inventory.JSON.readTree(response.body());
         if (response.statusCode() != 200) {

@@ -53,9 +53,26 @@ public final class HostAgent implements AutoCloseable {
      * VM; {@code bridge} is the Linux bridge each VM's tap goes on (empty: user-mode networking).
      */
     public record Options(String qemu, Accelerator accelerator, Path runDir, int vcpus, long memoryMiB, long leaseMs,
-                          Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout, Optional<String> bridge) {
+                          Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout, Optional<String> bridge,
+                          java.net.InetSocketAddress apiListen) {
+        /** With the control API on loopback. */
+        public Options(String qemu, Accelerator accelerator, Path runDir, int vcpus, long memoryMiB, long leaseMs,
+                       Duration pollPeriod, Duration powerdownTimeout, Duration qmpTimeout, Optional<String> bridge) {
+            this(qemu, accelerator, runDir, vcpus, memoryMiB, leaseMs, pollPeriod, powerdownTimeout, qmpTimeout, bridge, AgentApi.LISTEN_DEFAULT);
+        }
+
+        public Options withApiListen(java.net.InetSocketAddress listen) {
+            return new Options(qemu, accelerator, runDir, vcpus, memoryMiB, leaseMs, pollPeriod, powerdownTimeout, qmpTimeout, bridge, listen);
+        }
+
         public Options {
             java.util.Objects.requireNonNull(bridge, "bridge");
+            java.util.Objects.requireNonNull(apiListen, "apiListen");
+            if (apiListen.getAddress() == null || apiListen.getAddress().isAnyLocalAddress()) {
+                // The address is registered for the other hosts to call and to migrate to: it must be one they reach.
+                throw new IllegalArgumentException("--listen " + apiListen.getHostString() + ":" + apiListen.getPort()
+                        + " (expected: an address of this host that the other hosts reach it at, e.g. 10.0.0.5:0; not a wildcard)");
+            }
             if (vcpus < 1 || memoryMiB < 1) {
                 throw new IllegalArgumentException("host capacity: " + vcpus + " vCPUs, " + memoryMiB + " MiB (expected: at least 1 of each)");
             }
@@ -86,6 +103,7 @@ public final class HostAgent implements AutoCloseable {
     /** Every 4th pass (2 s at the default poll period): one namespace read per disk of each VM here. */
     static final int GROWTH_EVERY_PASSES = 4;
     private final AgentApi api;
+    private final String agentToken;
     private volatile HostSessionClient session;
     private final Thread loop;
     private volatile boolean closed;
@@ -99,7 +117,8 @@ public final class HostAgent implements AutoCloseable {
         this.session = HostSessionClient.open(store.locks(), name, options.leaseMs(), System::nanoTime);
         this.migrations = new Migrations(this);
         this.growth = new DiskGrowth(name, store, this::say);
-        this.api = AgentApi.start(this);
+        this.agentToken = inventory.agentToken();
+        this.api = AgentApi.start(this, options.apiListen(), agentToken);
         this.loop = Thread.ofPlatform().daemon().name("basalt-host-" + name).unstarted(this::reconcileLoop);
     }
 
@@ -126,6 +145,21 @@ public final class HostAgent implements AutoCloseable {
     /** Where this agent's control API listens ({@code HOST:PORT}). */
     public String apiAddress() {
         return api.address();
+    }
+
+    /** A client of this agent's control API, with the datastore's agent token. */
+    public AgentClient apiClient() {
+        return new AgentClient(api.address(), agentToken);
+    }
+
+    /** A client of the agent whose API is at {@code address} (another host's), with the agent token. */
+    AgentClient clientOf(String address) {
+        return new AgentClient(address, agentToken);
+    }
+
+    /** The address incoming migrations listen on: this agent's API host. */
+    String apiListenHost() {
+        return api.listenHost();
     }
 
     HostSessionClient session() {

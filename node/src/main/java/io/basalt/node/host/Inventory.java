@@ -105,6 +105,29 @@ public final class Inventory {
         throw new IllegalStateException("host " + name + ": " + ATTEMPTS_MAX + " concurrent updates won over this one");
     }
 
+    /** The config record of the datastore's agent token. */
+    static final String AGENT_TOKEN_KEY = "agent/token";
+    private static final int AGENT_TOKEN_BYTES = 32;
+
+    /**
+     * The secret every host agent's control API asks of its callers (agents and the CLI): made
+     * once per datastore, by whoever needs it first (compare-and-set: two makers agree on one).
+     * Whoever can open the datastore can read it, and could do all an agent does anyway.
+     */
+    public String agentToken() {
+        for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+            Optional<ConfigRecord> r = configs.read(AGENT_TOKEN_KEY);
+            if (r.isPresent()) {
+                return java.nio.charset.StandardCharsets.US_ASCII.decode(r.get().value().duplicate()).toString();
+            }
+            byte[] secret = new byte[AGENT_TOKEN_BYTES];
+            new java.security.SecureRandom().nextBytes(secret);
+            String token = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
+            configs.compareAndSet(AGENT_TOKEN_KEY, 0, Optional.of(ByteBuffer.wrap(token.getBytes(java.nio.charset.StandardCharsets.US_ASCII))));
+        }
+        throw new IllegalStateException(AGENT_TOKEN_KEY + ": not readable after " + ATTEMPTS_MAX + " attempts");
+    }
+
     static String vmKey(String name) {
         return "vm/" + name;
     }

@@ -77,7 +77,7 @@ final class Migrations implements AutoCloseable {
             throw new IllegalStateException("vm " + vm + " is being started, stopped or migrated already");
         }
         long startNs = System.nanoTime();
-        AgentClient peer = new AgentClient(dest.api());
+        AgentClient peer = agent.clientOf(dest.api());
         try {
             agent.report(vm, VmRecord.State.MIGRATING, "to " + to);
             int port = peer.incoming(vm);

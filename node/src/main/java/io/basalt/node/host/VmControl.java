@@ -72,7 +72,7 @@ public final class VmControl {
         }
         String target = host.name();
         inventory.updateVm(name, r -> r.onHost(target).withDesired(VmRecord.Desired.RUNNING).reported(VmRecord.State.STARTING, ""));
-        new AgentClient(host.api()).reconcile();
+        new AgentClient(host.api(), inventory.agentToken()).reconcile();
         VmRecord now = vm(name);
         if (now.state() != VmRecord.State.RUNNING) {
             throw new VmStateException("vm " + name + " on " + target + ": " + now.state().name().toLowerCase(java.util.Locale.ROOT)
@@ -87,10 +87,10 @@ public final class VmControl {
         if (!vm.host().isEmpty() && isLive(vm.host())) {
             HostRecord host = inventory.host(vm.host()).orElseThrow();
             if (kill) {
-                new AgentClient(host.api()).kill(name);
+                new AgentClient(host.api(), inventory.agentToken()).kill(name);
             } else {
                 inventory.updateVm(name, r -> r.withDesired(VmRecord.Desired.STOPPED));
-                new AgentClient(host.api()).reconcile();
+                new AgentClient(host.api(), inventory.agentToken()).reconcile();
             }
             VmRecord now = vm(name);
             return (kill ? "killed" : "stopped") + " vm " + name + " on " + vm.host() + " (" + now.state().name().toLowerCase(java.util.Locale.ROOT) + ")";
@@ -117,7 +117,7 @@ public final class VmControl {
             throw new VmStateException("vm " + name + ": " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
                     + (vm.host().isEmpty() ? "" : " on " + vm.host()) + " (expected: a running VM)");
         }
-        return new AgentClient(inventory.host(vm.host()).orElseThrow().api()).migrate(name, to);
+        return new AgentClient(inventory.host(vm.host()).orElseThrow().api(), inventory.agentToken()).migrate(name, to);
     }
 
     /** The agent of the host {@code name} runs or last ran on: its console, its snapshots. */
@@ -127,7 +127,7 @@ public final class VmControl {
             throw new VmStateException("vm " + name + ": on no host (expected: a VM that was started; its console is on its host)");
         }
         HostRecord host = inventory.host(vm.host()).orElseThrow(() -> new VmStateException("vm " + name + ": host " + vm.host() + " unknown"));
-        return new AgentClient(host.api());
+        return new AgentClient(host.api(), inventory.agentToken());
     }
 
     /**
@@ -152,7 +152,7 @@ public final class VmControl {
                 continue;
             }
             try {
-                out.println(new AgentClient(host.api()).migrate(vm.name(), to.get().name()));
+                out.println(new AgentClient(host.api(), inventory.agentToken()).migrate(vm.name(), to.get().name()));
             } catch (IOException | RuntimeException e) {
                 out.println("vm " + vm.name() + ": stays on " + hostName + ": migration to " + to.get().name() + " failed: " + e.getMessage());
                 left++;

@@ -156,7 +156,7 @@ class ClusterZombieProcessTest {
     }
 
     private static ClusterClient client(ClusterUp cluster) throws Exception {
-        return ClusterClient.open(ClusterFile.read(cluster.dir().resolve("cluster.json")).toConfig());
+        return ClusterClient.open(ClusterFile.read(cluster.dir().resolve("cluster.json")).clientConfig(cluster.dir().resolve("cluster.json")));
     }
 
     private static void createVdisk(ClusterUp cluster, String vdisk) throws Exception {

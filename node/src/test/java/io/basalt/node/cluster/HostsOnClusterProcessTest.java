@@ -75,7 +75,7 @@ class HostsOnClusterProcessTest {
         assumeTrue(guest != null, "no kernel image in /boot with its modules (linux-image-amd64): scripts/install-test-deps.sh");
         Path clusterDir = dir.resolve("cluster");
         try (ClusterUp c = ClusterUp.start(clusterDir, "64M", "--vdisk", "g1-disk");
-             ClusterClient client = ClusterClient.open(io.basalt.node.cluster.ClusterFile.read(clusterDir.resolve("cluster.json")).toConfig())) {
+             ClusterClient client = ClusterClient.open(io.basalt.node.cluster.ClusterFile.read(clusterDir.resolve("cluster.json")).clientConfig(clusterDir.resolve("cluster.json")))) {
             try {
                 Inventory inventory = new Inventory(Configs.of(client.configs()));
                 Agent a = startAgent(c, "host-a");

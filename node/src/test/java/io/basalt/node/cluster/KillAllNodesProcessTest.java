@@ -62,7 +62,7 @@ class KillAllNodesProcessTest {
     void acknowledgedWritesSurviveSigkillOfEveryNodeAtOnce() throws Exception {
         Path file = dir.resolve("cluster.json");
         ClusterFile.local("kill", 3, io.basalt.cluster.LoopbackPorts.freeBase(3), 3, 3).write(file);
-        ClusterConfig config = ClusterFile.read(file).toConfig();
+        ClusterConfig config = ClusterFile.read(file).clientConfig(file);
         startNodes(file);
         awaitAllOk(config);
 

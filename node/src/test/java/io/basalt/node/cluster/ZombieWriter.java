@@ -85,7 +85,7 @@ final class ZombieWriter {
         Options o = Options.parse(args);
         AtomicBoolean stop = new AtomicBoolean();
         Thread.ofPlatform().daemon().name("stdin").start(() -> awaitStop(stop));
-        ClusterClient client = ClusterClient.open(ClusterFile.read(o.clusterFile()).toConfig());
+        ClusterClient client = ClusterClient.open(ClusterFile.read(o.clusterFile()).clientConfig(o.clusterFile()));
         HostSessionClient session = HostSessionClient.open(client.locks(), "zombie-" + o.writer(), o.leaseMs(), System::nanoTime);
         LockResult.Grant grant = takeOver(client.locks(), session, o.vdisk());
         emit(new ZombieEvent.Locked(o.writer(), grant.token(), grant.fence(), System.currentTimeMillis()));

@@ -77,7 +77,7 @@ class HostAgentMigrationTest {
                 for (String to : hosts) {
                     HostAgent from = to.equals("host-b") ? a : b;
                     long before = lastSeq(consoles);
-                    String line = new AgentClient(from.apiAddress()).migrate("g1", to);
+                    String line = from.apiClient().migrate("g1", to);
                     Matcher m = LINE.matcher(line);
                     assertTrue(m.matches(), line);
                     assertEquals(to, m.group(2));
@@ -98,7 +98,7 @@ class HostAgentMigrationTest {
                 }
                 System.out.println("[migration] downtimes ms: " + downtimes);
                 long beforeSnapshot = lastSeq(consoles);
-                String snapLine = new AgentClient(a.apiAddress()).snapshot("g1", "s1");
+                String snapLine = a.apiClient().snapshot("g1", "s1");
                 assertTrue(snapLine.matches("snapshot s1 of vm g1: g1-disk@s1 at one instant \\(guest paused \\d+ ms\\)"), snapLine);
                 System.out.println("[migration] " + snapLine);
                 try (BlockDevice snap = store.open("g1-disk@s1")) {

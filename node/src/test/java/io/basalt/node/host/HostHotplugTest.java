@@ -55,12 +55,12 @@ class HostHotplugTest {
                 awaitHardware(consoleA, cpus -> cpus == 1, kb -> kb > 0);
                 long memKb = SequenceGuest.hardware(consoleA)[1];
 
-                String line = new AgentClient(a.apiAddress()).set("h1", 2, 384);
+                String line = a.apiClient().set("h1", 2, 384);
                 assertEquals("vm h1: 1 → 2 vCPUs, 128 → 384 MiB (hot-plugged)", line);
                 awaitHardware(consoleA, cpus -> cpus == 2, kb -> kb >= memKb + 250_000);
                 VmRecord grown = inventory.vm("h1").orElseThrow();
                 assertEquals(List.of(256L), grown.dimmsMiB());
-                IllegalArgumentException shrink = assertThrows(IllegalArgumentException.class, () -> new AgentClient(a.apiAddress()).set("h1", 1, 384));
+                IllegalArgumentException shrink = assertThrows(IllegalArgumentException.class, () -> a.apiClient().set("h1", 1, 384));
                 assertTrue(shrink.getMessage().contains("to shrink it, stop it first"), shrink.getMessage());
 
                 long grownBytes = (64L << 20) + (64L << 20);
