@@ -22,8 +22,10 @@ import io.basalt.vdisk.BlockDevice;
  * order, and which boot wrote it (a write of a fenced guest would show its old boot id). With
  * {@code basalt.ip=A.B.C.D} on its command line it also brings its NIC up at that address and
  * echoes every TCP connection to {@link #ECHO_PORT}. Every second it onlines hot-plugged vCPUs and
- * memory (no udev here) and prints {@code BASALT-HW cpus=N memkb=K vda=S} from /proc/cpuinfo, /proc/meminfo and
- * its disk's size in 512-byte sectors as its kernel sees it.
+ * memory (no udev here) and prints {@code BASALT-HW cpus=N memkb=K vda=S vdb=T} from /proc/cpuinfo, /proc/meminfo and
+ * its disks' sizes in 512-byte sectors as its kernel sees them (0: no vdb). When a second disk (vdb) appears (attached
+ * while it runs) it writes {@code BASALT-VDB-WROTE b} to its first block, synced, reads it back and prints
+ * {@code BASALT-VDB-READ} with what it read.
  */
 public record SequenceGuest(Path kernel, Path initrd) {
     static final Pattern SEQ = Pattern.compile("BASALT-SEQ (\\d+) up=([0-9.]+) boot=(\\w+)");
@@ -56,7 +58,16 @@ public record SequenceGuest(Path kernel, Path initrd) {
                 ( while :; do
                     for c in /sys/devices/system/cpu/cpu[0-9]*/online; do [ "$(cat $c)" = 0 ] && echo 1 > $c; done
                     for m in /sys/devices/system/memory/memory*/state; do [ "$(cat $m)" = offline ] && echo online > $m; done
-                    echo "BASALT-HW cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo) vda=$(cat /sys/block/vda/size)"
+                    if [ -b /dev/vdb ]; then
+                      if [ -z "$vdb" ]; then
+                        echo "BASALT-VDB-WROTE $(cut -c1-8 /proc/sys/kernel/random/boot_id)" | dd of=/dev/vdb bs=512 conv=sync,fsync 2>/dev/null
+                        echo "BASALT-VDB-READ $(dd if=/dev/vdb bs=512 count=1 2>/dev/null | head -n 1)"
+                        vdb=seen
+                      fi
+                    else
+                      vdb=
+                    fi
+                    echo "BASALT-HW cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo) vda=$(cat /sys/block/vda/size) vdb=$(cat /sys/block/vdb/size 2>/dev/null || echo 0)"
                     sleep 1
                   done ) &
                 boot=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
@@ -108,15 +119,15 @@ public record SequenceGuest(Path kernel, Path initrd) {
         return t.isEmpty() ? 0 : (long) t.get(t.size() - 1)[0];
     }
 
-    static final Pattern HW = Pattern.compile("BASALT-HW cpus=(\\d+) memkb=(\\d+) vda=(\\d+)");
+    static final Pattern HW = Pattern.compile("BASALT-HW cpus=(\\d+) memkb=(\\d+) vda=(\\d+) vdb=(\\d+)");
 
-    /** The last {@code BASALT-HW} line of {@code console}: the guest's vCPUs, MemTotal in KiB and disk sectors; zeros before the first. */
+    /** The last {@code BASALT-HW} line of {@code console}: the guest's vCPUs, MemTotal in KiB, vda's and vdb's sectors; zeros before the first. */
     public static long[] hardware(Path console) throws IOException {
-        long[] last = {0, 0, 0};
+        long[] last = {0, 0, 0, 0};
         if (Files.exists(console)) {
             Matcher m = HW.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
             while (m.find()) {
-                last = new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3))};
+                last = new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3)), Long.parseLong(m.group(4))};
             }
         }
         return last;
