@@ -112,8 +112,7 @@ public final class GuestProcess implements AutoCloseable {
                 "-chardev", "file,id=console,path=" + consoleLog(runDir).toAbsolutePath() + ",append=on",
                 "-serial", "chardev:console"));
         for (int i = 0; i < spec.disks().size(); i++) {
-            // The drive id names the block backend for block_resize.
-            args.addAll(List.of("-drive", "file=" + spec.disks().get(i) + ",format=raw,if=virtio,id=" + driveId(i)));
+            args.addAll(GuestDisks.qemuArgs(spec.disks().get(i), spec.diskSlots().get(i)));
         }
         spec.boot().ifPresent(boot -> {
             args.addAll(List.of("-kernel", boot.kernel()));
@@ -152,11 +151,6 @@ public final class GuestProcess implements AutoCloseable {
 
     public static String dimmId(int index) {
         return "dimm" + index;
-    }
-
-    /** The block backend id of the spec's {@code index}th disk. */
-    public static String driveId(int index) {
-        return "disk" + index;
     }
 
     private static Qmp connect(Process process, VmSpec spec, Path runDir, Duration qmpCallTimeout)

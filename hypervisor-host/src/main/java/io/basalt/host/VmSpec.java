@@ -7,6 +7,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -18,10 +19,12 @@ import java.util.regex.Pattern;
  * so far, in order: part of {@code memoryMiB}, the rest is its boot memory. vCPUs can be hot-plugged
  * up to {@link #VCPUS_HOTPLUG_MAX} and memory up to {@link #MEMORY_HOTPLUG_MIB_MAX} more than the
  * boot memory, in {@link #DIMM_SLOTS} modules (the hot-plugged vCPUs are {@code hotVcpus}, part of {@code vcpus}), each a whole number of {@link #DIMM_MIB_MULTIPLE} MiB.
+ * {@code diskSlots} are the PCI slots of the disks, one each, in the order of {@code disks}: a disk
+ * hot-plugged into a running guest keeps its slot on a migration destination ({@link GuestDisks}).
  */
 public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot,
                      String mac, boolean paused, Optional<String> incoming, GuestNetwork network, List<Long> dimmsMiB,
-                     List<HotVcpu> hotVcpus) {
+                     List<HotVcpu> hotVcpus, List<Integer> diskSlots) {
     /** VM names go into file names, QEMU options and, later, the meta group: keep them plain. */
     public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,62}");
     public static final int VCPUS_MAX = 64;
@@ -34,6 +37,9 @@ public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks,
     public static final long MEMORY_HOTPLUG_MIB_MAX = 64L << 10;
     /** Linux onlines memory in 128 MiB blocks: a module of another size leaves a part unused. */
     public static final long DIMM_MIB_MULTIPLE = 128;
+    /** The PCI slots disks go in: {@link #DISK_SLOTS_MAX} from {@link #DISK_SLOT_FIRST}, clear of the NIC, which QEMU puts in the first free slot (2). */
+    public static final int DISK_SLOT_FIRST = 8;
+    public static final int DISK_SLOTS_MAX = 16;
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
 
     /** A kernel, an optional initrd and the kernel command line, for QEMU's {@code -kernel/-initrd/-append}. */
@@ -71,6 +77,12 @@ public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks,
         }
         Objects.requireNonNull(incoming, "incoming");
         Objects.requireNonNull(network, "network");
+        diskSlots = List.copyOf(diskSlots);
+        if (diskSlots.size() != disks.size() || Set.copyOf(diskSlots).size() != diskSlots.size()
+                || diskSlots.stream().anyMatch(s -> s < DISK_SLOT_FIRST || s >= DISK_SLOT_FIRST + DISK_SLOTS_MAX)) {
+            throw new IllegalArgumentException("disk slots: " + diskSlots + " for " + disks.size() + " disks (expected: one each, distinct, in "
+                    + DISK_SLOT_FIRST + ".." + (DISK_SLOT_FIRST + DISK_SLOTS_MAX - 1) + ") vm=" + name);
+        }
         dimmsMiB = List.copyOf(dimmsMiB);
         hotVcpus = List.copyOf(hotVcpus);
         if (hotVcpus.size() >= vcpus) {
@@ -95,24 +107,30 @@ public record VmSpec(String name, int vcpus, long memoryMiB, List<String> disks,
         return memoryMiB - dimmsMiB.stream().mapToLong(Long::longValue).sum();
     }
 
+    /** The slots of {@code count} disks plugged in at boot, one after the other: the first disk is the guest's vda. */
+    public static List<Integer> compactSlots(int count) {
+        return java.util.stream.IntStream.range(DISK_SLOT_FIRST, DISK_SLOT_FIRST + count).boxed().toList();
+    }
+
     /** A spec with the MAC derived from the name, running at start, not waiting for a migration. */
     public static VmSpec of(String name, int vcpus, long memoryMiB, List<String> disks, Optional<DirectBoot> boot) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty(), new GuestNetwork.None(), List.of(), List.of());
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, macFor(name), false, Optional.empty(), new GuestNetwork.None(), List.of(), List.of(),
+                compactSlots(disks.size()));
     }
 
     /** The same VM started with its vCPUs stopped ({@code -S}). */
     public VmSpec startPaused() {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming, network, dimmsMiB, hotVcpus);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, true, incoming, network, dimmsMiB, hotVcpus, diskSlots);
     }
 
     /** The same VM started waiting for a live migration on {@code uri}. */
     public VmSpec incomingOn(String uri) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri), network, dimmsMiB, hotVcpus);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, Optional.of(uri), network, dimmsMiB, hotVcpus, diskSlots);
     }
 
     /** The same VM with its NIC on {@code n}. */
     public VmSpec withNetwork(GuestNetwork n) {
-        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, incoming, n, dimmsMiB, hotVcpus);
+        return new VmSpec(name, vcpus, memoryMiB, disks, boot, mac, paused, incoming, n, dimmsMiB, hotVcpus, diskSlots);
     }
 
     /**

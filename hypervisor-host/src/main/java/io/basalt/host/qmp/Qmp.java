@@ -241,9 +241,19 @@ public final class Qmp implements AutoCloseable {
         execute("migrate-set-parameters", JSON.createObjectNode().put("downtime-limit", limit.toMillis()));
     }
 
-    /** {@code block_resize} of the block backend (a {@code -drive}'s id) named {@code device}. */
-    public void blockResize(String device, long sizeBytes) throws QmpException, InterruptedException {
-        execute("block_resize", JSON.createObjectNode().put("device", device).put("size", sizeBytes));
+    /** {@code block_resize} of the block node (a {@code -blockdev}'s node-name) named {@code nodeName}. */
+    public void blockResize(String nodeName, long sizeBytes) throws QmpException, InterruptedException {
+        execute("block_resize", JSON.createObjectNode().put("node-name", nodeName).put("size", sizeBytes));
+    }
+
+    /** {@code blockdev-add}: a block node with its options ({@code driver}, {@code node-name} and the driver's own). */
+    public void blockdevAdd(Map<String, ?> options) throws QmpException, InterruptedException {
+        execute("blockdev-add", JSON.valueToTree(options));
+    }
+
+    /** {@code blockdev-del}: closes a block node {@code blockdev-add} made, once no device uses it. */
+    public void blockdevDel(String nodeName) throws QmpException, InterruptedException {
+        execute("blockdev-del", JSON.createObjectNode().put("node-name", nodeName));
     }
 
     /** {@code device_add}: {@code driver} with {@code id} and the device's properties (strings, numbers, booleans). */

@@ -183,7 +183,11 @@ class QmpTest {
             qmp.migrate("tcp:127.0.0.1:4444");
             assertRequest(qemu, "migrate", "{\"uri\":\"tcp:127.0.0.1:4444\"}");
             qmp.blockResize("disk0", 64L << 20);
-            assertRequest(qemu, "block_resize", "{\"device\":\"disk0\",\"size\":67108864}");
+            assertRequest(qemu, "block_resize", "{\"node-name\":\"disk0\",\"size\":67108864}");
+            qmp.blockdevAdd(new java.util.LinkedHashMap<>(Map.of("driver", "file")));
+            assertRequest(qemu, "blockdev-add", "{\"driver\":\"file\"}");
+            qmp.blockdevDel("disk-s8");
+            assertRequest(qemu, "blockdev-del", "{\"node-name\":\"disk-s8\"}");
             qmp.objectAdd("memory-backend-ram", "mem1", Map.of("size", 256L << 20));
             assertRequest(qemu, "object-add", "{\"size\":268435456,\"qom-type\":\"memory-backend-ram\",\"id\":\"mem1\"}");
             qmp.deviceAdd("pc-dimm", "dimm1", Map.of("memdev", "mem1"));

@@ -28,7 +28,8 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "vm", description = "Virtual machines on Basalt vdisks, run by host agents (basalt host run).", mixinStandardHelpOptions = true,
         subcommands = {VmCommand.Create.class, VmCommand.Ls.class, VmCommand.Info.class, VmCommand.Start.class, VmCommand.Stop.class,
-                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class, VmCommand.Snapshot.class, VmCommand.SetSize.class})
+                VmCommand.Kill.class, VmCommand.Rm.class, VmCommand.Console.class, VmCommand.Migrate.class, VmCommand.Snapshot.class, VmCommand.SetSize.class,
+                VmCommand.Disk.class})
 public final class VmCommand {
     private static final long MIB = 1L << 20;
 
@@ -233,6 +234,45 @@ public final class VmCommand {
             }
             vms.inventory().updateVm(name, r -> r.withSize(n, mib));
             out.printf("vm %s: %d vCPUs, %d MiB from its next start%n", name, n, mib);
+        }
+    }
+
+    @Command(name = "disk", description = "Attach a vdisk to a VM or detach one: hot-plugged into a running guest, or from a stopped VM's next start.",
+            mixinStandardHelpOptions = true, subcommands = {DiskAttachCommand.class, DiskDetachCommand.class})
+    static final class Disk {
+    }
+
+    @Command(name = "attach", description = {"Attach a vdisk to a VM as its last disk. A running guest gets it at once (a new virtio disk,",
+            "e.g. vdb; its host locks the vdisk for it); a stopped VM has it from its next start. Refused when any VM has it already."})
+    static final class DiskAttachCommand extends VmCall {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "VDISK") String vdisk;
+
+        @Override
+        void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
+            try {
+                ds.info(vdisk);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("vdisk " + vdisk + ": no such vdisk (expected: an existing vdisk; see basalt vdisk ls)", e);
+            }
+            out.println(vms.attachDisk(name, vdisk));
+        }
+    }
+
+    @Command(name = "detach", description = {"Detach a vdisk from a VM (not its first, boot disk). A running guest is asked to let go of it",
+            "(unmount it first) and its host releases the vdisk's lock; a guest that does not let go within --timeout keeps it."})
+    static final class DiskDetachCommand extends VmCall {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "VDISK") String vdisk;
+        @Option(names = "--timeout", defaultValue = "30", paramLabel = "SECONDS",
+                description = "How long a running guest has to let go of the disk (default: 30).") int timeoutSeconds;
+
+        @Override
+        void run(Datastore ds, VmControl vms, PrintWriter out) throws Exception {
+            if (timeoutSeconds < 1) {
+                throw new IllegalArgumentException("--timeout " + timeoutSeconds + " (expected: at least 1 second)");
+            }
+            out.println(vms.detachDisk(name, vdisk, java.time.Duration.ofSeconds(timeoutSeconds)));
         }
     }
 

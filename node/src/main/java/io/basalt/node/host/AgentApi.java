@@ -34,6 +34,8 @@ import io.basalt.lock.LockResult.Grant;
  *   <li>{@code POST /v1/vms/NAME/snapshot?name=SNAP}: snapshots every disk of a VM running here at
  *       one instant (the guest paused meanwhile); answers what it did.</li>
  *   <li>{@code POST /v1/vms/NAME/set?vcpus=N&memory=MIB}: hot-plugs vCPUs and memory into a VM running here.</li>
+ *   <li>{@code POST /v1/vms/NAME/attach?vdisk=VDISK}: hot-plugs a vdisk into a VM running here; answers what it did.</li>
+ *   <li>{@code POST /v1/vms/NAME/detach?vdisk=VDISK&timeoutMs=N}: hot-unplugs one, waiting at most N ms for the guest to let go.</li>
  *   <li>{@code POST /v1/vms/NAME/kill}: stops a VM running here at once (SIGKILL) and records it stopped.</li>
  *   <li>{@code GET /v1/vms/NAME/console?from=N}: the VM's serial console log on this host from byte N (raw bytes).</li>
  *   <li>{@code POST /v1/reconcile}: looks at the records now instead of at the next poll.</li>
@@ -42,7 +44,7 @@ import io.basalt.lock.LockResult.Grant;
  * or 500, with {@code {"error": message}}.
  */
 final class AgentApi implements AutoCloseable {
-    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console|snapshot|set)");
+    private static final Pattern VM_PATH = Pattern.compile("/v1/vms/([^/]+)/(migrate|incoming|switchover|abort-incoming|kill|console|snapshot|set|attach|detach)");
     /** Where the API listens unless told: loopback, any free port. */
     static final InetSocketAddress LISTEN_DEFAULT = new InetSocketAddress("127.0.0.1", 0);
 
@@ -151,6 +153,9 @@ final class AgentApi implements AutoCloseable {
                     case "snapshot" -> agent.snapshot(vm, query(exchange.getRequestURI(), "name"));
                     case "set" -> Hotplug.grow(agent, vm, Integer.parseInt(query(exchange.getRequestURI(), "vcpus")),
                             Long.parseLong(query(exchange.getRequestURI(), "memory")));
+                    case "attach" -> DiskAttach.attach(agent, vm, query(exchange.getRequestURI(), "vdisk"));
+                    case "detach" -> DiskAttach.detach(agent, vm, query(exchange.getRequestURI(), "vdisk"),
+                            java.time.Duration.ofMillis(Long.parseLong(query(exchange.getRequestURI(), "timeoutMs"))));
                     case "kill" -> {
                         agent.kill(vm);
                         yield Map.of();

@@ -48,6 +48,19 @@ public final class AgentClient {
         return Inventory.JSON.treeToValue(r, Hotplug.Change.class).line();
     }
 
+    /** Asks the agent to hot-plug {@code vdisk} into {@code vm}; returns the line to print. */
+    public String attach(String vm, String vdisk) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/attach?vdisk=" + URLEncoder.encode(vdisk, StandardCharsets.UTF_8), "", CALL_TIMEOUT);
+        return Inventory.JSON.treeToValue(r, DiskAttach.Change.class).line();
+    }
+
+    /** Asks the agent to hot-unplug {@code vdisk} from {@code vm}, the guest given {@code timeout} to let go; returns the line to print. */
+    public String detach(String vm, String vdisk, Duration timeout) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/detach?vdisk=" + URLEncoder.encode(vdisk, StandardCharsets.UTF_8) + "&timeoutMs=" + timeout.toMillis(),
+                "", CALL_TIMEOUT.plus(timeout));
+        return Inventory.JSON.treeToValue(r, DiskAttach.Change.class).line();
+    }
+
     /** Asks the agent to kill {@code vm} at once (and record it stopped). */
     public void kill(String vm) throws IOException, InterruptedException {
         post("/v1/vms/" + vm + "/kill", "", CALL_TIMEOUT);

@@ -1,12 +1,11 @@
 package io.basalt.node.host;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 
-import io.basalt.host.GuestProcess;
+import io.basalt.host.GuestDisks;
 import io.basalt.node.locks.LockedStore;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
@@ -27,7 +26,7 @@ final class DiskGrowth {
     private final LockedStore store;
     private final Consumer<String> say;
     /** Per VM: the size of each disk as last given to its QEMU; absent until first looked at. */
-    private final Map<String, long[]> given = new HashMap<>();
+    private final Map<String, Map<String, Long>> given = new HashMap<>();
     /** VM/disk pairs whose shrink was already said. */
     private final Set<String> shrinkSaid = new java.util.HashSet<>();
 
@@ -55,40 +54,41 @@ final class DiskGrowth {
     }
 
     private void check(String vm, HostAgent.LocalVm local) {
-        List<String> disks = local.record().disks();
-        long[] sizes = given.computeIfAbsent(vm, k -> new long[disks.size()]);
-        for (int i = 0; i < disks.size(); i++) {
-            String disk = disks.get(i);
-            BlockDevice device = local.devices().get(i);
+        Map<String, Long> sizes = given.computeIfAbsent(vm, k -> new HashMap<>());
+        // A disk detached meanwhile is forgotten; one attached is looked at for the first time.
+        sizes.keySet().retainAll(local.disks().stream().map(ServedDisk::vdisk).toList());
+        for (ServedDisk served : local.disks()) {
+            String disk = served.vdisk();
+            BlockDevice device = served.device();
             long now = store.sizeBytes(disk);
             if (now > device.sizeBytes()) {
                 device.refreshSize();
             }
-            if (sizes[i] == 0) {
-                // First look (a start, a migration in): QEMU opened the disk at about this size;
-                // asking for the device's size is harmless when QEMU already has it.
-                resize(vm, local, i, device.sizeBytes());
-                sizes[i] = device.sizeBytes();
-            } else if (device.sizeBytes() > sizes[i]) {
-                long before = sizes[i];
-                resize(vm, local, i, device.sizeBytes());
-                sizes[i] = device.sizeBytes();
-                say.accept("vm " + vm + ": disk " + disk + " grew from " + Sizes.format(before) + " to " + Sizes.format(sizes[i])
+            long before = sizes.getOrDefault(disk, 0L);
+            if (before == 0) {
+                // First look (a start, a migration in, an attach): QEMU opened the disk at about this
+                // size; asking for the device's size is harmless when QEMU already has it.
+                resize(vm, local, served.slot(), device.sizeBytes());
+                sizes.put(disk, device.sizeBytes());
+            } else if (device.sizeBytes() > before) {
+                resize(vm, local, served.slot(), device.sizeBytes());
+                sizes.put(disk, device.sizeBytes());
+                say.accept("vm " + vm + ": disk " + disk + " grew from " + Sizes.format(before) + " to " + Sizes.format(device.sizeBytes())
                         + " (block_resize: the guest sees it now)");
-            } else if (now < sizes[i] && shrinkSaid.add(vm + "/" + disk)) {
+            } else if (now < before && shrinkSaid.add(vm + "/" + disk)) {
                 say.accept("vm " + vm + " on host " + host + ": disk " + disk + " shrank to " + Sizes.format(now) + " under the running guest,"
-                        + " which keeps seeing " + Sizes.format(sizes[i]) + " until its next start");
+                        + " which keeps seeing " + Sizes.format(before) + " until its next start");
             }
         }
     }
 
-    private static void resize(String vm, HostAgent.LocalVm local, int disk, long sizeBytes) {
+    private static void resize(String vm, HostAgent.LocalVm local, int slot, long sizeBytes) {
         try {
-            local.guest().qmp().blockResize(GuestProcess.driveId(disk), sizeBytes);
+            local.guest().qmp().blockResize(GuestDisks.nodeName(slot), sizeBytes);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (io.basalt.host.qmp.QmpException e) {
-            throw new IllegalStateException("vm " + vm + ": block_resize of " + GuestProcess.driveId(disk) + " to " + sizeBytes + ": "
+            throw new IllegalStateException("vm " + vm + ": block_resize of " + GuestDisks.nodeName(slot) + " to " + sizeBytes + ": "
                     + e.getMessage(), e);
         }
     }

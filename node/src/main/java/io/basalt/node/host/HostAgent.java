@@ -17,15 +17,12 @@ import io.basalt.host.GuestNetwork;
 import io.basalt.host.GuestProcess;
 import io.basalt.host.Taps;
 import io.basalt.host.VmSpec;
-import io.basalt.iscsi.IscsiTarget;
-import io.basalt.iscsi.scsi.LunSource;
 import io.basalt.lock.HoldState;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.lock.LockMode;
 import io.basalt.lock.LockResult.Grant;
 import io.basalt.lock.Session;
 import io.basalt.node.locks.LockedStore;
-import io.basalt.vdisk.BlockDevice;
 
 /**
  * A hypervisor host (docs/architecture.md, "Hosts and guests"): joins a datastore with a session
@@ -79,12 +76,16 @@ public final class HostAgent implements AutoCloseable {
         }
     }
 
-    /** A VM this agent runs: its QEMU, the iSCSI target serving its disks, the devices behind the target, its tap if any. */
-    record LocalVm(VmRecord record, List<BlockDevice> devices, IscsiTarget target, GuestProcess guest, Optional<String> tap) {
+    /** A VM this agent runs: its QEMU, its disks as served to it (in the order of the record's), its tap if any. */
+    record LocalVm(VmRecord record, List<ServedDisk> disks, GuestProcess guest, Optional<String> tap) {
         void closeServing() {
-            target.close();
-            devices.forEach(BlockDevice::close);
+            disks.forEach(ServedDisk::close);
             tap.ifPresent(Taps::deleteQuietly);
+        }
+
+        /** The same VM with its record now {@code r} and its disks {@code d}. */
+        LocalVm with(VmRecord r, List<ServedDisk> d) {
+            return new LocalVm(r, List.copyOf(d), guest, tap);
         }
     }
 
@@ -325,27 +326,12 @@ public final class HostAgent implements AutoCloseable {
      * everything taken so far is given back.
      */
     LocalVm launch(VmRecord vm, LockMode mode, Optional<String> incomingUri) throws IOException, InterruptedException {
-        List<String> locked = new ArrayList<>();
-        List<BlockDevice> devices = new ArrayList<>();
-        IscsiTarget target = null;
+        List<ServedDisk> served = new ArrayList<>();
         Optional<String> tap = Optional.empty();
         HostSessionClient s = session;
         try {
-            for (String disk : vm.disks()) {
-                s.acquire(disk, mode);
-                locked.add(disk);
-                devices.add(store.openLocked(disk, () -> s.grant(disk).map(Grant::token).orElse(0L), () -> s.hold(disk)));
-            }
-            Map<Integer, LunSource> luns = new java.util.TreeMap<>();
-            for (int i = 0; i < devices.size(); i++) {
-                luns.put(i, LunSource.shared(devices.get(i)));
-            }
-            String iqn = IQN_PREFIX + vm.name();
-            target = IscsiTarget.builder().portal("127.0.0.1", 0).addTargetWithSources(iqn, luns, Set.of(), null).start();
-            int port = target.localAddress().getPort();
-            List<String> urls = new ArrayList<>();
-            for (int i = 0; i < devices.size(); i++) {
-                urls.add("iscsi://127.0.0.1:" + port + "/" + iqn + "/" + i);
+            for (int i = 0; i < vm.disks().size(); i++) {
+                served.add(ServedDisk.serve(store, s, vm.name(), vm.disks().get(i), vm.diskSlots().get(i), mode));
             }
             GuestNetwork network = new GuestNetwork.User();
             if (options.bridge().isPresent()) {
@@ -353,20 +339,17 @@ public final class HostAgent implements AutoCloseable {
                 Taps.create(tap.get(), options.bridge().get());
                 network = new GuestNetwork.Tap(tap.get());
             }
-            VmSpec spec = vm.spec(urls).withNetwork(network);
+            VmSpec spec = vm.spec(served.stream().map(ServedDisk::url).toList()).withNetwork(network);
             if (incomingUri.isPresent()) {
                 spec = spec.startPaused().incomingOn(incomingUri.get());
             }
             GuestProcess guest = GuestProcess.start(options.qemu(), options.accelerator(), spec, options.runDir().resolve(vm.name()),
                     options.qmpTimeout());
-            return new LocalVm(vm, List.copyOf(devices), target, guest, tap);
+            return new LocalVm(vm, List.copyOf(served), guest, tap);
         } catch (IOException | InterruptedException | RuntimeException e) {
-            if (target != null) {
-                target.close();
-            }
+            served.forEach(ServedDisk::close);
             tap.ifPresent(Taps::deleteQuietly);
-            devices.forEach(BlockDevice::close);
-            releaseQuietly(s, locked);
+            releaseQuietly(s, served.stream().map(ServedDisk::vdisk).toList());
             throw e;
         }
     }

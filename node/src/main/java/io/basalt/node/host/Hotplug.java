@@ -60,7 +60,7 @@ final class Hotplug {
                 qmp.deviceAdd("pc-dimm", GuestProcess.dimmId(index), Map.of("memdev", GuestProcess.memoryBackendId(index)));
             }
             VmRecord grown = agent.inventory().updateVm(vm, r -> r.hotplugged(added, addMiB));
-            agent.vms().put(vm, new HostAgent.LocalVm(grown, local.devices(), local.target(), local.guest(), local.tap()));
+            agent.vms().put(vm, local.with(grown, local.disks()));
             Change c = new Change(vm, now.vcpus(), grown.vcpus(), now.memoryMiB(), grown.memoryMiB());
             agent.say(c.line() + " on " + agent.name());
             return c;

@@ -2,6 +2,7 @@ package io.basalt.node.host;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -98,6 +99,36 @@ public final class VmControl {
         // No live agent owns it: nothing runs it (a dead host's guest is fenced); the record is the whole truth.
         inventory.updateVm(name, r -> r.withDesired(VmRecord.Desired.STOPPED).onHost("").reported(VmRecord.State.STOPPED, ""));
         return "stopped vm " + name + " (no live host ran it)";
+    }
+
+    /**
+     * {@code basalt vm disk attach}: a running VM's agent hot-plugs {@code vdisk} (see {@link DiskAttach});
+     * a stopped VM gets it as its last disk from its next start. The caller has checked that the vdisk exists.
+     */
+    public String attachDisk(String name, String vdisk) throws IOException, InterruptedException {
+        VmRecord vm = vm(name);
+        if (vm.desired() == VmRecord.Desired.RUNNING && isLive(vm.host())) {
+            return agentOf(name).attach(name, vdisk);
+        }
+        DiskAttach.checkAttach(vm, vdisk, inventory.vms());
+        VmRecord now = inventory.updateVm(name, r -> {
+            DiskAttach.checkAttach(r, vdisk, inventory.vms().stream().filter(o -> !o.name().equals(name)).toList());
+            return r.withDisk(vdisk, r.freeDiskSlot()).withCompactSlots();
+        });
+        return "attached vdisk " + vdisk + " to vm " + name + " (stopped): disks " + String.join(", ", now.disks()) + " from its next start";
+    }
+
+    /** {@code basalt vm disk detach}: a running VM's agent hot-unplugs {@code vdisk}, the guest given {@code timeout} to let go; a stopped VM's record loses it. */
+    public String detachDisk(String name, String vdisk, Duration timeout) throws IOException, InterruptedException {
+        VmRecord vm = vm(name);
+        if (vm.desired() == VmRecord.Desired.RUNNING && isLive(vm.host())) {
+            return agentOf(name).detach(name, vdisk, timeout);
+        }
+        VmRecord now = inventory.updateVm(name, r -> {
+            DiskAttach.checkDetach(r, vdisk);
+            return r.withoutDisk(vdisk).withCompactSlots();
+        });
+        return "detached vdisk " + vdisk + " from vm " + name + " (stopped): disks " + String.join(", ", now.disks());
     }
 
     /** Forgets a stopped VM (its vdisks stay). */

@@ -80,6 +80,21 @@ class VmCliTest {
         assertEquals("stopped vm v1 (no live host ran it)\n", stop.out(), stop.err());
     }
 
+    @Test
+    void diskAttachAndDetachEditAStoppedVmAndRefuseNamingTheVdisk() {
+        disks("w-root", "w-logs");
+        assertEquals(0, run("vm", "create", "w", "--disk", "w-root").exit());
+        assertRefused(run("vm", "disk", "attach", "w", "nope"), "vdisk nope: no such vdisk");
+        CliResult attached = run("vm", "disk", "attach", "w", "w-logs");
+        assertEquals("attached vdisk w-logs to vm w (stopped): disks w-root, w-logs from its next start\n", attached.out(), attached.err());
+        assertRefused(run("vm", "disk", "attach", "w", "w-logs"), "vdisk w-logs: already attached to this VM");
+        assertRefused(run("vm", "disk", "detach", "w", "w-root"), "vdisk w-root: the boot disk of vm w");
+        assertRefused(run("vm", "disk", "detach", "w", "w-logs", "--timeout", "0"), "--timeout 0");
+        CliResult detached = run("vm", "disk", "detach", "w", "w-logs");
+        assertEquals("detached vdisk w-logs from vm w (stopped): disks w-root\n", detached.out(), detached.err());
+        assertRefused(run("vm", "disk", "detach", "w", "w-logs"), "vdisk w-logs: not attached to vm w");
+    }
+
     private static void assertRefused(CliResult r, String named) {
         assertEquals(1, r.exit(), () -> "expected a refusal naming '" + named + "'; out: " + r.out() + " err: " + r.err());
         assertTrue(r.err().contains(named), () -> "the error names '" + named + "': " + r.err());

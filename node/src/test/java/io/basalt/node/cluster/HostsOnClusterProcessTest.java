@@ -43,7 +43,9 @@ import io.basalt.vdisk.BlockDevice;
  * and QEMU are frozen (SIGSTOP) until the guest runs on the first host again, and thawed: the
  * frozen agent finds its session ended, kills its stale guest and rejoins, and none of the frozen
  * guest's writes lands (every block of the disk carries the boot id of the guest that owned the
- * disk when it was written, boots in order).
+ * disk when it was written, boots in order). The guest's second disk holds an ext4 file system it
+ * appends synced numbers to; after all that its file system checks clean ({@code e2fsck -fn}) and the
+ * file's numbers have no gap.
  */
 class HostsOnClusterProcessTest {
     private static final Pattern MIGRATED = Pattern.compile("migrated g1 from (host-[ab]) to (host-[ab]): downtime (\\d+) ms, total (\\d+) ms");
@@ -53,6 +55,8 @@ class HostsOnClusterProcessTest {
     private static final Duration HA_GOAL = Duration.ofSeconds(15);
     private static final Duration HA_BOUND = Duration.ofSeconds(60);
     private static final int ROUND_TRIPS = 5;
+    private static final Pattern FS_RESUME = Pattern.compile("BASALT-FS-RESUME from=(\\d+)");
+    private static final String FS_SIZE = "32M";
 
     @TempDir
     Path dir;
@@ -73,6 +77,10 @@ class HostsOnClusterProcessTest {
         assumeTrue(qemu != null, "needs qemu-system-x86_64 (qemu-system-x86, qemu-block-extra): scripts/install-test-deps.sh");
         SequenceGuest guest = SequenceGuest.build(dir);
         assumeTrue(guest != null, "no kernel image in /boot with its modules (linux-image-amd64): scripts/install-test-deps.sh");
+        String mkfs = sbin("mkfs.ext4");
+        String e2fsck = sbin("e2fsck");
+        String debugfs = sbin("debugfs");
+        assumeTrue(mkfs != null && e2fsck != null && debugfs != null, "needs mkfs.ext4, e2fsck and debugfs (e2fsprogs): scripts/install-test-deps.sh");
         Path clusterDir = dir.resolve("cluster");
         try (ClusterUp c = ClusterUp.start(clusterDir, "64M", "--vdisk", "g1-disk");
              ClusterClient client = ClusterClient.open(io.basalt.node.cluster.ClusterFile.read(clusterDir.resolve("cluster.json")).clientConfig(clusterDir.resolve("cluster.json")))) {
@@ -80,11 +88,16 @@ class HostsOnClusterProcessTest {
                 Inventory inventory = new Inventory(Configs.of(client.configs()));
                 Agent a = startAgent(c, "host-a");
                 Agent b = startAgent(c, "host-b");
-                cli("vm", "create", "g1", "--memory", "128M", "--disk", "g1-disk", "--kernel", guest.kernel().toString(),
-                        "--initrd", guest.initrd().toString(), "--append", GuestImage.KERNEL_COMMAND_LINE);
+                // A second disk with an ext4 file system on it, made on this side and imported: the guest mounts it and appends to a file.
+                Path fsImage = dir.resolve("g1-fs.img");
+                run(mkfs, "-q", "-F", "-L", "g1fs", fsImage.toString(), FS_SIZE);
+                cli("vdisk", "import", fsImage.toString(), "g1-fs");
+                cli("vm", "create", "g1", "--memory", "128M", "--disk", "g1-disk", "--disk", "g1-fs", "--kernel", guest.kernel().toString(),
+                        "--initrd", guest.initrd().toString(), "--append", GuestImage.KERNEL_COMMAND_LINE + " basalt.fs=vdb");
                 assertEquals("started vm g1 on host-a\n", cli("vm", "start", "g1", "--on", "host-a"));
                 List<Path> consoles = List.of(console("host-a"), console("host-b"));
                 awaitSeq(consoles, 10);
+                await("the guest appends to the file on its ext4 disk", () -> lastFsSeq(consoles) >= 10);
                 // `basalt vdisk resize` from another process: host-a's agent passes it on, the guest's kernel sees it.
                 cli("vdisk", "resize", "g1-disk", "--size", "128M");
                 await("the guest sees its disk grown to 128 MiB", () -> {
@@ -111,10 +124,14 @@ class HostsOnClusterProcessTest {
                 List<ProcessHandle> qemuB = b.qemus();
                 assertEquals(1, qemuB.size(), "host-b runs one QEMU: " + qemuB);
                 long lastBeforeFreeze = lastSeq(consoles);
+                long lastFsBeforeFreeze = lastFsSeq(consoles);
                 long frozenNs = System.nanoTime();
                 signal("STOP", b.process().pid());
                 qemuB.forEach(q -> signal("STOP", q.pid()));
                 String bootA = awaitRestart("host-a", console("host-a"), inventory, frozenNs, lastBeforeFreeze, "freeze");
+                await("the guest restarted on host-a mounts its file system again", () -> FS_RESUME.matcher(read(console("host-a"))).results().count() >= 2);
+                long fsResumedFrom = FS_RESUME.matcher(read(console("host-a"))).results().mapToLong(r -> Long.parseLong(r.group(1))).max().orElseThrow();
+                assertTrue(fsResumedFrom >= lastFsBeforeFreeze, "the file resumed from " + fsResumedFrom + ", before the last synced " + lastFsBeforeFreeze);
                 signal("CONT", b.process().pid());
                 qemuB.forEach(q -> signal("CONT", q.pid()));
                 await("host-b's agent, thawed, finds its session ended and kills its stale guest", () -> read(b.log()).contains("stale guests and rejoining")
@@ -132,10 +149,60 @@ class HostsOnClusterProcessTest {
                                     + " on host-a; a write of the frozen guest after the restart would show its boot again");
                     assertEquals(List.of(bootFirst, bootB, bootA), runs(boots), "each boot wrote one run of blocks");
                 }
+                checkFileSystem(e2fsck, debugfs, lastFsSeq(consoles));
                 System.out.println("[hosts] timings ms: " + timings);
             } finally {
                 stopAgents();
             }
+        }
+    }
+
+    /**
+     * The guest's file system after the kill of its last QEMU (the freeze's restart and the kill are
+     * crashes to it): exported to a raw image, its journal replayed (what a mount or fsck does
+     * first), then {@code e2fsck -fn} finds it clean, and /seq holds 1, 2, ... with no gap or
+     * repeat, up to at least the last number a guest synced.
+     */
+    private void checkFileSystem(String e2fsck, String debugfs, long lastSynced) throws Exception {
+        long startNs = System.nanoTime();
+        Path raw = dir.resolve("g1-fs-after.raw");
+        cli("vdisk", "export", "g1-fs", raw.toString());
+        ProcessResult replay = run(e2fsck, "-y", "-E", "journal_only", raw.toString());
+        assertTrue(replay.exit() == 0 || replay.exit() == 1, "journal replay: exit " + replay.exit() + "\n" + replay.out());
+        ProcessResult check = run(e2fsck, "-fn", raw.toString());
+        assertEquals(0, check.exit(), "e2fsck -fn of the guest's file system:\n" + check.out());
+        List<String> lines = run(debugfs, "-R", "cat /seq", raw.toString()).out().lines().filter(l -> !l.startsWith("debugfs ")).toList();
+        for (int i = 0; i < lines.size(); i++) {
+            assertEquals(Integer.toString(i + 1), lines.get(i), "line " + (i + 1) + " of /seq (of " + lines.size() + ")");
+        }
+        assertTrue(lines.size() >= lastSynced, "/seq ends at " + lines.size() + ", before the last synced " + lastSynced);
+        timings.put("fs check", ms(System.nanoTime() - startNs));
+        System.out.println("[hosts] the guest's ext4: e2fsck -fn clean; /seq 1.." + lines.size() + " with no gap (last synced " + lastSynced + ")");
+    }
+
+    private record ProcessResult(int exit, String out) {}
+
+    private static ProcessResult run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", command) + ": still running after 60 s");
+        return new ProcessResult(p.exitValue(), out);
+    }
+
+    /** A tool from e2fsprogs: on the PATH, or in /usr/sbin or /sbin (not on a user's PATH everywhere); null when missing. */
+    private static String sbin(String tool) {
+        String onPath = TestProcesses.which(tool);
+        if (onPath != null) {
+            return onPath;
+        }
+        return java.util.stream.Stream.of("/usr/sbin/", "/sbin/").map(d -> d + tool).filter(f -> Files.isExecutable(Path.of(f))).findFirst().orElse(null);
+    }
+
+    private static long lastFsSeq(List<Path> consoles) {
+        try {
+            return SequenceGuest.lastFsSeq(consoles);
+        } catch (IOException e) {
+            return 0;
         }
     }
 
