@@ -72,7 +72,7 @@ class ChaosRunProcessTest {
         assumeTrue(missing.isEmpty(), () -> "partitions need " + missing.orElseThrow());
         Path runDir = dir.resolve("partitions");
         // Seed 10 plans a bridge, then the leader cut off, a one-way cut and a minority (ScheduleTest keeps plans stable per seed).
-        Report report = run(new ChaosRun.Options(EnumSet.allOf(Workload.class), EnumSet.of(Nemesis.partition), Duration.ofSeconds(45), 10, 3, runDir,
+        Report report = run(new ChaosRun.Options(EnumSet.allOf(Workload.class), EnumSet.of(Nemesis.partition), Duration.ofSeconds(35), 10, 3, runDir,
                 false));
         System.out.print(report.text());
         assertTrue(report.valid(), report.text());
