@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SortedSet;
 import java.util.TreeSet;
 
@@ -21,10 +23,11 @@ import io.basalt.chaos.Schedule.Kind;
 import io.basalt.node.cluster.CgroupNetwork;
 
 /**
- * The partitions' bookkeeping without root: {@link CgroupNetwork} against a recording iptables
- * (which keeps the OUTPUT chain as a list, as the kernel would) and a cgroup root in a temporary
- * directory. Every rule added is removed, by the same specification, after each fault, after a
- * failure half-way through a cut, and by the sweep of a dead run's leftovers.
+ * The partitions' bookkeeping, mostly without root: {@link CgroupNetwork} against a recording
+ * iptables (which keeps the OUTPUT chain as a list, as the kernel would, and prints it as
+ * {@code -S} does) and a cgroup root in a temporary directory. Every rule added is removed, by
+ * the same specification, after each fault, after a failure half-way through a cut, and by the
+ * sweep of a dead run's leftovers; the last also against the real iptables when run as root.
  */
 class PartitionRulesTest {
     @TempDir
@@ -62,7 +65,15 @@ class PartitionRulesTest {
         @Override
         public List<String> outputRules() {
             List<String> out = new ArrayList<>(List.of("-P OUTPUT ACCEPT"));
-            chain.forEach(r -> out.add("-A OUTPUT " + String.join(" ", r)));
+            for (List<String> rule : chain) {
+                // As iptables -S prints it: the cgroup path in quotes.
+                List<String> printed = new ArrayList<>(rule);
+                int path = printed.indexOf("--path");
+                if (path >= 0) {
+                    printed.set(path + 1, "\"" + printed.get(path + 1) + "\"");
+                }
+                out.add("-A OUTPUT " + String.join(" ", printed));
+            }
             return out;
         }
     }
@@ -155,6 +166,37 @@ class PartitionRulesTest {
         assertTrue(iptables.chain.stream().noneMatch(r -> r.contains(gone)), iptables.chain.toString());
         assertFalse(Files.exists(cgroupRoot.resolve(gone + "-node-1")));
         assertTrue(Files.exists(cgroupRoot.resolve(live + "-node-1")));
+    }
+
+    @Test
+    void theSweepRemovesARealLeftoverRuleAsIptablesPrintsIt() throws Exception {
+        Optional<String> missing = CgroupNetwork.missing();
+        assumeTrue(missing.isEmpty(), () -> "needs " + missing.orElseThrow());
+        Path root = CgroupNetwork.cgroup2Root().orElseThrow();
+        String gone = CgroupNetwork.MARKER_PREFIX + deadPid() + "-1";
+        Path cgroup = Files.createDirectory(root.resolve(gone + "-node-1"));
+        try {
+            iptables("-w", "10", "-I", "OUTPUT", "-m", "cgroup", "--path", "/" + gone + "-node-1", "-p", "tcp", "-m", "multiport", "--dports", "1,2", "-m",
+                    "comment", "--comment", gone, "-j", "DROP");
+            assertTrue(iptables("-w", "10", "-S", "OUTPUT").contains(gone), "the leftover is in place");
+
+            List<String> removed = CgroupNetwork.sweep();
+
+            assertTrue(removed.stream().anyMatch(r -> r.startsWith("rule ") && r.contains(gone)), removed.toString());
+            assertFalse(iptables("-w", "10", "-S", "OUTPUT").contains(gone), "the sweep deleted it");
+            assertFalse(Files.exists(cgroup), "and its cgroup");
+        } finally {
+            Files.deleteIfExists(cgroup);
+        }
+    }
+
+    private static String iptables(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("iptables"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), command + ": " + out);
+        return out;
     }
 
     /** The pid of a process that ran and exited (pids are reused only after the kernel wraps around). */

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Network faults between processes of this machine, as a partition would cause them (not a
@@ -219,7 +220,8 @@ public final class CgroupNetwork implements AutoCloseable {
             Matcher m = MARKER.matcher(line);
             if (line.startsWith("-A OUTPUT ") && m.find() && !running(Long.parseLong(m.group(1)))) {
                 List<String> args = new ArrayList<>(List.of("-w", XTABLES_LOCK_WAIT_SECONDS, "-D"));
-                args.addAll(List.of(line.substring("-A ".length()).trim().split("\\s+")));
+                // -S prints the cgroup path in quotes; the names this class makes hold no spaces or quotes.
+                args.addAll(Stream.of(line.substring("-A ".length()).trim().split("\\s+")).map(t -> t.replace("\"", "")).toList());
                 iptables.run(args);
                 removed.add("rule " + line);
             }
