@@ -58,13 +58,14 @@ public final class ChaosCommand implements Runnable {
     }
 
     @Command(name = "run", mixinStandardHelpOptions = true, description = {"Start N `basalt node` processes in a run directory, run client workloads against them",
-            "while a nemesis kills and pauses nodes on a seeded schedule, then check the history.",
+            "while a nemesis kills, pauses and partitions nodes on a seeded schedule, then check the history.",
             "Writes history.jsonl, faults.jsonl, report.txt, verdict.json and chaos.html to the run directory.",
             "Exit status: 0 valid, " + EXIT_INVALID + " a lost write or a violation, " + EXIT_ERROR + " the run could not be carried out."})
     static final class Run implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
         @Option(names = "--workload", defaultValue = "all", description = "registers, durability or all (default ${DEFAULT-VALUE}).") String workload;
-        @Option(names = "--nemesis", defaultValue = "kill,pause", description = "Comma-separated: kill, pause (default ${DEFAULT-VALUE}).") String nemesis;
+        @Option(names = "--nemesis", defaultValue = "kill,pause,partition", description = {"Comma-separated: kill, pause, partition (default ${DEFAULT-VALUE}).",
+                "Partitions need root, iptables and cgroup v2; without them the run says so and leaves them out."}) String nemesis;
         @Option(names = "--time", defaultValue = "60s", description = "How long faults are injected: 90s, 5m, 1h (default ${DEFAULT-VALUE}).") String time;
         @Option(names = "--seed", description = "Seed of the fault schedule and the workloads (default: from the clock, printed).") Long seed;
         @Option(names = "--nodes", defaultValue = "3", description = "Node processes (default ${DEFAULT-VALUE}).") int nodes;

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -17,6 +18,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.client.ClusterClient;
+import io.basalt.node.cluster.CgroupNetwork;
 
 /**
  * One chaos run: N node processes in the run directory, client workers of the chosen workloads
@@ -78,11 +80,27 @@ public final class ChaosRun {
     public Report run() throws Exception {
         Path dir = options.dir();
         Files.createDirectories(dir);
-        Schedule schedule = Schedule.plan(options.seed(), options.nemeses(), options.time(), options.nodes());
+        Set<Schedule.Nemesis> nemeses = EnumSet.noneOf(Schedule.Nemesis.class);
+        nemeses.addAll(options.nemeses());
+        if (nemeses.contains(Schedule.Nemesis.partition)) {
+            Optional<String> missing = CgroupNetwork.missing();
+            if (missing.isPresent()) {
+                nemeses.remove(Schedule.Nemesis.partition);
+                out.accept("chaos: partitions left out: they need " + missing.get());
+            } else {
+                CgroupNetwork.sweep().forEach(line -> out.accept("chaos: removed what a dead run left: " + line));
+            }
+        }
+        Schedule schedule = Schedule.plan(options.seed(), nemeses, options.time(), options.nodes());
         JSON.writeValue(dir.resolve("schedule.json").toFile(), schedule);
         out.accept("chaos: run directory " + dir.toAbsolutePath() + "; seed " + options.seed() + "; " + schedule.faults().size()
-                + " faults planned; workloads " + options.workloads() + "; nemeses " + options.nemeses());
-        try (NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS)) {
+                + " faults planned; workloads " + options.workloads() + "; nemeses " + nemeses);
+        // The network closes after the nodes: their cgroups can go only once their processes exited.
+        try (CgroupNetwork net = nemeses.contains(Schedule.Nemesis.partition) ? CgroupNetwork.open() : null;
+             NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net))) {
+            if (net != null) {
+                out.accept("chaos: partitions by iptables rules marked " + net.marker() + ", each node in cgroup " + net.marker() + "-node-N");
+            }
             out.accept("chaos: " + options.nodes() + " nodes started, pids " + nodes.ids().stream().map(nodes::pid).toList()
                     + " (logs " + dir.resolve("node-N.log") + ")");
             ClusterConfig config = nodes.cluster().toConfig();
@@ -97,18 +115,20 @@ public final class ChaosRun {
             }
             long startNs = System.nanoTime();
             try (History history = new History(dir.resolve("history.jsonl"), startNs)) {
-                return runWorkloads(nodes, config, schedule, history);
+                return runWorkloads(nodes, config, schedule, history, Optional.ofNullable(net).map(n -> new Partitioner(n, nodes)));
             }
         }
     }
 
-    private Report runWorkloads(NodeProcesses nodes, ClusterConfig config, Schedule schedule, History history) throws Exception {
+    private Report runWorkloads(NodeProcesses nodes, ClusterConfig config, Schedule schedule, History history, Optional<Partitioner> partitioner)
+            throws Exception {
         long startNs = history.startNs();
         RegisterWorkload registers = options.workloads().contains(Workload.registers) ? new RegisterWorkload(history) : null;
         DurabilityWorkload durability = options.workloads().contains(Workload.durability)
                 ? new DurabilityWorkload(history, options.ackBeforeCommit()) : null;
         List<ClusterClient> clients = openClients(config);
-        Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line));
+        Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line),
+                partitioner);
         List<Nemesis.Window> windows = new ArrayList<>();
         try {
             if (registers != null) {
@@ -124,6 +144,9 @@ public final class ChaosRun {
                 sleepUntil(endNs);
             } finally {
                 progress.interrupt();
+                if (partitioner.isPresent()) {
+                    partitioner.get().heal(); // the nemesis heals each partition; this is for a run that failed in one
+                }
                 String healed = nodes.heal();
                 out.accept("chaos: time is up; healed: " + (healed.isEmpty() ? "nothing to heal" : healed));
             }

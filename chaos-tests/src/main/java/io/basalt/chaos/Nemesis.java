@@ -8,6 +8,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,7 +25,8 @@ import io.basalt.cluster.probe.NodeProbe;
  * Carries out a {@link Schedule} on the node processes, one fault at a time, and logs every fault
  * with its window to {@code faults.jsonl}: when the first signal went out, when the last victim
  * was restarted or continued, and when every victim answered again with a leader in each of its
- * groups (in nanoseconds from the run's start). Each fault waits its gap after the previous
+ * groups (in nanoseconds from the run's start); a partition's line also says what it cut and what
+ * it was seen to do ({@link Effect}). Each fault waits its gap after the previous
  * one's victims answered: on a slow machine a restarted node takes seconds to answer, and a fault
  * striking before that would test a cluster that never recovered.
  */
@@ -29,13 +36,45 @@ public final class Nemesis {
      * when its victims answered again ({@link #NOT_BACK} if not within {@link #BACK_WAIT});
      * {@code pids} the victims' processes.
      */
-    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs) {
+    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs, Effect effect) {
         public Window {
             pids = List.copyOf(pids);
+            Objects.requireNonNull(effect, "effect");
             if (endNs < startNs || (backNs != NOT_BACK && backNs < endNs)) {
                 throw new IllegalArgumentException("fault " + fault.index() + ": window " + startNs + ".." + endNs + ", back at " + backNs
                         + " (expected: start <= end <= back)");
             }
+        }
+
+        /** A fault that is not a partition. */
+        public Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs) {
+            this(fault, pids, startNs, endNs, backNs, Effect.NONE);
+        }
+    }
+
+    /**
+     * What a partition was seen to do, from probes of every node while it held (clients and the
+     * nemesis still reach every node): {@code links} it cut ("1->2,3": node 1's packets to 2 and 3
+     * dropped); {@code cutOff} the side cut off; of the groups that side led before the cut,
+     * {@code ledBeforeCount}, and {@code movedCount} of them a node of the other side saw led by
+     * one of its own; {@code leaderlessCountMax} the most groups a cut-off node saw without a
+     * leader at once. A cut that changed nothing shows as 0 moved and 0 leaderless.
+     */
+    public record Effect(List<String> links, List<Integer> cutOff, int ledBeforeCount, int movedCount, int leaderlessCountMax) {
+        public static final Effect NONE = new Effect(List.of(), List.of(), 0, 0, 0);
+
+        public Effect {
+            links = List.copyOf(links);
+            cutOff = List.copyOf(cutOff);
+            if (movedCount > ledBeforeCount) {
+                throw new IllegalArgumentException("moved " + movedCount + " of " + ledBeforeCount + " groups (expected: moved <= led before)");
+            }
+        }
+
+        /** For the report: "cut 1->2,3 2->1 3->1; cut off [1] led 2 groups, 2 moved; 4 leaderless". */
+        public String describe() {
+            return "cut " + String.join(" ", links) + "; cut off " + cutOff + " led " + ledBeforeCount + " groups, " + movedCount + " moved; "
+                    + leaderlessCountMax + " leaderless";
         }
     }
 
@@ -43,6 +82,8 @@ public final class Nemesis {
     /** How long the nemesis waits for a fault's victims to answer before it goes on regardless. */
     static final Duration BACK_WAIT = Duration.ofSeconds(60);
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
+    /** How often the nodes are probed while a partition holds, to see its effect. */
+    private static final Duration OBSERVE_EVERY = Duration.ofMillis(300);
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private final NodeProcesses nodes;
@@ -51,10 +92,16 @@ public final class Nemesis {
     private final long runStartNs;
     private final Path log;
     private final Consumer<String> progress;
+    private final Optional<Partitioner> partitioner;
     private final List<Window> done = new ArrayList<>();
     private volatile String now = "none";
 
-    public Nemesis(NodeProcesses nodes, Schedule schedule, long runStartNs, Path log, Consumer<String> progress) {
+    /** {@code partitioner}: how partitions are cut; a schedule with partitions needs one. */
+    public Nemesis(NodeProcesses nodes, Schedule schedule, long runStartNs, Path log, Consumer<String> progress, Optional<Partitioner> partitioner) {
+        if (partitioner.isEmpty() && schedule.faults().stream().anyMatch(f -> f.kind().nemesis == Schedule.Nemesis.partition)) {
+            throw new IllegalArgumentException("a schedule with partitions and no network to cut (expected: a Partitioner)");
+        }
+        this.partitioner = partitioner;
         this.nodes = nodes;
         this.config = nodes.cluster().toConfig();
         this.schedule = schedule;
@@ -99,6 +146,13 @@ public final class Nemesis {
         m.put("startNs", w.startNs());
         m.put("endNs", w.endNs());
         m.put("backNs", w.backNs());
+        if (!w.effect().equals(Effect.NONE)) {
+            m.put("cutLinks", w.effect().links());
+            m.put("cutOff", w.effect().cutOff());
+            m.put("ledBefore", w.effect().ledBeforeCount());
+            m.put("moved", w.effect().movedCount());
+            m.put("leaderlessMax", w.effect().leaderlessCountMax());
+        }
         if (last) {
             m.put("final", true);
         }
@@ -115,7 +169,8 @@ public final class Nemesis {
         return now;
     }
 
-    private Window strike(Schedule.Fault f) throws IOException, InterruptedException {
+    private Window strike(Schedule.Fault planned) throws IOException, InterruptedException {
+        Schedule.Fault f = planned.kind() == Schedule.Kind.PARTITION_LEADER ? atLeader(planned) : planned;
         List<Long> pids = new ArrayList<>();
         for (int id : f.victims()) {
             pids.add(nodes.pid(id));
@@ -123,6 +178,7 @@ public final class Nemesis {
         now = f.describe();
         progress.accept("fault " + f.index() + ": " + f.describe() + " pids " + pids + " for " + f.holdMs() + " ms");
         long startNs = System.nanoTime();
+        Effect effect = Effect.NONE;
         switch (f.kind()) {
             case KILL_ONE, KILL_MAJORITY, KILL_ALL -> {
                 for (int id : f.victims()) {
@@ -142,15 +198,66 @@ public final class Nemesis {
                     nodes.resume(id);
                 }
             }
+            case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY -> effect = partition(f, startNs + f.holdMs() * 1_000_000L);
         }
         long endNs = System.nanoTime();
         now = "waiting for " + f.victims() + " to answer";
-        long backNs = awaitBack(f.victims());
+        // A partition's other side may have lost its leaders too (a bridge's halves): every node must answer.
+        long backNs = awaitBack(f.kind().nemesis == Schedule.Nemesis.partition ? List.copyOf(nodes.ids()) : f.victims());
         now = "none";
         if (backNs == NOT_BACK) {
             progress.accept("fault " + f.index() + ": victims " + f.victims() + " did not answer with a leader in each group within " + BACK_WAIT.toSeconds() + " s");
         }
-        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs);
+        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs, effect);
+    }
+
+    /** Cuts {@code f}'s links until {@code untilNs}, probing every node meanwhile for the cut's {@link Effect}; heals also on failure. */
+    private Effect partition(Schedule.Fault f, long untilNs) throws IOException, InterruptedException {
+        Partitioner cutter = partitioner.orElseThrow();
+        List<Integer> cutOff = Partitioner.cutOff(f, List.copyOf(nodes.ids()));
+        Set<String> ledBefore = new TreeSet<>();
+        probeAll().forEach((id, view) -> view.groups().stream().filter(g -> g.isLeader() && cutOff.contains(id))
+                .forEach(g -> ledBefore.add(g.groupId().toString())));
+        Set<String> moved = new TreeSet<>();
+        int leaderlessMax = 0;
+        List<String> links;
+        try {
+            links = cutter.cut(f);
+            progress.accept("fault " + f.index() + ": cut " + String.join(" ", links) + "; cut off " + cutOff + " leading " + ledBefore.size() + " groups");
+            while (System.nanoTime() < untilNs) {
+                for (var e : probeAll().entrySet()) {
+                    List<NodeProbe.GroupView> groups = e.getValue().groups();
+                    if (cutOff.contains(e.getKey())) {
+                        leaderlessMax = Math.max(leaderlessMax, (int) groups.stream().filter(g -> g.leaderId().isEmpty()).count());
+                    } else {
+                        groups.stream().filter(g -> ledBefore.contains(g.groupId().toString()) && g.leaderId().isPresent()
+                                && !cutOff.contains(g.leaderId().getAsInt())).forEach(g -> moved.add(g.groupId().toString()));
+                    }
+                }
+                sleepUntil(Math.min(untilNs, System.nanoTime() + OBSERVE_EVERY.toNanos()));
+            }
+        } finally {
+            cutter.heal();
+        }
+        return new Effect(links, cutOff, ledBefore.size(), moved.size(), leaderlessMax);
+    }
+
+    /** {@code planned} aimed at the node leading the most groups now (the lowest id of a tie), or as planned when none leads. */
+    private Schedule.Fault atLeader(Schedule.Fault planned) {
+        Map<Integer, Long> led = new TreeMap<>();
+        probeAll().forEach((id, view) -> led.put(id, view.groups().stream().filter(NodeProbe.GroupView::isLeader).count()));
+        return led.entrySet().stream().filter(e -> e.getValue() > 0).max(Map.Entry.<Integer, Long>comparingByValue()
+                        .thenComparing(Map.Entry.comparingByKey(java.util.Comparator.reverseOrder())))
+                .map(e -> planned.withVictims(List.of(e.getKey()))).orElse(planned);
+    }
+
+    /** Every node's view, each asked directly (the partitions cut nodes from each other, not from this process). */
+    private Map<Integer, NodeProbe.NodeView> probeAll() {
+        Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
+        for (int id : nodes.ids()) {
+            views.put(id, NodeProbe.probe(id, config.node(id).address(), PROBE_TIMEOUT));
+        }
+        return views;
     }
 
     /** Waits until each of {@code victims} answers and knows a leader in every group it holds; the time it did, or {@link #NOT_BACK}. */

@@ -2,12 +2,15 @@ package io.basalt.chaos;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
+import io.basalt.node.cluster.CgroupNetwork;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
 
@@ -15,7 +18,9 @@ import io.basalt.node.cluster.LocalCluster;
  * The cluster under test: N {@code basalt node} processes started by {@link LocalCluster} (as
  * {@code basalt cluster up} starts them) in the run directory, each with its data in
  * {@code node-ID/} and its log in {@code node-ID.log} (a restart appends to it, so every
- * incarnation's output is kept). Faults act on processes by pid: SIGKILL, SIGSTOP, SIGCONT.
+ * incarnation's output is kept). Faults act on processes by pid: SIGKILL, SIGSTOP, SIGCONT. With a
+ * {@link CgroupNetwork}, each node (every incarnation) runs in a cgroup of its own, {@code node-ID},
+ * which the {@link Partitioner}'s rules match.
  *
  * <p>Owns the processes: {@link #close} thaws every paused node and stops them all (SIGTERM, then
  * SIGKILL), also when the run failed.
@@ -30,6 +35,7 @@ public final class NodeProcesses implements AutoCloseable {
     private final LocalCluster local = new LocalCluster();
     private final Map<Integer, LocalCluster.Child> current = new TreeMap<>();
     private final Set<Integer> paused = new TreeSet<>();
+    private final Map<Integer, CgroupNetwork.Group> groups = new TreeMap<>();
 
     private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
         this.runDir = runDir;
@@ -38,12 +44,18 @@ public final class NodeProcesses implements AutoCloseable {
         cluster.write(clusterFile);
     }
 
-    /** Writes {@code cluster.json} for {@code nodes} nodes (one PG each, min(3, nodes) replicas) on free loopback ports, and starts them. */
-    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs) throws IOException {
+    /**
+     * Writes {@code cluster.json} for {@code nodes} nodes (one PG each, min(3, nodes) replicas) on
+     * free loopback ports, and starts them, each in a cgroup of {@code net} when there is one.
+     */
+    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net) throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
         try {
             for (ClusterFile.Node n : file.nodes()) {
+                if (net.isPresent()) {
+                    p.groups.put(n.id(), net.get().group("node-" + n.id()));
+                }
                 p.restart(n.id());
             }
             return p;
@@ -61,6 +73,21 @@ public final class NodeProcesses implements AutoCloseable {
         return current.keySet();
     }
 
+    /** The port node {@code id} listens on, for every group it serves. */
+    public int port(int id) {
+        return cluster.nodes().stream().filter(n -> n.id() == id).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("node: " + id + " (expected: one of " + current.keySet() + ")")).port();
+    }
+
+    /** The cgroup node {@code id} runs in; only when started with a {@link CgroupNetwork}. */
+    public synchronized CgroupNetwork.Group group(int id) {
+        CgroupNetwork.Group g = groups.get(id);
+        if (g == null) {
+            throw new IllegalStateException("node " + id + " has no cgroup (the run has no network faults)");
+        }
+        return g;
+    }
+
     public synchronized long pid(int id) {
         return child(id).process().pid();
     }
@@ -71,7 +98,8 @@ public final class NodeProcesses implements AutoCloseable {
         if (old != null && old.process().isAlive()) {
             throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
         }
-        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id)));
+        CgroupNetwork.Group group = groups.get(id);
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(), group == null ? c -> c : group::wrap));
     }
 
     /** SIGKILL of node {@code id}; returns once the process has exited. */

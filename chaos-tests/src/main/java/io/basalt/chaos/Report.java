@@ -127,6 +127,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
             String back = w.backNs() == Nemesis.NOT_BACK ? "not back" : "back +" + (w.backNs() - w.endNs()) / 1_000_000 + " ms";
             b.append(String.format("  %2d %-26s pids %-22s %7.1f s .. %7.1f s  %-16s recovery %s%n", w.fault().index(), w.fault().describe(), w.pids(),
                     w.startNs() / 1e9, w.endNs() / 1e9, back, r == NO_RECOVERY ? "none (no operation succeeded after it)" : r + " ms"));
+            if (!w.effect().equals(Nemesis.Effect.NONE)) {
+                b.append("     ").append(w.effect().describe()).append('\n');
+            }
         }
         b.append("lost writes: ").append(lost.size()).append('\n');
         lost.stream().limit(LISTED_MAX).forEach(l -> b.append("  ").append(l).append('\n'));

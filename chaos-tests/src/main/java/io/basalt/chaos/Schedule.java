@@ -20,9 +20,9 @@ import java.util.Set;
  * for one round.
  */
 public record Schedule(long seed, List<Fault> faults) {
-    /** A family of faults, as named on the command line ({@code --nemesis kill,pause}). */
+    /** A family of faults, as named on the command line ({@code --nemesis kill,pause,partition}). */
     public enum Nemesis {
-        kill, pause;
+        kill, pause, partition;
 
         public static Set<Nemesis> parse(String list) {
             Set<Nemesis> out = EnumSet.noneOf(Nemesis.class);
@@ -30,7 +30,7 @@ public record Schedule(long seed, List<Fault> faults) {
                 try {
                     out.add(valueOf(name.trim().toLowerCase(Locale.ROOT)));
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause)", e);
+                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition)", e);
                 }
             }
             return out;
@@ -48,12 +48,33 @@ public record Schedule(long seed, List<Fault> faults) {
         /** SIGSTOP of one node for longer than an election timeout and a lease, then SIGCONT. */
         PAUSE_ONE(Nemesis.pause),
         /** SIGSTOP of a majority (no quorum) for longer than an election timeout, then SIGCONT. */
-        PAUSE_MAJORITY(Nemesis.pause);
+        PAUSE_MAJORITY(Nemesis.pause),
+        /**
+         * The node leading the most groups when the fault strikes (the planned victim when none
+         * leads) cut off from every other node, both ways; clients still reach it.
+         */
+        PARTITION_LEADER(Nemesis.partition, 2),
+        /** The nodes split into a minority (the victims) and a majority that cannot reach each other. */
+        PARTITION_MAJORITY(Nemesis.partition, 3),
+        /**
+         * The victim is a bridge: the other nodes, in two halves by id, cannot reach the other
+         * half, while the bridge reaches and is reached by both.
+         */
+        PARTITION_BRIDGE(Nemesis.partition, 3),
+        /** Asymmetric: what the victim sends to the other nodes is dropped; it still hears them and answers. */
+        PARTITION_ONE_WAY(Nemesis.partition, 2);
 
         public final Nemesis nemesis;
+        /** The fewest nodes the kind makes sense with (a partition needs two sides). */
+        final int nodesMin;
 
         Kind(Nemesis nemesis) {
+            this(nemesis, 1);
+        }
+
+        Kind(Nemesis nemesis, int nodesMin) {
             this.nemesis = nemesis;
+            this.nodesMin = nodesMin;
         }
     }
 
@@ -69,6 +90,11 @@ public record Schedule(long seed, List<Fault> faults) {
                 throw new IllegalArgumentException("fault " + index + ": " + kind + " victims=" + victims + " at=" + atMs + " ms gap=" + gapMs
                         + " ms hold=" + holdMs + " ms (expected: victims, at >= 0, gap >= 0, hold > 0)");
             }
+        }
+
+        /** This fault with other victims: a {@link Kind#PARTITION_LEADER} strikes the leader it finds when it starts. */
+        public Fault withVictims(List<Integer> actual) {
+            return new Fault(index, kind, actual, atMs, gapMs, holdMs);
         }
 
         public String describe() {
@@ -90,6 +116,13 @@ public record Schedule(long seed, List<Fault> faults) {
      */
     static final Duration PAUSE_MIN = Duration.ofSeconds(3);
     static final Duration PAUSE_SPREAD = Duration.ofSeconds(3);
+    /**
+     * How long a partition lasts: long enough for the majority to elect leaders and serve. Longer
+     * than a pause: on a loaded two-core machine the majority side was seen taking 4.5 s to elect
+     * (its candidates' pre-votes and votes to the cut-off node time out first).
+     */
+    static final Duration PARTITION_MIN = Duration.ofSeconds(6);
+    static final Duration PARTITION_SPREAD = Duration.ofSeconds(4);
 
     public Schedule {
         faults = List.copyOf(faults);
@@ -100,7 +133,7 @@ public record Schedule(long seed, List<Fault> faults) {
         if (nodes < 1) {
             throw new IllegalArgumentException("nodes: " + nodes + " (expected: >= 1)");
         }
-        List<Kind> kinds = new ArrayList<>(EnumSet.allOf(Kind.class).stream().filter(k -> nemeses.contains(k.nemesis)).toList());
+        List<Kind> kinds = new ArrayList<>(EnumSet.allOf(Kind.class).stream().filter(k -> nemeses.contains(k.nemesis) && nodes >= k.nodesMin).toList());
         Random random = new Random(seed);
         List<Fault> faults = new ArrayList<>();
         long gapMs = WARM_UP.toMillis();
@@ -115,6 +148,8 @@ public record Schedule(long seed, List<Fault> faults) {
             long holdMs = switch (kind) {
                 case KILL_ONE, KILL_MAJORITY, KILL_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
                 case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
+                case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY ->
+                        PARTITION_MIN.toMillis() + random.nextLong(PARTITION_SPREAD.toMillis());
             };
             faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, gapMs, holdMs));
             gapMs = GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
@@ -130,8 +165,9 @@ public record Schedule(long seed, List<Fault> faults) {
         }
         Collections.shuffle(all, random);
         int count = switch (kind) {
-            case KILL_ONE, PAUSE_ONE -> 1;
+            case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY -> 1;
             case KILL_MAJORITY, PAUSE_MAJORITY -> nodes / 2 + 1;
+            case PARTITION_MAJORITY -> nodes - (nodes / 2 + 1); // the minority
             case KILL_ALL -> nodes;
         };
         List<Integer> chosen = new ArrayList<>(all.subList(0, count));

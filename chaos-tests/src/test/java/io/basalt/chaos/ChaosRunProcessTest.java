@@ -3,22 +3,26 @@ package io.basalt.chaos;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.chaos.ChaosRun.Workload;
 import io.basalt.chaos.Schedule.Nemesis;
+import io.basalt.node.cluster.CgroupNetwork;
 
 /**
  * {@code basalt chaos run} on three real node processes, short enough for CI: the registers
- * workload under kills and pauses must come out valid, with its files written; the durability
+ * workload under kills and pauses must come out valid, with its files written; both workloads
+ * under partitions too, with the cuts seen to take effect; the durability
  * workload must pass on the real build and report lost writes with the test-only mutation that
  * acknowledges a write before the cluster committed it. Every node process is stopped by the run
  * itself ({@link NodeProcesses#close}), also when it fails.
@@ -55,6 +59,35 @@ class ChaosRunProcessTest {
         long faultLines = Files.readAllLines(runDir.resolve("faults.jsonl")).size();
         assertEquals(report.faults().size(), faultLines, "every fault logged with its window");
         assertTrue(Files.readString(runDir.resolve("verdict.json")).contains("\"verdict\" : \"valid\""));
+    }
+
+    /**
+     * Partitions only, both workloads: valid, nothing lost, and the cuts were real: while the
+     * leader was cut off, the groups it led were seen led from the other side, and a cut-off node
+     * saw groups without a leader. No rule of the run is left in OUTPUT afterwards.
+     */
+    @Test
+    void underPartitionsNothingIsLostAndTheCutOffLeadersGroupsAreLedFromTheOtherSide() throws Exception {
+        Optional<String> missing = CgroupNetwork.missing();
+        assumeTrue(missing.isEmpty(), () -> "partitions need " + missing.orElseThrow());
+        Path runDir = dir.resolve("partitions");
+        // Seed 25 plans a bridge for 9.8 s, then the leader cut off for 8.1 s (ScheduleTest keeps plans stable per seed).
+        Report report = run(new ChaosRun.Options(EnumSet.allOf(Workload.class), EnumSet.of(Nemesis.partition), Duration.ofSeconds(30), 25, 3, runDir,
+                false));
+        System.out.print(report.text());
+        assertTrue(report.valid(), report.text());
+        assertTrue(report.summary().endsWith("lost 0; violations 0; verdict valid"), report.summary());
+        List<io.basalt.chaos.Nemesis.Window> cuts = report.faults().stream().filter(w -> w.fault().kind().nemesis == Nemesis.partition).toList();
+        assertTrue(cuts.size() >= 2, "partitions struck: " + report.faults());
+        assertTrue(cuts.stream().anyMatch(w -> w.fault().kind() == Schedule.Kind.PARTITION_LEADER && w.effect().ledBeforeCount() > 0
+                && w.effect().movedCount() > 0), "a cut-off leader's groups moved to the other side: " + cuts.stream().map(w -> w.effect().describe()).toList());
+        assertTrue(cuts.stream().filter(w -> w.fault().kind() == Schedule.Kind.PARTITION_LEADER || w.fault().kind() == Schedule.Kind.PARTITION_MAJORITY)
+                .allMatch(w -> w.effect().leaderlessCountMax() > 0), "every node cut off both ways lost its leader somewhere: "
+                + cuts.stream().map(w -> w.effect().describe()).toList());
+        assertTrue(Files.readString(runDir.resolve("faults.jsonl")).contains("\"cutLinks\""), "faults.jsonl names the cut links");
+        assertTrue(report.ok() >= 100, "enough happened to mean something: " + report.summary());
+        String rules = new String(new ProcessBuilder("iptables", "-w", "10", "-S", "OUTPUT").redirectErrorStream(true).start().getInputStream().readAllBytes());
+        assertFalse(rules.contains(CgroupNetwork.MARKER_PREFIX + ProcessHandle.current().pid() + "-"), "every rule removed: " + rules);
     }
 
     @Test

@@ -40,8 +40,9 @@ class ScheduleTest {
         long endOfPreviousMs = 0;
         for (Schedule.Fault f : s.faults()) {
             int expected = switch (f.kind()) {
-                case KILL_ONE, PAUSE_ONE -> 1;
+                case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY -> 1;
                 case KILL_MAJORITY, PAUSE_MAJORITY -> 3;
+                case PARTITION_MAJORITY -> 2; // the minority of 3 | 2
                 case KILL_ALL -> 5;
             };
             assertEquals(expected, f.victims().size(), f.toString());
@@ -49,6 +50,9 @@ class ScheduleTest {
             assertTrue(f.victims().stream().allMatch(id -> id >= 1 && id <= 5), f.toString());
             assertTrue(f.atMs() >= endOfPreviousMs + Schedule.GAP_MIN.toMillis() || f.index() == 1, "one fault at a time: " + f);
             assertTrue(f.atMs() < Duration.ofMinutes(10).toMillis(), f.toString());
+            if (f.kind().nemesis == Nemesis.partition) {
+                assertTrue(f.holdMs() >= Schedule.PARTITION_MIN.toMillis(), "a partition outlasts the election timeout and the lease: " + f);
+            }
             if (f.kind().nemesis == Nemesis.pause) {
                 assertTrue(f.holdMs() >= Schedule.PAUSE_MIN.toMillis(), "a pause outlasts the election timeout and the lease: " + f);
             }
@@ -57,9 +61,18 @@ class ScheduleTest {
     }
 
     @Test
+    void partitionsNeedTwoSidesAndABridgeThreeNodes() {
+        Set<Kind> two = Schedule.plan(3, EnumSet.of(Nemesis.partition), Duration.ofMinutes(3), 2).faults().stream().map(Schedule.Fault::kind)
+                .collect(Collectors.toCollection(() -> EnumSet.noneOf(Kind.class)));
+        assertEquals(EnumSet.of(Kind.PARTITION_LEADER, Kind.PARTITION_ONE_WAY), two);
+        assertTrue(Schedule.plan(3, EnumSet.of(Nemesis.partition), Duration.ofMinutes(3), 1).faults().isEmpty(), "one node has no one to be cut from");
+    }
+
+    @Test
     void anUnknownNemesisIsRefusedByName() {
-        var e = assertThrows(IllegalArgumentException.class, () -> Nemesis.parse("kill,partition"));
-        assertTrue(e.getMessage().contains("partition"), e.getMessage());
+        var e = assertThrows(IllegalArgumentException.class, () -> Nemesis.parse("kill,disk"));
+        assertTrue(e.getMessage().contains("disk"), e.getMessage());
         assertEquals(EnumSet.of(Nemesis.kill, Nemesis.pause), Nemesis.parse(" kill , pause"));
+        assertEquals(EnumSet.of(Nemesis.kill, Nemesis.partition), Nemesis.parse("partition,kill"));
     }
 }

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * Storage nodes as child processes of this JVM, for {@code basalt cluster up}: each runs
@@ -41,6 +42,14 @@ public final class LocalCluster implements AutoCloseable {
 
     /** As above, with more {@code basalt node} options (e.g. {@code --serve VDISK --portal HOST:PORT}). */
     public Child start(Path clusterFile, int id, Path dataDir, List<String> nodeOptions) throws IOException {
+        return start(clusterFile, id, dataDir, nodeOptions, UnaryOperator.identity());
+    }
+
+    /**
+     * As above, the command line passed through {@code wrap} first: {@code basalt chaos run} starts
+     * each node in a cgroup of its own this way ({@link CgroupNetwork.Group#wrap}), for partitions.
+     */
+    public Child start(Path clusterFile, int id, Path dataDir, List<String> nodeOptions, UnaryOperator<List<String>> wrap) throws IOException {
         Files.createDirectories(dataDir);
         Path log = dataDir.getParent().resolve("node-" + id + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -49,7 +58,7 @@ public final class LocalCluster implements AutoCloseable {
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.basalt.node.Main",
                 "node", "--config", clusterFile.toString(), "--id", Integer.toString(id), "--data", dataDir.toString()));
         command.addAll(nodeOptions);
-        ProcessBuilder pb = new ProcessBuilder(command);
+        ProcessBuilder pb = new ProcessBuilder(wrap.apply(command));
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         long logFrom = Files.exists(log) ? Files.size(log) : 0;
         Child child = new Child(id, pb.start(), log, logFrom);

@@ -26,8 +26,8 @@ import io.basalt.lock.HostSessionClient;
  * The zombie test with separate processes (docs/architecture.md, "Locks and fencing"):
  * {@code basalt cluster up --nodes 3} and two {@link ZombieWriter} processes, each a host with
  * its own session. A holds the vdisk's exclusive lock and writes numbered blocks with several in
- * flight; A is taken away past its lease (frozen with SIGSTOP, or cut off by a {@link NetworkCut}
- * with writes in flight); B takes the lock, raises the fence and writes every slot; A comes back
+ * flight; A is taken away past its lease (frozen with SIGSTOP, or cut off by a {@link CgroupNetwork}
+ * rule dropping everything its process sends, with writes in flight); B takes the lock, raises the fence and writes every slot; A comes back
  * and goes on as if it still held the lock. {@link ZombieVerdict} judges what the writers
  * printed and what the slots hold: none of A's writes lands after B's fence, A learns it was
  * fenced, and after the partition at least one of A's stale writes in flight was refused at a PG
@@ -128,18 +128,25 @@ class ClusterZombieProcessTest {
      */
     private ZombieVerdict partition(ClusterUp cluster, String vdisk) throws Exception {
         createVdisk(cluster, vdisk);
-        try (NetworkCut net = NetworkCut.create();
-             WriterProcess a = WriterProcess.start("A", net.wrap(ZombieWriter.command(writer(cluster, vdisk, "A", LEASE_MS_A, INFLIGHT_MAX, 0))), dir)) {
-            a.awaitLocked(WAIT);
-            a.awaitAcknowledged(A_WRITES_BEFORE, WAIT);
-            net.cut();
-            List<ZombieEvent> b = runB(cluster, vdisk);
-            net.heal();
-            Thread.sleep(ZOMBIE_TIME.toMillis());
-            a.stop();
-            a.awaitDone(WAIT);
-            return ZombieVerdict.check(a.events(), b, readSlots(cluster, vdisk), true);
+        try (CgroupNetwork net = CgroupNetwork.open()) {
+            CgroupNetwork.Group writerA = net.group("writer-a");
+            try (WriterProcess a = WriterProcess.start("A", writerA.wrap(ZombieWriter.command(writer(cluster, vdisk, "A", LEASE_MS_A, INFLIGHT_MAX, 0))), dir)) {
+                return cutAndTakeOver(cluster, vdisk, net, writerA, a);
+            }
         }
+    }
+
+    /** Cuts A off (every packet its process sends dropped) once it writes, lets B take over, heals, and judges. */
+    private ZombieVerdict cutAndTakeOver(ClusterUp cluster, String vdisk, CgroupNetwork net, CgroupNetwork.Group writerA, WriterProcess a) throws Exception {
+        a.awaitLocked(WAIT);
+        a.awaitAcknowledged(A_WRITES_BEFORE, WAIT);
+        net.drop(new CgroupNetwork.Rule(writerA, List.of()));
+        List<ZombieEvent> b = runB(cluster, vdisk);
+        net.heal();
+        Thread.sleep(ZOMBIE_TIME.toMillis());
+        a.stop();
+        a.awaitDone(WAIT);
+        return ZombieVerdict.check(a.events(), b, readSlots(cluster, vdisk), true);
     }
 
     /** B takes the lock (once A's session expired), writes every slot twice and ends; returns its lines. */
@@ -178,7 +185,7 @@ class ClusterZombieProcessTest {
     }
 
     private static void assumePartitionPossible() {
-        Optional<String> missing = NetworkCut.missing();
+        Optional<String> missing = CgroupNetwork.missing();
         assumeTrue(missing.isEmpty(), () -> "the partition needs " + missing.orElseThrow());
     }
 
