@@ -26,14 +26,17 @@ final class Snapshots {
     private final StoreDb db;
     private final InstantSource clock;
     private final SnapshotGc gc;
+    /** Starts the background collection of what a removal queued ({@link GcWorker#wake}). */
+    private final Runnable collectInBackground;
     /** Throws NO_SPACE naming its argument while the free space is below the reserve. */
     private final Consumer<String> spaceCheck;
 
-    Snapshots(Catalog catalog, InstantSource clock, SnapshotGc gc, Consumer<String> spaceCheck) {
+    Snapshots(Catalog catalog, InstantSource clock, SnapshotGc gc, Runnable collectInBackground, Consumer<String> spaceCheck) {
         this.catalog = catalog;
         this.db = catalog.db();
         this.clock = clock;
         this.gc = gc;
+        this.collectInBackground = collectInBackground;
         this.spaceCheck = spaceCheck;
     }
 
@@ -98,9 +101,11 @@ final class Snapshots {
     }
 
     /**
-     * Deletes a snapshot and reclaims the versions no other snapshot nor the head can see.
-     * Refused while the snapshot has clones or open handles. The deletion is recorded (a 'G'
-     * key) in the same batch, so a crash before the collection ends resumes it at the next open.
+     * Deletes a snapshot from the catalog and queues the collection of the versions no other
+     * snapshot nor the head can see ({@link SnapshotGc}, run in the background by
+     * {@link GcWorker}): O(1), one fsync'd batch that deletes the snapshot's record and adds its
+     * 'G' key, so a crash before the collection ends resumes it at the next open. Refused while
+     * the snapshot has clones or open handles.
      */
     void remove(String vdiskName, String snapName) {
         synchronized (catalog.lock) {
@@ -117,16 +122,16 @@ final class Snapshots {
             }
             try (WriteBatch batch = new WriteBatch()) {
                 batch.delete(db.meta, Keys.meta('S', st.id, snap.epoch()));
-                batch.put(db.meta, Keys.meta('G', st.id, snap.epoch()), EMPTY);
+                gc.enqueue(batch, st.id, snap.epoch());
                 catalog.writeSync(batch);
             } catch (RocksDBException e) {
                 throw Catalog.storeError("remove snapshot " + vdiskName + "@" + snapName, e);
             }
-            gc.collect(st, snap.epoch());
         }
+        collectInBackground.run();
     }
 
-    /** Removes every snapshot of a vdisk, newest first. */
+    /** Removes every snapshot of a vdisk, newest first (each in its own batch; their collection runs in the background). */
     int purge(String vdiskName) {
         List<SnapshotInfo> snaps = new ArrayList<>(list(vdiskName));
         snaps.sort((a, b) -> Long.compare(b.epoch(), a.epoch()));
