@@ -45,7 +45,7 @@ import io.basalt.vdisk.BlockDeviceException;
  *
  * <p>This class is the facade callers use; each kind of operation lives in a package-private
  * class of its own: {@link Catalog} (names, descriptors, the states cache, the namespace lock),
- * {@link Namespace} (create, remove, resize), {@link Snapshots}, {@link SnapshotGc},
+ * {@link Namespace} (create, remove, resize), {@link Snapshots}, {@link SnapshotGc} (run by {@link GcWorker}),
  * {@link Clones} (clone, flatten), {@link Diffs}, {@link UsageAccounting}, {@link AppliedLogs}
  * (a replicated state machine's hooks) and {@link StoreFormat} (the on-disk format version,
  * checked at open). I/O on one vdisk goes through {@link Vdisk}.
