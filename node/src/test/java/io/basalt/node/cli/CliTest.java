@@ -79,6 +79,9 @@ class CliTest {
         CliResult purged = run("snap", "purge", "web1", "--no-wait");
         assertEquals(0, purged.exit(), purged.err());
         assertTrue(purged.out().startsWith("removed 1 snapshots of web1; its space is reclaimed in the background"), purged.out());
+        CliResult du = run("vdisk", "du", "web1");
+        assertEquals(0, du.exit(), du.err());
+        assertTrue(du.out().contains("<TOTAL>"), du.out());
         CliResult collected = run("snap", "gc", "web1", "--wait");
         assertEquals(0, collected.exit(), collected.err());
         assertTrue(collected.out().startsWith("web1: "), collected.out());
