@@ -109,36 +109,50 @@ final class Snapshots {
      */
     void remove(String vdiskName, String snapName) {
         synchronized (catalog.lock) {
-            VdiskState st = catalog.stateByName(vdiskName);
-            SnapshotInfo snap = catalog.snapshot(vdiskName, snapName);
-            List<String> clones = children(vdiskName, snapName);
+            removeAll(vdiskName, List.of(catalog.snapshot(vdiskName, snapName)));
+        }
+    }
+
+    /**
+     * Removes every snapshot of a vdisk in one batch (their collections queued newest first);
+     * refused, removing none, when one of them has clones or open handles.
+     */
+    int purge(String vdiskName) {
+        synchronized (catalog.lock) {
+            List<SnapshotInfo> snaps = new ArrayList<>(list(vdiskName));
+            snaps.sort((a, b) -> Long.compare(b.epoch(), a.epoch()));
+            removeAll(vdiskName, snaps);
+            return snaps.size();
+        }
+    }
+
+    private void removeAll(String vdiskName, List<SnapshotInfo> snaps) {
+        VdiskState st = catalog.stateByName(vdiskName);
+        for (SnapshotInfo snap : snaps) {
+            List<String> clones = children(vdiskName, snap.name());
             if (!clones.isEmpty()) {
-                throw new StoreException("snapshot " + vdiskName + "@" + snapName + " has " + clones.size() + " clones ("
+                throw new StoreException("snapshot " + vdiskName + "@" + snap.name() + " has " + clones.size() + " clones ("
                         + String.join(", ", clones) + "); flatten or remove them first");
             }
             int handles = st.openSnapshotHandles(snap.epoch());
             if (handles > 0) {
-                throw new StoreException("snapshot " + vdiskName + "@" + snapName + " is open (" + handles + " handles)");
+                throw new StoreException("snapshot " + vdiskName + "@" + snap.name() + " is open (" + handles + " handles)");
             }
-            try (WriteBatch batch = new WriteBatch()) {
+        }
+        if (snaps.isEmpty()) {
+            return;
+        }
+        try (WriteBatch batch = new WriteBatch()) {
+            for (SnapshotInfo snap : snaps) {
                 batch.delete(db.meta, Keys.meta('S', st.id, snap.epoch()));
                 gc.enqueue(batch, st.id, snap.epoch());
-                catalog.writeSync(batch);
-            } catch (RocksDBException e) {
-                throw Catalog.storeError("remove snapshot " + vdiskName + "@" + snapName, e);
             }
+            catalog.writeSync(batch);
+        } catch (RocksDBException e) {
+            throw Catalog.storeError("remove snapshot" + (snaps.size() == 1 ? " " : "s ") + vdiskName + "@"
+                    + String.join(",", snaps.stream().map(SnapshotInfo::name).toList()), e);
         }
         collectInBackground.run();
-    }
-
-    /** Removes every snapshot of a vdisk, newest first (each in its own batch; their collection runs in the background). */
-    int purge(String vdiskName) {
-        List<SnapshotInfo> snaps = new ArrayList<>(list(vdiskName));
-        snaps.sort((a, b) -> Long.compare(b.epoch(), a.epoch()));
-        for (SnapshotInfo s : snaps) {
-            remove(vdiskName, s.name());
-        }
-        return snaps.size();
     }
 
     /**
