@@ -351,9 +351,10 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /**
-     * Removes snapshot {@code vdisk@snap} and reclaims what only it held, on every PG first and
-     * then in the namespace (so a failure part way leaves it listed; calling again finishes).
-     * Refused while it has clones.
+     * Removes snapshot {@code vdisk@snap}, on every PG first and then in the namespace (so a
+     * failure part way leaves it listed; calling again finishes). Each PG applies it as a
+     * metadata change; the space only the snapshot held is collected by every replica in the
+     * background afterwards. Refused while it has clones.
      */
     public VdiskRecord removeSnapshot(String vdisk, String snap) {
         VdiskRecord v = existing(vdisk);

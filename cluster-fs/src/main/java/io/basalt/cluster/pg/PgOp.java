@@ -83,7 +83,12 @@ public sealed interface PgOp {
     /** Removes the vdisk's engine vdisk from this PG (idempotent: a missing one is done). */
     record RemoveVdisk(long vdiskId) implements Mutation {}
 
-    /** Removes snapshot {@code snapName} and reclaims what only it held (idempotent). */
+    /**
+     * Removes snapshot {@code snapName} (idempotent). Applying it is a metadata change: what only
+     * the snapshot held is collected afterwards by each replica's store in the background, a
+     * local deletion of versions no epoch sees, outside the log
+     * (docs/decisions/background-snapshot-gc.md).
+     */
     record RemoveSnapshot(long vdiskId, String snapName) implements Mutation {}
 
     /** Makes the head read as snapshot {@code snapName} again (and take its size). */

@@ -61,6 +61,34 @@ class PgStoreTest {
         }
     }
 
+    /**
+     * Applying a snapshot's removal is a metadata change: the entry after it applies at once, and
+     * the store collects the snapshot's versions afterwards in the background, outside the log
+     * (docs/decisions/background-snapshot-gc.md): the PG's space falls to one version per grain.
+     */
+    @Test
+    void aSnapshotRemovalIsAppliedAsMetadataAndItsVersionsAreCollectedAfter() throws InterruptedException {
+        try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {
+            s.apply(1, List.of(create()));
+            s.apply(2, List.of(new PgOp.Write(1, 0, filled(2048, 1))));
+            s.apply(3, List.of(new PgOp.Snapshot(1, "s1")));
+            s.apply(4, List.of(new PgOp.Write(1, 0, filled(2048, 2))));
+            assertEquals(List.of(new PgResult.Done()), s.apply(5, List.of(new PgOp.RemoveSnapshot(1, "s1"))));
+            assertEquals(List.of(new PgResult.Done()), s.apply(6, List.of(new PgOp.Write(1, 0, filled(1, 3)))));
+            PgResult gone = s.query(List.of(new PgOp.ReadSnapshot(1, "s1", 0, 1))).join().get(0);
+            assertInstanceOf(PgResult.Failed.class, gone, "the snapshot is gone once its entry is applied");
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            long versions;
+            while ((versions = ((PgResult.Space) s.query(List.of(new PgOp.Space(1))).join().get(0)).versionCount()) > 256
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(256, versions, "one version per 4 KiB grain of the 1 MiB vdisk once collected");
+            assertArrayEquals(filled(1, 3).array(), read(s, 0, 1));
+            assertArrayEquals(filled(1, 2).array(), read(s, 1, 1));
+        }
+    }
+
     @Test
     void deterministicRefusalsAreResultsAndNothingChanges() {
         try (PgStore s = PgStore.open(dir.resolve("pg"), 0, SMALL)) {

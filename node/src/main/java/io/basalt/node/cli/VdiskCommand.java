@@ -134,6 +134,13 @@ public final class VdiskCommand {
                     stored += u.storedBytes();
                 }
                 out.printf("%-24s %12s %12s %12s%n", "<TOTAL>", Sizes.format(p), Sizes.format(used), Sizes.format(stored));
+                int collecting = 0;
+                for (Datastore.VdiskView v : name == null ? s.list() : List.of(s.info(name))) {
+                    collecting += s.pendingSnapshotGc(v.name()).orElse(0);
+                }
+                if (collecting > 0) {
+                    out.printf("(%d removed snapshots still being collected: STORED falls as they are; basalt snap gc --wait NAME waits)%n", collecting);
+                }
             }
             return 0;
         }

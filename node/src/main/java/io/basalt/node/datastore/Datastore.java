@@ -71,6 +71,22 @@ public interface Datastore extends AutoCloseable {
 
     void rollback(String vdisk, String snap);
 
+    /**
+     * How many removed snapshots of {@code vdisk} still have their space being collected (a
+     * removal only drops the snapshot from the catalog; its versions go in the background), or
+     * empty where this process cannot tell: on a cluster or through an API, each node collects
+     * its own in the background, and {@code basalt vdisk du} shows the space falling.
+     */
+    default java.util.OptionalInt pendingSnapshotGc(String vdisk) {
+        return java.util.OptionalInt.empty();
+    }
+
+    /** Waits until no removed snapshot of {@code vdisk} is left to collect; refused where {@link #pendingSnapshotGc} cannot tell. */
+    default void awaitSnapshotGc(String vdisk, java.time.Duration timeout) {
+        throw new UnsupportedOperationException("waiting for the space of removed snapshots works on the embedded store (--data) only:"
+                + " on a cluster or through an API each node collects it in the background (basalt vdisk du " + vdisk + " shows it falling)");
+    }
+
     /** Removes every snapshot, newest first; returns how many. */
     default int purgeSnapshots(String vdisk) {
         List<SnapshotInfo> snaps = new ArrayList<>(snapshots(vdisk));
@@ -162,6 +178,8 @@ public interface Datastore extends AutoCloseable {
         @Override public void removeSnapshot(String vdisk, String snap) { store.removeSnapshot(vdisk, snap); }
         @Override public void rollback(String vdisk, String snap) { store.rollback(vdisk, snap); }
         @Override public int purgeSnapshots(String vdisk) { return store.purgeSnapshots(vdisk); }
+        @Override public java.util.OptionalInt pendingSnapshotGc(String vdisk) { return java.util.OptionalInt.of(store.pendingGcCount(vdisk)); }
+        @Override public void awaitSnapshotGc(String vdisk, java.time.Duration timeout) { store.awaitGc(vdisk, timeout); }
         @Override public BlockDevice open(String spec) { return store.open(spec); }
         @Override
         public void close() {

@@ -63,7 +63,11 @@ class CliTest {
         assertEquals(0, flat.exit(), flat.err());
         assertEquals(0, run("vdisk", "read", "web2", "--offset", "1000", "--length", "10000", "--output", out.toString()).exit());
         assertArrayEquals(data, Files.readAllBytes(out));
-        assertEquals(0, run("snap", "rm", "web1@s1").exit());
+        CliResult removed = run("snap", "rm", "web1@s1");
+        assertEquals(0, removed.exit(), removed.err());
+        // The embedded store collects only while a process has it open: the command waits for it by default.
+        assertTrue(removed.out().startsWith("removed snapshot web1@s1; reclaimed "), removed.out());
+        assertEquals("web1: 0 removed snapshots being collected\n", run("snap", "gc", "web1").out());
 
         assertEquals(0, run("snap", "create", "web1@s2").exit());
         assertEquals(0, run("snap", "rollback", "web1@s2").exit());
@@ -72,7 +76,15 @@ class CliTest {
         CliResult rmv = run("vdisk", "rm", "web1");
         assertEquals(1, rmv.exit());
         assertTrue(rmv.err().contains("has 1 snapshots (s2)"), rmv.err());
-        assertEquals(0, run("snap", "purge", "web1").exit());
+        CliResult purged = run("snap", "purge", "web1", "--no-wait");
+        assertEquals(0, purged.exit(), purged.err());
+        assertTrue(purged.out().startsWith("removed 1 snapshots of web1; its space is reclaimed in the background"), purged.out());
+        CliResult du = run("vdisk", "du", "web1");
+        assertEquals(0, du.exit(), du.err());
+        assertTrue(du.out().contains("<TOTAL>"), du.out());
+        CliResult collected = run("snap", "gc", "web1", "--wait");
+        assertEquals(0, collected.exit(), collected.err());
+        assertTrue(collected.out().startsWith("web1: "), collected.out());
         assertEquals(0, run("vdisk", "rm", "web1").exit());
         assertEquals("web2\n", run("vdisk", "ls").out());
     }

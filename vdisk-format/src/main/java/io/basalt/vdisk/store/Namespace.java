@@ -82,6 +82,8 @@ final class Namespace {
                 batch.delete(db.meta, Keys.name(name));
                 batch.delete(db.meta, Fences.key(info.id()));
                 batch.delete(db.meta, Replicas.key(info.id()));
+                // Collections of its removed snapshots still queued: nothing of it is left to collect.
+                batch.deleteRange(db.meta, Keys.meta('G', info.id()), Keys.meta('G', info.id() + 1));
                 if (info.parent().isPresent()) {
                     VdiskInfo.ParentLink p = info.parent().get();
                     batch.delete(db.meta, Keys.meta('C', p.vdiskId(), p.epoch(), info.id()));

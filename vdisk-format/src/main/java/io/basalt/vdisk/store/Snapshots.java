@@ -26,14 +26,17 @@ final class Snapshots {
     private final StoreDb db;
     private final InstantSource clock;
     private final SnapshotGc gc;
+    /** Starts the background collection of what a removal queued ({@link GcWorker#wake}). */
+    private final Runnable collectInBackground;
     /** Throws NO_SPACE naming its argument while the free space is below the reserve. */
     private final Consumer<String> spaceCheck;
 
-    Snapshots(Catalog catalog, InstantSource clock, SnapshotGc gc, Consumer<String> spaceCheck) {
+    Snapshots(Catalog catalog, InstantSource clock, SnapshotGc gc, Runnable collectInBackground, Consumer<String> spaceCheck) {
         this.catalog = catalog;
         this.db = catalog.db();
         this.clock = clock;
         this.gc = gc;
+        this.collectInBackground = collectInBackground;
         this.spaceCheck = spaceCheck;
     }
 
@@ -98,42 +101,58 @@ final class Snapshots {
     }
 
     /**
-     * Deletes a snapshot and reclaims the versions no other snapshot nor the head can see.
-     * Refused while the snapshot has clones or open handles. The deletion is recorded (a 'G'
-     * key) in the same batch, so a crash before the collection ends resumes it at the next open.
+     * Deletes a snapshot from the catalog and queues the collection of the versions no other
+     * snapshot nor the head can see ({@link SnapshotGc}, run in the background by
+     * {@link GcWorker}): O(1), one fsync'd batch that deletes the snapshot's record and adds its
+     * 'G' key, so a crash before the collection ends resumes it at the next open. Refused while
+     * the snapshot has clones or open handles.
      */
     void remove(String vdiskName, String snapName) {
         synchronized (catalog.lock) {
-            VdiskState st = catalog.stateByName(vdiskName);
-            SnapshotInfo snap = catalog.snapshot(vdiskName, snapName);
-            List<String> clones = children(vdiskName, snapName);
+            removeAll(vdiskName, List.of(catalog.snapshot(vdiskName, snapName)));
+        }
+    }
+
+    /**
+     * Removes every snapshot of a vdisk in one batch (their collections queued newest first);
+     * refused, removing none, when one of them has clones or open handles.
+     */
+    int purge(String vdiskName) {
+        synchronized (catalog.lock) {
+            List<SnapshotInfo> snaps = new ArrayList<>(list(vdiskName));
+            snaps.sort((a, b) -> Long.compare(b.epoch(), a.epoch()));
+            removeAll(vdiskName, snaps);
+            return snaps.size();
+        }
+    }
+
+    private void removeAll(String vdiskName, List<SnapshotInfo> snaps) {
+        VdiskState st = catalog.stateByName(vdiskName);
+        for (SnapshotInfo snap : snaps) {
+            List<String> clones = children(vdiskName, snap.name());
             if (!clones.isEmpty()) {
-                throw new StoreException("snapshot " + vdiskName + "@" + snapName + " has " + clones.size() + " clones ("
+                throw new StoreException("snapshot " + vdiskName + "@" + snap.name() + " has " + clones.size() + " clones ("
                         + String.join(", ", clones) + "); flatten or remove them first");
             }
             int handles = st.openSnapshotHandles(snap.epoch());
             if (handles > 0) {
-                throw new StoreException("snapshot " + vdiskName + "@" + snapName + " is open (" + handles + " handles)");
+                throw new StoreException("snapshot " + vdiskName + "@" + snap.name() + " is open (" + handles + " handles)");
             }
-            try (WriteBatch batch = new WriteBatch()) {
+        }
+        if (snaps.isEmpty()) {
+            return;
+        }
+        try (WriteBatch batch = new WriteBatch()) {
+            for (SnapshotInfo snap : snaps) {
                 batch.delete(db.meta, Keys.meta('S', st.id, snap.epoch()));
-                batch.put(db.meta, Keys.meta('G', st.id, snap.epoch()), EMPTY);
-                catalog.writeSync(batch);
-            } catch (RocksDBException e) {
-                throw Catalog.storeError("remove snapshot " + vdiskName + "@" + snapName, e);
+                gc.enqueue(batch, st.id, snap.epoch());
             }
-            gc.collect(st, snap.epoch());
+            catalog.writeSync(batch);
+        } catch (RocksDBException e) {
+            throw Catalog.storeError("remove snapshot" + (snaps.size() == 1 ? " " : "s ") + vdiskName + "@"
+                    + String.join(",", snaps.stream().map(SnapshotInfo::name).toList()), e);
         }
-    }
-
-    /** Removes every snapshot of a vdisk, newest first. */
-    int purge(String vdiskName) {
-        List<SnapshotInfo> snaps = new ArrayList<>(list(vdiskName));
-        snaps.sort((a, b) -> Long.compare(b.epoch(), a.epoch()));
-        for (SnapshotInfo s : snaps) {
-            remove(vdiskName, s.name());
-        }
-        return snaps.size();
+        collectInBackground.run();
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.basalt.vdisk.store;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
@@ -40,11 +41,11 @@ import io.basalt.vdisk.BlockDeviceException;
  * <p>Namespace operations are serialised by one lock; I/O runs on a bounded pool of
  * {@link Options#ioThreads()} threads. Every metadata change is one synchronous (fsync'd)
  * RocksDB batch, so reopening after a crash needs no repair; the only multi-batch operations
- * (snapshot garbage collection, flatten) are idempotent and resumed or repeatable.
+ * (snapshot garbage collection, in the background, and flatten) are idempotent and resumed or repeatable.
  *
  * <p>This class is the facade callers use; each kind of operation lives in a package-private
  * class of its own: {@link Catalog} (names, descriptors, the states cache, the namespace lock),
- * {@link Namespace} (create, remove, resize), {@link Snapshots}, {@link SnapshotGc},
+ * {@link Namespace} (create, remove, resize), {@link Snapshots}, {@link SnapshotGc} (run by {@link GcWorker}),
  * {@link Clones} (clone, flatten), {@link Diffs}, {@link UsageAccounting}, {@link AppliedLogs}
  * (a replicated state machine's hooks) and {@link StoreFormat} (the on-disk format version,
  * checked at open). I/O on one vdisk goes through {@link Vdisk}.
@@ -105,6 +106,8 @@ public final class VdiskStore implements AutoCloseable {
     private final Diffs diffs;
     private final UsageAccounting usage;
     private final AppliedLogs appliedLogs;
+    private final SnapshotGc gc;
+    private final GcWorker gcWorker;
     private final Object closeLock = new Object();
     private boolean closed;
     /** Null when the reserve is off (a placement group's store: its leader checks, before logging). */
@@ -136,17 +139,15 @@ public final class VdiskStore implements AutoCloseable {
                     return t;
                 });
         this.catalog = new Catalog(dir, db);
-        SnapshotGc gc = new SnapshotGc(catalog, grainLocks);
+        this.gc = new SnapshotGc(catalog, grainLocks);
+        this.gcWorker = new GcWorker(catalog, gc, dir.toString(), db.readOnlyReason);
         this.namespace = new Namespace(catalog, clock);
-        this.snapshots = new Snapshots(catalog, clock, gc, this::checkSpace);
+        this.snapshots = new Snapshots(catalog, clock, gc, gcWorker::wake, this::checkSpace);
         this.snapshotGroups = new SnapshotGroups(catalog, clock);
         this.clones = new Clones(catalog, clock, this::checkSpace);
         this.diffs = new Diffs(catalog);
         this.usage = new UsageAccounting(catalog);
         this.appliedLogs = new AppliedLogs(db);
-        if (db.readOnlyReason == null) {
-            gc.resume();
-        }
     }
 
     public static VdiskStore open(Path dir) {
@@ -325,18 +326,37 @@ public final class VdiskStore implements AutoCloseable {
     }
 
     /**
-     * Deletes a snapshot and reclaims the versions no other snapshot nor the head can see.
-     * Refused while the snapshot has clones.
+     * Deletes a snapshot (O(1): one fsync'd metadata batch) and queues the collection of the
+     * versions no other snapshot nor the head can see, which a background thread runs in bounded
+     * steps ({@link #awaitGc} waits for it). Refused while the snapshot has clones.
      */
     public void removeSnapshot(String vdiskName, String snapName) {
         checkNotReplica("remove snapshot " + snapName, vdiskName);
         snapshots.remove(vdiskName, snapName);
     }
 
-    /** Removes every snapshot of a vdisk, newest first. */
+    /** Removes every snapshot of a vdisk, newest first; their space is collected in the background. */
     public int purgeSnapshots(String vdiskName) {
         checkNotReplica("purge snapshots", vdiskName);
         return snapshots.purge(vdiskName);
+    }
+
+    /** Removed snapshots of {@code vdiskName} whose versions are still being collected. */
+    public int pendingGcCount(String vdiskName) {
+        return gc.pending(catalog.stateByName(vdiskName).id).size();
+    }
+
+    /**
+     * Waits until the versions of every removed snapshot of {@code vdiskName} (of every vdisk when
+     * null) are collected; throws naming what is left when {@code timeout} passes first.
+     */
+    public void awaitGc(String vdiskName, Duration timeout) {
+        gcWorker.await(vdiskName == null ? -1 : catalog.stateByName(vdiskName).id, vdiskName == null ? "store " + dir : "vdisk " + vdiskName, timeout);
+    }
+
+    /** The background collector (a test closes it and runs steps itself). */
+    GcWorker gcWorker() {
+        return gcWorker;
     }
 
     /**
@@ -562,6 +582,7 @@ public final class VdiskStore implements AutoCloseable {
         synchronized (closeLock) {
             closed = true;
         }
+        gcWorker.close(); // before the database: a step under way finishes, the rest stays queued
         executor.shutdown();
         try {
             if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -574,5 +595,4 @@ public final class VdiskStore implements AutoCloseable {
         committer.close();
         db.close();
     }
-
 }

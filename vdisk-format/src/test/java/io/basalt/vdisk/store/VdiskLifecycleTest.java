@@ -74,6 +74,7 @@ class VdiskLifecycleTest {
 
                 store.flatten("mid", done -> { });
                 store.removeSnapshot("mid", "old");
+                store.awaitGc("mid", java.time.Duration.ofSeconds(30)); // the reclaimed tombstone is what this is about
 
                 assertZeros(leaf.read(grainBlocks, grainBlocks).join(), "leaf after flatten of mid and removal of mid@old");
                 assertEquals(List.of(new LbaStatus(0, 16L * grainBlocks, LbaStatus.Provisioning.DEALLOCATED)),

@@ -76,14 +76,30 @@ class VdiskStoreModelProperties {
         run(12L);
     }
 
+    /**
+     * The same model with the collection of removed snapshots run by the test between operations,
+     * a few grains per step at random points (the background thread stopped): every read of the
+     * head and of every snapshot, of every vdisk and clone, matches the model whatever the
+     * collection has done so far, and once it is done no version is left that nobody sees.
+     */
+    @Property(tries = 8, shrinking = net.jqwik.api.ShrinkingMode.OFF)
+    void engineMatchesModelWithGcStepsInterleaved(@ForAll long seed) throws IOException {
+        run(seed, true);
+    }
+
     private static void run(long seed) throws IOException {
-        System.out.println("VdiskStoreModelProperties seed=" + seed);
+        run(seed, false);
+    }
+
+    private static void run(long seed, boolean manualGc) throws IOException {
+        System.out.println("VdiskStoreModelProperties seed=" + seed + (manualGc ? " (gc steps interleaved)" : ""));
         traceOps = false; // set to print every step of a seed being debugged
         Path dir = Files.createTempDirectory("basalt-model-");
-        try (Harness h = new Harness(dir, new Random(seed))) {
+        try (Harness h = new Harness(dir, new Random(seed), manualGc)) {
             for (int step = 0; step < STEPS_PER_TRY; step++) {
                 try {
                     h.step(step);
+                    h.interleaveGcSteps();
                     if (traceOps) {
                         System.out.println(step + ": " + h.lastOp);
                     }
@@ -136,10 +152,46 @@ class VdiskStoreModelProperties {
         int nameCounter;
         String lastOp = "";
 
+        /** True: the store's collector thread is stopped and the test runs its steps ({@link #interleaveGcSteps}). */
+        final boolean manualGc;
+
         Harness(Path dir, Random rnd) {
+            this(dir, rnd, false);
+        }
+
+        Harness(Path dir, Random rnd, boolean manualGc) {
             this.dir = dir;
             this.rnd = rnd;
-            this.store = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2));
+            this.manualGc = manualGc;
+            this.store = openStore();
+        }
+
+        private VdiskStore openStore() {
+            VdiskStore s = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2));
+            if (manualGc) {
+                s.gcWorker().close();
+                s.gcWorker().gc().stepGrains(1 + rnd.nextInt(3));
+            }
+            return s;
+        }
+
+        /** In manual mode, runs 0 to 2 collection steps. */
+        void interleaveGcSteps() {
+            for (int n = manualGc ? rnd.nextInt(3) : 0; n > 0; n--) {
+                store.gcWorker().stepOnce();
+            }
+        }
+
+        /** Waits for (or, in manual mode, runs) the collection of {@code name}'s removed snapshots. */
+        void finishGc(String name) {
+            if (!manualGc) {
+                store.awaitGc(name, java.time.Duration.ofSeconds(60));
+                return;
+            }
+            while (store.gcWorker().stepOnce()) {
+                // every pending collection, to the end
+            }
+            assertEquals(0, store.pendingGcCount(name), "collections of " + name + " left after running every step");
         }
 
         void step(int step) {
@@ -407,7 +459,7 @@ class VdiskStoreModelProperties {
             }
             open.clear();
             store.close();
-            store = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2));
+            store = openStore();
         }
 
         /** Every byte that differs between two views lies in a listed extent; zero extents read as zeros. */
@@ -522,7 +574,8 @@ class VdiskStoreModelProperties {
             VdiskInfo info = store.info(d.name);
             if (d.snapData.isEmpty() && !d.everCloneOrFlattened) {
                 // Space is reclaimed: without snapshots, at most one version per grain and no
-                // tombstones (nothing below them to hide).
+                // tombstones (nothing below them to hide), once the background collection is done.
+                finishGc(d.name);
                 long mappedGrains = 0;
                 for (boolean m : d.mapped) {
                     mappedGrains += m ? 1 : 0;
