@@ -255,7 +255,7 @@ public final class Nemesis {
     private Map<Integer, NodeProbe.NodeView> probeAll() {
         Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
         for (int id : nodes.ids()) {
-            views.put(id, NodeProbe.probe(id, config.node(id).address(), PROBE_TIMEOUT));
+            views.put(id, NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT));
         }
         return views;
     }
