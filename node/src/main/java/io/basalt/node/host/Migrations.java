@@ -163,9 +163,19 @@ final class Migrations implements AutoCloseable {
     private List<Grant> handOff(HostAgent.LocalVm local, HostRecord dest, AgentClient peer, String vm) throws IOException, InterruptedException {
         HostSessionClient session = agent.session();
         List<Grant> grants = new ArrayList<>();
+        // One meta-group round trip each, all at once: the guest is paused meanwhile, so a VM with
+        // several disks waits for the slowest hand-off, not for their sum.
+        RuntimeException failed = null;
+        for (CompletableFuture<Grant> f : eachDisk(local.record().disks(), disk -> session.handoff(disk, dest.session()))) {
+            try {
+                grants.add(f.join());
+            } catch (java.util.concurrent.CompletionException e) {
+                failed = failed != null ? failed : e.getCause() instanceof RuntimeException r ? r : e;
+            }
+        }
         try {
-            for (String disk : local.record().disks()) {
-                grants.add(session.handoff(disk, dest.session()));
+            if (failed != null) {
+                throw failed;
             }
             return grants;
         } catch (RuntimeException e) {
@@ -224,9 +234,17 @@ final class Migrations implements AutoCloseable {
             throw new IllegalStateException("vm " + vm + " is not being migrated in to " + agent.name());
         }
         try {
-            for (Grant g : grants) {
-                agent.session().received(g);
+            grants.forEach(agent.session()::received);
+            // Each fence is a placement-group round trip on a cluster: raised all at once, as the guest waits for every one.
+            for (CompletableFuture<Grant> f : eachDisk(grants, g -> {
                 agent.store().raiseFence(g.vdisk(), g.fence());
+                return g;
+            })) {
+                try {
+                    f.join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : e;
+                }
             }
             local.guest().qmp().cont();
             agent.vms().put(vm, local);
@@ -250,6 +268,13 @@ final class Migrations implements AutoCloseable {
             agent.busy().remove(vm);
         }
     }
+
+    /** {@code step} of every item at once, each on its own virtual thread; the futures in the items' order. */
+    private static <T, R> List<CompletableFuture<R>> eachDisk(List<T> items, java.util.function.Function<T, R> step) {
+        return items.stream().map(i -> CompletableFuture.supplyAsync(() -> step.apply(i), VIRTUAL)).toList();
+    }
+
+    private static final java.util.concurrent.Executor VIRTUAL = r -> Thread.ofVirtual().name("migration-handoff").start(r);
 
     private static int freePort(String host) throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
