@@ -3,7 +3,6 @@ package io.basalt.node.cli;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 import io.basalt.node.mirror.MirrorConfig;
@@ -73,7 +72,7 @@ final class MirrorGroupCommand {
         public Integer call() {
             return SiteScope.run(store, spec, s -> {
                 List<MirrorGroups.Row> rows = s.mirror().map(m -> m.groupRows())
-                        .orElseGet(() -> MirrorGroups.rows(new MirrorConfig(s.configs()), v -> OptionalLong.empty()));
+                        .orElseGet(() -> MirrorGroups.rows(new MirrorConfig(s.configs()), v -> MirrorGroups.consistentRound(s.store(), v)));
                 PrintWriter out = spec.commandLine().getOut();
                 if (format.json()) {
                     out.println(OutputFormat.toJson(rows));

@@ -97,27 +97,22 @@ public final class Dr {
      * vdisk's lock and keeps rounds away ({@link MirrorService#withoutRounds}).
      */
     Outcome unplannedFailover(String vdisk, MirrorConfig.Peer peer, ReplicaRecord r, String snap) {
-        ReentrantLock lock = service.lockOf(vdisk);
-        lock.lock();
-        try {
-            MirrorRoles.promote(service.store, vdisk);
-            if (!r.lastSnapshot().orElseThrow().equals(snap)) {
-                MirrorRoles.revert(service.store, vdisk, snap);
-            }
-            SnapshotInfo s = service.store.snapshot(vdisk, snap);
-            long windowMs = Math.max(0, System.currentTimeMillis() - s.createdEpochMs());
-            service.config.putMirror(new MirrorConfig.Mirror(vdisk, peer.name(), INTERVAL_AFTER_UNPLANNED_MS, true));
-            service.progress.put(vdisk, Progress.NONE.withCommon(snap).withState(State.HELD));
-            return new Outcome(vdisk, List.of(
-                    "site " + service.siteName + ": " + vdisk + " promoted at " + snap + (r.lastSnapshot().orElseThrow().equals(snap)
-                            ? ", its last complete mirror snapshot" : ", its group's consistent round (reverted from " + r.lastSnapshot().get() + ")"),
-                    String.format("data-loss window: writes on site %s after it took %s are not here (%s was applied here %.1f s ago)",
-                            peer.name(), snap, snap, windowMs / 1000.0),
-                    "nothing is shipped to site " + peer.name() + " until it fails back (there: basalt dr failback " + vdisk + " --discard-local)"),
-                    snap, 0, 0, windowMs);
-        } finally {
-            lock.unlock();
+        assert service.lockOf(vdisk).isHeldByCurrentThread() : "vdisk " + vdisk + ": unplanned failover without its round lock";
+        MirrorRoles.promote(service.store, vdisk);
+        if (!r.lastSnapshot().orElseThrow().equals(snap)) {
+            MirrorRoles.revert(service.store, vdisk, snap);
         }
+        SnapshotInfo s = service.store.snapshot(vdisk, snap);
+        long windowMs = Math.max(0, System.currentTimeMillis() - s.createdEpochMs());
+        service.config.putMirror(new MirrorConfig.Mirror(vdisk, peer.name(), INTERVAL_AFTER_UNPLANNED_MS, true));
+        service.progress.put(vdisk, Progress.NONE.withCommon(snap).withState(State.HELD));
+        return new Outcome(vdisk, List.of(
+                "site " + service.siteName + ": " + vdisk + " promoted at " + snap + (r.lastSnapshot().orElseThrow().equals(snap)
+                        ? ", its last complete mirror snapshot" : ", its group's consistent round (reverted from " + r.lastSnapshot().get() + ")"),
+                String.format("data-loss window: writes on site %s after it took %s are not here (%s was applied here %.1f s ago)",
+                        peer.name(), snap, snap, windowMs / 1000.0),
+                "nothing is shipped to site " + peer.name() + " until it fails back (there: basalt dr failback " + vdisk + " --discard-local)"),
+                snap, 0, 0, windowMs);
     }
 
     Outcome failback(String vdisk, boolean discardLocal) {

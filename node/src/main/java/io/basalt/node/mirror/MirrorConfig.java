@@ -149,11 +149,16 @@ public final class MirrorConfig {
     }
 
     public void putMirror(Mirror m) {
+        checkMirror(m);
+        put("mirror/vdisk/" + m.vdisk(), m);
+    }
+
+    /** Refuses, naming the value, a mirror to an unknown peer or with an interval out of range; writes nothing. */
+    void checkMirror(Mirror m) {
         existingPeer(m.peer());
         if (m.interval().compareTo(INTERVAL_MIN) < 0 || m.interval().compareTo(INTERVAL_MAX) > 0) {
             throw new IllegalArgumentException("interval: " + m.interval() + " (expected: " + INTERVAL_MIN + " to " + INTERVAL_MAX + ")");
         }
-        put("mirror/vdisk/" + m.vdisk(), m);
     }
 
     public void removeMirror(String vdisk) {

@@ -64,10 +64,10 @@ public final class MirrorGroups {
                         + config.groupOf(v).map(x -> " in group " + x.name()).orElse("") + " (expected: one not mirrored yet; basalt mirror disable first)");
             }
         }
+        List<MirrorConfig.Mirror> mirrors = g.vdisks().stream().map(v -> new MirrorConfig.Mirror(v, g.peer(), g.intervalMs(), false)).toList();
+        mirrors.forEach(config::checkMirror); // a refused peer or interval leaves no record behind
         config.putGroup(g);
-        for (String v : g.vdisks()) {
-            config.putMirror(new MirrorConfig.Mirror(v, g.peer(), g.intervalMs(), false));
-        }
+        mirrors.forEach(config::putMirror);
     }
 
     /** On the scheduler thread: one round of {@code g}; failures are recorded in each member's progress. */
@@ -218,13 +218,18 @@ public final class MirrorGroups {
      * holds none (a first sync not done) or they share no round.
      */
     OptionalLong consistentRound(List<String> replicas) {
+        return consistentRound(service.store, replicas);
+    }
+
+    /** As {@link #consistentRound(List)}, read from {@code store} alone (no serving process needed). */
+    public static OptionalLong consistentRound(io.basalt.vdisk.store.VdiskStore store, List<String> replicas) {
         Set<Long> common = null;
         for (String v : replicas) {
-            if (!service.store.exists(v)) {
+            if (!store.exists(v)) {
                 return OptionalLong.empty();
             }
             Set<Long> rounds = new TreeSet<>();
-            service.mirrorSnapshots(v).forEach(s -> rounds.add(MirrorSnapshots.sequenceOf(s).getAsLong()));
+            MirrorService.mirrorSnapshots(store, v).forEach(s -> rounds.add(MirrorSnapshots.sequenceOf(s).getAsLong()));
             if (common == null) {
                 common = rounds;
             } else {
@@ -275,9 +280,7 @@ public final class MirrorGroups {
                         + service.config.replicaGroups().stream().map(MirrorConfig.ReplicaGroup::name).toList() + ")"));
         List<Dr.Outcome> out = new ArrayList<>();
         if (planned) {
-            for (String v : g.vdisks()) {
-                out.add(service.dr.failover(v, true));
-            }
+            out.addAll(plannedMembers(g));
         } else {
             out.addAll(holdingRounds(g.vdisks(), () -> unplanned(g)));
         }
@@ -285,6 +288,33 @@ public final class MirrorGroups {
                 .mapToLong(MirrorConfig.Mirror::intervalMs).max().orElse(Dr.INTERVAL_AFTER_UNPLANNED_MS);
         service.config.putGroup(new MirrorConfig.Group(name, g.sourceSite(), intervalMs, g.vdisks()));
         service.config.putReplicaGroup(new MirrorConfig.ReplicaGroup(name, g.sourceSite(), List.of()));
+        return out;
+    }
+
+    /**
+     * Fails each member over planned, one by one. A member already primary here, mirrored back
+     * to the group's source (an earlier attempt got that far), is passed over, so after a
+     * failure part-way the same command finishes the group; the failure says how far it got.
+     */
+    private List<Dr.Outcome> plannedMembers(MirrorConfig.ReplicaGroup g) {
+        List<Dr.Outcome> out = new ArrayList<>();
+        for (String v : g.vdisks()) {
+            boolean done = service.store.exists(v) && MirrorRoles.replicaOf(service.store, v).isEmpty()
+                    && service.config.mirror(v).map(m -> m.peer().equals(g.sourceSite())).orElse(false);
+            if (done) {
+                out.add(new Dr.Outcome(v, List.of("site " + service.siteName + ": " + v + " is primary here already (failed over by an earlier attempt)"),
+                        "", 0, 0, 0));
+                continue;
+            }
+            try {
+                out.add(service.dr.failover(v, true));
+            } catch (RuntimeException e) {
+                List<String> over = out.stream().map(Dr.Outcome::vdisk).toList();
+                throw new IllegalStateException("group " + g.name() + ": planned failover of " + v + " failed (" + e.getMessage() + "); "
+                        + (over.isEmpty() ? "no member" : "members " + over) + " failed over, the rest are still replicas here;"
+                        + " run basalt dr failover --group " + g.name() + " --planned again to finish", e);
+            }
+        }
         return out;
     }
 

@@ -367,6 +367,11 @@ public final class MirrorService implements AutoCloseable {
 
     /** {@code vdisk}'s mirror snapshots, oldest round first. */
     List<String> mirrorSnapshots(String vdisk) {
+        return mirrorSnapshots(store, vdisk);
+    }
+
+    /** {@code vdisk}'s mirror snapshots in {@code store}, oldest round first. */
+    static List<String> mirrorSnapshots(VdiskStore store, String vdisk) {
         List<String> out = new ArrayList<>();
         for (SnapshotInfo s : store.snapshots(vdisk)) {
             OptionalLong n = MirrorSnapshots.sequenceOf(s.name());

@@ -133,6 +133,69 @@ class MirrorGroupTest {
         }
     }
 
+    @Test
+    void aGroupRefusedForItsPeerOrIntervalLeavesNoRecordBehind() throws Exception {
+        byte[] secret = new byte[32];
+        Arrays.fill(secret, (byte) 4);
+        try (TwoSites sites = new TwoSites(dir, secret, secret)) {
+            TwoSites.Site a = sites.a;
+            a.store.create(LOG, SIZE_BYTES);
+            a.store.create(DATA, SIZE_BYTES);
+            IllegalArgumentException noPeer = assertThrows(IllegalArgumentException.class, () ->
+                    MirrorGroups.create(a.store, a.config, new MirrorConfig.Group(GROUP, "site-z", INTERVAL_MS, List.of(LOG, DATA))));
+            assertTrue(noPeer.getMessage().contains("site-z"), noPeer.getMessage());
+            IllegalArgumentException tooOften = assertThrows(IllegalArgumentException.class, () ->
+                    MirrorGroups.create(a.store, a.config, new MirrorConfig.Group(GROUP, sites.b.name, 50, List.of(LOG, DATA))));
+            assertTrue(tooOften.getMessage().startsWith("interval: "), tooOften.getMessage());
+            assertEquals(List.of(), a.config.groups(), "a refused group leaves no group record");
+            assertEquals(List.of(), a.config.mirrors(), "a refused group leaves no member mirrored");
+        }
+    }
+
+    /**
+     * A planned failover of a group fails on its second member (site b refuses that member's final
+     * round); the first member is primary on site b by then. Typed again, the command passes the
+     * first member over and finishes the second; without a serving process, `mirror group ls`
+     * still shows the consistent round.
+     */
+    @Test
+    void aPlannedGroupFailoverStoppedPartWayFinishesWhenTypedAgain() throws Exception {
+        byte[] secret = new byte[32];
+        Arrays.fill(secret, (byte) 5);
+        try (TwoSites sites = new TwoSites(dir, secret, secret)) {
+            TwoSites.Site a = sites.a;
+            TwoSites.Site b = sites.b;
+            a.store.create(LOG, SIZE_BYTES);
+            a.store.create(DATA, SIZE_BYTES);
+            MirrorGroups.create(a.store, a.config, new MirrorConfig.Group(GROUP, b.name, INTERVAL_MS, List.of(LOG, DATA)));
+            TwoSites.await("the group announced and two rounds applied on site b", WAIT,
+                    () -> b.config.replicaGroup(GROUP).isPresent() && b.service.groups.consistentRound(List.of(LOG, DATA)).orElse(0) >= 2);
+            OptionalLong offline = MirrorGroups.consistentRound(b.store, List.of(LOG, DATA));
+            assertTrue(offline.isPresent(), "the consistent round read from the store alone");
+            assertTrue(MirrorGroups.rows(b.config, v -> MirrorGroups.consistentRound(b.store, v)).getFirst().consistentSnapshot()
+                    .startsWith(MirrorSnapshots.PREFIX));
+
+            IllegalStateException partWay = b.service.withoutRounds(DATA, () ->
+                    assertThrows(IllegalStateException.class, () -> b.service.failoverGroup(GROUP, true)));
+            System.out.println("planned group failover, first attempt: " + partWay.getMessage());
+            assertTrue(partWay.getMessage().contains("members [" + LOG + "] failed over"), partWay.getMessage());
+            assertTrue(partWay.getMessage().contains("--planned again"), partWay.getMessage());
+            assertTrue(MirrorRoles.replicaOf(b.store, LOG).isEmpty(), "the first member is primary on site b");
+            assertTrue(MirrorRoles.replicaOf(b.store, DATA).isPresent(), "the second member is still a replica on site b");
+
+            List<Dr.Outcome> again = b.service.failoverGroup(GROUP, true);
+            again.forEach(o -> o.lines().forEach(l -> System.out.println("planned group failover, again: " + l)));
+            assertTrue(again.getFirst().lines().getFirst().contains("primary here already"), again.getFirst().lines().toString());
+            for (String v : List.of(LOG, DATA)) {
+                assertTrue(MirrorRoles.replicaOf(b.store, v).isEmpty(), v + " is primary on site b");
+                assertTrue(MirrorRoles.replicaOf(a.store, v).isPresent(), v + " is a replica on site a");
+                TwoSites.assertSameBytes(a.store, v, b.store, v);
+            }
+            assertTrue(b.config.group(GROUP).isPresent(), "site b mirrors the group now");
+            assertTrue(b.config.replicaGroup(GROUP).isEmpty());
+        }
+    }
+
     private static long lastRound(TwoSites.Site site, String replica) {
         return MirrorRoles.replicaOf(site.store, replica).flatMap(r -> r.lastSnapshot()).map(MirrorSnapshots::sequenceOf)
                 .map(OptionalLong::getAsLong).orElse(0L);
