@@ -28,6 +28,7 @@ import io.basalt.host.GuestImage;
 import io.basalt.node.TestProcesses;
 import io.basalt.node.cli.CliResult;
 import io.basalt.node.config.Configs;
+import io.basalt.node.host.GuestFileSystem;
 import io.basalt.node.host.Inventory;
 import io.basalt.node.host.SequenceGuest;
 import io.basalt.node.host.VmRecord;
@@ -77,10 +78,8 @@ class HostsOnClusterProcessTest {
         assumeTrue(qemu != null, "needs qemu-system-x86_64 (qemu-system-x86, qemu-block-extra): scripts/install-test-deps.sh");
         SequenceGuest guest = SequenceGuest.build(dir);
         assumeTrue(guest != null, "no kernel image in /boot with its modules (linux-image-amd64): scripts/install-test-deps.sh");
-        String mkfs = sbin("mkfs.ext4");
-        String e2fsck = sbin("e2fsck");
-        String debugfs = sbin("debugfs");
-        assumeTrue(mkfs != null && e2fsck != null && debugfs != null, "needs mkfs.ext4, e2fsck and debugfs (e2fsprogs): scripts/install-test-deps.sh");
+        GuestFileSystem fs = GuestFileSystem.find();
+        assumeTrue(fs != null, GuestFileSystem.MISSING);
         Path clusterDir = dir.resolve("cluster");
         try (ClusterUp c = ClusterUp.start(clusterDir, "64M", "--vdisk", "g1-disk");
              ClusterClient client = ClusterClient.open(io.basalt.node.cluster.ClusterFile.read(clusterDir.resolve("cluster.json")).clientConfig(clusterDir.resolve("cluster.json")))) {
@@ -90,7 +89,7 @@ class HostsOnClusterProcessTest {
                 Agent b = startAgent(c, "host-b");
                 // A second disk with an ext4 file system on it, made on this side and imported: the guest mounts it and appends to a file.
                 Path fsImage = dir.resolve("g1-fs.img");
-                run(mkfs, "-q", "-F", "-L", "g1fs", fsImage.toString(), FS_SIZE);
+                fs.make(fsImage, "g1fs", FS_SIZE);
                 cli("vdisk", "import", fsImage.toString(), "g1-fs");
                 cli("vm", "create", "g1", "--memory", "128M", "--disk", "g1-disk", "--disk", "g1-fs", "--kernel", guest.kernel().toString(),
                         "--initrd", guest.initrd().toString(), "--append", GuestImage.KERNEL_COMMAND_LINE + " basalt.fs=vdb");
@@ -149,7 +148,7 @@ class HostsOnClusterProcessTest {
                                     + " on host-a; a write of the frozen guest after the restart would show its boot again");
                     assertEquals(List.of(bootFirst, bootB, bootA), runs(boots), "each boot wrote one run of blocks");
                 }
-                checkFileSystem(e2fsck, debugfs, lastFsSeq(consoles));
+                checkFileSystem(fs, lastFsSeq(consoles));
                 System.out.println("[hosts] timings ms: " + timings);
             } finally {
                 stopAgents();
@@ -163,39 +162,13 @@ class HostsOnClusterProcessTest {
      * first), then {@code e2fsck -fn} finds it clean, and /seq holds 1, 2, ... with no gap or
      * repeat, up to at least the last number a guest synced.
      */
-    private void checkFileSystem(String e2fsck, String debugfs, long lastSynced) throws Exception {
+    private void checkFileSystem(GuestFileSystem fs, long lastSynced) throws Exception {
         long startNs = System.nanoTime();
         Path raw = dir.resolve("g1-fs-after.raw");
         cli("vdisk", "export", "g1-fs", raw.toString());
-        ProcessResult replay = run(e2fsck, "-y", "-E", "journal_only", raw.toString());
-        assertTrue(replay.exit() == 0 || replay.exit() == 1, "journal replay: exit " + replay.exit() + "\n" + replay.out());
-        ProcessResult check = run(e2fsck, "-fn", raw.toString());
-        assertEquals(0, check.exit(), "e2fsck -fn of the guest's file system:\n" + check.out());
-        List<String> lines = run(debugfs, "-R", "cat /seq", raw.toString()).out().lines().filter(l -> !l.startsWith("debugfs ")).toList();
-        for (int i = 0; i < lines.size(); i++) {
-            assertEquals(Integer.toString(i + 1), lines.get(i), "line " + (i + 1) + " of /seq (of " + lines.size() + ")");
-        }
-        assertTrue(lines.size() >= lastSynced, "/seq ends at " + lines.size() + ", before the last synced " + lastSynced);
+        int lines = fs.check(raw, lastSynced);
         timings.put("fs check", ms(System.nanoTime() - startNs));
-        System.out.println("[hosts] the guest's ext4: e2fsck -fn clean; /seq 1.." + lines.size() + " with no gap (last synced " + lastSynced + ")");
-    }
-
-    private record ProcessResult(int exit, String out) {}
-
-    private static ProcessResult run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", command) + ": still running after 60 s");
-        return new ProcessResult(p.exitValue(), out);
-    }
-
-    /** A tool from e2fsprogs: on the PATH, or in /usr/sbin or /sbin (not on a user's PATH everywhere); null when missing. */
-    private static String sbin(String tool) {
-        String onPath = TestProcesses.which(tool);
-        if (onPath != null) {
-            return onPath;
-        }
-        return java.util.stream.Stream.of("/usr/sbin/", "/sbin/").map(d -> d + tool).filter(f -> Files.isExecutable(Path.of(f))).findFirst().orElse(null);
+        System.out.println("[hosts] the guest's ext4: e2fsck -fn clean; /seq 1.." + lines + " with no gap (last synced " + lastSynced + ")");
     }
 
     private static long lastFsSeq(List<Path> consoles) {
