@@ -38,7 +38,8 @@ import io.basalt.vdisk.store.VdiskStore;
 /**
  * Disaster recovery with a real guest: on site a a VM runs from two vdisks, its boot disk (the
  * sequence it writes to blocks) and an ext4 disk it appends synced numbers to; both are mirrored
- * to site b as one consistency group every 500 ms. Site a is lost at once (its QEMU SIGKILLed,
+ * to site b as one consistency group every 500 ms. While rounds go on, the disks' lock holder
+ * moves: the guest migrates live to a second host of site a and back. Site a is lost at once (its QEMU SIGKILLed,
  * its agent and mirror link gone, no orderly stop). Site b fails the group over, unplanned, and
  * boots the same guest from the replicas on its own host agent: the guest mounts its file system
  * (the kernel replays the journal), counts on from the last number the replica holds, which is
@@ -86,15 +87,24 @@ class DrGuestBootTest {
                 Inventory inventory = new Inventory(a.configs);
                 inventory.createVm(vm);
                 HostAgent host = HostAgent.start("host-a", LockedStore.embedded(a.store, locks), inventory, options(qemu, "a"), out);
+                HostAgent other = HostAgent.start("host-c", LockedStore.embedded(a.store, locks), inventory, options(qemu, "c"), out);
                 try {
                     inventory.updateVm("g1", r -> r.onHost("host-a").withDesired(VmRecord.Desired.RUNNING));
                     await("the guest on site a appends to its file system", () -> last(FS_SEQ, consoleA) >= 10, consoleA);
-                    syncedBeforeLoss = last(FS_SEQ, consoleA);
+                    // The disks' lock holder moves while rounds go on: the guest migrates live to host-c and back.
+                    for (String to : List.of("host-c", "host-a")) {
+                        String line = (to.equals("host-c") ? host : other).apiClient().migrate("g1", to);
+                        System.out.println("[dr-boot] site a: " + line);
+                        long round = b.service.groups.consistentRound(List.of(DISK, FS)).orElse(0);
+                        await("a group round after the move to " + to, () -> b.service.groups.consistentRound(List.of(DISK, FS)).orElse(0) > round, consoleA);
+                    }
+                    syncedBeforeLoss = Math.max(last(FS_SEQ, consoleA), last(FS_SEQ, dir.resolve("run-c/g1/console.log")));
                     long round = b.service.groups.consistentRound(List.of(DISK, FS)).orElse(0);
                     await("two more group rounds complete on site b", () -> b.service.groups.consistentRound(List.of(DISK, FS)).orElse(0) >= round + 2, consoleA);
                 } finally {
-                    // Site a is lost: its QEMU dies first, with no orderly stop; then its agent and its mirror link go.
+                    // Site a is lost: its QEMU dies first, with no orderly stop; then its agents and its mirror link go.
                     ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("qemu-system")).forEach(ProcessHandle::destroyForcibly);
+                    other.close();
                     host.close();
                 }
             }
