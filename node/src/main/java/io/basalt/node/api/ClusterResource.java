@@ -14,6 +14,7 @@ import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.admin.ClusterStatus;
 import io.basalt.cluster.meta.NodeSpace;
 import io.basalt.lock.Holding;
+import io.basalt.node.api.ApiViews.ClusterJson;
 import io.basalt.lock.LockService;
 import io.basalt.lock.Session;
 import io.basalt.lock.VdiskLock;
@@ -30,10 +31,6 @@ import io.javalin.http.Context;
 final class ClusterResource {
     /** How long {@code GET /api/cluster} waits for each node's answer. */
     static final Duration PROBE_TIMEOUT = Duration.ofSeconds(3);
-
-    record GroupJson(String name, Integer leader, long term, long commitIndex, String health, String why, List<ClusterStatus.ReplicaState> replicas) {}
-
-    record ClusterJson(String mode, String name, String health, List<ClusterStatus.NodeState> nodes, List<GroupJson> groups) {}
 
     record NodeJson(int id, String address, Boolean up, Long freeBytes, Long reserveBytes, Long totalBytes) {}
 
@@ -59,7 +56,7 @@ final class ClusterResource {
         return List.of(
                 Route.of(GET, "/api/cluster", ctx -> Json.write(ctx, 200, cluster())),
                 Route.of(GET, "/api/nodes", ctx -> Json.write(ctx, 200, nodes())),
-                Route.of(GET, "/api/targets", ctx -> Json.write(ctx, 200, TargetsFile.load(backend.configDir()).targets())),
+                Route.of(GET, "/api/targets", ctx -> Json.write(ctx, 200, TargetsFile.load(backend.configDir()).targets().stream().map(ApiViews.TargetJson::of).toList())),
                 Route.of(GET, "/api/locks", ctx -> Json.write(ctx, 200, locks(ctx.queryParam("vdisk"))), "vdisk"),
                 Route.of(GET, "/api/hosts", ctx -> Json.write(ctx, 200, hosts())),
                 Route.of(GET, "/api/vms", ctx -> Json.write(ctx, 200, new Inventory(store.configs()).vms())),
@@ -71,14 +68,10 @@ final class ClusterResource {
 
     private ClusterJson cluster() {
         if (backend.cluster().isEmpty()) {
-            return new ClusterJson("embedded", "embedded", "OK", List.of(), List.of());
+            return ClusterJson.embedded();
         }
         ClusterConfig config = backend.cluster().get();
-        ClusterStatus s = ClusterStatus.collect(config, PROBE_TIMEOUT);
-        String health = s.anyUnavailable() ? "UNAVAILABLE" : s.count(ClusterStatus.Health.DEGRADED) > 0 ? "DEGRADED" : "OK";
-        List<GroupJson> groups = s.groups().stream().map(g -> new GroupJson(g.name(), g.leader().isPresent() ? g.leader().getAsInt() : null,
-                g.term(), g.commitIndex(), g.health().name(), g.why(), g.replicas())).toList();
-        return new ClusterJson("cluster", config.name(), health, s.nodes(), groups);
+        return ClusterJson.of(config, ClusterStatus.collect(config, PROBE_TIMEOUT));
     }
 
     /** A cluster's nodes with the space they last reported; the embedded store as node 0 with its filesystem's space. */

@@ -12,10 +12,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.basalt.interop.ImageExport;
 import io.basalt.interop.ImageFormat;
+import io.basalt.node.api.ApiViews.SnapshotJson;
+import io.basalt.node.api.ApiViews.VdiskJson;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.SnapshotInfo;
-import io.basalt.vdisk.store.Usage;
 import io.basalt.vdisk.store.VdiskStore;
 import io.javalin.http.Context;
 
@@ -25,12 +26,6 @@ import io.javalin.http.Context;
  * through the same {@link Datastore}; path names are checked first so an unknown one is a 404.
  */
 final class VdiskResource {
-    /** A vdisk as the API shows it: geometry, lineage and space. {@code parent} is {@code NAME@SNAP} or null. */
-    record VdiskJson(long id, String name, long sizeBytes, int blockSizeBytes, int grainSizeBytes, String parent, int chainDepth,
-                     long createdMs, String rollingBackTo, int snapshotCount, long usedBytes, long storedBytes, long versionCount) {}
-
-    record SnapshotJson(String vdisk, String name, long sizeBytes, long createdMs) {}
-
     private final Datastore store;
     private final Jobs jobs;
 
@@ -169,14 +164,11 @@ final class VdiskResource {
     }
 
     private VdiskJson view(String name) {
-        Datastore.VdiskView v = store.info(name);
-        Usage u = store.usage(name);
-        return new VdiskJson(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes(), v.parent().orElse(null), v.chainDepth(),
-                v.createdEpochMs(), v.rollingBackTo().orElse(null), store.snapshots(name).size(), u.usedBytes(), u.storedBytes(), u.versionCount());
+        return VdiskJson.of(store, name);
     }
 
     private List<SnapshotJson> snapshots(String name) {
-        return store.snapshots(name).stream().map(s -> new SnapshotJson(name, s.name(), s.sizeBytes(), s.createdEpochMs())).toList();
+        return SnapshotJson.of(store, name);
     }
 
     private boolean exists(String name) {

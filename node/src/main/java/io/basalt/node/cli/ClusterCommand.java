@@ -40,6 +40,7 @@ public final class ClusterCommand {
         @Spec CommandSpec spec;
         @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
         @Option(names = "--timeout-ms", defaultValue = "3000", description = "Per-node RPC timeout (default ${DEFAULT-VALUE}).") long timeoutMs;
+        @picocli.CommandLine.Mixin OutputFormat format;
 
         @Override
         public Integer call() throws Exception {
@@ -49,7 +50,7 @@ public final class ClusterCommand {
                 status = withSpaces(status, config, spec.commandLine().getErr());
             }
             PrintWriter out = spec.commandLine().getOut();
-            out.print(status.render());
+            out.print(format.json() ? OutputFormat.toJson(io.basalt.node.api.ApiViews.ClusterJson.of(config, status)) + "\n" : status.render());
             out.flush();
             return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;
         }

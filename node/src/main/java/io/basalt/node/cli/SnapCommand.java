@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.api.ApiViews;
 import io.basalt.node.datastore.Datastore;
 import java.time.Duration;
 import java.util.List;
@@ -45,11 +46,16 @@ public final class SnapCommand {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
+        @Mixin OutputFormat format;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
+                if (format.json()) {
+                    out.println(OutputFormat.toJson(ApiViews.SnapshotJson.of(s, name)));
+                    return 0;
+                }
                 List<SnapshotInfo> snaps = s.snapshots(name);
                 out.printf("%-20s %6s %10s  %s%n", "SNAPSHOT", "EPOCH", "SIZE", "CREATED");
                 snaps.forEach(x -> out.println(VdiskCommand.snapshotLine(x)));

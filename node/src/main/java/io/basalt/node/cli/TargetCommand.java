@@ -49,10 +49,15 @@ public final class TargetCommand {
     static final class Ls implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
+        @Mixin OutputFormat format;
 
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
+            if (format.json()) {
+                out.println(OutputFormat.toJson(TargetsFile.load(store.configDir()).targets().stream().map(io.basalt.node.api.ApiViews.TargetJson::of).toList()));
+                return 0;
+            }
             for (TargetsFile.Target t : TargetsFile.load(store.configDir()).targets()) {
                 out.println(t.iqn());
                 t.luns().forEach((lun, vdisk) -> out.printf("  lun %d: %s%n", lun, vdisk));

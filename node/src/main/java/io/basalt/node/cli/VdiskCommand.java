@@ -1,5 +1,6 @@
 package io.basalt.node.cli;
 
+import io.basalt.node.api.ApiViews;
 import io.basalt.node.datastore.Datastore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,12 +59,17 @@ public final class VdiskCommand {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Option(names = {"-l", "--long"}, description = "Also show size, usage and parent.") boolean longFormat;
+        @Mixin OutputFormat format;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
                 List<Datastore.VdiskView> all = s.list();
+                if (format.json()) {
+                    out.println(OutputFormat.toJson(all.stream().map(v -> ApiViews.VdiskJson.of(s, v.name())).toList()));
+                    return 0;
+                }
                 if (!longFormat) {
                     all.forEach(v -> out.println(v.name()));
                     return 0;
@@ -84,11 +90,16 @@ public final class VdiskCommand {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
+        @Mixin OutputFormat format;
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
+                if (format.json()) {
+                    out.println(OutputFormat.toJson(ApiViews.VdiskJson.of(s, name)));
+                    return 0;
+                }
                 Datastore.VdiskView v = s.info(name);
                 v.rollingBackTo().ifPresent(snap -> spec.commandLine().getErr().printf(
                         "basalt vdisk info: %s has an unfinished rollback to %s@%s (it reads partly as the snapshot and is not opened for I/O);"
@@ -118,11 +129,22 @@ public final class VdiskCommand {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME", arity = "0..1") String name;
+        @Mixin OutputFormat format;
+
+        /** One vdisk's line of {@code du --format json}. */
+        record DuJson(String name, long provisionedBytes, long usedBytes, long storedBytes) {}
 
         @Override
         public Integer call() {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
+                if (format.json()) {
+                    out.println(OutputFormat.toJson((name == null ? s.list() : List.of(s.info(name))).stream().map(v -> {
+                        Usage u = s.usage(v.name());
+                        return new DuJson(v.name(), u.provisionedBytes(), u.usedBytes(), u.storedBytes());
+                    }).toList()));
+                    return 0;
+                }
                 out.printf("%-24s %12s %12s %12s%n", "NAME", "PROVISIONED", "USED", "STORED");
                 long p = 0, used = 0, stored = 0;
                 for (Datastore.VdiskView v : name == null ? s.list() : List.of(s.info(name))) {
@@ -236,6 +258,10 @@ public final class VdiskCommand {
         @Spec CommandSpec spec;
         @Parameters(index = "0", paramLabel = "FROM", description = "NAME@SNAP (older), or NAME for everything written") String from;
         @Parameters(index = "1", paramLabel = "TO", arity = "0..1", description = "NAME@SNAP (newer) or NAME (head; default)") String to;
+        @Mixin OutputFormat format;
+
+        /** One extent of {@code diff --format json}, as {@code rbd diff} shows it: {@code type} is data or zero. */
+        record ExtentJson(long offset, long length, String type) {}
 
         @Override
         public Integer call() {
@@ -247,6 +273,10 @@ public final class VdiskCommand {
             var out = spec.commandLine().getOut();
             try (Datastore s = store.open()) {
                 List<Extent> extents = s.diff(a.vdisk(), a.snap(), b.snap());
+                if (format.json()) {
+                    out.println(OutputFormat.toJson(extents.stream().map(e -> new ExtentJson(e.offsetBytes(), e.lengthBytes(), e.data() ? "data" : "zero")).toList()));
+                    return 0;
+                }
                 out.printf("%-14s %-10s %s%n", "Offset", "Length", "Type");
                 long total = 0;
                 for (Extent e : extents) {

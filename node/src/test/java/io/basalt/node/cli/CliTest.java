@@ -9,6 +9,9 @@ import java.nio.file.Path;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.io.TempDir;
 
 
@@ -153,6 +156,52 @@ class CliTest {
         assertTrue(ls.out().contains("lun 0: web1") && ls.out().contains("iqn.2026-11.host:h1") && ls.out().contains("one-way"), ls.out());
         CliResult portal = run("serve", "--portal", "localhost");
         assertTrue(portal.err().contains("portal: 'localhost' (expected: HOST:PORT"), portal.err());
+        JsonNode targets = json(run("target", "ls", "--format", "json"));
+        assertEquals("iqn.2026-11.io.basalt:web1", targets.get(0).get("iqn").asText());
+        assertEquals("web1", targets.get(0).get("luns").get("0").asText());
+        assertEquals("u", targets.get(0).get("chap").get("user").asText());
+        assertTrue(!targets.toString().contains("twelve-bytes!"), "the CHAP secret is never listed: " + targets);
+    }
+
+    /** Every listing takes {@code --format json}, with the shapes of the API's resources. */
+    @Test
+    void listingsPrintJsonForScripts() throws Exception {
+        assertEquals(0, run("vdisk", "create", "web1", "--size", "16M").exit());
+        Path in = dir.resolve("in.bin");
+        Files.write(in, new byte[] {1, 2, 3});
+        assertEquals(0, run("vdisk", "write", "web1", "--offset", "4096", "--input", in.toString()).exit());
+        assertEquals(0, run("snap", "create", "web1@s1").exit());
+
+        JsonNode ls = json(run("vdisk", "ls", "--format", "json"));
+        assertEquals(1, ls.size(), ls.toString());
+        assertEquals("web1", ls.get(0).get("name").asText());
+        assertEquals(16L << 20, ls.get(0).get("sizeBytes").asLong());
+        assertEquals(1, ls.get(0).get("snapshotCount").asInt());
+        JsonNode info = json(run("vdisk", "info", "web1", "--format", "json"));
+        assertEquals(ls.get(0).get("id"), info.get("id"));
+        assertEquals(4096, info.get("usedBytes").asLong(), info.toString());
+        JsonNode du = json(run("vdisk", "du", "--format", "json"));
+        assertEquals("web1", du.get(0).get("name").asText());
+        assertEquals(16L << 20, du.get(0).get("provisionedBytes").asLong());
+        assertEquals(4096, du.get(0).get("usedBytes").asLong());
+        JsonNode snaps = json(run("snap", "ls", "web1", "--format", "json"));
+        assertEquals("s1", snaps.get(0).get("name").asText());
+        assertEquals("web1", snaps.get(0).get("vdisk").asText());
+        JsonNode diff = json(run("vdisk", "diff", "web1", "--format", "json"));
+        assertEquals(4096, diff.get(0).get("offset").asLong(), diff.toString());
+        assertEquals("data", diff.get(0).get("type").asText());
+        CliResult bad = run("vdisk", "ls", "--format", "yaml");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("yaml"), bad.err());
+    }
+
+    private static JsonNode json(CliResult r) {
+        assertEquals(0, r.exit(), r.err());
+        try {
+            return new ObjectMapper().readTree(r.out());
+        } catch (java.io.IOException e) {
+            throw new AssertionError("not JSON: " + r.out(), e);
+        }
     }
 
     /**
@@ -202,6 +251,12 @@ class CliTest {
         assertTrue(out.matches("(?s).*\\n1 +127\\.0\\.0\\.1:2 +down .*") && out.contains("Connection refused"), out);
         assertTrue(out.contains("pg-1     -"), out);
         assertEquals("", r.err());
+        CliResult j = CliResult.run("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000", "--format", "json");
+        assertEquals(ClusterCommand.EXIT_NO_QUORUM, j.exit(), j.err());
+        JsonNode status = new ObjectMapper().readTree(j.out());
+        assertEquals("UNAVAILABLE", status.get("health").asText(), j.out());
+        assertEquals("c1", status.get("name").asText());
+        assertEquals(3, status.get("nodes").size());
     }
 
     /** cluster.json's optional ioTimeoutMs: absent means the default, a value below one request's timeout is named. */
