@@ -38,7 +38,7 @@ public final class BasaltCommand implements Runnable {
         PrintWriter err = cl.getErr();
         Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
         if (cause instanceof StoreException || cause instanceof IllegalArgumentException
-                || cause instanceof BlockDeviceException || cause instanceof java.io.IOException
+                || cause instanceof BlockDeviceException || cause instanceof java.io.IOException || cause instanceof java.io.UncheckedIOException
                 || cause instanceof io.basalt.vdisk.FencedException || cause instanceof io.basalt.lock.LockRefusedException
                 || cause instanceof io.basalt.node.host.VmStateException
                 || cause instanceof io.basalt.replication.link.MirrorLinkException || cause instanceof io.basalt.replication.stream.MirrorException

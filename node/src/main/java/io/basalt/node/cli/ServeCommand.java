@@ -33,6 +33,9 @@ public final class ServeCommand implements Callable<Integer> {
             description = {"Where the management API (REST, OpenAPI, /metrics) listens (default ${DEFAULT-VALUE}); off: no API.",
                     "Requests need a token: basalt token create."})
     String api;
+    @Option(names = "--api-tls", description = {"Serve the API over HTTPS alone. Embedded store: with a CA of the store's own, made the first time",
+            "in DIR/tls (clients: --api-ca DIR); --cluster: with a certificate of the cluster's CA. See docs/security.md."})
+    boolean apiTls;
 
     @Override
     public Integer call() throws Exception {
@@ -92,9 +95,15 @@ public final class ServeCommand implements Callable<Integer> {
                     io.basalt.node.metrics.StoreMeters.register(io.basalt.node.metrics.NodeMetrics.process(), () -> store.list().stream()
                             .collect(java.util.stream.Collectors.toMap(Datastore.VdiskView::name, Datastore.VdiskView::sizeBytes)), ServeCommand.this.store.configDir());
                 }
-                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, ServeCommand.this.store.configDir(),
-                        java.util.Optional.empty()), io.basalt.node.metrics.NodeMetrics.process(), listen.get());
+                java.nio.file.Path configDir = ServeCommand.this.store.configDir();
+                java.util.Optional<io.basalt.cluster.tls.TlsIdentity> tls = apiTls
+                        ? java.util.Optional.of(io.basalt.node.api.ServeApiTls.identity(configDir, !(store instanceof Datastore.Local), listen.get().host()))
+                        : java.util.Optional.empty();
+                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.empty()),
+                        io.basalt.node.metrics.NodeMetrics.process(), listen.get().host(), listen.get().port(),
+                        tls.map(io.basalt.cluster.tls.TlsIdentity::sslContext));
                 out.printf("api: %s (OpenAPI document at %s%s)%n", apiServer.url(), apiServer.url(), io.basalt.node.api.ApiServer.OPENAPI_PATH);
+                tls.ifPresent(t -> out.printf("api: HTTPS with %s; clients trust %s (--api-ca)%n", t.certFile(), t.caCertFile()));
             }
             if (store instanceof Datastore.Local local) {
                 if (mirrorDir != null) {

@@ -222,6 +222,9 @@ public final class RemoteDatastore implements Datastore {
         HttpResponse<String> r;
         try {
             r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (javax.net.ssl.SSLHandshakeException e) {
+            throw new UncheckedIOException("--api " + base + ": TLS handshake failed: " + e.getMessage()
+                    + " (expected: a server certificate of the CA given with --api-ca, e.g. the cluster directory or the store holding tls/ca.crt)", e);
         } catch (IOException e) {
             throw new UncheckedIOException("--api " + base + ": " + method + " " + path + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {

@@ -66,6 +66,57 @@ class ApiTlsTest {
         }
     }
 
+    /**
+     * {@code basalt serve --api-tls} on the embedded store: a CA of the store's own made in
+     * STORE/tls the first time, the API on HTTPS alone, and the CLI reaching it with {@code
+     * --api-ca STORE}; a second start serves the same certificate. A gateway to a cluster made
+     * without TLS is refused, naming the missing CA.
+     */
+    @Test
+    void serveWithApiTlsMakesTheStoresOwnCaOnceAndTheCliTrustsIt() throws Exception {
+        Path store = dir.resolve("store");
+        java.nio.file.Files.createDirectories(store);
+        String admin = Tokens.create(store, "ops", "admin").secret();
+        String url = null;
+        byte[] firstCert = null;
+        for (int start = 0; start < 2; start++) {
+            Process serve = io.basalt.node.TestProcesses.basalt("serve", "--data", store.toString(), "--api-listen", "127.0.0.1:0", "--api-tls").start();
+            try {
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(serve.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                StringBuilder printed = new StringBuilder();
+                url = null;
+                for (String line; (line = in.readLine()) != null && !line.startsWith("serving"); ) {
+                    printed.append(line).append('\n');
+                    if (line.startsWith("api: https://")) {
+                        url = line.substring("api: ".length(), line.indexOf(' ', "api: ".length()));
+                    }
+                }
+                assertTrue(url != null && printed.toString().contains("clients trust " + store.toAbsolutePath().resolve("tls/ca.crt")),
+                        "serve printed: " + printed);
+                Thread.ofPlatform().daemon().start(() -> in.lines().forEach(l -> { }));
+                var listed = io.basalt.node.cli.CliResult.run("vdisk", "ls", "--format", "json", "--api", url, "--api-token", admin, "--api-ca", store.toString());
+                assertEquals(0, listed.exit(), listed.err());
+                assertEquals("[ ]", listed.out().strip());
+                var untrusted = io.basalt.node.cli.CliResult.run("vdisk", "ls", "--api", url, "--api-token", admin);
+                assertEquals(1, untrusted.exit(), "the JDK's CAs do not know the store's CA: " + untrusted.err());
+                assertTrue(untrusted.err().contains("TLS handshake failed") && untrusted.err().contains("--api-ca"), untrusted.err());
+                byte[] cert = java.nio.file.Files.readAllBytes(store.resolve("tls/" + ServeApiTls.NAME + ".crt"));
+                if (firstCert == null) {
+                    firstCert = cert;
+                } else {
+                    assertTrue(java.util.Arrays.equals(firstCert, cert), "a second start serves the same certificate");
+                }
+            } finally {
+                serve.destroy();
+                if (!serve.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                    serve.destroyForcibly();
+                }
+            }
+        }
+        IllegalArgumentException noCa = assertThrows(IllegalArgumentException.class, () -> ServeApiTls.identity(dir.resolve("plain-cluster"), true, "127.0.0.1"));
+        assertTrue(noCa.getMessage().startsWith("--api-tls: ") && noCa.getMessage().contains("ca.crt does not exist"), noCa.getMessage());
+    }
+
     private static HttpRequest get(String url, String token) {
         return HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token).timeout(java.time.Duration.ofSeconds(10)).build();
     }
