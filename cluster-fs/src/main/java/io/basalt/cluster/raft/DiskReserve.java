@@ -33,11 +33,18 @@ public final class DiskReserve {
     /** Per open placement-group store, the space its next flush needs (see {@link #countFlushHeadroom}). */
     private final Map<Object, LongSupplier> headrooms = new ConcurrentHashMap<>();
     private final SpaceReserve space;
+    private final Path directory;
     /** Nodes whose last report to the meta group said they are below their reserve. */
     private volatile Set<Integer> fullNodes = Set.of();
 
     private DiskReserve(Path dir, long reserveBytes) throws IOException {
         this.space = SpaceReserve.of(dir, reserveBytes, this::headroomBytes);
+        this.directory = dir;
+    }
+
+    /** The directory whose filesystem this reserve watches: the node's Raft directory, one subdirectory per group. */
+    public Path directory() {
+        return directory;
     }
 
     /**

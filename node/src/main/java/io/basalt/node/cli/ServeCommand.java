@@ -77,6 +77,7 @@ public final class ServeCommand implements Callable<Integer> {
         private Exporter exporter;
         private io.basalt.node.api.ApiServer apiServer;
         private io.basalt.node.mirror.MirrorService mirror;
+        private io.basalt.node.mirror.MirrorMeters mirrorMeters;
         private ControlServer control;
 
         Serving(Datastore store) {
@@ -109,6 +110,7 @@ public final class ServeCommand implements Callable<Integer> {
                 if (mirrorDir != null) {
                     mirror = io.basalt.node.mirror.MirrorService.start(local.store(), local.configs(),
                             new java.net.InetSocketAddress(mirrorBind, mirrorPort), mirrorDir.resolve("mirror-staging"));
+                    mirrorMeters = io.basalt.node.mirror.MirrorMeters.register(io.basalt.node.metrics.NodeMetrics.process(), mirror);
                     out.printf("site %s: mirror link on %s%n", mirror.siteName(), mirror.address());
                 }
                 control = ControlServer.start(local.store().directory(),
@@ -121,6 +123,9 @@ public final class ServeCommand implements Callable<Integer> {
             try (store) {
                 if (control != null) {
                     control.close();
+                }
+                if (mirrorMeters != null) {
+                    mirrorMeters.close();
                 }
                 if (mirror != null) {
                     mirror.close();

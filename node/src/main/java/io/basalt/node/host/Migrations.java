@@ -112,6 +112,9 @@ final class Migrations implements AutoCloseable {
             Result r = new Result(vm, agent.name(), to, qemuDowntimeMs + (doneNs - completedNs) / 1_000_000,
                     (doneNs - startNs) / 1_000_000, qemuDowntimeMs, handoffNs / 1_000_000);
             agent.say(r.line());
+            io.micrometer.core.instrument.Timer.builder("basalt.migration.downtime").tags("from", agent.name(), "to", to)
+                    .description("Live migrations and the time each guest was paused (its vCPUs stopped on the source to resumed on the destination)")
+                    .register(io.basalt.node.metrics.NodeMetrics.process().registry()).record(java.time.Duration.ofMillis(r.downtimeMs()));
             return r;
         } finally {
             agent.busy().remove(vm);

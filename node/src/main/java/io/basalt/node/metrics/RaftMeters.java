@@ -33,7 +33,7 @@ public final class RaftMeters implements Runnable {
     static final String RATIS_ELECTIONS = "electionCount";
     static final double[] QUANTILES = {0.5, 0.99};
 
-    private record Group(AtomicLong term, AtomicLong applied, AtomicLong leader) {}
+    private record Group(AtomicLong term, AtomicLong applied, AtomicLong leader, AtomicLong logBytes) {}
 
     private final MeterRegistry registry;
     private final ClusterNode node;
@@ -71,6 +71,7 @@ public final class RaftMeters implements Runnable {
                 g.term().set(s.term());
                 g.applied().set(s.appliedIndex());
                 g.leader().set(s.role().equals("LEADER") ? 1 : 0);
+                g.logBytes().set(logBytes(s.group()));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("raft status of node " + node.id() + ": " + e.getMessage(), e);
@@ -79,7 +80,9 @@ public final class RaftMeters implements Runnable {
     }
 
     private Group group(String name) {
-        Group g = new Group(new AtomicLong(), new AtomicLong(), new AtomicLong());
+        Group g = new Group(new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong());
+        Gauge.builder("basalt.raft.log", g.logBytes(), AtomicLong::get).baseUnit("bytes").tag("group", name)
+                .description("Bytes of the group's Raft log segments on this node (purged after each Raft snapshot)").register(registry);
         Gauge.builder("basalt.raft.term", g.term(), AtomicLong::get).tag("group", name)
                 .description("The group's current term as this node sees it: each election raises it").register(registry);
         Gauge.builder("basalt.raft.applied.index", g.applied(), AtomicLong::get).tag("group", name)
@@ -87,6 +90,26 @@ public final class RaftMeters implements Runnable {
         Gauge.builder("basalt.raft.leader", g.leader(), AtomicLong::get).tag("group", name)
                 .description("1 while this node leads the group").register(registry);
         return g;
+    }
+
+    /** The size of group {@code name}'s log segments here (Ratis's {@code <raft dir>/<group uuid>/current/log_*}); 0 when it has none. */
+    private long logBytes(String name) {
+        java.nio.file.Path current = names.entrySet().stream().filter(e -> e.getValue().equals(name)).findFirst()
+                .map(e -> node.diskReserve().directory().resolve(e.getKey().getUuid().toString()).resolve("current")).orElse(null);
+        if (current == null || !java.nio.file.Files.isDirectory(current)) {
+            return 0;
+        }
+        long total = 0;
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> segments = java.nio.file.Files.newDirectoryStream(current, "log_*")) {
+            for (java.nio.file.Path p : segments) {
+                total += java.nio.file.Files.size(p);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // a segment rolled or purged while listed: the next scrape counts again
+        } catch (IOException e) {
+            throw new UncheckedIOException("raft log of " + name + " on node " + node.id() + ": " + e.getMessage(), e);
+        }
+        return total;
     }
 
     /** Ratis's registries are per member ("n1@group-..."); each is bridged once, when it appears. */

@@ -189,14 +189,17 @@ public final class MirrorGroups {
         return removed;
     }
 
-    /** A demoted member leaves this site's group; the group goes with its last member. */
+    /**
+     * A member was demoted here (a planned failover to the peer): the group goes once none of its
+     * members is mirrored from here any more. Until then its record stays whole and its rounds wait
+     * (a member is no longer mirrored from here): announcing the rest to the peer while it fails
+     * the group over, one member after another, would drop the members already over from its
+     * record of the group, and a failover stopped part-way could not finish them.
+     */
     void leave(String vdisk) {
         service.config.groupOf(vdisk).ifPresent(g -> {
-            List<String> rest = g.vdisks().stream().filter(v -> !v.equals(vdisk)).toList();
-            if (rest.isEmpty()) {
+            if (g.vdisks().stream().noneMatch(v -> service.config.mirror(v).isPresent())) {
                 service.config.removeGroup(g.name());
-            } else {
-                service.config.putGroup(new MirrorConfig.Group(g.name(), g.peer(), g.intervalMs(), rest));
             }
         });
     }

@@ -65,6 +65,7 @@ class ClusterApiTest {
                 assertEquals(1.0, m.value("basalt_raft_leader", Map.of("group", "meta")).orElseThrow());
                 assertTrue(m.value("basalt_raft_term", Map.of("group", "pg-0")).orElseThrow() >= 1);
                 assertTrue(m.value("basalt_raft_applied_index", Map.of("group", "pg-0")).orElseThrow() >= 10);
+                assertTrue(m.value("basalt_raft_log_bytes", Map.of("group", "pg-0")).orElseThrow() >= 10 * 4096, "ten 4 KiB writes are in pg-0's log");
                 // The client batches writes into entries (group commit): fewer requests than writes, but some.
                 double commits = m.value("basalt_raft_commits_total", Map.of("group", "pg-0")).orElseThrow();
                 assertTrue(commits >= 1, "commits of pg-0: " + commits + "\n" + NodeMetrics.process().scrape().lines()

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * TYPE declared twice; and for histograms, buckets that are not cumulative or whose +Inf bucket
  * is not the _count.
  */
-final class PrometheusText {
+public final class PrometheusText {
     record Sample(String name, Map<String, String> labels, double value) {}
 
     private static final Pattern NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
@@ -27,7 +27,7 @@ final class PrometheusText {
     final Map<String, String> types = new LinkedHashMap<>();
     final List<Sample> samples = new ArrayList<>();
 
-    static PrometheusText parse(String text) {
+    public static PrometheusText parse(String text) {
         PrometheusText p = new PrometheusText();
         String[] lines = text.split("\n", -1);
         for (int i = 0; i < lines.length; i++) {
@@ -156,7 +156,7 @@ final class PrometheusText {
     }
 
     /** The value of the one sample {@code name} with exactly {@code labels}. */
-    Optional<Double> value(String name, Map<String, String> labels) {
+    public Optional<Double> value(String name, Map<String, String> labels) {
         return samples.stream().filter(s -> s.name().equals(name) && s.labels().equals(labels)).map(Sample::value).findFirst();
     }
 

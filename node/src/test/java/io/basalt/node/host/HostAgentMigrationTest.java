@@ -97,6 +97,9 @@ class HostAgentMigrationTest {
                     echo.close();
                 }
                 System.out.println("[migration] downtimes ms: " + downtimes);
+                io.basalt.node.api.PrometheusText metrics = io.basalt.node.api.PrometheusText.parse(io.basalt.node.metrics.NodeMetrics.process().scrape());
+                assertTrue(metrics.value("basalt_migration_downtime_seconds_count", java.util.Map.of("from", "host-a", "to", "host-b")).orElseThrow() >= 2,
+                        "each migration's downtime is in /metrics");
                 long beforeSnapshot = lastSeq(consoles);
                 String snapLine = a.apiClient().snapshot("g1", "s1");
                 assertTrue(snapLine.matches("snapshot s1 of vm g1: g1-disk@s1 at one instant \\(guest paused \\d+ ms\\)"), snapLine);

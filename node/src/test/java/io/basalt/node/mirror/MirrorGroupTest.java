@@ -74,6 +74,16 @@ class MirrorGroupTest {
             try {
                 TwoSites.await("the group announced and five rounds applied on site b", WAIT,
                         () -> b.config.replicaGroup(GROUP).isPresent() && b.service.groups.consistentRound(List.of(LOG, DATA)).orElse(0) >= 5);
+                try (MirrorMeters meters = MirrorMeters.register(io.basalt.node.metrics.NodeMetrics.process(), a.service)) {
+                    io.basalt.node.api.PrometheusText m = io.basalt.node.api.PrometheusText.parse(io.basalt.node.metrics.NodeMetrics.process().scrape());
+                    java.util.Map<String, String> log = java.util.Map.of("site", a.name, "vdisk", LOG, "role", "primary", "peer", b.name);
+                    double lag = m.value("basalt_mirror_lag_seconds", log).orElseThrow();
+                    assertTrue(lag >= 0 && lag < 30, "the log disk's recovery point in /metrics: " + lag + " s");
+                    assertTrue(m.value("basalt_mirror_rounds", log).orElseThrow() >= 1);
+                }
+                assertTrue(io.basalt.node.api.PrometheusText.parse(io.basalt.node.metrics.NodeMetrics.process().scrape())
+                        .value("basalt_mirror_lag_seconds", java.util.Map.of("site", a.name, "vdisk", LOG, "role", "primary", "peer", b.name)).isEmpty(),
+                        "closed, the meters leave /metrics");
                 MirrorGroups.Row row = b.service.groupRows().getFirst();
                 assertEquals(List.of(GROUP, "replica", a.name, List.of(LOG, DATA)), List.of(row.group(), row.role(), row.peer(), row.vdisks()));
                 assertTrue(row.consistentSnapshot().startsWith(MirrorSnapshots.PREFIX), row.toString());
