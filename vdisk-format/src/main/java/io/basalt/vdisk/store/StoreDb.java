@@ -78,6 +78,7 @@ final class StoreDb implements AutoCloseable {
                     .setTargetFileSizeBase(64L << 20)
                     .setMaxBytesForLevelBase(512L << 20)
                     .setLevelCompactionDynamicLevelBytes(true));
+            separateLargeValues(blockOptions, BLOB_VALUE_BYTES_MIN);
             BlockBasedTableConfig smallTable = new BlockBasedTableConfig().setBlockCache(cache);
             ColumnFamilyOptions smallOptions = own(new ColumnFamilyOptions()
                     .setTableFormatConfig(smallTable)
@@ -126,6 +127,38 @@ final class StoreDb implements AutoCloseable {
             closeOwned();
             throw new StoreException("cannot open store at " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Grain values of at least this size (frames of grains of 16 KiB and more that LZ4 did not
+     * shrink) are kept in blob files beside the table files, and the LSM tree holds a pointer:
+     * compaction then moves keys, not data, and a big sequential write is written about twice
+     * (WAL, blob file) instead of once per level. 4 KiB grains stay in the tables, where reads
+     * are fastest (BlobDB for them was rejected: docs/decisions/engine-tuning-by-benchmark.md).
+     * The property {@code basalt.engine.blobValueBytesMin} (0: off) exists for A/B benchmarks
+     * (docs/decisions/engine-big-writes.md); a store opens with either setting.
+     */
+    static final long BLOB_VALUE_BYTES_MIN = Long.getLong("basalt.engine.blobValueBytesMin", 16L << 10);
+
+    /**
+     * Key-value separation for values of at least {@code valueBytesMin}, 0 for none. Integrated
+     * BlobDB: blob files are written by flush and compaction and synced before the manifest
+     * names them, so crash recovery is RocksDB's own; a blob file is deleted when no table file
+     * points into it, and garbage collection rewrites the live values of the oldest quarter of
+     * blob files during compaction so overwritten grains free their space.
+     */
+    private static void separateLargeValues(ColumnFamilyOptions options, long valueBytesMin) {
+        if (valueBytesMin < 0) {
+            throw new IllegalArgumentException("blob value bytes min: " + valueBytesMin + " (expected: >= 0, 0 for none)");
+        }
+        if (valueBytesMin == 0) {
+            return;
+        }
+        options.setEnableBlobFiles(true)
+                .setMinBlobSize(valueBytesMin)
+                .setBlobCompressionType(CompressionType.NO_COMPRESSION)
+                .setEnableBlobGarbageCollection(true)
+                .setBlobGarbageCollectionAgeCutoff(0.25);
     }
 
     private <T extends AutoCloseable> T own(T resource) {
