@@ -78,7 +78,7 @@ final class StoreDb implements AutoCloseable {
                     .setTargetFileSizeBase(64L << 20)
                     .setMaxBytesForLevelBase(512L << 20)
                     .setLevelCompactionDynamicLevelBytes(true));
-            separateLargeValues(blockOptions, BLOB_VALUE_BYTES_MIN);
+            separateLargeValues(blockOptions, BLOB_VALUE_BYTES_MIN, BLOB_GC_AGE_CUTOFF);
             BlockBasedTableConfig smallTable = new BlockBasedTableConfig().setBlockCache(cache);
             ColumnFamilyOptions smallOptions = own(new ColumnFamilyOptions()
                     .setTableFormatConfig(smallTable)
@@ -139,6 +139,12 @@ final class StoreDb implements AutoCloseable {
      * (docs/decisions/engine-big-writes.md); a store opens with either setting.
      */
     static final long BLOB_VALUE_BYTES_MIN = Long.getLong("basalt.engine.blobValueBytesMin", 16L << 10);
+    /**
+     * Blob files in the oldest this fraction whose live values a compaction rewrites (0: no
+     * rewriting; a file is then freed only once every value in it is overwritten). The property
+     * {@code basalt.engine.blobGcAgeCutoff} exists for A/B benchmarks, as above.
+     */
+    static final double BLOB_GC_AGE_CUTOFF = Double.parseDouble(System.getProperty("basalt.engine.blobGcAgeCutoff", "0.25"));
 
     /**
      * Key-value separation for values of at least {@code valueBytesMin}, 0 for none. Integrated
@@ -147,9 +153,12 @@ final class StoreDb implements AutoCloseable {
      * points into it, and garbage collection rewrites the live values of the oldest quarter of
      * blob files during compaction so overwritten grains free their space.
      */
-    private static void separateLargeValues(ColumnFamilyOptions options, long valueBytesMin) {
+    private static void separateLargeValues(ColumnFamilyOptions options, long valueBytesMin, double gcAgeCutoff) {
         if (valueBytesMin < 0) {
             throw new IllegalArgumentException("blob value bytes min: " + valueBytesMin + " (expected: >= 0, 0 for none)");
+        }
+        if (gcAgeCutoff < 0 || gcAgeCutoff > 1) {
+            throw new IllegalArgumentException("blob GC age cutoff: " + gcAgeCutoff + " (expected: 0..1)");
         }
         if (valueBytesMin == 0) {
             return;
@@ -157,8 +166,8 @@ final class StoreDb implements AutoCloseable {
         options.setEnableBlobFiles(true)
                 .setMinBlobSize(valueBytesMin)
                 .setBlobCompressionType(CompressionType.NO_COMPRESSION)
-                .setEnableBlobGarbageCollection(true)
-                .setBlobGarbageCollectionAgeCutoff(0.25);
+                .setEnableBlobGarbageCollection(gcAgeCutoff > 0)
+                .setBlobGarbageCollectionAgeCutoff(gcAgeCutoff);
     }
 
     private <T extends AutoCloseable> T own(T resource) {
