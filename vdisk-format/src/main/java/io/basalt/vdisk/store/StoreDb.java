@@ -74,7 +74,7 @@ final class StoreDb implements AutoCloseable {
                     .useFixedLengthPrefixExtractor(Keys.GRAIN_PREFIX_BYTES)
                     .setMemtablePrefixBloomSizeRatio(0.1)
                     .setWriteBufferSize(BLOCKS_WRITE_BUFFER_BYTES)
-                    .setMaxWriteBufferNumber(4)
+                    .setMaxWriteBufferNumber(BLOCKS_WRITE_BUFFER_COUNT_MAX)
                     .setTargetFileSizeBase(64L << 20)
                     .setMaxBytesForLevelBase(512L << 20)
                     .setLevelCompactionDynamicLevelBytes(true));
@@ -225,6 +225,13 @@ final class StoreDb implements AutoCloseable {
     }
 
     static final long BLOCKS_WRITE_BUFFER_BYTES = 64L << 20;
+    /**
+     * Memtables of the block column family, active and waiting for flush. When all but one are
+     * full RocksDB slows writes down (memtable-limit delays). The property
+     * {@code basalt.engine.writeBufferCountMax} exists for A/B benchmarks
+     * (docs/decisions/engine-big-writes.md).
+     */
+    static final int BLOCKS_WRITE_BUFFER_COUNT_MAX = Integer.getInteger("basalt.engine.writeBufferCountMax", 4);
     static final long WAL_PREALLOCATION_BYTES = BLOCKS_WRITE_BUFFER_BYTES + BLOCKS_WRITE_BUFFER_BYTES / 10;
 
     /** Bytes in memtables, active and not yet flushed, all column families. */
