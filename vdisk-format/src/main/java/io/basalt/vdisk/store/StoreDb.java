@@ -67,7 +67,7 @@ final class StoreDb implements AutoCloseable {
                     .setWholeKeyFiltering(false)
                     .setCacheIndexAndFilterBlocks(true)
                     .setPinL0FilterAndIndexBlocksInCache(true);
-            ColumnFamilyOptions blockOptions = own(new ColumnFamilyOptions()
+            ColumnFamilyOptions blockOptions = own(blockOptionsWithBlobCache(blockCacheBytes)
                     .setTableFormatConfig(blockTable)
                     // Frames are already LZ4-compressed where that pays; don't compress twice.
                     .setCompressionType(CompressionType.NO_COMPRESSION)
@@ -168,6 +168,28 @@ final class StoreDb implements AutoCloseable {
                 .setBlobCompressionType(CompressionType.NO_COMPRESSION)
                 .setEnableBlobGarbageCollection(gcAgeCutoff > 0)
                 .setBlobGarbageCollectionAgeCutoff(gcAgeCutoff);
+    }
+
+    /**
+     * Empty options for the block column family, carrying a blob cache of {@code cacheBytes}
+     * when large values go to blob files: RocksJava has no setter for it, and without one every
+     * read of a large grain is a file read (measured: 1 MiB reads of 64 KiB grains 2.4 GiB/s from
+     * the block cache, 0.9 GiB/s from blob files). The cache is filled only by blob reads, so a
+     * store of 4 KiB grains never uses it; one holding both kinds caches each up to the size.
+     */
+    private static ColumnFamilyOptions blockOptionsWithBlobCache(long cacheBytes) throws RocksDBException {
+        if (BLOB_VALUE_BYTES_MIN == 0) {
+            return new ColumnFamilyOptions();
+        }
+        java.util.Properties blobCache = new java.util.Properties();
+        blobCache.setProperty("blob_cache", "{capacity=" + cacheBytes + "}");
+        try (org.rocksdb.ConfigOptions config = new org.rocksdb.ConfigOptions()) {
+            ColumnFamilyOptions options = ColumnFamilyOptions.getColumnFamilyOptionsFromProps(config, blobCache);
+            if (options == null) {
+                throw new RocksDBException("blob_cache={capacity=" + cacheBytes + "}: not accepted by this RocksDB");
+            }
+            return options;
+        }
     }
 
     private <T extends AutoCloseable> T own(T resource) {
