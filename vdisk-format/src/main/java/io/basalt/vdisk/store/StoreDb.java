@@ -141,17 +141,20 @@ final class StoreDb implements AutoCloseable {
     static final long BLOB_VALUE_BYTES_MIN = Long.getLong("basalt.engine.blobValueBytesMin", 16L << 10);
     /**
      * Blob files in the oldest this fraction whose live values a compaction rewrites (0: no
-     * rewriting; a file is then freed only once every value in it is overwritten). The property
+     * rewriting; a file is then freed only once every value in it is overwritten, which random
+     * overwrites may never do). 0.1, not RocksDB's 0.25: under sequential overwrites the oldest
+     * files are the next to die, and at 0.25 compaction rewrote 1.5 GB of their values per 5 GB
+     * written (measured: docs/decisions/engine-big-writes.md). The property
      * {@code basalt.engine.blobGcAgeCutoff} exists for A/B benchmarks, as above.
      */
-    static final double BLOB_GC_AGE_CUTOFF = Double.parseDouble(System.getProperty("basalt.engine.blobGcAgeCutoff", "0.25"));
+    static final double BLOB_GC_AGE_CUTOFF = Double.parseDouble(System.getProperty("basalt.engine.blobGcAgeCutoff", "0.1"));
 
     /**
      * Key-value separation for values of at least {@code valueBytesMin}, 0 for none. Integrated
      * BlobDB: blob files are written by flush and compaction and synced before the manifest
      * names them, so crash recovery is RocksDB's own; a blob file is deleted when no table file
-     * points into it, and garbage collection rewrites the live values of the oldest quarter of
-     * blob files during compaction so overwritten grains free their space.
+     * points into it, and garbage collection rewrites the live values of the oldest
+     * {@code gcAgeCutoff} of blob files during compaction so overwritten grains free their space.
      */
     private static void separateLargeValues(ColumnFamilyOptions options, long valueBytesMin, double gcAgeCutoff) {
         if (valueBytesMin < 0) {
