@@ -83,6 +83,34 @@ class LargeGrainBlobTest {
         }
     }
 
+    @Test
+    void aSnapshotKeepsItsLargeGrainsThroughOverwritesAndCompaction() throws Exception {
+        byte[] before = random(20, DISK_BYTES);
+        byte[] after = random(21, DISK_BYTES);
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("big", DISK_BYTES, 512, GRAIN);
+            try (Vdisk disk = store.open("big")) {
+                disk.write(0, ByteBuffer.wrap(before), false).join();
+                flush(store);
+                store.createSnapshot("big", "s");
+                for (int round = 0; round < 4; round++) {
+                    disk.write(0, ByteBuffer.wrap(after), false).join();
+                    flush(store);
+                }
+                try (CompactRangeOptions all = new CompactRangeOptions()) {
+                    store.db().db.compactRange(store.db().blocks, null, null, all);
+                }
+            }
+        }
+        try (VdiskStore store = VdiskStore.open(dir); Vdisk head = store.open("big"); Vdisk snap = store.open("big@s")) {
+            byte[] read = new byte[DISK_BYTES];
+            head.read(0, DISK_BYTES / 512).join().get(read);
+            assertArrayEquals(after, read, "head");
+            snap.read(0, DISK_BYTES / 512).join().get(read);
+            assertArrayEquals(before, read, "snapshot s");
+        }
+    }
+
     private static void flush(VdiskStore store) throws RocksDBException {
         try (FlushOptions wait = new FlushOptions().setWaitForFlush(true)) {
             store.db().db.flush(wait, store.db().blocks);
