@@ -220,7 +220,28 @@ public final class BenchCommand implements Callable<Integer> {
             // Ops per Raft entry over the measured runs: how much group commit batched.
             out.printf(Locale.ROOT, "%-9s client: %s%n", w.name().toLowerCase(Locale.ROOT), clusterClient.writeEntryStats().minus(entriesBefore));
         }
+        out.printf(Locale.ROOT, "%-9s memory: %s%n", w.name().toLowerCase(Locale.ROOT), processMemory());
         out.flush();
+    }
+
+    /**
+     * This process's resident memory now and at its peak (Linux: VmRSS and VmHWM of
+     * /proc/self/status; heap, RocksDB's block cache and memtables, and off-heap buffers), so a
+     * run shows whether memory stays bounded.
+     */
+    private static String processMemory() {
+        try {
+            java.util.Map<String, String> status = new java.util.HashMap<>();
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                int colon = line.indexOf(':');
+                if (colon > 0) {
+                    status.put(line.substring(0, colon), line.substring(colon + 1).trim());
+                }
+            }
+            return "rss " + status.getOrDefault("VmRSS", "?") + ", peak " + status.getOrDefault("VmHWM", "?");
+        } catch (java.io.IOException e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
     }
 
     /** Runs {@code w} for {@code durationNs} or {@code opsMax} operations, {@link #inflight} at a time. */

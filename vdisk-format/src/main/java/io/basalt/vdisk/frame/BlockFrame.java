@@ -54,13 +54,22 @@ public final class BlockFrame {
 
     /** A frame for {@code length} bytes of grain data at {@code data[offset]}. */
     public static byte[] encode(byte[] data, int offset, int length) {
+        return encode(data, offset, length, true);
+    }
+
+    /**
+     * A frame for {@code length} bytes of grain data at {@code data[offset]}; with {@code tryLz4}
+     * false, non-zero data is stored raw without an LZ4 attempt (the caller has seen the data
+     * not compress). Either frame decodes the same way: the choice costs space, never correctness.
+     */
+    public static byte[] encode(byte[] data, int offset, int length, boolean tryLz4) {
         if (isAllZero(data, offset, length)) {
             return ZEROS.clone();
         }
         int crc = crc32c(data, offset, length);
-        byte[] scratch = scratch(COMPRESSOR.maxCompressedLength(length));
-        int compressedBytes = COMPRESSOR.compress(data, offset, length, scratch, 0, scratch.length);
-        boolean compress = compressedBytes + COMPRESSION_GAIN_MIN_BYTES <= length;
+        byte[] scratch = tryLz4 ? scratch(COMPRESSOR.maxCompressedLength(length)) : null;
+        int compressedBytes = tryLz4 ? COMPRESSOR.compress(data, offset, length, scratch, 0, scratch.length) : length;
+        boolean compress = tryLz4 && compressedBytes + COMPRESSION_GAIN_MIN_BYTES <= length;
         int payloadBytes = compress ? compressedBytes : length;
         byte[] frame = new byte[HEADER_BYTES + payloadBytes];
         frame[0] = FORMAT_VERSION;

@@ -33,13 +33,14 @@ final class GrainWrites {
         GrainRange range = new GrainRange(lba * v.blockSizeBytes(), data.length, v.grainSizeBytes());
         int grainSize = v.grainSizeBytes();
         ChainReader reader = null;
+        Lz4Probe lz4 = new Lz4Probe();
         try {
             for (long g = range.firstGrain(); g <= range.lastGrain(); g++) {
                 GrainRange.Piece piece = range.piece(g);
                 int dataPos = (int) piece.rangeOffsetBytes();
                 byte[] frame;
                 if (piece.whole()) {
-                    frame = BlockFrame.encode(data, dataPos, grainSize);
+                    frame = lz4.encode(data, dataPos, grainSize);
                 } else {
                     if (reader == null) {
                         reader = view.state().reader(db, v.headEpoch());

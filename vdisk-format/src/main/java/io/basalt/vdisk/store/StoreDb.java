@@ -67,17 +67,18 @@ final class StoreDb implements AutoCloseable {
                     .setWholeKeyFiltering(false)
                     .setCacheIndexAndFilterBlocks(true)
                     .setPinL0FilterAndIndexBlocksInCache(true);
-            ColumnFamilyOptions blockOptions = own(new ColumnFamilyOptions()
+            ColumnFamilyOptions blockOptions = own(blockOptionsWithBlobCache(blockCacheBytes)
                     .setTableFormatConfig(blockTable)
                     // Frames are already LZ4-compressed where that pays; don't compress twice.
                     .setCompressionType(CompressionType.NO_COMPRESSION)
                     .useFixedLengthPrefixExtractor(Keys.GRAIN_PREFIX_BYTES)
                     .setMemtablePrefixBloomSizeRatio(0.1)
                     .setWriteBufferSize(BLOCKS_WRITE_BUFFER_BYTES)
-                    .setMaxWriteBufferNumber(4)
+                    .setMaxWriteBufferNumber(BLOCKS_WRITE_BUFFER_COUNT_MAX)
                     .setTargetFileSizeBase(64L << 20)
                     .setMaxBytesForLevelBase(512L << 20)
                     .setLevelCompactionDynamicLevelBytes(true));
+            separateLargeValues(blockOptions, BLOB_VALUE_BYTES_MIN, BLOB_GC_AGE_CUTOFF);
             BlockBasedTableConfig smallTable = new BlockBasedTableConfig().setBlockCache(cache);
             ColumnFamilyOptions smallOptions = own(new ColumnFamilyOptions()
                     .setTableFormatConfig(smallTable)
@@ -125,6 +126,72 @@ final class StoreDb implements AutoCloseable {
         } catch (RocksDBException | java.io.IOException e) {
             closeOwned();
             throw new StoreException("cannot open store at " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Grain values of at least this size (frames of grains of 16 KiB and more that LZ4 did not
+     * shrink) are kept in blob files beside the table files, and the LSM tree holds a pointer:
+     * compaction then moves keys, not data, and a big sequential write is written about twice
+     * (WAL, blob file) instead of once per level. 4 KiB grains stay in the tables, where reads
+     * are fastest (BlobDB for them was rejected: docs/decisions/engine-tuning-by-benchmark.md).
+     * The property {@code basalt.engine.blobValueBytesMin} (0: off) exists for A/B benchmarks
+     * (docs/decisions/engine-big-writes.md); a store opens with either setting.
+     */
+    static final long BLOB_VALUE_BYTES_MIN = Long.getLong("basalt.engine.blobValueBytesMin", 16L << 10);
+    /**
+     * Blob files in the oldest this fraction whose live values a compaction rewrites (0: no
+     * rewriting; a file is then freed only once every value in it is overwritten, which random
+     * overwrites may never do). 0.1, not RocksDB's 0.25: under sequential overwrites the oldest
+     * files are the next to die, and at 0.25 compaction rewrote 1.5 GB of their values per 5 GB
+     * written (measured: docs/decisions/engine-big-writes.md). The property
+     * {@code basalt.engine.blobGcAgeCutoff} exists for A/B benchmarks, as above.
+     */
+    static final double BLOB_GC_AGE_CUTOFF = Double.parseDouble(System.getProperty("basalt.engine.blobGcAgeCutoff", "0.1"));
+
+    /**
+     * Key-value separation for values of at least {@code valueBytesMin}, 0 for none. Integrated
+     * BlobDB: blob files are written by flush and compaction and synced before the manifest
+     * names them, so crash recovery is RocksDB's own; a blob file is deleted when no table file
+     * points into it, and garbage collection rewrites the live values of the oldest
+     * {@code gcAgeCutoff} of blob files during compaction so overwritten grains free their space.
+     */
+    private static void separateLargeValues(ColumnFamilyOptions options, long valueBytesMin, double gcAgeCutoff) {
+        if (valueBytesMin < 0) {
+            throw new IllegalArgumentException("blob value bytes min: " + valueBytesMin + " (expected: >= 0, 0 for none)");
+        }
+        if (gcAgeCutoff < 0 || gcAgeCutoff > 1) {
+            throw new IllegalArgumentException("blob GC age cutoff: " + gcAgeCutoff + " (expected: 0..1)");
+        }
+        if (valueBytesMin == 0) {
+            return;
+        }
+        options.setEnableBlobFiles(true)
+                .setMinBlobSize(valueBytesMin)
+                .setBlobCompressionType(CompressionType.NO_COMPRESSION)
+                .setEnableBlobGarbageCollection(gcAgeCutoff > 0)
+                .setBlobGarbageCollectionAgeCutoff(gcAgeCutoff);
+    }
+
+    /**
+     * Empty options for the block column family, carrying a blob cache of {@code cacheBytes}
+     * when large values go to blob files: RocksJava has no setter for it, and without one every
+     * read of a large grain is a file read (measured: 1 MiB reads of 64 KiB grains 2.4 GiB/s from
+     * the block cache, 0.9 GiB/s from blob files). The cache is filled only by blob reads, so a
+     * store of 4 KiB grains never uses it; one holding both kinds caches each up to the size.
+     */
+    private static ColumnFamilyOptions blockOptionsWithBlobCache(long cacheBytes) throws RocksDBException {
+        if (BLOB_VALUE_BYTES_MIN == 0) {
+            return new ColumnFamilyOptions();
+        }
+        java.util.Properties blobCache = new java.util.Properties();
+        blobCache.setProperty("blob_cache", "{capacity=" + cacheBytes + "}");
+        try (org.rocksdb.ConfigOptions config = new org.rocksdb.ConfigOptions()) {
+            ColumnFamilyOptions options = ColumnFamilyOptions.getColumnFamilyOptionsFromProps(config, blobCache);
+            if (options == null) {
+                throw new RocksDBException("blob_cache={capacity=" + cacheBytes + "}: not accepted by this RocksDB");
+            }
+            return options;
         }
     }
 
@@ -183,6 +250,13 @@ final class StoreDb implements AutoCloseable {
     }
 
     static final long BLOCKS_WRITE_BUFFER_BYTES = 64L << 20;
+    /**
+     * Memtables of the block column family, active and waiting for flush. When all but one are
+     * full RocksDB slows writes down (memtable-limit delays). The property
+     * {@code basalt.engine.writeBufferCountMax} exists for A/B benchmarks
+     * (docs/decisions/engine-big-writes.md).
+     */
+    static final int BLOCKS_WRITE_BUFFER_COUNT_MAX = Integer.getInteger("basalt.engine.writeBufferCountMax", 4);
     static final long WAL_PREALLOCATION_BYTES = BLOCKS_WRITE_BUFFER_BYTES + BLOCKS_WRITE_BUFFER_BYTES / 10;
 
     /** Bytes in memtables, active and not yet flushed, all column families. */

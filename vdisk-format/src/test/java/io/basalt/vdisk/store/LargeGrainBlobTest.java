@@ -1,0 +1,131 @@
+package io.basalt.vdisk.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.CompactRangeOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.RocksDBException;
+
+/**
+ * Grain values of {@link StoreDb#BLOB_VALUE_BYTES_MIN} and more live in blob files: they read
+ * back across a reopen, small grains stay in the tables, and overwritten values free their
+ * blob space once compaction has dropped the old versions.
+ */
+class LargeGrainBlobTest {
+    private static final int GRAIN = 64 * 1024;
+    private static final int DISK_BYTES = 4 << 20;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void largeGrainsGoToBlobFilesAndReadBackAfterReopen() throws Exception {
+        byte[] data = random(1, DISK_BYTES);
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("big", DISK_BYTES, 512, GRAIN);
+            try (Vdisk disk = store.open("big")) {
+                disk.write(0, ByteBuffer.wrap(data), false).join();
+            }
+            flush(store);
+        }
+        assertTrue(blobBytes() >= DISK_BYTES, "blob files hold the grains: " + blobBytes() + " bytes in " + dir);
+        try (VdiskStore store = VdiskStore.open(dir); Vdisk disk = store.open("big")) {
+            byte[] read = new byte[DISK_BYTES];
+            disk.read(0, DISK_BYTES / 512).join().get(read);
+            assertArrayEquals(data, read);
+        }
+    }
+
+    @Test
+    void smallGrainsStayInTheTables() throws Exception {
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("small", DISK_BYTES, 512, 4096);
+            try (Vdisk disk = store.open("small")) {
+                disk.write(0, ByteBuffer.wrap(random(2, DISK_BYTES)), false).join();
+            }
+            flush(store);
+        }
+        assertEquals(0, blobBytes(), "no blob file for 4 KiB grains in " + dir);
+    }
+
+    @Test
+    void overwrittenGrainsFreeTheirBlobSpaceAfterCompaction() throws Exception {
+        byte[] last = null;
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("big", DISK_BYTES, 512, GRAIN);
+            try (Vdisk disk = store.open("big")) {
+                for (int round = 0; round < 8; round++) {
+                    last = random(10 + round, DISK_BYTES);
+                    disk.write(0, ByteBuffer.wrap(last), false).join();
+                    flush(store);
+                }
+                // Background compactions may already have dropped some rounds' files here.
+                assertTrue(blobBytes() >= DISK_BYTES, "8 rounds flushed: " + blobBytes() + " bytes of blob files");
+                try (CompactRangeOptions all = new CompactRangeOptions()) {
+                    store.db().db.compactRange(store.db().blocks, null, null, all);
+                }
+                long kept = blobBytes();
+                assertTrue(kept <= 2L * DISK_BYTES, "after compaction only the live round's blobs remain: " + kept + " bytes");
+                byte[] read = new byte[DISK_BYTES];
+                disk.read(0, DISK_BYTES / 512).join().get(read);
+                assertArrayEquals(last, read);
+            }
+        }
+    }
+
+    @Test
+    void aSnapshotKeepsItsLargeGrainsThroughOverwritesAndCompaction() throws Exception {
+        byte[] before = random(20, DISK_BYTES);
+        byte[] after = random(21, DISK_BYTES);
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("big", DISK_BYTES, 512, GRAIN);
+            try (Vdisk disk = store.open("big")) {
+                disk.write(0, ByteBuffer.wrap(before), false).join();
+                flush(store);
+                store.createSnapshot("big", "s");
+                for (int round = 0; round < 4; round++) {
+                    disk.write(0, ByteBuffer.wrap(after), false).join();
+                    flush(store);
+                }
+                try (CompactRangeOptions all = new CompactRangeOptions()) {
+                    store.db().db.compactRange(store.db().blocks, null, null, all);
+                }
+            }
+        }
+        try (VdiskStore store = VdiskStore.open(dir); Vdisk head = store.open("big"); Vdisk snap = store.open("big@s")) {
+            byte[] read = new byte[DISK_BYTES];
+            head.read(0, DISK_BYTES / 512).join().get(read);
+            assertArrayEquals(after, read, "head");
+            snap.read(0, DISK_BYTES / 512).join().get(read);
+            assertArrayEquals(before, read, "snapshot s");
+        }
+    }
+
+    private static void flush(VdiskStore store) throws RocksDBException {
+        try (FlushOptions wait = new FlushOptions().setWaitForFlush(true)) {
+            store.db().db.flush(wait, store.db().blocks);
+        }
+    }
+
+    private long blobBytes() throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> p.toString().endsWith(".blob")).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static byte[] random(long seed, int bytes) {
+        byte[] data = new byte[bytes];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+}
