@@ -4,21 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.basalt.host.BootDisk;
 import io.basalt.host.GuestImage;
 import io.basalt.host.GuestImage.Kernel;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
-import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -72,36 +70,33 @@ class GuestBootTest {
     private static final int IMAGE_WRITE_BLOCK_COUNT_MAX = 2048;
     /** A TCG boot of this kernel and initramfs takes 10-30 s here; the machine is shared. */
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(300);
-    private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
-    private static final Path SYSLINUX_MBR = Path.of("/usr/lib/syslinux/mbr/mbr.bin");
 
     private static final Pattern GUEST_OK = Pattern.compile("BASALT-GUEST-OK nonce=(\\S+) sha256=(\\S+)");
-    private static final Pattern SYSLINUX_LOADED_KERNEL = Pattern.compile("SYSLINUX \\S+ .*\\R(?s:.*)Loading /vmlinuz\\.+ ?ok");
 
     @TempDir
     Path tmp;
 
     @Test
     void guestBootsFromItsIscsiDiskViaSyslinuxAndItsWriteLandsInTheVdisk() throws Exception {
-        String qemu = which("qemu-system-x86_64");
+        String qemu = BootDisk.which("qemu-system-x86_64");
         assumeTrue(qemu != null, "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86 qemu-block-extra, see scripts/install-test-deps.sh)");
         Kernel kernel = Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
         assumeTrue(kernel != null, "no kernel image /boot/vmlinuz-VERSION with /lib/modules/VERSION/modules.dep (Debian: apt-get install linux-image-amd64, see scripts/install-test-deps.sh)");
         Path initrd = buildInitramfs(kernel);
-        Path partition = buildBootPartition(kernel.image(), initrd);
+        Path partition = BootDisk.bootPartition(tmp, kernel.image(), initrd, BOOT_PARTITION_LBA, BOOT_PARTITION_BLOCK_COUNT);
 
         String console = bootGuest(qemu, disk -> {
             writeImage(disk, BOOT_PARTITION_LBA, partition);
-            disk.write(0, masterBootRecord(), true).join();
+            disk.write(0, BootDisk.masterBootRecord(BOOT_PARTITION_LBA, BOOT_PARTITION_BLOCK_COUNT), true).join();
         }, List.of("-boot", "c"));
-        assertTrue(SYSLINUX_LOADED_KERNEL.matcher(console).find(),
+        assertTrue(BootDisk.SYSLINUX_LOADED_KERNEL.matcher(console).find(),
                 "console shows no SYSLINUX banner and 'Loading /vmlinuz... ok' (kernel not loaded from the disk?):\n" + tail(console));
     }
 
     @Test
     void guestWithHostKernelReadsAndWritesItsIscsiDiskAndItsWriteLandsInTheVdisk() throws Exception {
-        String qemu = which("qemu-system-x86_64");
+        String qemu = BootDisk.which("qemu-system-x86_64");
         assumeTrue(qemu != null, "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86 qemu-block-extra, see scripts/install-test-deps.sh)");
         Kernel kernel = Kernel.find(Path.of("/boot"), Path.of("/lib/modules"));
         assumeTrue(kernel != null, "no kernel image /boot/vmlinuz-VERSION with /lib/modules/VERSION/modules.dep (Debian: apt-get install linux-image-amd64, see scripts/install-test-deps.sh)");
@@ -174,72 +169,6 @@ class GuestBootTest {
             disk.write(lba + offset / BLOCK_SIZE_BYTES, ByteBuffer.wrap(bytes, offset, length).slice(), false).join();
         }
         disk.flush().join();
-    }
-
-    /**
-     * Sector 0: SYSLINUX's MBR boot code and one active FAT16 (LBA) partition, the boot partition.
-     * The MBR code loads the active partition's boot sector, which SYSLINUX installed.
-     */
-    private static ByteBuffer masterBootRecord() throws IOException {
-        byte[] code = Files.readAllBytes(SYSLINUX_MBR);
-        assertTrue(code.length <= 440, SYSLINUX_MBR + " size in bytes: " + code.length + " (expected: <= 440)");
-        ByteBuffer mbr = ByteBuffer.allocate(BLOCK_SIZE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        mbr.put(code);
-        mbr.position(446);
-        // Status active, CHS start unused (LBA), type 0x0E FAT16 LBA, CHS end unused, LBA start, blocks.
-        mbr.put(new byte[] {(byte) 0x80, (byte) 0xFE, (byte) 0xFF, (byte) 0xFF, 0x0E, (byte) 0xFE, (byte) 0xFF, (byte) 0xFF});
-        mbr.putInt((int) BOOT_PARTITION_LBA).putInt((int) BOOT_PARTITION_BLOCK_COUNT);
-        mbr.position(510);
-        mbr.put((byte) 0x55).put((byte) 0xAA);
-        return mbr.position(0);
-    }
-
-    /**
-     * A FAT16 image of the boot partition with SYSLINUX, its config, the kernel and initramfs,
-     * built with dosfstools, mtools and syslinux (Debian packages; no root, no loop device).
-     */
-    private Path buildBootPartition(Path kernel, Path initrd) throws IOException, InterruptedException {
-        assertTrue(Files.isRegularFile(SYSLINUX_MBR), SYSLINUX_MBR + " missing (Debian: apt-get install syslinux-common, see scripts/install-test-deps.sh)");
-        Path partition = tmp.resolve("boot-partition.img");
-        Path config = tmp.resolve("syslinux.cfg");
-        Files.writeString(config, """
-                SERIAL 0 115200
-                PROMPT 0
-                TIMEOUT 0
-                DEFAULT basalt
-                LABEL basalt
-                  LINUX /vmlinuz
-                  INITRD /initrd.img
-                  APPEND %s
-                """.formatted(GuestImage.KERNEL_COMMAND_LINE), StandardCharsets.US_ASCII);
-        long sizeKib = BOOT_PARTITION_BLOCK_COUNT * BLOCK_SIZE_BYTES / 1024;
-        // -h: hidden sectors, the partition's start, which the boot sector needs to find itself.
-        tool("mkfs.fat", "dosfstools", "-C", "-F", "16", "-h", Long.toString(BOOT_PARTITION_LBA), "-n", "BASALTBOOT",
-                partition.toString(), Long.toString(sizeKib));
-        tool("mcopy", "mtools", "-i", partition.toString(), config.toString(), "::/syslinux.cfg");
-        tool("mcopy", "mtools", "-i", partition.toString(), kernel.toString(), "::/vmlinuz");
-        tool("mcopy", "mtools", "-i", partition.toString(), initrd.toString(), "::/initrd.img");
-        tool("syslinux", "syslinux", "--install", partition.toString());
-        return partition;
-    }
-
-    /** Runs a host tool to completion (bounded) and fails naming it, its package and its output. */
-    private void tool(String name, String debianPackage, String... args) throws IOException, InterruptedException {
-        String exe = which(name);
-        assertTrue(exe != null, name + " is not installed (Debian: apt-get install " + debianPackage + ", see scripts/install-test-deps.sh)");
-        List<String> command = new ArrayList<>(List.of(exe));
-        command.addAll(List.of(args));
-        Path log = tmp.resolve(name + ".log");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            boolean exited = process.waitFor(TOOL_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-            assertTrue(exited, String.join(" ", command) + " ran past " + TOOL_TIMEOUT.toSeconds() + " s");
-            assertEquals(0, process.exitValue(), String.join(" ", command) + " exit status; output:\n" + Files.readString(log));
-        } finally {
-            if (process.isAlive()) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        }
     }
 
     private Path buildInitramfs(Kernel kernel) throws IOException {
@@ -332,18 +261,6 @@ class GuestBootTest {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /** The executable on PATH, or in /usr/sbin and /sbin (mkfs.fat lives there; users' PATH may lack it). */
-    private static String which(String name) {
-        String path = System.getenv().getOrDefault("PATH", "") + File.pathSeparator + "/usr/sbin" + File.pathSeparator + "/sbin";
-        for (String dir : path.split(File.pathSeparator)) {
-            File f = new File(dir, name);
-            if (f.canExecute()) {
-                return f.getPath();
-            }
-        }
-        return null;
     }
 
     private static String tail(String s) {
