@@ -322,12 +322,16 @@ async function pollMetrics() {
   metricsTimer = setTimeout(pollMetrics, METRICS_POLL_MS);
 }
 
-function drawChart(canvas, series) {
+/** Lines of {color, values} scaled to the largest value, written top left through unit(). */
+function drawChart(canvas, series, unit) {
   const g = canvas.getContext('2d');
   g.clearRect(0, 0, canvas.width, canvas.height);
   g.strokeStyle = '#dde1e4';
   g.strokeRect(0.5, 0.5, canvas.width - 1, canvas.height - 1);
   const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
+  g.fillStyle = '#6a747c';
+  g.font = '11px system-ui, sans-serif';
+  g.fillText('max ' + unit(max), 4, 12);
   const x = (i) => canvas.width - 2 - (CHART_POINTS_MAX - 1 - i) * (canvas.width - 4) / (CHART_POINTS_MAX - 1);
   for (const s of series) {
     const offset = CHART_POINTS_MAX - s.values.length;
@@ -345,9 +349,10 @@ function drawCharts() {
   const io = $('io-chart');
   if (!io) return;
   const last = ioSamples[ioSamples.length - 1];
-  drawChart(io, [{ color: '#1f6fb5', values: ioSamples.map((s) => s.read) }, { color: '#c4501b', values: ioSamples.map((s) => s.write) }]);
+  drawChart(io, [{ color: '#1f6fb5', values: ioSamples.map((s) => s.read) }, { color: '#c4501b', values: ioSamples.map((s) => s.write) }],
+    (v) => bytes(v) + '/s');
   drawChart($('lat-chart'), [{ color: '#1f6fb5', values: ioSamples.map((s) => s.readLatencyMs) },
-    { color: '#c4501b', values: ioSamples.map((s) => s.writeLatencyMs) }]);
+    { color: '#c4501b', values: ioSamples.map((s) => s.writeLatencyMs) }], (v) => v.toFixed(2) + ' ms');
   $('io-now').textContent = last ? bytes(last.read) + '/s / ' + bytes(last.write) + '/s' : 'waiting for two samples';
   $('lat-now').textContent = last ? last.readLatencyMs.toFixed(2) + ' ms / ' + last.writeLatencyMs.toFixed(2) + ' ms' : '';
   const rows = last ? Object.entries(last.byVdisk).map(([v, r]) => '<tr><td>' + esc(v) + '</td>' + num(bytes(r.read) + '/s') + num(bytes(r.write) + '/s') + '</tr>') : [];

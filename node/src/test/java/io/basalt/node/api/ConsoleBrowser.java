@@ -56,10 +56,10 @@ public final class ConsoleBrowser implements AutoCloseable {
      * HTTPS API, whose certificate is of the cluster's own CA that this fresh profile does not trust.
      */
     public static ConsoleBrowser start(Path profileDir, boolean acceptInsecureCerts) throws Exception {
-        // With the driver and the browser both given, Selenium Manager is never asked; offline
-        // says so again should a later Selenium change its mind.
+        // With the driver given (service and property), Selenium's DriverFinder skips Selenium
+        // Manager ("path to chromedriver specified in Service class"), which alone downloads; the
+        // browser is given too, so nothing is looked up. ~/.cache/selenium stays absent.
         System.setProperty("webdriver.chrome.driver", CHROMEDRIVER);
-        System.setProperty("SE_OFFLINE", "true");
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(new File(CHROMEDRIVER)).usingAnyFreePort()
                 .withLogFile(profileDir.resolveSibling(profileDir.getFileName() + "-chromedriver.log").toFile()).build();
         ChromeOptions options = new ChromeOptions();
