@@ -207,7 +207,9 @@ class ApiServerTest {
         assertTrue(script.headers().firstValue("Content-Type").orElseThrow().startsWith("text/javascript"));
         assertEquals(200, send("GET", "/console/console.css", null, null).statusCode());
         assertProblem(send("GET", "/console/openapi.json", null, null), 404, "console file: openapi.json");
-        assertProblem(send("GET", "/console/..%2Ftokens.json", null, null), 404, "console file: ../tokens.json");
+        // A name, not a path: nothing beside the three files can be reached (Jetty may refuse the encoded slash first).
+        HttpResponse<String> escape = send("GET", "/console/..%2Ftokens.json", null, null);
+        assertTrue(escape.statusCode() == 400 || escape.statusCode() == 404, escape.statusCode() + " " + escape.body());
         // The page is public; what it shows is not: the API still asks for the token.
         assertProblem(send("GET", "/api/vdisks", null, null), 401, "Authorization: missing");
     }
