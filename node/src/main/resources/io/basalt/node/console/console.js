@@ -130,7 +130,7 @@ async function vdisksPage() {
   });
   return '<h1>Vdisks</h1><p><button id="new-vdisk" type="button" data-action="create">Create vdisk</button></p>'
     + table(['vdisk / @snapshot', 'size#', 'used#', 'stored#', 'lineage', 'actions'], rows, 'id="vdisks"')
-    + '<p class="muted">used: bytes the guest has written (the allocated grains); stored: what they take on disk, snapshots\' versions included.'
+    + '<p class="muted">used: the grains the vdisk maps itself now (not through its parent); stored: the bytes on disk of every version it keeps, snapshots included.'
     + ' A snapshot\'s size is the vdisk\'s size when it was taken.</p>';
 }
 
