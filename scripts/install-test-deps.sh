@@ -7,12 +7,14 @@ set -uo pipefail
 # syslinux, syslinux-common, mtools and dosfstools build its bootable disk without root;
 # iptables cuts a writer off the cluster in ClusterZombieProcessTest (as root); iproute2's ip
 # makes the bridge and taps of the hosts' tests (as root); e2fsprogs makes and checks the ext4 file
-# system of the guest in HostsOnClusterProcessTest (mkfs.ext4, e2fsck, debugfs).
+# system of the guest in HostsOnClusterProcessTest (mkfs.ext4, e2fsck, debugfs); chromium and
+# chromium-driver are the browser and driver of the web console's Selenium tests (Console*BrowserTest),
+# which use these two binaries and never download a browser of their own.
 PKGS=(qemu-system-x86 qemu-utils qemu-block-extra libiscsi-bin busybox-static cpio linux-image-amd64
-      syslinux syslinux-common mtools dosfstools iptables iproute2 e2fsprogs)
+      syslinux syslinux-common mtools dosfstools iptables iproute2 e2fsprogs chromium chromium-driver)
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio syslinux mcopy mkfs.fat iptables ip mkfs.ext4 e2fsck debugfs; do
+for tool in qemu-system-x86_64 qemu-img iscsi-test-cu iscsi-ls busybox cpio syslinux mcopy mkfs.fat iptables ip mkfs.ext4 e2fsck debugfs chromium chromedriver; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # Not commands: a kernel image with its modules, and QEMU's iSCSI block driver.

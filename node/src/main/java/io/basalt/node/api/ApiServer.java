@@ -28,8 +28,10 @@ import io.javalin.router.ParsedEndpoint;
  * for GET, an admin token for anything that changes state. Errors are
  * {@code application/problem+json} whose detail names the bad value.
  *
- * <p>The route table ({@link #routes()}) is the one list of endpoints: the server registers
- * exactly those, and a test holds the OpenAPI document to the same set.
+ * <p>The route table is the one list of endpoints: the server registers exactly those, and a test
+ * holds the OpenAPI document to the same set. The web console's static files ({@link ConsoleFiles},
+ * under {@code /console/}, {@code /} redirecting there) are routes of the same table but not API
+ * endpoints: {@link #apiRoutes()} is the table without them.
  */
 public final class ApiServer implements AutoCloseable {
     public static final String OPENAPI_PATH = "/api/openapi.json";
@@ -74,14 +76,16 @@ public final class ApiServer implements AutoCloseable {
     private final Javalin app;
     private final Jobs jobs;
     private final List<Route> routes;
+    private final Set<String> consoleRoutes;
     private final String host;
     private final boolean https;
     private volatile Datastore owned;
 
-    private ApiServer(Javalin app, Jobs jobs, List<Route> routes, String host, boolean https) {
+    private ApiServer(Javalin app, Jobs jobs, List<Route> routes, Set<String> consoleRoutes, String host, boolean https) {
         this.app = app;
         this.jobs = jobs;
         this.routes = routes;
+        this.consoleRoutes = consoleRoutes;
         this.host = host;
         this.https = https;
     }
@@ -107,6 +111,8 @@ public final class ApiServer implements AutoCloseable {
         routes.add(Route.of(HandlerType.GET, METRICS_PATH, ctx -> ctx.contentType(NodeMetrics.CONTENT_TYPE).result(metrics.scrape())));
         routes.addAll(new ClusterResource(backend, jobs).routes());
         routes.addAll(new VdiskResource(backend.store(), jobs).routes());
+        List<Route> console = new ConsoleFiles().routes();
+        routes.addAll(console);
         Javalin app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
@@ -137,7 +143,7 @@ public final class ApiServer implements AutoCloseable {
             }
             throw e;
         }
-        return new ApiServer(app, jobs, List.copyOf(routes), host, tls.isPresent());
+        return new ApiServer(app, jobs, List.copyOf(routes), names(console), host, tls.isPresent());
     }
 
     public InetSocketAddress address() {
@@ -151,6 +157,25 @@ public final class ApiServer implements AutoCloseable {
 
     /** The routes this server declared, as "METHOD PATH". */
     Set<String> declaredRoutes() {
+        return names(routes);
+    }
+
+    /**
+     * The registered routes less the console's: the endpoints openapi.json documents. The console's
+     * files are for browsers, not an API a client programs against, so the document leaves them out.
+     */
+    Set<String> apiRoutes() {
+        Set<String> api = new java.util.HashSet<>(registeredRoutes());
+        api.removeAll(consoleRoutes);
+        return Set.copyOf(api);
+    }
+
+    /** The console's routes, as "METHOD PATH". */
+    Set<String> consoleRoutes() {
+        return consoleRoutes;
+    }
+
+    private static Set<String> names(List<Route> routes) {
         return routes.stream().map(r -> r.method().name() + " " + r.path()).collect(java.util.stream.Collectors.toSet());
     }
 

@@ -68,9 +68,14 @@ class ApiServerTest {
     }
 
     @Test
-    void registeredRoutesAreTheDocumentsPaths() throws Exception {
+    void registeredRoutesAreTheDocumentsPathsAndTheConsolesFiles() throws Exception {
         Set<String> documented = documentedRoutes();
-        assertEquals(new TreeSet<>(documented), new TreeSet<>(server.registeredRoutes()));
+        assertEquals(new TreeSet<>(documented), new TreeSet<>(server.apiRoutes()));
+        // The console's static files are not API endpoints: the document leaves exactly these out.
+        assertEquals(new TreeSet<>(Set.of("GET /", "GET /console/", "GET /console/{file}")), new TreeSet<>(server.consoleRoutes()));
+        Set<String> both = new HashSet<>(documented);
+        both.addAll(server.consoleRoutes());
+        assertEquals(both, server.registeredRoutes());
         assertEquals(server.declaredRoutes(), server.registeredRoutes());
     }
 
@@ -184,6 +189,29 @@ class ApiServerTest {
         assertTrue(!file.contains(late) && !file.contains(admin) && file.contains(Tokens.sha256(late)), file);
         Tokens.remove(dir.resolve("store"), "late");
         assertProblem(send("GET", "/api/vdisks", null, late), 401, "unknown token");
+    }
+
+    @Test
+    void theConsolesFilesNeedNoTokenAndAreTheListedOnesOnly() throws Exception {
+        HttpResponse<String> root = send("GET", "/", null, null);
+        assertEquals(302, root.statusCode());
+        assertEquals("/console/", root.headers().firstValue("Location").orElseThrow());
+        assertEquals("/console/", send("GET", "/console", null, null).headers().firstValue("Location").orElseThrow(),
+                "without the slash the page's relative links would miss /console/");
+        HttpResponse<String> page = send("GET", "/console/", null, null);
+        assertEquals(200, page.statusCode());
+        assertTrue(page.body().contains("<script src=\"console.js\""), page.body());
+        assertEquals(ConsoleFiles.CONTENT_SECURITY_POLICY, page.headers().firstValue("Content-Security-Policy").orElseThrow());
+        HttpResponse<String> script = send("GET", "/console/console.js", null, null);
+        assertEquals(200, script.statusCode());
+        assertTrue(script.headers().firstValue("Content-Type").orElseThrow().startsWith("text/javascript"));
+        assertEquals(200, send("GET", "/console/console.css", null, null).statusCode());
+        assertProblem(send("GET", "/console/openapi.json", null, null), 404, "console file: openapi.json");
+        // A name, not a path: nothing beside the three files can be reached (Jetty may refuse the encoded slash first).
+        HttpResponse<String> escape = send("GET", "/console/..%2Ftokens.json", null, null);
+        assertTrue(escape.statusCode() == 400 || escape.statusCode() == 404, escape.statusCode() + " " + escape.body());
+        // The page is public; what it shows is not: the API still asks for the token.
+        assertProblem(send("GET", "/api/vdisks", null, null), 401, "Authorization: missing");
     }
 
     @Test

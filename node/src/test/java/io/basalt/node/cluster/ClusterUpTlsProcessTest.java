@@ -63,7 +63,8 @@ class ClusterUpTlsProcessTest {
         }
     }
 
-    private static String awaitApi(Path log) throws Exception {
+    /** The URL node 1 printed for its API in {@code log} (its log file under {@code cluster up}). */
+    static String awaitApi(Path log) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
