@@ -127,6 +127,7 @@ class FaultMountTest {
     @Test
     void powerCutRefusesAMountWithOpenFiles() throws IOException {
         try (FileChannel c = open(mount.path().resolve("a"))) {
+            c.write(ByteBuffer.wrap(bytes(10, 1)), 0);
             IOException e = assertThrows(IOException.class, mount::powerCut);
             assertTrue(e.getMessage().contains("still has files open"), e.getMessage());
         }
