@@ -408,9 +408,6 @@ final class FaultFileSystem extends FuseStubFS {
         return new Dropped(lostBytes, lostFileCount);
     }
 
-    /** What a power cut dropped: bytes written or truncated since their file's last sync, and how many files had any. */
-    public record Dropped(long bytes, int fileCount) {}
-
     /** A clean unmount: writes every file's unsynced data through and closes the channels. */
     void syncAll() throws IOException {
         synchronized (files) {

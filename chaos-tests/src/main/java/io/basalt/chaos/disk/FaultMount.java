@@ -117,9 +117,9 @@ public final class FaultMount implements AutoCloseable {
      * kernel's page cache of it too) and mounted again in mode normal. Whoever had files open
      * there must be dead already: a busy mount is refused, not detached.
      */
-    public synchronized FaultFileSystem.Dropped powerCut() throws IOException {
+    public synchronized Dropped powerCut() throws IOException {
         unmount(false);
-        FaultFileSystem.Dropped dropped = fs.dropUnsynced();
+        Dropped dropped = fs.dropUnsynced();
         droppedBytesTotal += dropped.bytes();
         powerCutCount++;
         control.mode = FaultMode.NORMAL;

@@ -55,7 +55,7 @@ class FaultMountTest {
             cb.write(ByteBuffer.wrap(bytes(4096, 4)), 0);       // never synced: lost, the file stays
             assertEquals(15_000, Files.size(a));
         }
-        FaultFileSystem.Dropped dropped = mount.powerCut();
+        Dropped dropped = mount.powerCut();
         assertEquals(5_000 + 100 + 4096, dropped.bytes());
         assertEquals(2, dropped.fileCount());
         assertArrayEquals(bytes(10_000, 1), Files.readAllBytes(a));

@@ -61,7 +61,7 @@ class PowerCutTest {
             for (int round = 0; round < ROUNDS; round++) {
                 AtomicLong flushed = new AtomicLong();
                 runAndKill(mount.path(), seqBase, rnd.nextLong(), 500 + rnd.nextInt(2500), issued, flushed);
-                FaultFileSystem.Dropped dropped = mount.powerCut();
+                Dropped dropped = mount.powerCut();
                 String context = "seed=" + seed + " round=" + round;
                 long lastIssued = issued.lastKey();
                 long lost = verify(mount.path(), issued, seqBase, flushed.get(), durable, context);
