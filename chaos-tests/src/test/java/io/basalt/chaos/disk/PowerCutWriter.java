@@ -13,8 +13,9 @@ import io.basalt.vdisk.store.VdiskStore;
 /**
  * The child process of {@link PowerCutTest}: a stream of big writes (256 KiB to 1 MiB, grain
  * aligned) to one vdisk, one at a time, with a flush after every few MiB. It prints
- * "I seq grain grains" before each write and "F seq" once a flush that began after write
- * {@code seq} completed has returned, so every write up to {@code seq} is flushed. Runs until killed.
+ * "I seq grain grains" before each write, "A seq" once the engine completed it, and "F seq" once
+ * a flush that began after write {@code seq} completed has returned, so every write up to
+ * {@code seq} is flushed. Runs until killed.
  *
  * <p>Each 4 KiB grain holds its write's sequence number, its grain index and words derived from
  * both, so the parent can tell for every grain which write put it there and whether it is whole.
@@ -45,6 +46,8 @@ public final class PowerCutWriter {
             out.println("I " + seq + " " + grain + " " + count);
             out.flush();
             disk.write(grain * (GRAIN_BYTES / 512), ByteBuffer.wrap(pattern(seq, grain, count)), false).join();
+            out.println("A " + seq);
+            out.flush();
             sinceFlushBytes += (long) count * GRAIN_BYTES;
             if (sinceFlushBytes >= FLUSH_EVERY_BYTES) {
                 disk.flush().join();
