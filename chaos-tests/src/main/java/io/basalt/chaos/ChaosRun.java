@@ -16,6 +16,7 @@ import java.util.function.Consumer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
+import io.basalt.chaos.disk.FaultMount;
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.client.ClusterClient;
 import io.basalt.node.cluster.CgroupNetwork;
@@ -91,15 +92,26 @@ public final class ChaosRun {
                 CgroupNetwork.sweep().forEach(line -> out.accept("chaos: removed what a dead run left: " + line));
             }
         }
+        if (nemeses.contains(Schedule.Nemesis.disk)) {
+            Optional<String> missing = FaultMount.unavailableReason();
+            if (missing.isPresent()) {
+                nemeses.remove(Schedule.Nemesis.disk);
+                out.accept("chaos: disk faults left out: they need " + missing.get());
+            }
+        }
         Schedule schedule = Schedule.plan(options.seed(), nemeses, options.time(), options.nodes());
         JSON.writeValue(dir.resolve("schedule.json").toFile(), schedule);
         out.accept("chaos: run directory " + dir.toAbsolutePath() + "; seed " + options.seed() + "; " + schedule.faults().size()
                 + " faults planned; workloads " + options.workloads() + "; nemeses " + nemeses);
         // The network closes after the nodes: their cgroups can go only once their processes exited.
         try (CgroupNetwork net = nemeses.contains(Schedule.Nemesis.partition) ? CgroupNetwork.open() : null;
-             NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net))) {
+             NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net),
+                     nemeses.contains(Schedule.Nemesis.disk))) {
             if (net != null) {
                 out.accept("chaos: partitions by iptables rules marked " + net.marker() + ", each node in cgroup " + net.marker() + "-node-N");
+            }
+            if (nodes.hasDisks()) {
+                out.accept("chaos: each node's data on a fault disk: node-N is a FUSE mount of disk-N, unsynced writes held in memory");
             }
             out.accept("chaos: " + options.nodes() + " nodes started, pids " + nodes.ids().stream().map(nodes::pid).toList()
                     + " (logs " + dir.resolve("node-N.log") + ")");
@@ -156,10 +168,17 @@ public final class ChaosRun {
                 int index = windows.size() + 1;
                 List<Integer> all = List.copyOf(nodes.ids());
                 List<Long> pids = all.stream().map(nodes::pid).toList();
-                out.accept("chaos: final fault " + index + ": kill-all " + all + " pids " + pids + " (durability: every acknowledged write must survive)");
+                out.accept("chaos: final fault " + index + ": kill-all " + all + " pids " + pids + (nodes.hasDisks() ? " with a power cut" : "")
+                        + " (durability: every acknowledged write must survive)");
                 long killedNs = System.nanoTime();
                 for (int id : all) {
                     nodes.kill(id);
+                }
+                if (nodes.hasDisks()) {
+                    for (int id : all) {
+                        var dropped = nodes.powerCut(id);
+                        out.accept("chaos: final power cut of node " + id + " dropped " + dropped.bytes() + " unsynced bytes in " + dropped.fileCount() + " files");
+                    }
                 }
                 stopAll(registers, durability);
                 closeAll(clients);

@@ -18,6 +18,8 @@ import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.basalt.chaos.disk.Dropped;
+import io.basalt.chaos.disk.FaultMode;
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.probe.NodeProbe;
 
@@ -199,6 +201,31 @@ public final class Nemesis {
                 }
             }
             case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY -> effect = partition(f, startNs + f.holdMs() * 1_000_000L);
+            case POWER_CUT_ONE, POWER_CUT_ALL -> {
+                powerCut(f);
+                Thread.sleep(f.holdMs());
+                for (int id : f.victims()) {
+                    nodes.restart(id);
+                }
+            }
+            case FSYNC_FAIL_ONE, DISK_FULL_ONE, READ_EIO_ONE -> {
+                FaultMode mode = switch (f.kind()) {
+                    case FSYNC_FAIL_ONE -> new FaultMode.FsyncFails();
+                    case DISK_FULL_ONE -> new FaultMode.Full();
+                    default -> FaultMode.ReadEio.everyFile();
+                };
+                for (int id : f.victims()) {
+                    nodes.diskMode(id, mode);
+                }
+                Thread.sleep(f.holdMs());
+                // A node that saw fsync fail may hold in its page cache what never reached the
+                // disk, and one that saw EIO or ENOSPC may have stopped writing: it ends as a
+                // crashed machine would, with a power cut, and restarts on what its disk kept.
+                powerCut(f);
+                for (int id : f.victims()) {
+                    nodes.restart(id);
+                }
+            }
         }
         long endNs = System.nanoTime();
         now = "waiting for " + f.victims() + " to answer";
@@ -209,6 +236,18 @@ public final class Nemesis {
             progress.accept("fault " + f.index() + ": victims " + f.victims() + " did not answer with a leader in each group within " + BACK_WAIT.toSeconds() + " s");
         }
         return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs, effect);
+    }
+
+    /** SIGKILL of {@code f}'s victims, then a power cut of their disks; says what each lost. */
+    private void powerCut(Schedule.Fault f) throws IOException, InterruptedException {
+        for (int id : f.victims()) {
+            nodes.kill(id);
+        }
+        for (int id : f.victims()) {
+            Dropped dropped = nodes.powerCut(id);
+            progress.accept("fault " + f.index() + ": power cut of node " + id + " dropped " + dropped.bytes() + " unsynced bytes in "
+                    + dropped.fileCount() + " files");
+        }
     }
 
     /** Cuts {@code f}'s links until {@code untilNs}, probing every node meanwhile for the cut's {@link Effect}; heals also on failure. */

@@ -10,6 +10,9 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
+import io.basalt.chaos.disk.Dropped;
+import io.basalt.chaos.disk.FaultMode;
+import io.basalt.chaos.disk.FaultMount;
 import io.basalt.node.cluster.CgroupNetwork;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
@@ -20,10 +23,12 @@ import io.basalt.node.cluster.LocalCluster;
  * {@code node-ID/} and its log in {@code node-ID.log} (a restart appends to it, so every
  * incarnation's output is kept). Faults act on processes by pid: SIGKILL, SIGSTOP, SIGCONT. With a
  * {@link CgroupNetwork}, each node (every incarnation) runs in a cgroup of its own, {@code node-ID},
- * which the {@link Partitioner}'s rules match.
+ * which the {@link Partitioner}'s rules match. With disks, each node's {@code node-ID/} is a
+ * {@link FaultMount} over {@code disk-ID/}: its writes wait in memory until fsynced, so a power
+ * cut can drop them, and its fsyncs, reads and writes can be made to fail.
  *
- * <p>Owns the processes: {@link #close} thaws every paused node and stops them all (SIGTERM, then
- * SIGKILL), also when the run failed.
+ * <p>Owns the processes and the mounts: {@link #close} thaws every paused node, stops them all
+ * (SIGTERM, then SIGKILL), then unmounts every disk, also when the run failed.
  */
 public final class NodeProcesses implements AutoCloseable {
     /** How long a killed process may take to exit, and a signal to be delivered. */
@@ -36,6 +41,7 @@ public final class NodeProcesses implements AutoCloseable {
     private final Map<Integer, LocalCluster.Child> current = new TreeMap<>();
     private final Set<Integer> paused = new TreeSet<>();
     private final Map<Integer, CgroupNetwork.Group> groups = new TreeMap<>();
+    private final Map<Integer, FaultMount> disks = new TreeMap<>();
 
     private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
         this.runDir = runDir;
@@ -49,12 +55,20 @@ public final class NodeProcesses implements AutoCloseable {
      * free loopback ports, and starts them, each in a cgroup of {@code net} when there is one.
      */
     public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net) throws IOException {
+        return start(runDir, nodes, ioTimeoutMs, net, false);
+    }
+
+    /** {@link #start}, and with {@code faultDisks} each node's data on a {@link FaultMount} of its own. */
+    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks) throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
         try {
             for (ClusterFile.Node n : file.nodes()) {
                 if (net.isPresent()) {
                     p.groups.put(n.id(), net.get().group("node-" + n.id()));
+                }
+                if (faultDisks) {
+                    p.disks.put(n.id(), FaultMount.mount(runDir.resolve("disk-" + n.id()), runDir.resolve("node-" + n.id())));
                 }
                 p.restart(n.id());
             }
@@ -127,6 +141,34 @@ public final class NodeProcesses implements AutoCloseable {
         paused.remove(id);
     }
 
+    public synchronized boolean hasDisks() {
+        return !disks.isEmpty();
+    }
+
+    /**
+     * The power cut of node {@code id}'s disk, once the node is dead ({@link #kill}): every write
+     * it had not synced is dropped; its disk is back in mode normal. Returns what was dropped.
+     */
+    public synchronized Dropped powerCut(int id) throws IOException {
+        if (child(id).process().isAlive()) {
+            throw new IllegalStateException("node " + id + " (pid " + child(id).process().pid() + ") still runs; kill it before a power cut");
+        }
+        return disk(id).powerCut();
+    }
+
+    /** Switches node {@code id}'s disk to {@code mode} (fsync failing, full, reads failing, or normal). */
+    public synchronized void diskMode(int id, FaultMode mode) {
+        disk(id).mode(mode);
+    }
+
+    private FaultMount disk(int id) {
+        FaultMount m = disks.get(id);
+        if (m == null) {
+            throw new IllegalStateException("node " + id + " has no fault disk (the run has no disk faults)");
+        }
+        return m;
+    }
+
     public synchronized boolean alive(int id) {
         return child(id).process().isAlive();
     }
@@ -177,5 +219,13 @@ public final class NodeProcesses implements AutoCloseable {
             }
         }
         local.close();
+        for (var e : disks.entrySet()) {
+            try {
+                e.getValue().close();
+            } catch (IOException ex) {
+                System.err.println("chaos: unmounting the disk of node " + e.getKey() + " failed: " + ex.getMessage());
+            }
+        }
+        disks.clear();
     }
 }

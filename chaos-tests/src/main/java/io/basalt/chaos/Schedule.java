@@ -20,9 +20,9 @@ import java.util.Set;
  * for one round.
  */
 public record Schedule(long seed, List<Fault> faults) {
-    /** A family of faults, as named on the command line ({@code --nemesis kill,pause,partition}). */
+    /** A family of faults, as named on the command line ({@code --nemesis kill,pause,partition,disk}). */
     public enum Nemesis {
-        kill, pause, partition;
+        kill, pause, partition, disk;
 
         public static Set<Nemesis> parse(String list) {
             Set<Nemesis> out = EnumSet.noneOf(Nemesis.class);
@@ -30,7 +30,7 @@ public record Schedule(long seed, List<Fault> faults) {
                 try {
                     out.add(valueOf(name.trim().toLowerCase(Locale.ROOT)));
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition)", e);
+                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition, disk)", e);
                 }
             }
             return out;
@@ -62,7 +62,17 @@ public record Schedule(long seed, List<Fault> faults) {
          */
         PARTITION_BRIDGE(Nemesis.partition, 3),
         /** Asymmetric: what the victim sends to the other nodes is dropped; it still hears them and answers. */
-        PARTITION_ONE_WAY(Nemesis.partition, 2);
+        PARTITION_ONE_WAY(Nemesis.partition, 2),
+        /** Power cut of one node: SIGKILL, every write its disk holds unsynced dropped, restarted after the hold. */
+        POWER_CUT_ONE(Nemesis.disk),
+        /** Power cut of every node at once: no replica keeps what it had not synced. */
+        POWER_CUT_ALL(Nemesis.disk),
+        /** fsync and fdatasync on one node's disk fail with EIO for the hold; then it is power-cut and restarted. */
+        FSYNC_FAIL_ONE(Nemesis.disk),
+        /** One node's disk is full (ENOSPC) for the hold; then it is power-cut and restarted. */
+        DISK_FULL_ONE(Nemesis.disk),
+        /** Every read on one node's disk fails with EIO for the hold; then it is power-cut and restarted. */
+        READ_EIO_ONE(Nemesis.disk);
 
         public final Nemesis nemesis;
         /** The fewest nodes the kind makes sense with (a partition needs two sides). */
@@ -123,6 +133,9 @@ public record Schedule(long seed, List<Fault> faults) {
      */
     static final Duration PARTITION_MIN = Duration.ofSeconds(6);
     static final Duration PARTITION_SPREAD = Duration.ofSeconds(4);
+    /** How long a disk fault (fsync failing, full, reads failing) holds: long enough for the node to hit it on writes and reads. */
+    static final Duration DISK_FAULT_MIN = Duration.ofSeconds(3);
+    static final Duration DISK_FAULT_SPREAD = Duration.ofSeconds(3);
 
     public Schedule {
         faults = List.copyOf(faults);
@@ -146,10 +159,11 @@ public record Schedule(long seed, List<Fault> faults) {
             }
             Kind kind = round.remove(round.size() - 1);
             long holdMs = switch (kind) {
-                case KILL_ONE, KILL_MAJORITY, KILL_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
+                case KILL_ONE, KILL_MAJORITY, KILL_ALL, POWER_CUT_ONE, POWER_CUT_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
                 case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
                 case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY ->
                         PARTITION_MIN.toMillis() + random.nextLong(PARTITION_SPREAD.toMillis());
+                case FSYNC_FAIL_ONE, DISK_FULL_ONE, READ_EIO_ONE -> DISK_FAULT_MIN.toMillis() + random.nextLong(DISK_FAULT_SPREAD.toMillis());
             };
             faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, gapMs, holdMs));
             gapMs = GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
@@ -165,10 +179,11 @@ public record Schedule(long seed, List<Fault> faults) {
         }
         Collections.shuffle(all, random);
         int count = switch (kind) {
-            case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY -> 1;
+            case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY, POWER_CUT_ONE, FSYNC_FAIL_ONE, DISK_FULL_ONE,
+                 READ_EIO_ONE -> 1;
             case KILL_MAJORITY, PAUSE_MAJORITY -> nodes / 2 + 1;
             case PARTITION_MAJORITY -> nodes - (nodes / 2 + 1); // the minority
-            case KILL_ALL -> nodes;
+            case KILL_ALL, POWER_CUT_ALL -> nodes;
         };
         List<Integer> chosen = new ArrayList<>(all.subList(0, count));
         Collections.sort(chosen);
