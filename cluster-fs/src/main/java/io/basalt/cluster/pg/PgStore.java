@@ -325,7 +325,9 @@ public final class PgStore implements AutoCloseable {
         List<CompletableFuture<PgResult>> results = new ArrayList<>(ops.size());
         for (PgOp op : ops) {
             results.add(switch (op) {
-                case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).thenApply(PgResult.Data::new));
+                // A read's failure is its result (a checksum mismatch: CORRUPTION, never the bytes), not a replica failure.
+                case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).<PgResult>thenApply(PgResult.Data::new)
+                        .handle((x, ex) -> ex == null ? x : queryOutcome(null, ex)));
                 case PgOp.LbaStatus s -> withHead(s.vdiskId(), v -> v.getLbaStatus(s.lba(), s.blockCountMax()).thenApply(PgResult.Status::new));
                 case PgOp.ReadSnapshot r -> {
                     Vdisk view;

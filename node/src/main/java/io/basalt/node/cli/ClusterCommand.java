@@ -50,6 +50,8 @@ public final class ClusterCommand {
             }
             PrintWriter out = spec.commandLine().getOut();
             out.print(status.render());
+            out.print(io.basalt.cluster.admin.ClusterScrub.render(io.basalt.cluster.admin.ClusterScrub.byNode(
+                    io.basalt.cluster.admin.ClusterScrub.ask(config, false, -1, java.time.Duration.ofMillis(timeoutMs)))));
             out.flush();
             return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;
         }
