@@ -7,8 +7,8 @@ package io.basalt.cluster.pg;
  * filled by the node's scrub worker, read by the scrub's status query. Thread-safe.
  */
 public final class PgScrubState {
-    /** No pass asked for. */
-    private static final long NONE = -2;
+    /** No pass asked for ({@link #takeRequest}). */
+    public static final long NO_REQUEST = -2;
     /** A pass of every vdisk. */
     public static final long ALL_VDISKS = -1;
 
@@ -21,7 +21,7 @@ public final class PgScrubState {
     private long repaired;
     private long unrepairable;
     private boolean running;
-    private long requested = NONE;
+    private long requested = NO_REQUEST;
 
     /**
      * The counters of one replica. {@code lastPassEndMillis} is wall-clock ms since the epoch of the
@@ -36,13 +36,13 @@ public final class PgScrubState {
 
     /** Asks for a pass of cluster vdisk {@code vdiskId} ({@link #ALL_VDISKS}: all); a pending ask for all stays all. */
     public synchronized void request(long vdiskId) {
-        requested = requested == ALL_VDISKS || (requested != NONE && requested != vdiskId) ? ALL_VDISKS : vdiskId;
+        requested = requested == ALL_VDISKS || (requested != NO_REQUEST && requested != vdiskId) ? ALL_VDISKS : vdiskId;
     }
 
-    /** The pass asked for, taken (the vdisk id, or {@link #ALL_VDISKS}); -2 when none is. */
+    /** The pass asked for, taken (the vdisk id, or {@link #ALL_VDISKS}); {@link #NO_REQUEST} when none is. */
     public synchronized long takeRequest() {
         long r = requested;
-        requested = NONE;
+        requested = NO_REQUEST;
         return r;
     }
 
@@ -72,6 +72,6 @@ public final class PgScrubState {
 
     public synchronized Stats stats() {
         return new Stats(pg, passCount, lastPassEndMillis, grainsChecked, bytesChecked, badFound, repaired, unrepairable,
-                running || requested != NONE);
+                running || requested != NO_REQUEST);
     }
 }

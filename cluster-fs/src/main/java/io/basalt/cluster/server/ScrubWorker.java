@@ -109,13 +109,13 @@ final class ScrubWorker implements AutoCloseable {
         long asked = state.takeRequest();
         long last = lastPassNanos.getOrDefault(id, startNanos - PASS_INTERVAL.toNanos() + FIRST_PASS_DELAY.toNanos());
         boolean due = System.nanoTime() - last >= PASS_INTERVAL.toNanos();
-        if (asked == -2 && !due) {
+        if (asked == PgScrubState.NO_REQUEST && !due) {
             return;
         }
         lastPassNanos.put(id, System.nanoTime());
         state.passStarted();
         try {
-            pass(d, pg, state, asked == -2 ? PgScrubState.ALL_VDISKS : asked);
+            pass(d, pg, state, asked == PgScrubState.NO_REQUEST ? PgScrubState.ALL_VDISKS : asked);
         } catch (RuntimeException e) {
             // The store was closed or replaced under the pass (a snapshot installed): the next pass starts over.
             log.warn("{}: scrub of pg-{} stopped: {}", self, pg, e.toString());

@@ -71,6 +71,8 @@ class ClusterScrubTest {
 
         // A follower's rotten copy is found by an operator's scrub and repaired the same way.
         int follower = leader % 3 + 1;
+        TestCluster.waitUntil("the read's pass ended", Duration.ofSeconds(20),
+                () -> ClusterScrub.byNode(ClusterScrub.ask(cluster.config(), false, -1, TIMEOUT)).stream().noneMatch(ClusterScrub.NodeScrub::running));
         GrainKey other = rot(follower, rec.id(), 40);
         ClusterScrub.Summary s = ClusterScrub.run(cluster.config(), -1, TIMEOUT, RUN_MAX, line -> {});
         assertEquals(3L * GRAINS, s.grainsChecked(), s.toString());
