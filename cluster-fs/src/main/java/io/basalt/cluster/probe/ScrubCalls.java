@@ -30,6 +30,15 @@ import io.basalt.cluster.raft.RaftSetup;
 public final class ScrubCalls {
     private ScrubCalls() {}
 
+    /** The replica has not applied the index asked for yet (a Ratis stale read refused): worth asking again shortly. */
+    public static final class BehindException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        BehindException(String message) {
+            super(message);
+        }
+    }
+
     /** {@code peer}'s frame of one version, read once it has applied {@code minIndex}. */
     public static ScrubCodec.FrameReply readFrame(ClusterConfig config, RaftGroupId group, RaftPeer peer, ScrubCodec.ReadFrame r,
                                                   long minIndex, Duration timeout) throws IOException {
@@ -50,6 +59,9 @@ public final class ScrubCalls {
                 .setRaftGroup(RaftGroup.valueOf(group, peer)).setRetryPolicy(RetryPolicies.noRetry()).build()) {
             RaftClientReply reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFrom(request)), minIndex, peer.getId());
             if (!reply.isSuccess()) {
+                if (String.valueOf(reply.getException()).contains("StaleReadException")) {
+                    throw new BehindException("scrub call to " + peer.getId() + " for " + group + ": it has not applied index " + minIndex + " yet");
+                }
                 throw new IOException("scrub call to " + peer.getId() + " for " + group + " failed: " + NodeProbe.reason(reply.getException()));
             }
             return reply.getMessage().getContent().asReadOnlyByteBuffer();

@@ -52,6 +52,7 @@ final class ScrubWorker implements AutoCloseable {
     static final Duration PEER_CALL_TIMEOUT = Duration.ofSeconds(5);
     /** How long a repair waits for this replica to apply up to the peer's index. */
     static final Duration CATCH_UP_MAX = Duration.ofSeconds(10);
+    static final Duration BEHIND_RETRY = Duration.ofMillis(50);
 
     private final ClusterConfig config;
     private final RaftServer server;
@@ -177,11 +178,10 @@ final class ScrubWorker implements AutoCloseable {
             }
             ScrubCodec.FrameReply reply;
             try {
-                reply = ScrubCalls.readFrame(config, d.getGroup().getGroupId(), peer,
-                        new ScrubCodec.ReadFrame(clusterVdiskId, bad.key().grain(), bad.key().epoch()), minIndex, PEER_CALL_TIMEOUT);
+                reply = readFrame(d, peer, new ScrubCodec.ReadFrame(clusterVdiskId, bad.key().grain(), bad.key().epoch()), minIndex);
             } catch (IOException | RuntimeException e) {
                 everyPeerAnswered = false;
-                log.info("{}: pg-{} repair of {}: {} did not answer: {}", self, pg, bad, peer.getId(), e.toString());
+                log.warn("{}: pg-{} repair of {}: {} did not answer: {}", self, pg, bad, peer.getId(), e.toString());
                 continue;
             }
             byte[] healthy = bytes(reply.frame());
@@ -194,14 +194,34 @@ final class ScrubWorker implements AutoCloseable {
                     log.warn("{}: pg-{} repaired {} from {} (its index {})", self, pg, bad, peer.getId(), reply.appliedIndex());
                 }
                 case SUPERSEDED -> log.info("{}: pg-{} {} was replaced by a write before its repair", self, pg, bad);
-                case BEHIND -> log.info("{}: pg-{} {} not repaired: this replica is behind {}'s index {}; next pass",
-                        self, pg, bad, peer.getId(), reply.appliedIndex());
+                case BEHIND -> log.warn("{}: pg-{} {} not repaired: this replica (index {}) did not reach {}'s index {} in {}; next pass",
+                        self, pg, bad, store.appliedIndex(), peer.getId(), reply.appliedIndex(), CATCH_UP_MAX);
             }
             return;
         }
         if (everyPeerAnswered) {
             state.unrepairableOne();
             log.error("{}: pg-{} UNREPAIRABLE {}: no replica holds a healthy copy; its reads fail with CORRUPTION", self, pg, bad);
+        }
+    }
+
+    /**
+     * {@code peer}'s frame, asked again every {@link #BEHIND_RETRY} while the peer has not yet
+     * applied {@code minIndex} (it applies the entries this replica applied a moment later), for
+     * {@link #CATCH_UP_MAX} at most.
+     */
+    private ScrubCodec.FrameReply readFrame(RaftServer.Division d, RaftPeer peer, ScrubCodec.ReadFrame r, long minIndex)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + CATCH_UP_MAX.toNanos();
+        while (true) {
+            try {
+                return ScrubCalls.readFrame(config, d.getGroup().getGroupId(), peer, r, minIndex, PEER_CALL_TIMEOUT);
+            } catch (ScrubCalls.BehindException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(BEHIND_RETRY);
+            }
         }
     }
 
