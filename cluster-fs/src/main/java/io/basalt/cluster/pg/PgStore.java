@@ -46,6 +46,9 @@ import io.basalt.vdisk.store.VdiskStore;
  * in the log ({@link PgFences}); a refusal is a {@link PgResult.Fenced} and changes nothing. The
  * engine's own gate checks the ops it runs itself (unmap, write-zeroes, snapshot) with the same
  * token once more; a fence is raised in the entry's batch, with the applied index.
+ *
+ * <p>The apply lock: {@link #apply} and {@link #markApplied} hold this object's monitor, so a
+ * repair ({@link PgRepair}) that holds it sees no entry half applied and is ordered with them.
  */
 public final class PgStore implements AutoCloseable {
     private final String logName;
@@ -205,7 +208,7 @@ public final class PgStore implements AutoCloseable {
      * reply is returned. One the client no longer waits for (numbered at or below its acked
      * mark) is not applied either, and gets a failure nobody reads.
      */
-    public List<PgResult> apply(long index, ClientTag tag, List<PgOp> ops) {
+    public synchronized List<PgResult> apply(long index, ClientTag tag, List<PgOp> ops) {
         long applied = appliedIndex();
         if (index <= applied) {
             throw new IllegalStateException(logName + " apply at index " + index + " (expected: > applied " + applied + ")");
@@ -322,7 +325,9 @@ public final class PgStore implements AutoCloseable {
         List<CompletableFuture<PgResult>> results = new ArrayList<>(ops.size());
         for (PgOp op : ops) {
             results.add(switch (op) {
-                case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).thenApply(PgResult.Data::new));
+                // A read's failure is its result (a checksum mismatch: CORRUPTION, never the bytes), not a replica failure.
+                case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).<PgResult>thenApply(PgResult.Data::new)
+                        .handle((x, ex) -> ex == null ? x : queryOutcome(null, ex)));
                 case PgOp.LbaStatus s -> withHead(s.vdiskId(), v -> v.getLbaStatus(s.lba(), s.blockCountMax()).thenApply(PgResult.Status::new));
                 case PgOp.ReadSnapshot r -> {
                     Vdisk view;
@@ -385,7 +390,7 @@ public final class PgStore implements AutoCloseable {
      * Records that entries up to {@code index} are applied although none of them reached
      * {@link #apply} (they were Raft's own entries). Never moves the index backwards.
      */
-    public void markApplied(long index) {
+    public synchronized void markApplied(long index) {
         long applied = appliedIndex();
         if (index < applied) {
             throw new IllegalStateException(logName + " mark applied " + index + " (expected: >= applied " + applied + ")");

@@ -2,13 +2,19 @@ package io.basalt.cluster.raft;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import org.apache.ratis.server.protocol.TermIndex;
 
 import io.basalt.cluster.pg.PgCodec;
 import io.basalt.cluster.pg.PgOp;
+import io.basalt.cluster.pg.PgRepair;
+import io.basalt.cluster.pg.PgResult;
+import io.basalt.cluster.pg.PgScrubState;
 import io.basalt.cluster.pg.PgStore;
+import io.basalt.cluster.pg.ScrubCodec;
+import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.store.VdiskStore;
 
 /** A placement group's state machine: a thin adapter over {@link PgStore}. */
@@ -16,11 +22,18 @@ final class PgStateMachine extends StoreStateMachine {
     private final int pg;
     private final VdiskStore.Options options;
     private volatile PgStore store;
+    private final PgScrubState scrub;
 
     PgStateMachine(int pg, VdiskStore.Options options, DiskReserve reserve) {
         super(reserve);
         this.pg = pg;
         this.options = options;
+        this.scrub = new PgScrubState(pg);
+    }
+
+    /** This replica's scrub counters and asks (docs/decisions/scrub-and-repair.md). */
+    PgScrubState scrub() {
+        return scrub;
     }
 
     /** The open store, for diagnostics and tests. */
@@ -83,10 +96,39 @@ final class PgStateMachine extends StoreStateMachine {
             return CompletableFuture.failedFuture(new IllegalStateException("pg-" + pg + " store is closed (installing a snapshot?)"));
         }
         try {
-            return s.query(PgCodec.decodeBatch(request)).thenApply(PgCodec::encodeResultsBuffer);
+            if (ScrubCodec.isScrub(request)) {
+                return CompletableFuture.completedFuture(scrubQuery(s, ScrubCodec.decode(request)));
+            }
+            return s.query(PgCodec.decodeBatch(request)).thenApply(this::askRepairOnCorruption).thenApply(PgCodec::encodeResultsBuffer);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    private ByteBuffer scrubQuery(PgStore s, ScrubCodec.Request r) {
+        return switch (r) {
+            case ScrubCodec.ReadFrame f -> ScrubCodec.encodeFrame(PgRepair.readFrame(s, f));
+            case ScrubCodec.Control c -> {
+                if (c.start()) {
+                    scrub.request(c.onlyVdiskId());
+                }
+                yield ScrubCodec.encodeStats(scrub.stats());
+            }
+        };
+    }
+
+    /**
+     * A read that met a frame that does not decode failed (the client sees CORRUPTION, never the
+     * bytes); it also asks this replica's scrub for a pass of that vdisk, which repairs the grain
+     * from a healthy replica.
+     */
+    private List<PgResult> askRepairOnCorruption(List<PgResult> results) {
+        for (PgResult r : results) {
+            if (r instanceof PgResult.Failed f && f.kind() == BlockDeviceException.Kind.CORRUPTION) {
+                scrub.request(PgScrubState.ALL_VDISKS);
+            }
+        }
+        return results;
     }
 
     @Override

@@ -31,4 +31,9 @@ public final class StateMachines {
     public static io.basalt.cluster.pg.PgStore pgStore(StateMachine pgStateMachine) {
         return ((PgStateMachine) pgStateMachine).store();
     }
+
+    /** The scrub counters and asks of a PG replica (they outlive its store). */
+    public static io.basalt.cluster.pg.PgScrubState pgScrub(StateMachine pgStateMachine) {
+        return ((PgStateMachine) pgStateMachine).scrub();
+    }
 }

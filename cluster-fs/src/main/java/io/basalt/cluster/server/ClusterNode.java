@@ -46,6 +46,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
     private volatile StaleCopySweep sweep;
     private volatile LeaseMonitor leases;
     private volatile StallWatch stalls;
+    private volatile ScrubWorker scrubs;
     /** The client the lease monitor and the space reporter share. */
     private final NodeClient client;
 
@@ -152,6 +153,7 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
             node.reporter = SpaceReporter.start(config, options.nodeId(), reserve, server, node.client);
             node.sweep = StaleCopySweep.start(config, server, RaftSetup.peerId(options.nodeId()), names);
             node.leases = LeaseMonitor.start(config, options.nodeId(), server, node.client);
+            node.scrubs = ScrubWorker.start(config, server, RaftSetup.peerId(options.nodeId()), pgs);
             node.stalls = StallWatch.start(options.nodeId(), server, id -> node.groupNames.getOrDefault(id, id.toString()));
         } catch (IOException | RuntimeException e) {
             node.close();
@@ -268,6 +270,10 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        ScrubWorker scrub = scrubs;
+        if (scrub != null) {
+            scrub.close();
+        }
         StallWatch w = stalls;
         if (w != null) {
             w.close();

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "basalt", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "basalt 0.1.0",
         description = "Clustered storage for virtual machines.",
         subcommands = {VdiskCommand.class, SnapCommand.class, BackupCommand.class, TargetCommand.class, ServeCommand.class, HostCommand.class, VmCommand.class, LockCli.class,
-                NodeCommand.class, ClusterCommand.class, SiteCommand.class, MirrorCommand.class, DrCommand.class, TokenCommand.class,
+                NodeCommand.class, ClusterCommand.class, ScrubCommand.class, SiteCommand.class, MirrorCommand.class, DrCommand.class, TokenCommand.class,
                 DemoCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})
 public final class BasaltCommand implements Runnable {

@@ -50,7 +50,13 @@ public final class ClusterCommand {
                 status = withSpaces(status, config, spec.commandLine().getErr());
             }
             PrintWriter out = spec.commandLine().getOut();
-            out.print(format.json() ? OutputFormat.toJson(io.basalt.node.api.ApiViews.ClusterJson.of(config, status)) + "\n" : status.render());
+            if (format.json()) {
+                out.println(OutputFormat.toJson(io.basalt.node.api.ApiViews.ClusterJson.of(config, status)));
+            } else {
+                out.print(status.render());
+                out.print(io.basalt.cluster.admin.ClusterScrub.render(io.basalt.cluster.admin.ClusterScrub.byNode(
+                        io.basalt.cluster.admin.ClusterScrub.ask(config, false, -1, java.time.Duration.ofMillis(timeoutMs)))));
+            }
             out.flush();
             return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;
         }
