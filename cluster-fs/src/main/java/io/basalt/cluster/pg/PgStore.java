@@ -326,8 +326,9 @@ public final class PgStore implements AutoCloseable {
         for (PgOp op : ops) {
             results.add(switch (op) {
                 // A read's failure is its result (a checksum mismatch: CORRUPTION, never the bytes), not a replica failure.
-                case PgOp.Read r -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).<PgResult>thenApply(PgResult.Data::new)
-                        .handle((x, ex) -> ex == null ? x : queryOutcome(null, ex)));
+                // An idle vdisk reads small I/O on this thread, so a failure may be thrown here rather than completed: both are the result.
+                case PgOp.Read r -> readOutcome(() -> withHead(r.vdiskId(), v -> v.read(r.lba(), r.blockCount()).<PgResult>thenApply(PgResult.Data::new)
+                        .handle((x, ex) -> ex == null ? x : queryOutcome(null, ex))));
                 case PgOp.LbaStatus s -> withHead(s.vdiskId(), v -> v.getLbaStatus(s.lba(), s.blockCountMax()).thenApply(PgResult.Status::new));
                 case PgOp.ReadSnapshot r -> {
                     Vdisk view;
@@ -542,6 +543,14 @@ public final class PgStore implements AutoCloseable {
             return new PgResult.Fenced(Long.parseLong(f.vdisk().substring(1)), f.token(), f.fence());
         }
         throw new IllegalStateException(logName + ": engine failure while applying; stopping this replica: " + e, e);
+    }
+
+    private static CompletableFuture<PgResult> readOutcome(java.util.function.Supplier<CompletableFuture<PgResult>> read) {
+        try {
+            return read.get();
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(queryOutcome(null, e));
+        }
     }
 
     private static PgResult queryOutcome(PgResult r, Throwable ex) {

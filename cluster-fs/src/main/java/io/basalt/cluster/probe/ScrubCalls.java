@@ -57,14 +57,24 @@ public final class ScrubCalls {
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
         try (RaftClient c = RaftClient.newBuilder().setProperties(p).setParameters(RaftSetup.parameters(config))
                 .setRaftGroup(RaftGroup.valueOf(group, peer)).setRetryPolicy(RetryPolicies.noRetry()).build()) {
-            RaftClientReply reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFrom(request)), minIndex, peer.getId());
+            RaftClientReply reply;
+            try {
+                reply = c.io().sendStaleRead(Message.valueOf(ByteString.copyFrom(request)), minIndex, peer.getId());
+            } catch (IOException e) {
+                // Ratis throws a peer's refusal of a stale read (StateMachineException wrapping StaleReadException) as often as it replies it.
+                throw String.valueOf(e).contains("StaleReadException") ? behind(peer, group, minIndex) : e;
+            }
             if (!reply.isSuccess()) {
                 if (String.valueOf(reply.getException()).contains("StaleReadException")) {
-                    throw new BehindException("scrub call to " + peer.getId() + " for " + group + ": it has not applied index " + minIndex + " yet");
+                    throw behind(peer, group, minIndex);
                 }
                 throw new IOException("scrub call to " + peer.getId() + " for " + group + " failed: " + NodeProbe.reason(reply.getException()));
             }
             return reply.getMessage().getContent().asReadOnlyByteBuffer();
         }
+    }
+
+    private static BehindException behind(RaftPeer peer, RaftGroupId group, long minIndex) {
+        return new BehindException("scrub call to " + peer.getId() + " for " + group + ": it has not applied index " + minIndex + " yet");
     }
 }
