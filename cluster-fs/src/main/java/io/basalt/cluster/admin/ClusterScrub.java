@@ -46,12 +46,17 @@ public final class ClusterScrub {
 
     /** Asks every replica the nodes report (and, with {@code start}, to start a pass of vdisk {@code onlyVdiskId}, -1: all). */
     public static List<ReplicaScrub> ask(ClusterConfig config, boolean start, long onlyVdiskId, Duration timeout) {
+        return ask(config, NodeProbe.probeAll(config, timeout), start, onlyVdiskId, timeout);
+    }
+
+    /** As above, asking the replicas of nodes already probed ({@code cluster status} probes once for both tables). */
+    public static List<ReplicaScrub> ask(ClusterConfig config, Map<Integer, NodeProbe.NodeView> views, boolean start, long onlyVdiskId, Duration timeout) {
         Map<RaftGroupId, Integer> pgs = new HashMap<>();
         for (int pg = 0; pg < config.pgCount(); pg++) {
             pgs.put(RaftSetup.pgGroupId(config, pg), pg);
         }
         List<ReplicaScrub> out = new ArrayList<>();
-        for (NodeProbe.NodeView node : NodeProbe.probeAll(config, timeout).values()) {
+        for (NodeProbe.NodeView node : views.values()) {
             RaftPeer peer = RaftPeer.newBuilder().setId(RaftSetup.peerId(node.nodeId())).setAddress(node.address()).build();
             for (NodeProbe.GroupView g : node.groups()) {
                 Integer pg = pgs.get(g.groupId());

@@ -81,7 +81,11 @@ public record ClusterStatus(String cluster, List<NodeState> nodes, List<GroupSta
     }
 
     public static ClusterStatus collect(ClusterConfig config, Duration timeout) {
-        Map<Integer, NodeProbe.NodeView> views = NodeProbe.probeAll(config, timeout);
+        return collect(config, NodeProbe.probeAll(config, timeout));
+    }
+
+    /** The status from nodes already probed ({@link NodeProbe#probeAll}), so a caller that needs them too probes once. */
+    public static ClusterStatus collect(ClusterConfig config, Map<Integer, NodeProbe.NodeView> views) {
         List<NodeState> nodes = new ArrayList<>();
         for (NodeProbe.NodeView v : views.values()) {
             nodes.add(new NodeState(v.nodeId(), v.address(), v.up(), v.error(), v.groups().size()));

@@ -45,7 +45,9 @@ public final class ClusterCommand {
         @Override
         public Integer call() throws Exception {
             ClusterConfig config = ClusterFile.read(cluster.file()).clientConfig(cluster.file());
-            ClusterStatus status = ClusterStatus.collect(config, java.time.Duration.ofMillis(timeoutMs));
+            java.time.Duration timeout = java.time.Duration.ofMillis(timeoutMs);
+            var views = io.basalt.cluster.probe.NodeProbe.probeAll(config, timeout); // once, for the groups' table and the scrub's
+            ClusterStatus status = ClusterStatus.collect(config, views);
             if (status.groups().stream().anyMatch(g -> g.name().equals("meta") && g.health() != ClusterStatus.Health.UNAVAILABLE)) {
                 status = withSpaces(status, config, spec.commandLine().getErr());
             }
@@ -55,7 +57,7 @@ public final class ClusterCommand {
             } else {
                 out.print(status.render());
                 out.print(io.basalt.cluster.admin.ClusterScrub.render(io.basalt.cluster.admin.ClusterScrub.byNode(
-                        io.basalt.cluster.admin.ClusterScrub.ask(config, false, -1, java.time.Duration.ofMillis(timeoutMs)))));
+                        io.basalt.cluster.admin.ClusterScrub.ask(config, views, false, -1, timeout))));
             }
             out.flush();
             return status.anyUnavailable() ? EXIT_NO_QUORUM : 0;

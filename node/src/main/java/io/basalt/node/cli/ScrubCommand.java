@@ -31,13 +31,14 @@ final class ScrubCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
     @picocli.CommandLine.Mixin ClusterRef cluster = new ClusterRef();
-    @Option(names = "--cluster", paramLabel = "DIR", description = "A `cluster up` directory holding cluster.json (as --data).") Path clusterDir;
+    @Option(names = "--cluster", paramLabel = "DIR", description = "A cluster file, or a `cluster up` directory holding cluster.json.") Path clusterDir;
     @Parameters(arity = "0..1", paramLabel = "VDISK", description = "Scrub only this vdisk's grains (default: everything).") String vdisk;
     @Option(names = "--timeout-ms", defaultValue = "5000", description = "Per-replica RPC timeout (default ${DEFAULT-VALUE}).") long timeoutMs;
 
     @Override
     public Integer call() throws Exception {
-        Path file = clusterDir != null ? clusterDir.resolve("cluster.json") : cluster.file();
+        // --cluster takes a cluster file or a `cluster up` directory, with the same refusal as every other command's.
+        Path file = clusterDir != null ? io.basalt.node.datastore.Datastore.clusterFile(clusterDir) : cluster.file();
         ClusterConfig config = ClusterFile.read(file).clientConfig(file);
         long only = -1;
         if (vdisk != null) {

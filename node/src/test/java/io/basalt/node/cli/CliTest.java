@@ -251,6 +251,9 @@ class CliTest {
         assertTrue(out.matches("(?s).*\\n1 +127\\.0\\.0\\.1:2 +down .*") && out.contains("Connection refused"), out);
         assertTrue(out.contains("pg-1     -"), out);
         assertEquals("", r.err());
+        CliResult noCluster = CliResult.run("scrub", "--cluster", dir.resolve("nowhere").toString());
+        assertEquals(1, noCluster.exit(), noCluster.out());
+        assertTrue(noCluster.err().contains("--cluster: " + dir.resolve("nowhere") + " (expected: a cluster file"), noCluster.err());
         CliResult j = CliResult.run("cluster", "status", "--config", file.toString(), "--timeout-ms", "2000", "--format", "json");
         assertEquals(ClusterCommand.EXIT_NO_QUORUM, j.exit(), j.err());
         JsonNode status = new ObjectMapper().readTree(j.out());

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.host.Accelerator;
 import io.basalt.host.GuestImage;
+import io.basalt.interop.ImageExport;
+import io.basalt.interop.ImageFormat;
+import io.basalt.interop.ImageImport;
+import io.basalt.interop.ImageSource;
 import io.basalt.node.TestProcesses;
 import io.basalt.node.host.GuestFileSystem;
 import io.basalt.node.host.HostAgent;
@@ -155,31 +157,20 @@ class DrGuestBootTest {
                 Duration.ofSeconds(2), Duration.ofSeconds(10), Optional.empty());
     }
 
-    /** Copies {@code image} into a new vdisk {@code name} of its size, leaving its zero MiBs unwritten. */
-    private static void importRaw(Path image, VdiskStore store, String name) throws IOException {
-        byte[] bytes = Files.readAllBytes(image);
-        store.create(name, bytes.length, 512, 4096);
-        byte[] zero = new byte[1 << 20];
-        try (Vdisk v = store.open(name)) {
-            for (int off = 0; off < bytes.length; off += zero.length) {
-                int n = Math.min(zero.length, bytes.length - off);
-                if (!Arrays.equals(bytes, off, off + n, zero, 0, n)) {
-                    v.write(off / 512, ByteBuffer.wrap(bytes, off, n), false).join();
-                }
+    /** {@code basalt vdisk import -f raw}: the image into a new vdisk {@code name} of its size, thin. */
+    private static void importRaw(Path image, VdiskStore store, String name) throws Exception {
+        try (ImageSource source = ImageSource.open(image, ImageFormat.RAW)) {
+            store.create(name, source.sizeBytes(), 512, 4096);
+            try (Vdisk v = store.open(name)) {
+                ImageImport.copy(source, v, bytes -> { });
             }
-            v.flush().join();
         }
     }
 
-    private static void exportRaw(VdiskStore store, String name, Path raw) throws IOException {
-        try (Vdisk v = store.open(name); OutputStream os = Files.newOutputStream(raw)) {
-            int chunkBlocks = (1 << 20) / v.logicalBlockSizeBytes();
-            for (long lba = 0; lba < v.blockCount(); lba += chunkBlocks) {
-                ByteBuffer b = v.read(lba, (int) Math.min(chunkBlocks, v.blockCount() - lba)).join();
-                byte[] chunk = new byte[b.remaining()];
-                b.get(chunk);
-                os.write(chunk);
-            }
+    /** {@code basalt vdisk export -O raw}. */
+    private static void exportRaw(VdiskStore store, String name, Path raw) {
+        try (Vdisk v = store.open(name)) {
+            ImageExport.export(v, raw, ImageFormat.RAW, false, bytes -> { });
         }
     }
 
