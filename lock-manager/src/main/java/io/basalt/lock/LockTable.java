@@ -54,6 +54,7 @@ public final class LockTable {
     private final TreeMap<String, VdiskLock> locks = new TreeMap<>();
     private final Set<Long> changedSessions = new TreeSet<>();
     private final Set<String> changedLocks = new TreeSet<>();
+    private final LockEvents events = new LockEvents();
     private long lastIndex;
 
     /**
@@ -77,7 +78,7 @@ public final class LockTable {
             throw new IllegalStateException("index: " + index + " (expected: > last applied " + lastIndex + ")");
         }
         lastIndex = index;
-        return switch (command) {
+        LockResult result = switch (command) {
             case OpenSession c -> openSession(index, c);
             case RenewSession c -> renewSession(index, c);
             case CloseSession c -> endSession(index, c.sessionId(), false);
@@ -88,6 +89,13 @@ public final class LockTable {
             case Break c -> breakLock(index, c);
             case Forget c -> forget(c);
         };
+        events.count(result);
+        return result;
+    }
+
+    /** What this table has applied since it was made, by kind (for metrics). */
+    public LockEvents events() {
+        return events;
     }
 
     public long lastIndex() {
@@ -338,6 +346,9 @@ public final class LockTable {
             throw new IllegalStateException("vdisk " + lock.vdisk() + ": fence went down from " + before.fence() + " to " + lock.fence());
         }
         checkInvariants(lock);
+        if (lock.fence() > (before == null ? 0 : before.fence())) {
+            events.fenceRaised();
+        }
         locks.put(lock.vdisk(), lock);
         changedLocks.add(lock.vdisk());
         return lock;

@@ -147,6 +147,11 @@ public final class MetaState {
         return locks.lock(vdisk);
     }
 
+    /** What this replica's lock table has applied, by kind (metrics). */
+    public io.basalt.lock.LockEvents lockEvents() {
+        return locks.events();
+    }
+
     /** The lock records changed since the last call, for the persistence layer (absent now: delete). */
     public LockTable.Changes drainLockChanges() {
         return locks.drainChanges();

@@ -41,6 +41,11 @@ final class MetaStateMachine extends StoreStateMachine {
         return store == null ? java.util.List.of() : store.state().spaces();
     }
 
+    /** The lock events the open store's table has applied (null while the store is closed). */
+    synchronized io.basalt.lock.LockEvents lockEvents() {
+        return store == null ? null : store.state().lockEvents();
+    }
+
     @Override
     protected synchronized void closeStore() {
         if (store != null) {

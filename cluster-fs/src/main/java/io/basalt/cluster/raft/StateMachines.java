@@ -22,6 +22,11 @@ public final class StateMachines {
         return ((MetaStateMachine) metaStateMachine).spaces();
     }
 
+    /** The lock events a meta replica has applied (null while its store is closed). */
+    public static io.basalt.lock.LockEvents metaLockEvents(StateMachine metaStateMachine) {
+        return ((MetaStateMachine) metaStateMachine).lockEvents();
+    }
+
     /** The lease timers of a meta replica. */
     public static MetaLeases metaLeases(StateMachine metaStateMachine) {
         return new MetaLeases((MetaStateMachine) metaStateMachine);

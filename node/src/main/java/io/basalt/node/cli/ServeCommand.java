@@ -92,7 +92,8 @@ public final class ServeCommand implements Callable<Integer> {
                 printUrls(out, config, exporter.address());
             }
             if (listen.isPresent()) {
-                if (store instanceof Datastore.Local) {
+                if (store instanceof Datastore.Local local) {
+                    io.basalt.node.metrics.LockMeters.register(io.basalt.node.metrics.NodeMetrics.process(), local.locks()::events);
                     io.basalt.node.metrics.StoreMeters.register(io.basalt.node.metrics.NodeMetrics.process(), () -> store.list().stream()
                             .collect(java.util.stream.Collectors.toMap(Datastore.VdiskView::name, Datastore.VdiskView::sizeBytes)), ServeCommand.this.store.configDir());
                 }

@@ -81,6 +81,11 @@ public final class EmbeddedLocks implements LockService, AutoCloseable {
         return locks;
     }
 
+    /** What the table has applied since this process opened it, by kind (metrics). */
+    public io.basalt.lock.LockEvents events() {
+        return table.events();
+    }
+
     /** Starts the daemon thread that expires sessions whose lease ran out; {@link #close} stops it. */
     public synchronized EmbeddedLocks startLeaseMonitor() {
         if (monitor != null) {

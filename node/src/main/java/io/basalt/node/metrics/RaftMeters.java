@@ -59,8 +59,18 @@ public final class RaftMeters implements Runnable {
                 .description("Free space below which the node refuses writes").register(metrics.registry());
         Gauge.builder("basalt.node.disk.total", node.diskReserve(), r -> r.totalBytes()).baseUnit("bytes").tag("node", Integer.toString(node.id()))
                 .description("Size of the node's data filesystem").register(metrics.registry());
+        LockMeters.register(metrics, () -> m.metaLockEvents());
         metrics.onScrape(m);
         return m;
+    }
+
+    private io.basalt.lock.LockEvents metaLockEvents() {
+        try {
+            return io.basalt.cluster.raft.StateMachines.metaLockEvents(
+                    node.server().getDivision(RaftSetup.metaGroupId(node.config())).getStateMachine());
+        } catch (IOException e) {
+            return null;    // the meta group is not (yet) on this node
+        }
     }
 
     @Override

@@ -71,6 +71,8 @@ class ClusterApiTest {
                 assertTrue(commits >= 1, "commits of pg-0: " + commits + "\n" + NodeMetrics.process().scrape().lines()
                         .filter(l -> l.startsWith("basalt_raft")).toList());
                 assertTrue(m.value("basalt_raft_elections_total", Map.of("group", "meta")).orElseThrow() >= 1);
+                // Read through this node's meta replica: present (0 or more) once the meta group runs here.
+                assertTrue(m.value("basalt_lock_events_total", Map.of("event", "granted")).orElseThrow() >= 0);
                 assertTrue(m.value("basalt_node_disk_free_bytes", Map.of("node", "1")).orElseThrow() > 0);
             }
         }

@@ -24,6 +24,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.node.datastore.Datastore;
+import io.basalt.lock.LockCommand;
+import io.basalt.lock.LockMode;
+import io.basalt.lock.LockResult;
+import io.basalt.node.metrics.LockMeters;
 import io.basalt.node.metrics.MeteredDevice;
 import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.metrics.StoreMeters;
@@ -66,6 +70,34 @@ class MetricsTest {
     }
 
     /** The iSCSI path: an initiator (qemu-io, QEMU's libiscsi client) writes through a served target. */
+    @Test
+    void lockAndLeaseEventsAreCountedByKind() throws Exception {
+        try (Datastore store = Datastore.local(dir, 0);
+             ApiServer server = ApiServer.start(new ApiServer.Backend(store, dir, Optional.empty()), NodeMetrics.process(), "127.0.0.1", 0)) {
+            LockMeters.register(NodeMetrics.process(), ((Datastore.Local) store).locks()::events);
+            String token = Tokens.create(dir, "prometheus", "read").secret();
+            store.create("locked1", 1 << 20, 512, 4096);
+            var locks = store.locks();
+            long a = ((LockResult.SessionOpened) locks.submit(new LockCommand.OpenSession("host-a", 8_000, 0))).session().id();
+            long b = ((LockResult.SessionOpened) locks.submit(new LockCommand.OpenSession("host-b", 8_000, 0))).session().id();
+            assertTrue(locks.submit(new LockCommand.Acquire(a, "locked1", LockMode.EXCLUSIVE)) instanceof LockResult.Granted);
+            assertTrue(locks.submit(new LockCommand.Acquire(b, "locked1", LockMode.EXCLUSIVE)) instanceof LockResult.Refused);
+            assertTrue(locks.submit(new LockCommand.Acquire(b, "locked1", LockMode.SHARED_READ)) instanceof LockResult.Granted);
+            assertTrue(locks.submit(new LockCommand.RenewSession(a, 1_000)) instanceof LockResult.SessionRenewed);
+            assertTrue(locks.submit(new LockCommand.Handoff("locked1", a, b)) instanceof LockResult.HandedOff);
+            assertTrue(locks.submit(new LockCommand.Release(b, "locked1")) instanceof LockResult.Released);
+
+            PrometheusText m = PrometheusText.parse(scrape(server, token));
+            Map<String, Double> expected = Map.of("session-opened", 2.0, "granted", 2.0, "refused-conflict", 1.0,
+                    "lease-renewed", 1.0, "handed-off", 1.0, "released", 1.0, "lease-expired", 0.0,
+                    // a's grant came in alone, the hand-off moved the writer, b's release left: three rises.
+                    "fence-raised", 3.0);
+            expected.forEach((event, count) -> assertEquals(count,
+                    m.value("basalt_lock_events_total", Map.of("event", event)).orElseThrow(), event));
+            assertEquals("counter", m.types.getOrDefault("basalt_lock_events_total", m.types.get("basalt_lock_events")));
+        }
+    }
+
     @Test
     void metricsShowTheIscsiWritesOfATargetsVdisk() throws Exception {
         String qemuIo = "/usr/bin/qemu-io";
