@@ -111,6 +111,7 @@ public final class ApiServer implements AutoCloseable {
         routes.add(Route.of(HandlerType.GET, METRICS_PATH, ctx -> ctx.contentType(NodeMetrics.CONTENT_TYPE).result(metrics.scrape())));
         routes.addAll(new ClusterResource(backend, jobs).routes());
         routes.addAll(new VdiskResource(backend.store(), jobs).routes());
+        routes.addAll(new VmResource(backend.store(), jobs).routes());
         List<Route> console = new ConsoleFiles().routes();
         routes.addAll(console);
         Javalin app = Javalin.create(config -> {

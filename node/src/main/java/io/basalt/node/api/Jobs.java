@@ -61,6 +61,12 @@ final class Jobs implements AutoCloseable {
     private final Map<String, Job> jobs = new LinkedHashMap<>();
     private final AtomicLong nextId = new AtomicLong(1);
 
+    /** Answers a request that started {@code job}: 202, the job, and its URL in {@code Location}. */
+    static void accepted(io.javalin.http.Context ctx, View job) {
+        ctx.header("Location", "/api/jobs/" + job.id());
+        Json.write(ctx, 202, job);
+    }
+
     /** Starts {@code work}; refused (503) while {@link #RUNNING_COUNT_MAX} jobs run. */
     synchronized View start(String kind, String target, long total, String unit, Work work) {
         long running = jobs.values().stream().filter(j -> j.state == State.running).count();

@@ -42,6 +42,11 @@ final class Json {
         return object;
     }
 
+    /** As {@link #body}, an empty body read as {@code {}} (for requests whose fields are all optional). */
+    static ObjectNode bodyOrEmpty(Context ctx) {
+        return ctx.body().isEmpty() ? MAPPER.createObjectNode() : body(ctx);
+    }
+
     static String string(ObjectNode body, String field) {
         JsonNode v = body.get(field);
         if (v == null || !v.isTextual() || v.asText().isEmpty()) {

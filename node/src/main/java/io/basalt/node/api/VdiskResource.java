@@ -119,7 +119,7 @@ final class VdiskResource {
             throw new ApiException(409, "vdisk: " + name + " has no parent (expected: a clone)");
         }
         long grains = (v.sizeBytes() + v.grainSizeBytes() - 1) / v.grainSizeBytes();
-        accepted(ctx, jobs.start("flatten", name, grains, "grains", progress -> {
+        Jobs.accepted(ctx, jobs.start("flatten", name, grains, "grains", progress -> {
             store.flatten(name, progress);
             return view(name);
         }));
@@ -140,7 +140,7 @@ final class VdiskResource {
         }
         ImageFormat format = parse(Json.string(body, "format", "raw"));
         boolean compress = Json.bool(body, "compress", false);
-        accepted(ctx, jobs.start("export", spec, size, "bytes", progress -> {
+        Jobs.accepted(ctx, jobs.start("export", spec, size, "bytes", progress -> {
             try (BlockDevice disk = store.open(spec)) {
                 ImageExport.Result r = ImageExport.export(disk, file, format, compress, progress);
                 return new ExportResult(file.toString(), format.cliName(), r.sizeBytes(), r.fileBytes());
@@ -158,10 +158,6 @@ final class VdiskResource {
         }
     }
 
-    private static void accepted(Context ctx, Jobs.View job) {
-        ctx.header("Location", "/api/jobs/" + job.id());
-        Json.write(ctx, 202, job);
-    }
 
     private VdiskJson view(String name) {
         return VdiskJson.of(store, name);

@@ -167,9 +167,16 @@ public final class VmControl {
      * many VMs are left on it (a migration failed, or no other host has room): those stay running there.
      */
     public int enterMaintenance(String hostName, PrintWriter out) throws InterruptedException {
+        return enterMaintenance(hostName, line -> {
+            out.println(line);
+            out.flush();
+        });
+    }
+
+    /** As {@link #enterMaintenance(String, PrintWriter)}, each line given to {@code lines} as it happens. */
+    public int enterMaintenance(String hostName, java.util.function.Consumer<String> lines) throws InterruptedException {
         HostRecord host = inventory.updateHost(hostName, h -> h.inMaintenance(true));
-        out.println("host " + hostName + ": in maintenance (no new placements)");
-        out.flush();
+        lines.accept("host " + hostName + ": in maintenance (no new placements)");
         int left = 0;
         for (VmRecord vm : inventory.vms()) {
             if (!vm.host().equals(hostName) || vm.desired() != VmRecord.Desired.RUNNING) {
@@ -178,20 +185,18 @@ public final class VmControl {
             List<HostRecord> others = liveHosts().stream().filter(h -> !h.name().equals(hostName)).toList();
             Optional<HostRecord> to = Placement.choose(vm, others, inventory.vms());
             if (to.isEmpty()) {
-                out.println("vm " + vm.name() + ": stays on " + hostName + ": no other live host has room (" + capacities(others, inventory.vms()) + ")");
+                lines.accept("vm " + vm.name() + ": stays on " + hostName + ": no other live host has room (" + capacities(others, inventory.vms()) + ")");
                 left++;
                 continue;
             }
             try {
-                out.println(new AgentClient(host.api(), inventory.agentToken()).migrate(vm.name(), to.get().name()));
+                lines.accept(new AgentClient(host.api(), inventory.agentToken()).migrate(vm.name(), to.get().name()));
             } catch (IOException | RuntimeException e) {
-                out.println("vm " + vm.name() + ": stays on " + hostName + ": migration to " + to.get().name() + " failed: " + e.getMessage());
+                lines.accept("vm " + vm.name() + ": stays on " + hostName + ": migration to " + to.get().name() + " failed: " + e.getMessage());
                 left++;
             }
-            out.flush();
         }
-        out.println("host " + hostName + ": " + (left == 0 ? "evacuated" : left + " VMs left running on it"));
-        out.flush();
+        lines.accept("host " + hostName + ": " + (left == 0 ? "evacuated" : left + " VMs left running on it"));
         return left;
     }
 

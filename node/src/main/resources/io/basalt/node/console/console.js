@@ -152,12 +152,16 @@ async function hostsPage() {
   const [hosts, vms] = await Promise.all([api('GET', '/api/hosts'), api('GET', '/api/vms')]);
   const hostRows = hosts.map((h) => '<tr><td>' + esc(h.name) + '</td><td>' + esc(h.agent ? h.agent.vcpus + ' vCPUs, ' + h.agent.memoryMiB + ' MiB'
     + (h.agent.maintenance ? ', in maintenance' : '') : 'initiator only') + '</td><td>' + h.sessions.map((s) => esc('session ' + s.session
-    + ': lease ' + s.leaseMs + ' ms, renewed ' + s.leaseAgeMs + ' ms ago' + (s.locks.length ? ', holds ' + s.locks.join(', ') : ''))).join('<br>') + '</td></tr>');
+    + ': lease ' + s.leaseMs + ' ms, renewed ' + s.leaseAgeMs + ' ms ago' + (s.locks.length ? ', holds ' + s.locks.join(', ') : ''))).join('<br>') + '</td><td>'
+    + (!h.agent ? '' : h.agent.maintenance ? button('End maintenance', 'exit-maintenance', { host: h.name })
+      : button('Maintenance', 'maintenance', { host: h.name }, true)) + '</td></tr>');
   const vmRows = vms.map((v) => '<tr><td>' + esc(v.name) + '</td><td>' + esc(v.state) + (v.message ? ' <span class="muted">' + esc(v.message) + '</span>' : '')
     + '</td><td>' + esc(v.desired) + '</td><td>' + esc(v.host || '') + '</td>' + num(v.vcpus) + num(v.memoryMiB + ' MiB') + '<td>' + v.disks.map(esc).join(', ')
-    + '</td></tr>');
-  return '<h1>Hosts</h1>' + table(['host', 'agent', 'lock sessions'], hostRows, 'id="hosts"')
-    + '<h1>VMs</h1>' + table(['vm', 'state', 'desired', 'host', 'vCPUs#', 'memory#', 'disks'], vmRows, 'id="vms"');
+    + '</td><td>' + (v.desired === 'RUNNING'
+      ? button('Migrate', 'migrate', { vm: v.name }) + ' ' + button('Stop', 'stop', { vm: v.name }, true) + ' ' + button('Kill', 'kill', { vm: v.name }, true)
+      : button('Start', 'start', { vm: v.name })) + '</td></tr>');
+  return '<h1>Hosts</h1>' + table(['host', 'agent', 'lock sessions', 'actions'], hostRows, 'id="hosts"')
+    + '<h1>VMs</h1>' + table(['vm', 'state', 'desired', 'host', 'vCPUs#', 'memory#', 'disks', 'actions'], vmRows, 'id="vms"');
 }
 
 async function jobsPage() {
@@ -228,6 +232,9 @@ function sizeOf(text) {
 
 const path = (d) => '/api/vdisks/' + encodeURIComponent(d.vdisk) + (d.snap ? '/snapshots/' + encodeURIComponent(d.snap) : '');
 
+const vmPath = (d) => '/api/vms/' + encodeURIComponent(d.vm);
+const hostPath = (d) => '/api/hosts/' + encodeURIComponent(d.host);
+
 async function act(action, d) {
   switch (action) {
     case 'create': {
@@ -254,6 +261,22 @@ async function act(action, d) {
       return confirm('Delete snapshot ' + d.vdisk + '@' + d.snap + '?') && api('DELETE', path(d));
     case 'delete-vdisk':
       return confirm('Delete vdisk ' + d.vdisk + ' and all its data?') && api('DELETE', path(d));
+    case 'start':
+      return api('POST', vmPath(d) + '/start', {});
+    case 'stop':
+      return confirm('Stop vm ' + d.vm + '? Its guest is asked to power down.') && api('POST', vmPath(d) + '/stop', {});
+    case 'kill':
+      return confirm('Kill vm ' + d.vm + '? Like pulling the power cord: what its guest had not written is lost.')
+        && api('POST', vmPath(d) + '/stop', { kill: true });
+    case 'migrate': {
+      const f = await ask('Migrate vm ' + d.vm + ' live', { to: 'To host' });
+      return f && api('POST', vmPath(d) + '/migrate', { to: f.to }).then(() => { location.hash = '#jobs'; });
+    }
+    case 'maintenance':
+      return confirm('Put host ' + d.host + ' in maintenance? Every VM it runs is migrated live to the other hosts.')
+        && api('POST', hostPath(d) + '/maintenance').then(() => { location.hash = '#jobs'; });
+    case 'exit-maintenance':
+      return api('DELETE', hostPath(d) + '/maintenance');
     default:
       throw new Error('action: ' + action + ' (expected: one the console offers)');
   }
@@ -264,7 +287,7 @@ document.addEventListener('click', async (ev) => {
   if (!b) return;
   showError({ message: '' });
   try {
-    await act(b.dataset.action, { vdisk: b.dataset.vdisk, snap: b.dataset.snap });
+    await act(b.dataset.action, { vdisk: b.dataset.vdisk, snap: b.dataset.snap, vm: b.dataset.vm, host: b.dataset.host });
   } catch (e) {
     showError(e);
   }

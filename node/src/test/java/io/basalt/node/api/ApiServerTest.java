@@ -153,6 +153,15 @@ class ApiServerTest {
         bad("GET", "/api/vms", "/api/vms?x=", null, 400, "query parameter: x");
         assertEquals(List.of("d1"), JSON.convertValue(ok("GET", "/api/vms/{name}", "/api/vms/vm1", null, reader, 200).get("disks"), List.class));
         bad("GET", "/api/vms/{name}", "/api/vms/vm9", null, 404, "vm: vm9");
+        // No host agent runs here: a stop is only a record's change; the other actions are answered in VmApiTest.
+        assertEquals("stopped vm vm1 (no live host ran it)", ok("POST", "/api/vms/{name}/stop", "/api/vms/vm1/stop", null, admin, 200)
+                .get("message").asText());
+        bad("POST", "/api/vms/{name}/stop", "/api/vms/vm1/stop", "{\"kill\":1}", 400, "kill: 1");
+        bad("POST", "/api/vms/{name}/start", "/api/vms/vm1/start", "", 409, "no live host has room");
+        bad("POST", "/api/vms/{name}/migrate", "/api/vms/vm1/migrate", "{}", 400, "to: missing");
+        bad("POST", "/api/hosts/{name}/maintenance", "/api/hosts/nohost/maintenance", null, 404, "host: nohost");
+        bad("DELETE", "/api/hosts/{name}/maintenance", "/api/hosts/nohost/maintenance", null, 404, "host: nohost");
+        answered.addAll(VmApiTest.ANSWERED);
 
         ok("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, admin, 204);
         bad("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, 404, "vdisk: c1");
