@@ -12,6 +12,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.basalt.interop.ImageExport;
 import io.basalt.interop.ImageFormat;
+import io.basalt.interop.ImageImport;
+import io.basalt.interop.ImageSource;
+import io.basalt.interop.InteropException;
+import io.basalt.node.datastore.ImageImports;
 import io.basalt.node.api.ApiViews.SnapshotJson;
 import io.basalt.node.api.ApiViews.VdiskJson;
 import io.basalt.node.datastore.Datastore;
@@ -22,7 +26,7 @@ import io.javalin.http.Context;
 
 /**
  * {@code /api/vdisks/...}: vdisks, their snapshots and clones, and the long operations on them
- * (flatten, export) as jobs. The same operations as {@code basalt vdisk} and {@code basalt snap},
+ * (flatten, export, and import into a new vdisk at {@code /api/imports}) as jobs. The same operations as {@code basalt vdisk} and {@code basalt snap},
  * through the same {@link Datastore}; path names are checked first so an unknown one is a 404.
  */
 final class VdiskResource {
@@ -47,7 +51,8 @@ final class VdiskResource {
                 Route.of(POST, "/api/vdisks/{name}/snapshots/{snap}/rollback", this::rollback),
                 Route.of(POST, "/api/vdisks/{name}/snapshots/{snap}/clones", this::cloneSnapshot),
                 Route.of(POST, "/api/vdisks/{name}/flatten", this::flatten),
-                Route.of(POST, "/api/vdisks/{name}/export", this::export));
+                Route.of(POST, "/api/vdisks/{name}/export", this::export),
+                Route.of(POST, "/api/imports", this::importImage));
     }
 
     private void list(Context ctx) {
@@ -149,6 +154,46 @@ final class VdiskResource {
     }
 
     record ExportResult(String file, String format, long sizeBytes, long fileBytes) {}
+
+    record ImportResult(String file, String image, String vdisk, long sizeBytes, long writtenBytes) {}
+
+    /**
+     * Makes a new vdisk from an image file on the server (a job; progress in bytes of the image).
+     * The file is opened and its header read before the job starts, so a missing file, a bad header
+     * or a size that is not whole blocks is refused at once; a copy that fails removes the vdisk.
+     */
+    private void importImage(Context ctx) {
+        ObjectNode body = Json.body(ctx);
+        Path file = Path.of(Json.string(body, "file"));
+        String name = Json.string(body, "name");
+        String format = Json.string(body, "format", "auto");
+        int blockSize = Math.toIntExact(Json.positiveLong(body, "blockSizeBytes", 512));
+        if (!file.isAbsolute() || !java.nio.file.Files.isRegularFile(file)) {
+            throw ApiException.badRequest("file: " + file + " (expected: the absolute path of an image file on the server)");
+        }
+        if (exists(name)) {
+            throw new ApiException(409, "name: " + name + " (expected: a new vdisk name; that vdisk exists)");
+        }
+        ImageFormat f = format.equals("auto") ? null : parse(format);
+        ImageSource image;
+        try {
+            image = ImageSource.open(file, f);
+        } catch (InteropException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        try {
+            ImageImports.checkSize(image, blockSize, file.toString());
+            Jobs.accepted(ctx, jobs.start("import", name, image.sizeBytes(), "bytes", progress -> {
+                try (image) {
+                    ImageImport.Result r = ImageImports.create(store, image, file.toString(), name, blockSize, progress);
+                    return new ImportResult(file.toString(), image.description(), name, r.sizeBytes(), r.writtenBytes());
+                }
+            }));
+        } catch (RuntimeException e) {
+            image.close();
+            throw e;
+        }
+    }
 
     private static ImageFormat parse(String format) {
         try {

@@ -8,10 +8,10 @@ import java.util.function.LongConsumer;
 import io.basalt.interop.ImageExport;
 import io.basalt.interop.ImageFormat;
 import io.basalt.interop.ImageImport;
+import io.basalt.node.datastore.ImageImports;
 import io.basalt.interop.ImageSource;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
-import io.basalt.vdisk.store.VdiskStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -75,30 +75,15 @@ final class ImageCommands {
         public Integer call() {
             ImageFormat f = format.equals("auto") ? null : ImageFormat.parse(format);
             try (ImageSource image = ImageSource.open(file, f); Datastore s = store.open()) {
-                if (image.sizeBytes() % blockSize != 0) {
-                    throw new IllegalArgumentException("image size: " + image.sizeBytes() + " bytes (expected: a multiple of the block size "
-                            + blockSize + ") file=" + file);
+                ImageImports.checkSize(image, blockSize, file.toString());
+                ImageImport.Result r;
+                try (LazyProgress bar = new LazyProgress("import " + name, image.sizeBytes())) {
+                    r = ImageImports.create(s, image, file.toString(), name, blockSize, bar);
                 }
-                s.create(name, image.sizeBytes(), blockSize, VdiskStore.GRAIN_SIZE_DEFAULT_BYTES);
-                ImageImport.Result r = copyOrRemove(s, image);
                 spec.commandLine().getOut().printf("imported %s (%s) into %s: %s disk, %s written, %.1f s%n", file, image.description(), name,
                         Sizes.format(r.sizeBytes()), Sizes.format(r.writtenBytes()), r.elapsed().toMillis() / 1000.0);
             }
             return 0;
-        }
-
-        /** Copies the image into the new vdisk; a failed copy removes the vdisk, so no half-imported disk is left to boot. */
-        private ImageImport.Result copyOrRemove(Datastore s, ImageSource image) {
-            boolean done = false;
-            try (BlockDevice disk = s.open(name); LazyProgress bar = new LazyProgress("import " + name, image.sizeBytes())) {
-                ImageImport.Result r = ImageImport.copy(image, disk, bar);
-                done = true;
-                return r;
-            } finally {
-                if (!done) {
-                    s.remove(name);
-                }
-            }
         }
     }
 

@@ -137,6 +137,16 @@ class ApiServerTest {
         assertTrue(Files.size(image) > 0);
         bad("POST", "/api/vdisks/{name}/export", "/api/vdisks/d1/export", "{\"file\":\"relative.img\"}", 400, "file: relative.img");
 
+        JsonNode imported = awaitJob(ok("POST", "/api/imports", "/api/imports", "{\"file\":\"" + image + "\",\"name\":\"imp1\"}", admin, 202)
+                .get("id").asText());
+        assertEquals("done", imported.get("state").asText(), imported.toString());
+        assertEquals("qcow2", imported.get("result").get("image").asText().substring(0, 5), imported.toString());
+        assertEquals(128 * MIB, ok("GET", "/api/vdisks/{name}", "/api/vdisks/imp1", null, reader, 200).get("sizeBytes").asLong());
+        bad("POST", "/api/imports", "/api/imports", "{\"file\":\"" + dir.resolve("none.img") + "\",\"name\":\"imp2\"}", 400, "none.img");
+        Path truncated = Files.write(dir.resolve("truncated.qcow2"), java.util.Arrays.copyOf(Files.readAllBytes(image), 64));
+        bad("POST", "/api/imports", "/api/imports", "{\"file\":\"" + truncated + "\",\"name\":\"imp2\"}", 400, "");
+        assertEquals(404, send("GET", "/api/vdisks/imp2", null, reader).statusCode(), "a refused import makes no vdisk");
+
         ok("POST", "/api/vdisks/{name}/snapshots/{snap}/rollback", "/api/vdisks/d1/snapshots/s1/rollback", null, admin, 200);
         bad("POST", "/api/vdisks/{name}/snapshots/{snap}/rollback", "/api/vdisks/d1/snapshots/s9/rollback", null, 404, "d1@s9");
         ok("DELETE", "/api/vdisks/{name}/snapshots/{snap}", "/api/vdisks/d1/snapshots/s1", null, admin, 204);
