@@ -105,7 +105,8 @@ public final class ApiServer implements AutoCloseable {
      */
     public static ApiServer start(Backend backend, NodeMetrics metrics, String host, int port, Optional<javax.net.ssl.SSLContext> tls) {
         Jobs jobs = new Jobs();
-        Tokens tokens = new Tokens(backend.configDir());
+        Tokens tokens = new Tokens(backend.configDir(), backend.store() instanceof io.basalt.node.datastore.Datastore.Cluster c
+                ? Optional.of(c.configs()) : Optional.empty());
         List<Route> routes = new ArrayList<>();
         routes.add(Route.open(HandlerType.GET, OPENAPI_PATH, ctx -> ctx.contentType(Json.CONTENT_TYPE).result(openApiDocument())));
         routes.add(Route.of(HandlerType.GET, METRICS_PATH, ctx -> ctx.contentType(NodeMetrics.CONTENT_TYPE).result(metrics.scrape())));

@@ -2,6 +2,7 @@ package io.basalt.node.api;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,18 +19,35 @@ import java.util.Optional;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 
+import io.basalt.cluster.meta.ConfigRecord;
+import io.basalt.node.config.Configs;
+
 /**
- * The API's bearer tokens, kept in {@value #FILE_NAME} beside targets.json (the store directory,
- * or the cluster file's directory): only a SHA-256 of each token is stored, so the file does not
- * give access. A token is 32 random bytes, so an unsalted hash suffices (no dictionary to try).
- * The server reads the file again when it changed, so {@code basalt token create} takes effect
+ * The API's bearer tokens. Only a SHA-256 of each token is stored, so the store does not give
+ * access; a token is 32 random bytes, so an unsalted hash suffices (no dictionary to try).
+ *
+ * <p>Where they are kept: on a cluster, in the meta group as config records {@code
+ * api-token/NAME} ({@link #create(Configs, String, String)}), so every node takes the same
+ * tokens and a removed token is refused everywhere; an embedded store keeps them in {@value
+ * #FILE_NAME} beside targets.json (one machine; the CLI can change the file while {@code basalt
+ * serve} holds the store). A cluster node also takes the tokens of a {@value #FILE_NAME} beside
+ * its cluster file, where tokens were kept before. The server reads the file again when it
+ * changed, and the meta group's records at most {@link #SHARED_REFRESH_MS} after its last read
+ * (at once, rate-limited, when a token is not among them): a new or removed token takes effect
  * without a restart.
  */
 public final class Tokens {
     public static final String FILE_NAME = "tokens.json";
+    /** The config records of a cluster's tokens: {@code api-token/NAME}. */
+    public static final String KEY_PREFIX = "api-token";
+    /** How stale the meta group's tokens may be when a presented token is among them: a removal takes this long. */
+    static final long SHARED_REFRESH_MS = 1_000;
+    /** How often an unknown token may make the server read the meta group again. */
+    static final long MISS_REFRESH_MS = 100;
     private static final String PREFIX = "basalt_";
     private static final int TOKEN_BYTES = 32;
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     /** One stored token: its name, role and the hex SHA-256 of the secret. */
     public record Entry(String name, String role, String sha256, long createdMs) {}
@@ -38,30 +56,90 @@ public final class Tokens {
     public record Created(Entry entry, String secret) {}
 
     private final Path file;
+    private final Optional<Configs> shared;
     private FileTime loadedAt;
     private List<Entry> entries = List.of();
+    private List<Entry> sharedEntries = List.of();
+    private long sharedReadNanos;
+    private boolean sharedRead;
 
-    public Tokens(Path configDir) {
+    /** The tokens of {@code configDir}'s file, and with {@code shared} (a cluster's config records) those too. */
+    public Tokens(Path configDir, Optional<Configs> shared) {
         this.file = configDir.resolve(FILE_NAME);
+        this.shared = shared;
+    }
+
+    /** Adds a token of {@code role} to a cluster's meta group; returns it with its secret. */
+    public static Created create(Configs configs, String name, String role) {
+        Created c = newToken(name, role);
+        if (!configs.compareAndSet(key(name), 0, Optional.of(ByteBuffer.wrap(encode(c.entry()))))) {
+            throw new IllegalArgumentException("token name: " + name + " (expected: a name not in use; see basalt token ls)");
+        }
+        return c;
+    }
+
+    /** A cluster's tokens in its meta group, by name. */
+    public static List<Entry> list(Configs configs) {
+        return configs.list(KEY_PREFIX).stream().map(Tokens::decode).toList();
+    }
+
+    /** Removes token {@code name} from a cluster's meta group; false when it has none of that name. */
+    public static boolean remove(Configs configs, String name) {
+        for (int attempt = 0; attempt < 8; attempt++) {
+            Optional<ConfigRecord> r = configs.read(key(name));
+            if (r.isEmpty()) {
+                return false;
+            }
+            if (configs.compareAndSet(r.get().key(), r.get().version(), Optional.empty())) {
+                return true;
+            }
+        }
+        throw new IllegalStateException("token " + name + ": changed by others 8 times while being removed; try again");
     }
 
     /** Adds a token of {@code role} ({@code admin} or {@code read}); returns it with its secret. */
     public static Created create(Path configDir, String name, String role) {
-        Route.Role r = parseRole(role);
-        if (name == null || name.isBlank()) {
-            throw new IllegalArgumentException("name: '" + name + "' (expected: a non-empty name)");
-        }
+        Created c = newToken(name, role);
         List<Entry> all = new ArrayList<>(read(configDir.resolve(FILE_NAME)));
         if (all.stream().anyMatch(e -> e.name().equals(name))) {
             throw new IllegalArgumentException("token name: " + name + " (expected: a name not in use; see basalt token ls)");
         }
+        all.add(c.entry());
+        write(configDir.resolve(FILE_NAME), all);
+        return c;
+    }
+
+    private static Created newToken(String name, String role) {
+        Route.Role r = parseRole(role);
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("name: '" + name + "' (expected: letters, digits, '.', '_' or '-', at most 128)");
+        }
         byte[] secretBytes = new byte[TOKEN_BYTES];
         RANDOM.nextBytes(secretBytes);
         String secret = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secretBytes);
-        Entry e = new Entry(name, r.name().toLowerCase(), sha256(secret), System.currentTimeMillis());
-        all.add(e);
-        write(configDir.resolve(FILE_NAME), all);
-        return new Created(e, secret);
+        return new Created(new Entry(name, r.name().toLowerCase(), sha256(secret), System.currentTimeMillis()), secret);
+    }
+
+    private static String key(String name) {
+        return KEY_PREFIX + "/" + name;
+    }
+
+    private static byte[] encode(Entry e) {
+        try {
+            return Json.MAPPER.writeValueAsBytes(e);
+        } catch (IOException x) {
+            throw new UncheckedIOException("token " + e.name() + ": " + x.getMessage(), x);
+        }
+    }
+
+    private static Entry decode(ConfigRecord r) {
+        try {
+            byte[] bytes = new byte[r.value().remaining()];
+            r.value().duplicate().get(bytes);
+            return Json.MAPPER.readValue(bytes, Entry.class);
+        } catch (IOException x) {
+            throw new UncheckedIOException("config record " + r.key() + ": " + x.getMessage() + " (expected: a token as basalt token create writes)", x);
+        }
     }
 
     public static List<Entry> list(Path configDir) {
@@ -77,12 +155,38 @@ public final class Tokens {
         write(configDir.resolve(FILE_NAME), all);
     }
 
-    /** The role a presented secret carries; empty when it is no token of this file. */
+    /** The role a presented secret carries; empty when it is no token of the file nor of the meta group. */
     synchronized Optional<Route.Role> roleOf(String secret) {
         reloadIfChanged();
         byte[] presented = sha256(secret).getBytes(StandardCharsets.US_ASCII);
-        for (Entry e : entries) {
-            if (MessageDigest.isEqual(presented, e.sha256().getBytes(StandardCharsets.US_ASCII))) {
+        Optional<Route.Role> inFile = match(entries, presented);
+        if (inFile.isPresent() || shared.isEmpty()) {
+            return inFile;
+        }
+        if (!sharedRead || sharedAgeMs() >= SHARED_REFRESH_MS) {
+            readShared();
+        }
+        Optional<Route.Role> role = match(sharedEntries, presented);
+        if (role.isEmpty() && sharedAgeMs() >= MISS_REFRESH_MS) {
+            readShared();       // perhaps created since the last read
+            role = match(sharedEntries, presented);
+        }
+        return role;
+    }
+
+    private long sharedAgeMs() {
+        return (System.nanoTime() - sharedReadNanos) / 1_000_000;
+    }
+
+    private void readShared() {
+        sharedEntries = list(shared.orElseThrow());
+        sharedReadNanos = System.nanoTime();
+        sharedRead = true;
+    }
+
+    private static Optional<Route.Role> match(List<Entry> candidates, byte[] presentedSha256) {
+        for (Entry e : candidates) {
+            if (MessageDigest.isEqual(presentedSha256, e.sha256().getBytes(StandardCharsets.US_ASCII))) {
                 return Optional.of(parseRole(e.role()));
             }
         }

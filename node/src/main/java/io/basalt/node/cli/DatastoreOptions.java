@@ -84,6 +84,11 @@ public final class DatastoreOptions {
         return parent == null ? Path.of(".") : parent;
     }
 
+    /** Whether the datastore chosen is a cluster ({@code --cluster}, or the default cluster directory). */
+    boolean isCluster() {
+        return remote().isEmpty() && choice().cluster();
+    }
+
     /** The embedded store's directory; refused, naming {@code what}, when the choice is a cluster. */
     Path embeddedDir(String what) {
         Choice c = choice();

@@ -78,6 +78,47 @@ class ClusterApiTest {
         }
     }
 
+    /**
+     * A token made on a cluster is kept in its meta group: the APIs of two nodes, with no tokens
+     * file beside them, both take it, and both refuse it once it is removed (within the refresh).
+     */
+    @Test
+    void aTokenKeptInTheMetaGroupOpensEveryNodesApiUntilItIsRemoved() throws Exception {
+        ClusterConfig config = TestCluster.config("tokens", 2, 1, 2, TestCluster.fastTuning());
+        try (TestCluster cluster = TestCluster.start(config, dir.resolve("nodes"), 0)) {
+            cluster.waitForAllLeaders(Duration.ofSeconds(30));
+            Datastore one = new Datastore.Cluster(ClusterClient.open(config, cluster.node(1)));
+            Datastore two = new Datastore.Cluster(ClusterClient.open(config, cluster.node(2)));
+            try (Datastore cli = new Datastore.Cluster(ClusterClient.open(config));
+                 ApiServer api1 = ApiServer.start(new ApiServer.Backend(one, dir.resolve("n1"), Optional.of(config)), NodeMetrics.process(), "127.0.0.1", 0)
+                         .closing(one);
+                 ApiServer api2 = ApiServer.start(new ApiServer.Backend(two, dir.resolve("n2"), Optional.of(config)), NodeMetrics.process(), "127.0.0.1", 0)
+                         .closing(two)) {
+                HttpClient http = HttpClient.newHttpClient();
+                String reader = Tokens.create(cli.configs(), "grafana", "read").secret();
+                assertEquals(0, get(http, api1, "/api/vdisks", reader).size());
+                assertEquals(0, get(http, api2, "/api/vdisks", reader).size());
+                assertEquals(java.util.List.of("grafana"), Tokens.list(cli.configs()).stream().map(Tokens.Entry::name).toList());
+                assertTrue(Tokens.list(cli.configs()).get(0).sha256().length() == 64, "only the hash is kept");
+                ByteBuffer kept = cli.configs().read(Tokens.KEY_PREFIX + "/grafana").orElseThrow().value().duplicate();
+                byte[] keptBytes = new byte[kept.remaining()];
+                kept.get(keptBytes);
+                assertTrue(!new String(keptBytes, java.nio.charset.StandardCharsets.UTF_8).contains(reader), "the secret is not kept");
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Tokens.create(cli.configs(), "grafana", "admin"));
+
+                assertTrue(Tokens.remove(cli.configs(), "grafana"));
+                Thread.sleep(Tokens.SHARED_REFRESH_MS + 100);
+                assertEquals(401, status(http, api1, reader));
+                assertEquals(401, status(http, api2, reader));
+            }
+        }
+    }
+
+    private static int status(HttpClient http, ApiServer server, String token) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/vdisks")).header("Authorization", "Bearer " + token).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode();
+    }
+
     private static JsonNode get(HttpClient http, ApiServer server, String path, String token) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token).build(),
                 HttpResponse.BodyHandlers.ofString());

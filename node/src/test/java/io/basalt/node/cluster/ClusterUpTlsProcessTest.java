@@ -54,6 +54,20 @@ class ClusterUpTlsProcessTest {
             assertThrows(IOException.class, () -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url.replace("https", "http")
                     + "/api/vdisks")).header("Authorization", "Bearer " + admin).build(), HttpResponse.BodyHandlers.ofString()), "plain HTTP");
 
+            // A token made by the CLI on the cluster is kept in its meta group, beside the file's.
+            io.basalt.node.cli.CliResult made = io.basalt.node.cli.CliResult.run("token", "create", "--role", "read", "--name", "dash",
+                    "--cluster", dir.toString());
+            assertEquals(0, made.exit(), made.err());
+            assertTrue(made.err().contains("in the cluster's meta group"), made.err());
+            String dash = made.out().strip();
+            HttpRequest withDash = HttpRequest.newBuilder(URI.create(url + "/api/vdisks")).header("Authorization", "Bearer " + dash).build();
+            assertEquals(200, trusting.send(withDash, HttpResponse.BodyHandlers.ofString()).statusCode());
+            String listed = io.basalt.node.cli.CliResult.run("token", "ls", "--cluster", dir.toString()).out();
+            assertTrue(listed.matches("(?s).*dash +read .* meta-group.*") && listed.matches("(?s).*ops +admin .* tokens\\.json.*"), listed);
+            assertEquals(0, io.basalt.node.cli.CliResult.run("token", "rm", "dash", "--cluster", dir.toString()).exit());
+            Thread.sleep(1_200);
+            assertEquals(401, trusting.send(withDash, HttpResponse.BodyHandlers.ofString()).statusCode(), "removed from the meta group");
+
             // The CLI through the API, trusting the cluster directory's CA.
             Process ls = cluster.basalt("vdisk", "ls", "--api", url, "--api-token", admin, "--api-ca", dir.toString());
             assertTrue(ls.waitFor(60, TimeUnit.SECONDS), "vdisk ls --api did not finish");
