@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.vdisk.store.Vdisk;
@@ -39,10 +40,10 @@ import io.basalt.vdisk.store.VdiskStore;
 class PowerCutTest {
     /**
      * The engine syncs its WAL on its own now and then (a memtable switch), so a cut may find
-     * nothing unsynced: one run lost unflushed writes in 2 of 4 rounds. Six rounds, each killed
-     * while a few writes wait for their flush, make a run with no loss at all rare.
+     * nothing unsynced: one run lost unflushed writes in 2 of 4 rounds. Five rounds per grain size,
+     * each killed while a few writes wait for their flush, make a run with no loss at all rare.
      */
-    static final int ROUNDS = 6;
+    static final int ROUNDS = 5;
     /** Writes issued since the last flush when the child is killed (when it gets there within the wait). */
     static final int UNFLUSHED_AT_KILL_MIN = 3;
 
@@ -51,12 +52,14 @@ class PowerCutTest {
 
     record Issued(long seq, long grain, int count) {}
 
-    @Test
-    void flushedWritesSurviveAPowerCutAndNoGrainIsTorn() throws Exception {
+    /** 4 KiB engine grains (kept in RocksDB's tables) and 64 KiB ones (kept in its blob files). */
+    @ParameterizedTest(name = "engine grains of {0} bytes")
+    @ValueSource(ints = {4096, 65536})
+    void flushedWritesSurviveAPowerCutAndNoGrainIsTorn(int engineGrainBytes) throws Exception {
         var missing = FaultMount.unavailableReason();
         Assumptions.assumeTrue(missing.isEmpty(), () -> "power-cut test left out: fault mounts need " + missing.orElseThrow());
         long seed = System.nanoTime();
-        System.out.println("PowerCutTest seed=" + seed);
+        System.out.println("PowerCutTest seed=" + seed + " engine grain=" + engineGrainBytes);
         Random rnd = new Random(seed);
         TreeMap<Long, Issued> issued = new TreeMap<>();
         long lostTotal = 0;
@@ -68,9 +71,9 @@ class PowerCutTest {
             for (int round = 0; round < ROUNDS; round++) {
                 AtomicLong flushed = new AtomicLong();
                 AtomicLong completed = new AtomicLong();
-                runAndKill(mount.path(), seqBase, rnd.nextLong(), 500 + rnd.nextInt(2500), issued, flushed, completed);
+                runAndKill(mount.path(), seqBase, rnd.nextLong(), engineGrainBytes, 500 + rnd.nextInt(2500), issued, flushed, completed);
                 Dropped dropped = mount.powerCut();
-                String context = "seed=" + seed + " round=" + round;
+                String context = "seed=" + seed + " engine grain=" + engineGrainBytes + " round=" + round;
                 long lastIssued = issued.lastKey();
                 long lost = verify(mount.path(), issued, seqBase, flushed.get(), completed.get(), durable, context);
                 lostTotal += lost;
@@ -82,16 +85,22 @@ class PowerCutTest {
             }
         }
         System.out.println("PowerCutTest: " + lostTotal + " of " + unflushedTotal + " completed unflushed writes lost by " + ROUNDS + " power cuts");
+        if (engineGrainBytes >= 16 << 10) {
+            try (var files = java.nio.file.Files.walk(dir.resolve("backing"))) {
+                assertTrue(files.anyMatch(f -> f.getFileName().toString().endsWith(".blob")),
+                        "64 KiB grains were to be kept in RocksDB's blob files, and none was written");
+            }
+        }
         assertTrue(issued.size() > 20, "too few writes to mean anything: " + issued.size());
         assertTrue(lostTotal > 0, "no power cut lost a completed unflushed write: the fault mount did not drop unsynced data (seed=" + seed + ")");
     }
 
-    private static void runAndKill(Path storeDir, long seqBase, long childSeed, long runMs, TreeMap<Long, Issued> issued,
+    private static void runAndKill(Path storeDir, long seqBase, long childSeed, int engineGrainBytes, long runMs, TreeMap<Long, Issued> issued,
             AtomicLong flushed, AtomicLong completed) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx512m", "-cp", System.getProperty("java.class.path"), PowerCutWriter.class.getName(),
-                storeDir.toString(), Long.toString(seqBase), Long.toString(childSeed));
+                storeDir.toString(), Long.toString(seqBase), Long.toString(childSeed), Integer.toString(engineGrainBytes));
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process child = pb.start();
         try {

@@ -17,8 +17,11 @@ import io.basalt.vdisk.store.VdiskStore;
  * a flush that began after write {@code seq} completed has returned, so every write up to
  * {@code seq} is flushed. Runs until killed.
  *
- * <p>Each 4 KiB grain holds its write's sequence number, its grain index and words derived from
- * both, so the parent can tell for every grain which write put it there and whether it is whole.
+ * <p>Each 4 KiB unit (a "grain" here) holds its write's sequence number, its index and words
+ * derived from both, so the parent can tell for every unit which write put it there and whether
+ * it is whole. The vdisk's own grain size is the fourth argument: 4 KiB keeps the data in
+ * RocksDB's tables, 64 KiB puts it in blob files, and a write then covers its first and last
+ * engine grains only in part (read, modify, write).
  */
 public final class PowerCutWriter {
     static final String VDISK = "cut";
@@ -32,10 +35,11 @@ public final class PowerCutWriter {
         Path dir = Path.of(args[0]);
         long seq = Long.parseLong(args[1]);
         Random rnd = new Random(Long.parseLong(args[2]));
+        int engineGrainBytes = Integer.parseInt(args[3]);
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false);
         VdiskStore store = VdiskStore.open(dir);
         if (!store.exists(VDISK)) {
-            store.create(VDISK, SIZE_BYTES, 512, GRAIN_BYTES);
+            store.create(VDISK, SIZE_BYTES, 512, engineGrainBytes);
         }
         Vdisk disk = store.open(VDISK);
         long grains = SIZE_BYTES / GRAIN_BYTES;

@@ -247,12 +247,13 @@ class VdiskStoreModelProperties {
         }
 
         void create() {
-            boolean big = rnd.nextBoolean();
-            int blockSize = big ? 4096 : 512;
-            int grainSize = big ? 8192 : 4096;
-            long size = (long) blockSize * (8 + rnd.nextInt(big ? 40 : 200));
+            int kind = rnd.nextInt(3);
+            // 64 KiB grains: their values (16 KiB and more) live in RocksDB's blob files, not in its tables.
+            int blockSize = kind == 0 ? 512 : 4096;
+            int grainSize = kind == 0 ? 4096 : kind == 1 ? 8192 : 65536;
+            long size = (long) blockSize * (kind == 0 ? 8 + rnd.nextInt(200) : kind == 1 ? 8 + rnd.nextInt(40) : 16 + rnd.nextInt(80));
             String name = "d" + (nameCounter++);
-            lastOp = "create " + name + " size=" + size + " block=" + blockSize;
+            lastOp = "create " + name + " size=" + size + " block=" + blockSize + " grain=" + grainSize;
             store.create(name, size, blockSize, grainSize);
             disks.put(name, new ModelDisk(name, blockSize, grainSize, size));
             checkDisk(disks.get(name));
