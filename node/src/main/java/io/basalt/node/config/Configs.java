@@ -28,9 +28,23 @@ public interface Configs {
      */
     boolean compareAndSet(String key, long expectedVersion, Optional<ByteBuffer> value);
 
+    /**
+     * The certificate of the cluster's CA this process holds, when the records are a TLS
+     * cluster's: host agents then speak HTTPS with it (io.basalt.node.host.AgentTls).
+     */
+    default Optional<io.basalt.cluster.tls.TlsIdentity> tls() {
+        return Optional.empty();
+    }
+
     /** A cluster's records, in its meta group. */
     static Configs of(ClusterConfigs cluster) {
+        return of(cluster, Optional.empty());
+    }
+
+    /** As {@link #of(ClusterConfigs)}, for a process holding {@code tls} (a TLS cluster's certificate). */
+    static Configs of(ClusterConfigs cluster, Optional<io.basalt.cluster.tls.TlsIdentity> tls) {
         return new Configs() {
+            @Override public Optional<io.basalt.cluster.tls.TlsIdentity> tls() { return tls; }
             @Override public Optional<ConfigRecord> read(String key) { return cluster.read(key); }
             @Override public List<ConfigRecord> list(String prefix) { return cluster.list(prefix); }
             @Override public boolean compareAndSet(String key, long expectedVersion, Optional<ByteBuffer> value) {

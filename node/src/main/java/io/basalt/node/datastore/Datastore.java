@@ -288,7 +288,7 @@ public interface Datastore extends AutoCloseable {
 
         @Override
         public io.basalt.node.config.Configs configs() {
-            return io.basalt.node.config.Configs.of(client.configs());
+            return io.basalt.node.config.Configs.of(client.configs(), client.config().tls());
         }
 
         @Override

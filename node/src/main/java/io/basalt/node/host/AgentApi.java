@@ -7,6 +7,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
@@ -15,12 +16,16 @@ import java.util.regex.Pattern;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 
 import io.basalt.lock.LockResult.Grant;
 
 /**
  * A host agent's control API: what the CLI and the other agents ask of it, JSON over HTTP (the
- * JDK's built-in server: a handful of internal calls need no framework). Listens on loopback, or
+ * JDK's built-in server: a handful of internal calls need no framework); on a TLS cluster HTTPS
+ * with mutual authentication by the cluster's CA ({@link AgentTls}). Listens on loopback, or
  * where {@code basalt host run --listen} says (so agents on other machines can migrate to it).
  * Every request carries the datastore's agent token ({@link Inventory#agentToken}) as
  * {@code Authorization: Bearer TOKEN}; one without it is answered 401 saying so.
@@ -63,11 +68,26 @@ final class AgentApi implements AutoCloseable {
      * address is one other machines reach this host at: it is what the agent registers, and
      * where incoming migrations listen, so it is no wildcard ({@link HostAgent.Options} refuses one).
      */
-    static AgentApi start(HostAgent agent, InetSocketAddress listen, String token) throws IOException {
+    static AgentApi start(HostAgent agent, InetSocketAddress listen, String token, Optional<AgentTls> agentTls) throws IOException {
         if (token.isEmpty()) {
             throw new IllegalArgumentException("agent token: empty (expected: the datastore's agent token)");
         }
-        HttpServer server = HttpServer.create(listen, 16);
+        Optional<javax.net.ssl.SSLContext> tls = agentTls.map(AgentTls::context);
+        HttpServer server;
+        if (tls.isPresent()) {
+            HttpsServer https = HttpsServer.create(listen, 16);
+            https.setHttpsConfigurator(new HttpsConfigurator(tls.get()) {
+                @Override
+                public void configure(HttpsParameters params) {
+                    javax.net.ssl.SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                    p.setNeedClientAuth(true);      // only holders of a certificate of the cluster's CA get to present the token
+                    params.setSSLParameters(p);
+                }
+            });
+            server = https;
+        } else {
+            server = HttpServer.create(listen, 16);
+        }
         ExecutorService threads = Executors.newCachedThreadPool(r -> Thread.ofPlatform().daemon().name("basalt-agent-api").unstarted(r));
         server.setExecutor(threads);
         byte[] expected = token.getBytes(StandardCharsets.US_ASCII);
@@ -80,8 +100,9 @@ final class AgentApi implements AutoCloseable {
         return new AgentApi(server, threads, listen.getAddress().getHostAddress());
     }
 
+    /** HOST:PORT, or {@code https://HOST:PORT} on a TLS cluster: what the agent registers and callers use. */
     String address() {
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getAddress().getPort();
+        return (server instanceof HttpsServer ? AgentTls.SCHEME : "") + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getAddress().getPort();
     }
 
     /** The host part of this API's address: where incoming migrations listen. */
@@ -114,7 +135,8 @@ final class AgentApi implements AutoCloseable {
 
     /** The host part of an agent's API address: where its migrations listen too. */
     static String hostOf(String api) {
-        String host = api.substring(0, api.lastIndexOf(':'));
+        String bare = api.startsWith(AgentTls.SCHEME) ? api.substring(AgentTls.SCHEME.length()) : api;
+        String host = bare.substring(0, bare.lastIndexOf(':'));
         return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }
 

@@ -23,11 +23,18 @@ public final class AgentClient {
 
     private final String api;
     private final String token;
+    private final java.util.Optional<AgentTls> tls;
 
     /** A client of the agent at {@code api} ({@code HOST:PORT}) presenting {@code token}, the datastore's agent token. */
     public AgentClient(String api, String token) {
+        this(api, token, java.util.Optional.empty());
+    }
+
+    /** As above; an agent at an {@code https://} address is reached with {@code tls} (a TLS cluster's agents). */
+    public AgentClient(String api, String token, java.util.Optional<AgentTls> tls) {
         this.api = api;
         this.token = token;
+        this.tls = tls;
     }
 
     /** Asks the agent to migrate {@code vm} to host {@code to}; returns the line it printed. */
@@ -68,7 +75,7 @@ public final class AgentClient {
 
     /** {@code vm}'s serial console log on the agent's host from byte {@code from}: empty at its end. */
     public byte[] console(String vm, long from) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + "/v1/vms/" + vm + "/console?from=" + from))
+        HttpRequest request = HttpRequest.newBuilder(URI.create(AgentTls.base(api) + "/v1/vms/" + vm + "/console?from=" + from))
                 .header("Authorization", "Bearer " + token).timeout(CALL_TIMEOUT).GET().build();
         HttpResponse<byte[]> response = send(request);
         if (response.statusCode() != 200) {
@@ -95,7 +102,7 @@ public final class AgentClient {
     }
 
     private JsonNode post(String path, String body, Duration timeout) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + api + path)).timeout(timeout)
+        HttpRequest request = HttpRequest.newBuilder(URI.create(AgentTls.base(api) + path)).timeout(timeout)
                 .header("Authorization", "Bearer " + token).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
         HttpResponse<byte[]> response = send(request);
         JsonNode json = response.body().length == 0 ? Inventory.JSON.createObjectNode() : Inventory.JSON.readTree(response.body());
@@ -111,7 +118,7 @@ public final class AgentClient {
 
     private HttpResponse<byte[]> send(HttpRequest request) throws IOException, InterruptedException {
         try {
-            return HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            return AgentTls.clientFor(api, tls, HTTP).send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (java.net.ConnectException e) {
             throw new IOException("host agent at " + api + " does not answer (is `basalt host run` running there?)", e);
         }

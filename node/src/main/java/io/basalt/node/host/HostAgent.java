@@ -105,6 +105,7 @@ public final class HostAgent implements AutoCloseable {
     static final int GROWTH_EVERY_PASSES = 4;
     private final AgentApi api;
     private final String agentToken;
+    private final java.util.Optional<AgentTls> agentTls;
     private volatile HostSessionClient session;
     private final Thread loop;
     private volatile boolean closed;
@@ -119,7 +120,8 @@ public final class HostAgent implements AutoCloseable {
         this.migrations = new Migrations(this);
         this.growth = new DiskGrowth(name, store, this::say);
         this.agentToken = inventory.agentToken();
-        this.api = AgentApi.start(this, options.apiListen(), agentToken);
+        this.agentTls = inventory.agentTls();
+        this.api = AgentApi.start(this, options.apiListen(), agentToken, agentTls);
         this.loop = Thread.ofPlatform().daemon().name("basalt-host-" + name).unstarted(this::reconcileLoop);
     }
 
@@ -150,12 +152,12 @@ public final class HostAgent implements AutoCloseable {
 
     /** A client of this agent's control API, with the datastore's agent token. */
     public AgentClient apiClient() {
-        return new AgentClient(api.address(), agentToken);
+        return new AgentClient(api.address(), agentToken, agentTls);
     }
 
     /** A client of the agent whose API is at {@code address} (another host's), with the agent token. */
     AgentClient clientOf(String address) {
-        return new AgentClient(address, agentToken);
+        return new AgentClient(address, agentToken, agentTls);
     }
 
     /** The address incoming migrations listen on: this agent's API host. */

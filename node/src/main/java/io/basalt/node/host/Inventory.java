@@ -109,6 +109,16 @@ public final class Inventory {
     static final String AGENT_TOKEN_KEY = "agent/token";
     private static final int AGENT_TOKEN_BYTES = 32;
 
+    /** HTTPS for host agents, on a TLS cluster opened with its certificate ({@link AgentTls}). */
+    public java.util.Optional<AgentTls> agentTls() {
+        return configs.tls().map(AgentTls::of);
+    }
+
+    /** A client of the agent registered at {@code api}, with the agent token and, on a TLS cluster, the certificate. */
+    public AgentClient agentClient(String api) {
+        return new AgentClient(api, agentToken(), agentTls());
+    }
+
     /**
      * The secret every host agent's control API asks of its callers (agents and the CLI): made
      * once per datastore, by whoever needs it first (compare-and-set: two makers agree on one).

@@ -73,7 +73,7 @@ public final class VmControl {
         }
         String target = host.name();
         inventory.updateVm(name, r -> r.onHost(target).withDesired(VmRecord.Desired.RUNNING).reported(VmRecord.State.STARTING, ""));
-        new AgentClient(host.api(), inventory.agentToken()).reconcile();
+        inventory.agentClient(host.api()).reconcile();
         VmRecord now = vm(name);
         if (now.state() != VmRecord.State.RUNNING) {
             throw new VmStateException("vm " + name + " on " + target + ": " + now.state().name().toLowerCase(java.util.Locale.ROOT)
@@ -88,10 +88,10 @@ public final class VmControl {
         if (!vm.host().isEmpty() && isLive(vm.host())) {
             HostRecord host = inventory.host(vm.host()).orElseThrow();
             if (kill) {
-                new AgentClient(host.api(), inventory.agentToken()).kill(name);
+                inventory.agentClient(host.api()).kill(name);
             } else {
                 inventory.updateVm(name, r -> r.withDesired(VmRecord.Desired.STOPPED));
-                new AgentClient(host.api(), inventory.agentToken()).reconcile();
+                inventory.agentClient(host.api()).reconcile();
             }
             VmRecord now = vm(name);
             return (kill ? "killed" : "stopped") + " vm " + name + " on " + vm.host() + " (" + now.state().name().toLowerCase(java.util.Locale.ROOT) + ")";
@@ -148,7 +148,7 @@ public final class VmControl {
             throw new VmStateException("vm " + name + ": " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
                     + (vm.host().isEmpty() ? "" : " on " + vm.host()) + " (expected: a running VM)");
         }
-        return new AgentClient(inventory.host(vm.host()).orElseThrow().api(), inventory.agentToken()).migrate(name, to);
+        return inventory.agentClient(inventory.host(vm.host()).orElseThrow().api()).migrate(name, to);
     }
 
     /** The agent of the host {@code name} runs or last ran on: its console, its snapshots. */
@@ -158,7 +158,7 @@ public final class VmControl {
             throw new VmStateException("vm " + name + ": on no host (expected: a VM that was started; its console is on its host)");
         }
         HostRecord host = inventory.host(vm.host()).orElseThrow(() -> new VmStateException("vm " + name + ": host " + vm.host() + " unknown"));
-        return new AgentClient(host.api(), inventory.agentToken());
+        return inventory.agentClient(host.api());
     }
 
     /**
@@ -190,7 +190,7 @@ public final class VmControl {
                 continue;
             }
             try {
-                lines.accept(new AgentClient(host.api(), inventory.agentToken()).migrate(vm.name(), to.get().name()));
+                lines.accept(inventory.agentClient(host.api()).migrate(vm.name(), to.get().name()));
             } catch (IOException | RuntimeException e) {
                 lines.accept("vm " + vm.name() + ": stays on " + hostName + ": migration to " + to.get().name() + " failed: " + e.getMessage());
                 left++;

@@ -87,6 +87,12 @@ class HostsOnClusterProcessTest {
                 Inventory inventory = new Inventory(Configs.of(client.configs()));
                 Agent a = startAgent(c, "host-a");
                 Agent b = startAgent(c, "host-b");
+                // cluster up makes a TLS cluster: its agents serve HTTPS, and every call below (CLI to agent, agent to agent) is over it.
+                await("both agents registered", () -> inventory.host("host-a").isPresent() && inventory.host("host-b").isPresent());
+                for (String h : List.of("host-a", "host-b")) {
+                    String api = inventory.host(h).orElseThrow().api();
+                    assertTrue(api.startsWith("https://"), h + " registered " + api);
+                }
                 // A second disk with an ext4 file system on it, made on this side and imported: the guest mounts it and appends to a file.
                 Path fsImage = dir.resolve("g1-fs.img");
                 fs.make(fsImage, "g1fs", FS_SIZE);

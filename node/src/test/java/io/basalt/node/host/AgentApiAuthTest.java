@@ -61,6 +61,64 @@ class AgentApiAuthTest {
         }
     }
 
+    /**
+     * With a certificate of a cluster's CA (a TLS cluster's datastore) the API is HTTPS and asks
+     * for the caller's certificate: plain HTTP, a caller without a certificate and one with a
+     * certificate of another CA fail at the handshake; with one of the CA, the token is asked as
+     * before; a client without TLS is told what it lacks.
+     */
+    @Test
+    void onATlsClusterTheApiIsHttpsAskingForACertificateOfTheClustersCa() throws Exception {
+        Path tls = dir.resolve("tls");
+        io.basalt.node.cluster.ClusterCa.create(tls, "agents", java.util.List.of());
+        Path otherTls = dir.resolve("other-tls");
+        io.basalt.node.cluster.ClusterCa.create(otherTls, "other", java.util.List.of());
+        io.basalt.cluster.tls.TlsIdentity client = io.basalt.cluster.tls.TlsIdentity.in(tls, io.basalt.node.cluster.ClusterCa.CLIENT).load();
+        io.basalt.cluster.tls.TlsIdentity stranger = io.basalt.cluster.tls.TlsIdentity.in(otherTls, io.basalt.node.cluster.ClusterCa.CLIENT).load();
+        try (VdiskStore store = VdiskStore.open(dir.resolve("store"));
+             EmbeddedLocks locks = EmbeddedLocks.open(store).startLeaseMonitor()) {
+            io.basalt.node.config.Configs embedded = EmbeddedConfigs.open(store);
+            Inventory inventory = new Inventory(withTls(embedded, client));
+            try (HostAgent a = HostAgent.start("host-a", LockedStore.embedded(store, locks), inventory, options(), quiet())) {
+                assertTrue(a.apiAddress().startsWith("https://127.0.0.1:"), a.apiAddress());
+                assertEquals(a.apiAddress(), inventory.host("host-a").orElseThrow().api(), "registers its https address");
+                URI reconcile = URI.create(a.apiAddress() + "/v1/reconcile");
+                HttpRequest withToken = HttpRequest.newBuilder(reconcile).header("Authorization", "Bearer " + inventory.agentToken())
+                        .POST(HttpRequest.BodyPublishers.noBody()).build();
+
+                assertThrows(java.io.IOException.class, () -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create(a.apiAddress().replace("https://", "http://") + "/v1/reconcile")).POST(HttpRequest.BodyPublishers.noBody())
+                        .build(), HttpResponse.BodyHandlers.ofString()), "plain HTTP");
+                HttpClient trustingOnly = HttpClient.newBuilder().sslContext(io.basalt.cluster.tls.TlsIdentity.trusting(tls.resolve("ca.crt"))).build();
+                assertThrows(java.io.IOException.class, () -> trustingOnly.send(withToken, HttpResponse.BodyHandlers.ofString()),
+                        "a caller without a certificate");
+                HttpClient strangerClient = HttpClient.newBuilder().sslContext(stranger.sslContext()).build();
+                assertThrows(java.io.IOException.class, () -> strangerClient.send(withToken, HttpResponse.BodyHandlers.ofString()),
+                        "a caller with a certificate of another CA");
+
+                var wrongToken = assertThrows(java.io.IOException.class, () -> new AgentClient(a.apiAddress(), "not-the-token",
+                        inventory.agentTls()).reconcile());
+                assertTrue(wrongToken.getMessage().contains("wrong agent token"), wrongToken.getMessage());
+                var noTls = assertThrows(IllegalStateException.class, () -> new Inventory(embedded).agentClient(a.apiAddress()).reconcile());
+                assertTrue(noTls.getMessage().contains("holds no certificate of the cluster's CA"), noTls.getMessage());
+
+                inventory.agentClient(a.apiAddress()).reconcile();   // the CA's certificate and the token: answered
+                a.apiClient().reconcile();
+            }
+        }
+    }
+
+    private static io.basalt.node.config.Configs withTls(io.basalt.node.config.Configs records, io.basalt.cluster.tls.TlsIdentity identity) {
+        return new io.basalt.node.config.Configs() {
+            @Override public Optional<io.basalt.cluster.meta.ConfigRecord> read(String key) { return records.read(key); }
+            @Override public java.util.List<io.basalt.cluster.meta.ConfigRecord> list(String prefix) { return records.list(prefix); }
+            @Override public boolean compareAndSet(String key, long expectedVersion, Optional<java.nio.ByteBuffer> value) {
+                return records.compareAndSet(key, expectedVersion, value);
+            }
+            @Override public Optional<io.basalt.cluster.tls.TlsIdentity> tls() { return Optional.of(identity); }
+        };
+    }
+
     @Test
     void theAgentTokenIsMadeOnceAndThenTheSameForEveryone() throws Exception {
         try (VdiskStore store = VdiskStore.open(dir.resolve("store"))) {
