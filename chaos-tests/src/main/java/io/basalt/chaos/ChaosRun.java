@@ -47,8 +47,9 @@ public final class ChaosRun {
     }
 
     /**
-     * What to run; {@code ackBeforeCommit} is the test-only durability mutation ({@link DurabilityWorkload}),
-     * {@code skipFenceCheck} the test-only fencing mutation: the nodes start with {@value #SKIP_FENCE_CHECK}, so
+     * What to run; {@code ackBeforeCommit} is the test-only durability mutation: the workloads' clients are opened with
+     * {@value #ACK_BEFORE_COMMIT_PROPERTY}, so their write path acknowledges a write when it sends it, before the cluster
+     * committed it, and the durability check must find lost writes; {@code skipFenceCheck} the test-only fencing mutation: the nodes start with {@value #SKIP_FENCE_CHECK}, so
      * their placement groups apply writes whatever token they carry, and the locks check must fail. Never for a real run.
      */
     public record Options(Set<Workload> workloads, Set<Schedule.Nemesis> nemeses, Duration time, long seed, int nodes, Path dir,
@@ -68,6 +69,8 @@ public final class ChaosRun {
         }
     }
 
+    /** The clients' test-only switch that acknowledges writes before the commit (PgChannel, module cluster-fs): read when a client opens. */
+    static final String ACK_BEFORE_COMMIT_PROPERTY = "basalt.test.ackWritesBeforeCommit";
     /** The node JVMs' test-only switch that turns the placement groups' fence check off (PgFences, module cluster-fs). */
     static final String SKIP_FENCE_CHECK = "-Dbasalt.test.skipPgFenceCheck=true";
 
@@ -153,9 +156,9 @@ public final class ChaosRun {
         long startNs = history.startNs();
         RegisterWorkload registers = options.workloads().contains(Workload.registers) ? new RegisterWorkload(history) : null;
         DurabilityWorkload durability = options.workloads().contains(Workload.durability)
-                ? new DurabilityWorkload(history, options.ackBeforeCommit()) : null;
+                ? new DurabilityWorkload(history) : null;
         LocksWorkload locks = options.workloads().contains(Workload.locks) ? new LocksWorkload(history) : null;
-        List<ClusterClient> clients = openClients(config);
+        List<ClusterClient> clients = options.ackBeforeCommit() ? openMutantClients(config) : openClients(config);
         Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line),
                 partitioner);
         List<Nemesis.Window> windows = new ArrayList<>();
@@ -264,6 +267,17 @@ public final class ChaosRun {
             clients.add(ClusterClient.open(config));
         }
         return clients;
+    }
+
+    /** {@link #openClients} with the write path acknowledging before the commit; the switch is read as each client opens, then cleared. */
+    private List<ClusterClient> openMutantClients(ClusterConfig config) {
+        out.accept("chaos: MUTATION: the workloads' clients acknowledge writes before the cluster committed them (test only)");
+        System.setProperty(ACK_BEFORE_COMMIT_PROPERTY, "true");
+        try {
+            return openClients(config);
+        } finally {
+            System.clearProperty(ACK_BEFORE_COMMIT_PROPERTY);
+        }
     }
 
     private void closeAll(List<ClusterClient> clients) {

@@ -57,7 +57,7 @@ final class LocksWorkload {
     static final int OPS_MIN = 4;
     static final int OPS_SPREAD = 12;
     /** One hold in FREEZE_ONE_IN ends with a freeze instead of a release. */
-    static final int FREEZE_ONE_IN = 3;
+    static final int FREEZE_ONE_IN = 2;
     static final int RAISE_FENCE_TRIES = 3;
     /** Extra wait of a host that did not get a lock, before it tries again (after the workers' back-off). */
     static final Duration CONFLICT_PAUSE = Duration.ofMillis(150);
