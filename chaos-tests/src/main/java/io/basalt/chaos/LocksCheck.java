@@ -19,8 +19,10 @@ import java.util.Set;
  *   <li>no write whose token is below a fence that <em>completed</em> (raised on every PG) before
  *       the write was invoked took effect: neither acknowledged ({@code ok}) nor seen by a read;</li>
  *   <li>every block read holds the data of a legitimate holder: a write that was invoked (before
- *       the read completed) by a host that had been granted the token it carries on that vdisk;
- *       or zeros while no write to it was acknowledged before the read; never a torn block.</li>
+ *       the read completed) by a host that had been granted the token it carries on that vdisk,
+ *       and that was not reported refused ({@code fail}: a PG's fence refused it, or the host's
+ *       device did not send it); or zeros while no write to it was acknowledged before the read;
+ *       never a torn block.</li>
  * </ul>
  *
  * A write invoked before the fence completed may land or not (it was in flight when the lock
