@@ -67,6 +67,7 @@ final class LocksWorkload {
     private final History history;
     private final Workers workers = new Workers();
     private final List<ClusterClient> clients = new ArrayList<>();
+    private final List<Host> hosts = new ArrayList<>();
     private final List<LocksCheck.Grant> grants = new CopyOnWriteArrayList<>();
     private final List<LocksCheck.Fence> fences = new CopyOnWriteArrayList<>();
     private final List<LocksCheck.Write> writes = new CopyOnWriteArrayList<>();
@@ -108,15 +109,18 @@ final class LocksWorkload {
             ClusterClient c = ClusterClient.open(config);
             clients.add(c);
             Host host = new Host(h, c, new Random(seed * 41 + h));
+            hosts.add(host);
             workers.start("chaos-" + NAME, FIRST_PROCESS + h, (p, seq) -> host.cycle());
         }
     }
 
-    /** Stops the hosts after their current hold, then closes their sessions and clients. */
+    /** Stops the hosts after their current hold, then closes their sessions (releasing their locks) and clients. */
     void stop() throws InterruptedException {
         try {
             workers.stop();
         } finally {
+            hosts.forEach(Host::endSession);
+            hosts.clear();
             for (ClusterClient c : clients) {
                 try {
                     c.close();
