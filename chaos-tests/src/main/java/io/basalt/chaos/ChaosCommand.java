@@ -63,7 +63,7 @@ public final class ChaosCommand implements Runnable {
             "Exit status: 0 valid, " + EXIT_INVALID + " a lost write or a violation, " + EXIT_ERROR + " the run could not be carried out."})
     static final class Run implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
-        @Option(names = "--workload", defaultValue = "all", description = "registers, durability or all (default ${DEFAULT-VALUE}).") String workload;
+        @Option(names = "--workload", defaultValue = "all", description = "registers, durability, locks or all (default ${DEFAULT-VALUE}).") String workload;
         @Option(names = "--nemesis", defaultValue = "kill,pause,partition", description = {"Comma-separated: kill, pause, partition, disk (default ${DEFAULT-VALUE}).",
                 "Partitions need root, iptables and cgroup v2; disk faults (power cuts, fsync failing, disk full, reads failing)",
                 "need root, /dev/fuse and libfuse 2; without them the run says so and leaves them out."}) String nemesis;
@@ -73,6 +73,8 @@ public final class ChaosCommand implements Runnable {
         @Option(names = "--dir", description = "Run directory (default: ./chaos-runs/run-DATE-TIME-seed-N).") Path dir;
         /** The durability mutation, for the test that proves the checker can fail; never for a real run. */
         @Option(names = "--unsafe-ack-before-commit", hidden = true) boolean ackBeforeCommit;
+        /** The fencing mutation (nodes whose PGs do not check tokens), for the test that proves the locks check can fail; never for a real run. */
+        @Option(names = "--unsafe-skip-fence-check", hidden = true) boolean skipFenceCheck;
 
         @Override
         public Integer call() throws Exception {
@@ -80,7 +82,7 @@ public final class ChaosCommand implements Runnable {
             long s = seed != null ? seed : System.nanoTime() & 0xffff_ffffL;
             Path d = dir != null ? dir : Path.of("chaos-runs", "run-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-seed-" + s);
             ChaosRun.Options options = new ChaosRun.Options(ChaosRun.Workload.parse(workload), Schedule.Nemesis.parse(nemesis), parseTime(time), s, nodes, d,
-                    ackBeforeCommit);
+                    ackBeforeCommit, skipFenceCheck);
             Report report = new ChaosRun(options, line -> {
                 out.println(line);
                 out.flush();

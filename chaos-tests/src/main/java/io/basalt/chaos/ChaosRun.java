@@ -32,22 +32,28 @@ import io.basalt.node.cluster.CgroupNetwork;
 public final class ChaosRun {
     /** A workload, as named on the command line. */
     public enum Workload {
-        registers, durability;
+        registers, durability, locks;
 
-        /** {@code registers}, {@code durability} or {@code all}. */
+        /** {@code registers}, {@code durability}, {@code locks} or {@code all}. */
         public static Set<Workload> parse(String name) {
             return switch (name.trim().toLowerCase(Locale.ROOT)) {
                 case "all" -> EnumSet.allOf(Workload.class);
                 case "registers" -> EnumSet.of(registers);
                 case "durability" -> EnumSet.of(durability);
-                default -> throw new IllegalArgumentException("--workload: " + name + " (expected: registers, durability or all)");
+                case "locks" -> EnumSet.of(locks);
+                default -> throw new IllegalArgumentException("--workload: " + name + " (expected: registers, durability, locks or all)");
             };
         }
     }
 
-    /** What to run; {@code ackBeforeCommit} is the test-only durability mutation ({@link DurabilityWorkload}). */
+    /**
+     * What to run; {@code ackBeforeCommit} is the test-only durability mutation: the workloads' clients are opened with
+     * {@value #ACK_BEFORE_COMMIT_PROPERTY}, so their write path acknowledges a write when it sends it, before the cluster
+     * committed it, and the durability check must find lost writes; {@code skipFenceCheck} the test-only fencing mutation: the nodes start with {@value #SKIP_FENCE_CHECK}, so
+     * their placement groups apply writes whatever token they carry, and the locks check must fail. Never for a real run.
+     */
     public record Options(Set<Workload> workloads, Set<Schedule.Nemesis> nemeses, Duration time, long seed, int nodes, Path dir,
-                          boolean ackBeforeCommit) {
+                          boolean ackBeforeCommit, boolean skipFenceCheck) {
         public Options {
             workloads = Set.copyOf(workloads);
             nemeses = Set.copyOf(nemeses);
@@ -56,7 +62,17 @@ public final class ChaosRun {
                         + " (expected: a workload, >= 1 node, a positive time)");
             }
         }
+
+        /** Without the fencing mutation. */
+        public Options(Set<Workload> workloads, Set<Schedule.Nemesis> nemeses, Duration time, long seed, int nodes, Path dir, boolean ackBeforeCommit) {
+            this(workloads, nemeses, time, seed, nodes, dir, ackBeforeCommit, false);
+        }
     }
+
+    /** The clients' test-only switch that acknowledges writes before the commit (PgChannel, module cluster-fs): read when a client opens. */
+    static final String ACK_BEFORE_COMMIT_PROPERTY = "basalt.test.ackWritesBeforeCommit";
+    /** The node JVMs' test-only switch that turns the placement groups' fence check off (PgFences, module cluster-fs). */
+    static final String SKIP_FENCE_CHECK = "-Dbasalt.test.skipPgFenceCheck=true";
 
     /** How long the clients hold an I/O a group cannot answer before failing it: long faults end operations as info. */
     static final long IO_TIMEOUT_MS = 8000;
@@ -106,7 +122,7 @@ public final class ChaosRun {
         // The network closes after the nodes: their cgroups can go only once their processes exited.
         try (CgroupNetwork net = nemeses.contains(Schedule.Nemesis.partition) ? CgroupNetwork.open() : null;
              NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net),
-                     nemeses.contains(Schedule.Nemesis.disk))) {
+                     nemeses.contains(Schedule.Nemesis.disk), options.skipFenceCheck() ? List.of(SKIP_FENCE_CHECK) : List.of())) {
             if (net != null) {
                 out.accept("chaos: partitions by iptables rules marked " + net.marker() + ", each node in cgroup " + net.marker() + "-node-N");
             }
@@ -124,6 +140,9 @@ public final class ChaosRun {
                 if (options.workloads().contains(Workload.durability)) {
                     DurabilityWorkload.setUp(admin);
                 }
+                if (options.workloads().contains(Workload.locks)) {
+                    LocksWorkload.setUp(admin);
+                }
             }
             long startNs = System.nanoTime();
             try (History history = new History(dir.resolve("history.jsonl"), startNs)) {
@@ -137,8 +156,9 @@ public final class ChaosRun {
         long startNs = history.startNs();
         RegisterWorkload registers = options.workloads().contains(Workload.registers) ? new RegisterWorkload(history) : null;
         DurabilityWorkload durability = options.workloads().contains(Workload.durability)
-                ? new DurabilityWorkload(history, options.ackBeforeCommit()) : null;
-        List<ClusterClient> clients = openClients(config);
+                ? new DurabilityWorkload(history) : null;
+        LocksWorkload locks = options.workloads().contains(Workload.locks) ? new LocksWorkload(history) : null;
+        List<ClusterClient> clients = options.ackBeforeCommit() ? openMutantClients(config) : openClients(config);
         Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line),
                 partitioner);
         List<Nemesis.Window> windows = new ArrayList<>();
@@ -148,6 +168,9 @@ public final class ChaosRun {
             }
             if (durability != null) {
                 durability.start(clients, DURABILITY_WORKERS_PER_CLIENT, 101, options.seed());
+            }
+            if (locks != null) {
+                locks.start(config, options.seed());
             }
             long endNs = startNs + options.time().toNanos();
             Thread progress = Thread.ofPlatform().daemon().name("chaos-progress").start(() -> progress(history, nemesis, endNs));
@@ -161,6 +184,9 @@ public final class ChaosRun {
                 }
                 String healed = nodes.heal();
                 out.accept("chaos: time is up; healed: " + (healed.isEmpty() ? "nothing to heal" : healed));
+            }
+            if (locks != null) {
+                locks.stop(); // before any final kill: its hosts' last operations end against a whole cluster
             }
             if (durability != null) {
                 // Every node SIGKILLed at once while writes are in flight; the clients are closed
@@ -198,10 +224,18 @@ public final class ChaosRun {
                 awaitQuorum(clients.get(0), nodes);
                 registers.finalReads(clients, 1001);
             }
+            if (locks != null) {
+                awaitQuorum(clients.get(0), nodes);
+                locks.finalReads(clients.get(0), 1002);
+                out.accept("chaos: locks: " + locks.describe());
+            }
         } finally {
+            if (locks != null) {
+                locks.stop(); // a run that failed part way: its hosts stop too
+            }
             closeAll(clients);
         }
-        Report report = Report.of(options, history, windows, registers, durability);
+        Report report = Report.of(options, history, windows, registers, durability, locks);
         report.write(options.dir());
         return report;
     }
@@ -233,6 +267,17 @@ public final class ChaosRun {
             clients.add(ClusterClient.open(config));
         }
         return clients;
+    }
+
+    /** {@link #openClients} with the write path acknowledging before the commit; the switch is read as each client opens, then cleared. */
+    private List<ClusterClient> openMutantClients(ClusterConfig config) {
+        out.accept("chaos: MUTATION: the workloads' clients acknowledge writes before the cluster committed them (test only)");
+        System.setProperty(ACK_BEFORE_COMMIT_PROPERTY, "true");
+        try {
+            return openClients(config);
+        } finally {
+            System.clearProperty(ACK_BEFORE_COMMIT_PROPERTY);
+        }
     }
 
     private void closeAll(List<ClusterClient> clients) {

@@ -7,9 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -23,10 +21,9 @@ import io.basalt.cluster.client.ClusterVdisk;
  * block read back: each acknowledged write must be present or superseded
  * ({@link DurabilityCheck}).
  *
- * <p>{@code ackBeforeCommit} is a test-only mutation: a worker counts a write as acknowledged
- * when it hands it to the client, before the cluster committed it (as a gateway that answered
- * the guest too early would). Under the final kill the checker must then report lost writes;
- * never set it outside that test.
+ * <p>The test that proves the check can fail runs it on clients whose write path acknowledges a
+ * write before the cluster committed it ({@link ChaosRun.Options#ackBeforeCommit}): the final
+ * kill must then show lost writes.
  */
 final class DurabilityWorkload {
     static final String NAME = "durability";
@@ -35,20 +32,16 @@ final class DurabilityWorkload {
     static final int KEY_BYTES = 4096;
     static final int BLOCK_BYTES = 512;
     static final long VDISK_BYTES = 128L << 20;
-    /** Writes a mutated worker keeps in flight at most (it does not wait for them). */
-    static final int MUTANT_INFLIGHT_MAX = 64;
     /** How long a read after the restart may keep failing. */
     static final Duration FINAL_READ_WAIT = Duration.ofSeconds(120);
 
     private final History history;
-    private final boolean ackBeforeCommit;
     private final List<DurabilityCheck.Write> writes = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Workers workers = new Workers();
     private final Map<Integer, Long> finalValues = new TreeMap<>();
 
-    DurabilityWorkload(History history, boolean ackBeforeCommit) {
+    DurabilityWorkload(History history) {
         this.history = history;
-        this.ackBeforeCommit = ackBeforeCommit;
     }
 
     static void setUp(ClusterClient admin) {
@@ -68,10 +61,7 @@ final class DurabilityWorkload {
             ClusterVdisk disk = c.open(VDISK);
             for (int w = 0; w < perClient; w++, process++) {
                 Random random = new Random(seed * 37 + process);
-                Semaphore inflight = new Semaphore(MUTANT_INFLIGHT_MAX);
-                workers.start("chaos-" + NAME, process, (p, seq) -> ackBeforeCommit
-                        ? writeAckingEarly(disk, p, random.nextInt(KEYS), Workers.uniqueValue(p, seq), inflight)
-                        : write(disk, p, random.nextInt(KEYS), Workers.uniqueValue(p, seq)));
+                workers.start("chaos-" + NAME, process, (p, seq) -> write(disk, p, random.nextInt(KEYS), Workers.uniqueValue(p, seq)));
             }
         }
     }
@@ -88,25 +78,6 @@ final class DurabilityWorkload {
             writes.add(new DurabilityCheck.Write(key, value, t0, Long.MAX_VALUE, false));
             return false;
         }
-    }
-
-    /** The mutation: acknowledged as soon as it is sent; the real outcome is not waited for. */
-    private boolean writeAckingEarly(ClusterVdisk disk, int process, int key, long value, Semaphore inflight) throws InterruptedException {
-        inflight.acquire();
-        long t0 = history.invoke(NAME, process, "write", key, value);
-        CompletableFuture<Void> f;
-        try {
-            f = disk.write(lbaOf(key), Workers.encode(value, KEY_BYTES), false);
-        } catch (RuntimeException e) { // refused before it was sent: even the mutant knows
-            inflight.release();
-            history.complete(History.Type.info, t0, NAME, process, "write", key, value, Workers.why(e));
-            writes.add(new DurabilityCheck.Write(key, value, t0, Long.MAX_VALUE, false));
-            return false;
-        }
-        f.whenComplete((ok, e) -> inflight.release());
-        long t1 = history.complete(History.Type.ok, t0, NAME, process, "write", key, value, "acknowledged before commit (mutation)");
-        writes.add(new DurabilityCheck.Write(key, value, t0, t1, true));
-        return true;
     }
 
     void stop() throws InterruptedException {

@@ -50,12 +50,22 @@ public final class History implements AutoCloseable {
 
     /** Records the invocation; returns its time (absolute nanoTime) for {@link #complete}. */
     public long invoke(String workload, int process, String f, int key, long value) {
-        return line("invoke", workload, process, f, key, value, null);
+        return line("invoke", workload, process, f, key, value, null, null);
+    }
+
+    /** {@link #invoke}, the line also naming the fencing token the operation carries (the locks workload). */
+    public long invoke(String workload, int process, String f, int key, long value, long token) {
+        return line("invoke", workload, process, f, key, value, token, null);
     }
 
     /** Records the end of an operation invoked at {@code invokedNs}; {@code error} says why it failed. */
     public long complete(Type type, long invokedNs, String workload, int process, String f, int key, long value, String error) {
-        long now = line(type.name(), workload, process, f, key, value, error);
+        return complete(type, invokedNs, workload, process, f, key, value, null, error);
+    }
+
+    /** {@link #complete}, the line also naming the fencing token ({@code null}: none). */
+    public long complete(Type type, long invokedNs, String workload, int process, String f, int key, long value, Long token, String error) {
+        long now = line(type.name(), workload, process, f, key, value, token, error);
         synchronized (this) {
             completed.add(new Completed(workload, process, f, key, invokedNs - startNs, now - startNs, type));
         }
@@ -72,11 +82,14 @@ public final class History implements AutoCloseable {
      * are in time order; an invocation's time is still before the operation starts, a
      * completion's after it ended.
      */
-    private synchronized long line(String type, String workload, int process, String f, int key, long value, String error) {
+    private synchronized long line(String type, String workload, int process, String f, int key, long value, Long token, String error) {
         long nowNs = System.nanoTime();
         ObjectNode n = JSON.createObjectNode();
         n.put("type", type).put("timeNs", nowNs - startNs).put("process", process).put("workload", workload).put("f", f).put("key", key)
                 .put("value", Long.toHexString(value));
+        if (token != null) {
+            n.put("token", token);
+        }
         if (error != null) {
             n.put("error", error);
         }

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 import io.basalt.chaos.disk.Dropped;
 import io.basalt.chaos.disk.FaultMode;
@@ -42,6 +43,8 @@ public final class NodeProcesses implements AutoCloseable {
     private final Set<Integer> paused = new TreeSet<>();
     private final Map<Integer, CgroupNetwork.Group> groups = new TreeMap<>();
     private final Map<Integer, FaultMount> disks = new TreeMap<>();
+    /** More options for every node JVM, after the java command (test switches). */
+    private final List<String> jvmOptions = new java.util.ArrayList<>();
 
     private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
         this.runDir = runDir;
@@ -60,8 +63,15 @@ public final class NodeProcesses implements AutoCloseable {
 
     /** {@link #start}, and with {@code faultDisks} each node's data on a {@link FaultMount} of its own. */
     public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks) throws IOException {
+        return start(runDir, nodes, ioTimeoutMs, net, faultDisks, List.of());
+    }
+
+    /** As above, every node JVM (each incarnation) started with {@code jvmOptions} too: a test's switches ({@code -D...}). */
+    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks,
+                                      List<String> jvmOptions) throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
+        p.jvmOptions.addAll(jvmOptions);
         try {
             for (ClusterFile.Node n : file.nodes()) {
                 if (net.isPresent()) {
@@ -113,7 +123,19 @@ public final class NodeProcesses implements AutoCloseable {
             throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
         }
         CgroupNetwork.Group group = groups.get(id);
-        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(), group == null ? c -> c : group::wrap));
+        UnaryOperator<List<String>> withOptions = this::withJvmOptions;
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(),
+                group == null ? withOptions : c -> group.wrap(withJvmOptions(c))));
+    }
+
+    /** {@code command} (java first) with {@link #jvmOptions} after the java binary. */
+    private List<String> withJvmOptions(List<String> command) {
+        if (jvmOptions.isEmpty()) {
+            return command;
+        }
+        List<String> c = new java.util.ArrayList<>(command);
+        c.addAll(1, jvmOptions);
+        return c;
     }
 
     /** SIGKILL of node {@code id}; returns once the process has exited. */

@@ -41,7 +41,7 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
     }
 
     static Report of(ChaosRun.Options options, History history, List<Nemesis.Window> windows, RegisterWorkload registers,
-                     DurabilityWorkload durability) {
+                     DurabilityWorkload durability, LocksWorkload locks) {
         List<History.Completed> ops = history.completed();
         Map<String, long[]> byWorkload = new TreeMap<>();
         for (History.Completed c : ops) {
@@ -55,6 +55,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
             DurabilityCheck.Result r = durability.check();
             r.losses().forEach(l -> lost.add(l.toString()));
             violations.addAll(r.corruptions());
+        }
+        if (locks != null) {
+            violations.addAll(locks.check().violations());
         }
         if (registers != null) {
             violations.addAll(registers.violations());

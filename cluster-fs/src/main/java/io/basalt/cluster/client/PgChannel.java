@@ -33,9 +33,17 @@ import io.basalt.vdisk.BlockDeviceException;
  * <p>Retries on leader change are the Ratis client's (same call id, so the servers' retry cache
  * applies an entry once); {@link #ioTimeout} bounds the whole operation, after which it fails
  * with {@link BlockDeviceException.Kind#TRANSIENT} naming the PG.
+ *
+ * <p>{@value #ACK_BEFORE_COMMIT_PROPERTY}: a switch for one test only (the chaos harness's
+ * durability mutation), which shows that the durability check can fail: a batch of plain writes
+ * is acknowledged to its callers as soon as its entry is handed to the Ratis client, before the
+ * group committed it. Read once per channel, when its client opens, and logged as an error while
+ * on. Never set it for a real client.
  */
 final class PgChannel implements AutoCloseable {
     static final int QUEUED_OPS_MAX = 16_384;
+    static final String ACK_BEFORE_COMMIT_PROPERTY = "basalt.test.ackWritesBeforeCommit";
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PgChannel.class);
     /** Room for the entry header and per-op fields next to the data. */
     private static final int OP_OVERHEAD_BYTES = 64;
 
@@ -66,6 +74,8 @@ final class PgChannel implements AutoCloseable {
     private final Lane writes = new Lane(false);
     private final Lane reads = new Lane(true);
     private boolean closed;
+    /** The test-only mutation (see the class comment): writes acknowledged when sent. */
+    private final boolean ackWritesWhenSent;
 
     /**
      * The shortcuts to a node in this process, each null when there is none: its store while
@@ -83,6 +93,11 @@ final class PgChannel implements AutoCloseable {
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
         this.ioTimeout = ioTimeout;
+        this.ackWritesWhenSent = Boolean.getBoolean(ACK_BEFORE_COMMIT_PROPERTY);
+        if (ackWritesWhenSent) {
+            log.error("pg-{}: -D{}=true: writes are acknowledged BEFORE they are committed; acknowledged writes can be lost. Test use only.",
+                    pg, ACK_BEFORE_COMMIT_PROPERTY);
+        }
     }
 
     /** An op waiting for its entry; {@code deadline} ({@link System#nanoTime}) is its submission plus the I/O timeout. */
@@ -195,6 +210,11 @@ final class PgChannel implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
+        }
+        if (ackWritesWhenSent && tag != null && batch.stream().allMatch(p -> p.op() instanceof PgOp.Write)) {
+            for (Pending p : batch) {
+                p.result().complete(new PgResult.Done()); // the mutation: the real answer, when it comes, is dropped
+            }
         }
         f.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS).whenComplete((reply, ex) -> {
             if (tag != null) {
