@@ -28,7 +28,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code basalt cluster ...}: run and inspect clusters. */
 @Command(name = "cluster", description = "Start a local cluster, show its health, change its members.", mixinStandardHelpOptions = true,
         subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class, ClusterCommand.AddNode.class, ClusterCommand.RemoveNode.class,
-                ClusterCommand.ReplaceNode.class})
+                ClusterCommand.ReplaceNode.class, ClusterTlsCommand.class})
 public final class ClusterCommand {
 
     /** Exit code of {@code cluster status} when some group has no quorum (I/O to it blocks). */

@@ -128,6 +128,19 @@ public final class ClusterCa {
         return TlsIdentity.in(dir, name);
     }
 
+    /** The subject alternative names of {@code cert}, as text ({@code localhost, 127.0.0.1}); "-" for none. */
+    public static String names(X509Certificate cert) {
+        try {
+            var names = cert.getSubjectAlternativeNames();
+            if (names == null || names.isEmpty()) {
+                return "-";
+            }
+            return String.join(", ", names.stream().map(n -> String.valueOf(n.get(1))).toList());
+        } catch (java.security.cert.CertificateParsingException e) {
+            return "unreadable: " + e.getMessage();
+        }
+    }
+
     /** The host itself (an IP address or a DNS name), 127.0.0.1 and localhost, each once. */
     static GeneralNames subjectAltNames(String host) {
         Set<GeneralName> names = new LinkedHashSet<>();
