@@ -219,9 +219,20 @@ public final class ClusterMirrorStore implements MirrorStore {
             return client.locks().lock(vdisk).map(l -> Math.max(l.fence(), l.lastToken())).orElse(0L);
         }
 
+        /**
+         * Rolls back only when the head differs from {@code snap} (an interrupted apply wrote, or
+         * the size changed): on a cluster a rollback is two meta entries and one per placement
+         * group even when there is nothing to drop, where the diff is a read of each group's
+         * change index. Every round of a replica starts here.
+         */
         @Override
         public void rollback(String snap) {
-            client.rollback(vdisk, snap);
+            VdiskRecord v = record(vdisk);
+            boolean same = v.rollingBackTo().isEmpty() && v.snapshot(snap).filter(s -> s.sizeBytes() == v.sizeBytes()).isPresent()
+                    && client.diff(vdisk, snap, null).isEmpty();
+            if (!same) {
+                client.rollback(vdisk, snap);
+            }
             if (head != null) {
                 head.refreshSize();
             }

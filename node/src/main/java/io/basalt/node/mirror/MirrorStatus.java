@@ -62,10 +62,18 @@ public final class MirrorStatus {
                 .sorted((x, y) -> Long.compare(MirrorSnapshots.sequenceOf(x).getAsLong(), MirrorSnapshots.sequenceOf(y).getAsLong())).toList();
         Optional<String> last = (p == null ? Optional.<String>empty() : p.lastCommon()).filter(snaps::contains)
                 .or(() -> snaps.isEmpty() || p != null && p.roundsDone() == 0 && p.lastCommon().isEmpty() ? Optional.empty() : Optional.of(snaps.getFirst()));
-        double age = last.map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
-        // No mirror snapshot yet: the whole vdisk is to ship. Snapshots but none known common (a start that has not asked the peer): unknown.
-        long lagBytes = last.map(s -> store.diff(vdisk, s, null).stream().mapToLong(Extent::lengthBytes).sum())
-                .orElse(snaps.isEmpty() ? store.info(vdisk).sizeBytes() : -1);
+        double age;
+        long lagBytes;
+        try {
+            age = last.map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+            // No mirror snapshot yet: the whole vdisk is to ship. Snapshots but none known common (a start that has not asked the peer): unknown.
+            lagBytes = last.map(s -> store.diff(vdisk, s, null).stream().mapToLong(Extent::lengthBytes).sum())
+                    .orElse(snaps.isEmpty() ? store.info(vdisk).sizeBytes() : -1);
+        } catch (IllegalArgumentException | io.basalt.vdisk.BlockDeviceException | io.basalt.vdisk.store.StoreException e) {
+            // A round completed meanwhile and pruned the snapshot read above (status does not take the round lock): unknown for now.
+            age = -1;
+            lagBytes = -1;
+        }
         String state = offline ? "NOT_SERVING" : m.held() && (p == null || p.state() != MirrorService.State.SPLIT_BRAIN) ? "HELD"
                 : p == null ? "SYNCING" : p.state().name();
         return new Row(vdisk, "primary", m.peer(), state, last.orElse("-"), age, lagBytes, p == null ? 0 : p.lastRoundBytes(),
@@ -73,7 +81,12 @@ public final class MirrorStatus {
     }
 
     private static Row replicaRow(io.basalt.replication.MirrorStore store, String vdisk, ReplicaRecord r, MirrorService.Progress p, long nowMs) {
-        double age = r.lastSnapshot().map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+        double age;
+        try {
+            age = r.lastSnapshot().map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+        } catch (IllegalArgumentException | io.basalt.vdisk.store.StoreException e) {
+            age = -1; // the next round was applied meanwhile and pruned the snapshot the record named
+        }
         return new Row(vdisk, "replica", r.sourceSite(), "REPLICA", r.lastSnapshot().orElse("-"), age, -1,
                 p == null ? 0 : p.lastRoundBytes(), 0, p == null ? 0 : p.roundsDone(), "");
     }
