@@ -180,22 +180,27 @@ class ClusterMirrorTest {
         TwoSites.await("b's writes applied on the cluster", WAIT,
                 () -> b.status().lagBytes() == 0 && !b.status().lastSnapshot().equals(planned.snapshot()));
         // A crash between a cluster replica's snapshot and its record leaves a snapshot the record does not count:
-        // the next round removes it before it applies (a round may win the race to that name: then try the next one).
-        long stray = 0;
-        for (int attempt = 0; attempt < 10 && stray == 0; attempt++) {
-            long held = MirrorSnapshots.sequenceOf(a.lastComplete().orElseThrow()).getAsLong();
-            try {
-                client(a).createSnapshot(VDISK, MirrorSnapshots.name(held + 1));
-                stray = held + 1;
-            } catch (IllegalArgumentException e) {
-                System.out.println("stray snapshot: " + e.getMessage());
-            }
+        // the next round removes it before it applies. With b's round lock held no round is in flight.
+        java.util.concurrent.locks.ReentrantLock bRounds = b.service.lockOf(VDISK);
+        long stray;
+        bRounds.lock();
+        try {
+            stray = MirrorSnapshots.sequenceOf(a.lastComplete().orElseThrow()).getAsLong() + 1;
+            client(a).createSnapshot(VDISK, MirrorSnapshots.name(stray));
+        } finally {
+            bRounds.unlock();
         }
-        assertTrue(stray > 0, "a stray snapshot made on the cluster's replica");
-        long strayRound = stray;
         b.write(random);
         TwoSites.await("a round past the stray snapshot", WAIT,
-                () -> MirrorSnapshots.sequenceOf(a.lastComplete().orElseThrow()).getAsLong() > strayRound && b.status().lagBytes() == 0);
+                () -> MirrorSnapshots.sequenceOf(a.lastComplete().orElseThrow()).getAsLong() > stray && b.status().lagBytes() == 0);
+        bRounds.lock();
+        try {
+            String last = a.lastComplete().orElseThrow();
+            assertSame(b, VDISK + "@" + last, a, VDISK + "@" + last);
+            assertSame(b, VDISK + "@" + last, a, VDISK);
+        } finally {
+            bRounds.unlock();
+        }
         for (int i = 0; i < 5; i++) {
             b.write(random); // not shipped: lost with b's site
         }
