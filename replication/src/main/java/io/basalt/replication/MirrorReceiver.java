@@ -4,6 +4,7 @@ import java.io.InputStream;
 import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -12,10 +13,8 @@ import io.basalt.replication.stream.MirrorException.Reason;
 import io.basalt.replication.stream.MirrorFrame;
 import io.basalt.replication.stream.MirrorExtent;
 import io.basalt.replication.stream.MirrorStreamReader;
-import io.basalt.vdisk.store.ReplicaWriter;
 import io.basalt.vdisk.store.SnapshotInfo;
-import io.basalt.vdisk.store.Vdisk;
-import io.basalt.vdisk.store.VdiskInfo;
+import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.VdiskStore;
 
 /**
@@ -42,9 +41,13 @@ public final class MirrorReceiver {
     /** What one applied stream brought. */
     public record Result(MirrorFrame.Header header, MirrorFrame.End end, long streamBytes, SnapshotInfo snapshot) {}
 
-    private final VdiskStore store;
+    private final MirrorStore store;
 
     public MirrorReceiver(VdiskStore store) {
+        this(MirrorStore.of(store));
+    }
+
+    public MirrorReceiver(MirrorStore store) {
         this.store = store;
     }
 
@@ -58,7 +61,7 @@ public final class MirrorReceiver {
         MirrorStreamReader reader = new MirrorStreamReader(in);
         MirrorFrame.Header h = reader.header();
         ReplicaRecord record = admit(h, replicaName);
-        try (ReplicaWriter writer = prepare(h, record)) {
+        try (MirrorStore.Writer writer = prepare(h, record)) {
             apply(reader, writer.head());
             SnapshotInfo snap = writer.commitSnapshot(h.toSnapshot(), record.completed(h).encode());
             return new Result(h, reader.end(), reader.streamBytes(), snap);
@@ -103,7 +106,7 @@ public final class MirrorReceiver {
                     + ") (expected: > " + r.lastSequence() + ", replica " + name + " holds " + r.lastSnapshot().orElseThrow() + ")");
         }
         checkBase(h, r);
-        VdiskInfo v = store.info(name);
+        MirrorStore.Shape v = store.info(name);
         if (v.blockSizeBytes() != h.blockSizeBytes() || v.grainSizeBytes() != h.grainSizeBytes()) {
             throw new MirrorException(Reason.GEOMETRY, "stream " + h.streamId() + " block/grain size: " + h.blockSizeBytes() + "/"
                     + h.grainSizeBytes() + " (expected: " + v.blockSizeBytes() + "/" + v.grainSizeBytes() + ", replica " + name + ")");
@@ -123,7 +126,7 @@ public final class MirrorReceiver {
      * Opens the replica's writer with its head at its last complete snapshot (or empty, created
      * when missing) and its size the stream's.
      */
-    private ReplicaWriter prepare(MirrorFrame.Header h, ReplicaRecord record) {
+    private MirrorStore.Writer prepare(MirrorFrame.Header h, ReplicaRecord record) {
         String name = h.vdiskName();
         if (record.lastSnapshot().isEmpty()) {
             if (store.exists(name)) {
@@ -133,8 +136,9 @@ public final class MirrorReceiver {
             }
             store.createReplica(name, h.sizeBytes(), h.blockSizeBytes(), h.grainSizeBytes(), record.encode());
         }
-        ReplicaWriter writer = store.openReplicaWriter(name);
+        MirrorStore.Writer writer = store.openReplicaWriter(name);
         try {
+            removeUncommitted(writer, name, record);
             record.lastSnapshot().ifPresent(writer::rollback);
             resize(writer, h);
             return writer;
@@ -144,9 +148,23 @@ public final class MirrorReceiver {
         }
     }
 
+    /**
+     * Removes the replica's mirror snapshots of a round above its record's: where a store commits
+     * the snapshot and then the record (a cluster), a crash between leaves one, which the record
+     * does not count as complete and the stream about to be applied will take again.
+     */
+    private void removeUncommitted(MirrorStore.Writer writer, String name, ReplicaRecord record) {
+        for (var s : store.snapshots(name).reversed()) {
+            OptionalLong round = MirrorSnapshots.sequenceOf(s.name());
+            if (round.isPresent() && round.getAsLong() > record.lastSequence()) {
+                writer.removeSnapshot(s.name());
+            }
+        }
+    }
+
     /** Grows, or unmaps the tail and shrinks, to the stream's size. */
-    private static void resize(ReplicaWriter writer, MirrorFrame.Header h) {
-        Vdisk head = writer.head();
+    private static void resize(MirrorStore.Writer writer, MirrorFrame.Header h) {
+        BlockDevice head = writer.head();
         long size = head.sizeBytes();
         if (h.sizeBytes() < size) {
             int block = h.blockSizeBytes();
@@ -158,7 +176,7 @@ public final class MirrorReceiver {
     }
 
     /** Writes every data frame's extents to the head, at most {@link #WRITES_INFLIGHT_MAX} at once, all done and flushed on return. */
-    private static void apply(MirrorStreamReader reader, Vdisk head) {
+    private static void apply(MirrorStreamReader reader, BlockDevice head) {
         int block = head.logicalBlockSizeBytes();
         ArrayDeque<CompletableFuture<Void>> inflight = new ArrayDeque<>();
         try {

@@ -6,7 +6,6 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
 
-import io.basalt.vdisk.store.ReplicaWriter;
 import io.basalt.vdisk.store.SnapshotInfo;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -22,6 +21,11 @@ public final class MirrorRoles {
 
     /** The replica record of {@code vdisk}; empty when it is an ordinary (primary or unmirrored) vdisk. */
     public static Optional<ReplicaRecord> replicaOf(VdiskStore store, String vdisk) {
+        return replicaOf(MirrorStore.of(store), vdisk);
+    }
+
+    /** As {@link #replicaOf(VdiskStore, String)} on any site's store. */
+    public static Optional<ReplicaRecord> replicaOf(MirrorStore store, String vdisk) {
         return store.replicaRecord(vdisk).map(bytes -> ReplicaRecord.decode(vdisk, bytes));
     }
 
@@ -31,7 +35,7 @@ public final class MirrorRoles {
      * refused (READ_ONLY) and only the peer's rounds change it. Its head is not touched: the next
      * round applied rolls it back to {@code lastCommon} first.
      */
-    public static ReplicaRecord demote(VdiskStore store, String vdisk, String peerSite, long peerVdiskId, String lastCommon) {
+    public static ReplicaRecord demote(MirrorStore store, String vdisk, String peerSite, long peerVdiskId, String lastCommon) {
         if (replicaOf(store, vdisk).isPresent()) {
             throw new IllegalStateException("vdisk " + vdisk + " is a replica already (expected: a primary to demote)");
         }
@@ -46,22 +50,22 @@ public final class MirrorRoles {
      * refused) and records it as the snapshot both sites will hold once it is shipped: the final
      * round of a planned failover.
      */
-    public static SnapshotInfo finalSnapshot(VdiskStore store, String vdisk, String snap) {
+    public static SnapshotInfo finalSnapshot(MirrorStore store, String vdisk, String snap) {
         ReplicaRecord r = replicaOf(store, vdisk).orElseThrow(() -> new IllegalStateException(
                 "vdisk " + vdisk + " is a primary (expected: demoted before its final snapshot)"));
         ReplicaRecord next = new ReplicaRecord(r.sourceSite(), r.sourceVdiskId(), Optional.of(snap), round(snap), Optional.of(UUID.randomUUID()));
-        try (ReplicaWriter w = store.openReplicaWriter(vdisk)) {
+        try (MirrorStore.Writer w = store.openReplicaWriter(vdisk)) {
             return w.commitSnapshot(snap, next.encode());
         }
     }
 
     /** Makes replica {@code vdisk} an ordinary writable vdisk, reading as its last complete snapshot; returns the record it had. */
-    public static ReplicaRecord promote(VdiskStore store, String vdisk) {
+    public static ReplicaRecord promote(MirrorStore store, String vdisk) {
         ReplicaRecord r = replicaOf(store, vdisk).orElseThrow(() -> new IllegalStateException(
                 "vdisk " + vdisk + " is a primary already (expected: a replica to promote)"));
         String last = r.lastSnapshot().orElseThrow(() -> new IllegalStateException(
                 "replica " + vdisk + " of site " + r.sourceSite() + " has no complete snapshot yet (expected: a first sync completed)"));
-        try (ReplicaWriter w = store.openReplicaWriter(vdisk)) {
+        try (MirrorStore.Writer w = store.openReplicaWriter(vdisk)) {
             w.rollback(last); // drops what an interrupted apply wrote
         }
         store.unmarkReplica(vdisk);
@@ -73,7 +77,7 @@ public final class MirrorRoles {
      * and its mirror snapshots newer than that (never on the peer) are removed. What it was
      * written since is gone: the side an operator chose to discard.
      */
-    public static List<String> revert(VdiskStore store, String vdisk, String lastCommon) {
+    public static List<String> revert(MirrorStore store, String vdisk, String lastCommon) {
         long keep = round(lastCommon);
         store.snapshot(vdisk, lastCommon); // refuses, naming it, when the common snapshot is not here
         List<String> removed = new ArrayList<>();

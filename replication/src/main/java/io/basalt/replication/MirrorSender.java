@@ -13,18 +13,17 @@ import io.basalt.replication.stream.MirrorFrame;
 import io.basalt.replication.stream.MirrorExtent;
 import io.basalt.replication.stream.MirrorFrameCodec;
 import io.basalt.replication.stream.MirrorStreamWriter;
+import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.Extent;
 import io.basalt.vdisk.store.SnapshotInfo;
-import io.basalt.vdisk.store.Vdisk;
-import io.basalt.vdisk.store.VdiskInfo;
 import io.basalt.vdisk.store.VdiskStore;
 
 /**
  * The primary side: writes the mirror stream that brings a replica of a vdisk from one of its
- * snapshots to a newer one. What changed comes from the engine's change index
- * ({@link VdiskStore#diff}, O(changed grains)); the bytes are read from the newer snapshot
- * through a read-only handle, so the vdisk's head keeps taking writes meanwhile, and the open
- * handle keeps the snapshot from being removed under the sender.
+ * snapshots to a newer one. What changed comes from the store's change index
+ * ({@link MirrorStore#diff}, O(changed grains) on the engine and on a cluster); the bytes are
+ * read from the newer snapshot through a read-only handle, so the vdisk's head keeps taking
+ * writes meanwhile.
  *
  * <p>Data extents go out in pieces of at most {@link #DATA_PIECE_BYTES_MAX}, zero extents (no
  * bytes) of at most {@link #ZEROS_PIECE_BYTES_MAX}; a data frame holds pieces up to
@@ -39,16 +38,25 @@ public final class MirrorSender {
     /** What one stream carried. */
     public record Result(MirrorFrame.Header header, MirrorFrame.End end, long streamBytes) {}
 
-    private final VdiskStore store;
+    private final MirrorStore store;
     private final String siteId;
     private final Supplier<UUID> streamIds;
 
     public MirrorSender(VdiskStore store, String siteId) {
+        this(MirrorStore.of(store), siteId, UUID::randomUUID);
+    }
+
+    public MirrorSender(MirrorStore store, String siteId) {
         this(store, siteId, UUID::randomUUID);
     }
 
     /** @param streamIds a new id per stream attempt (a seam for tests) */
     public MirrorSender(VdiskStore store, String siteId, Supplier<UUID> streamIds) {
+        this(MirrorStore.of(store), siteId, streamIds);
+    }
+
+    /** @param streamIds a new id per stream attempt (a seam for tests) */
+    public MirrorSender(MirrorStore store, String siteId, Supplier<UUID> streamIds) {
         if (siteId == null || siteId.isEmpty()) {
             throw new IllegalArgumentException("site id: '" + siteId + "' (expected: a name)");
         }
@@ -70,7 +78,7 @@ public final class MirrorSender {
      * {@code vdisk} as round {@code sequence}, with a new stream id; nothing is sent.
      */
     public MirrorFrame.Header header(String vdisk, String fromSnap, String toSnap, long sequence) {
-        VdiskInfo info = store.info(vdisk);
+        MirrorStore.Shape info = store.info(vdisk);
         SnapshotInfo to = store.snapshot(vdisk, toSnap);
         return new MirrorFrame.Header(MirrorFrameCodec.FORMAT_VERSION, siteId, vdisk, info.id(), streamIds.get(),
                 sequence, to.sizeBytes(), info.blockSizeBytes(), info.grainSizeBytes(), Optional.ofNullable(fromSnap), toSnap);
@@ -92,7 +100,7 @@ public final class MirrorSender {
             throw new IllegalStateException("stream " + header.streamId() + " of vdisk " + vdisk + " id: " + header.sourceVdiskId()
                     + " (expected: " + id + ", the vdisk of that name now)");
         }
-        try (Vdisk snap = store.open(vdisk + "@" + header.toSnapshot())) {
+        try (BlockDevice snap = store.openSnapshot(vdisk, header.toSnapshot())) {
             List<Extent> changed = store.diff(vdisk, header.fromSnapshot().orElse(null), header.toSnapshot());
             MirrorStreamWriter writer = new MirrorStreamWriter(out, header);
             List<Extent> frame = new ArrayList<>();
@@ -128,7 +136,7 @@ public final class MirrorSender {
     }
 
     /** The frame's extents with their bytes, read from the snapshot all at once. */
-    private static List<MirrorExtent> read(Vdisk snap, List<Extent> frame) {
+    private static List<MirrorExtent> read(BlockDevice snap, List<Extent> frame) {
         int block = snap.logicalBlockSizeBytes();
         List<CompletableFuture<ByteBuffer>> reads = new ArrayList<>(frame.size());
         for (Extent e : frame) {

@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 
-import io.basalt.vdisk.store.ReplicaWriter;
 import io.basalt.vdisk.store.SnapshotInfo;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -48,6 +47,11 @@ public final class MirrorSnapshots {
      * replica's last complete snapshot); returns the names removed.
      */
     public static List<String> prunePrimary(VdiskStore store, String vdisk, String lastCommon) {
+        return prunePrimary(MirrorStore.of(store), vdisk, lastCommon);
+    }
+
+    /** As {@link #prunePrimary(VdiskStore, String, String)} on any site's store. */
+    public static List<String> prunePrimary(MirrorStore store, String vdisk, String lastCommon) {
         long keepFrom = round(lastCommon);
         store.snapshot(vdisk, lastCommon); // refuses, naming it, when the common snapshot is not here
         List<String> removed = new ArrayList<>();
@@ -60,13 +64,18 @@ public final class MirrorSnapshots {
 
     /** Removes the replica's mirror snapshots older than its last complete one; returns the names removed. */
     public static List<String> pruneReplica(VdiskStore store, String replica) {
+        return pruneReplica(MirrorStore.of(store), replica);
+    }
+
+    /** As {@link #pruneReplica(VdiskStore, String)} on any site's store. */
+    public static List<String> pruneReplica(MirrorStore store, String replica) {
         ReplicaRecord r = ReplicaRecord.decode(replica, store.replicaRecord(replica).orElseThrow(
                 () -> new IllegalArgumentException("vdisk " + replica + ": not a replica (expected: a mirror's replica)")));
         if (r.lastSnapshot().isEmpty()) {
             return List.of();
         }
         List<String> removed = new ArrayList<>();
-        try (ReplicaWriter writer = store.openReplicaWriter(replica)) {
+        try (MirrorStore.Writer writer = store.openReplicaWriter(replica)) {
             for (String snap : olderMirrorSnapshots(store, replica, round(r.lastSnapshot().get()))) {
                 writer.removeSnapshot(snap);
                 removed.add(snap);
@@ -76,11 +85,11 @@ public final class MirrorSnapshots {
     }
 
     /** Mirror snapshots of {@code vdisk} of a round below {@code keepFrom} that have no clones, oldest first. */
-    private static List<String> olderMirrorSnapshots(VdiskStore store, String vdisk, long keepFrom) {
+    private static List<String> olderMirrorSnapshots(MirrorStore store, String vdisk, long keepFrom) {
         List<String> out = new ArrayList<>();
         for (SnapshotInfo s : store.snapshots(vdisk)) {
             OptionalLong round = sequenceOf(s.name());
-            if (round.isPresent() && round.getAsLong() < keepFrom && store.children(vdisk, s.name()).isEmpty()) {
+            if (round.isPresent() && round.getAsLong() < keepFrom && !store.hasClones(vdisk, s.name())) {
                 out.add(s.name());
             }
         }

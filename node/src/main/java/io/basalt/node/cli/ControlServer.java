@@ -49,7 +49,7 @@ final class ControlServer implements AutoCloseable {
     private static final Duration FORWARD_TIMEOUT = Duration.ofMinutes(60);
 
     /** What a command run inside the serving process works on. */
-    record Serving(VdiskStore store, Configs configs, Optional<MirrorService> mirror) {}
+    record Serving(io.basalt.replication.MirrorStore store, Configs configs, Optional<MirrorService> mirror) {}
 
     /** Set on the control thread while it runs a forwarded command. */
     private static final ThreadLocal<Serving> CURRENT = new ThreadLocal<>();
@@ -116,6 +116,20 @@ final class ControlServer implements AutoCloseable {
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.sendResponseHeaders(200, body.length);
             exchange.getResponseBody().write(body);
+        }
+    }
+
+    /** The live process whose control file is in {@code dir}; empty when none (or its process is gone). */
+    static Optional<Long> servingPid(Path dir) {
+        Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        try {
+            long pid = JSON.readTree(Files.readString(file)).get("pid").asLong();
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(ProcessHandle::pid);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("read " + file + ": " + e.getMessage(), e);
         }
     }
 

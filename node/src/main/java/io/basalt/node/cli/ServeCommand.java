@@ -23,8 +23,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--portal", defaultValue = "127.0.0.1:3260", description = "Address to listen on (default ${DEFAULT-VALUE}).")
     String portal;
-    @Option(names = "--mirror-port", paramLabel = "PORT", description = {"Also run mirroring (embedded store): listen for peer sites' mirror links",
-            "on this port (0: any free one) and ship this site's mirrored vdisks (basalt mirror enable). Off by default."})
+    @Option(names = "--mirror-port", paramLabel = "PORT", description = {"Also run mirroring (the embedded store, or --cluster: this gateway is the",
+            "cluster's mirroring gateway, one per site): listen for peer sites' mirror links on this port (0: any free one)",
+            "and ship this site's mirrored vdisks (basalt mirror enable). Off by default."})
     Integer mirrorPort;
     @Option(names = "--mirror-bind", defaultValue = "0.0.0.0", paramLabel = "HOST",
             description = "Address the mirror link listens on (default ${DEFAULT-VALUE}; TLS, peers prove the shared secret).")
@@ -47,7 +48,7 @@ public final class ServeCommand implements Callable<Integer> {
                     + " (expected: at least one; add with 'basalt target create' and 'basalt target lun add'; or mirror with --mirror-port;"
                     + " or serve only the API: --api-listen)");
         }
-        java.nio.file.Path mirrorDir = mirrorPort == null ? null : store.embeddedDir("--mirror-port");
+        java.nio.file.Path mirrorDir = mirrorPort == null ? null : store.configDir();
         PrintWriter out = spec.commandLine().getOut();
         Datastore s = store.open();
         Serving serving = new Serving(s);
@@ -107,15 +108,28 @@ public final class ServeCommand implements Callable<Integer> {
                 out.printf("api: %s (OpenAPI document at %s%s)%n", apiServer.url(), apiServer.url(), io.basalt.node.api.ApiServer.OPENAPI_PATH);
                 tls.ifPresent(t -> out.printf("api: HTTPS with %s; clients trust %s (--api-ca)%n", t.certFile(), t.caCertFile()));
             }
-            if (store instanceof Datastore.Local local) {
-                if (mirrorDir != null) {
-                    mirror = io.basalt.node.mirror.MirrorService.start(local.store(), local.configs(),
-                            new java.net.InetSocketAddress(mirrorBind, mirrorPort), mirrorDir.resolve("mirror-staging"));
-                    mirrorMeters = io.basalt.node.mirror.MirrorMeters.register(io.basalt.node.metrics.NodeMetrics.process(), mirror);
-                    out.printf("site %s: mirror link on %s%n", mirror.siteName(), mirror.address());
+            io.basalt.replication.MirrorStore site = switch (store) {
+                case Datastore.Local local -> io.basalt.replication.MirrorStore.of(local.store());
+                case Datastore.Cluster cluster -> new io.basalt.node.mirror.ClusterMirrorStore(cluster.client());
+                default -> null;
+            };
+            if (mirrorDir != null) {
+                // One mirroring gateway per site: a second one would ship the same vdisks' rounds.
+                java.util.Optional<Long> other = ControlServer.servingPid(mirrorDir);
+                if (other.isPresent()) {
+                    throw new IllegalArgumentException("--mirror-port: process " + other.get() + " serves " + mirrorDir
+                            + " already (expected: one mirroring gateway per site; stop it first)");
                 }
-                control = ControlServer.start(local.store().directory(),
-                        new ControlServer.Serving(local.store(), local.configs(), java.util.Optional.ofNullable(mirror)));
+                mirror = io.basalt.node.mirror.MirrorService.start(site, store.configs(),
+                        new java.net.InetSocketAddress(mirrorBind, mirrorPort), mirrorDir.resolve("mirror-staging"));
+                mirrorMeters = io.basalt.node.mirror.MirrorMeters.register(io.basalt.node.metrics.NodeMetrics.process(), mirror);
+                out.printf("site %s: mirror link on %s (%s)%n", mirror.siteName(), mirror.address(), site.describe());
+            }
+            if (store instanceof Datastore.Local local) {
+                control = ControlServer.start(local.store().directory(), new ControlServer.Serving(site, local.configs(), java.util.Optional.ofNullable(mirror)));
+            } else if (mirror != null) {
+                // A cluster's site, mirror and dr commands (--cluster) reach this gateway's mirror service through the control file beside the cluster file.
+                control = ControlServer.start(mirrorDir, new ControlServer.Serving(site, store.configs(), java.util.Optional.of(mirror)));
             }
         }
 

@@ -6,15 +6,17 @@ import java.util.function.Function;
 import io.basalt.node.config.Configs;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.node.mirror.MirrorService;
-import io.basalt.vdisk.store.VdiskStore;
+import io.basalt.node.mirror.ClusterMirrorStore;
+import io.basalt.replication.MirrorStore;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * What a {@code site}, {@code mirror} or {@code dr} command works on: inside a serving process,
- * its store and mirror service; with a serving process running on the store, that process (the
- * command is sent there, {@link ControlServer}); else the embedded store, opened here.
+ * its store and mirror service; with a serving process running on the store or the cluster (its
+ * control file in the store's directory, or in the cluster file's), that process (the command is
+ * sent there, {@link ControlServer}); else the embedded store or the cluster, opened here.
  */
-record SiteScope(VdiskStore store, Configs configs, Optional<MirrorService> mirror) {
+record SiteScope(MirrorStore store, Configs configs, Optional<MirrorService> mirror) {
 
     /** The serving process's mirror service; refused, saying how to start one, when there is none. */
     MirrorService service(String what) {
@@ -28,7 +30,7 @@ record SiteScope(VdiskStore store, Configs configs, Optional<MirrorService> mirr
             ControlServer.Serving s = serving.get();
             return body.apply(new SiteScope(s.store(), s.configs(), s.mirror()));
         }
-        var dir = options.embeddedDir(spec.qualifiedName());
+        var dir = options.configDir();
         var root = spec.root().commandLine();
         Optional<Integer> forwarded = ControlServer.forward(dir, root.getParseResult().originalArgs(), spec.commandLine().getOut(),
                 spec.commandLine().getErr());
@@ -36,8 +38,12 @@ record SiteScope(VdiskStore store, Configs configs, Optional<MirrorService> mirr
             return forwarded.get();
         }
         try (Datastore d = options.open()) {
-            Datastore.Local local = (Datastore.Local) d;
-            return body.apply(new SiteScope(local.store(), local.configs(), Optional.empty()));
+            MirrorStore store = switch (d) {
+                case Datastore.Local local -> MirrorStore.of(local.store());
+                case Datastore.Cluster cluster -> new ClusterMirrorStore(cluster.client());
+                default -> throw new IllegalArgumentException(spec.qualifiedName() + ": through --api (expected: --data DIR or --cluster FILE|DIR)");
+            };
+            return body.apply(new SiteScope(store, d.configs(), Optional.empty()));
         }
     }
 }

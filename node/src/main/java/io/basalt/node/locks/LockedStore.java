@@ -97,7 +97,7 @@ public interface LockedStore {
 
         @Override
         public BlockDevice open(String spec) {
-            return client.open(spec);
+            return spec.indexOf('@') >= 0 ? client.open(spec) : replicaChecked(spec, client.open(spec));
         }
 
         @Override
@@ -106,7 +106,15 @@ public interface LockedStore {
             // the session can neither renew nor expire, and a new meta leader restarts every lease)
             // writes fail TRANSIENT, answered BUSY, which guests retry; once it is lost they fail
             // fenced. The PGs refuse a replaced holder's token either way.
-            return client.open(vdisk, token, hold);
+            return replicaChecked(vdisk, client.open(vdisk, token, hold));
+        }
+
+        /** {@code head}, or read-only when {@code vdisk} is a mirror's replica (its mark, a config record: ClusterMirrorStore). */
+        private BlockDevice replicaChecked(String vdisk, BlockDevice head) {
+            if (io.basalt.node.mirror.ClusterMirrorStore.mark(client, vdisk).isEmpty()) {
+                return head;
+            }
+            return new ReplicaDevice(head, "vdisk " + vdisk + " is a read-only replica (promote it with basalt dr failover)");
         }
 
         @Override

@@ -16,7 +16,6 @@ import java.util.function.Supplier;
 import io.basalt.replication.MirrorRoles;
 import io.basalt.replication.MirrorSnapshots;
 import io.basalt.replication.ReplicaRecord;
-import io.basalt.vdisk.store.ReplicaWriter;
 
 /**
  * Consistency groups (docs/architecture.md, "Replication"): several vdisks, one VM's disks say,
@@ -45,7 +44,16 @@ public final class MirrorGroups {
 
     /** {@code basalt mirror group create}: mirror {@code g}'s vdisks together; none of them may be mirrored yet. */
     public static void create(io.basalt.vdisk.store.VdiskStore store, MirrorConfig config, MirrorConfig.Group g) {
+        create(io.basalt.replication.MirrorStore.of(store), config, g);
+    }
+
+    /** As {@link #create(io.basalt.vdisk.store.VdiskStore, MirrorConfig, MirrorConfig.Group)} on any site's store. */
+    public static void create(io.basalt.replication.MirrorStore store, MirrorConfig config, MirrorConfig.Group g) {
         MirrorConfig.checkGroupName(g.name());
+        if (!store.groupSnapshots()) {
+            throw new IllegalArgumentException("mirror group " + g.name() + ": on " + store.describe() + " (expected: the embedded store;"
+                    + " a cluster takes no snapshot of several vdisks at one instant yet: mirror its vdisks one by one with basalt mirror enable)");
+        }
         config.siteName();
         if (config.group(g.name()).isPresent()) {
             throw new IllegalArgumentException("group: " + g.name() + " exists (expected: a new name; see basalt mirror group ls)");
@@ -177,7 +185,7 @@ public final class MirrorGroups {
      * snapshots, as {@code basalt mirror disable}); returns the snapshots removed. Without a
      * serving process the peer is not told: its record of the group stays until a failover.
      */
-    public static List<String> removeRecords(io.basalt.vdisk.store.VdiskStore store, MirrorConfig config, String name) {
+    public static List<String> removeRecords(io.basalt.replication.MirrorStore store, MirrorConfig config, String name) {
         MirrorConfig.Group g = config.existingGroup(name);
         List<String> removed = new ArrayList<>();
         for (String v : g.vdisks()) {
@@ -226,6 +234,11 @@ public final class MirrorGroups {
 
     /** As {@link #consistentRound(List)}, read from {@code store} alone (no serving process needed). */
     public static OptionalLong consistentRound(io.basalt.vdisk.store.VdiskStore store, List<String> replicas) {
+        return consistentRound(io.basalt.replication.MirrorStore.of(store), replicas);
+    }
+
+    /** As {@link #consistentRound(io.basalt.vdisk.store.VdiskStore, List)} on any site's store. */
+    public static OptionalLong consistentRound(io.basalt.replication.MirrorStore store, List<String> replicas) {
         Set<Long> common = null;
         for (String v : replicas) {
             if (!store.exists(v)) {
@@ -261,9 +274,9 @@ public final class MirrorGroups {
             keepFrom = Math.min(keepFrom, consistent.getAsLong());
         }
         List<String> removed = new ArrayList<>();
-        try (ReplicaWriter w = service.store.openReplicaWriter(vdisk)) {
+        try (io.basalt.replication.MirrorStore.Writer w = service.store.openReplicaWriter(vdisk)) {
             for (String s : service.mirrorSnapshots(vdisk)) {
-                if (MirrorSnapshots.sequenceOf(s).getAsLong() < keepFrom && service.store.children(vdisk, s).isEmpty()) {
+                if (MirrorSnapshots.sequenceOf(s).getAsLong() < keepFrom && !service.store.hasClones(vdisk, s)) {
                     w.removeSnapshot(s);
                     removed.add(s);
                 }

@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import io.basalt.node.config.Configs;
 import io.basalt.replication.MirrorReceiver;
 import io.basalt.replication.MirrorRoles;
+import io.basalt.replication.MirrorStore;
 import io.basalt.replication.MirrorSnapshots;
 import io.basalt.replication.link.LinkSecret;
 import io.basalt.replication.link.MirrorClient;
@@ -87,7 +88,7 @@ public final class MirrorService implements AutoCloseable {
         }
     }
 
-    final VdiskStore store;
+    final MirrorStore store;
     final MirrorConfig config;
     final String siteName;
     private final MirrorServer server;
@@ -99,7 +100,7 @@ public final class MirrorService implements AutoCloseable {
     final Dr dr;
     final MirrorGroups groups;
 
-    private MirrorService(VdiskStore store, Configs configs, InetSocketAddress bind, Path stagingDir) {
+    private MirrorService(MirrorStore store, Configs configs, InetSocketAddress bind, Path stagingDir) {
         this.store = store;
         this.config = new MirrorConfig(configs);
         this.siteName = config.siteName();
@@ -116,6 +117,11 @@ public final class MirrorService implements AutoCloseable {
      * Refused when the site has no name ({@code basalt site init}).
      */
     public static MirrorService start(VdiskStore store, Configs configs, InetSocketAddress bind, Path stagingDir) {
+        return start(MirrorStore.of(store), configs, bind, stagingDir);
+    }
+
+    /** As {@link #start(VdiskStore, Configs, InetSocketAddress, Path)} for any site's store: the embedded one, or a cluster's through its gateway. */
+    public static MirrorService start(MirrorStore store, Configs configs, InetSocketAddress bind, Path stagingDir) {
         return new MirrorService(store, configs, bind, stagingDir);
     }
 
@@ -180,11 +186,16 @@ public final class MirrorService implements AutoCloseable {
      * Returns the snapshots removed.
      */
     public static List<String> disable(VdiskStore store, MirrorConfig config, String vdisk) {
+        return disable(MirrorStore.of(store), config, vdisk);
+    }
+
+    /** As {@link #disable(VdiskStore, MirrorConfig, String)} on any site's store. */
+    public static List<String> disable(MirrorStore store, MirrorConfig config, String vdisk) {
         config.mirror(vdisk).orElseThrow(() -> new IllegalArgumentException("vdisk: " + vdisk + " (expected: one mirrored from this site; see basalt mirror status)"));
         config.removeMirror(vdisk);
         List<String> removed = new ArrayList<>();
         for (SnapshotInfo s : store.snapshots(vdisk).reversed()) {
-            if (MirrorSnapshots.sequenceOf(s.name()).isPresent() && store.children(vdisk, s.name()).isEmpty()) {
+            if (MirrorSnapshots.sequenceOf(s.name()).isPresent() && !store.hasClones(vdisk, s.name())) {
                 store.removeSnapshot(vdisk, s.name());
                 removed.add(s.name());
             }
@@ -371,7 +382,7 @@ public final class MirrorService implements AutoCloseable {
     }
 
     /** {@code vdisk}'s mirror snapshots in {@code store}, oldest round first. */
-    static List<String> mirrorSnapshots(VdiskStore store, String vdisk) {
+    static List<String> mirrorSnapshots(MirrorStore store, String vdisk) {
         List<String> out = new ArrayList<>();
         for (SnapshotInfo s : store.snapshots(vdisk)) {
             OptionalLong n = MirrorSnapshots.sequenceOf(s.name());

@@ -10,7 +10,6 @@ import io.basalt.replication.MirrorRoles;
 import io.basalt.replication.MirrorSnapshots;
 import io.basalt.replication.ReplicaRecord;
 import io.basalt.vdisk.store.Extent;
-import io.basalt.vdisk.store.VdiskStore;
 
 /**
  * {@code basalt mirror status}: one row per mirrored vdisk of this site, primary or replica.
@@ -32,12 +31,12 @@ public final class MirrorStatus {
     public record Row(String vdisk, String role, String peer, String state, String lastSnapshot, double lagSeconds, long lagBytes,
                       long lastRoundBytes, long throughputBytesPerSecond, long rounds, String error) {}
 
-    static List<Row> rows(VdiskStore store, MirrorConfig config, Map<String, MirrorService.Progress> progress, Optional<String> only, long nowMs) {
+    static List<Row> rows(io.basalt.replication.MirrorStore store, MirrorConfig config, Map<String, MirrorService.Progress> progress, Optional<String> only, long nowMs) {
         TreeSet<String> names = new TreeSet<>();
         config.mirrors().forEach(m -> names.add(m.vdisk()));
-        store.list().forEach(v -> {
-            if (store.replicaRecord(v.name()).isPresent()) {
-                names.add(v.name());
+        store.names().forEach(v -> {
+            if (store.replicaRecord(v).isPresent()) {
+                names.add(v);
             }
         });
         if (only.isPresent()) {
@@ -56,25 +55,38 @@ public final class MirrorStatus {
         return out;
     }
 
-    private static Row primaryRow(VdiskStore store, MirrorConfig.Mirror m, MirrorService.Progress p, boolean offline, long nowMs) {
+    private static Row primaryRow(io.basalt.replication.MirrorStore store, MirrorConfig.Mirror m, MirrorService.Progress p, boolean offline, long nowMs) {
         String vdisk = m.vdisk();
         List<String> snaps = store.snapshots(vdisk).stream().map(s -> s.name())
                 .filter(n -> MirrorSnapshots.sequenceOf(n).isPresent())
                 .sorted((x, y) -> Long.compare(MirrorSnapshots.sequenceOf(x).getAsLong(), MirrorSnapshots.sequenceOf(y).getAsLong())).toList();
         Optional<String> last = (p == null ? Optional.<String>empty() : p.lastCommon()).filter(snaps::contains)
                 .or(() -> snaps.isEmpty() || p != null && p.roundsDone() == 0 && p.lastCommon().isEmpty() ? Optional.empty() : Optional.of(snaps.getFirst()));
-        double age = last.map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
-        // No mirror snapshot yet: the whole vdisk is to ship. Snapshots but none known common (a start that has not asked the peer): unknown.
-        long lagBytes = last.map(s -> store.diff(vdisk, s, null).stream().mapToLong(Extent::lengthBytes).sum())
-                .orElse(snaps.isEmpty() ? store.info(vdisk).sizeBytes() : -1);
+        double age;
+        long lagBytes;
+        try {
+            age = last.map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+            // No mirror snapshot yet: the whole vdisk is to ship. Snapshots but none known common (a start that has not asked the peer): unknown.
+            lagBytes = last.map(s -> store.diff(vdisk, s, null).stream().mapToLong(Extent::lengthBytes).sum())
+                    .orElse(snaps.isEmpty() ? store.info(vdisk).sizeBytes() : -1);
+        } catch (IllegalArgumentException | io.basalt.vdisk.BlockDeviceException | io.basalt.vdisk.store.StoreException e) {
+            // A round completed meanwhile and pruned the snapshot read above (status does not take the round lock): unknown for now.
+            age = -1;
+            lagBytes = -1;
+        }
         String state = offline ? "NOT_SERVING" : m.held() && (p == null || p.state() != MirrorService.State.SPLIT_BRAIN) ? "HELD"
                 : p == null ? "SYNCING" : p.state().name();
         return new Row(vdisk, "primary", m.peer(), state, last.orElse("-"), age, lagBytes, p == null ? 0 : p.lastRoundBytes(),
                 throughput(p), p == null ? 0 : p.roundsDone(), p == null ? "" : p.error().orElse(""));
     }
 
-    private static Row replicaRow(VdiskStore store, String vdisk, ReplicaRecord r, MirrorService.Progress p, long nowMs) {
-        double age = r.lastSnapshot().map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+    private static Row replicaRow(io.basalt.replication.MirrorStore store, String vdisk, ReplicaRecord r, MirrorService.Progress p, long nowMs) {
+        double age;
+        try {
+            age = r.lastSnapshot().map(s -> (nowMs - store.snapshot(vdisk, s).createdEpochMs()) / 1000.0).orElse(-1.0);
+        } catch (IllegalArgumentException | io.basalt.vdisk.store.StoreException e) {
+            age = -1; // the next round was applied meanwhile and pruned the snapshot the record named
+        }
         return new Row(vdisk, "replica", r.sourceSite(), "REPLICA", r.lastSnapshot().orElse("-"), age, -1,
                 p == null ? 0 : p.lastRoundBytes(), 0, p == null ? 0 : p.roundsDone(), "");
     }
@@ -84,7 +96,7 @@ public final class MirrorStatus {
     }
 
     /** Rows of a site with no serving process: its records and store, nothing of rounds. */
-    public static List<Row> offline(VdiskStore store, io.basalt.node.config.Configs configs, Optional<String> only) {
+    public static List<Row> offline(io.basalt.replication.MirrorStore store, io.basalt.node.config.Configs configs, Optional<String> only) {
         return rows(store, new MirrorConfig(configs), null, only, System.currentTimeMillis());
     }
 }

@@ -82,7 +82,7 @@ class MirrorCliTest {
         Path data = dir.resolve("store");
         try (VdiskStore store = VdiskStore.open(data, new VdiskStore.Options(64L << 20, 2, 0))) {
             EmbeddedConfigs configs = EmbeddedConfigs.open(store);
-            try (ControlServer control = ControlServer.start(data, new ControlServer.Serving(store, configs, Optional.empty()))) {
+            try (ControlServer control = ControlServer.start(data, new ControlServer.Serving(io.basalt.replication.MirrorStore.of(store), configs, Optional.empty()))) {
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data.resolve(ControlServer.FILE))));
                 CliResult init = run("site", "init", "site-a");
                 assertEquals(0, init.exit(), init.err());

@@ -99,6 +99,10 @@ public final class MirrorClient implements AutoCloseable {
     }
 
     public MirrorClient(String localSite, VdiskStore store, Peer peer, Options options) {
+        this(localSite, io.basalt.replication.MirrorStore.of(store), peer, options);
+    }
+
+    public MirrorClient(String localSite, io.basalt.replication.MirrorStore store, Peer peer, Options options) {
         this.localSite = localSite;
         this.peer = peer;
         this.options = options;

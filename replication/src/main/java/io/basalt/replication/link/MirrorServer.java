@@ -85,8 +85,13 @@ public final class MirrorServer implements AutoCloseable {
      * @param siteId     this site's id, told to peers in the hello
      * @param stagingDir where partly received rounds wait (one file per replica being received)
      */
-    public record Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener,
-                         CallHandler calls) {
+    public record Config(InetSocketAddress bind, String siteId, io.basalt.replication.MirrorStore store, Path stagingDir, PeerSecrets peers,
+                         Listener listener, CallHandler calls) {
+        public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener,
+                      CallHandler calls) {
+            this(bind, siteId, io.basalt.replication.MirrorStore.of(store), stagingDir, peers, listener, calls);
+        }
+
         public Config(InetSocketAddress bind, String siteId, VdiskStore store, Path stagingDir, PeerSecrets peers, Listener listener) {
             this(bind, siteId, store, stagingDir, peers, listener, CallHandler.NONE);
         }
