@@ -43,32 +43,56 @@ public final class BackupCreate {
      * chunks handled so far, {@code plannedBytes} first the bytes it will read.
      */
     public static Result create(Repository repo, VdiskAccess access, String vdisk, Instant now, LongConsumer plannedBytes, LongConsumer progress) {
-        long start = System.nanoTime();
-        VdiskAccess.Vdisk v = access.info(vdisk);
-        String stamp = STAMP.format(now);
-        String snap = SNAPSHOT_PREFIX + stamp;
-        String id = vdisk + "-" + stamp;
-        Optional<Manifest> parent = parent(repo, access, v);
+        String snap = snapshotName(now);
         access.createSnapshot(vdisk, snap);
+        return create(repo, access, vdisk, snap, true, now, plannedBytes, progress);
+    }
+
+    /** The name of the snapshot a backup taken at {@code now} takes ({@code backup-yyyyMMddTHHmmssSSSZ}). */
+    public static String snapshotName(Instant now) {
+        return SNAPSHOT_PREFIX + STAMP.format(now);
+    }
+
+    /**
+     * Backs snapshot {@code vdisk@snap} up into {@code repo}. {@code owned}: the backup took it
+     * (named {@link #snapshotName}), so a failed backup removes it and a backup in place removes
+     * this repository's earlier backup snapshots of the vdisk; otherwise it is the operator's
+     * snapshot, which the backup neither removes nor lets go of any other. The diff base is the
+     * newest earlier backup of the vdisk whose snapshot is older than {@code snap} and still there.
+     */
+    public static Result create(Repository repo, VdiskAccess access, String vdisk, String snap, boolean owned, Instant now,
+                                LongConsumer plannedBytes, LongConsumer progress) {
+        long start = System.nanoTime();
         boolean done = false;
         try {
+            VdiskAccess.Vdisk v = access.info(vdisk);
+            String id = vdisk + "-" + STAMP.format(now);
+            Optional<Manifest> parent = parent(repo, access, v, snap);
             Result r = backUp(repo, access, v, snap, id, now, parent, plannedBytes, progress, start);
             done = true;
-            return withRemovedSnapshots(r, removeOlderSnapshots(repo, access, v, snap));
+            return owned ? withRemovedSnapshots(r, removeOlderSnapshots(repo, access, v, snap)) : r;
         } finally {
-            if (!done) {
+            if (!done && owned) {
                 access.removeSnapshot(vdisk, snap);
             }
         }
     }
 
-    /** The newest backup of this very vdisk (same id) whose snapshot it still has: the diff base. */
-    static Optional<Manifest> parent(Repository repo, VdiskAccess access, VdiskAccess.Vdisk v) {
+    /**
+     * The newest backup of this very vdisk (same id) whose snapshot it still has and is older than
+     * {@code snap}: the diff base.
+     */
+    static Optional<Manifest> parent(Repository repo, VdiskAccess access, VdiskAccess.Vdisk v, String snap) {
         List<String> snaps = access.snapshots(v.name());
+        int at = snaps.indexOf(snap);
+        if (at < 0) {
+            throw new IllegalArgumentException("snapshot: " + v.name() + "@" + snap + " (expected: one of " + snaps + ")");
+        }
+        List<String> older = snaps.subList(0, at);
         List<Manifest> mine = repo.manifests().stream()
                 .filter(m -> m.vdisk().equals(v.name()) && m.vdiskId() == v.id() && m.chunkBytes() == repo.chunkBytes()).toList();
         for (int i = mine.size() - 1; i >= 0; i--) {
-            if (snaps.contains(mine.get(i).snapshot())) {
+            if (older.contains(mine.get(i).snapshot())) {
                 return Optional.of(mine.get(i));
             }
         }
@@ -145,12 +169,17 @@ public final class BackupCreate {
         return ChunkRuns.ofExtents(access.diff(vdisk, p.snapshot(), snap), resizedEdge, chunkBytes, chunkCount);
     }
 
-    /** Removes the snapshots of this repository's earlier backups of {@code v}: the new one is the next diff base. */
+    /**
+     * Removes the snapshots of this repository's earlier backups of {@code v} that backups took
+     * ({@value #SNAPSHOT_PREFIX}...): the new one is the next diff base. An operator's snapshot a
+     * backup was made of ({@code backup create VDISK@SNAP}) stays.
+     */
     private static List<String> removeOlderSnapshots(Repository repo, VdiskAccess access, VdiskAccess.Vdisk v, String keep) {
         List<String> snaps = access.snapshots(v.name());
         List<String> removed = new ArrayList<>();
         for (Manifest m : repo.manifests()) {
             if (m.vdisk().equals(v.name()) && m.vdiskId() == v.id() && !m.snapshot().equals(keep) && snaps.contains(m.snapshot())
+                    && m.snapshot().startsWith(SNAPSHOT_PREFIX)
                     && !removed.contains(m.snapshot())) {
                 try {
                     access.removeSnapshot(v.name(), m.snapshot());

@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import io.basalt.node.backup.LiveBackup;
+import io.basalt.node.backup.DatastoreAccess;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.BackupCheck;
 import io.basalt.backup.BackupCreate;
@@ -40,37 +42,73 @@ public final class BackupCommand {
 
     @Command(name = "create", description = {"Snapshot a vdisk and back it up: the first backup reads every allocated chunk,",
             "later ones only the chunks changed since the previous backup's snapshot (kept on the vdisk as the next base).",
-            "Chunks already in the repository, from any backup of any vdisk, are not stored again."})
+            "Chunks already in the repository, from any backup of any vdisk, are not stored again.",
+            "The vdisk is held shared-read meanwhile; a running VM's disk is snapshotted through its host (guest paused for it).",
+            "VDISK@SNAP backs up an existing snapshot (kept); --vm NAME all of a VM's disks at one instant."})
     static final class Create implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
-        @Parameters(paramLabel = "VDISK") String vdisk;
+        @Parameters(paramLabel = "VDISK[@SNAP]", arity = "0..1") String vdisk;
+        @Option(names = "--vm", paramLabel = "NAME", description = "Every disk of this VM, snapshotted at one instant (instead of VDISK).") String vm;
         @Option(names = "--to", required = true, paramLabel = "REPO", description = "The repository (created if missing or empty).") Path repoDir;
         @Option(names = "--chunk-size", defaultValue = "64K", converter = SizeConverter.class,
                 description = "Chunk size of a new repository (default ${DEFAULT-VALUE}); an existing one keeps its own.") long chunkSize;
 
         @Override
-        public Integer call() {
-            BackupCreate.Result r;
+        public Integer call() throws Exception {
+            if ((vdisk == null) == (vm == null)) {
+                throw new IllegalArgumentException("backup create: " + (vdisk == null ? "neither VDISK nor --vm" : "VDISK " + vdisk + " and --vm " + vm)
+                        + " (expected: one of them)");
+            }
+            var out = spec.commandLine().getOut();
+            Instant now = Instant.now();
+            boolean existing = vdisk != null && vdisk.contains("@");
+            String snap = existing ? vdisk.substring(vdisk.indexOf('@') + 1) : BackupCreate.snapshotName(now);
+            try (Repository repo = Repository.open(repoDir, Math.toIntExact(chunkSize)); Datastore s = store.open(); LiveBackup live = LiveBackup.open(s)) {
+                List<String> disks = vm != null ? live.disksOf(vm) : List.of(existing ? vdisk.substring(0, vdisk.indexOf('@')) : vdisk);
+                live.lockSharedRead(disks);
+                out.printf("holding %s shared-read (lock session %d) for the backup%n", String.join(", ", disks), live.sessionId());
+                if (!existing) {
+                    out.println(live.snapshot(disks, snap).line());
+                }
+                out.flush();
+                List<String> left = new ArrayList<>(disks);
+                try {
+                    for (String disk : disks) {
+                        left.remove(disk);   // from here a failed backup of this disk removes its own snapshot
+                        print(out, disk, backUp(repo, s, disk, snap, !existing, now));
+                        out.flush();
+                    }
+                } finally {
+                    if (!existing) {
+                        left.forEach(d -> live.removeQuietly(d, snap).ifPresent(spec.commandLine().getErr()::println));
+                    }
+                }
+            }
+            return 0;
+        }
+
+        private static BackupCreate.Result backUp(Repository repo, Datastore s, String disk, String snap, boolean owned, Instant now) {
             List<ImageCommands.LazyProgress> bar = new ArrayList<>();
-            try (Repository repo = Repository.open(repoDir, Math.toIntExact(chunkSize)); Datastore s = store.open()) {
-                r = BackupCreate.create(repo, new DatastoreAccess(s), vdisk, Instant.now(),
-                        planned -> bar.add(new ImageCommands.LazyProgress("backup " + vdisk, planned)), done -> bar.getFirst().accept(done));
+            try {
+                return BackupCreate.create(repo, new DatastoreAccess(s), disk, snap, owned, now,
+                        planned -> bar.add(new ImageCommands.LazyProgress("backup " + disk, planned)), done -> bar.getFirst().accept(done));
             } finally {
                 bar.forEach(ImageCommands.LazyProgress::close);
             }
+        }
+
+        private static void print(java.io.PrintWriter out, String disk, BackupCreate.Result r) {
             Manifest m = r.manifest();
             double seconds = r.elapsed().toNanos() / 1e9;
-            var out = spec.commandLine().getOut();
-            out.printf("backup %s of %s@%s: %s, %s disk, %s of data%n", m.id(), vdisk, m.snapshot(),
+            out.printf("backup %s of %s@%s: %s, %s disk, %s of data%n", m.id(), disk, m.snapshot(),
                     m.parent().map(p -> "incremental from " + p).orElse("full"), Sizes.format(m.sizeBytes()), Sizes.format(m.dataBytes()));
             out.printf("read %s in %d chunks, stored %s in %d new chunks, reduction %s, %.1f s%n", Sizes.format(r.readBytes()),
                     r.chunkCountRead(), Sizes.format(r.newStoredBytes()),
                     r.newChunkCount(), Double.isInfinite(r.reductionRatio()) ? "all deduplicated" : String.format("%.1fx", r.reductionRatio()), seconds);
             if (!r.removedSnapshots().isEmpty()) {
-                out.printf("removed the previous base snapshot(s) %s; %s@%s is the next one%n", r.removedSnapshots(), vdisk, m.snapshot());
+                out.printf("removed the previous base snapshot(s) %s; %s@%s is the next one%n", r.removedSnapshots(), disk, m.snapshot());
             }
-            return 0;
         }
     }
 

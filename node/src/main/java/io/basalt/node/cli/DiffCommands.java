@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
+import io.basalt.node.backup.DatastoreAccess;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.DiffStreams;
 import io.basalt.vdisk.Sizes;

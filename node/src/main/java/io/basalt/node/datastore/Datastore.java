@@ -69,6 +69,16 @@ public interface Datastore extends AutoCloseable {
 
     void removeSnapshot(String vdisk, String snap);
 
+    /**
+     * Snapshot {@code snap} of every one of {@code vdisks}. The embedded store takes them at one
+     * instant ({@code VdiskStore.createSnapshots}); a cluster one after the other, each by the
+     * namespace and then every placement group, so only writes that no snapshot races are
+     * consistent across them (a running VM's are: its host pauses it for {@code vm snapshot}).
+     */
+    default List<SnapshotInfo> createSnapshots(List<String> vdisks, String snap) {
+        return vdisks.stream().map(v -> createSnapshot(v, snap)).toList();
+    }
+
     void rollback(String vdisk, String snap);
 
     /**
@@ -176,6 +186,7 @@ public interface Datastore extends AutoCloseable {
         @Override public List<Extent> diff(String name, String from, String to) { return store.diff(name, from, to); }
         @Override public SnapshotInfo createSnapshot(String vdisk, String snap) { return store.createSnapshot(vdisk, snap); }
         @Override public void removeSnapshot(String vdisk, String snap) { store.removeSnapshot(vdisk, snap); }
+        @Override public List<SnapshotInfo> createSnapshots(List<String> vdisks, String snap) { return store.createSnapshots(vdisks, snap); }
         @Override public void rollback(String vdisk, String snap) { store.rollback(vdisk, snap); }
         @Override public int purgeSnapshots(String vdisk) { return store.purgeSnapshots(vdisk); }
         @Override public java.util.OptionalInt pendingSnapshotGc(String vdisk) { return java.util.OptionalInt.of(store.pendingGcCount(vdisk)); }

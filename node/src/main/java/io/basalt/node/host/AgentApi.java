@@ -37,7 +37,7 @@ import io.basalt.lock.LockResult.Grant;
  *   <li>{@code POST /v1/vms/NAME/switchover} with the handed-over grants: resumes the guest here.</li>
  *   <li>{@code POST /v1/vms/NAME/abort-incoming}: gives a prepared migration up.</li>
  *   <li>{@code POST /v1/vms/NAME/snapshot?name=SNAP}: snapshots every disk of a VM running here at
- *       one instant (the guest paused meanwhile); answers what it did.</li>
+ *       one instant (the guest paused meanwhile; {@code &disks=A,B}: only those of its disks); answers what it did.</li>
  *   <li>{@code POST /v1/vms/NAME/set?vcpus=N&memory=MIB}: hot-plugs vCPUs and memory into a VM running here.</li>
  *   <li>{@code POST /v1/vms/NAME/attach?vdisk=VDISK}: hot-plugs a vdisk into a VM running here; answers what it did.</li>
  *   <li>{@code POST /v1/vms/NAME/detach?vdisk=VDISK&timeoutMs=N}: hot-unplugs one, waiting at most N ms for the guest to let go.</li>
@@ -172,7 +172,8 @@ final class AgentApi implements AutoCloseable {
                         agent.migrations().switchover(vm, Inventory.JSON.readValue(body(exchange), new TypeReference<List<Grant>>() {}));
                         yield Map.of();
                     }
-                    case "snapshot" -> agent.snapshot(vm, query(exchange.getRequestURI(), "name"));
+                    case "snapshot" -> agent.snapshot(vm, query(exchange.getRequestURI(), "name"),
+                            optionalQuery(exchange.getRequestURI(), "disks").map(d -> List.of(d.split(","))));
                     case "set" -> Hotplug.grow(agent, vm, Integer.parseInt(query(exchange.getRequestURI(), "vcpus")),
                             Long.parseLong(query(exchange.getRequestURI(), "memory")));
                     case "attach" -> DiskAttach.attach(agent, vm, query(exchange.getRequestURI(), "vdisk"));
@@ -202,16 +203,20 @@ final class AgentApi implements AutoCloseable {
     }
 
     private static String query(URI uri, String key) {
+        return optionalQuery(uri, key).orElseThrow(() -> new IllegalArgumentException("query parameter " + key + ": missing"));
+    }
+
+    private static java.util.Optional<String> optionalQuery(URI uri, String key) {
         String q = uri.getRawQuery();
         if (q != null) {
             for (String pair : q.split("&")) {
                 int eq = pair.indexOf('=');
                 if (eq > 0 && pair.substring(0, eq).equals(key)) {
-                    return java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                    return java.util.Optional.of(java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
                 }
             }
         }
-        throw new IllegalArgumentException("query parameter " + key + ": missing");
+        return java.util.Optional.empty();
     }
 
     private static byte[] body(HttpExchange exchange) throws IOException {

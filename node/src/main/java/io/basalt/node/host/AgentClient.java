@@ -49,6 +49,16 @@ public final class AgentClient {
         return Inventory.JSON.treeToValue(r, HostAgent.VmSnapshot.class).line();
     }
 
+    /**
+     * Asks the agent for a snapshot {@code snap} of {@code disks} (disks of {@code vm}) at one
+     * instant, taken under its lock with the guest paused; returns what it did.
+     */
+    public HostAgent.VmSnapshot snapshot(String vm, String snap, List<String> disks) throws IOException, InterruptedException {
+        JsonNode r = post("/v1/vms/" + vm + "/snapshot?name=" + URLEncoder.encode(snap, StandardCharsets.UTF_8)
+                + "&disks=" + URLEncoder.encode(String.join(",", disks), StandardCharsets.UTF_8), "", CALL_TIMEOUT);
+        return Inventory.JSON.treeToValue(r, HostAgent.VmSnapshot.class);
+    }
+
     /** Asks the agent to hot-plug {@code vm} up to {@code vcpus} and {@code memoryMiB}; returns the line to print. */
     public String set(String vm, int vcpus, long memoryMiB) throws IOException, InterruptedException {
         JsonNode r = post("/v1/vms/" + vm + "/set?vcpus=" + vcpus + "&memory=" + memoryMiB, "", CALL_TIMEOUT);

@@ -385,8 +385,8 @@ public final class HostAgent implements AutoCloseable {
     }
 
     /** What {@code basalt vm snapshot} did on a running VM: the snapshots made and how long the guest was paused for them. */
-    record VmSnapshot(String vm, String snapshot, List<String> disks, long pausedMs) {
-        String line() {
+    public record VmSnapshot(String vm, String snapshot, List<String> disks, long pausedMs) {
+        public String line() {
             return "snapshot " + snapshot + " of vm " + vm + ": " + disks.stream().map(d -> d + "@" + snapshot).collect(Collectors.joining(", "))
                     + " at one instant (guest paused " + pausedMs + " ms)";
         }
@@ -396,9 +396,9 @@ public final class HostAgent implements AutoCloseable {
      * {@code basalt vm snapshot}: a crash-consistent snapshot of all of {@code vm}'s disks at one
      * instant. The guest's vCPUs stop (QEMU drains and flushes its disks as it stops them), each disk
      * is snapshotted by this host's lock (fenced like a write), and the guest goes on, also when a
-     * snapshot failed.
+     * snapshot failed. {@code only}: just these of its disks (a backup of one disk of a running VM).
      */
-    VmSnapshot snapshot(String vm, String snap) throws InterruptedException {
+    VmSnapshot snapshot(String vm, String snap, Optional<List<String>> only) throws InterruptedException {
         if (!busy.add(vm)) {
             throw new IllegalStateException("vm " + vm + " on " + name + ": a start, stop or migration is under way (expected: try again when it ends)");
         }
@@ -407,10 +407,16 @@ public final class HostAgent implements AutoCloseable {
             if (local == null) {
                 throw new IllegalStateException("vm " + vm + ": not running on " + name);
             }
+            List<String> disks = only.orElse(local.record().disks());
+            for (String disk : disks) {
+                if (!local.record().disks().contains(disk)) {
+                    throw new IllegalArgumentException("disk: " + disk + " (expected: a disk of vm " + vm + ": " + local.record().disks() + ")");
+                }
+            }
             long t0 = System.nanoTime();
             local.guest().qmp().stop();
             try {
-                for (String disk : local.record().disks()) {
+                for (String disk : disks) {
                     long token = session.grant(disk).map(Grant::token).orElseThrow(
                             () -> new IllegalStateException("vm " + vm + ": host " + name + " no longer holds " + disk + "'s lock"));
                     store.createSnapshot(disk, snap, token);
@@ -420,7 +426,7 @@ public final class HostAgent implements AutoCloseable {
             }
             long pausedMs = (System.nanoTime() - t0) / 1_000_000;
             say("snapshot " + snap + " of vm " + vm + " on " + name + " (guest paused " + pausedMs + " ms)");
-            return new VmSnapshot(vm, snap, local.record().disks(), pausedMs);
+            return new VmSnapshot(vm, snap, disks, pausedMs);
         } catch (io.basalt.host.qmp.QmpException e) {
             throw new IllegalStateException("vm " + vm + " on " + name + ": QMP: " + e.getMessage(), e);
         } finally {

@@ -51,8 +51,12 @@ class BackupCliTest {
     }
 
     private byte[] readAll(String vdisk) throws Exception {
+        return read(vdisk, "16M");
+    }
+
+    private byte[] read(String vdisk, String length) throws Exception {
         Path out = dir.resolve("read.bin");
-        ok("vdisk", "read", vdisk, "--length", "16M", "--output", out.toString());
+        ok("vdisk", "read", vdisk, "--length", length, "--output", out.toString());
         return Files.readAllBytes(out);
     }
 
@@ -99,6 +103,40 @@ class BackupCliTest {
         CliResult pruned = repoOnly(0, "backup", "prune", "--repo", repo, "--keep-last", "1");
         assertTrue(pruned.out().contains("removed " + first) && pruned.out().contains("kept 1 backup(s), removed 1"), pruned.out());
         assertTrue(repoOnly(0, "backup", "verify", "--repo", repo).out().contains("all whole"));
+    }
+
+    @Test
+    void backsUpAnExistingSnapshotKeepingItAndAllDisksOfAStoppedVmAtOneInstantHoldingNoLockAfter() throws Exception {
+        String repo = dir.resolve("repo").toString();
+        ok("vdisk", "create", "d1", "--size", "4M");
+        ok("vdisk", "create", "d2", "--size", "4M");
+        write("d1", "0", 1 << 20, 4);
+        write("d2", "1M", 1 << 20, 5);
+        ok("snap", "create", "d1@mine");
+        byte[] atMine = read("d1", "4M");
+        write("d1", "0", 64 << 10, 6);
+
+        CliResult fromSnap = ok("backup", "create", "d1@mine", "--to", repo);
+        assertTrue(fromSnap.out().contains("holding d1 shared-read (lock session "), fromSnap.out());
+        assertTrue(fromSnap.out().contains("of d1@mine: full, 4 MiB disk, 1 MiB of data"), fromSnap.out());
+        assertTrue(!fromSnap.out().contains("snapshot backup-"), "no snapshot is taken: " + fromSnap.out());
+        String mine = lastId(repo);
+        CliResult taken = ok("backup", "create", "d1", "--to", repo);
+        assertTrue(taken.out().contains("by the store (nothing writes it)") && taken.out().contains("incremental from " + mine), taken.out());
+        assertTrue(!taken.out().contains("removed the previous base"), "the operator's snapshot is not the backup's to remove: " + taken.out());
+        assertTrue(ok("snap", "ls", "d1").out().contains("mine"), "d1@mine stays");
+        ok("backup", "restore", "--repo", repo, mine, "--to-vdisk", "r1");
+        assertArrayEquals(atMine, read("r1", "4M"));
+
+        ok("vm", "create", "vm1", "--disk", "d1", "--disk", "d2");
+        CliResult vm = ok("backup", "create", "--vm", "vm1", "--to", repo);
+        assertTrue(vm.out().contains("holding d1, d2 shared-read"), vm.out());
+        assertTrue(vm.out().contains("of d1, d2 by the store (nothing writes them)"), vm.out());
+        assertTrue(vm.out().contains("backup d1-") && vm.out().contains("backup d2-"), vm.out());
+        String lockLs = ok("lock", "ls", "--format", "json").out();
+        assertTrue(!lockLs.contains("shared-read"), "the backup's locks are gone after it: " + lockLs);
+        assertTrue(expect(1, "backup", "create", "nope", "--to", repo).err().contains("no vdisk named nope"), "a missing vdisk is named");
+        assertTrue(expect(1, "backup", "create", "d1", "--vm", "vm1", "--to", repo).err().contains("(expected: one of them)"));
     }
 
     @Test

@@ -1,4 +1,4 @@
-package io.basalt.node.cli;
+package io.basalt.node.backup;
 
 import java.util.List;
 
@@ -9,7 +9,7 @@ import io.basalt.vdisk.store.Extent;
 import io.basalt.vdisk.store.SnapshotInfo;
 
 /** A {@link Datastore} (the embedded store or a cluster) as the backup module's {@link VdiskAccess}: backups work on both. */
-record DatastoreAccess(Datastore store) implements VdiskAccess {
+public record DatastoreAccess(Datastore store) implements VdiskAccess {
     private static Vdisk view(Datastore.VdiskView v) {
         return new Vdisk(v.id(), v.name(), v.sizeBytes(), v.blockSizeBytes(), v.grainSizeBytes());
     }
