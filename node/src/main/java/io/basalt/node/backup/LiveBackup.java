@@ -2,22 +2,15 @@ package io.basalt.node.backup;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-import io.basalt.lock.Holding;
 import io.basalt.lock.HostSessionClient;
 import io.basalt.lock.LockMode;
 import io.basalt.lock.LockRefusedException;
-import io.basalt.lock.Session;
-import io.basalt.lock.VdiskLock;
 import io.basalt.node.datastore.Datastore;
-import io.basalt.node.host.HostAgent;
-import io.basalt.node.host.HostRecord;
+import io.basalt.node.host.ConsistentSnapshots;
 import io.basalt.node.host.Inventory;
-import io.basalt.node.host.VmControl;
-import io.basalt.node.host.VmRecord;
 
 /**
  * What {@code basalt backup create} does around the backup module so that a vdisk in use backs up
@@ -41,7 +34,6 @@ import io.basalt.node.host.VmRecord;
 public final class LiveBackup implements AutoCloseable {
     private final Datastore store;
     private final Inventory inventory;
-    private final VmControl vms;
     private final HostSessionClient session;
 
     /** How the snapshot was taken: a line to print. */
@@ -54,7 +46,6 @@ public final class LiveBackup implements AutoCloseable {
     private LiveBackup(Datastore store, HostSessionClient session) {
         this.store = store;
         this.inventory = new Inventory(store.configs());
-        this.vms = new VmControl(inventory, store.locks());
         this.session = session;
     }
 
@@ -101,29 +92,12 @@ public final class LiveBackup implements AutoCloseable {
      * instant, through their writer when a host agent's running VM writes them (see the class).
      */
     public Taken snapshot(List<String> vdisks, String snap) throws IOException, InterruptedException {
-        List<Holding> writers = new ArrayList<>();
-        for (String vdisk : vdisks) {
-            writer(vdisk).ifPresent(writers::add);
+        try {
+            return new Taken(snap, vdisks, ConsistentSnapshots.take(store, vdisks, snap, session.sessionId()));
+        } catch (ConsistentSnapshots.NotThroughWriterException e) {
+            throw new io.basalt.backup.BackupException("backup of " + e.getMessage() + ". Snapshot it through its writer, or stop the writer,"
+                    + " and back that snapshot up: basalt backup create VDISK@SNAP", e);
         }
-        if (writers.isEmpty()) {
-            store.createSnapshots(vdisks, snap);
-            return new Taken(snap, vdisks, "by the store (nothing writes " + (vdisks.size() == 1 ? "it" : "them") + ")");
-        }
-        Optional<VmRecord> vm = runningVmWriting(vdisks, writers);
-        if (vm.isPresent()) {
-            HostAgent.VmSnapshot s = vms.agentOf(vm.get().name()).snapshot(vm.get().name(), snap, vdisks);
-            return new Taken(snap, vdisks, "through host " + vm.get().host() + ", which runs vm " + vm.get().name()
-                    + " (guest paused " + s.pausedMs() + " ms)");
-        }
-        String who = describe(writers);
-        if (store instanceof Datastore.Local) {
-            store.createSnapshots(vdisks, snap);
-            return new Taken(snap, vdisks, "by the store beside its writer " + who + " (atomic: crash-consistent)");
-        }
-        throw new io.basalt.backup.BackupException("backup of " + String.join(", ", vdisks) + ": written by " + who + ", which is not a host agent running"
-                + " a VM of " + (vdisks.size() == 1 ? "it" : "them all") + " (expected: a writer to take the snapshot through; on a cluster a"
-                + " snapshot taken beside a writer is not crash-consistent: each placement group freezes at its own instant). Snapshot it"
-                + " through its writer, or stop the writer, and back that snapshot up: basalt backup create VDISK@SNAP");
     }
 
     /** Removes snapshot {@code snap} of {@code vdisk} (a backup that did not happen); a failure is said, not thrown. */
@@ -134,38 +108,6 @@ public final class LiveBackup implements AutoCloseable {
         } catch (RuntimeException e) {
             return Optional.of("snapshot " + vdisk + "@" + snap + " left behind: " + e.getMessage());
         }
-    }
-
-    /** A session other than this backup's that holds {@code vdisk} to write it. */
-    private Optional<Holding> writer(String vdisk) {
-        Optional<VdiskLock> lock = store.locks().lock(vdisk);
-        return lock.flatMap(l -> l.holders().stream().filter(h -> h.sessionId() != session.sessionId() && h.mode().writes()).findFirst());
-    }
-
-    /** The VM that has every one of {@code vdisks}, runs on a live host, and whose host's session is every writer. */
-    private Optional<VmRecord> runningVmWriting(List<String> vdisks, List<Holding> writers) {
-        for (VmRecord vm : inventory.vms()) {
-            if (vm.desired() != VmRecord.Desired.RUNNING || vm.host().isEmpty() || !vm.disks().containsAll(vdisks) || !vms.isLive(vm.host())) {
-                continue;
-            }
-            Optional<HostRecord> host = inventory.host(vm.host());
-            if (host.isPresent() && writers.stream().allMatch(w -> w.sessionId() == host.get().session())) {
-                return Optional.of(vm);
-            }
-        }
-        return Optional.empty();
-    }
-
-    private String describe(List<Holding> writers) {
-        List<String> parts = new ArrayList<>();
-        for (Holding h : writers) {
-            String host = store.locks().sessions().stream().filter(s -> s.id() == h.sessionId()).map(Session::host).findFirst().orElse("?");
-            String part = "session " + h.sessionId() + " (" + host + ", " + h.mode().cliName() + ")";
-            if (!parts.contains(part)) {
-                parts.add(part);
-            }
-        }
-        return String.join(", ", parts);
     }
 
     /** Releases this backup's locks and ends its session. */

@@ -11,6 +11,7 @@ import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.lock.HoldState;
 import io.basalt.lock.VdiskLock;
 import io.basalt.replication.MirrorSnapshots;
+import io.basalt.node.host.ConsistentSnapshots;
 import io.basalt.replication.MirrorStore;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.Extent;
@@ -34,8 +35,11 @@ import io.basalt.vdisk.store.SnapshotInfo;
  * would refuse unfenced writes). Its snapshot and record are two meta entries, the snapshot first:
  * a crash between leaves a snapshot newer than the record, which the next apply removes.
  *
- * <p><b>Group snapshots</b> are refused: a cluster has no snapshot of several vdisks at one
- * instant yet (docs/limits.md).
+ * <p><b>Snapshots</b> are taken through the vdisk's lock holder ({@link ConsistentSnapshots}):
+ * a host agent pauses its guest for one, so it is crash-consistent across placement groups; a
+ * vdisk written by anything else (an initiator through a gateway) fails its round, saying so.
+ * Consistency groups are refused on a cluster (not mirrored yet, though the holder could take
+ * their snapshot at one instant too).
  */
 public final class ClusterMirrorStore implements MirrorStore {
     /** Config keys of replica marks: {@code mirror/replica/NAME}. */
@@ -43,10 +47,14 @@ public final class ClusterMirrorStore implements MirrorStore {
     /** A mark written before its vdisk exists (a replica being created): it holds for whatever vdisk has the name. */
     static final long ID_PENDING = -1;
 
+    private static final System.Logger log = System.getLogger(ClusterMirrorStore.class.getName());
+
     private final ClusterClient client;
+    private final io.basalt.node.datastore.Datastore datastore;
 
     public ClusterMirrorStore(ClusterClient client) {
         this.client = client;
+        this.datastore = new io.basalt.node.datastore.Datastore.Cluster(client);
     }
 
     @Override
@@ -91,14 +99,28 @@ public final class ClusterMirrorStore implements MirrorStore {
 
     @Override
     public SnapshotInfo createSnapshot(String vdisk, String snap) {
-        VdiskRecord v = client.createSnapshot(vdisk, snap);
+        take(List.of(vdisk), snap);
+        VdiskRecord v = record(vdisk);
         return info(v, v.snapshot(snap).orElseThrow());
     }
 
     @Override
     public void createSnapshots(List<String> vdisks, String snap) {
         throw new IllegalArgumentException("consistency group " + vdisks + ": on " + describe()
-                + " (expected: the embedded store; a cluster takes no snapshot of several vdisks at one instant yet: mirror them one by one)");
+                + " (expected: the embedded store; groups of a cluster are not mirrored yet: mirror its vdisks one by one)");
+    }
+
+    /** Through the vdisks' writer ({@link ConsistentSnapshots}); a refusal or a failed agent call fails the round, which is retried. */
+    private void take(List<String> vdisks, String snap) {
+        try {
+            String how = ConsistentSnapshots.take(datastore, vdisks, snap, -1);
+            log.log(System.Logger.Level.DEBUG, "mirror snapshot {0} of {1} taken {2}", snap, vdisks, how);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("mirror snapshot " + snap + " of " + vdisks + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("mirror snapshot " + snap + " of " + vdisks + ": interrupted", e);
+        }
     }
 
     @Override

@@ -1,0 +1,113 @@
+package io.basalt.node.host;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import io.basalt.lock.Holding;
+import io.basalt.lock.Session;
+import io.basalt.lock.VdiskLock;
+import io.basalt.node.datastore.Datastore;
+
+/**
+ * A crash-consistent snapshot of vdisks that may be in use, taken through their writer: what a
+ * backup and a mirror round take (docs/decisions/backup-of-a-running-vm.md,
+ * docs/decisions/mirror-on-a-cluster.md).
+ *
+ * <ul>
+ *   <li>Disks a host agent's running VM writes: the agent takes it. The guest is paused (QEMU
+ *       drains its requests), every disk is snapshotted under the agent's lock with its token, the
+ *       guest goes on: one instant, across placement groups too.</li>
+ *   <li>Disks nobody holds to write: the store takes it (the embedded store at one instant; a
+ *       cluster one after the other). The locks are read again after: a writer that came in
+ *       meanwhile undoes the snapshot and fails the call, so it is never torn.</li>
+ *   <li>Disks someone else writes (an iSCSI initiator through a gateway): the embedded store's
+ *       snapshot is atomic, so it is taken beside the writer; a cluster refuses, because each
+ *       placement group freezes at its own point in its log and a racing write could be in one
+ *       part and not in another.</li>
+ * </ul>
+ */
+public final class ConsistentSnapshots {
+    private ConsistentSnapshots() {}
+
+    /**
+     * Snapshot {@code snap} of {@code vdisks} at one instant; returns how it was taken (a phrase:
+     * "through host H, which runs vm V (guest paused N ms)"). {@code ownSession}: a session of the
+     * caller's whose holds are not writers' (a backup's shared-read), or -1.
+     */
+    public static String take(Datastore store, List<String> vdisks, String snap, long ownSession) throws IOException, InterruptedException {
+        Map<String, Long> lastTokens = new TreeMap<>();
+        List<Holding> writers = new ArrayList<>();
+        for (String vdisk : vdisks) {
+            Optional<VdiskLock> lock = store.locks().lock(vdisk);
+            lastTokens.put(vdisk, lock.map(VdiskLock::lastToken).orElse(0L));
+            lock.flatMap(l -> l.holders().stream().filter(h -> h.sessionId() != ownSession && h.mode().writes()).findFirst())
+                    .ifPresent(writers::add);
+        }
+        if (writers.isEmpty()) {
+            store.createSnapshots(vdisks, snap);
+            for (String vdisk : vdisks) {
+                long now = store.locks().lock(vdisk).map(VdiskLock::lastToken).orElse(0L);
+                if (now != lastTokens.get(vdisk)) {
+                    vdisks.forEach(v -> store.removeSnapshot(v, snap));
+                    throw new IllegalStateException("snapshot " + snap + " of " + String.join(", ", vdisks) + ": " + vdisk + " was locked while it"
+                            + " was taken (token " + lastTokens.get(vdisk) + " -> " + now + "); taken again, it goes through the new holder");
+                }
+            }
+            return "by the store (nothing writes " + (vdisks.size() == 1 ? "it" : "them") + ")";
+        }
+        Inventory inventory = new Inventory(store.configs());
+        VmControl vms = new VmControl(inventory, store.locks());
+        Optional<VmRecord> vm = runningVmWriting(inventory, vms, vdisks, writers);
+        if (vm.isPresent()) {
+            HostAgent.VmSnapshot s = vms.agentOf(vm.get().name()).snapshot(vm.get().name(), snap, vdisks);
+            return "through host " + vm.get().host() + ", which runs vm " + vm.get().name() + " (guest paused " + s.pausedMs() + " ms)";
+        }
+        String who = describe(store, writers);
+        if (store instanceof Datastore.Local) {
+            store.createSnapshots(vdisks, snap);
+            return "by the store beside its writer " + who + " (atomic: crash-consistent)";
+        }
+        throw new NotThroughWriterException("snapshot of " + String.join(", ", vdisks) + ": written by " + who + ", which is not a host agent"
+                + " running a VM of " + (vdisks.size() == 1 ? "it" : "them all") + " (expected: a writer to take the snapshot through; on a cluster"
+                + " a snapshot taken beside a writer is not crash-consistent: each placement group freezes at its own instant)");
+    }
+
+    /** A cluster's vdisk written by something that cannot take a snapshot for it: refused. */
+    public static final class NotThroughWriterException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        NotThroughWriterException(String message) {
+            super(message);
+        }
+    }
+
+    /** The VM that has every one of {@code vdisks}, runs on a live host, and whose host's session is every writer. */
+    private static Optional<VmRecord> runningVmWriting(Inventory inventory, VmControl vms, List<String> vdisks, List<Holding> writers) {
+        for (VmRecord vm : inventory.vms()) {
+            if (vm.desired() != VmRecord.Desired.RUNNING || vm.host().isEmpty() || !vm.disks().containsAll(vdisks) || !vms.isLive(vm.host())) {
+                continue;
+            }
+            Optional<HostRecord> host = inventory.host(vm.host());
+            if (host.isPresent() && writers.stream().allMatch(w -> w.sessionId() == host.get().session())) {
+                return Optional.of(vm);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static String describe(Datastore store, List<Holding> writers) {
+        List<String> parts = new ArrayList<>();
+        for (Holding h : writers) {
+            String host = store.locks().sessions().stream().filter(s -> s.id() == h.sessionId()).map(Session::host).findFirst().orElse("?");
+            String part = "session " + h.sessionId() + " (" + host + ", " + h.mode().cliName() + ")";
+            if (!parts.contains(part)) {
+                parts.add(part);
+            }
+        }
+        return String.join(", ", parts);
+    }
+}
