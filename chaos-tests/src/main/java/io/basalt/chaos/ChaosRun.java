@@ -83,10 +83,10 @@ public final class ChaosRun {
         Files.createDirectories(dir);
         Set<Schedule.Nemesis> nemeses = EnumSet.noneOf(Schedule.Nemesis.class);
         nemeses.addAll(options.nemeses());
-        if (nemeses.contains(Schedule.Nemesis.partition)) {
+        if (nemeses.stream().anyMatch(Schedule.Nemesis::cuts)) {
             Optional<String> missing = CgroupNetwork.missing();
             if (missing.isPresent()) {
-                nemeses.remove(Schedule.Nemesis.partition);
+                nemeses.removeIf(Schedule.Nemesis::cuts);
                 out.accept("chaos: partitions left out: they need " + missing.get());
             } else {
                 CgroupNetwork.sweep().forEach(line -> out.accept("chaos: removed what a dead run left: " + line));
@@ -104,9 +104,9 @@ public final class ChaosRun {
         out.accept("chaos: run directory " + dir.toAbsolutePath() + "; seed " + options.seed() + "; " + schedule.faults().size()
                 + " faults planned; workloads " + options.workloads() + "; nemeses " + nemeses);
         // The network closes after the nodes: their cgroups can go only once their processes exited.
-        try (CgroupNetwork net = nemeses.contains(Schedule.Nemesis.partition) ? CgroupNetwork.open() : null;
+        try (CgroupNetwork net = nemeses.stream().anyMatch(Schedule.Nemesis::cuts) ? CgroupNetwork.open() : null;
              NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net),
-                     nemeses.contains(Schedule.Nemesis.disk))) {
+                     nemeses.contains(Schedule.Nemesis.disk), nemeses.contains(Schedule.Nemesis.bitrot))) {
             if (net != null) {
                 out.accept("chaos: partitions by iptables rules marked " + net.marker() + ", each node in cgroup " + net.marker() + "-node-N");
             }
@@ -123,6 +123,9 @@ public final class ChaosRun {
                 }
                 if (options.workloads().contains(Workload.durability)) {
                     DurabilityWorkload.setUp(admin);
+                }
+                if (nemeses.contains(Schedule.Nemesis.bitrot)) {
+                    BitRot.setUp(admin);
                 }
             }
             long startNs = System.nanoTime();

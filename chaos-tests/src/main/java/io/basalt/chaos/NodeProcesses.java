@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import io.basalt.chaos.disk.Dropped;
 import io.basalt.chaos.disk.FaultMode;
 import io.basalt.chaos.disk.FaultMount;
+import io.basalt.cluster.pg.BitRotForTest;
 import io.basalt.node.cluster.CgroupNetwork;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
@@ -42,6 +43,8 @@ public final class NodeProcesses implements AutoCloseable {
     private final Set<Integer> paused = new TreeSet<>();
     private final Map<Integer, CgroupNetwork.Group> groups = new TreeMap<>();
     private final Map<Integer, FaultMount> disks = new TreeMap<>();
+    /** More options for every node's JVM, after the java command. */
+    private final List<String> jvmOptions = new java.util.ArrayList<>();
 
     private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
         this.runDir = runDir;
@@ -60,8 +63,20 @@ public final class NodeProcesses implements AutoCloseable {
 
     /** {@link #start}, and with {@code faultDisks} each node's data on a {@link FaultMount} of its own. */
     public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks) throws IOException {
+        return start(runDir, nodes, ioTimeoutMs, net, faultDisks, false);
+    }
+
+    /**
+     * As above; with {@code bitRot} every node's JVM runs with {@link BitRotForTest#PROPERTY}, so
+     * it answers the bit-rot nemesis's test-only requests ({@link BitRot}).
+     */
+    public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks, boolean bitRot)
+            throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
+        if (bitRot) {
+            p.jvmOptions.add("-D" + BitRotForTest.PROPERTY + "=true");
+        }
         try {
             for (ClusterFile.Node n : file.nodes()) {
                 if (net.isPresent()) {
@@ -113,7 +128,11 @@ public final class NodeProcesses implements AutoCloseable {
             throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
         }
         CgroupNetwork.Group group = groups.get(id);
-        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(), group == null ? c -> c : group::wrap));
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(), command -> {
+            List<String> c = new java.util.ArrayList<>(command);
+            c.addAll(1, jvmOptions);
+            return group == null ? c : group.wrap(c);
+        }));
     }
 
     /** SIGKILL of node {@code id}; returns once the process has exited. */
