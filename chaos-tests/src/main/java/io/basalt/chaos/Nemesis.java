@@ -240,7 +240,7 @@ public final class Nemesis {
                 }
             }
             case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY -> effect = partition(f, startNs + f.holdMs() * 1_000_000L);
-            case PARTITION_FLAP -> effect = flap(f, startNs);
+            case PARTITION_FLAP -> effect = flap(f);
             case BITROT_ONE -> {
                 if (bitRot == null) {
                     bitRot = new BitRot(config, schedule.seed(), progress);
@@ -321,7 +321,7 @@ public final class Nemesis {
      * A flapping partition: {@code f}'s links cut and healed in turn ({@link Schedule#flaps}),
      * every node probed while each cut holds; heals also on failure.
      */
-    private Effect flap(Schedule.Fault f, long startNs) throws IOException, InterruptedException {
+    private Effect flap(Schedule.Fault f) throws IOException, InterruptedException {
         Partitioner cutter = partitioner.orElseThrow();
         List<Integer> cutOff = Partitioner.cutOff(f, List.copyOf(nodes.ids()));
         Set<String> ledBefore = new TreeSet<>();
@@ -332,7 +332,7 @@ public final class Nemesis {
         List<String> links = List.of();
         List<Flap> flaps = new ArrayList<>();
         List<Long> plan = Schedule.flaps(schedule.seed(), f);
-        long atNs = startNs;
+        long atNs = System.nanoTime(); // the plan starts after the probe above
         for (int i = 0; i < plan.size(); i++) {
             atNs += plan.get(i) * 1_000_000L;
             if (i % 2 == 1) {

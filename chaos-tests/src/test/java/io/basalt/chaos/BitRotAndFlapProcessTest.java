@@ -70,7 +70,8 @@ class BitRotAndFlapProcessTest {
         Optional<String> missing = CgroupNetwork.missing();
         assumeTrue(missing.isEmpty(), () -> "partitions need " + missing.orElseThrow());
         Path runDir = dir.resolve("flap");
-        Report report = run(new ChaosRun.Options(EnumSet.allOf(Workload.class), EnumSet.of(Nemesis.flap), Duration.ofSeconds(25), 5, 3, runDir, false));
+        // Seed 5 plans node 1 cut off 6 times in 10.9 s, from 3 s on (then node 2, which rarely fits in 20 s).
+        Report report = run(new ChaosRun.Options(EnumSet.of(Workload.registers), EnumSet.of(Nemesis.flap), Duration.ofSeconds(20), 5, 3, runDir, false));
         System.out.print(report.text());
         assertTrue(report.valid(), report.text());
         List<io.basalt.chaos.Nemesis.Window> flaps = report.faults().stream().filter(w -> w.fault().kind() == Schedule.Kind.PARTITION_FLAP).toList();
