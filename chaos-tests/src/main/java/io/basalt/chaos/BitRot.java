@@ -89,7 +89,7 @@ final class BitRot implements AutoCloseable {
     /** One rotted version: where, and the rotten bytes it holds until repaired. */
     private record Target(String name, int pg, long vdiskId, long grain, long expected, ScrubCodec.Rotted rotted) {}
 
-    private final ClusterConfig config;
+    private ClusterConfig config;
     private final long seed;
     private final Consumer<String> progress;
     private ClusterClient client;
@@ -123,7 +123,8 @@ final class BitRot implements AutoCloseable {
     }
 
     /** Rots, holds, has it scrubbed and checks; see the class comment. */
-    Outcome strike(Schedule.Fault f) throws IOException, InterruptedException {
+    Outcome strike(Schedule.Fault f, ClusterConfig now) throws IOException, InterruptedException {
+        config = now; // a replaced node changes it
         int victim = f.victims().get(0);
         long t0 = System.nanoTime();
         if (client == null) {

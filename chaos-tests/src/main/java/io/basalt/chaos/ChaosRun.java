@@ -191,7 +191,7 @@ public final class ChaosRun {
                 long restartedNs = System.nanoTime();
                 long backNs = nemesis.awaitBack(all);
                 windows.add(finalKill(index, all, pids, killedNs - startNs, restartedNs - startNs, backNs == Nemesis.NOT_BACK ? backNs : backNs - startNs));
-                clients = openClients(config);
+                clients = openClients(nodes.cluster().toConfig()); // a replaced node changed the cluster file
                 awaitQuorum(clients.get(0), nodes);
                 durability.finalReads(clients.get(0), 1000);
             } else {

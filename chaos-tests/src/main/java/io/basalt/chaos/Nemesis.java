@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.basalt.chaos.disk.Dropped;
 import io.basalt.chaos.disk.FaultMode;
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.admin.ClusterAdmin;
 import io.basalt.cluster.probe.NodeProbe;
 
 /**
@@ -109,7 +110,6 @@ public final class Nemesis {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private final NodeProcesses nodes;
-    private final ClusterConfig config;
     private final Schedule schedule;
     private final long runStartNs;
     private final Path log;
@@ -127,7 +127,6 @@ public final class Nemesis {
         }
         this.partitioner = partitioner;
         this.nodes = nodes;
-        this.config = nodes.cluster().toConfig();
         this.schedule = schedule;
         this.runStartNs = runStartNs;
         this.log = log;
@@ -209,7 +208,8 @@ public final class Nemesis {
         return now;
     }
 
-    private Window strike(Schedule.Fault planned) throws IOException, InterruptedException {
+    private Window strike(Schedule.Fault asPlanned) throws IOException, InterruptedException {
+        Schedule.Fault planned = asPlanned.withVictims(asPlanned.victims().stream().map(nodes::current).distinct().toList());
         Schedule.Fault f = planned.kind() == Schedule.Kind.PARTITION_LEADER ? atLeader(planned) : planned;
         List<Long> pids = new ArrayList<>();
         for (int id : f.victims()) {
@@ -241,11 +241,19 @@ public final class Nemesis {
             }
             case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY -> effect = partition(f, startNs + f.holdMs() * 1_000_000L);
             case PARTITION_FLAP -> effect = flap(f);
+            case REPLACE_ONE -> {
+                int old = f.victims().get(0);
+                nodes.kill(old);
+                Thread.sleep(f.holdMs());
+                int fresh = replace(f, old);
+                f = f.withVictims(List.of(old, fresh));
+                pids.add(nodes.pid(fresh));
+            }
             case BITROT_ONE -> {
                 if (bitRot == null) {
-                    bitRot = new BitRot(config, schedule.seed(), progress);
+                    bitRot = new BitRot(config(), schedule.seed(), progress);
                 }
-                rot = bitRot.strike(f);
+                rot = bitRot.strike(f, config());
                 progress.accept("fault " + f.index() + ": " + rot.describe());
             }
             case POWER_CUT_ONE, POWER_CUT_ALL -> {
@@ -277,7 +285,8 @@ public final class Nemesis {
         long endNs = System.nanoTime();
         now = "waiting for " + f.victims() + " to answer";
         // A partition's other side may have lost its leaders too (a bridge's halves): every node must answer.
-        long backNs = awaitBack(f.kind().nemesis.cuts() ? List.copyOf(nodes.ids()) : f.victims());
+        long backNs = awaitBack(f.kind().nemesis.cuts() ? List.copyOf(nodes.ids())
+                : f.kind() == Schedule.Kind.REPLACE_ONE ? f.victims().subList(1, 2) : f.victims());
         now = "none";
         if (backNs == NOT_BACK) {
             progress.accept("fault " + f.index() + ": victims " + f.victims() + " did not answer with a leader in each group within " + BACK_WAIT.toSeconds() + " s");
@@ -374,6 +383,27 @@ public final class Nemesis {
         return leaderlessMax;
     }
 
+    /**
+     * Node {@code old} (dead) wiped and replaced: a new node joins, and every group holding
+     * {@code old} moves its replica to it ({@link ClusterAdmin#replaceNode}, as
+     * {@code basalt cluster replace-node} does) while the workloads run; returns the new id.
+     */
+    private int replace(Schedule.Fault f, int old) throws IOException, InterruptedException {
+        int fresh = nodes.replace(old);
+        progress.accept("fault " + f.index() + ": node " + old + " wiped; node " + fresh + " (pid " + nodes.pid(fresh) + ") joins in its place");
+        long deadline = System.nanoTime() + BACK_WAIT.toNanos();
+        while (!NodeProbe.probe(config(), fresh, config().node(fresh).address(), PROBE_TIMEOUT).up()) {
+            if (System.nanoTime() > deadline || !nodes.alive(fresh)) {
+                throw new IllegalStateException("node " + fresh + " (replacing node " + old + ") did not answer within " + BACK_WAIT.toSeconds() + " s");
+            }
+            Thread.sleep(200);
+        }
+        var moves = new ClusterAdmin(config(), line -> progress.accept("fault " + f.index() + ": " + line)).replaceNode(old, fresh);
+        nodes.forget(old);
+        progress.accept("fault " + f.index() + ": node " + old + " replaced by node " + fresh + " in " + moves.size() + " groups");
+        return fresh;
+    }
+
     /** {@code planned} aimed at the node leading the most groups now (the lowest id of a tie), or as planned when none leads. */
     private Schedule.Fault atLeader(Schedule.Fault planned) {
         Map<Integer, Long> led = new TreeMap<>();
@@ -387,9 +417,14 @@ public final class Nemesis {
     private Map<Integer, NodeProbe.NodeView> probeAll() {
         Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
         for (int id : nodes.ids()) {
-            views.put(id, NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT));
+            views.put(id, NodeProbe.probe(config(), id, config().node(id).address(), PROBE_TIMEOUT));
         }
         return views;
+    }
+
+    /** The cluster as it is now (a replacement changes it). */
+    private ClusterConfig config() {
+        return nodes.cluster().toConfig();
     }
 
     /** Waits until each of {@code victims} answers and knows a leader in every group it holds; the time it did, or {@link #NOT_BACK}. */
@@ -405,7 +440,7 @@ public final class Nemesis {
     }
 
     private boolean answers(int id) {
-        NodeProbe.NodeView v = NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT);
+        NodeProbe.NodeView v = NodeProbe.probe(config(), id, config().node(id).address(), PROBE_TIMEOUT);
         return v.up() && !v.groups().isEmpty() && v.groups().stream().allMatch(g -> g.leaderId().isPresent());
     }
 

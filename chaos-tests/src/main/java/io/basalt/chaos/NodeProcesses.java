@@ -37,7 +37,13 @@ public final class NodeProcesses implements AutoCloseable {
 
     private final Path runDir;
     private final Path clusterFile;
-    private final ClusterFile cluster;
+    /** The address book as it is now: a replacement adds a node to it and then drops the replaced one. */
+    private volatile ClusterFile cluster;
+    /** A replaced node's id to its replacement's, so a schedule planned on ids 1..N still names live nodes. */
+    private final Map<Integer, Integer> replacedBy = new TreeMap<>();
+    /** Nodes to start with {@code --join} (new and empty) the next time they start. */
+    private final Set<Integer> joining = new TreeSet<>();
+    private Optional<CgroupNetwork> net = Optional.empty();
     private final LocalCluster local = new LocalCluster();
     private final Map<Integer, LocalCluster.Child> current = new TreeMap<>();
     private final Set<Integer> paused = new TreeSet<>();
@@ -74,6 +80,7 @@ public final class NodeProcesses implements AutoCloseable {
             throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
+        p.net = net;
         if (bitRot) {
             p.jvmOptions.add("-D" + BitRotForTest.PROPERTY + "=true");
         }
@@ -128,11 +135,74 @@ public final class NodeProcesses implements AutoCloseable {
             throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
         }
         CgroupNetwork.Group group = groups.get(id);
-        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(), command -> {
+        List<String> options = joining.remove(id) ? List.of("--join") : List.of();
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), options, command -> {
             List<String> c = new java.util.ArrayList<>(command);
             c.addAll(1, jvmOptions);
             return group == null ? c : group.wrap(c);
         }));
+    }
+
+    /** The node now standing for node {@code id} of the first address book: itself, or its replacement's (its replacement's ...). */
+    public synchronized int current(int id) {
+        int now = id;
+        while (replacedBy.containsKey(now)) {
+            now = replacedBy.get(now);
+        }
+        return now;
+    }
+
+    /**
+     * Node {@code old} killed for good and its data directory wiped, and a new, empty node with the
+     * next free id started on a free port with {@code --join}, added to {@code cluster.json}
+     * (in its own cgroup, on a fault disk of its own, as the others); returns the new id. The
+     * caller moves {@code old}'s replicas to it ({@link io.basalt.cluster.admin.ClusterAdmin#replaceNode})
+     * and then calls {@link #forget}.
+     */
+    public int replace(int old) throws IOException, InterruptedException {
+        kill(old);
+        int id;
+        synchronized (this) {
+            FaultMount disk = disks.remove(old);
+            if (disk != null) {
+                disk.close();
+                deleteTree(runDir.resolve("disk-" + old));
+            }
+            deleteTree(runDir.resolve("node-" + old));
+            id = java.util.stream.Stream.concat(cluster.nodes().stream().map(ClusterFile.Node::id), replacedBy.keySet().stream())
+                    .mapToInt(Integer::intValue).max().orElse(0) + 1;
+            cluster = cluster.withNode(new ClusterFile.Node(id, "127.0.0.1", io.basalt.cluster.LoopbackPorts.freeBase(1) + 1));
+            cluster.write(clusterFile);
+            if (net.isPresent()) {
+                groups.put(id, net.get().group("node-" + id));
+            }
+            if (!disks.isEmpty() || disk != null) {
+                disks.put(id, FaultMount.mount(runDir.resolve("disk-" + id), runDir.resolve("node-" + id)));
+            }
+            current.remove(old); // never restarted: its data is gone, and a node started empty without --join would found a cluster of its own
+            paused.remove(old);
+            joining.add(id);
+            restart(id);
+            replacedBy.put(old, id);
+        }
+        return id;
+    }
+
+    /** Drops replaced node {@code old} from the address book, once no group holds it. */
+    public synchronized void forget(int old) throws IOException {
+        cluster = cluster.withoutNode(old);
+        cluster.write(clusterFile);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!java.nio.file.Files.exists(dir)) {
+            return;
+        }
+        try (var paths = java.nio.file.Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
     }
 
     /** SIGKILL of node {@code id}; returns once the process has exited. */

@@ -47,7 +47,7 @@ final class Partitioner {
             case PARTITION_BRIDGE -> cutBothWays(out, rest.subList(0, rest.size() / 2), rest.subList(rest.size() / 2, rest.size()));
             case PARTITION_ONE_WAY -> victims.forEach(v -> out.computeIfAbsent(v, k -> new TreeSet<>()).addAll(rest));
             case KILL_ONE, KILL_MAJORITY, KILL_ALL, PAUSE_ONE, PAUSE_MAJORITY, POWER_CUT_ONE, POWER_CUT_ALL, FSYNC_FAIL_ONE, DISK_FULL_ONE,
-                 READ_EIO_ONE, BITROT_ONE ->
+                 READ_EIO_ONE, BITROT_ONE, REPLACE_ONE ->
                     throw new IllegalArgumentException("fault " + fault.index() + ": " + fault.kind() + " (expected: a partition)");
         }
         out.values().removeIf(SortedSet::isEmpty);

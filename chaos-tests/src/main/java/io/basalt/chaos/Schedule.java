@@ -24,10 +24,11 @@ public record Schedule(long seed, List<Fault> faults) {
      * A family of faults, as named on the command line ({@code --nemesis kill,pause,partition,disk}).
      * {@code flap} (a partition cut and healed many times) is a family of its own rather than a
      * fifth {@code partition} kind so that the plans of existing seeds with {@code partition} stay
-     * what they were; {@code bitrot} rots grains on one replica.
+     * what they were; {@code bitrot} rots grains on one replica; {@code replace} puts a new node in
+     * place of a wiped one.
      */
     public enum Nemesis {
-        kill, pause, partition, disk, bitrot, flap;
+        kill, pause, partition, disk, bitrot, flap, replace;
 
         /** Whether this family cuts links between nodes (needs a {@link Partitioner}). */
         public boolean cuts() {
@@ -40,7 +41,7 @@ public record Schedule(long seed, List<Fault> faults) {
                 try {
                     out.add(valueOf(name.trim().toLowerCase(Locale.ROOT)));
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition, disk, bitrot, flap)", e);
+                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition, disk, bitrot, flap, replace)", e);
                 }
             }
             return out;
@@ -89,7 +90,13 @@ public record Schedule(long seed, List<Fault> faults) {
          * One node cut off from every other node, both ways, and healed, many times over the hold:
          * cuts of {@link #FLAP_CUT_MIN_MS}..+spread around the election timeout, heals shorter.
          */
-        PARTITION_FLAP(Nemesis.flap, 2);
+        PARTITION_FLAP(Nemesis.flap, 2),
+        /**
+         * One node SIGKILLed for good and its data directory wiped; after the hold a new, empty
+         * node joins and takes its place in every group ({@code basalt cluster replace-node}).
+         * Carried out, its victims are the replaced node and its replacement.
+         */
+        REPLACE_ONE(Nemesis.replace);
 
         public final Nemesis nemesis;
         /** The fewest nodes the kind makes sense with (a partition needs two sides). */
@@ -205,7 +212,7 @@ public record Schedule(long seed, List<Fault> faults) {
             }
             Kind kind = round.remove(round.size() - 1);
             long holdMs = switch (kind) {
-                case KILL_ONE, KILL_MAJORITY, KILL_ALL, POWER_CUT_ONE, POWER_CUT_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
+                case KILL_ONE, KILL_MAJORITY, KILL_ALL, POWER_CUT_ONE, POWER_CUT_ALL, REPLACE_ONE -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
                 case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
                 case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY ->
                         PARTITION_MIN.toMillis() + random.nextLong(PARTITION_SPREAD.toMillis());
@@ -227,7 +234,7 @@ public record Schedule(long seed, List<Fault> faults) {
         Collections.shuffle(all, random);
         int count = switch (kind) {
             case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY, POWER_CUT_ONE, FSYNC_FAIL_ONE, DISK_FULL_ONE,
-                 READ_EIO_ONE, BITROT_ONE, PARTITION_FLAP -> 1;
+                 READ_EIO_ONE, BITROT_ONE, PARTITION_FLAP, REPLACE_ONE -> 1;
             case KILL_MAJORITY, PAUSE_MAJORITY -> nodes / 2 + 1;
             case PARTITION_MAJORITY -> nodes - (nodes / 2 + 1); // the minority
             case KILL_ALL, POWER_CUT_ALL -> nodes;

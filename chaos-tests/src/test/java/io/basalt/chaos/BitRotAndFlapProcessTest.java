@@ -90,4 +90,31 @@ class BitRotAndFlapProcessTest {
         String rules = new String(new ProcessBuilder("iptables", "-w", "10", "-S", "OUTPUT").redirectErrorStream(true).start().getInputStream().readAllBytes());
         assertFalse(rules.contains(CgroupNetwork.MARKER_PREFIX + ProcessHandle.current().pid() + "-"), "every rule removed: " + rules);
     }
+
+    /**
+     * A node killed for good under load, its data wiped, and a new node put in its place in every
+     * group: nothing acknowledged is lost, registers stay linearizable, and the new node serves.
+     */
+    @Test
+    void aNodeReplacedUnderLoadLosesNothing() throws Exception {
+        Path runDir = dir.resolve("replace");
+        Report report = run(new ChaosRun.Options(EnumSet.allOf(Workload.class), EnumSet.of(Nemesis.replace), Duration.ofSeconds(15), 2, 3, runDir,
+                false));
+        System.out.print(report.text());
+        assertTrue(report.valid(), report.text());
+        List<io.basalt.chaos.Nemesis.Window> replaced = report.faults().stream().filter(w -> w.fault().kind() == Schedule.Kind.REPLACE_ONE).toList();
+        assertFalse(replaced.isEmpty(), "a node was replaced: " + report.faults());
+        for (var w : replaced) {
+            assertEquals(2, w.fault().victims().size(), "the replaced node and its replacement: " + w.fault());
+            assertTrue(w.fault().victims().get(1) > 3, "a new id: " + w.fault());
+            assertTrue(w.backNs() != io.basalt.chaos.Nemesis.NOT_BACK, "the new node answered with a leader in each of its groups");
+        }
+        int fresh = replaced.get(0).fault().victims().get(1);
+        int old = replaced.get(0).fault().victims().get(0);
+        String cluster = Files.readString(runDir.resolve("cluster.json"));
+        assertTrue(cluster.contains("\"id\":" + fresh) || cluster.contains("\"id\" : " + fresh), "the new node is in the cluster file: " + cluster);
+        assertFalse(Files.exists(runDir.resolve("node-" + old)) && Files.list(runDir.resolve("node-" + old)).findAny().isPresent(),
+                "the replaced node's data was wiped");
+        assertTrue(report.ok() >= 100, "enough happened to mean something: " + report.summary());
+    }
 }
