@@ -49,9 +49,13 @@ class BitRotAndFlapProcessTest {
         assertTrue(rot.getOrDefault("faults", 0L) >= 2, "bit rot struck: " + rot);
         // Each fault rots one cold grain per PG the victim holds (3) and one register's grain.
         assertTrue(rot.get("rotted") >= 3 * rot.get("faults"), rot.toString());
-        // Cold grains are never rewritten, so their rot is there until the scrub repairs it.
-        assertTrue(rot.get("found") >= 3 * rot.get("faults"), "the scrub found every cold grain's rot: " + rot);
-        assertEquals(rot.get("found"), rot.get("repaired"), "everything found was repaired: " + rot);
+        // Cold grains are never rewritten, so their rot is there until the scrub repairs it; a
+        // register's rot is often replaced by a write first, before the scrub finds it or between
+        // its finding and its repair (the repair then installs nothing).
+        long cold = report.faults().stream().flatMap(w -> w.rot().targets().stream()).filter(t -> t.startsWith("cold ")).count();
+        assertTrue(cold >= 3 * rot.get("faults"), rot.toString());
+        assertTrue(rot.get("repaired") >= cold, "the scrub repaired every cold grain's rot: " + rot);
+        assertTrue(rot.get("found") >= rot.get("repaired"), rot.toString());
         assertEquals(0, rot.get("unrepairable"), rot.toString());
         assertTrue(rot.get("readsRight") > 0, "rotted grains were read meanwhile: " + rot);
         assertTrue(report.faults().stream().allMatch(w -> w.rot().healedMs() >= 0), "every rot healed");
