@@ -21,11 +21,11 @@ import io.basalt.chaos.Schedule.Nemesis;
 import io.basalt.node.cluster.CgroupNetwork;
 
 /**
- * {@code basalt chaos run} with the bit-rot nemesis and with flapping partitions, on three real
+ * {@code basalt chaos run} with the bit-rot nemesis, flapping partitions and a node replaced, on three real
  * node processes. Every node process is stopped by the run itself ({@link NodeProcesses#close}),
  * also when it fails.
  */
-class BitRotAndFlapProcessTest {
+class RotFlapReplaceProcessTest {
     @TempDir
     Path dir;
 
