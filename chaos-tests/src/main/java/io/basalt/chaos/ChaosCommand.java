@@ -64,9 +64,11 @@ public final class ChaosCommand implements Runnable {
     static final class Run implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
         @Option(names = "--workload", defaultValue = "all", description = "registers, durability, locks or all (default ${DEFAULT-VALUE}).") String workload;
-        @Option(names = "--nemesis", defaultValue = "kill,pause,partition", description = {"Comma-separated: kill, pause, partition, disk (default ${DEFAULT-VALUE}).",
-                "Partitions need root, iptables and cgroup v2; disk faults (power cuts, fsync failing, disk full, reads failing)",
-                "need root, /dev/fuse and libfuse 2; without them the run says so and leaves them out."}) String nemesis;
+        @Option(names = "--nemesis", defaultValue = "kill,pause,partition", description = {"Comma-separated: kill, pause, partition, disk, bitrot, flap, replace (default ${DEFAULT-VALUE}).",
+                "Partitions and flap (a node cut off and healed many times) need root, iptables and cgroup v2; disk faults (power",
+                "cuts, fsync failing, disk full, reads failing) need root, /dev/fuse and libfuse 2; without them the run says so and",
+                "leaves them out. bitrot flips bits in grains stored on one node's replicas and checks the scrub repairs them;",
+                "replace wipes a node and puts a new one in its place in every group."}) String nemesis;
         @Option(names = "--time", defaultValue = "60s", description = "How long faults are injected: 90s, 5m, 1h (default ${DEFAULT-VALUE}).") String time;
         @Option(names = "--seed", description = "Seed of the fault schedule and the workloads (default: from the clock, printed).") Long seed;
         @Option(names = "--nodes", defaultValue = "3", description = "Node processes (default ${DEFAULT-VALUE}).") int nodes;

@@ -88,6 +88,18 @@ public final class ChaosRun {
     private final Options options;
     private final Consumer<String> out;
 
+    /** The test switches every node JVM starts with: the fence check's mutation, the bit-rot nemesis's requests. */
+    private List<String> nodeJvmOptions(java.util.Set<Schedule.Nemesis> nemeses) {
+        List<String> jvm = new java.util.ArrayList<>();
+        if (options.skipFenceCheck()) {
+            jvm.add(SKIP_FENCE_CHECK);
+        }
+        if (nemeses.contains(Schedule.Nemesis.bitrot)) {
+            jvm.add("-D" + io.basalt.cluster.pg.BitRotForTest.PROPERTY + "=true");
+        }
+        return jvm;
+    }
+
     public ChaosRun(Options options, Consumer<String> out) {
         this.options = options;
         this.out = out;
@@ -99,10 +111,10 @@ public final class ChaosRun {
         Files.createDirectories(dir);
         Set<Schedule.Nemesis> nemeses = EnumSet.noneOf(Schedule.Nemesis.class);
         nemeses.addAll(options.nemeses());
-        if (nemeses.contains(Schedule.Nemesis.partition)) {
+        if (nemeses.stream().anyMatch(Schedule.Nemesis::cuts)) {
             Optional<String> missing = CgroupNetwork.missing();
             if (missing.isPresent()) {
-                nemeses.remove(Schedule.Nemesis.partition);
+                nemeses.removeIf(Schedule.Nemesis::cuts);
                 out.accept("chaos: partitions left out: they need " + missing.get());
             } else {
                 CgroupNetwork.sweep().forEach(line -> out.accept("chaos: removed what a dead run left: " + line));
@@ -120,9 +132,9 @@ public final class ChaosRun {
         out.accept("chaos: run directory " + dir.toAbsolutePath() + "; seed " + options.seed() + "; " + schedule.faults().size()
                 + " faults planned; workloads " + options.workloads() + "; nemeses " + nemeses);
         // The network closes after the nodes: their cgroups can go only once their processes exited.
-        try (CgroupNetwork net = nemeses.contains(Schedule.Nemesis.partition) ? CgroupNetwork.open() : null;
+        try (CgroupNetwork net = nemeses.stream().anyMatch(Schedule.Nemesis::cuts) ? CgroupNetwork.open() : null;
              NodeProcesses nodes = NodeProcesses.start(dir, options.nodes(), IO_TIMEOUT_MS, Optional.ofNullable(net),
-                     nemeses.contains(Schedule.Nemesis.disk), options.skipFenceCheck() ? List.of(SKIP_FENCE_CHECK) : List.of())) {
+                     nemeses.contains(Schedule.Nemesis.disk), nodeJvmOptions(nemeses))) {
             if (net != null) {
                 out.accept("chaos: partitions by iptables rules marked " + net.marker() + ", each node in cgroup " + net.marker() + "-node-N");
             }
@@ -142,6 +154,9 @@ public final class ChaosRun {
                 }
                 if (options.workloads().contains(Workload.locks)) {
                     LocksWorkload.setUp(admin);
+                }
+                if (nemeses.contains(Schedule.Nemesis.bitrot)) {
+                    BitRot.setUp(admin);
                 }
             }
             long startNs = System.nanoTime();
@@ -214,7 +229,7 @@ public final class ChaosRun {
                 long restartedNs = System.nanoTime();
                 long backNs = nemesis.awaitBack(all);
                 windows.add(finalKill(index, all, pids, killedNs - startNs, restartedNs - startNs, backNs == Nemesis.NOT_BACK ? backNs : backNs - startNs));
-                clients = openClients(config);
+                clients = openClients(nodes.cluster().toConfig()); // a replaced node changed the cluster file
                 awaitQuorum(clients.get(0), nodes);
                 durability.finalReads(clients.get(0), 1000);
             } else {

@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.basalt.chaos.disk.Dropped;
 import io.basalt.chaos.disk.FaultMode;
 import io.basalt.cluster.ClusterConfig;
+import io.basalt.cluster.admin.ClusterAdmin;
 import io.basalt.cluster.probe.NodeProbe;
 
 /**
@@ -38,14 +39,20 @@ public final class Nemesis {
      * when its victims answered again ({@link #NOT_BACK} if not within {@link #BACK_WAIT});
      * {@code pids} the victims' processes.
      */
-    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs, Effect effect) {
+    public record Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs, Effect effect, BitRot.Outcome rot) {
         public Window {
             pids = List.copyOf(pids);
             Objects.requireNonNull(effect, "effect");
+            Objects.requireNonNull(rot, "rot");
             if (endNs < startNs || (backNs != NOT_BACK && backNs < endNs)) {
                 throw new IllegalArgumentException("fault " + fault.index() + ": window " + startNs + ".." + endNs + ", back at " + backNs
                         + " (expected: start <= end <= back)");
             }
+        }
+
+        /** A fault that rots no grain. */
+        public Window(Schedule.Fault fault, List<Long> pids, long startNs, long endNs, long backNs, Effect effect) {
+            this(fault, pids, startNs, endNs, backNs, effect, BitRot.Outcome.NONE);
         }
 
         /** A fault that is not a partition. */
@@ -62,12 +69,18 @@ public final class Nemesis {
      * one of its own; {@code leaderlessCountMax} the most groups a cut-off node saw without a
      * leader at once. A cut that changed nothing shows as 0 moved and 0 leaderless.
      */
-    public record Effect(List<String> links, List<Integer> cutOff, int ledBeforeCount, int movedCount, int leaderlessCountMax) {
+    public record Effect(List<String> links, List<Integer> cutOff, int ledBeforeCount, int movedCount, int leaderlessCountMax, List<Flap> flaps) {
         public static final Effect NONE = new Effect(List.of(), List.of(), 0, 0, 0);
+
+        /** A partition cut once for its whole window. */
+        public Effect(List<String> links, List<Integer> cutOff, int ledBeforeCount, int movedCount, int leaderlessCountMax) {
+            this(links, cutOff, ledBeforeCount, movedCount, leaderlessCountMax, List.of());
+        }
 
         public Effect {
             links = List.copyOf(links);
             cutOff = List.copyOf(cutOff);
+            flaps = List.copyOf(flaps);
             if (movedCount > ledBeforeCount) {
                 throw new IllegalArgumentException("moved " + movedCount + " of " + ledBeforeCount + " groups (expected: moved <= led before)");
             }
@@ -76,7 +89,15 @@ public final class Nemesis {
         /** For the report: "cut 1->2,3 2->1 3->1; cut off [1] led 2 groups, 2 moved; 4 leaderless". */
         public String describe() {
             return "cut " + String.join(" ", links) + "; cut off " + cutOff + " led " + ledBeforeCount + " groups, " + movedCount + " moved; "
-                    + leaderlessCountMax + " leaderless";
+                    + leaderlessCountMax + " leaderless" + (flaps.isEmpty() ? "" : "; " + flaps.size() + " cuts: "
+                    + String.join(" ", flaps.stream().map(Flap::describe).toList()));
+        }
+    }
+
+    /** One cut of a flapping partition, in ns from the run's start: cut at {@code cutNs}, healed at {@code healNs}. */
+    public record Flap(long cutNs, long healNs) {
+        String describe() {
+            return String.format("%.1f..%.1f", cutNs / 1e9, healNs / 1e9);
         }
     }
 
@@ -89,23 +110,23 @@ public final class Nemesis {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private final NodeProcesses nodes;
-    private final ClusterConfig config;
     private final Schedule schedule;
     private final long runStartNs;
     private final Path log;
     private final Consumer<String> progress;
     private final Optional<Partitioner> partitioner;
     private final List<Window> done = new ArrayList<>();
+    /** The bit-rot nemesis, opened at its first fault (it keeps a client). */
+    private BitRot bitRot;
     private volatile String now = "none";
 
     /** {@code partitioner}: how partitions are cut; a schedule with partitions needs one. */
     public Nemesis(NodeProcesses nodes, Schedule schedule, long runStartNs, Path log, Consumer<String> progress, Optional<Partitioner> partitioner) {
-        if (partitioner.isEmpty() && schedule.faults().stream().anyMatch(f -> f.kind().nemesis == Schedule.Nemesis.partition)) {
+        if (partitioner.isEmpty() && schedule.faults().stream().anyMatch(f -> f.kind().nemesis.cuts())) {
             throw new IllegalArgumentException("a schedule with partitions and no network to cut (expected: a Partitioner)");
         }
         this.partitioner = partitioner;
         this.nodes = nodes;
-        this.config = nodes.cluster().toConfig();
         this.schedule = schedule;
         this.runStartNs = runStartNs;
         this.log = log;
@@ -131,6 +152,10 @@ public final class Nemesis {
                 out.newLine();
                 out.flush();
             }
+        } finally {
+            if (bitRot != null) {
+                bitRot.close();
+            }
         }
         now = "none";
         return windows();
@@ -154,6 +179,18 @@ public final class Nemesis {
             m.put("ledBefore", w.effect().ledBeforeCount());
             m.put("moved", w.effect().movedCount());
             m.put("leaderlessMax", w.effect().leaderlessCountMax());
+            if (!w.effect().flaps().isEmpty()) {
+                m.put("flaps", w.effect().flaps().stream().map(x -> List.of(x.cutNs(), x.healNs())).toList());
+            }
+        }
+        if (!w.rot().equals(BitRot.Outcome.NONE)) {
+            m.put("rotted", w.rot().targets());
+            m.put("scrubFound", w.rot().found());
+            m.put("scrubRepaired", w.rot().repaired());
+            m.put("scrubUnrepairable", w.rot().unrepairable());
+            m.put("healedMs", w.rot().healedMs());
+            m.put("readsWhileRotten", Map.of("right", w.rot().readsOk(), "failed", w.rot().readsFailed(), "corruption", w.rot().readsCorrupt()));
+            m.put("problems", w.rot().problems());
         }
         if (last) {
             m.put("final", true);
@@ -171,7 +208,8 @@ public final class Nemesis {
         return now;
     }
 
-    private Window strike(Schedule.Fault planned) throws IOException, InterruptedException {
+    private Window strike(Schedule.Fault asPlanned) throws IOException, InterruptedException {
+        Schedule.Fault planned = asPlanned.withVictims(asPlanned.victims().stream().map(nodes::current).distinct().toList());
         Schedule.Fault f = planned.kind() == Schedule.Kind.PARTITION_LEADER ? atLeader(planned) : planned;
         List<Long> pids = new ArrayList<>();
         for (int id : f.victims()) {
@@ -181,6 +219,7 @@ public final class Nemesis {
         progress.accept("fault " + f.index() + ": " + f.describe() + " pids " + pids + " for " + f.holdMs() + " ms");
         long startNs = System.nanoTime();
         Effect effect = Effect.NONE;
+        BitRot.Outcome rot = BitRot.Outcome.NONE;
         switch (f.kind()) {
             case KILL_ONE, KILL_MAJORITY, KILL_ALL -> {
                 for (int id : f.victims()) {
@@ -201,6 +240,22 @@ public final class Nemesis {
                 }
             }
             case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY -> effect = partition(f, startNs + f.holdMs() * 1_000_000L);
+            case PARTITION_FLAP -> effect = flap(f);
+            case REPLACE_ONE -> {
+                int old = f.victims().get(0);
+                nodes.kill(old);
+                Thread.sleep(f.holdMs());
+                int fresh = replace(f, old);
+                f = f.withVictims(List.of(old, fresh));
+                pids.add(nodes.pid(fresh));
+            }
+            case BITROT_ONE -> {
+                if (bitRot == null) {
+                    bitRot = new BitRot(config(), schedule.seed(), progress);
+                }
+                rot = bitRot.strike(f, config());
+                progress.accept("fault " + f.index() + ": " + rot.describe());
+            }
             case POWER_CUT_ONE, POWER_CUT_ALL -> {
                 powerCut(f);
                 Thread.sleep(f.holdMs());
@@ -230,12 +285,13 @@ public final class Nemesis {
         long endNs = System.nanoTime();
         now = "waiting for " + f.victims() + " to answer";
         // A partition's other side may have lost its leaders too (a bridge's halves): every node must answer.
-        long backNs = awaitBack(f.kind().nemesis == Schedule.Nemesis.partition ? List.copyOf(nodes.ids()) : f.victims());
+        long backNs = awaitBack(f.kind().nemesis.cuts() ? List.copyOf(nodes.ids())
+                : f.kind() == Schedule.Kind.REPLACE_ONE ? f.victims().subList(1, 2) : f.victims());
         now = "none";
         if (backNs == NOT_BACK) {
             progress.accept("fault " + f.index() + ": victims " + f.victims() + " did not answer with a leader in each group within " + BACK_WAIT.toSeconds() + " s");
         }
-        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs, effect);
+        return new Window(f, pids, startNs - runStartNs, endNs - runStartNs, backNs == NOT_BACK ? NOT_BACK : backNs - runStartNs, effect, rot);
     }
 
     /** SIGKILL of {@code f}'s victims, then a power cut of their disks; says what each lost. */
@@ -263,22 +319,89 @@ public final class Nemesis {
         try {
             links = cutter.cut(f);
             progress.accept("fault " + f.index() + ": cut " + String.join(" ", links) + "; cut off " + cutOff + " leading " + ledBefore.size() + " groups");
-            while (System.nanoTime() < untilNs) {
-                for (var e : probeAll().entrySet()) {
-                    List<NodeProbe.GroupView> groups = e.getValue().groups();
-                    if (cutOff.contains(e.getKey())) {
-                        leaderlessMax = Math.max(leaderlessMax, (int) groups.stream().filter(g -> g.leaderId().isEmpty()).count());
-                    } else {
-                        groups.stream().filter(g -> ledBefore.contains(g.groupId().toString()) && g.leaderId().isPresent()
-                                && !cutOff.contains(g.leaderId().getAsInt())).forEach(g -> moved.add(g.groupId().toString()));
-                    }
-                }
-                sleepUntil(Math.min(untilNs, System.nanoTime() + OBSERVE_EVERY.toNanos()));
-            }
+            leaderlessMax = observe(cutOff, ledBefore, moved, untilNs);
         } finally {
             cutter.heal();
         }
         return new Effect(links, cutOff, ledBefore.size(), moved.size(), leaderlessMax);
+    }
+
+    /**
+     * A flapping partition: {@code f}'s links cut and healed in turn ({@link Schedule#flaps}),
+     * every node probed while each cut holds; heals also on failure.
+     */
+    private Effect flap(Schedule.Fault f) throws IOException, InterruptedException {
+        Partitioner cutter = partitioner.orElseThrow();
+        List<Integer> cutOff = Partitioner.cutOff(f, List.copyOf(nodes.ids()));
+        Set<String> ledBefore = new TreeSet<>();
+        probeAll().forEach((id, view) -> view.groups().stream().filter(g -> g.isLeader() && cutOff.contains(id))
+                .forEach(g -> ledBefore.add(g.groupId().toString())));
+        Set<String> moved = new TreeSet<>();
+        int leaderlessMax = 0;
+        List<String> links = List.of();
+        List<Flap> flaps = new ArrayList<>();
+        List<Long> plan = Schedule.flaps(schedule.seed(), f);
+        long atNs = System.nanoTime(); // the plan starts after the probe above
+        for (int i = 0; i < plan.size(); i++) {
+            atNs += plan.get(i) * 1_000_000L;
+            if (i % 2 == 1) {
+                sleepUntil(atNs); // healed
+                continue;
+            }
+            long cutNs = System.nanoTime();
+            try {
+                links = cutter.cut(f);
+                leaderlessMax = Math.max(leaderlessMax, observe(cutOff, ledBefore, moved, atNs));
+            } finally {
+                cutter.heal();
+                flaps.add(new Flap(cutNs - runStartNs, System.nanoTime() - runStartNs));
+            }
+        }
+        progress.accept("fault " + f.index() + ": flapped " + flaps.size() + " times: " + String.join(" ", flaps.stream().map(Flap::describe).toList()));
+        return new Effect(links, cutOff, ledBefore.size(), moved.size(), leaderlessMax, flaps);
+    }
+
+    /**
+     * Probes every node until {@code untilNs}: groups {@code ledBefore} by the cut-off side seen
+     * led from the other side go to {@code moved}; returns the most groups a cut-off node saw
+     * without a leader at once.
+     */
+    private int observe(List<Integer> cutOff, Set<String> ledBefore, Set<String> moved, long untilNs) throws InterruptedException {
+        int leaderlessMax = 0;
+        while (System.nanoTime() < untilNs) {
+            for (var e : probeAll().entrySet()) {
+                List<NodeProbe.GroupView> groups = e.getValue().groups();
+                if (cutOff.contains(e.getKey())) {
+                    leaderlessMax = Math.max(leaderlessMax, (int) groups.stream().filter(g -> g.leaderId().isEmpty()).count());
+                } else {
+                    groups.stream().filter(g -> ledBefore.contains(g.groupId().toString()) && g.leaderId().isPresent()
+                            && !cutOff.contains(g.leaderId().getAsInt())).forEach(g -> moved.add(g.groupId().toString()));
+                }
+            }
+            sleepUntil(Math.min(untilNs, System.nanoTime() + OBSERVE_EVERY.toNanos()));
+        }
+        return leaderlessMax;
+    }
+
+    /**
+     * Node {@code old} (dead) wiped and replaced: a new node joins, and every group holding
+     * {@code old} moves its replica to it ({@link ClusterAdmin#replaceNode}, as
+     * {@code basalt cluster replace-node} does) while the workloads run; returns the new id.
+     */
+    private int replace(Schedule.Fault f, int old) throws IOException, InterruptedException {
+        int fresh = nodes.replace(old);
+        progress.accept("fault " + f.index() + ": node " + old + " wiped; node " + fresh + " (pid " + nodes.pid(fresh) + ") joins in its place");
+        long deadline = System.nanoTime() + BACK_WAIT.toNanos();
+        while (!NodeProbe.probe(config(), fresh, config().node(fresh).address(), PROBE_TIMEOUT).up()) {
+            if (System.nanoTime() > deadline || !nodes.alive(fresh)) {
+                throw new IllegalStateException("node " + fresh + " (replacing node " + old + ") did not answer within " + BACK_WAIT.toSeconds() + " s");
+            }
+            Thread.sleep(200);
+        }
+        var moves = new ClusterAdmin(config(), line -> progress.accept("fault " + f.index() + ": " + line)).replaceNode(old, fresh);
+        nodes.forget(old);
+        progress.accept("fault " + f.index() + ": node " + old + " replaced by node " + fresh + " in " + moves.size() + " groups");
+        return fresh;
     }
 
     /** {@code planned} aimed at the node leading the most groups now (the lowest id of a tie), or as planned when none leads. */
@@ -294,9 +417,14 @@ public final class Nemesis {
     private Map<Integer, NodeProbe.NodeView> probeAll() {
         Map<Integer, NodeProbe.NodeView> views = new TreeMap<>();
         for (int id : nodes.ids()) {
-            views.put(id, NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT));
+            views.put(id, NodeProbe.probe(config(), id, config().node(id).address(), PROBE_TIMEOUT));
         }
         return views;
+    }
+
+    /** The cluster as it is now (a replacement changes it). */
+    private ClusterConfig config() {
+        return nodes.cluster().toConfig();
     }
 
     /** Waits until each of {@code victims} answers and knows a leader in every group it holds; the time it did, or {@link #NOT_BACK}. */
@@ -312,7 +440,7 @@ public final class Nemesis {
     }
 
     private boolean answers(int id) {
-        NodeProbe.NodeView v = NodeProbe.probe(config, id, config.node(id).address(), PROBE_TIMEOUT);
+        NodeProbe.NodeView v = NodeProbe.probe(config(), id, config().node(id).address(), PROBE_TIMEOUT);
         return v.up() && !v.groups().isEmpty() && v.groups().stream().allMatch(g -> g.leaderId().isPresent());
     }
 

@@ -14,6 +14,7 @@ import java.util.function.UnaryOperator;
 import io.basalt.chaos.disk.Dropped;
 import io.basalt.chaos.disk.FaultMode;
 import io.basalt.chaos.disk.FaultMount;
+import io.basalt.cluster.pg.BitRotForTest;
 import io.basalt.node.cluster.CgroupNetwork;
 import io.basalt.node.cluster.ClusterFile;
 import io.basalt.node.cluster.LocalCluster;
@@ -37,13 +38,19 @@ public final class NodeProcesses implements AutoCloseable {
 
     private final Path runDir;
     private final Path clusterFile;
-    private final ClusterFile cluster;
+    /** The address book as it is now: a replacement adds a node to it and then drops the replaced one. */
+    private volatile ClusterFile cluster;
+    /** A replaced node's id to its replacement's, so a schedule planned on ids 1..N still names live nodes. */
+    private final Map<Integer, Integer> replacedBy = new TreeMap<>();
+    /** Nodes to start with {@code --join} (new and empty) the next time they start. */
+    private final Set<Integer> joining = new TreeSet<>();
+    private Optional<CgroupNetwork> net = Optional.empty();
     private final LocalCluster local = new LocalCluster();
     private final Map<Integer, LocalCluster.Child> current = new TreeMap<>();
     private final Set<Integer> paused = new TreeSet<>();
     private final Map<Integer, CgroupNetwork.Group> groups = new TreeMap<>();
     private final Map<Integer, FaultMount> disks = new TreeMap<>();
-    /** More options for every node JVM, after the java command (test switches). */
+    /** More options for every node's JVM, after the java command. */
     private final List<String> jvmOptions = new java.util.ArrayList<>();
 
     private NodeProcesses(Path runDir, ClusterFile cluster) throws IOException {
@@ -66,11 +73,16 @@ public final class NodeProcesses implements AutoCloseable {
         return start(runDir, nodes, ioTimeoutMs, net, faultDisks, List.of());
     }
 
-    /** As above, every node JVM (each incarnation) started with {@code jvmOptions} too: a test's switches ({@code -D...}). */
+    /**
+     * As above, every node JVM (each incarnation, and a replacement) started with {@code jvmOptions}
+     * too: a test's switches ({@code -D...}), such as {@link BitRotForTest#PROPERTY} for the bit-rot
+     * nemesis's test-only requests ({@link BitRot}) or the fence check's switch.
+     */
     public static NodeProcesses start(Path runDir, int nodes, long ioTimeoutMs, Optional<CgroupNetwork> net, boolean faultDisks,
                                       List<String> jvmOptions) throws IOException {
         ClusterFile file = ClusterFile.local("chaos", nodes, io.basalt.cluster.LoopbackPorts.freeBase(nodes), nodes, Math.min(3, nodes)).withIoTimeoutMs(ioTimeoutMs);
         NodeProcesses p = new NodeProcesses(runDir, file);
+        p.net = net;
         p.jvmOptions.addAll(jvmOptions);
         try {
             for (ClusterFile.Node n : file.nodes()) {
@@ -123,19 +135,74 @@ public final class NodeProcesses implements AutoCloseable {
             throw new IllegalStateException("node " + id + " (pid " + old.process().pid() + ") still runs; kill it before a restart");
         }
         CgroupNetwork.Group group = groups.get(id);
-        UnaryOperator<List<String>> withOptions = this::withJvmOptions;
-        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), List.of(),
-                group == null ? withOptions : c -> group.wrap(withJvmOptions(c))));
+        List<String> options = joining.remove(id) ? List.of("--join") : List.of();
+        current.put(id, local.start(clusterFile, id, runDir.resolve("node-" + id), options, command -> {
+            List<String> c = new java.util.ArrayList<>(command);
+            c.addAll(1, jvmOptions);
+            return group == null ? c : group.wrap(c);
+        }));
     }
 
-    /** {@code command} (java first) with {@link #jvmOptions} after the java binary. */
-    private List<String> withJvmOptions(List<String> command) {
-        if (jvmOptions.isEmpty()) {
-            return command;
+    /** The node now standing for node {@code id} of the first address book: itself, or its replacement's (its replacement's ...). */
+    public synchronized int current(int id) {
+        int now = id;
+        while (replacedBy.containsKey(now)) {
+            now = replacedBy.get(now);
         }
-        List<String> c = new java.util.ArrayList<>(command);
-        c.addAll(1, jvmOptions);
-        return c;
+        return now;
+    }
+
+    /**
+     * Node {@code old} killed for good and its data directory wiped, and a new, empty node with the
+     * next free id started on a free port with {@code --join}, added to {@code cluster.json}
+     * (in its own cgroup, on a fault disk of its own, as the others); returns the new id. The
+     * caller moves {@code old}'s replicas to it ({@link io.basalt.cluster.admin.ClusterAdmin#replaceNode})
+     * and then calls {@link #forget}.
+     */
+    public int replace(int old) throws IOException, InterruptedException {
+        kill(old);
+        int id;
+        synchronized (this) {
+            FaultMount disk = disks.remove(old);
+            if (disk != null) {
+                disk.close();
+                deleteTree(runDir.resolve("disk-" + old));
+            }
+            deleteTree(runDir.resolve("node-" + old));
+            id = java.util.stream.Stream.concat(cluster.nodes().stream().map(ClusterFile.Node::id), replacedBy.keySet().stream())
+                    .mapToInt(Integer::intValue).max().orElse(0) + 1;
+            cluster = cluster.withNode(new ClusterFile.Node(id, "127.0.0.1", io.basalt.cluster.LoopbackPorts.freeBase(1) + 1));
+            cluster.write(clusterFile);
+            if (net.isPresent()) {
+                groups.put(id, net.get().group("node-" + id));
+            }
+            if (!disks.isEmpty() || disk != null) {
+                disks.put(id, FaultMount.mount(runDir.resolve("disk-" + id), runDir.resolve("node-" + id)));
+            }
+            current.remove(old); // never restarted: its data is gone, and a node started empty without --join would found a cluster of its own
+            paused.remove(old);
+            joining.add(id);
+            restart(id);
+            replacedBy.put(old, id);
+        }
+        return id;
+    }
+
+    /** Drops replaced node {@code old} from the address book, once no group holds it. */
+    public synchronized void forget(int old) throws IOException {
+        cluster = cluster.withoutNode(old);
+        cluster.write(clusterFile);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!java.nio.file.Files.exists(dir)) {
+            return;
+        }
+        try (var paths = java.nio.file.Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
     }
 
     /** SIGKILL of node {@code id}; returns once the process has exited. */

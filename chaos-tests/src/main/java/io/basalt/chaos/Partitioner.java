@@ -43,11 +43,11 @@ final class Partitioner {
         List<Integer> victims = fault.victims();
         List<Integer> rest = all.stream().filter(id -> !victims.contains(id)).sorted().toList();
         switch (fault.kind()) {
-            case PARTITION_LEADER, PARTITION_MAJORITY -> cutBothWays(out, victims, rest);
+            case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_FLAP -> cutBothWays(out, victims, rest);
             case PARTITION_BRIDGE -> cutBothWays(out, rest.subList(0, rest.size() / 2), rest.subList(rest.size() / 2, rest.size()));
             case PARTITION_ONE_WAY -> victims.forEach(v -> out.computeIfAbsent(v, k -> new TreeSet<>()).addAll(rest));
             case KILL_ONE, KILL_MAJORITY, KILL_ALL, PAUSE_ONE, PAUSE_MAJORITY, POWER_CUT_ONE, POWER_CUT_ALL, FSYNC_FAIL_ONE, DISK_FULL_ONE,
-                 READ_EIO_ONE ->
+                 READ_EIO_ONE, BITROT_ONE, REPLACE_ONE ->
                     throw new IllegalArgumentException("fault " + fault.index() + ": " + fault.kind() + " (expected: a partition)");
         }
         out.values().removeIf(SortedSet::isEmpty);

@@ -63,6 +63,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
             violations.addAll(registers.violations());
             smallest = registers.smallestViolation().orElse(null);
         }
+        for (Nemesis.Window w : windows) {
+            w.rot().problems().forEach(p -> violations.add("bit rot (fault " + w.fault().index() + "): " + p));
+        }
         return new Report(history.okCount(), history.failCount(), history.infoCount(), byWorkload, windows, recovery, lost, violations,
                 smallest, ops);
     }
@@ -75,6 +78,27 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
                     .mapToLong(c -> (c.completedNs() - w.endNs()) / 1_000_000).min().orElse(NO_RECOVERY));
         }
         return recovery;
+    }
+
+    /**
+     * The bit-rot faults together: {@code faults}, versions {@code rotted}, and what the victims'
+     * scrubs {@code found}, {@code repaired} and found {@code unrepairable} over them; empty
+     * when no grain was rotted.
+     */
+    public Map<String, Long> bitRot() {
+        List<BitRot.Outcome> rots = faults.stream().map(Nemesis.Window::rot).filter(r -> !r.equals(BitRot.Outcome.NONE)).toList();
+        if (rots.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("faults", (long) rots.size());
+        m.put("rotted", rots.stream().mapToLong(BitRot.Outcome::rotted).sum());
+        m.put("found", rots.stream().mapToLong(BitRot.Outcome::found).sum());
+        m.put("repaired", rots.stream().mapToLong(BitRot.Outcome::repaired).sum());
+        m.put("unrepairable", rots.stream().mapToLong(BitRot.Outcome::unrepairable).sum());
+        m.put("readsRight", rots.stream().mapToLong(BitRot.Outcome::readsOk).sum());
+        m.put("readsFailed", rots.stream().mapToLong(BitRot.Outcome::readsFailed).sum());
+        return m;
     }
 
     public boolean valid() {
@@ -114,6 +138,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         verdict.put("lostWrites", lost.subList(0, Math.min(LISTED_MAX, lost.size())));
         verdict.put("violationList", violations.subList(0, Math.min(LISTED_MAX, violations.size())));
         verdict.put("smallestViolation", smallestViolation);
+        if (!bitRot().isEmpty()) {
+            verdict.put("bitRot", bitRot());
+        }
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("verdict.json").toFile(), verdict);
         Files.writeString(dir.resolve("chaos.html"), HtmlReport.render(this), StandardCharsets.UTF_8);
     }
@@ -133,6 +160,15 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
             if (!w.effect().equals(Nemesis.Effect.NONE)) {
                 b.append("     ").append(w.effect().describe()).append('\n');
             }
+            if (!w.rot().equals(BitRot.Outcome.NONE)) {
+                b.append("     ").append(w.rot().describe()).append('\n');
+            }
+        }
+        Map<String, Long> rot = bitRot();
+        if (!rot.isEmpty()) {
+            b.append(String.format("bit rot: %d faults, %d versions rotted; scrub found %d, repaired %d, unrepairable %d; reads of rotted cold grains: %d right,"
+                    + " %d failed%n", rot.get("faults"), rot.get("rotted"), rot.get("found"), rot.get("repaired"), rot.get("unrepairable"),
+                    rot.get("readsRight"), rot.get("readsFailed")));
         }
         b.append("lost writes: ").append(lost.size()).append('\n');
         lost.stream().limit(LISTED_MAX).forEach(l -> b.append("  ").append(l).append('\n'));

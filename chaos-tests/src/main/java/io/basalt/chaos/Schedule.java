@@ -20,9 +20,20 @@ import java.util.Set;
  * for one round.
  */
 public record Schedule(long seed, List<Fault> faults) {
-    /** A family of faults, as named on the command line ({@code --nemesis kill,pause,partition,disk}). */
+    /**
+     * A family of faults, as named on the command line ({@code --nemesis kill,pause,partition,disk}).
+     * {@code flap} (a partition cut and healed many times) is a family of its own rather than a
+     * fifth {@code partition} kind so that the plans of existing seeds with {@code partition} stay
+     * what they were; {@code bitrot} rots grains on one replica; {@code replace} puts a new node in
+     * place of a wiped one.
+     */
     public enum Nemesis {
-        kill, pause, partition, disk;
+        kill, pause, partition, disk, bitrot, flap, replace;
+
+        /** Whether this family cuts links between nodes (needs a {@link Partitioner}). */
+        public boolean cuts() {
+            return this == partition || this == flap;
+        }
 
         public static Set<Nemesis> parse(String list) {
             Set<Nemesis> out = EnumSet.noneOf(Nemesis.class);
@@ -30,7 +41,7 @@ public record Schedule(long seed, List<Fault> faults) {
                 try {
                     out.add(valueOf(name.trim().toLowerCase(Locale.ROOT)));
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition, disk)", e);
+                    throw new IllegalArgumentException("--nemesis: " + name + " (expected: a comma-separated list of kill, pause, partition, disk, bitrot, flap, replace)", e);
                 }
             }
             return out;
@@ -72,7 +83,20 @@ public record Schedule(long seed, List<Fault> faults) {
         /** One node's disk is full (ENOSPC) for the hold; then it is power-cut and restarted. */
         DISK_FULL_ONE(Nemesis.disk),
         /** Every read on one node's disk fails with EIO for the hold; then it is power-cut and restarted. */
-        READ_EIO_ONE(Nemesis.disk);
+        READ_EIO_ONE(Nemesis.disk),
+        /** A flipped bit in stored grains of one node's replicas, while it runs; then scrubbed until repaired ({@link BitRot}). */
+        BITROT_ONE(Nemesis.bitrot),
+        /**
+         * One node cut off from every other node, both ways, and healed, many times over the hold:
+         * cuts of {@link #FLAP_CUT_MIN_MS}..+spread around the election timeout, heals shorter.
+         */
+        PARTITION_FLAP(Nemesis.flap, 2),
+        /**
+         * One node SIGKILLed for good and its data directory wiped; after the hold a new, empty
+         * node joins and takes its place in every group ({@code basalt cluster replace-node}).
+         * Carried out, its victims are the replaced node and its replacement.
+         */
+        REPLACE_ONE(Nemesis.replace);
 
         public final Nemesis nemesis;
         /** The fewest nodes the kind makes sense with (a partition needs two sides). */
@@ -112,6 +136,26 @@ public record Schedule(long seed, List<Fault> faults) {
         }
     }
 
+    /**
+     * The cuts of a flapping partition {@code f}, drawn from the run's {@code seed} and the
+     * fault's index: alternating cut and heal durations in ms (cut, heal, cut, ...), together
+     * {@code f.holdMs()}, the last one a cut.
+     */
+    public static List<Long> flaps(long seed, Fault f) {
+        Random random = new Random(seed * 1_000_003L + f.index());
+        List<Long> out = new ArrayList<>();
+        long left = f.holdMs();
+        while (left > 0) {
+            long ms = out.size() % 2 == 0 ? FLAP_CUT_MIN_MS + random.nextLong(FLAP_CUT_SPREAD_MS) : FLAP_HEAL_MIN_MS + random.nextLong(FLAP_HEAL_SPREAD_MS);
+            out.add(Math.min(ms, left));
+            left -= ms;
+        }
+        if (out.size() % 2 == 0) { // ends on a heal: that heal is the fault's end
+            out.remove(out.size() - 1);
+        }
+        return out;
+    }
+
     /** Quiet time before the first fault: the workloads' first operations succeed on a healthy cluster. */
     static final Duration WARM_UP = Duration.ofSeconds(3);
     /** Quiet time between one fault's end and the next one's start: min, and min + spread. */
@@ -133,6 +177,15 @@ public record Schedule(long seed, List<Fault> faults) {
      */
     static final Duration PARTITION_MIN = Duration.ofSeconds(6);
     static final Duration PARTITION_SPREAD = Duration.ofSeconds(4);
+    /** How long a flapping partition flaps: several cuts and heals. */
+    static final Duration FLAP_MIN = Duration.ofSeconds(8);
+    static final Duration FLAP_SPREAD = Duration.ofSeconds(4);
+    /** One cut of a flapping partition: 0.5..2.5 s, around Ratis's election timeout (1..2 s), so some cuts elect and some do not. */
+    static final long FLAP_CUT_MIN_MS = 500;
+    static final long FLAP_CUT_SPREAD_MS = 2000;
+    /** One heal between two cuts: 0.2..1.2 s, often too short for the cut-off node to catch up. */
+    static final long FLAP_HEAL_MIN_MS = 200;
+    static final long FLAP_HEAL_SPREAD_MS = 1000;
     /** How long a disk fault (fsync failing, full, reads failing) holds: long enough for the node to hit it on writes and reads. */
     static final Duration DISK_FAULT_MIN = Duration.ofSeconds(3);
     static final Duration DISK_FAULT_SPREAD = Duration.ofSeconds(3);
@@ -159,11 +212,12 @@ public record Schedule(long seed, List<Fault> faults) {
             }
             Kind kind = round.remove(round.size() - 1);
             long holdMs = switch (kind) {
-                case KILL_ONE, KILL_MAJORITY, KILL_ALL, POWER_CUT_ONE, POWER_CUT_ALL -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
+                case KILL_ONE, KILL_MAJORITY, KILL_ALL, POWER_CUT_ONE, POWER_CUT_ALL, REPLACE_ONE -> DOWN_MIN.toMillis() + random.nextLong(DOWN_SPREAD.toMillis());
                 case PAUSE_ONE, PAUSE_MAJORITY -> PAUSE_MIN.toMillis() + random.nextLong(PAUSE_SPREAD.toMillis());
                 case PARTITION_LEADER, PARTITION_MAJORITY, PARTITION_BRIDGE, PARTITION_ONE_WAY ->
                         PARTITION_MIN.toMillis() + random.nextLong(PARTITION_SPREAD.toMillis());
-                case FSYNC_FAIL_ONE, DISK_FULL_ONE, READ_EIO_ONE -> DISK_FAULT_MIN.toMillis() + random.nextLong(DISK_FAULT_SPREAD.toMillis());
+                case FSYNC_FAIL_ONE, DISK_FULL_ONE, READ_EIO_ONE, BITROT_ONE -> DISK_FAULT_MIN.toMillis() + random.nextLong(DISK_FAULT_SPREAD.toMillis());
+                case PARTITION_FLAP -> FLAP_MIN.toMillis() + random.nextLong(FLAP_SPREAD.toMillis());
             };
             faults.add(new Fault(faults.size() + 1, kind, victims(kind, nodes, random), atMs, gapMs, holdMs));
             gapMs = GAP_MIN.toMillis() + random.nextLong(GAP_SPREAD.toMillis());
@@ -180,7 +234,7 @@ public record Schedule(long seed, List<Fault> faults) {
         Collections.shuffle(all, random);
         int count = switch (kind) {
             case KILL_ONE, PAUSE_ONE, PARTITION_LEADER, PARTITION_BRIDGE, PARTITION_ONE_WAY, POWER_CUT_ONE, FSYNC_FAIL_ONE, DISK_FULL_ONE,
-                 READ_EIO_ONE -> 1;
+                 READ_EIO_ONE, BITROT_ONE, PARTITION_FLAP, REPLACE_ONE -> 1;
             case KILL_MAJORITY, PAUSE_MAJORITY -> nodes / 2 + 1;
             case PARTITION_MAJORITY -> nodes - (nodes / 2 + 1); // the minority
             case KILL_ALL, POWER_CUT_ALL -> nodes;

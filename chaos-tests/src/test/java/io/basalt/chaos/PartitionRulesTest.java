@@ -101,6 +101,8 @@ class PartitionRulesTest {
         assertEquals(Map.of(1, set(3), 3, set(1)), links(Kind.PARTITION_BRIDGE, three, 2));
         assertEquals(Map.of(1, set(2, 3)), links(Kind.PARTITION_ONE_WAY, three, 1), "one way: only the victim's packets are dropped");
         assertEquals(List.of(1), Partitioner.cutOff(fault(Kind.PARTITION_BRIDGE, 3), five.subList(0, 4)), "a bridge's cut-off side: the lower half");
+        assertEquals(links(Kind.PARTITION_LEADER, three, 3), links(Kind.PARTITION_FLAP, three, 3), "each cut of a flap cuts the victim off both ways");
+        assertThrows(IllegalArgumentException.class, () -> links(Kind.BITROT_ONE, three, 1));
         assertThrows(IllegalArgumentException.class, () -> links(Kind.KILL_ONE, three, 1));
         assertThrows(IllegalArgumentException.class, () -> links(Kind.PARTITION_LEADER, List.of(1), 1), "one node: nothing to cut");
     }

@@ -174,7 +174,7 @@ public final class ClusterClient implements AutoCloseable {
             return PgChannel.LocalPaths.NONE;
         }
         return new PgChannel.LocalPaths(local.soleReplicaStore(pg),
-                new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id())));
+                new LocalSubmitter(local.server(), RaftSetup.pgGroupId(config, pg), RaftSetup.peerId(local.id())), () -> local.askScrub(pg));
     }
 
     public ClusterConfig config() {

@@ -22,4 +22,11 @@ public interface LocalNode {
      * supplier answers null once that stops being true), or null when it is replicated now.
      */
     Supplier<PgStore> soleReplicaStore(int pg);
+
+    /**
+     * A read served from PG {@code pg}'s sole-replica store met a frame that does not decode (the
+     * client got CORRUPTION): ask that replica's scrub for a pass, as a read through the state
+     * machine does (docs/decisions/scrub-and-repair.md).
+     */
+    void askScrub(int pg);
 }

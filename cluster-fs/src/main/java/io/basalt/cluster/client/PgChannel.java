@@ -53,6 +53,8 @@ final class PgChannel implements AutoCloseable {
     private final int inflightEntriesMax;
     /** Non-null when this process holds the PG's only replica: reads go straight to it. */
     private final java.util.function.Supplier<io.basalt.cluster.pg.PgStore> localStore;
+    /** Asks the local replica's scrub for a pass: a read of {@link #localStore} met a checksum mismatch. */
+    private final Runnable askScrub;
     /**
      * Non-null when this process runs a node: requests go to its server first when it leads the
      * PG, and always when it is the only voter.
@@ -81,14 +83,15 @@ final class PgChannel implements AutoCloseable {
      * The shortcuts to a node in this process, each null when there is none: its store while
      * it holds the PG's only replica ({@link LocalNode#soleReplicaStore}), and its server.
      */
-    record LocalPaths(java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore, LocalSubmitter submitter) {
-        static final LocalPaths NONE = new LocalPaths(null, null);
+    record LocalPaths(java.util.function.Supplier<io.basalt.cluster.pg.PgStore> soleReplicaStore, LocalSubmitter submitter, Runnable askScrub) {
+        static final LocalPaths NONE = new LocalPaths(null, null, () -> {});
     }
 
     PgChannel(int pg, GroupClient client, Duration ioTimeout, int inflightEntriesMax, LocalPaths localPaths, java.util.UUID session) {
         this.pg = pg;
         this.session = session;
         this.localStore = localPaths.soleReplicaStore();
+        this.askScrub = localPaths.askScrub();
         this.local = localPaths.submitter();
         this.inflightEntriesMax = inflightEntriesMax;
         this.client = client;
@@ -143,7 +146,13 @@ final class PgChannel implements AutoCloseable {
             io.basalt.cluster.pg.PgStore store = localStore.get();
             if (store != null) {
                 localReads.incrementAndGet();
-                return store.query(List.of(op)).thenApply(r -> r.get(0));
+                // Served without the state machine, so the ask for a pass it makes on CORRUPTION is made here.
+                return store.query(List.of(op)).thenApply(r -> {
+                    if (r.get(0) instanceof PgResult.Failed f && f.kind() == BlockDeviceException.Kind.CORRUPTION) {
+                        askScrub.run();
+                    }
+                    return r.get(0);
+                });
             }
         }
         Lane lane = op instanceof PgOp.Query ? reads : writes;

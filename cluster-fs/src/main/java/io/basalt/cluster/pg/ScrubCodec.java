@@ -30,6 +30,21 @@ public final class ScrubCodec {
     public record Control(boolean start, long onlyVdiskId) implements Request {}
 
     /**
+     * Test only, refused unless the node runs with {@link BitRotForTest#PROPERTY}: flip a bit in
+     * the stored frame of the newest version of cluster vdisk {@code vdiskId}'s grain {@code grain}
+     * on this replica, as a disk rotting under RocksDB's checksums would (the chaos runs' bit-rot
+     * nemesis, docs/chaos.md).
+     */
+    public record RotForTest(long vdiskId, long grain) implements Request {}
+
+    /** What a {@link RotForTest} did: the version rotted ({@code epoch}, -1 and no frame when the grain has no stored version) and its rotten bytes. */
+    public record Rotted(long appliedIndex, long epoch, ByteBuffer frame) {
+        public boolean present() {
+            return epoch >= 0;
+        }
+    }
+
+    /**
      * A replica's frame of one version as of its applied index {@code appliedIndex} (read under
      * its apply lock, so the two belong together); {@code frame} is empty when it holds no such
      * version.
@@ -45,6 +60,7 @@ public final class ScrubCodec {
         switch (r) {
             case ReadFrame f -> out.u8(1).i64(f.vdiskId()).i64(f.grain()).i64(f.epoch());
             case Control c -> out.u8(2).bool(c.start()).i64(c.onlyVdiskId());
+            case RotForTest t -> out.u8(3).i64(t.vdiskId()).i64(t.grain());
         }
         return out.toByteArray();
     }
@@ -59,8 +75,12 @@ public final class ScrubCodec {
             throw Wire.unknownVersion("scrub request", version, String.valueOf(VERSION));
         }
         int tag = in.u8();
-        Wire.checkTag(tag, 2, "scrub request");
-        Request r = tag == 1 ? new ReadFrame(in.i64(), in.i64(), in.i64()) : new Control(in.bool(), in.i64());
+        Wire.checkTag(tag, 3, "scrub request");
+        Request r = switch (tag) {
+            case 1 -> new ReadFrame(in.i64(), in.i64(), in.i64());
+            case 2 -> new Control(in.bool(), in.i64());
+            default -> new RotForTest(in.i64(), in.i64());
+        };
         in.end("scrub request");
         return r;
     }
@@ -76,6 +96,19 @@ public final class ScrubCodec {
         FrameReply f = new FrameReply(in.i64(), in.bool(), in.bytes());
         in.end("scrub frame reply");
         return f;
+    }
+
+    public static ByteBuffer encodeRotted(Rotted r) {
+        Wire.Out out = new Wire.Out(32 + r.frame().remaining()).u8(VERSION).i64(r.appliedIndex()).i64(r.epoch()).bytes(r.frame());
+        return ByteBuffer.wrap(out.toByteArray());
+    }
+
+    public static Rotted decodeRotted(ByteBuffer bytes) {
+        Wire.In in = new Wire.In(bytes);
+        checkVersion(in.u8(), "scrub rot reply");
+        Rotted r = new Rotted(in.i64(), in.i64(), in.bytes());
+        in.end("scrub rot reply");
+        return r;
     }
 
     public static ByteBuffer encodeStats(PgScrubState.Stats s) {

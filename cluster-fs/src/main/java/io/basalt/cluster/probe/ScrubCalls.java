@@ -51,6 +51,15 @@ public final class ScrubCalls {
         return ScrubCodec.decodeStats(call(config, group, peer, ScrubCodec.encode(c), 0, timeout));
     }
 
+    /**
+     * Test only: {@code peer} flips a bit in its stored frame of one grain's newest version
+     * (refused unless it runs with {@link io.basalt.cluster.pg.BitRotForTest#PROPERTY}).
+     */
+    public static ScrubCodec.Rotted rotForTest(ClusterConfig config, RaftGroupId group, RaftPeer peer, ScrubCodec.RotForTest r, Duration timeout)
+            throws IOException {
+        return ScrubCodec.decodeRotted(call(config, group, peer, ScrubCodec.encode(r), 0, timeout));
+    }
+
     private static ByteBuffer call(ClusterConfig config, RaftGroupId group, RaftPeer peer, byte[] request, long minIndex, Duration timeout)
             throws IOException {
         RaftProperties p = new RaftProperties();

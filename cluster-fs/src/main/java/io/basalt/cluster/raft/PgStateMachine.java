@@ -114,6 +114,7 @@ final class PgStateMachine extends StoreStateMachine {
                 }
                 yield ScrubCodec.encodeStats(scrub.stats());
             }
+            case ScrubCodec.RotForTest t -> ScrubCodec.encodeRotted(io.basalt.cluster.pg.BitRotForTest.rot(s, t));
         };
     }
 

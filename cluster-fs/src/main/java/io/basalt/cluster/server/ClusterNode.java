@@ -220,6 +220,15 @@ public final class ClusterNode implements LocalNode, AutoCloseable {
         };
     }
 
+    @Override
+    public void askScrub(int pg) {
+        try {
+            StateMachines.pgScrub(server.getDivision(RaftSetup.pgGroupId(config, pg)).getStateMachine()).request(io.basalt.cluster.pg.PgScrubState.ALL_VDISKS);
+        } catch (IOException e) {
+            // The replica left this node meanwhile: the nodes holding it now scrub it.
+        }
+    }
+
     /** True when this node holds {@code id} and its current configuration has no other peer. */
     private boolean soleReplica(RaftGroupId id) {
         try {

@@ -21,7 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 import io.basalt.cluster.TestCluster;
 import io.basalt.cluster.client.ClusterVdisk;
 import io.basalt.cluster.meta.VdiskRecord;
+import io.basalt.cluster.pg.BitRotForTest;
 import io.basalt.cluster.pg.PgStore;
+import io.basalt.cluster.pg.ScrubCodec;
+import io.basalt.cluster.probe.ScrubCalls;
 import io.basalt.cluster.raft.StateMachines;
 import io.basalt.vdisk.BlockDeviceException;
 import io.basalt.vdisk.store.GrainScrub;
@@ -111,17 +114,85 @@ class ClusterScrubTest {
         assertEquals(BlockDeviceException.Kind.CORRUPTION, assertInstanceOf(BlockDeviceException.class, e.getCause()).kind());
     }
 
+    /**
+     * A node's own client reads a sole replica straight from its store, without the state
+     * machine: a checksum mismatch there fails the read with CORRUPTION and asks the replica's
+     * scrub for a pass too (no peer to repair from, so the pass reports it unrepairable).
+     */
+    @Test
+    void aReadOfTheNodesOwnSoleReplicaThatMeetsRotAsksForAPass() throws Exception {
+        start(1);
+        VdiskRecord rec = cluster.client().vdisk("d").orElseThrow();
+        rot(1, rec.id(), 12);
+        try (io.basalt.cluster.client.ClusterClient local = io.basalt.cluster.client.ClusterClient.open(cluster.config(), cluster.node(1))) {
+            ClusterVdisk d = local.open("d");
+            CompletionException e = assertThrows(CompletionException.class, () -> d.read(12, 1).join());
+            assertEquals(BlockDeviceException.Kind.CORRUPTION, assertInstanceOf(BlockDeviceException.class, e.getCause()).kind());
+            TestCluster.waitUntil("the read's pass found the grain", Duration.ofSeconds(20), () -> totals().unrepairable() == 1);
+            assertEquals(1, totals().badFound());
+        }
+    }
+
+    /**
+     * The bit-rot nemesis's way in (docs/chaos.md): a node refuses a rot request by name unless
+     * it runs with {@link BitRotForTest#PROPERTY}; allowed, it rots one replica's newest version
+     * of the grain, which the scrub then repairs from a healthy one.
+     */
+    @Test
+    void aRotRequestIsRefusedUnlessTheNodeAllowsItAndRotsOneReplica() throws Exception {
+        byte[] data = start();
+        VdiskRecord rec = cluster.client().vdisk("d").orElseThrow();
+        int node = cluster.waitForLeader(cluster.pgGroup(0), Duration.ofSeconds(10)) % 3 + 1; // a follower
+        org.apache.ratis.protocol.RaftPeer peer = org.apache.ratis.protocol.RaftPeer.newBuilder().setId(io.basalt.cluster.raft.RaftSetup.peerId(node))
+                .setAddress(cluster.config().node(node).address()).build();
+        ScrubCodec.RotForTest request = new ScrubCodec.RotForTest(rec.id(), 20);
+        java.io.IOException refused = assertThrows(java.io.IOException.class,
+                () -> ScrubCalls.rotForTest(cluster.config(), cluster.pgGroup(0), peer, request, TIMEOUT));
+        assertTrue(refused.getMessage().contains(BitRotForTest.PROPERTY), refused.getMessage());
+
+        System.setProperty(BitRotForTest.PROPERTY, "true");
+        ScrubCodec.Rotted rotted;
+        try {
+            rotted = ScrubCalls.rotForTest(cluster.config(), cluster.pgGroup(0), peer, request, TIMEOUT);
+        } finally {
+            System.clearProperty(BitRotForTest.PROPERTY);
+        }
+        assertTrue(rotted.present(), rotted.toString());
+        GrainKey key = headKey(store(node), GrainScrub.vdiskId(store(node).engine(), PgStore.engineName(rec.id())).orElseThrow(), 20);
+        assertEquals(key.epoch(), rotted.epoch());
+        byte[] stored = GrainScrub.frame(store(node).engine(), key).orElseThrow();
+        assertArrayEquals(bytes(rotted.frame()), stored, "the reply names the bytes it wrote");
+        assertTrue(GrainScrub.check(stored, BLOCK) != null, "the stored frame no longer decodes");
+
+        ClusterScrub.Summary s = ClusterScrub.run(cluster.config(), rec.id(), TIMEOUT, RUN_MAX, line -> {});
+        assertEquals(1, s.badFound(), s.toString());
+        assertEquals(1, s.repaired(), s.toString());
+        assertReplicasEqual(rec.id(), key);
+        assertArrayEquals(data, read(cluster.client().open("d"), 0, GRAINS));
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[b.remaining()];
+        b.duplicate().get(out);
+        return out;
+    }
+
     /** Starts the cluster and writes {@value #GRAINS} grains of random data to vdisk "d"; returns them. */
     private byte[] start() throws Exception {
-        cluster = TestCluster.start(TestCluster.config("t", 3, 1, 3, TestCluster.fastTuning()), dir);
+        return start(3);
+    }
+
+    /** As above on {@code nodes} nodes (one PG on min(3, nodes) of them). */
+    private byte[] start(int nodes) throws Exception {
+        cluster = TestCluster.start(TestCluster.config("t", nodes, 1, Math.min(3, nodes), TestCluster.fastTuning()), dir);
         cluster.waitForAllLeaders(Duration.ofSeconds(20));
         cluster.client().createVdisk("d", 16L << 20, BLOCK, BLOCK);
         byte[] data = new byte[GRAINS * BLOCK];
         new Random(9).nextBytes(data);
         cluster.client().open("d").write(0, ByteBuffer.wrap(data), false).join();
         long commit = cluster.division(1, cluster.pgGroup(0)).getInfo().getLastAppliedIndex();
-        TestCluster.waitUntil("every replica applied the writes", Duration.ofSeconds(10), () -> applied(1) >= commit && applied(2) >= commit
-                && applied(3) >= commit);
+        TestCluster.waitUntil("every replica applied the writes", Duration.ofSeconds(10),
+                () -> java.util.stream.IntStream.rangeClosed(1, nodes).allMatch(n -> applied(n) >= commit));
         return data;
     }
 

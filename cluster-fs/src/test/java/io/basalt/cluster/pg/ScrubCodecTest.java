@@ -20,6 +20,12 @@ class ScrubCodecTest {
         ScrubCodec.Request control = new ScrubCodec.Control(true, -1);
         assertEquals(read, ScrubCodec.decode(ByteBuffer.wrap(ScrubCodec.encode(read))));
         assertEquals(control, ScrubCodec.decode(ByteBuffer.wrap(ScrubCodec.encode(control))));
+        ScrubCodec.Request rot = new ScrubCodec.RotForTest(7, 99);
+        assertEquals(rot, ScrubCodec.decode(ByteBuffer.wrap(ScrubCodec.encode(rot))));
+        ScrubCodec.Rotted rotted = ScrubCodec.decodeRotted(ScrubCodec.encodeRotted(new ScrubCodec.Rotted(12, 2, ByteBuffer.wrap(new byte[] {1, 1, 5}))));
+        assertEquals(2, rotted.epoch());
+        assertEquals(3, rotted.frame().remaining());
+        assertTrue(!ScrubCodec.decodeRotted(ScrubCodec.encodeRotted(new ScrubCodec.Rotted(12, -1, ByteBuffer.allocate(0)))).present());
 
         byte[] frame = {1, 0, 9, 8, 7, 6, 42};
         ScrubCodec.FrameReply f = ScrubCodec.decodeFrame(ScrubCodec.encodeFrame(new ScrubCodec.FrameReply(99, true, ByteBuffer.wrap(frame))));

@@ -174,6 +174,22 @@ public final class GrainScrub {
         }
     }
 
+    /** The key of the newest stored version of engine vdisk {@code vdiskId}'s grain {@code grain}; empty when none is stored. */
+    public static Optional<GrainKey> newestVersion(VdiskStore store, long vdiskId, long grain) {
+        StoreDb db = store.db();
+        try (RocksIterator it = db.db.newIterator(db.blocks, db.scanReadOptions)) {
+            it.seek(new GrainKey(vdiskId, grain, Long.MAX_VALUE).bytes()); // epochs are stored newest first
+            if (!it.isValid()) {
+                it.status();
+                return Optional.empty();
+            }
+            GrainKey k = GrainKey.of(it.key());
+            return k.vdiskId() == vdiskId && k.grain() == grain ? Optional.of(k) : Optional.empty();
+        } catch (RocksDBException e) {
+            throw Catalog.storeError("newest version of vdisk id " + vdiskId + " grain " + grain, e);
+        }
+    }
+
     public enum Replaced {
         /** The key held the expected bytes and now holds the replacement (fsync'd). */
         REPLACED,
