@@ -41,10 +41,17 @@ public final class ApiServer implements AutoCloseable {
     private static final System.Logger log = System.getLogger(ApiServer.class.getName());
 
     /**
-     * What the API works on: the datastore, the directory of targets.json and tokens.json, and for
-     * a cluster node the cluster's config (empty: the embedded store).
+     * What the API works on: the datastore, the directory of targets.json and tokens.json, for
+     * a cluster node the cluster's config (empty: the embedded store), and the site's mirror
+     * service when this process runs it ({@code basalt serve --mirror-port}).
      */
-    public record Backend(Datastore store, Path configDir, Optional<ClusterConfig> cluster) {}
+    public record Backend(Datastore store, Path configDir, Optional<ClusterConfig> cluster,
+                          java.util.function.Supplier<Optional<io.basalt.node.mirror.MirrorService>> mirrors) {
+        /** A backend whose process runs no mirror service. */
+        public Backend(Datastore store, Path configDir, Optional<ClusterConfig> cluster) {
+            this(store, configDir, cluster, Optional::empty);
+        }
+    }
 
     /** Where the API listens: {@code HOST:PORT}, {@code PORT} (on loopback), or {@code off}; {@code https} when it serves TLS. */
     public record Listen(String host, int port, boolean https) {
@@ -113,6 +120,7 @@ public final class ApiServer implements AutoCloseable {
         routes.addAll(new ClusterResource(backend, jobs).routes());
         routes.addAll(new VdiskResource(backend.store(), jobs).routes());
         routes.addAll(new VmResource(backend.store(), jobs).routes());
+        routes.addAll(new MirrorResource(backend.store(), backend.mirrors(), jobs).routes());
         List<Route> console = new ConsoleFiles().routes();
         routes.addAll(console);
         Javalin app = Javalin.create(config -> {

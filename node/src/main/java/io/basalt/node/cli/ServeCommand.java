@@ -102,7 +102,8 @@ public final class ServeCommand implements Callable<Integer> {
                 java.util.Optional<io.basalt.cluster.tls.TlsIdentity> tls = apiTls
                         ? java.util.Optional.of(io.basalt.node.api.ServeApiTls.identity(configDir, !(store instanceof Datastore.Local), listen.get().host()))
                         : java.util.Optional.empty();
-                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.empty()),
+                apiServer = io.basalt.node.api.ApiServer.start(new io.basalt.node.api.ApiServer.Backend(store, configDir, java.util.Optional.empty(),
+                                () -> java.util.Optional.ofNullable(mirror)),
                         io.basalt.node.metrics.NodeMetrics.process(), listen.get().host(), listen.get().port(),
                         tls.map(io.basalt.cluster.tls.TlsIdentity::sslContext));
                 out.printf("api: %s (OpenAPI document at %s%s)%n", apiServer.url(), apiServer.url(), io.basalt.node.api.ApiServer.OPENAPI_PATH);

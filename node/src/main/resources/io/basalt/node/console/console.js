@@ -7,7 +7,7 @@ const TOKEN_KEY = 'basalt.token';
 const REFRESH_MS = 5000;
 const METRICS_POLL_MS = 2000;
 const CHART_POINTS_MAX = 60;
-const PAGES = ['health', 'vdisks', 'targets', 'locks', 'hosts', 'jobs'];
+const PAGES = ['health', 'vdisks', 'targets', 'locks', 'hosts', 'mirrors', 'jobs'];
 
 const $ = (id) => document.getElementById(id);
 let refreshTimer = null;
@@ -164,6 +164,21 @@ async function hostsPage() {
     + '<h1>VMs</h1>' + table(['vm', 'state', 'desired', 'host', 'vCPUs#', 'memory#', 'disks', 'actions'], vmRows, 'id="vms"');
 }
 
+async function mirrorsPage() {
+  const mirrors = await api('GET', '/api/mirrors');
+  const rpo = (s) => s < 0 ? 'none yet' : s.toFixed(1) + ' s';
+  return '<h1>Mirrors</h1>' + table(['vdisk', 'role', 'peer site', 'state', 'last complete snapshot', 'RPO#', 'behind#', 'throughput#', 'actions'],
+    mirrors.map((m) => '<tr><td>' + esc(m.vdisk) + '</td><td>' + esc(m.role) + '</td><td>' + esc(m.peer || '') + '</td><td>' + esc(m.state)
+      + (m.error ? ' <span class="muted">' + esc(m.error) + '</span>' : '') + '</td><td>' + esc(m.lastSnapshot || '') + '</td>' + num(rpo(m.lagSeconds))
+      + num(m.lagBytes < 0 ? '' : bytes(m.lagBytes)) + num(m.throughputBytesPerSecond ? bytes(m.throughputBytesPerSecond) + '/s' : '') + '<td>'
+      + (m.role === 'replica' ? button('Fail over (planned)', 'failover-planned', { vdisk: m.vdisk }, true) + ' '
+        + button('Fail over (site lost)', 'failover', { vdisk: m.vdisk }, true) : '')
+      + (m.state === 'SPLIT_BRAIN' ? button('Fail back, discarding this copy', 'failback-discard', { vdisk: m.vdisk }, true) : '') + '</td></tr>'),
+    'id="mirrors"')
+    + '<p class="muted">RPO: the age of the newest snapshot the replica holds complete. A failover is asked at the site that takes over;'
+    + ' a planned one ships the last writes first and loses nothing.</p>';
+}
+
 async function jobsPage() {
   const jobs = await api('GET', '/api/jobs');
   return '<h1>Jobs</h1>' + table(['id', 'kind', 'on', 'state', 'progress#', 'started', 'error'], jobs.slice().reverse().map((j) => '<tr><td>' + esc(j.id)
@@ -172,7 +187,7 @@ async function jobsPage() {
     + esc(j.error || '') + '</td></tr>'), 'id="jobs"');
 }
 
-const RENDER = { health: healthPage, vdisks: vdisksPage, targets: targetsPage, locks: locksPage, hosts: hostsPage, jobs: jobsPage };
+const RENDER = { health: healthPage, vdisks: vdisksPage, targets: targetsPage, locks: locksPage, hosts: hostsPage, mirrors: mirrorsPage, jobs: jobsPage };
 
 function currentPage() {
   const p = location.hash.slice(1);
@@ -233,6 +248,7 @@ function sizeOf(text) {
 const path = (d) => '/api/vdisks/' + encodeURIComponent(d.vdisk) + (d.snap ? '/snapshots/' + encodeURIComponent(d.snap) : '');
 
 const vmPath = (d) => '/api/vms/' + encodeURIComponent(d.vm);
+const mirrorPath = (d) => '/api/mirrors/' + encodeURIComponent(d.vdisk);
 const hostPath = (d) => '/api/hosts/' + encodeURIComponent(d.host);
 
 async function act(action, d) {
@@ -275,6 +291,15 @@ async function act(action, d) {
     case 'maintenance':
       return confirm('Put host ' + d.host + ' in maintenance? Every VM it runs is migrated live to the other hosts.')
         && api('POST', hostPath(d) + '/maintenance').then(() => { location.hash = '#jobs'; });
+    case 'failover-planned':
+      return confirm('Fail ' + d.vdisk + ' over to this site? The other site ships its last writes, then stops writing it.')
+        && api('POST', mirrorPath(d) + '/failover', { planned: true }).then(() => { location.hash = '#jobs'; });
+    case 'failover':
+      return confirm('The other site is lost: make this site\'s replica of ' + d.vdisk + ' the primary at its last complete snapshot?'
+        + ' What the other site wrote since is not here.') && api('POST', mirrorPath(d) + '/failover', { planned: false }).then(() => { location.hash = '#jobs'; });
+    case 'failback-discard':
+      return confirm('Revert ' + d.vdisk + ' here to the last snapshot both sites hold and take the other site\'s copy? This site\'s writes since are lost.')
+        && api('POST', mirrorPath(d) + '/failback', { discardLocal: true }).then(() => { location.hash = '#jobs'; });
     case 'exit-maintenance':
       return api('DELETE', hostPath(d) + '/maintenance');
     default:

@@ -173,6 +173,13 @@ class ApiServerTest {
         bad("DELETE", "/api/hosts/{name}/maintenance", "/api/hosts/nohost/maintenance", null, 404, "host: nohost");
         answered.addAll(VmApiTest.ANSWERED);
 
+        assertEquals(0, ok("GET", "/api/mirrors", "/api/mirrors", null, reader, 200).size());
+        bad("GET", "/api/mirrors", "/api/mirrors?vdisk=d1", null, 400, "query parameter: vdisk");
+        // This process runs no mirror service: the actions are refused; their good answers are in MirrorApiTest.
+        bad("POST", "/api/mirrors/{vdisk}/failover", "/api/mirrors/d1/failover", null, 404, "vdisk: d1 (expected: a mirrored vdisk or a replica");
+        bad("POST", "/api/mirrors/{vdisk}/failback", "/api/mirrors/d1/failback", "{\"discardLocal\":\"yes\"}", 404, "vdisk: d1");
+        answered.addAll(io.basalt.node.mirror.MirrorApiTest.ANSWERED);
+
         ok("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, admin, 204);
         bad("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, 404, "vdisk: c1");
 

@@ -64,6 +64,14 @@ class ConsoleServeBrowserTest {
             browser.await().until(ExpectedConditions.alertIsPresent()).accept();
             browser.awaitGone("tr.snapshot[data-snap='web1@before']");
 
+            // Every page renders without an error; the Mirrors and Hosts & VMs pages have their tables (empty here).
+            for (String page : java.util.List.of("targets", "locks", "hosts", "mirrors", "jobs")) {
+                browser.open(page);
+                assertEquals("", browser.error(), page);
+            }
+            browser.open("mirrors");
+            assertTrue(browser.driver().findElement(By.id("mirrors")).getText().contains("RPO"), "the mirrors table and its RPO column");
+
             // The health page polls /metrics every 2 s: after two scrapes it shows rates.
             browser.open("health");
             browser.await().until(ExpectedConditions.textMatches(By.id("io-now"), Pattern.compile("B/s / .*B/s")));

@@ -1,0 +1,124 @@
+package io.basalt.node.mirror;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.basalt.node.api.ApiServer;
+import io.basalt.node.api.Tokens;
+import io.basalt.node.config.EmbeddedConfigs;
+import io.basalt.node.datastore.Datastore;
+import io.basalt.node.locks.EmbeddedLocks;
+import io.basalt.node.metrics.NodeMetrics;
+import io.basalt.replication.MirrorRoles;
+
+/**
+ * {@code /api/mirrors} on the API of each site's mirroring process (two embedded sites in one
+ * JVM): the status rows, a planned failover to site B as a job, and the failback to A as a job;
+ * and what is refused (a failover asked at the primary). ApiServerTest refuses the two actions
+ * without a mirror service; their good answers are here ({@link #ANSWERED}).
+ */
+public class MirrorApiTest {
+    /** The endpoints this test answers well, which ApiServerTest (no mirror service) only refuses. */
+    public static final Set<String> ANSWERED = Set.of("POST /api/mirrors/{vdisk}/failover", "POST /api/mirrors/{vdisk}/failback");
+    private static final String VDISK = "web1";
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir Path dir;
+
+    @Test
+    void statusFailoverAndFailbackThroughTheApi() throws Exception {
+        byte[] secret = new byte[32];
+        new java.security.SecureRandom().nextBytes(secret);
+        try (TwoSites sites = new TwoSites(dir, secret, secret)) {
+            TwoSites.Site a = sites.a;
+            TwoSites.Site b = sites.b;
+            a.store.create(VDISK, 16L << 20);
+            a.config.putMirror(new MirrorConfig.Mirror(VDISK, b.name, 300, false));
+            TwoSites.writeRandom(a.store, VDISK, new java.util.SplittableRandom(7));
+            TwoSites.await("a round applied at site b", WAIT, () -> b.store.exists(VDISK)
+                    && MirrorRoles.replicaOf(b.store, VDISK).flatMap(r -> r.lastSnapshot()).isPresent() && a.status(VDISK).lagBytes() == 0);
+            try (ApiServer apiA = api(a, "api-a"); ApiServer apiB = api(b, "api-b")) {
+                Client onA = new Client(apiA.url(), Tokens.create(dir.resolve("api-a"), "ops", "admin").secret());
+                Client onB = new Client(apiB.url(), Tokens.create(dir.resolve("api-b"), "ops", "admin").secret());
+                JsonNode rowsA = onA.call("GET", "/api/mirrors", null, 200);
+                assertEquals(VDISK, rowsA.get(0).get("vdisk").asText());
+                assertEquals("primary", rowsA.get(0).get("role").asText());
+                assertEquals("replica", onB.call("GET", "/api/mirrors", null, 200).get(0).get("role").asText());
+                onA.problem("POST", "/api/mirrors/" + VDISK + "/failover", "{\"planned\":true}", 409, "is primary here");
+
+                JsonNode failover = onB.awaitJob(onB.call("POST", "/api/mirrors/" + VDISK + "/failover", "{\"planned\":true}", 202));
+                assertEquals("done", failover.get("state").asText(), failover.toString());
+                assertEquals(0, failover.get("result").get("dataLossWindowMs").asLong(), failover.toString());
+                TwoSites.assertSameBytes(a.store, VDISK, b.store, VDISK);
+                assertEquals("primary", onB.call("GET", "/api/mirrors", null, 200).get(0).get("role").asText());
+                assertEquals("replica", onA.call("GET", "/api/mirrors", null, 200).get(0).get("role").asText());
+
+                JsonNode failback = onA.awaitJob(onA.call("POST", "/api/mirrors/" + VDISK + "/failback", null, 202));
+                assertEquals("done", failback.get("state").asText(), failback.toString());
+                assertEquals("primary", onA.call("GET", "/api/mirrors", null, 200).get(0).get("role").asText());
+                TwoSites.assertSameBytes(a.store, VDISK, b.store, VDISK);
+            }
+        }
+    }
+
+    /** The API of a site's mirroring process: its store (not closed here: the site owns it) and its mirror service. */
+    private ApiServer api(TwoSites.Site site, String configDir) {
+        Datastore store = new Datastore.Local(site.store, EmbeddedLocks.open(site.store), EmbeddedConfigs.open(site.store));
+        return ApiServer.start(new ApiServer.Backend(store, dir.resolve(configDir), Optional.empty(), () -> Optional.ofNullable(site.service)),
+                NodeMetrics.process(), "127.0.0.1", 0);
+    }
+
+    private record Client(String url, String token) {
+        private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+        JsonNode call(String method, String path, String body, int status) throws Exception {
+            HttpResponse<String> r = send(method, path, body);
+            assertEquals(status, r.statusCode(), method + " " + path + ": " + r.body());
+            return JSON.readTree(r.body());
+        }
+
+        void problem(String method, String path, String body, int status, String detailPart) throws Exception {
+            HttpResponse<String> r = send(method, path, body);
+            assertEquals(status, r.statusCode(), r.body());
+            String detail = JSON.readTree(r.body()).get("detail").asText();
+            assertTrue(detail.contains(detailPart), "detail " + detail + " (expected to contain: " + detailPart + ")");
+        }
+
+        JsonNode awaitJob(JsonNode job) throws Exception {
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (true) {
+                JsonNode now = call("GET", "/api/jobs/" + job.get("id").asText(), null, 200);
+                if (!now.get("state").asText().equals("running") || System.nanoTime() > deadline) {
+                    return now;
+                }
+                Thread.sleep(50);
+            }
+        }
+
+        private HttpResponse<String> send(String method, String path, String body) throws Exception {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(WAIT)
+                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                    .header("Authorization", "Bearer " + token);
+            if (body != null) {
+                b.header("Content-Type", "application/json");
+            }
+            return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        }
+    }
+}
