@@ -22,6 +22,10 @@ final class GcWorker implements AutoCloseable {
 
     private final Catalog catalog;
     private final SnapshotGc gc;
+    /** Gives back blob-file space after a drain; null for none (tests). */
+    private final BlobReclaim reclaim;
+    /** Vdisks collected since the last drain ended: touched by this thread only. */
+    private final java.util.Set<Long> collected = new java.util.HashSet<>();
     private final Object monitor = new Object();
     /** Why no thread runs (the store is read-only), or null. */
     private final String readOnlyReason;
@@ -30,10 +34,14 @@ final class GcWorker implements AutoCloseable {
     private boolean stopping;
     private RuntimeException failure;
 
-    /** Starts the thread unless {@code readOnlyReason} says why the store takes no writes. */
-    GcWorker(Catalog catalog, SnapshotGc gc, String storeName, String readOnlyReason) {
+    /**
+     * Starts the thread unless {@code readOnlyReason} says why the store takes no writes; when
+     * the queue is empty, {@code reclaim} (or null) gives back the space of the collected vdisks.
+     */
+    GcWorker(Catalog catalog, SnapshotGc gc, String storeName, String readOnlyReason, BlobReclaim reclaim) {
         this.catalog = catalog;
         this.gc = gc;
+        this.reclaim = reclaim;
         this.readOnlyReason = readOnlyReason;
         this.thread = new Thread(this::run, "vdisk-gc " + storeName);
         thread.setDaemon(true);
@@ -122,10 +130,39 @@ final class GcWorker implements AutoCloseable {
         }
     }
 
-    /** Runs steps until nothing is pending or the store closes. */
+    /**
+     * Runs steps until nothing is pending or the store closes; then, with nothing pending, has
+     * {@link BlobReclaim} flush the store and give back the blob space of each large-grain vdisk
+     * collected. A failure
+     * there is logged and leaves the space to RocksDB's own compactions: it does not stop the
+     * collector (nothing about the data depends on it).
+     */
     private void drain() {
         while (!isStopping() && stepOnce()) {
             LockSupport.parkNanos(STEP_PAUSE.toNanos());
+        }
+        if (reclaim == null || isStopping() || collected.isEmpty()) {
+            return;
+        }
+        try {
+            reclaim.flushAll();
+        } catch (org.rocksdb.RocksDBException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "flushing the store after a snapshot collection failed; its memtables flush when full", e);
+        }
+        for (long vdiskId : java.util.List.copyOf(collected)) {
+            collected.remove(vdiskId);
+            if (!reclaim.appliesTo(vdiskId)) {
+                continue;
+            }
+            try {
+                reclaim.reclaim(vdiskId);
+            } catch (org.rocksdb.RocksDBException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "giving back the blob space of vdisk id " + vdiskId + " after its snapshot collection failed;"
+                        + " RocksDB's own compactions are left to do it", e);
+            }
+            if (isStopping()) {
+                return;
+            }
         }
     }
 
@@ -141,6 +178,9 @@ final class GcWorker implements AutoCloseable {
                 return false;
             }
             gc.step(pending.get(0));
+            if (Thread.currentThread() == thread) {
+                collected.add(pending.get(0).vdiskId());
+            }
         }
         synchronized (monitor) {
             monitor.notifyAll(); // awaitIdle looks again
@@ -160,6 +200,9 @@ final class GcWorker implements AutoCloseable {
         synchronized (monitor) {
             stopping = true;
             monitor.notifyAll();
+        }
+        if (reclaim != null) {
+            reclaim.cancel();
         }
         if (!thread.isAlive()) {
             return;

@@ -140,7 +140,7 @@ public final class VdiskStore implements AutoCloseable {
                 });
         this.catalog = new Catalog(dir, db);
         this.gc = new SnapshotGc(catalog, grainLocks);
-        this.gcWorker = new GcWorker(catalog, gc, dir.toString(), db.readOnlyReason);
+        this.gcWorker = new GcWorker(catalog, gc, dir.toString(), db.readOnlyReason, new BlobReclaim(db, catalog));
         this.namespace = new Namespace(catalog, clock);
         this.snapshots = new Snapshots(catalog, clock, gc, gcWorker::wake, this::checkSpace);
         this.snapshotGroups = new SnapshotGroups(catalog, clock);

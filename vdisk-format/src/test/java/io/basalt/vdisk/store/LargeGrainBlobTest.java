@@ -120,6 +120,68 @@ class LargeGrainBlobTest {
         }
     }
 
+    /**
+     * The space of random overwrites comes back by itself once the snapshots between them are
+     * removed: three passes over the disk in random order (a snapshot between passes, each pass's
+     * memtable flushed as a full one would be), half the disk unmapped, the snapshots purged; then
+     * no manual flush or compaction, and the blob files must fall to 1.3 times the live data.
+     * Before {@link BlobReclaim} they stayed at the three passes' bytes (the collector's deletions
+     * sat in a memtable that never filled, and blob GC's age cutoff never reached the last pass's
+     * half-dead files).
+     */
+    @Test
+    void randomOverwritesFreeTheirBlobSpaceOnceTheSnapshotsAreRemoved() throws Exception {
+        int diskBytes = 8 << 20;
+        int grains = diskBytes / GRAIN;
+        byte[][] live = new byte[grains][];
+        try (VdiskStore store = VdiskStore.open(dir)) {
+            store.create("big", diskBytes, 512, GRAIN);
+            try (Vdisk disk = store.open("big")) {
+                for (int pass = 0; pass < 3; pass++) {
+                    if (pass > 0) {
+                        store.createSnapshot("big", "s" + pass);
+                    }
+                    for (int grain : shuffled(grains, 30 + pass)) {
+                        live[grain] = random(1000L * pass + grain, GRAIN);
+                        disk.write((long) grain * GRAIN / 512, ByteBuffer.wrap(live[grain]), false).join();
+                    }
+                    flush(store);
+                }
+                int[] unmapped = shuffled(grains, 40);
+                for (int i = 0; i < grains / 2; i++) {
+                    disk.unmap((long) unmapped[i] * GRAIN / 512, GRAIN / 512).join();
+                    live[unmapped[i]] = new byte[GRAIN];
+                }
+                assertTrue(blobBytes() >= 3L * diskBytes, "three passes in blob files: " + blobBytes() + " bytes");
+                store.purgeSnapshots("big");
+                store.awaitGc("big", java.time.Duration.ofSeconds(30));
+                long bound = (long) (1.3 * diskBytes / 2);
+                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+                long kept = blobBytes();
+                while (kept > bound && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                    kept = blobBytes();
+                }
+                assertTrue(kept <= bound, "blob files hold " + kept + " bytes 30 s after the collection, for " + diskBytes / 2
+                        + " live bytes (expected: <= " + bound + ")");
+                byte[] read = new byte[GRAIN];
+                for (int grain = 0; grain < grains; grain++) {
+                    disk.read((long) grain * GRAIN / 512, GRAIN / 512).join().get(read);
+                    assertArrayEquals(live[grain], read, "grain " + grain);
+                }
+            }
+        }
+    }
+
+    private static int[] shuffled(int n, long seed) {
+        java.util.List<Integer> list = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            list.add(i);
+        }
+        java.util.Collections.shuffle(list, new Random(seed));
+        return list.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     private static void flush(VdiskStore store) throws RocksDBException {
         try (FlushOptions wait = new FlushOptions().setWaitForFlush(true)) {
             store.db().db.flush(wait, store.db().blocks);
