@@ -8,7 +8,6 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 import io.basalt.node.datastore.Datastore;
-import io.basalt.node.mirror.ClusterMirrorStore;
 import io.basalt.node.mirror.Dr;
 import io.basalt.node.mirror.MirrorService;
 import io.basalt.node.mirror.MirrorStatus;
@@ -88,7 +87,7 @@ final class MirrorResource {
     private MirrorStore site() {
         return switch (store) {
             case Datastore.Local local -> MirrorStore.of(local.store());
-            case Datastore.Cluster cluster -> new ClusterMirrorStore(cluster.client());
+            case Datastore.Cluster cluster -> io.basalt.node.host.ConsistentSnapshots.mirrorSite(cluster);
             default -> throw new IllegalStateException("datastore " + store.getClass().getSimpleName() + " (expected: the embedded store or a cluster)");
         };
     }

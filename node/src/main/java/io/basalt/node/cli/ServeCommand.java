@@ -111,7 +111,7 @@ public final class ServeCommand implements Callable<Integer> {
             }
             io.basalt.replication.MirrorStore site = switch (store) {
                 case Datastore.Local local -> io.basalt.replication.MirrorStore.of(local.store());
-                case Datastore.Cluster cluster -> new io.basalt.node.mirror.ClusterMirrorStore(cluster.client());
+                case Datastore.Cluster cluster -> io.basalt.node.host.ConsistentSnapshots.mirrorSite(cluster);
                 default -> null;
             };
             if (mirrorDir != null) {

@@ -6,7 +6,6 @@ import java.util.function.Function;
 import io.basalt.node.config.Configs;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.node.mirror.MirrorService;
-import io.basalt.node.mirror.ClusterMirrorStore;
 import io.basalt.replication.MirrorStore;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -40,7 +39,7 @@ record SiteScope(MirrorStore store, Configs configs, Optional<MirrorService> mir
         try (Datastore d = options.open()) {
             MirrorStore store = switch (d) {
                 case Datastore.Local local -> MirrorStore.of(local.store());
-                case Datastore.Cluster cluster -> new ClusterMirrorStore(cluster.client());
+                case Datastore.Cluster cluster -> io.basalt.node.host.ConsistentSnapshots.mirrorSite(cluster);
                 default -> throw new IllegalArgumentException(spec.qualifiedName() + ": through --api (expected: --data DIR or --cluster FILE|DIR)");
             };
             return body.apply(new SiteScope(store, d.configs(), Optional.empty()));

@@ -76,6 +76,11 @@ public final class ConsistentSnapshots {
                 + " a snapshot taken beside a writer is not crash-consistent: each placement group freezes at its own instant)");
     }
 
+    /** A mirror site on {@code cluster} whose rounds snapshot through the writer, as {@link #take} does. */
+    public static io.basalt.node.mirror.ClusterMirrorStore mirrorSite(Datastore.Cluster cluster) {
+        return new io.basalt.node.mirror.ClusterMirrorStore(cluster.client(), (vdisks, snap) -> take(cluster, vdisks, snap, -1));
+    }
+
     /** A cluster's vdisk written by something that cannot take a snapshot for it: refused. */
     public static final class NotThroughWriterException extends IllegalStateException {
         private static final long serialVersionUID = 1L;

@@ -11,7 +11,6 @@ import io.basalt.cluster.meta.VdiskRecord;
 import io.basalt.lock.HoldState;
 import io.basalt.lock.VdiskLock;
 import io.basalt.replication.MirrorSnapshots;
-import io.basalt.node.host.ConsistentSnapshots;
 import io.basalt.replication.MirrorStore;
 import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.Extent;
@@ -35,7 +34,7 @@ import io.basalt.vdisk.store.SnapshotInfo;
  * would refuse unfenced writes). Its snapshot and record are two meta entries, the snapshot first:
  * a crash between leaves a snapshot newer than the record, which the next apply removes.
  *
- * <p><b>Snapshots</b> are taken through the vdisk's lock holder ({@link ConsistentSnapshots}):
+ * <p><b>Snapshots</b> are taken through the vdisk's lock holder (a {@link Snapshotter}: {@code ConsistentSnapshots}):
  * a host agent pauses its guest for one, so it is crash-consistent across placement groups; a
  * vdisk written by anything else (an initiator through a gateway) fails its round, saying so.
  * Consistency groups are refused on a cluster (not mirrored yet, though the holder could take
@@ -50,11 +49,27 @@ public final class ClusterMirrorStore implements MirrorStore {
     private static final System.Logger log = System.getLogger(ClusterMirrorStore.class.getName());
 
     private final ClusterClient client;
-    private final io.basalt.node.datastore.Datastore datastore;
+    private final Snapshotter snapshots;
 
-    public ClusterMirrorStore(ClusterClient client) {
+    /** How a round's snapshot is taken: through the vdisks' writer ({@code ConsistentSnapshots.mirrorSnapshots} in the host package). */
+    @FunctionalInterface
+    public interface Snapshotter {
+        /** Snapshot {@code snap} of every one of {@code vdisks} at one instant, or an exception saying why not. */
+        String take(List<String> vdisks, String snap) throws java.io.IOException, InterruptedException;
+    }
+
+    /** A site on the cluster whose rounds take their snapshots with {@code snapshots}. */
+    public ClusterMirrorStore(ClusterClient client, Snapshotter snapshots) {
         this.client = client;
-        this.datastore = new io.basalt.node.datastore.Datastore.Cluster(client);
+        this.snapshots = snapshots;
+    }
+
+    /** A view of a cluster's mirrors that takes no snapshot (status, records): a round through it is refused. */
+    public static ClusterMirrorStore readOnly(ClusterClient client) {
+        return new ClusterMirrorStore(client, (vdisks, snap) -> {
+            throw new IllegalStateException("snapshot " + snap + " of " + vdisks + ": this view of cluster " + client.config().name()
+                    + " takes no snapshots (expected: the site's mirroring gateway, basalt serve --cluster --mirror-port)");
+        });
     }
 
     @Override
@@ -110,10 +125,10 @@ public final class ClusterMirrorStore implements MirrorStore {
                 + " (expected: the embedded store; groups of a cluster are not mirrored yet: mirror its vdisks one by one)");
     }
 
-    /** Through the vdisks' writer ({@link ConsistentSnapshots}); a refusal or a failed agent call fails the round, which is retried. */
+    /** Through the vdisks' writer ({@link Snapshotter}); a refusal or a failed agent call fails the round, which is retried. */
     private void take(List<String> vdisks, String snap) {
         try {
-            String how = ConsistentSnapshots.take(datastore, vdisks, snap, -1);
+            String how = snapshots.take(vdisks, snap);
             log.log(System.Logger.Level.DEBUG, "mirror snapshot {0} of {1} taken {2}", snap, vdisks, how);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("mirror snapshot " + snap + " of " + vdisks + ": " + e.getMessage(), e);

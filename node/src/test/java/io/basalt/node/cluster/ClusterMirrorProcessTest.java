@@ -72,7 +72,7 @@ class ClusterMirrorProcessTest {
             // Through the gateway's control file: the command runs inside site A's mirroring gateway.
             cli("mirror", "enable", VDISK, "--to", "site-b", "--interval", INTERVAL, "--cluster", ca);
             try (ClusterClient clientA = client(a.dir()); ClusterClient clientB = client(b.dir())) {
-                ClusterMirrorStore replicas = new ClusterMirrorStore(clientB);
+                ClusterMirrorStore replicas = ClusterMirrorStore.readOnly(clientB);
                 await("the first full sync", Duration.ofMinutes(3), () -> lastOnB(replicas).isPresent());
                 measure(clientA, replicas, seconds, ca);
                 // The writer stopped: once B holds a snapshot A took after that, B's copy equals A's head.

@@ -113,6 +113,7 @@ class HostsOnClusterProcessTest {
                     }
                 });
                 migrateRoundTrips(consoles, inventory);
+                backUpTheRunningGuest(consoles, client);
 
                 // HA 1: the agent running the guest (host-a after the round trips) and its QEMU die at once.
                 long lastBeforeKill = lastSeq(consoles);
@@ -160,6 +161,32 @@ class HostsOnClusterProcessTest {
                 stopAgents();
             }
         }
+    }
+
+    /**
+     * {@code backup create --vm} of the running guest on a cluster: both disks snapshotted at one
+     * instant through the host that runs it (the guest paused, so no write is in one placement
+     * group's part and not another's), held shared-read meanwhile; the backup of the boot disk,
+     * restored to a new vdisk, holds the guest's sequence whole up to at least what it had synced
+     * before the backup began.
+     */
+    private void backUpTheRunningGuest(List<Path> consoles, ClusterClient client) throws Exception {
+        long startNs = System.nanoTime();
+        Path repo = dir.resolve("repo");
+        long syncedBefore = lastSeq(consoles);
+        String made = cli("backup", "create", "--vm", "g1", "--to", repo.toString());
+        assertTrue(made.contains("holding g1-disk, g1-fs shared-read"), made);
+        assertTrue(made.contains("through host host-a, which runs vm g1 (guest paused"), made);
+        Matcher id = Pattern.compile("backup (\\S+) of g1-disk@").matcher(made);
+        assertTrue(id.find(), made);
+        cli("backup", "restore", "--repo", repo.toString(), id.group(1), "--to-vdisk", "g1-restored");
+        try (BlockDevice restored = client.open("g1-restored")) {
+            long inBackup = SequenceGuest.sequenceLength(restored);
+            assertTrue(inBackup >= syncedBefore, "the backup holds seq " + inBackup + "; the guest had synced " + syncedBefore + " before it");
+            SequenceGuest.checkSequenceOnDisk(restored, inBackup);
+        }
+        assertTrue(client.locks().lock("g1-disk").orElseThrow().holders().size() == 1, "the backup's shared-read lock is gone");
+        timings.put("backup of the running guest", ms(System.nanoTime() - startNs));
     }
 
     /**

@@ -127,7 +127,7 @@ class ClusterMirrorTest {
             ClusterClient client = ClusterClient.open(config, cluster.node(1));
             LockedStore gateway = LockedStore.cluster(client);
             VdiskStore embedded = VdiskStore.open(dir.resolve("b/store"), new VdiskStore.Options(64L << 20, 2, 0));
-            try (Site a = new Site("site-a", dir.resolve("a"), new ClusterMirrorStore(client), Configs.of(client.configs()), gateway::open, client);
+            try (Site a = new Site("site-a", dir.resolve("a"), io.basalt.node.host.ConsistentSnapshots.mirrorSite(new io.basalt.node.datastore.Datastore.Cluster(client)), Configs.of(client.configs()), gateway::open, client);
                  Site b = new Site("site-b", dir.resolve("b"), MirrorStore.of(embedded), EmbeddedConfigs.open(embedded), embedded::open, embedded)) {
                 a.start();
                 b.start();
