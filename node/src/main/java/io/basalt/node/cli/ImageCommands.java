@@ -75,7 +75,6 @@ final class ImageCommands {
         public Integer call() {
             ImageFormat f = format.equals("auto") ? null : ImageFormat.parse(format);
             try (ImageSource image = ImageSource.open(file, f); Datastore s = store.open()) {
-                ImageImports.checkSize(image, blockSize, file.toString());
                 ImageImport.Result r;
                 try (LazyProgress bar = new LazyProgress("import " + name, image.sizeBytes())) {
                     r = ImageImports.create(s, image, file.toString(), name, blockSize, bar);

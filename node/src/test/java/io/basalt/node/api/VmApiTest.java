@@ -4,13 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -47,12 +41,12 @@ class VmApiTest {
 
     @Test
     void aVmIsStartedMigratedEvacuatedAndStoppedThroughTheApi() throws Exception {
-        String qemu = which("qemu-system-x86_64");
+        String qemu = io.basalt.node.TestProcesses.which("qemu-system-x86_64");
         assumeTrue(qemu != null, "needs qemu-system-x86_64 (qemu-system-x86): scripts/install-test-deps.sh");
         Path storeDir = dir.resolve("store");
         try (Datastore store = Datastore.local(storeDir, 0);
              ApiServer server = ApiServer.start(new ApiServer.Backend(store, storeDir, Optional.empty()), NodeMetrics.process(), "127.0.0.1", 0)) {
-            Client api = new Client(server.url(), Tokens.create(storeDir, "ops", "admin").secret());
+            ApiClient api = new ApiClient(server.url(), Tokens.create(storeDir, "ops", "admin").secret(), Duration.ofSeconds(120));
             store.create("vm1-disk", 16L << 20, 512, 4096);
             Inventory inventory = new Inventory(store.configs());
             inventory.createVm(VmRecord.create("vm1", 1, 128, List.of("vm1-disk"), null, null, null));
@@ -97,55 +91,5 @@ class VmApiTest {
     private HostAgent.Options options(String qemu, String tag) {
         return new HostAgent.Options(qemu, Accelerator.TCG, dir.resolve("run-" + tag), 2, 1024, 3000, Duration.ofMillis(200),
                 Duration.ofSeconds(2), Duration.ofSeconds(10), Optional.empty());
-    }
-
-    static String which(String tool) {
-        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            Path p = Path.of(d, tool);
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return null;
-    }
-
-    /** Calls with an admin token; {@link #problem} checks a refusal's status and detail. */
-    private record Client(String url, String token) {
-        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
-        JsonNode call(String method, String path, String body, int status) throws Exception {
-            HttpResponse<String> r = send(method, path, body);
-            assertEquals(status, r.statusCode(), method + " " + path + ": " + r.body());
-            return ApiServerTest.JSON.readTree(r.body());
-        }
-
-        void problem(String method, String path, String body, int status, String detailPart) throws Exception {
-            HttpResponse<String> r = send(method, path, body);
-            assertEquals(status, r.statusCode(), r.body());
-            assertEquals(Problem.CONTENT_TYPE, r.headers().firstValue("Content-Type").orElseThrow().split(";")[0]);
-            String detail = ApiServerTest.JSON.readTree(r.body()).get("detail").asText();
-            assertTrue(detail.contains(detailPart), "detail " + detail + " (expected to contain: " + detailPart + ")");
-        }
-
-        JsonNode awaitJob(JsonNode job) throws Exception {
-            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-            while (true) {
-                JsonNode now = call("GET", "/api/jobs/" + job.get("id").asText(), null, 200);
-                if (!now.get("state").asText().equals("running") || System.nanoTime() > deadline) {
-                    return now;
-                }
-                Thread.sleep(50);
-            }
-        }
-
-        private HttpResponse<String> send(String method, String path, String body) throws Exception {
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(120))
-                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                    .header("Authorization", "Bearer " + token);
-            if (body != null) {
-                b.header("Content-Type", "application/json");
-            }
-            return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        }
     }
 }

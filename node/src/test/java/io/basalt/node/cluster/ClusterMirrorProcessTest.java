@@ -182,16 +182,7 @@ class ClusterMirrorProcessTest {
 
     private static void assertSameBytes(ClusterClient x, String specX, ClusterClient y, String specY) {
         try (BlockDevice vx = x.open(specX); BlockDevice vy = y.open(specY)) {
-            assertEquals(vx.sizeBytes(), vy.sizeBytes(), specX + " vs " + specY + ": size");
-            int chunkBlocks = (1 << 20) / vx.logicalBlockSizeBytes();
-            for (long lba = 0; lba < vx.blockCount(); lba += chunkBlocks) {
-                int n = (int) Math.min(chunkBlocks, vx.blockCount() - lba);
-                ByteBuffer bx = vx.read(lba, n).join();
-                ByteBuffer by = vy.read(lba, n).join();
-                if (!bx.equals(by)) {
-                    throw new AssertionError(specX + " and " + specY + " differ at byte " + (lba * vx.logicalBlockSizeBytes() + bx.mismatch(by)));
-                }
-            }
+            io.basalt.node.mirror.TwoSites.assertSameBytes(vx, "site A " + specX, vy, "site B " + specY);
         }
     }
 

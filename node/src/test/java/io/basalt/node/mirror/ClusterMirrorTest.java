@@ -245,17 +245,7 @@ class ClusterMirrorTest {
     /** {@code specX} at site {@code x} and {@code specY} at site {@code y} read the same, byte for byte. */
     private static void assertSame(Site x, String specX, Site y, String specY) {
         try (BlockDevice vx = open(x, specX); BlockDevice vy = open(y, specY)) {
-            assertEquals(vx.sizeBytes(), vy.sizeBytes(), specX + " vs " + specY + ": size");
-            int chunkBlocks = (1 << 20) / vx.logicalBlockSizeBytes();
-            for (long lba = 0; lba < vx.blockCount(); lba += chunkBlocks) {
-                int n = (int) Math.min(chunkBlocks, vx.blockCount() - lba);
-                ByteBuffer bx = vx.read(lba, n).join();
-                ByteBuffer by = vy.read(lba, n).join();
-                if (!bx.equals(by)) {
-                    throw new AssertionError(x.name + " " + specX + " and " + y.name + " " + specY + " differ at byte "
-                            + (lba * vx.logicalBlockSizeBytes() + bx.mismatch(by)));
-                }
-            }
+            TwoSites.assertSameBytes(vx, x.name + " " + specX, vy, y.name + " " + specY);
         }
     }
 

@@ -1,12 +1,7 @@
 package io.basalt.node.mirror;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -16,8 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.basalt.node.api.ApiClient;
 import io.basalt.node.api.ApiServer;
 import io.basalt.node.api.Tokens;
 import io.basalt.node.config.EmbeddedConfigs;
@@ -37,7 +32,6 @@ public class MirrorApiTest {
     public static final Set<String> ANSWERED = Set.of("POST /api/mirrors/{vdisk}/failover", "POST /api/mirrors/{vdisk}/failback");
     private static final String VDISK = "web1";
     private static final Duration WAIT = Duration.ofSeconds(30);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir Path dir;
 
@@ -54,8 +48,8 @@ public class MirrorApiTest {
             TwoSites.await("a round applied at site b", WAIT, () -> b.store.exists(VDISK)
                     && MirrorRoles.replicaOf(b.store, VDISK).flatMap(r -> r.lastSnapshot()).isPresent() && a.status(VDISK).lagBytes() == 0);
             try (ApiServer apiA = api(a, "api-a"); ApiServer apiB = api(b, "api-b")) {
-                Client onA = new Client(apiA.url(), Tokens.create(dir.resolve("api-a"), "ops", "admin").secret());
-                Client onB = new Client(apiB.url(), Tokens.create(dir.resolve("api-b"), "ops", "admin").secret());
+                ApiClient onA = new ApiClient(apiA.url(), Tokens.create(dir.resolve("api-a"), "ops", "admin").secret(), WAIT);
+                ApiClient onB = new ApiClient(apiB.url(), Tokens.create(dir.resolve("api-b"), "ops", "admin").secret(), WAIT);
                 JsonNode rowsA = onA.call("GET", "/api/mirrors", null, 200);
                 assertEquals(VDISK, rowsA.get(0).get("vdisk").asText());
                 assertEquals("primary", rowsA.get(0).get("role").asText());
@@ -82,43 +76,5 @@ public class MirrorApiTest {
         Datastore store = new Datastore.Local(site.store, EmbeddedLocks.open(site.store), EmbeddedConfigs.open(site.store));
         return ApiServer.start(new ApiServer.Backend(store, dir.resolve(configDir), Optional.empty(), () -> Optional.ofNullable(site.service)),
                 NodeMetrics.process(), "127.0.0.1", 0);
-    }
-
-    private record Client(String url, String token) {
-        private static final HttpClient HTTP = HttpClient.newHttpClient();
-
-        JsonNode call(String method, String path, String body, int status) throws Exception {
-            HttpResponse<String> r = send(method, path, body);
-            assertEquals(status, r.statusCode(), method + " " + path + ": " + r.body());
-            return JSON.readTree(r.body());
-        }
-
-        void problem(String method, String path, String body, int status, String detailPart) throws Exception {
-            HttpResponse<String> r = send(method, path, body);
-            assertEquals(status, r.statusCode(), r.body());
-            String detail = JSON.readTree(r.body()).get("detail").asText();
-            assertTrue(detail.contains(detailPart), "detail " + detail + " (expected to contain: " + detailPart + ")");
-        }
-
-        JsonNode awaitJob(JsonNode job) throws Exception {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (true) {
-                JsonNode now = call("GET", "/api/jobs/" + job.get("id").asText(), null, 200);
-                if (!now.get("state").asText().equals("running") || System.nanoTime() > deadline) {
-                    return now;
-                }
-                Thread.sleep(50);
-            }
-        }
-
-        private HttpResponse<String> send(String method, String path, String body) throws Exception {
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(WAIT)
-                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                    .header("Authorization", "Bearer " + token);
-            if (body != null) {
-                b.header("Content-Type", "application/json");
-            }
-            return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        }
     }
 }

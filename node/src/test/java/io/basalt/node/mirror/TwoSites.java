@@ -11,6 +11,7 @@ import java.util.function.BooleanSupplier;
 import java.util.random.RandomGenerator;
 
 import io.basalt.node.config.EmbeddedConfigs;
+import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.store.Vdisk;
 import io.basalt.vdisk.store.VdiskStore;
 
@@ -19,7 +20,7 @@ import io.basalt.vdisk.store.VdiskStore;
  * on a loopback port, peered with each other: what {@code basalt serve --mirror-port} runs on
  * each site, without the processes.
  */
-final class TwoSites implements AutoCloseable {
+public final class TwoSites implements AutoCloseable {
     /** No space reserve: tests share a disk with other builds. */
     private static final VdiskStore.Options OPTIONS = new VdiskStore.Options(64L << 20, 2, 0);
 
@@ -100,15 +101,20 @@ final class TwoSites implements AutoCloseable {
     /** Asserts {@code specX} on {@code x} and {@code specY} on {@code y} read the same, byte for byte. */
     static void assertSameBytes(VdiskStore x, String specX, VdiskStore y, String specY) {
         try (Vdisk vx = x.open(specX); Vdisk vy = y.open(specY)) {
-            assertEquals(vx.sizeBytes(), vy.sizeBytes(), specX + " vs " + specY + ": size");
-            int chunkBlocks = (1 << 20) / vx.logicalBlockSizeBytes();
-            for (long lba = 0; lba < vx.blockCount(); lba += chunkBlocks) {
-                int n = (int) Math.min(chunkBlocks, vx.blockCount() - lba);
-                ByteBuffer bx = vx.read(lba, n).join();
-                ByteBuffer by = vy.read(lba, n).join();
-                if (!bx.equals(by)) {
-                    throw new AssertionError(specX + " and " + specY + " differ at byte " + (lba * vx.logicalBlockSizeBytes() + bx.mismatch(by)));
-                }
+            assertSameBytes(vx, specX, vy, specY);
+        }
+    }
+
+    /** Asserts devices {@code x} (named {@code nameX} in the message) and {@code y} read the same, byte for byte, 1 MiB at a time. */
+    public static void assertSameBytes(BlockDevice x, String nameX, BlockDevice y, String nameY) {
+        assertEquals(x.sizeBytes(), y.sizeBytes(), nameX + " vs " + nameY + ": size");
+        int chunkBlocks = (1 << 20) / x.logicalBlockSizeBytes();
+        for (long lba = 0; lba < x.blockCount(); lba += chunkBlocks) {
+            int n = (int) Math.min(chunkBlocks, x.blockCount() - lba);
+            ByteBuffer bx = x.read(lba, n).join();
+            ByteBuffer by = y.read(lba, n).join();
+            if (!bx.equals(by)) {
+                throw new AssertionError(nameX + " and " + nameY + " differ at byte " + (lba * x.logicalBlockSizeBytes() + bx.mismatch(by)));
             }
         }
     }
