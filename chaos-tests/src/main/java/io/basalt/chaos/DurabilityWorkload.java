@@ -86,7 +86,7 @@ final class DurabilityWorkload {
 
     /** After every node was killed and restarted: each key read back, retried until it succeeds. */
     void finalReads(ClusterClient client, int process) throws InterruptedException, TimeoutException {
-        try (ClusterVdisk disk = client.open(VDISK)) {
+        try (ClusterVdisk disk = Workers.openAfterFaults(client, VDISK, FINAL_READ_WAIT)) {
             for (int key = 0; key < KEYS; key++) {
                 long deadline = System.nanoTime() + FINAL_READ_WAIT.toNanos();
                 while (true) {

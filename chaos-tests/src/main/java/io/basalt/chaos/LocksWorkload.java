@@ -365,7 +365,7 @@ final class LocksWorkload {
     /** After the heal: every block of every vdisk read once more, each retried until it succeeds. */
     void finalReads(ClusterClient client, int process) throws InterruptedException, TimeoutException {
         for (int v = 0; v < VDISKS; v++) {
-            try (ClusterVdisk disk = client.open(vdiskName(v))) {
+            try (ClusterVdisk disk = Workers.openAfterFaults(client, vdiskName(v), FINAL_READ_WAIT)) {
                 for (int slot = 0; slot < SLOTS; slot++) {
                     long deadline = System.nanoTime() + FINAL_READ_WAIT.toNanos();
                     while (!read(disk, process, v, slot)) {

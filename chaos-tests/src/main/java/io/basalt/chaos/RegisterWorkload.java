@@ -114,7 +114,7 @@ final class RegisterWorkload {
     /** After the heal: every register read once more through every client, each read retried until it succeeds. */
     void finalReads(List<ClusterClient> clients, int process) throws InterruptedException, TimeoutException {
         for (ClusterClient c : clients) {
-            try (ClusterVdisk disk = c.open(VDISK)) {
+            try (ClusterVdisk disk = Workers.openAfterFaults(c, VDISK, FINAL_READ_WAIT)) {
                 for (int register = 0; register < REGISTERS; register++) {
                     long deadline = System.nanoTime() + FINAL_READ_WAIT.toNanos();
                     while (!read(disk, process, register)) {

@@ -1,10 +1,14 @@
 package io.basalt.chaos;
 
+import io.basalt.cluster.client.ClusterClient;
+import io.basalt.cluster.client.ClusterVdisk;
+import io.basalt.vdisk.BlockDeviceException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -82,6 +86,26 @@ final class Workers {
             }
         }
         return first;
+    }
+
+    /**
+     * Opens {@code vdisk} for a workload's final reads, trying again while a placement group has
+     * no leader yet (opening touches every group): after a kill of every node a group can answer
+     * its leader probe and still be replaying its log for a while.
+     */
+    static ClusterVdisk openAfterFaults(ClusterClient client, String vdisk, Duration wait)
+            throws InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            try {
+                return client.open(vdisk);
+            } catch (BlockDeviceException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new TimeoutException("opening " + vdisk + " after the faults failed for " + wait.toSeconds() + " s: " + e.getMessage());
+                }
+                Thread.sleep(BACKOFF.toMillis());
+            }
+        }
     }
 
     /** Why an operation failed, in one short line for the history. */
