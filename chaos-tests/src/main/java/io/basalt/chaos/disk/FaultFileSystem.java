@@ -38,8 +38,11 @@ import ru.serce.jnrfuse.struct.Timespec;
  * backing directory at once, as if every directory were synced right away. A real power cut can
  * also lose a create or a rename whose directory was not synced, reorder them, or tear a sector;
  * this model loses only file data and sizes. Directory fsync is accepted and does nothing
- * (it fails in {@link FaultMode.FsyncFails}). Hard links, symbolic links, xattrs and locks are
- * not served (ENOSYS, and the kernel keeps locks locally); RocksDB needs none of them.
+ * (it fails in {@link FaultMode.FsyncFails}). Hard links are served for files with no unsynced
+ * data (a RocksDB checkpoint, the Raft snapshot of a placement group, links its synced table
+ * files); a link to a file with unsynced data is refused (EOPNOTSUPP), as each name would
+ * otherwise keep unsynced data of its own. Symbolic links, xattrs and locks are not served
+ * (ENOSYS, and the kernel keeps locks locally); RocksDB needs none of them.
  *
  * <p>Ownership: {@link FaultMount} creates one per mount; after the mount is gone it either
  * drops the unsynced data ({@link #dropUnsynced}, the power cut) or syncs it ({@link #syncAll},
@@ -318,6 +321,29 @@ final class FaultFileSystem extends FuseStubFS {
             synchronized (files) {
                 Files.delete(backingPath(path));
                 closeQuietly(files.remove(path));
+            }
+            return 0;
+        } catch (IOException e) {
+            return errno(e);
+        }
+    }
+
+    @Override
+    public int link(String oldpath, String newpath) {
+        if (full()) {
+            return fault(ErrorCodes.ENOSPC());
+        }
+        try {
+            synchronized (files) {
+                OpenFile source = files.get(oldpath);
+                if (source != null) {
+                    synchronized (source) {
+                        if (source.data.dirty()) {
+                            return -ErrorCodes.EOPNOTSUPP();
+                        }
+                    }
+                }
+                Files.createLink(backingPath(newpath), backingPath(oldpath));
             }
             return 0;
         } catch (IOException e) {

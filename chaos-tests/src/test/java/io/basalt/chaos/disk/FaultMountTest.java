@@ -84,6 +84,28 @@ class FaultMountTest {
         assertArrayEquals(bytes(64, 5), Files.readAllBytes(mount.path().resolve("CURRENT")));
     }
 
+    /** A RocksDB checkpoint (a placement group's Raft snapshot) hard-links synced table files. */
+    @Test
+    void hardLinksToSyncedFilesWorkAndLinksToUnsyncedDataAreRefused() throws IOException {
+        Path sst = mount.path().resolve("000009.sst");
+        try (FileChannel c = open(sst)) {
+            c.write(ByteBuffer.wrap(bytes(8192, 7)), 0);
+            c.force(true);
+        }
+        Files.createDirectories(mount.path().resolve("checkpoint"));
+        Path linked = Files.createLink(mount.path().resolve("checkpoint/000009.sst"), sst);
+        assertArrayEquals(bytes(8192, 7), Files.readAllBytes(linked));
+        assertEquals(2, (Integer) Files.getAttribute(sst, "unix:nlink"));
+
+        Path dirty = mount.path().resolve("000010.log");
+        Files.write(dirty, bytes(100, 8)); // not synced
+        IOException e = assertThrows(IOException.class, () -> Files.createLink(mount.path().resolve("checkpoint/000010.log"), dirty));
+        assertTrue(e.getMessage().contains("000010.log"), e.getMessage());
+
+        mount.powerCut();
+        assertArrayEquals(bytes(8192, 7), Files.readAllBytes(linked), "a link to synced data survives the cut");
+    }
+
     @Test
     void fsyncFailsWithEioAndTheDataStaysUnsynced() throws IOException {
         Path a = mount.path().resolve("a");

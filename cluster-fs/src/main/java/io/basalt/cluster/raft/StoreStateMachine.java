@@ -54,7 +54,17 @@ abstract class StoreStateMachine extends BaseStateMachine {
     private static final java.util.concurrent.Executor SNAPSHOT_REQUESTS = java.util.concurrent.Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("basalt-snapshot-request").factory());
 
+    /**
+     * After a snapshot failed, how long the next ones are skipped: Ratis asks again after every
+     * applied batch while the threshold is passed, and a disk that refused one checkpoint (full,
+     * an I/O error) would otherwise be asked for one per batch.
+     */
+    static final java.time.Duration SNAPSHOT_RETRY_AFTER = java.time.Duration.ofSeconds(10);
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StoreStateMachine.class);
+
     private final CheckpointStorage storage = new CheckpointStorage();
+    private volatile long snapshotFailedAtNs;
+    private volatile boolean snapshotFailed;
     private final java.util.concurrent.atomic.AtomicLong bytesSinceSnapshot = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicBoolean snapshotAsked = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile RaftServer server;
@@ -275,13 +285,28 @@ abstract class StoreStateMachine extends BaseStateMachine {
             // hold more than its label says. Take it once the replay has caught up.
             return current == null ? -1 : current.getIndex();
         }
-        if (storeAppliedIndex() < at.getIndex()) {
-            markStoreApplied(at);
+        if (snapshotFailed && System.nanoTime() - snapshotFailedAtNs < SNAPSHOT_RETRY_AFTER.toNanos()) {
+            return current == null ? -1 : current.getIndex(); // no new snapshot yet; the log keeps its entries
         }
-        Path tmp = storage.tmpDir(at.getIndex());
-        checkpointStore(tmp);
-        storage.publish(at, tmp);
-        return at.getIndex();
+        try {
+            if (storeAppliedIndex() < at.getIndex()) {
+                markStoreApplied(at);
+            }
+            Path tmp = storage.tmpDir(at.getIndex());
+            checkpointStore(tmp);
+            storage.publish(at, tmp);
+            snapshotFailed = false;
+            return at.getIndex();
+        } catch (RuntimeException | IOException e) {
+            // A checkpoint that failed leaves the replica whole: it goes on applying, its log is not
+            // purged, and the snapshot is tried again later. Thrown out of here as anything but an
+            // IOException, Ratis would close the replica (its StateMachineUpdater stops on it).
+            snapshotFailed = true;
+            snapshotFailedAtNs = System.nanoTime();
+            log.warn("{}@{}: snapshot at index {} failed (the log is kept; trying again in {} s): {}", getId(), getGroupId(), at.getIndex(),
+                    SNAPSHOT_RETRY_AFTER.toSeconds(), e.toString());
+            throw e instanceof IOException io ? io : new IOException("snapshot at index " + at.getIndex() + " failed: " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -133,6 +133,57 @@ class SnapshotInstallTest {
         assertArrayEquals(last, bytes, "the last MiB written");
     }
 
+    /**
+     * A checkpoint the disk refuses (here: the snapshot directory is a file; in a chaos run the
+     * fault file system refused RocksDB's hard links) leaves the replica applying and serving:
+     * thrown out of the state machine as anything but an IOException, Ratis closed the replica for
+     * good, and all three replicas of a group, reaching the same index together, closed at once.
+     */
+    @Test
+    void aSnapshotTheDiskRefusesLeavesTheReplicaServingAndIsTakenLater() throws Exception {
+        var tuning = new ClusterConfig.Tuning(Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(20), 100, 1L << 20,
+                ClusterConfig.Tuning.PG_INFLIGHT_ENTRIES_DEFAULT);
+        cluster = TestCluster.start(TestCluster.config("snapfail", 1, 1, 1, tuning), dir);
+        cluster.client().createVdisk("disk0", 16L << 20, BLOCK, BLOCK);
+        ClusterVdisk disk = cluster.client().open("disk0");
+        RaftServer.Division pg = cluster.division(1, cluster.pgGroup(0));
+        Path snapshots = pg.getStateMachine().getStateMachineStorage().getSnapshotDir().toPath();
+        deleteTree(snapshots);
+        Files.writeString(snapshots, "not a directory");
+
+        Random r = new Random(11);
+        TreeMap<Long, byte[]> model = new TreeMap<>();
+        write(disk, r, model, 300); // three times the snapshot threshold: every attempt fails
+        assertTrue(pg.getStateMachine().getLatestSnapshot() == null, "no snapshot can have been taken: " + pg.getStateMachine().getLatestSnapshot());
+        assertTrue(pg.getInfo().isAlive(), "the replica is still running after its snapshots failed");
+        readBack(disk, model);
+
+        Files.delete(snapshots);
+        Files.createDirectories(snapshots);
+        TestCluster.waitUntil("a snapshot once the disk takes one again", Duration.ofSeconds(30), () -> {
+            write(disk, r, model, 20);
+            return pg.getStateMachine().getLatestSnapshot() != null;
+        });
+        readBack(disk, model);
+    }
+
+    private static void readBack(ClusterVdisk disk, TreeMap<Long, byte[]> model) {
+        for (var e : model.entrySet()) {
+            ByteBuffer got = disk.read(e.getKey(), 1).join();
+            byte[] bytes = new byte[got.remaining()];
+            got.get(bytes);
+            assertArrayEquals(e.getValue(), bytes, "lba " + e.getKey());
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
     private static long sizeOf(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
             return files.filter(Files::isRegularFile).mapToLong(p -> {
