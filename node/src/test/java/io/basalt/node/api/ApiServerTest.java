@@ -182,6 +182,18 @@ class ApiServerTest {
         bad("POST", "/api/mirrors/{vdisk}/failback", "/api/mirrors/d1/failback", "{\"discardLocal\":\"yes\"}", 404, "vdisk: d1");
         answered.addAll(io.basalt.node.mirror.MirrorApiTest.ANSWERED);
 
+        // Tokens: listed (names and roles, never a secret) and revoked by an admin token only; a revoked one gets 401 from then on.
+        String late = Tokens.create(dir.resolve("store"), "late", "read").secret();
+        assertEquals(200, send("GET", "/api/vdisks", null, late).statusCode());
+        assertEquals(List.of("ops", "grafana", "late"), ok("GET", "/api/tokens", "/api/tokens", null, admin, 200).findValuesAsText("name"));
+        bad("GET", "/api/tokens", "/api/tokens?role=read", null, 400, "query parameter: role");
+        assertProblem(send("GET", "/api/tokens", null, reader), 403, "token role: read (expected: admin");
+        assertProblem(send("DELETE", "/api/tokens/late", null, reader), 403, "token role: read (expected: admin");
+        assertEquals(Tokens.FILE_NAME, ok("DELETE", "/api/tokens/{name}", "/api/tokens/late", null, admin, 200).get("removedFrom").asText()
+                .replaceAll(".*/", ""));
+        assertProblem(send("GET", "/api/vdisks", null, late), 401, "unknown token");
+        bad("DELETE", "/api/tokens/{name}", "/api/tokens/late", null, 404, "token: late (expected: one of [ops, grafana]");
+
         ok("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, admin, 204);
         bad("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, 404, "vdisk: c1");
 
