@@ -180,6 +180,10 @@ class ApiServerTest {
         // This process runs no mirror service: the actions are refused; their good answers are in MirrorApiTest.
         bad("POST", "/api/mirrors/{vdisk}/failover", "/api/mirrors/d1/failover", null, 404, "vdisk: d1 (expected: a mirrored vdisk or a replica");
         bad("POST", "/api/mirrors/{vdisk}/failback", "/api/mirrors/d1/failback", "{\"discardLocal\":\"yes\"}", 404, "vdisk: d1");
+        assertEquals(0, ok("GET", "/api/mirror-groups", "/api/mirror-groups", null, reader, 200).size());
+        bad("GET", "/api/mirror-groups", "/api/mirror-groups?group=db", null, 400, "query parameter: group");
+        bad("POST", "/api/mirror-groups/{group}/failover", "/api/mirror-groups/db/failover", "{\"planned\":true}", 404, "group: db (expected: a consistency group");
+        bad("POST", "/api/mirror-groups/{group}/failback", "/api/mirror-groups/db/failback", null, 404, "group: db");
         answered.addAll(io.basalt.node.mirror.MirrorApiTest.ANSWERED);
 
         // Tokens: listed (names and roles, never a secret) and revoked by an admin token only; a revoked one gets 401 from then on.
