@@ -49,6 +49,7 @@ class ClusterApiTest {
                 assertEquals("OK", status.get("health").asText(), status.toString());
                 assertEquals(2, status.get("groups").size(), "meta and pg-0: " + status);
                 assertEquals(1, get(http, server, "/api/nodes", admin).size());
+                assertEquals(0, get(http, server, "/api/mirror-groups", admin).size(), "a cluster's groups, read from its meta group's records");
 
                 HttpResponse<String> created = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/vdisks"))
                         .header("Authorization", "Bearer " + admin).POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"c1\",\"sizeBytes\":8388608}"))
