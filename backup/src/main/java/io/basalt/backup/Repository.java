@@ -75,7 +75,12 @@ public final class Repository implements AutoCloseable {
             }
             int chunkBytes = readVersion(version);
             FileChannel lockChannel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock = lockChannel.tryLock();
+            FileLock lock;
+            try {
+                lock = lockChannel.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                lock = null;    // this process holds it already (another job of the same server)
+            }
             if (lock == null) {
                 lockChannel.close();
                 throw new BackupException("repository " + dir + ": in use by another process (expected: one basalt backup command at a time)");

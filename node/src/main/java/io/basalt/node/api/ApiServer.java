@@ -121,6 +121,8 @@ public final class ApiServer implements AutoCloseable {
         routes.addAll(new VdiskResource(backend.store(), jobs).routes());
         routes.addAll(new VmResource(backend.store(), jobs).routes());
         routes.addAll(new MirrorResource(backend.store(), backend.mirrors(), jobs).routes());
+        routes.addAll(new BackupResource(backend.store(), jobs).routes());
+        routes.addAll(new TokenResource(tokens).routes());
         List<Route> console = new ConsoleFiles().routes();
         routes.addAll(console);
         Javalin app = Javalin.create(config -> {

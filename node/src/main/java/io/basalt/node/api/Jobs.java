@@ -28,14 +28,22 @@ final class Jobs implements AutoCloseable {
 
     /** The work of a job: reports progress, returns what the finished job shows as its result. */
     interface Work {
-        Object run(LongConsumer progress) throws Exception;
+        Object run(Progress progress) throws Exception;
+    }
+
+    /**
+     * What a job's work reports: how much is done ({@link #accept}), and, for work that learns its
+     * size only once under way (a backup learns what it will read after its snapshot), a new total.
+     */
+    interface Progress extends LongConsumer {
+        void total(long total);
     }
 
     private final class Job {
         final String id;
         final String kind;
         final String target;
-        final long total;
+        final AtomicLong total;
         final String unit;
         final long startedMs = System.currentTimeMillis();
         final AtomicLong done = new AtomicLong();
@@ -48,12 +56,12 @@ final class Jobs implements AutoCloseable {
             this.id = id;
             this.kind = kind;
             this.target = target;
-            this.total = total;
+            this.total = new AtomicLong(total);
             this.unit = unit;
         }
 
         View view() {
-            return new View(id, kind, target, state, done.get(), total, unit, error, result, startedMs, finishedMs);
+            return new View(id, kind, target, state, done.get(), total.get(), unit, error, result, startedMs, finishedMs);
         }
     }
 
@@ -87,8 +95,21 @@ final class Jobs implements AutoCloseable {
 
     private void run(Job job, Work work) {
         try {
-            job.result = work.run(v -> job.done.set(Math.min(v, job.total)));
-            job.done.set(job.total);
+            job.result = work.run(new Progress() {
+                @Override
+                public void accept(long done) {
+                    job.done.set(Math.min(done, job.total.get()));
+                }
+
+                @Override
+                public void total(long total) {
+                    if (total < 0) {
+                        throw new IllegalArgumentException("job " + job.id + " total: " + total + " (expected: >= 0)");
+                    }
+                    job.total.set(total);
+                }
+            });
+            job.done.set(job.total.get());
             job.state = State.done;
         } catch (Exception | AssertionError e) {
             Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;

@@ -23,6 +23,11 @@ record Route(HandlerType method, String path, Set<String> queryParams, Role role
         return new Route(method, path, Set.of(queryParams), role, handler);
     }
 
+    /** A route only an admin token may use, whatever its method. */
+    static Route admin(HandlerType method, String path, Handler handler) {
+        return new Route(method, path, Set.of(), Role.ADMIN, handler);
+    }
+
     static Route open(HandlerType method, String path, Handler handler) {
         return new Route(method, path, Set.of(), Role.NONE, handler);
     }

@@ -33,8 +33,8 @@ import io.basalt.node.config.Configs;
  * serve} holds the store). A cluster node also takes the tokens of a {@value #FILE_NAME} beside
  * its cluster file, where tokens were kept before. The server reads the file again when it
  * changed, and the meta group's records at most {@link #SHARED_REFRESH_MS} after its last read
- * (at once, rate-limited, when a token is not among them): a new or removed token takes effect
- * without a restart.
+ * (at once, rate-limited, when a token is not among them), and the file at least as often: a
+ * new or revoked token takes effect without a restart, a revoked one within that second.
  */
 public final class Tokens {
     public static final String FILE_NAME = "tokens.json";
@@ -55,9 +55,11 @@ public final class Tokens {
     /** A new token: the secret is shown once and not kept. */
     public record Created(Entry entry, String secret) {}
 
+    private final Path configDir;
     private final Path file;
     private final Optional<Configs> shared;
     private FileTime loadedAt;
+    private long fileReadNanos;
     private List<Entry> entries = List.of();
     private List<Entry> sharedEntries = List.of();
     private long sharedReadNanos;
@@ -65,6 +67,7 @@ public final class Tokens {
 
     /** The tokens of {@code configDir}'s file, and with {@code shared} (a cluster's config records) those too. */
     public Tokens(Path configDir, Optional<Configs> shared) {
+        this.configDir = configDir;
         this.file = configDir.resolve(FILE_NAME);
         this.shared = shared;
     }
@@ -155,6 +158,48 @@ public final class Tokens {
         write(configDir.resolve(FILE_NAME), all);
     }
 
+    /** A token as {@code basalt token ls} and {@code GET /api/tokens} show it: where it is kept, {@code meta-group} or {@value #FILE_NAME}. */
+    public record Listed(String name, String role, long createdMs, String kept) {}
+
+    /** Every token of a cluster's meta group ({@code shared}) and of {@code configDir}'s file. */
+    public static List<Listed> list(Optional<Configs> shared, Path configDir) {
+        List<Listed> all = new ArrayList<>();
+        shared.ifPresent(c -> list(c).forEach(e -> all.add(new Listed(e.name(), e.role(), e.createdMs(), "meta-group"))));
+        list(configDir).forEach(e -> all.add(new Listed(e.name(), e.role(), e.createdMs(), FILE_NAME)));
+        return all;
+    }
+
+    /**
+     * Revokes token {@code name}: removes it from the cluster's meta group ({@code shared}) or,
+     * when it is not there, from {@code configDir}'s file; refused naming it when it is in
+     * neither. Returns where it was kept. Every server refuses it within {@link
+     * #SHARED_REFRESH_MS} (the server it was revoked through, at once).
+     */
+    public static String revoke(Optional<Configs> shared, Path configDir, String name) {
+        if (shared.isPresent() && remove(shared.get(), name)) {
+            return "the cluster's meta group";
+        }
+        if (list(configDir).stream().noneMatch(e -> e.name().equals(name))) {
+            throw new IllegalArgumentException("token name: " + name + " (expected: one of " + list(shared, configDir).stream().map(Listed::name).toList()
+                    + "; see basalt token ls)");
+        }
+        remove(configDir, name);
+        return configDir.resolve(FILE_NAME).toString();
+    }
+
+    /** This server's tokens, as {@link #list(Optional, Path)}. */
+    List<Listed> list() {
+        return list(shared, configDir);
+    }
+
+    /** Revokes {@code name} as {@link #revoke(Optional, Path, String)}; this server refuses it from the next request on. */
+    synchronized String revoke(String name) {
+        String where = revoke(shared, configDir, name);
+        sharedRead = false;
+        loadedAt = null;
+        return where;
+    }
+
     /** The role a presented secret carries; empty when it is no token of the file nor of the meta group. */
     synchronized Optional<Route.Role> roleOf(String secret) {
         reloadIfChanged();
@@ -193,13 +238,19 @@ public final class Tokens {
         return Optional.empty();
     }
 
+    /**
+     * Reads the file again when its modification time changed, and at least every {@link
+     * #SHARED_REFRESH_MS}: two writes within one tick of the filesystem's clock (a few ms) leave
+     * the same time, and a token removed by the second must not stay valid.
+     */
     private void reloadIfChanged() {
         try {
             FileTime at = Files.exists(file) ? Files.getLastModifiedTime(file) : null;
             if (at == null) {
                 entries = List.of();
-            } else if (!at.equals(loadedAt)) {
+            } else if (!at.equals(loadedAt) || (System.nanoTime() - fileReadNanos) / 1_000_000 >= SHARED_REFRESH_MS) {
                 entries = read(file);
+                fileReadNanos = System.nanoTime();
             }
             loadedAt = at;
         } catch (IOException e) {

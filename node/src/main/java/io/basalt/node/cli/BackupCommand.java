@@ -3,23 +3,19 @@ package io.basalt.node.cli;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.basalt.node.backup.LiveBackup;
-import io.basalt.node.backup.DatastoreAccess;
+import io.basalt.node.backup.Backups;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.backup.BackupCheck;
 import io.basalt.backup.BackupCreate;
-import io.basalt.backup.BackupDevice;
 import io.basalt.backup.BackupPrune;
 import io.basalt.backup.BackupRestore;
 import io.basalt.backup.Manifest;
 import io.basalt.backup.Repository;
 import io.basalt.interop.ImageExport;
-import io.basalt.interop.ImageFormat;
-import io.basalt.vdisk.BlockDevice;
 import io.basalt.vdisk.Sizes;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -56,45 +52,62 @@ public final class BackupCommand {
 
         @Override
         public Integer call() throws Exception {
-            if ((vdisk == null) == (vm == null)) {
-                throw new IllegalArgumentException("backup create: " + (vdisk == null ? "neither VDISK nor --vm" : "VDISK " + vdisk + " and --vm " + vm)
-                        + " (expected: one of them)");
-            }
+            Backups.requireOne(vdisk, vm);   // before the repository is opened, which makes one in an empty directory
             var out = spec.commandLine().getOut();
             Instant now = Instant.now();
-            boolean existing = vdisk != null && vdisk.contains("@");
-            String snap = existing ? vdisk.substring(vdisk.indexOf('@') + 1) : BackupCreate.snapshotName(now);
             try (Repository repo = Repository.open(repoDir, Math.toIntExact(chunkSize)); Datastore s = store.open(); LiveBackup live = LiveBackup.open(s)) {
-                List<String> disks = vm != null ? live.disksOf(vm) : List.of(existing ? vdisk.substring(0, vdisk.indexOf('@')) : vdisk);
-                live.lockSharedRead(disks);
-                out.printf("holding %s shared-read (lock session %d) for the backup%n", String.join(", ", disks), live.sessionId());
-                if (!existing) {
-                    out.println(live.snapshot(disks, snap).line());
-                }
+                Backups.Target target = Backups.target(s, vdisk, vm, now);
+                live.lockSharedRead(target.disks());
+                out.printf("holding %s shared-read (lock session %d) for the backup%n", String.join(", ", target.disks()), live.sessionId());
                 out.flush();
-                List<String> left = new ArrayList<>(disks);
+                Bars bars = new Bars(out);
                 try {
-                    for (String disk : disks) {
-                        left.remove(disk);   // from here a failed backup of this disk removes its own snapshot
-                        print(out, disk, backUp(repo, s, disk, snap, !existing, now));
-                        out.flush();
-                    }
+                    Backups.run(repo, s, live, target, now, bars);
                 } finally {
-                    if (!existing) {
-                        left.forEach(d -> live.removeQuietly(d, snap).ifPresent(spec.commandLine().getErr()::println));
-                    }
+                    bars.close();
                 }
             }
             return 0;
         }
 
-        private static BackupCreate.Result backUp(Repository repo, Datastore s, String disk, String snap, boolean owned, Instant now) {
-            List<ImageCommands.LazyProgress> bar = new ArrayList<>();
-            try {
-                return BackupCreate.create(repo, new DatastoreAccess(s), disk, snap, owned, now,
-                        planned -> bar.add(new ImageCommands.LazyProgress("backup " + disk, planned)), done -> bar.getFirst().accept(done));
-            } finally {
-                bar.forEach(ImageCommands.LazyProgress::close);
+        /** A progress bar per disk, and the lines of each finished one. */
+        private static final class Bars implements Backups.Listener {
+            private final java.io.PrintWriter out;
+            private ImageCommands.LazyProgress bar;
+
+            Bars(java.io.PrintWriter out) {
+                this.out = out;
+            }
+
+            @Override
+            public void line(String line) {
+                out.println(line);
+                out.flush();
+            }
+
+            @Override
+            public void planned(String disk, long bytes) {
+                close();
+                bar = new ImageCommands.LazyProgress("backup " + disk, bytes);
+            }
+
+            @Override
+            public void progress(String disk, long bytes) {
+                bar.accept(bytes);
+            }
+
+            @Override
+            public void backedUp(String disk, BackupCreate.Result r) {
+                close();
+                print(out, disk, r);
+                out.flush();
+            }
+
+            void close() {
+                if (bar != null) {
+                    bar.close();
+                    bar = null;
+                }
             }
         }
 
@@ -112,15 +125,6 @@ public final class BackupCommand {
         }
     }
 
-    /** One backup as {@code backup ls} shows it. */
-    record Row(String id, String vdisk, String snapshot, String created, String parent, long sizeBytes, long dataBytes, long readBytes,
-               long newStoredBytes, int chunkCount) {
-        static Row of(Manifest m) {
-            return new Row(m.id(), m.vdisk(), m.snapshot(), m.created().toString(), m.parent().orElse(null), m.sizeBytes(), m.dataBytes(),
-                    m.readBytes(), m.newStoredBytes(), m.chunks().size());
-        }
-    }
-
     @Command(name = "ls", description = "List the backups of a repository, oldest first.")
     static final class Ls implements Callable<Integer> {
         @Spec CommandSpec spec;
@@ -129,10 +133,10 @@ public final class BackupCommand {
 
         @Override
         public Integer call() {
-            List<Row> rows;
+            List<Backups.Row> rows;
             int chunks;
             try (Repository repo = Repository.open(repoDir)) {
-                rows = repo.manifests().stream().map(Row::of).toList();
+                rows = repo.manifests().stream().map(Backups.Row::of).toList();
                 chunks = repo.chunkCount();
             }
             var out = spec.commandLine().getOut();
@@ -141,7 +145,7 @@ public final class BackupCommand {
                 return 0;
             }
             out.printf("%-36s %-10s %-20s %9s %9s %9s %9s  %s%n", "ID", "VDISK", "CREATED", "SIZE", "DATA", "READ", "STORED", "PARENT");
-            for (Row r : rows) {
+            for (Backups.Row r : rows) {
                 out.printf("%-36s %-10s %-20s %9s %9s %9s %9s  %s%n", r.id(), r.vdisk(), r.created().substring(0, Math.min(19, r.created().length())),
                         Sizes.format(r.sizeBytes()), Sizes.format(r.dataBytes()), Sizes.format(r.readBytes()), Sizes.format(r.newStoredBytes()),
                         r.parent() == null ? "-" : r.parent());
@@ -212,31 +216,21 @@ public final class BackupCommand {
         }
 
         private BackupRestore.Result into(Repository repo, Manifest m, Datastore s) {
-            try (BlockDevice d = s.open(to.into); ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
-                return BackupRestore.into(repo, m, d, bar);
+            try (ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
+                return Backups.restoreInto(repo, m, s, to.into, bar);
             }
         }
 
-        /** A failed restore removes the new vdisk, so no half-restored disk is left to boot. */
         private BackupRestore.Result toNew(Repository repo, Manifest m, Datastore s) {
-            s.create(to.newVdisk, m.sizeBytes(), m.blockSizeBytes(), m.grainSizeBytes());
-            boolean done = false;
-            try (BlockDevice d = s.open(to.newVdisk); ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
-                BackupRestore.Result r = BackupRestore.toEmpty(repo, m, d, bar);
-                done = true;
-                return r;
-            } finally {
-                if (!done) {
-                    s.remove(to.newVdisk);
-                }
+            try (ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
+                return Backups.restoreToNew(repo, m, s, to.newVdisk, bar);
             }
         }
 
         private int toQcow2(Repository repo, Manifest m) {
-            BackupCheck.requireWhole(repo, m, n -> {});
             ImageExport.Result r;
-            try (BackupDevice d = new BackupDevice(repo, m); ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
-                r = ImageExport.export(d, to.qcow2, ImageFormat.QCOW2, false, bar);
+            try (ImageCommands.LazyProgress bar = new ImageCommands.LazyProgress("restore " + m.id(), m.sizeBytes())) {
+                r = Backups.restoreToQcow2(repo, m, to.qcow2, bar);
             }
             spec.commandLine().getOut().printf("restored %s to %s: qcow2, %s disk, %s of data, file %s, %.1f s%n", m.id(), to.qcow2,
                     Sizes.format(r.sizeBytes()), Sizes.format(r.dataBytes()), Sizes.format(r.fileBytes()), r.elapsed().toMillis() / 1000.0);

@@ -2,8 +2,8 @@ package io.basalt.node.cli;
 
 import java.io.PrintWriter;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 import io.basalt.node.api.Tokens;
@@ -20,10 +20,11 @@ import picocli.CommandLine.Model.CommandSpec;
  * group (every node takes them), on the embedded store in tokens.json beside targets.json. A
  * running server takes a new or removed token at its next request (a cluster's node within a
  * second). A cluster's nodes also take the tokens of a tokens.json beside the cluster file, where
- * they were kept before; {@code ls} shows those as kept in that file, {@code rm} removes them there.
+ * they were kept before; {@code ls} shows those as kept in that file, {@code revoke} (or {@code rm})
+ * removes them there.
  */
 @Command(name = "token", description = "Bearer tokens of the management API: admin (everything) or read (GET and /metrics).",
-        mixinStandardHelpOptions = true, subcommands = {TokenCommand.Create.class, TokenCommand.Ls.class, TokenCommand.Rm.class})
+        mixinStandardHelpOptions = true, subcommands = {TokenCommand.Create.class, TokenCommand.Ls.class, TokenCommand.Revoke.class})
 public final class TokenCommand {
 
     @Command(name = "create", description = "Create a token and print it: it is shown once, and only its SHA-256 is kept.")
@@ -56,7 +57,7 @@ public final class TokenCommand {
         }
     }
 
-    @Command(name = "ls", description = "List tokens: name, role, created.")
+    @Command(name = "ls", description = "List tokens: name, role, created, where kept.")
     static final class Ls implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Mixin OutputFormat format;
@@ -65,13 +66,14 @@ public final class TokenCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            List<Row> all = new ArrayList<>();
+            List<Tokens.Listed> all;
             if (store.isCluster()) {
                 try (Datastore ds = store.open()) {
-                    Tokens.list(ds.configs()).forEach(e -> all.add(new Row(e.name(), e.role(), e.createdMs(), "meta-group")));
+                    all = Tokens.list(Optional.of(ds.configs()), store.configDir());
                 }
+            } else {
+                all = Tokens.list(Optional.empty(), store.configDir());
             }
-            Tokens.list(store.configDir()).forEach(e -> all.add(new Row(e.name(), e.role(), e.createdMs(), Tokens.FILE_NAME)));
             if (format.json()) {
                 out.println(OutputFormat.toJson(all));
             } else {
@@ -81,33 +83,26 @@ public final class TokenCommand {
             out.flush();
             return 0;
         }
-
-        record Row(String name, String role, long createdMs, String kept) {}
     }
 
-    @Command(name = "rm", description = "Remove a token: requests with it are refused from then on.")
-    static final class Rm implements Callable<Integer> {
+    @Command(name = "revoke", aliases = "rm", description = {"Revoke a token: every API refuses it (401) from its next request on, a cluster's nodes",
+            "within a second. Also DELETE /api/tokens/NAME with an admin token."})
+    static final class Revoke implements Callable<Integer> {
         @Mixin DatastoreOptions store;
         @Spec CommandSpec spec;
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
         public Integer call() {
+            String where;
             if (store.isCluster()) {
                 try (Datastore ds = store.open()) {
-                    if (Tokens.remove(ds.configs(), name)) {
-                        spec.commandLine().getOut().printf("removed token %s from the cluster's meta group%n", name);
-                        return 0;
-                    }
-                    if (Tokens.list(store.configDir()).stream().noneMatch(e -> e.name().equals(name))) {
-                        throw new IllegalArgumentException("token name: " + name + " (expected: one of "
-                                + Tokens.list(ds.configs()).stream().map(Tokens.Entry::name).toList() + " in the meta group, or of "
-                                + Tokens.list(store.configDir()).stream().map(Tokens.Entry::name).toList() + " in " + Tokens.FILE_NAME + ")");
-                    }
+                    where = Tokens.revoke(Optional.of(ds.configs()), store.configDir(), name);
                 }
+            } else {
+                where = Tokens.revoke(Optional.empty(), store.configDir(), name);
             }
-            Tokens.remove(store.configDir(), name);
-            spec.commandLine().getOut().printf("removed token %s%n", name);
+            spec.commandLine().getOut().printf("revoked token %s (removed from %s)%n", name, where);
             return 0;
         }
     }

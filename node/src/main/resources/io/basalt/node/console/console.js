@@ -165,7 +165,7 @@ async function hostsPage() {
 }
 
 async function mirrorsPage() {
-  const mirrors = await api('GET', '/api/mirrors');
+  const [mirrors, groups] = await Promise.all([api('GET', '/api/mirrors'), api('GET', '/api/mirror-groups')]);
   const rpo = (s) => s < 0 ? 'none yet' : s.toFixed(1) + ' s';
   return '<h1>Mirrors</h1>' + table(['vdisk', 'role', 'peer site', 'state', 'last complete snapshot', 'RPO#', 'behind#', 'throughput#', 'actions'],
     mirrors.map((m) => '<tr><td>' + esc(m.vdisk) + '</td><td>' + esc(m.role) + '</td><td>' + esc(m.peer || '') + '</td><td>' + esc(m.state)
@@ -175,8 +175,14 @@ async function mirrorsPage() {
         + button('Fail over (site lost)', 'failover', { vdisk: m.vdisk }, true) : '')
       + (m.state === 'SPLIT_BRAIN' ? button('Fail back, discarding this copy', 'failback-discard', { vdisk: m.vdisk }, true) : '') + '</td></tr>'),
     'id="mirrors"')
+    + '<h1>Consistency groups</h1>' + table(['group', 'role', 'peer site', 'consistent round', 'vdisks', 'actions'],
+      groups.map((g) => '<tr><td>' + esc(g.group) + '</td><td>' + esc(g.role) + '</td><td>' + esc(g.peer) + '</td><td>'
+        + esc(g.consistentSnapshot || '') + '</td><td>' + g.vdisks.map(esc).join(', ') + '</td><td>'
+        + (g.role === 'replica' ? button('Fail group over (planned)', 'group-failover-planned', { group: g.group }, true) + ' '
+          + button('Fail group over (site lost)', 'group-failover', { group: g.group }, true) : '') + '</td></tr>'),
+      'id="mirror-groups"')
     + '<p class="muted">RPO: the age of the newest snapshot the replica holds complete. A failover is asked at the site that takes over;'
-    + ' a planned one ships the last writes first and loses nothing.</p>';
+    + ' a planned one ships the last writes first and loses nothing. A group fails over whole, at the newest round all its replicas hold.</p>';
 }
 
 async function jobsPage() {
@@ -249,6 +255,7 @@ const path = (d) => '/api/vdisks/' + encodeURIComponent(d.vdisk) + (d.snap ? '/s
 
 const vmPath = (d) => '/api/vms/' + encodeURIComponent(d.vm);
 const mirrorPath = (d) => '/api/mirrors/' + encodeURIComponent(d.vdisk);
+const groupPath = (d) => '/api/mirror-groups/' + encodeURIComponent(d.group);
 const hostPath = (d) => '/api/hosts/' + encodeURIComponent(d.host);
 
 async function act(action, d) {
@@ -300,6 +307,12 @@ async function act(action, d) {
     case 'failback-discard':
       return confirm('Revert ' + d.vdisk + ' here to the last snapshot both sites hold and take the other site\'s copy? This site\'s writes since are lost.')
         && api('POST', mirrorPath(d) + '/failback', { discardLocal: true }).then(() => { location.hash = '#jobs'; });
+    case 'group-failover-planned':
+      return confirm('Fail group ' + d.group + ' over to this site? The other site ships its last writes of each member, then stops writing them.')
+        && api('POST', groupPath(d) + '/failover', { planned: true }).then(() => { location.hash = '#jobs'; });
+    case 'group-failover':
+      return confirm('The other site is lost: make this site\'s replicas of group ' + d.group + ' primary at the newest round all of them hold?'
+        + ' What the other site wrote since is not here.') && api('POST', groupPath(d) + '/failover', { planned: false }).then(() => { location.hash = '#jobs'; });
     case 'exit-maintenance':
       return api('DELETE', hostPath(d) + '/maintenance');
     default:
@@ -312,7 +325,7 @@ document.addEventListener('click', async (ev) => {
   if (!b) return;
   showError({ message: '' });
   try {
-    await act(b.dataset.action, { vdisk: b.dataset.vdisk, snap: b.dataset.snap, vm: b.dataset.vm, host: b.dataset.host });
+    await act(b.dataset.action, { vdisk: b.dataset.vdisk, snap: b.dataset.snap, vm: b.dataset.vm, host: b.dataset.host, group: b.dataset.group });
   } catch (e) {
     showError(e);
   }

@@ -173,18 +173,80 @@ class ApiServerTest {
         bad("DELETE", "/api/hosts/{name}/maintenance", "/api/hosts/nohost/maintenance", null, 404, "host: nohost");
         answered.addAll(VmApiTest.ANSWERED);
 
+        backUpListAndRestore();
+
         assertEquals(0, ok("GET", "/api/mirrors", "/api/mirrors", null, reader, 200).size());
         bad("GET", "/api/mirrors", "/api/mirrors?vdisk=d1", null, 400, "query parameter: vdisk");
         // This process runs no mirror service: the actions are refused; their good answers are in MirrorApiTest.
         bad("POST", "/api/mirrors/{vdisk}/failover", "/api/mirrors/d1/failover", null, 404, "vdisk: d1 (expected: a mirrored vdisk or a replica");
         bad("POST", "/api/mirrors/{vdisk}/failback", "/api/mirrors/d1/failback", "{\"discardLocal\":\"yes\"}", 404, "vdisk: d1");
+        assertEquals(0, ok("GET", "/api/mirror-groups", "/api/mirror-groups", null, reader, 200).size());
+        bad("GET", "/api/mirror-groups", "/api/mirror-groups?group=db", null, 400, "query parameter: group");
+        bad("POST", "/api/mirror-groups/{group}/failover", "/api/mirror-groups/db/failover", "{\"planned\":true}", 404, "group: db (expected: a consistency group");
+        bad("POST", "/api/mirror-groups/{group}/failback", "/api/mirror-groups/db/failback", null, 404, "group: db");
         answered.addAll(io.basalt.node.mirror.MirrorApiTest.ANSWERED);
+
+        // Tokens: listed (names and roles, never a secret) and revoked by an admin token only; a revoked one gets 401 from then on.
+        String late = Tokens.create(dir.resolve("store"), "late", "read").secret();
+        assertEquals(200, send("GET", "/api/vdisks", null, late).statusCode());
+        assertEquals(List.of("ops", "grafana", "late"), ok("GET", "/api/tokens", "/api/tokens", null, admin, 200).findValuesAsText("name"));
+        bad("GET", "/api/tokens", "/api/tokens?role=read", null, 400, "query parameter: role");
+        assertProblem(send("GET", "/api/tokens", null, reader), 403, "token role: read (expected: admin");
+        assertProblem(send("DELETE", "/api/tokens/late", null, reader), 403, "token role: read (expected: admin");
+        assertEquals(Tokens.FILE_NAME, ok("DELETE", "/api/tokens/{name}", "/api/tokens/late", null, admin, 200).get("removedFrom").asText()
+                .replaceAll(".*/", ""));
+        assertProblem(send("GET", "/api/vdisks", null, late), 401, "unknown token");
+        bad("DELETE", "/api/tokens/{name}", "/api/tokens/late", null, 404, "token: late (expected: one of [ops, grafana]");
 
         ok("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, admin, 204);
         bad("DELETE", "/api/vdisks/{name}", "/api/vdisks/c1", null, 404, "vdisk: c1");
 
         assertEquals(new TreeSet<>(documentedRoutes()), new TreeSet<>(answered), "endpoints answered");
         assertEquals(new TreeSet<>(documentedRoutes()), new TreeSet<>(refused), "endpoints that refused a bad request");
+    }
+
+    /**
+     * Backups as jobs: a VM's two disks into a repository on the server (one job, each disk's
+     * backup in its result), listed, one restored to a new vdisk with the same bytes; refusals
+     * name the bad value (a relative repository, a snapshot or backup that is not there).
+     */
+    private void backUpListAndRestore() throws Exception {
+        Path repo = dir.resolve("repo");
+        byte[] data = new byte[1 << 20];
+        new java.util.Random(11).nextBytes(data);
+        for (String disk : List.of("b1", "b2")) {
+            store.create(disk, 8 * MIB, 512, 4096);
+            try (io.basalt.vdisk.BlockDevice d = store.open(disk)) {
+                d.write(2048, java.nio.ByteBuffer.wrap(data), false).join();
+                d.flush().join();
+            }
+        }
+        new Inventory(store.configs()).createVm(VmRecord.create("vmb", 1, 256, List.of("b1", "b2"), null, null, null));
+        JsonNode backup = awaitJob(ok("POST", "/api/backups", "/api/backups", "{\"vm\":\"vmb\",\"repo\":\"" + repo + "\"}", admin, 202)
+                .get("id").asText());
+        assertEquals("done", backup.get("state").asText(), backup.toString());
+        assertEquals(List.of("b1", "b2"), backup.get("result").get("backups").findValuesAsText("vdisk"), backup.toString());
+        assertEquals(backup.get("total").asLong(), backup.get("done").asLong(), backup.toString());
+        assertTrue(backup.get("total").asLong() >= 2 * data.length && backup.get("total").asLong() < 2 * 8 * MIB,
+                "only the chunks holding data are read: " + backup);
+        bad("POST", "/api/backups", "/api/backups", "{\"vdisk\":\"b1@nosnap\",\"repo\":\"" + repo + "\"}", 400, "snapshot: b1@nosnap");
+        bad("POST", "/api/backups", "/api/backups", "{\"vm\":\"vmb\",\"repo\":\"repo\"}", 400, "repo: repo (expected: an absolute path");
+
+        JsonNode listed = ok("GET", "/api/backups", "/api/backups?repo=" + repo, null, reader, 200);
+        assertEquals(List.of("b1", "b2"), listed.findValuesAsText("vdisk"), listed.toString());
+        bad("GET", "/api/backups", "/api/backups?repo=" + dir.resolve("no-repo"), null, 400, "repo: " + dir.resolve("no-repo"));
+
+        String id = listed.get(1).get("id").asText();
+        JsonNode restored = awaitJob(ok("POST", "/api/backups/{id}/restore", "/api/backups/" + id + "/restore",
+                "{\"repo\":\"" + repo + "\",\"toVdisk\":\"r2\"}", admin, 202).get("id").asText());
+        assertEquals("done", restored.get("state").asText(), restored.toString());
+        try (io.basalt.vdisk.BlockDevice d = store.open("r2")) {
+            java.nio.ByteBuffer back = d.read(2048, data.length / 512).join();
+            assertEquals(java.nio.ByteBuffer.wrap(data), back, "r2 holds what b2 held");
+        }
+        bad("POST", "/api/backups/{id}/restore", "/api/backups/nope/restore", "{\"repo\":\"" + repo + "\",\"toVdisk\":\"r3\"}", 404, "backup: nope");
+        assertProblem(send("POST", "/api/backups/" + id + "/restore", "{\"repo\":\"" + repo + "\",\"into\":\"b1\",\"toVdisk\":\"r3\"}", admin),
+                400, "(expected: exactly one destination)");
     }
 
     @Test

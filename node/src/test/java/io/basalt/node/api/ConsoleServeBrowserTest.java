@@ -71,6 +71,8 @@ class ConsoleServeBrowserTest {
             }
             browser.open("mirrors");
             assertTrue(browser.driver().findElement(By.id("mirrors")).getText().contains("RPO"), "the mirrors table and its RPO column");
+            assertTrue(browser.driver().findElement(By.id("mirror-groups")).getText().contains("consistent round"),
+                    "the consistency groups' table and its consistent round column");
 
             // The health page polls /metrics every 2 s: after two scrapes it shows rates.
             browser.open("health");

@@ -17,7 +17,7 @@ import io.basalt.node.cli.CliResult;
 import io.basalt.node.datastore.Datastore;
 import io.basalt.node.metrics.NodeMetrics;
 
-/** {@code basalt token create|ls|rm} against a running API on the same store directory. */
+/** {@code basalt token create|ls|revoke} (and {@code rm}, the same) against a running API on the same store directory. */
 class TokenCliTest {
     @TempDir Path dir;
 
@@ -34,8 +34,13 @@ class TokenCliTest {
             HttpClient http = HttpClient.newHttpClient();
             HttpRequest get = HttpRequest.newBuilder(URI.create(server.url() + "/api/vdisks")).header("Authorization", "Bearer " + token).build();
             assertEquals(200, http.send(get, HttpResponse.BodyHandlers.ofString()).statusCode());
-            assertEquals(0, CliResult.run("token", "rm", "monitor", "--data", data.toString()).exit());
+            CliResult revoked = CliResult.run("token", "revoke", "monitor", "--data", data.toString());
+            assertEquals(0, revoked.exit(), revoked.err());
+            assertTrue(revoked.out().startsWith("revoked token monitor (removed from "), revoked.out());
             assertEquals(401, http.send(get, HttpResponse.BodyHandlers.ofString()).statusCode());
+            CliResult again = CliResult.run("token", "rm", "monitor", "--data", data.toString());
+            assertEquals(1, again.exit());
+            assertTrue(again.err().contains("token name: monitor (expected: one of []"), again.err());
         }
     }
 

@@ -135,7 +135,7 @@ class BackupCliTest {
         assertTrue(vm.out().contains("backup d1-") && vm.out().contains("backup d2-"), vm.out());
         String lockLs = ok("lock", "ls", "--format", "json").out();
         assertTrue(!lockLs.contains("shared-read"), "the backup's locks are gone after it: " + lockLs);
-        assertTrue(expect(1, "backup", "create", "nope", "--to", repo).err().contains("no vdisk named nope"), "a missing vdisk is named");
+        assertTrue(expect(1, "backup", "create", "nope", "--to", repo).err().contains("vdisk: nope (expected: an existing vdisk"), "a missing vdisk is named");
         assertTrue(expect(1, "backup", "create", "d1", "--vm", "vm1", "--to", repo).err().contains("(expected: one of them)"));
     }
 
