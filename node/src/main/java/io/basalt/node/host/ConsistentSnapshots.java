@@ -23,7 +23,8 @@ import io.basalt.node.datastore.Datastore;
  *       guest goes on: one instant, across placement groups and across the set of disks (a
  *       consistency group of that VM's disks: one pause for all).</li>
  *   <li>Disks nobody holds to write: the store takes it (the embedded store at one instant; a
- *       cluster one after the other). The locks are read again after: a writer that came in
+ *       cluster one after the other, each with the vdisk's last token, fenced like a write). The
+ *       locks are read again after: a writer that came in
  *       meanwhile undoes every snapshot of the set, and they are taken again (through that writer
  *       if it still holds them), so the set is never torn.</li>
  *   <li>Disks someone else writes (an iSCSI initiator through a gateway): the embedded store's
@@ -65,20 +66,25 @@ public final class ConsistentSnapshots {
                     .ifPresent(writers::add);
         }
         if (writers.isEmpty()) {
-            allOrNone(store, vdisks, snap, () -> store.createSnapshots(vdisks, snap));
-            for (String vdisk : vdisks) {
-                long now = store.locks().lock(vdisk).map(VdiskLock::lastToken).orElse(0L);
-                if (now != lastTokens.get(vdisk)) {
+            String writerCame;
+            try {
+                allOrNone(store, vdisks, snap, () -> storeTakes(store, vdisks, snap, lastTokens));
+                writerCame = lockedMeanwhile(store, vdisks, lastTokens);
+                if (writerCame != null) {
                     vdisks.forEach(v -> store.removeSnapshot(v, snap));
-                    if (!last) {
-                        return Optional.empty();
-                    }
-                    throw new IllegalStateException("snapshot " + snap + " of " + String.join(", ", vdisks) + ": " + vdisk + " was locked while it"
-                            + " was taken (token " + lastTokens.get(vdisk) + " -> " + now + "), on each of " + STORE_ATTEMPTS + " tries; undone"
-                            + " (expected: no lock taken while the store takes it; taken again, it goes through the writer that holds it)");
                 }
+            } catch (io.basalt.vdisk.FencedException e) {
+                writerCame = e.getMessage(); // a lock granted since the read raised the fence: nothing of the set is left
             }
-            return Optional.of("by the store (nothing writes " + (vdisks.size() == 1 ? "it" : "them") + ")");
+            if (writerCame == null) {
+                return Optional.of("by the store (nothing writes " + (vdisks.size() == 1 ? "it" : "them") + ")");
+            }
+            if (!last) {
+                return Optional.empty();
+            }
+            throw new IllegalStateException("snapshot " + snap + " of " + String.join(", ", vdisks) + ": locked while the store took it, on each"
+                    + " of " + STORE_ATTEMPTS + " tries (last: " + writerCame + "); undone (expected: no lock taken meanwhile; taken again,"
+                    + " it goes through the writer that holds it)");
         }
         Inventory inventory = new Inventory(store.configs());
         VmControl vms = new VmControl(inventory, store.locks());
@@ -97,6 +103,34 @@ public final class ConsistentSnapshots {
                 + " running a VM of " + (vdisks.size() == 1 ? "it" : "them all") + " (expected: a writer to take the snapshot through; on a cluster"
                 + " a snapshot taken beside a writer is not crash-consistent: each placement group freezes at its own instant"
                 + (vdisks.size() == 1 ? "" : ", and one instant for several vdisks needs one VM that has them all") + ")");
+    }
+
+    /**
+     * The store takes the snapshots. On a cluster each with the token read before (the vdisk's
+     * last): the placement groups fence it like a write, so a lock granted since refuses it (an
+     * unfenced snapshot of a vdisk that ever had a holder is refused anyway). The embedded store
+     * takes them at one instant.
+     */
+    private static Void storeTakes(Datastore store, List<String> vdisks, String snap, Map<String, Long> tokens) {
+        if (store instanceof Datastore.Cluster cluster) {
+            for (String v : vdisks) {
+                cluster.client().createSnapshot(v, snap, tokens.get(v));
+            }
+        } else {
+            store.createSnapshots(vdisks, snap);
+        }
+        return null;
+    }
+
+    /** Which of {@code vdisks} was locked since its token was read ({@code before}), said for a message; null when none. */
+    private static String lockedMeanwhile(Datastore store, List<String> vdisks, Map<String, Long> before) {
+        for (String vdisk : vdisks) {
+            long now = store.locks().lock(vdisk).map(VdiskLock::lastToken).orElse(0L);
+            if (now != before.get(vdisk)) {
+                return vdisk + " token " + before.get(vdisk) + " -> " + now;
+            }
+        }
+        return null;
     }
 
     /** A step that snapshots several vdisks one by one (a cluster's store, an agent). */
