@@ -176,7 +176,7 @@ class ClusterMirrorGroupTest {
                         b.stop();
                         long ahead = lastRound(a.store, LOG);
                         // A crash between a cluster replica's snapshot and its record leaves such a snapshot: not a complete round.
-                        client.createSnapshot(DATA, MirrorSnapshots.name(ahead));
+                        client.createSnapshot(DATA, MirrorSnapshots.name(ahead), client.locks().lock(DATA).map(l -> l.lastToken()).orElse(0L));
                         return ahead;
                     });
                 } finally {
