@@ -155,8 +155,9 @@ class ClusterMirrorGroupTest {
                 long logAhead;
                 String at;
                 try {
-                    TwoSites.await("three group rounds applied on the cluster", WAIT,
-                            () -> a.config.replicaGroup(GROUP).isPresent() && consistent(a.store) >= afterPlanned + 3);
+                    TwoSites.await("three group rounds applied on the cluster, the last with site b's writes", WAIT,
+                            () -> a.config.replicaGroup(GROUP).isPresent() && consistent(a.store) >= afterPlanned + 3
+                                    && holdingRounds(a.service, () -> readCluster(client, DATA, MirrorSnapshots.name(consistent(a.store)))) > pairs);
                     holdingRounds(a.service, () -> {
                         String snap = MirrorSnapshots.name(consistent(a.store));
                         long log = readCluster(client, LOG, snap);
