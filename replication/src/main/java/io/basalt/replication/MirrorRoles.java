@@ -59,13 +59,24 @@ public final class MirrorRoles {
         }
     }
 
-    /** Makes replica {@code vdisk} an ordinary writable vdisk, reading as its last complete snapshot; returns the record it had. */
+    /**
+     * Makes replica {@code vdisk} an ordinary writable vdisk, reading as its last complete snapshot;
+     * returns the record it had. A mirror snapshot above the record (a cluster's: committed, and the
+     * record not yet, when a crash came) goes first: it is no round of the record's, and once
+     * primary here the name would be taken for one both sites hold.
+     */
     public static ReplicaRecord promote(MirrorStore store, String vdisk) {
         ReplicaRecord r = replicaOf(store, vdisk).orElseThrow(() -> new IllegalStateException(
                 "vdisk " + vdisk + " is a primary already (expected: a replica to promote)"));
         String last = r.lastSnapshot().orElseThrow(() -> new IllegalStateException(
                 "replica " + vdisk + " of site " + r.sourceSite() + " has no complete snapshot yet (expected: a first sync completed)"));
         try (MirrorStore.Writer w = store.openReplicaWriter(vdisk)) {
+            for (SnapshotInfo s : store.snapshots(vdisk).reversed()) {
+                OptionalLong n = MirrorSnapshots.sequenceOf(s.name());
+                if (n.isPresent() && n.getAsLong() > r.lastSequence()) {
+                    w.removeSnapshot(s.name());
+                }
+            }
             w.rollback(last); // drops what an interrupted apply wrote
         }
         store.unmarkReplica(vdisk);

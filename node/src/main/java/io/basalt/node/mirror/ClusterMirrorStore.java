@@ -34,11 +34,18 @@ import io.basalt.vdisk.store.SnapshotInfo;
  * would refuse unfenced writes). Its snapshot and record are two meta entries, the snapshot first:
  * a crash between leaves a snapshot newer than the record, which the next apply removes.
  *
- * <p><b>Snapshots</b> are taken through the vdisk's lock holder (a {@link Snapshotter}: {@code ConsistentSnapshots}):
+ * <p><b>Snapshots</b> are taken through the vdisks' lock holder (a {@link Snapshotter}: {@code ConsistentSnapshots}):
  * a host agent pauses its guest for one, so it is crash-consistent across placement groups; a
  * vdisk written by anything else (an initiator through a gateway) fails its round, saying so.
- * Consistency groups are refused on a cluster (not mirrored yet, though the holder could take
- * their snapshot at one instant too).
+ * A consistency group's snapshot ({@link #createSnapshots}) is the same call for all its vdisks:
+ * the agent of the one VM that has them all pauses it once for the whole set; when nothing holds
+ * them, the store takes them and the locks are read again after (a writer that came in undoes all
+ * of them). The instant comes from the writers, because each placement group freezes at its own
+ * point in its log (docs/decisions/mirror-on-a-cluster.md, decision 5).
+ *
+ * <p>On the replica side a group round is its members' snapshots, each committed with its record;
+ * the group's round is the newest one every member's record counts ({@code MirrorGroups.consistentRound}),
+ * so a snapshot a crash left above its record is not part of it.
  */
 public final class ClusterMirrorStore implements MirrorStore {
     /** Config keys of replica marks: {@code mirror/replica/NAME}. */
@@ -121,8 +128,7 @@ public final class ClusterMirrorStore implements MirrorStore {
 
     @Override
     public void createSnapshots(List<String> vdisks, String snap) {
-        throw new IllegalArgumentException("consistency group " + vdisks + ": on " + describe()
-                + " (expected: the embedded store; groups of a cluster are not mirrored yet: mirror its vdisks one by one)");
+        take(vdisks, snap);
     }
 
     /** Through the vdisks' writer ({@link Snapshotter}); a refusal or a failed agent call fails the round, which is retried. */
@@ -136,11 +142,6 @@ public final class ClusterMirrorStore implements MirrorStore {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("mirror snapshot " + snap + " of " + vdisks + ": interrupted", e);
         }
-    }
-
-    @Override
-    public boolean groupSnapshots() {
-        return false;
     }
 
     @Override

@@ -23,8 +23,9 @@ import io.basalt.replication.ReplicaRecord;
  * across all of them.
  *
  * <ul>
- *   <li>On the primary site a group round takes {@code mirror-N} of every member in one engine
- *       snapshot ({@code VdiskStore.createSnapshots}) and ships each member's changes. A member
+ *   <li>On the primary site a group round takes {@code mirror-N} of every member at one instant
+ *       ({@code MirrorStore.createSnapshots}: one engine batch; on a cluster through the one VM
+ *       that writes them all, or the store when nothing does) and ships each member's changes. A member
  *       whose shipment failed ships that same snapshot at the next interval before the group
  *       takes another, so members never drift more than one round apart.</li>
  *   <li>The primary announces the group to its peer (a {@code group} call). There, each member
@@ -51,8 +52,8 @@ public final class MirrorGroups {
     public static void create(io.basalt.replication.MirrorStore store, MirrorConfig config, MirrorConfig.Group g) {
         MirrorConfig.checkGroupName(g.name());
         if (!store.groupSnapshots()) {
-            throw new IllegalArgumentException("mirror group " + g.name() + ": on " + store.describe() + " (expected: the embedded store;"
-                    + " a cluster takes no snapshot of several vdisks at one instant yet: mirror its vdisks one by one with basalt mirror enable)");
+            throw new IllegalArgumentException("mirror group " + g.name() + ": on " + store.describe() + " (expected: a site that snapshots"
+                    + " several vdisks at one instant; mirror its vdisks one by one with basalt mirror enable)");
         }
         config.siteName();
         if (config.group(g.name()).isPresent()) {
@@ -115,7 +116,12 @@ public final class MirrorGroups {
         boolean catchingUp = pending.stream().anyMatch(Optional::isPresent);
         String taken = MirrorSnapshots.name(last + 1);
         if (!catchingUp) {
-            service.store.createSnapshots(g.vdisks(), taken);
+            try {
+                service.store.createSnapshots(g.vdisks(), taken);
+            } catch (RuntimeException e) {
+                members.forEach(m -> service.recordFailure(m, e)); // each member's status says why the group waits
+                throw e;
+            }
         }
         RuntimeException failed = null;
         for (int i = 0; i < members.size(); i++) {
@@ -237,15 +243,23 @@ public final class MirrorGroups {
         return consistentRound(io.basalt.replication.MirrorStore.of(store), replicas);
     }
 
-    /** As {@link #consistentRound(io.basalt.vdisk.store.VdiskStore, List)} on any site's store. */
+    /**
+     * As {@link #consistentRound(io.basalt.vdisk.store.VdiskStore, List)} on any site's store. A
+     * replica's round counts once its record does: on a cluster a replica's snapshot is committed
+     * before its record, and one a crash left above the record is no complete round (the next apply
+     * removes it), so a group's round becomes visible when every member's record holds it.
+     */
     public static OptionalLong consistentRound(io.basalt.replication.MirrorStore store, List<String> replicas) {
         Set<Long> common = null;
         for (String v : replicas) {
             if (!store.exists(v)) {
                 return OptionalLong.empty();
             }
+            Optional<ReplicaRecord> record = MirrorRoles.replicaOf(store, v);
+            long upTo = record.map(ReplicaRecord::lastSequence).orElse(Long.MAX_VALUE);
             Set<Long> rounds = new TreeSet<>();
-            MirrorService.mirrorSnapshots(store, v).forEach(s -> rounds.add(MirrorSnapshots.sequenceOf(s).getAsLong()));
+            MirrorService.mirrorSnapshots(store, v).stream().map(s -> MirrorSnapshots.sequenceOf(s).getAsLong())
+                    .filter(n -> n <= upTo).forEach(rounds::add);
             if (common == null) {
                 common = rounds;
             } else {

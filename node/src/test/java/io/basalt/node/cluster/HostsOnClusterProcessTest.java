@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
+import java.util.regex.MatchResult;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,6 +30,13 @@ import io.basalt.host.GuestImage;
 import io.basalt.node.TestProcesses;
 import io.basalt.node.cli.CliResult;
 import io.basalt.node.config.Configs;
+import io.basalt.node.config.EmbeddedConfigs;
+import io.basalt.node.host.ConsistentSnapshots;
+import io.basalt.node.mirror.MirrorConfig;
+import io.basalt.node.mirror.MirrorGroups;
+import io.basalt.node.mirror.MirrorService;
+import io.basalt.replication.MirrorStore;
+import io.basalt.vdisk.store.VdiskStore;
 import io.basalt.node.host.GuestFileSystem;
 import io.basalt.node.host.Inventory;
 import io.basalt.node.host.SequenceGuest;
@@ -114,6 +123,7 @@ class HostsOnClusterProcessTest {
                 });
                 migrateRoundTrips(consoles, inventory);
                 backUpTheRunningGuest(consoles, client);
+                mirrorTheRunningGuest(a, consoles, client);
 
                 // HA 1: the agent running the guest (host-a after the round trips) and its QEMU die at once.
                 long lastBeforeKill = lastSeq(consoles);
@@ -187,6 +197,60 @@ class HostsOnClusterProcessTest {
         }
         assertTrue(client.locks().lock("g1-disk").orElseThrow().holders().size() == 1, "the backup's shared-read lock is gone");
         timings.put("backup of the running guest", ms(System.nanoTime() - startNs));
+    }
+
+    /**
+     * The running guest's two disks mirrored from the cluster as one consistency group to an
+     * embedded site (both mirror services in this JVM, as a site's mirroring gateway runs them):
+     * every round's snapshots are taken by the host that runs the guest, one pause for both disks
+     * (its log says so, once per round), and the replica's boot disk at the group's round holds the
+     * guest's sequence whole, up to at least what the guest had synced before the group began.
+     */
+    private void mirrorTheRunningGuest(Agent host, List<Path> consoles, ClusterClient client) throws Exception {
+        long startNs = System.nanoTime();
+        List<String> disks = List.of("g1-disk", "g1-fs");
+        Pattern paused = Pattern.compile("snapshot (mirror-\\d+) of vm g1 on " + host.name() + " \\(guest paused (\\d+) ms\\)");
+        long pausesBefore = paused.matcher(read(host.log())).results().count();
+        io.basalt.node.datastore.Datastore.Cluster cluster = new io.basalt.node.datastore.Datastore.Cluster(client); // not closed: the client is the test's
+        MirrorStore siteA = ConsistentSnapshots.mirrorSite(cluster);
+        MirrorConfig configA = new MirrorConfig(cluster.configs());
+        configA.initSite("site-a");
+        long syncedBefore = lastSeq(consoles);
+        long round;
+        try (VdiskStore storeB = VdiskStore.open(dir.resolve("site-b"), new VdiskStore.Options(64L << 20, 2, 0))) {
+            EmbeddedConfigs configsB = EmbeddedConfigs.open(storeB);
+            MirrorConfig configB = new MirrorConfig(configsB);
+            configB.initSite("site-b");
+            MirrorStore siteB = MirrorStore.of(storeB);
+            byte[] raw = new byte[32];
+            new java.security.SecureRandom().nextBytes(raw);
+            String secret = java.util.Base64.getEncoder().encodeToString(raw);
+            try (MirrorService b = MirrorService.start(storeB, configsB, new InetSocketAddress("127.0.0.1", 0), dir.resolve("site-b-staging"));
+                 MirrorService a = MirrorService.start(siteA, cluster.configs(), new InetSocketAddress("127.0.0.1", 0), dir.resolve("site-a-staging"))) {
+                configA.putPeer(new MirrorConfig.Peer("site-b", "127.0.0.1:" + b.address().getPort(), secret, 0));
+                configB.putPeer(new MirrorConfig.Peer("site-a", "127.0.0.1:" + a.address().getPort(), secret, 0));
+                MirrorGroups.create(siteA, configA, new MirrorConfig.Group("g1", "site-b", 1000, disks));
+                await("three group rounds of the running guest's disks on site b",
+                        () -> MirrorGroups.consistentRound(siteB, disks).orElse(0) >= 3);
+            }
+            round = MirrorGroups.consistentRound(siteB, disks).orElseThrow();
+            try (BlockDevice replica = storeB.open("g1-disk@mirror-" + round)) {
+                long inReplica = SequenceGuest.sequenceLength(replica);
+                assertTrue(inReplica >= syncedBefore, "the replica holds seq " + inReplica + "; the guest had synced " + syncedBefore + " before");
+                SequenceGuest.checkSequenceOnDisk(replica, inReplica);
+            }
+        } finally {
+            if (configA.group("g1").isPresent()) {
+                MirrorGroups.removeRecords(siteA, configA, "g1"); // its mirror snapshots on the cluster go too
+            }
+        }
+        List<MatchResult> pauses = paused.matcher(read(host.log())).results().skip(pausesBefore).toList();
+        assertTrue(pauses.stream().anyMatch(p -> p.group(1).equals("mirror-" + round)),
+                "host " + host.name() + " took mirror-" + round + " of both disks: " + pauses.stream().map(MatchResult::group).toList());
+        assertTrue(pauses.size() >= round, "one pause per round, taken by the host: " + pauses.size() + " for " + round + " rounds");
+        System.out.println("[hosts] mirror group of the running guest: " + round + " rounds through " + host.name() + ", guest paused ms "
+                + pauses.stream().map(p -> p.group(2)).toList());
+        timings.put("mirror group of the running guest", ms(System.nanoTime() - startNs));
     }
 
     /**
