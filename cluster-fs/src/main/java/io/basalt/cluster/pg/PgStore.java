@@ -306,7 +306,9 @@ public final class PgStore implements AutoCloseable {
                     return done();
                 }
                 default -> {
-                    Vdisk v = op instanceof PgOp.FencedMutation ? head(op.vdiskId()) : null;
+                    // An operator's snapshot (token 0, no lock held) is taken whatever the fence: it changes no data.
+                    boolean operatorSnapshot = op instanceof PgOp.Snapshot s && s.token() == 0;
+                    Vdisk v = op instanceof PgOp.FencedMutation && !operatorSnapshot ? head(op.vdiskId()) : null;
                     PgResult refused = v == null ? null : fences.check(batch, v, op.vdiskId(), ((PgOp.FencedMutation) op).token());
                     if (refused != null) {
                         return refused;

@@ -170,6 +170,12 @@ class ClusterLocksTest {
         for (long lba : new long[] {STRIPE, 2 * STRIPE, 3 * STRIPE}) {
             assertArrayEquals(new byte[BLOCK], read(devB, lba), "nothing of the zombie's writes landed at lba " + lba);
         }
+
+        // An operator's snapshot (basalt snap create, no lock) is taken whatever the fence: it changes no data.
+        client.createSnapshot("web", "operator");
+        try (ClusterVdisk snap = client.open("web@operator")) {
+            assertArrayEquals(block(2).array(), read(snap, 0), "the operator's snapshot holds what the head held");
+        }
     }
 
     /** The switch that turns the PG's check off makes the stale write land: the test above can fail. */
