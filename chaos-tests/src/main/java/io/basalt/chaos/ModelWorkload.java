@@ -11,7 +11,6 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import io.basalt.cluster.ClusterConfig;
 import io.basalt.cluster.client.ClusterClient;
@@ -76,8 +75,8 @@ final class ModelWorkload {
     private final Map<String, String> cloneSources = new LinkedHashMap<>();
     private final List<ModelCheck.Mismatch> duringRun = new ArrayList<>();
     private final List<String> problems = new ArrayList<>();
-    /** The first bytes of blocks read as garbage (their mismatch is the violation; this is its evidence). */
-    private final List<String> garbage = new ArrayList<>();
+    /** The first bytes of blocks read as garbage, and why a volume could not be read back (the violations' evidence). */
+    private final List<String> evidence = new ArrayList<>();
     private final Map<String, long[]> finalContent = new LinkedHashMap<>();
     private final Map<String, Long> counts = new LinkedHashMap<>();
     private ClusterClient client;
@@ -85,6 +84,7 @@ final class ModelWorkload {
     private long nextWriteId = 1;
     private int nextSnap = 1;
     private Unfinished unfinished;
+    private String lastReadError = "";
 
     ModelWorkload(History history) {
         this.history = history;
@@ -218,14 +218,15 @@ final class ModelWorkload {
             long[] found = ModelData.decode(data, lba);
             for (int i = 0; i < found.length; i++) {
                 if (found[i] == VdiskModel.GARBAGE) {
-                    garbage.add(volume + " lba " + (lba + i) + " starts " + ModelData.head(data, i));
+                    evidence.add(volume + " lba " + (lba + i) + " starts " + ModelData.head(data, i));
                     break;
                 }
             }
             history.completeDetailed(History.Type.ok, t0, NAME, process, "read", key(vdisk), 0, detail, null);
             return Optional.of(found);
         } catch (ExecutionException | RuntimeException e) {
-            history.completeDetailed(History.Type.fail, t0, NAME, process, "read", key(vdisk), 0, detail, Workers.why(e));
+            lastReadError = Workers.why(e);
+            history.completeDetailed(History.Type.fail, t0, NAME, process, "read", key(vdisk), 0, detail, lastReadError);
             return Optional.empty();
         }
     }
@@ -353,9 +354,9 @@ final class ModelWorkload {
     /**
      * After the heal, with the worker stopped: finishes an operation left unfinished, checks the
      * namespace holds the model's vdisks, sizes and snapshots, and reads every block of every
-     * head and snapshot through {@code admin}, each piece retried for {@link #FINAL_WAIT}.
+     * head and snapshot through {@code admin} ({@link #readBack}).
      */
-    void finalReads(ClusterClient admin, int process) throws InterruptedException, TimeoutException {
+    void finalReads(ClusterClient admin, int process) throws InterruptedException {
         client = admin;
         try {
             if (unfinished != null && !finishAfterHeal()) {
@@ -363,27 +364,33 @@ final class ModelWorkload {
             }
             for (String volume : model.volumes()) {
                 checkNamespace(volume);
-                int blocks = model.blocks(volume);
-                long[] all = new long[blocks];
-                for (int lba = 0; lba < blocks; lba += FINAL_READ_BLOCKS) {
-                    int count = Math.min(FINAL_READ_BLOCKS, blocks - lba);
-                    long deadline = System.nanoTime() + FINAL_WAIT.toNanos();
-                    Optional<long[]> found;
-                    while ((found = readOnce(volume, lba, count, process)).isEmpty()) {
-                        if (System.nanoTime() > deadline) {
-                            throw new TimeoutException("model: read of " + volume + " lba " + lba + " after the heal failed for " + FINAL_WAIT.toSeconds() + " s");
-                        }
-                        TimeUnit.MILLISECONDS.sleep(Workers.BACKOFF.toMillis());
-                    }
-                    System.arraycopy(found.get(), 0, all, lba, count);
-                }
-                finalContent.put(volume, all);
+                readBack(volume, process);
             }
         } finally {
             heads.values().forEach(ClusterVdisk::close);
             heads.clear();
             client = null; // the caller's: not closed here
         }
+    }
+
+    /** Every block of {@code volume}, each piece retried for {@link #FINAL_WAIT}; one that cannot be read leaves the volume unread (a violation). */
+    private void readBack(String volume, int process) throws InterruptedException {
+        int blocks = model.blocks(volume);
+        long[] all = new long[blocks];
+        for (int lba = 0; lba < blocks; lba += FINAL_READ_BLOCKS) {
+            int count = Math.min(FINAL_READ_BLOCKS, blocks - lba);
+            long deadline = System.nanoTime() + FINAL_WAIT.toNanos();
+            Optional<long[]> found;
+            while ((found = readOnce(volume, lba, count, process)).isEmpty()) {
+                if (System.nanoTime() > deadline) {
+                    evidence.add(volume + " lba " + lba + " failed to read for " + FINAL_WAIT.toSeconds() + " s after the heal: " + lastReadError);
+                    return;
+                }
+                TimeUnit.MILLISECONDS.sleep(Workers.BACKOFF.toMillis());
+            }
+            System.arraycopy(found.get(), 0, all, lba, count);
+        }
+        finalContent.put(volume, all);
     }
 
     /** Calls the unfinished operation again; false (and a problem) when it still fails. */
@@ -445,6 +452,6 @@ final class ModelWorkload {
         counts.forEach((f, n) -> s.append(s.isEmpty() ? "" : ", ").append(n).append(' ').append(f));
         return s + " (ok; \"repeated\": calls of a namespace step finished by calling again); " + model.vdisks().size() + " vdisks, "
                 + model.snapshots().size() + " snapshots, " + finalContent.values().stream().mapToLong(a -> a.length).sum() + " blocks read back"
-                + (garbage.isEmpty() ? "" : "; garbage read: " + garbage.subList(0, Math.min(5, garbage.size())));
+                + (evidence.isEmpty() ? "" : "; evidence: " + evidence.subList(0, Math.min(5, evidence.size())));
     }
 }

@@ -191,7 +191,10 @@ class ModelCheckTest {
     void everyVolumeMustBeReadBackWhole() {
         Map<String, long[]> missing = right();
         missing.remove(V + "@s");
-        assertThrows(IllegalArgumentException.class, () -> check(base(), missing));
+        assertEquals(List.of("after the heal: v@s could not be read back"), check(base(), missing).violations());
+        Map<String, long[]> unknown = right();
+        unknown.put("w", new long[BLOCKS]);
+        assertThrows(IllegalArgumentException.class, () -> check(base(), unknown), "a volume the model does not have");
         Map<String, long[]> shortRead = right();
         shortRead.put(V, new long[] {1, 1});
         assertFalse(check(base(), shortRead).valid());
