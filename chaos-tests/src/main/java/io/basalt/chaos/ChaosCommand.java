@@ -63,7 +63,7 @@ public final class ChaosCommand implements Runnable {
             "Exit status: 0 valid, " + EXIT_INVALID + " a lost write or a violation, " + EXIT_ERROR + " the run could not be carried out."})
     static final class Run implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
-        @Option(names = "--workload", defaultValue = "all", description = "registers, durability, locks or all (default ${DEFAULT-VALUE}).") String workload;
+        @Option(names = "--workload", defaultValue = "all", description = "registers, durability, locks, model or all (default ${DEFAULT-VALUE}).") String workload;
         @Option(names = "--nemesis", defaultValue = "kill,pause,partition", description = {"Comma-separated: kill, pause, partition, disk, bitrot, flap, replace (default ${DEFAULT-VALUE}).",
                 "Partitions and flap (a node cut off and healed many times) need root, iptables and cgroup v2; disk faults (power",
                 "cuts, fsync failing, disk full, reads failing) need root, /dev/fuse and libfuse 2; without them the run says so and",

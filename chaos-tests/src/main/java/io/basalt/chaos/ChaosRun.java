@@ -32,16 +32,17 @@ import io.basalt.node.cluster.CgroupNetwork;
 public final class ChaosRun {
     /** A workload, as named on the command line. */
     public enum Workload {
-        registers, durability, locks;
+        registers, durability, locks, model;
 
-        /** {@code registers}, {@code durability}, {@code locks} or {@code all}. */
+        /** {@code registers}, {@code durability}, {@code locks}, {@code model} or {@code all}. */
         public static Set<Workload> parse(String name) {
             return switch (name.trim().toLowerCase(Locale.ROOT)) {
                 case "all" -> EnumSet.allOf(Workload.class);
                 case "registers" -> EnumSet.of(registers);
                 case "durability" -> EnumSet.of(durability);
                 case "locks" -> EnumSet.of(locks);
-                default -> throw new IllegalArgumentException("--workload: " + name + " (expected: registers, durability, locks or all)");
+                case "model" -> EnumSet.of(model);
+                default -> throw new IllegalArgumentException("--workload: " + name + " (expected: registers, durability, locks, model or all)");
             };
         }
     }
@@ -155,6 +156,9 @@ public final class ChaosRun {
                 if (options.workloads().contains(Workload.locks)) {
                     LocksWorkload.setUp(admin);
                 }
+                if (options.workloads().contains(Workload.model)) {
+                    ModelWorkload.setUp(admin);
+                }
                 if (nemeses.contains(Schedule.Nemesis.bitrot)) {
                     BitRot.setUp(admin);
                 }
@@ -173,6 +177,7 @@ public final class ChaosRun {
         DurabilityWorkload durability = options.workloads().contains(Workload.durability)
                 ? new DurabilityWorkload(history) : null;
         LocksWorkload locks = options.workloads().contains(Workload.locks) ? new LocksWorkload(history) : null;
+        ModelWorkload model = options.workloads().contains(Workload.model) ? new ModelWorkload(history) : null;
         List<ClusterClient> clients = options.ackBeforeCommit() ? openMutantClients(config) : openClients(config);
         Nemesis nemesis = new Nemesis(nodes, schedule, startNs, options.dir().resolve("faults.jsonl"), line -> out.accept("chaos: " + line),
                 partitioner);
@@ -186,6 +191,9 @@ public final class ChaosRun {
             }
             if (locks != null) {
                 locks.start(config, options.seed());
+            }
+            if (model != null) {
+                model.start(config, options.seed());
             }
             long endNs = startNs + options.time().toNanos();
             Thread progress = Thread.ofPlatform().daemon().name("chaos-progress").start(() -> progress(history, nemesis, endNs));
@@ -202,6 +210,9 @@ public final class ChaosRun {
             }
             if (locks != null) {
                 locks.stop(); // before any final kill: its hosts' last operations end against a whole cluster
+            }
+            if (model != null) {
+                model.stop(); // likewise; what it left unknown the model allows for
             }
             if (durability != null) {
                 // Every node SIGKILLed at once while writes are in flight; the clients are closed
@@ -244,13 +255,21 @@ public final class ChaosRun {
                 locks.finalReads(clients.get(0), 1002);
                 out.accept("chaos: locks: " + locks.describe());
             }
+            if (model != null) {
+                awaitQuorum(clients.get(0), nodes);
+                model.finalReads(clients.get(0), 1003);
+                out.accept("chaos: model: " + model.describe());
+            }
         } finally {
             if (locks != null) {
                 locks.stop(); // a run that failed part way: its hosts stop too
             }
+            if (model != null) {
+                model.stop();
+            }
             closeAll(clients);
         }
-        Report report = Report.of(options, history, windows, registers, durability, locks);
+        Report report = Report.of(options, history, windows, registers, durability, locks, model);
         report.write(options.dir());
         return report;
     }

@@ -50,12 +50,22 @@ public final class History implements AutoCloseable {
 
     /** Records the invocation; returns its time (absolute nanoTime) for {@link #complete}. */
     public long invoke(String workload, int process, String f, int key, long value) {
-        return line("invoke", workload, process, f, key, value, null, null);
+        return line("invoke", workload, process, f, key, value, null, null, null);
     }
 
     /** {@link #invoke}, the line also naming the fencing token the operation carries (the locks workload). */
     public long invoke(String workload, int process, String f, int key, long value, long token) {
-        return line("invoke", workload, process, f, key, value, token, null);
+        return line("invoke", workload, process, f, key, value, token, null, null);
+    }
+
+    /** {@link #invoke}, the line also saying what the operation touches ({@code detail}: the vdisk model's LBAs, snapshot, size). */
+    public long invokeDetailed(String workload, int process, String f, int key, long value, String detail) {
+        return line("invoke", workload, process, f, key, value, null, detail, null);
+    }
+
+    /** {@link #complete}, the line also carrying {@code detail} as its invocation did. */
+    public long completeDetailed(Type type, long invokedNs, String workload, int process, String f, int key, long value, String detail, String error) {
+        return completed(line(type.name(), workload, process, f, key, value, null, detail, error), type, invokedNs, workload, process, f, key);
     }
 
     /** Records the end of an operation invoked at {@code invokedNs}; {@code error} says why it failed. */
@@ -65,7 +75,10 @@ public final class History implements AutoCloseable {
 
     /** {@link #complete}, the line also naming the fencing token ({@code null}: none). */
     public long complete(Type type, long invokedNs, String workload, int process, String f, int key, long value, Long token, String error) {
-        long now = line(type.name(), workload, process, f, key, value, token, error);
+        return completed(line(type.name(), workload, process, f, key, value, token, null, error), type, invokedNs, workload, process, f, key);
+    }
+
+    private long completed(long now, Type type, long invokedNs, String workload, int process, String f, int key) {
         synchronized (this) {
             completed.add(new Completed(workload, process, f, key, invokedNs - startNs, now - startNs, type));
         }
@@ -82,13 +95,16 @@ public final class History implements AutoCloseable {
      * are in time order; an invocation's time is still before the operation starts, a
      * completion's after it ended.
      */
-    private synchronized long line(String type, String workload, int process, String f, int key, long value, Long token, String error) {
+    private synchronized long line(String type, String workload, int process, String f, int key, long value, Long token, String detail, String error) {
         long nowNs = System.nanoTime();
         ObjectNode n = JSON.createObjectNode();
         n.put("type", type).put("timeNs", nowNs - startNs).put("process", process).put("workload", workload).put("f", f).put("key", key)
                 .put("value", Long.toHexString(value));
         if (token != null) {
             n.put("token", token);
+        }
+        if (detail != null) {
+            n.put("detail", detail);
         }
         if (error != null) {
             n.put("error", error);

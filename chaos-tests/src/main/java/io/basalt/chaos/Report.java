@@ -26,7 +26,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  */
 public record Report(long ok, long failed, long info, Map<String, long[]> byWorkload, List<Nemesis.Window> faults,
                      List<Long> recoveryMs, List<String> lost, List<String> violations, String smallestViolation,
-                     List<History.Completed> completed) {
+                     List<History.Completed> completed, List<String> workloadLines) {
     /** Recovery of a fault after which no operation succeeded. */
     static final long NO_RECOVERY = -1;
     private static final int LISTED_MAX = 50;
@@ -38,10 +38,17 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         lost = List.copyOf(lost);
         violations = List.copyOf(violations);
         completed = List.copyOf(completed);
+        workloadLines = List.copyOf(workloadLines);
+    }
+
+    /** Without lines of what the workloads did. */
+    public Report(long ok, long failed, long info, Map<String, long[]> byWorkload, List<Nemesis.Window> faults, List<Long> recoveryMs,
+                  List<String> lost, List<String> violations, String smallestViolation, List<History.Completed> completed) {
+        this(ok, failed, info, byWorkload, faults, recoveryMs, lost, violations, smallestViolation, completed, List.of());
     }
 
     static Report of(ChaosRun.Options options, History history, List<Nemesis.Window> windows, RegisterWorkload registers,
-                     DurabilityWorkload durability, LocksWorkload locks) {
+                     DurabilityWorkload durability, LocksWorkload locks, ModelWorkload model) {
         List<History.Completed> ops = history.completed();
         Map<String, long[]> byWorkload = new TreeMap<>();
         for (History.Completed c : ops) {
@@ -63,11 +70,19 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
             violations.addAll(registers.violations());
             smallest = registers.smallestViolation().orElse(null);
         }
+        List<String> lines = new ArrayList<>();
+        if (model != null) {
+            ModelCheck.Result r = model.check();
+            r.lost().forEach(l -> lost.add("model: " + l));
+            r.violations().forEach(v -> violations.add(v.startsWith("model: ") ? v : "model: " + v));
+            lines.add("model: " + model.describe() + "; " + r.volumesChecked() + " heads and snapshots, " + r.blocksChecked()
+                    + " blocks compared with the model; lost " + r.lost().size() + ", violations " + r.violations().size());
+        }
         for (Nemesis.Window w : windows) {
             w.rot().problems().forEach(p -> violations.add("bit rot (fault " + w.fault().index() + "): " + p));
         }
         return new Report(history.okCount(), history.failCount(), history.infoCount(), byWorkload, windows, recovery, lost, violations,
-                smallest, ops);
+                smallest, ops, lines);
     }
 
     /** Per fault: from its end to the completion of the first operation invoked after it that succeeded, or {@link #NO_RECOVERY}. */
@@ -141,6 +156,9 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
         if (!bitRot().isEmpty()) {
             verdict.put("bitRot", bitRot());
         }
+        if (!workloadLines.isEmpty()) {
+            verdict.put("workloads", workloadLines);
+        }
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("verdict.json").toFile(), verdict);
         Files.writeString(dir.resolve("chaos.html"), HtmlReport.render(this), StandardCharsets.UTF_8);
     }
@@ -170,6 +188,7 @@ public record Report(long ok, long failed, long info, Map<String, long[]> byWork
                     + " %d failed%n", rot.get("faults"), rot.get("rotted"), rot.get("found"), rot.get("repaired"), rot.get("unrepairable"),
                     rot.get("readsRight"), rot.get("readsFailed")));
         }
+        workloadLines.forEach(l -> b.append(l).append('\n'));
         b.append("lost writes: ").append(lost.size()).append('\n');
         lost.stream().limit(LISTED_MAX).forEach(l -> b.append("  ").append(l).append('\n'));
         b.append("violations: ").append(violations.size()).append('\n');
