@@ -65,6 +65,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--metered", description = {"Count the I/O on this process's metrics (basalt_io_*, as the iSCSI target and the API's",
             "/metrics do), to measure what counting costs."})
     boolean metered;
+    @Option(names = "--extents", description = {"Put the data of large aligned writes (whole grains, >= 64K) in extent files beside RocksDB",
+            "(local engine; default: the engine's, basalt.engine.extents)."})
+    boolean extents;
     @Option(names = "--vs-qcow2", description = {"After the engine's workloads, run seqwrite and randwrite on a qcow2 file in --data's directory",
             "(the same disk) with 'qemu-img bench' (-t none; randwrite also writeback) and print engine/qcow2 ratios (local engine)."})
     boolean vsQcow2;
@@ -112,8 +115,9 @@ public final class BenchCommand implements Callable<Integer> {
         deleteTree(data);
         VdiskStore.Options defaults = VdiskStore.Options.defaults();
         VdiskStore.Options options = new VdiskStore.Options(cache, ioThreads == null ? defaults.ioThreads() : ioThreads);
-        out.printf(Locale.ROOT, "basalt bench: %s vdisk, %s grains, %d in flight, %d io threads, %s cache, %d x %d s runs after %d s warm-up, %d cores%n",
-                Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
+        options = extents ? options.withExtents(true) : options;
+        out.printf(Locale.ROOT, "basalt bench: %s vdisk, %s grains, %d in flight, %d io threads, %s cache, extent files %s, %d x %d s runs after %d s warm-up, %d cores%n",
+                Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), options.extents() ? "on" : "off", runs, seconds, warmup,
                 Runtime.getRuntime().availableProcessors());
         try (VdiskStore store = VdiskStore.open(data, options)) {
             store.create(image, size, 512, Math.toIntExact(grainSize));
@@ -183,7 +187,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             return;
         }
-        for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats", "--vs-qcow2")) {
+        for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats", "--vs-qcow2", "--extents")) {
             if (parsed.hasMatchedOption(engineOnly)) {
                 throw new IllegalArgumentException(engineOnly + ": not with --cluster (expected: one of them; " + engineOnly + " is for the local engine)");
             }
