@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.basalt.vdisk.store.Vdisk;
@@ -52,14 +52,18 @@ class PowerCutTest {
 
     record Issued(long seq, long grain, int count) {}
 
-    /** 4 KiB engine grains (kept in RocksDB's tables) and 64 KiB ones (kept in its blob files). */
-    @ParameterizedTest(name = "engine grains of {0} bytes")
-    @ValueSource(ints = {4096, 65536})
-    void flushedWritesSurviveAPowerCutAndNoGrainIsTorn(int engineGrainBytes) throws Exception {
+    /**
+     * 4 KiB engine grains (kept in RocksDB's tables), the same with extent files (the writes are
+     * grain-aligned: their data goes to extent files, RocksDB holds pointers), and 64 KiB ones
+     * (kept in its blob files).
+     */
+    @ParameterizedTest(name = "engine grains of {0} bytes, extent files {1}")
+    @CsvSource({"4096, false", "4096, true", "65536, false"})
+    void flushedWritesSurviveAPowerCutAndNoGrainIsTorn(int engineGrainBytes, boolean extents) throws Exception {
         var missing = FaultMount.unavailableReason();
         Assumptions.assumeTrue(missing.isEmpty(), () -> "power-cut test left out: fault mounts need " + missing.orElseThrow());
         long seed = System.nanoTime();
-        System.out.println("PowerCutTest seed=" + seed + " engine grain=" + engineGrainBytes);
+        System.out.println("PowerCutTest seed=" + seed + " engine grain=" + engineGrainBytes + " extents=" + extents);
         Random rnd = new Random(seed);
         TreeMap<Long, Issued> issued = new TreeMap<>();
         long lostTotal = 0;
@@ -71,9 +75,9 @@ class PowerCutTest {
             for (int round = 0; round < ROUNDS; round++) {
                 AtomicLong flushed = new AtomicLong();
                 AtomicLong completed = new AtomicLong();
-                runAndKill(mount.path(), seqBase, rnd.nextLong(), engineGrainBytes, 500 + rnd.nextInt(2500), issued, flushed, completed);
+                runAndKill(mount.path(), seqBase, rnd.nextLong(), engineGrainBytes, extents, 500 + rnd.nextInt(2500), issued, flushed, completed);
                 Dropped dropped = mount.powerCut();
-                String context = "seed=" + seed + " engine grain=" + engineGrainBytes + " round=" + round;
+                String context = "seed=" + seed + " engine grain=" + engineGrainBytes + " extents=" + extents + " round=" + round;
                 long lastIssued = issued.lastKey();
                 long lost = verify(mount.path(), issued, seqBase, flushed.get(), completed.get(), durable, context);
                 lostTotal += lost;
@@ -85,6 +89,13 @@ class PowerCutTest {
             }
         }
         System.out.println("PowerCutTest: " + lostTotal + " of " + unflushedTotal + " completed unflushed writes lost by " + ROUNDS + " power cuts");
+        if (extents) {
+            // 256 KiB to 1 MiB writes at 4 KiB-aligned LBAs: whole, aligned grains, the extent path.
+            try (var files = java.nio.file.Files.walk(dir.resolve("backing"))) {
+                assertTrue(files.anyMatch(f -> f.getFileName().toString().endsWith(".ext")),
+                        "big aligned writes on 4 KiB grains were to go to extent files, and none was written");
+            }
+        }
         if (engineGrainBytes >= 16 << 10) {
             try (var files = java.nio.file.Files.walk(dir.resolve("backing"))) {
                 assertTrue(files.anyMatch(f -> f.getFileName().toString().endsWith(".blob")),
@@ -95,12 +106,13 @@ class PowerCutTest {
         assertTrue(lostTotal > 0, "no power cut lost a completed unflushed write: the fault mount did not drop unsynced data (seed=" + seed + ")");
     }
 
-    private static void runAndKill(Path storeDir, long seqBase, long childSeed, int engineGrainBytes, long runMs, TreeMap<Long, Issued> issued,
+    private static void runAndKill(Path storeDir, long seqBase, long childSeed, int engineGrainBytes, boolean extents, long runMs, TreeMap<Long, Issued> issued,
             AtomicLong flushed, AtomicLong completed) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx512m", "-cp", System.getProperty("java.class.path"), PowerCutWriter.class.getName(),
-                storeDir.toString(), Long.toString(seqBase), Long.toString(childSeed), Integer.toString(engineGrainBytes));
+                storeDir.toString(), Long.toString(seqBase), Long.toString(childSeed), Integer.toString(engineGrainBytes),
+                Boolean.toString(extents));
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process child = pb.start();
         try {

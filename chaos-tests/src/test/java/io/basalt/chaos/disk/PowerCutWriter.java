@@ -21,7 +21,8 @@ import io.basalt.vdisk.store.VdiskStore;
  * derived from both, so the parent can tell for every unit which write put it there and whether
  * it is whole. The vdisk's own grain size is the fourth argument: 4 KiB keeps the data in
  * RocksDB's tables, 64 KiB puts it in blob files, and a write then covers its first and last
- * engine grains only in part (read, modify, write).
+ * engine grains only in part (read, modify, write). The fifth argument "true" puts the data of
+ * big aligned writes in extent files (VdiskStore.Options#extents).
  */
 public final class PowerCutWriter {
     static final String VDISK = "cut";
@@ -36,8 +37,9 @@ public final class PowerCutWriter {
         long seq = Long.parseLong(args[1]);
         Random rnd = new Random(Long.parseLong(args[2]));
         int engineGrainBytes = Integer.parseInt(args[3]);
+        boolean extents = Boolean.parseBoolean(args[4]);
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false);
-        VdiskStore store = VdiskStore.open(dir);
+        VdiskStore store = VdiskStore.open(dir, VdiskStore.Options.defaults().withExtents(extents));
         if (!store.exists(VDISK)) {
             store.create(VDISK, SIZE_BYTES, 512, engineGrainBytes);
         }

@@ -166,7 +166,7 @@ public final class PgStore implements AutoCloseable {
      * refuses data entries before they are logged ({@code DiskReserve}) and a replica never does.
      */
     public static PgStore open(Path dir, int pg, VdiskStore.Options options) {
-        VdiskStore engine = VdiskStore.open(dir, options.withReserveBytes(0));
+        VdiskStore engine = VdiskStore.open(dir, options.withReserveBytes(0).withExtents(false));
         try {
             return new PgStore("pg-" + pg, engine);
         } catch (RuntimeException e) {

@@ -65,6 +65,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--metered", description = {"Count the I/O on this process's metrics (basalt_io_*, as the iSCSI target and the API's",
             "/metrics do), to measure what counting costs."})
     boolean metered;
+    @Option(names = "--extents", description = {"Put the data of large aligned writes (whole grains, >= 64K) in extent files beside RocksDB",
+            "(local engine; default: the engine's, basalt.engine.extents)."})
+    boolean extents;
+    @Option(names = "--vs-qcow2", description = {"After the engine's workloads, run seqwrite and randwrite on a qcow2 file in --data's directory",
+            "(the same disk) with 'qemu-img bench' (-t none; randwrite also writeback) and print engine/qcow2 ratios (local engine)."})
+    boolean vsQcow2;
     @Option(names = "--only", split = ",", description = "Workloads: randread,randread-snap,randwrite,seqwrite,seqread,snapshot,diff (default: all).")
     List<String> only;
 
@@ -74,6 +80,8 @@ public final class BenchCommand implements Callable<Integer> {
     private PrintWriter out;
     /** The cluster's client with {@code --cluster}, else null: its write entry counts show how well group commit batches. */
     private ClusterClient clusterClient;
+    /** The engine's median per workload, for {@code --vs-qcow2}. */
+    private final java.util.Map<Workload, Result> medians = new java.util.EnumMap<>(Workload.class);
 
     @Override
     public Integer call() throws Exception {
@@ -107,8 +115,9 @@ public final class BenchCommand implements Callable<Integer> {
         deleteTree(data);
         VdiskStore.Options defaults = VdiskStore.Options.defaults();
         VdiskStore.Options options = new VdiskStore.Options(cache, ioThreads == null ? defaults.ioThreads() : ioThreads);
-        out.printf(Locale.ROOT, "basalt bench: %s vdisk, %s grains, %d in flight, %d io threads, %s cache, %d x %d s runs after %d s warm-up, %d cores%n",
-                Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), runs, seconds, warmup,
+        options = extents ? options.withExtents(true) : options;
+        out.printf(Locale.ROOT, "basalt bench: %s vdisk, %s grains, %d in flight, %d io threads, %s cache, extent files %s, %d x %d s runs after %d s warm-up, %d cores%n",
+                Sizes.format(size), Sizes.format(grainSize), inflight, options.ioThreads(), Sizes.format(cache), options.extents() ? "on" : "off", runs, seconds, warmup,
                 Runtime.getRuntime().availableProcessors());
         try (VdiskStore store = VdiskStore.open(data, options)) {
             store.create(image, size, 512, Math.toIntExact(grainSize));
@@ -116,7 +125,49 @@ public final class BenchCommand implements Callable<Integer> {
         } finally {
             deleteTree(data);
         }
+        if (vsQcow2) {
+            compareWithQcow2();
+        }
         return 0;
+    }
+
+    /**
+     * {@code --vs-qcow2}: the engine's write workloads again on a qcow2 file in {@link #data} (same
+     * disk, the engine's store removed first), at the same depth, and the ratio engine / qcow2.
+     */
+    private void compareWithQcow2() throws java.io.IOException, InterruptedException {
+        java.nio.file.Files.createDirectories(data);
+        QemuImgBench qcow2 = new QemuImgBench(out, data, size, inflight, seconds, runs);
+        out.printf(Locale.ROOT, "qcow2 reference: qemu-img bench on %s, %d in flight; it writes the fixed pattern %s (the engine wrote random data);"
+                + " its randwrite is a stride of %d 4K slots through the file (qemu-img bench has no random mode)%n",
+                data.toAbsolutePath(), inflight, QemuImgBench.PATTERN, QemuImgBench.strideSlots(size / 4096));
+        List<String> ratios = new ArrayList<>();
+        try {
+            qcow2.prepare();
+            if (medians.containsKey(Workload.SEQWRITE)) {
+                double q = qcow2.measure(new QemuImgBench.Spec("qcow2 seqwrite none", 1 << 20, true, "none"));
+                ratios.add(ratio("seqwrite (1M) vs qcow2 -t none", medians.get(Workload.SEQWRITE).mibPerSec(), q));
+            }
+            if (medians.containsKey(Workload.RANDWRITE)) {
+                for (String cache : List.of("none", "writeback")) {
+                    double q = qcow2.measure(new QemuImgBench.Spec("qcow2 randwrite " + cache, 4096, false, cache));
+                    ratios.add(ratio("randwrite (4K) vs qcow2 -t " + cache, medians.get(Workload.RANDWRITE).mibPerSec(), q));
+                }
+            }
+        } finally {
+            qcow2.delete();
+            deleteTree(data);
+        }
+        if (ratios.isEmpty()) {
+            out.println("vs qcow2: no write workload ran (expected: --only with seqwrite and/or randwrite)");
+        }
+        ratios.forEach(out::println);
+        out.flush();
+    }
+
+    private static String ratio(String what, double engineMib, double qcow2Mib) {
+        return String.format(Locale.ROOT, "vs qcow2: %-34s engine %8.1f MiB/s, qcow2 %8.1f MiB/s, ratio %.2f", what, engineMib, qcow2Mib,
+                engineMib / qcow2Mib);
     }
 
     /** Engine-only options are refused with {@code --cluster}, naming them. */
@@ -128,12 +179,15 @@ public final class BenchCommand implements Callable<Integer> {
                     inflight, runs, seconds, warmup, size));
         }
         if (cluster == null) {
+            if (vsQcow2) {
+                QemuImgBench.find(); // fails now, naming what is missing, not after the engine's runs
+            }
             if (pgInflight != null) {
                 throw new IllegalArgumentException("--pg-inflight: only with --cluster (expected: --cluster FILE|DIR, or no --pg-inflight)");
             }
             return;
         }
-        for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats")) {
+        for (String engineOnly : List.of("--data", "--cache", "--io-threads", "--rocksdb-stats", "--vs-qcow2", "--extents")) {
             if (parsed.hasMatchedOption(engineOnly)) {
                 throw new IllegalArgumentException(engineOnly + ": not with --cluster (expected: one of them; " + engineOnly + " is for the local engine)");
             }
@@ -215,6 +269,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         results.sort((a, b) -> Double.compare(a.iops(), b.iops()));
         Result median = results.get(results.size() / 2);
+        medians.put(w, median);
         out.printf(Locale.ROOT, "%-9s MEDIAN: %9.0f IOPS %8.1f MiB/s%n", w.name().toLowerCase(Locale.ROOT), median.iops(), median.mibPerSec());
         if (entriesBefore != null && w.write) {
             // Ops per Raft entry over the measured runs: how much group commit batched.

@@ -13,10 +13,15 @@ import net.jpountz.lz4.LZ4FastDecompressor;
  *
  * <pre>
  *   byte 0     format version (1)
- *   byte 1     kind: 0 raw data, 1 LZ4 data, 2 zeros (mapped, no payload), 3 tombstone (unmapped)
+ *   byte 1     kind: 0 raw data, 1 LZ4 data, 2 zeros (mapped, no payload), 3 tombstone (unmapped),
+ *              4 extent (the data lies in one of the store's extent files)
  *   bytes 2-5  CRC32C of the uncompressed grain data (big-endian); 0 for zeros and tombstones
- *   bytes 6-   payload: the grain (raw), or its LZ4 block (compressed)
+ *   bytes 6-   payload: the grain (raw), or its LZ4 block (compressed); for an extent, the
+ *              extent file id (8 bytes), the offset in it (8) and the data's length (4)
  * </pre>
+ *
+ * An extent frame is only a pointer: {@link #decode} refuses it, and the store that owns the
+ * extent files reads the data and checks it with {@link #checkExtentData}.
  *
  * LZ4 is used only when it saves at least {@link #COMPRESSION_GAIN_MIN_BYTES}. The checksum covers
  * the uncompressed data, so a corruption of the stored payload, of the header, or a bug in the
@@ -30,7 +35,7 @@ public final class BlockFrame {
     public static final int COMPRESSION_GAIN_MIN_BYTES = 512;
 
     public enum Kind {
-        RAW, LZ4, ZEROS, TOMBSTONE;
+        RAW, LZ4, ZEROS, TOMBSTONE, EXTENT;
 
         static Kind of(byte code) {
             return switch (code) {
@@ -38,7 +43,8 @@ public final class BlockFrame {
                 case 1 -> LZ4;
                 case 2 -> ZEROS;
                 case 3 -> TOMBSTONE;
-                default -> throw new FrameException("frame kind: " + code + " (expected: 0..3)");
+                case 4 -> EXTENT;
+                default -> throw new FrameException("frame kind: " + code + " (expected: 0..4)");
             };
         }
     }
@@ -79,6 +85,71 @@ public final class BlockFrame {
         return frame;
     }
 
+    public static final int EXTENT_FRAME_BYTES = HEADER_BYTES + 8 + 8 + 4;
+
+    /** A frame pointing at {@code length} bytes of grain data at {@code offset} of extent file {@code fileId}, whose CRC32C is {@code crc}. */
+    public static byte[] extent(long fileId, long offset, int length, int crc) {
+        byte[] frame = new byte[EXTENT_FRAME_BYTES];
+        frame[0] = FORMAT_VERSION;
+        frame[1] = 4;
+        putInt(frame, 2, crc);
+        putLong(frame, HEADER_BYTES, fileId);
+        putLong(frame, HEADER_BYTES + 8, offset);
+        putInt(frame, HEADER_BYTES + 16, length);
+        return frame;
+    }
+
+    /** The extent file id of an {@link Kind#EXTENT} frame. */
+    public static long extentFile(byte[] frame) {
+        checkExtent(frame);
+        return getLong(frame, HEADER_BYTES);
+    }
+
+    /** The offset of the data in its extent file. */
+    public static long extentOffset(byte[] frame) {
+        checkExtent(frame);
+        return getLong(frame, HEADER_BYTES + 8);
+    }
+
+    /** The length of the data in its extent file. */
+    public static int extentLength(byte[] frame) {
+        checkExtent(frame);
+        return getInt(frame, HEADER_BYTES + 16);
+    }
+
+    /**
+     * Checks {@code grainBytes} of data read for extent frame {@code frame} at {@code data[offset]}.
+     *
+     * @throws FrameException when the frame is malformed, its length is not the grain's or the checksum does not match
+     */
+    public static void checkExtentData(byte[] frame, int grainBytes, ByteBuffer data, int index) {
+        if (extentLength(frame) != grainBytes) {
+            throw new FrameException("extent length: " + extentLength(frame) + " bytes (expected: " + grainBytes + ")");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(data.slice(index, grainBytes));
+        int expected = getInt(frame, 2);
+        if (expected != (int) crc.getValue()) {
+            throw new FrameException(String.format("checksum mismatch: crc32c %08x (expected: %08x) of extent file %d at offset %d",
+                    (int) crc.getValue(), expected, extentFile(frame), extentOffset(frame)));
+        }
+    }
+
+    private static void checkExtent(byte[] frame) {
+        if (kind(frame) != Kind.EXTENT || frame.length != EXTENT_FRAME_BYTES) {
+            throw new FrameException("extent frame: kind " + kind(frame) + ", " + frame.length + " bytes (expected: EXTENT, " + EXTENT_FRAME_BYTES + ")");
+        }
+    }
+
+    private static void putLong(byte[] b, int at, long v) {
+        putInt(b, at, (int) (v >>> 32));
+        putInt(b, at + 4, (int) v);
+    }
+
+    private static long getLong(byte[] b, int at) {
+        return (long) getInt(b, at) << 32 | (getInt(b, at + 4) & 0xffffffffL);
+    }
+
     public static byte[] tombstone() {
         return TOMBSTONE.clone();
     }
@@ -102,6 +173,7 @@ public final class BlockFrame {
     public static void decode(byte[] frame, int grainBytes, byte[] out, int outOffset) {
         Kind kind = kind(frame);
         switch (kind) {
+            case EXTENT -> throw new FrameException("extent frame: its data lies in the store's extent files (expected: read through the store)");
             case TOMBSTONE, ZEROS -> {
                 if (frame.length != HEADER_BYTES) {
                     throw new FrameException("frame length: " + frame.length + " (expected: " + HEADER_BYTES + " for " + kind + ")");
@@ -148,6 +220,7 @@ public final class BlockFrame {
         }
         Kind kind = kind(frame);
         switch (kind) {
+            case EXTENT -> throw new FrameException("extent frame: its data lies in the store's extent files (expected: read through the store)");
             case TOMBSTONE, ZEROS -> {
                 if (frame.length != HEADER_BYTES) {
                     throw new FrameException("frame length: " + frame.length + " (expected: " + HEADER_BYTES + " for " + kind + ")");
@@ -199,7 +272,7 @@ public final class BlockFrame {
         return (int) crc.getValue();
     }
 
-    static boolean isAllZero(byte[] data, int offset, int length) {
+    public static boolean isAllZero(byte[] data, int offset, int length) {
         // Compare 8 bytes at a time through a ByteBuffer view; the JIT vectorises this loop.
         ByteBuffer view = ByteBuffer.wrap(data, offset, length);
         int i = 0;

@@ -69,6 +69,8 @@ final class BlobReclaim {
         try (FlushOptions wait = new FlushOptions().setWaitForFlush(true)) {
             db.db.flush(wait, java.util.List.of(db.meta, db.blocks, db.changes));
         }
+        db.extents.requestReclaim(); // the collection dropped pointers: extent files may have died
+
     }
 
     /** Steps 1 and 2 (see the class) for vdisk {@code vdiskId}, after {@link #flushAll}; returns early once {@link #cancel}led. */

@@ -180,7 +180,7 @@ final class Catalog {
             throw new StoreException("store " + dir + ": " + db.readOnlyReason);
         }
         if (batch.count() > 0) {
-            db.db.write(db.syncWriteOptions, batch);
+            db.db.write(db.syncWriteOptions(), batch);
         }
     }
 

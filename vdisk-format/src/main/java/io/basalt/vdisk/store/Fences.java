@@ -34,7 +34,7 @@ final class Fences {
     /** Stores {@code fence} for {@code vdiskId} and fsyncs the WAL before returning. */
     static void storeSync(StoreDb db, long vdiskId, long fence) {
         try {
-            db.db.put(db.meta, db.syncWriteOptions, key(vdiskId), encode(fence));
+            db.db.put(db.meta, db.syncWriteOptions(), key(vdiskId), encode(fence));
         } catch (RocksDBException e) {
             throw StoreErrors.blockDevice("store the fence " + fence + " of vdisk id " + vdiskId, e);
         }

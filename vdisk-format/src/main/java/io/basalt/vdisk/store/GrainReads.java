@@ -139,7 +139,7 @@ final class GrainReads {
     private void decodeFrame(ChainReader.Located version, long g, ByteBuffer out, int outPos) {
         int grainSize = view.info().grainSizeBytes();
         try {
-            BlockFrame.decode(version.frame(), grainSize, out, outPos);
+            db.extents.decode(version.frame(), grainSize, out, outPos);
         } catch (FrameException e) {
             long lba = g * grainSize / view.info().blockSizeBytes();
             throw new BlockDeviceException(BlockDeviceException.Kind.CORRUPTION, String.format(

@@ -121,7 +121,7 @@ public final class GrainScrub {
                     continue; // a removed vdisk whose versions are being deleted: nothing reads them
                 }
                 checked++;
-                String reason = check(frame, info.grainSizeBytes());
+                String reason = check(db, frame, info.grainSizeBytes());
                 if (reason != null) {
                     bad.add(new BadGrain(key, info.name(), reason, frame));
                 }
@@ -135,6 +135,18 @@ public final class GrainScrub {
             return new Step(checked, bytes, bad, next);
         } catch (RocksDBException e) {
             throw Catalog.storeError("scrub scan from " + from, e);
+        }
+    }
+
+    /** {@link #check(byte[], int)} for a frame of this store: an extent frame's data is read and checked. */
+    static String check(StoreDb db, byte[] frame, int grainBytes) {
+        try {
+            db.extents.decode(frame, grainBytes, java.nio.ByteBuffer.allocate(grainBytes), 0);
+            return null;
+        } catch (FrameException e) {
+            return e.getMessage();
+        } catch (io.basalt.vdisk.BlockDeviceException e) {
+            return "extent data unreadable: " + e.getMessage();
         }
     }
 
@@ -215,7 +227,7 @@ public final class GrainScrub {
             if (!Arrays.equals(now, expected)) {
                 return Replaced.CHANGED;
             }
-            db.db.put(db.blocks, db.syncWriteOptions, key.bytes(), replacement);
+            db.db.put(db.blocks, db.syncWriteOptions(), key.bytes(), replacement);
             return Replaced.REPLACED;
         } catch (RocksDBException e) {
             throw Catalog.storeError("repair " + key, e);
@@ -236,7 +248,7 @@ public final class GrainScrub {
             if (db.db.get(db.blocks, db.grainReadOptions, key.bytes()) == null) {
                 throw new IllegalArgumentException("no stored version at " + key);
             }
-            db.db.put(db.blocks, db.syncWriteOptions, key.bytes(), frame);
+            db.db.put(db.blocks, db.syncWriteOptions(), key.bytes(), frame);
         } catch (RocksDBException e) {
             throw Catalog.storeError("overwrite " + key, e);
         } finally {

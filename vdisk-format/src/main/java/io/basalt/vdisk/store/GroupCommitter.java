@@ -110,7 +110,7 @@ final class GroupCommitter implements AutoCloseable {
                 sync |= p.sync();
                 addTo(batch, p.ops());
             }
-            db.db.write(sync ? db.syncWriteOptions : db.writeOptions, batch);
+            db.db.write(sync ? db.syncWriteOptions() : db.writeOptions, batch);
         } catch (RocksDBException | RuntimeException e) {
             failure = e;
         }

@@ -47,6 +47,7 @@ final class Namespace {
                     Replicas.put(batch, db, id, replicaRecord);
                 }
                 catalog.writeSync(batch);
+                db.extents.requestReclaim();
             } catch (RocksDBException e) {
                 throw Catalog.storeError("create " + name, e);
             }
@@ -153,7 +154,7 @@ final class Namespace {
                     }
                     int checkFrom = g == boundaryGrain ? boundaryOffset : 0;
                     byte[] grain = new byte[grainSize];
-                    BlockFrame.decode(loc.frame(), grainSize, grain, 0);
+                    db.extents.decode(loc.frame(), grainSize, java.nio.ByteBuffer.wrap(grain), 0);
                     for (int i = checkFrom; i < grainSize; i++) {
                         if (grain[i] != 0) {
                             long lba = (g * grainSize + i) / v.blockSizeBytes();

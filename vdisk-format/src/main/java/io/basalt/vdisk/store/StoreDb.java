@@ -41,7 +41,10 @@ final class StoreDb implements AutoCloseable {
     final ColumnFamilyHandle blocks;
     final ColumnFamilyHandle changes;
     final WriteOptions writeOptions;
-    final WriteOptions syncWriteOptions;
+    /** Syncs the WAL: only through {@link #syncWriteOptions()}, which syncs the extent files first. */
+    private final WriteOptions syncWriteOptions;
+    /** The store's extent files (large writes' data; see {@link ExtentWrites}): synced before every WAL sync. */
+    final ExtentFiles extents;
     /** Like {@link #writeOptions}, but a write stall fails the write ({@code Incomplete}) instead of waiting. */
     final WriteOptions noWaitWriteOptions;
     /** Point lookups within one grain: prefix bloom filters apply. */
@@ -58,6 +61,7 @@ final class StoreDb implements AutoCloseable {
     StoreDb(Path dir, long blockCacheBytes) {
         try {
             Files.createDirectories(dir);
+            extents = new ExtentFiles(dir.resolve(ExtentFiles.DIR));
             LRUCache cache = own(new LRUCache(blockCacheBytes));
             BloomFilter bloom = own(new BloomFilter(10, false));
             BlockBasedTableConfig blockTable = new BlockBasedTableConfig()
@@ -91,7 +95,22 @@ final class StoreDb implements AutoCloseable {
                     .setBytesPerSync(1L << 20)
                     .setWalBytesPerSync(0)
                     .setKeepLogFileNum(4)
-                    .setInfoLogLevel(org.rocksdb.InfoLogLevel.WARN_LEVEL));
+                    .setInfoLogLevel(org.rocksdb.InfoLogLevel.WARN_LEVEL)
+                    // A memtable flush makes the pointers in it durable: the data they name first.
+                    // (and a memtable switch may sync the closed WAL): the data they name first.
+                    .setListeners(List.of(own(new org.rocksdb.AbstractEventListener(
+                            org.rocksdb.AbstractEventListener.EnabledEventCallback.ON_MEMTABLE_SEALED,
+                            org.rocksdb.AbstractEventListener.EnabledEventCallback.ON_FLUSH_BEGIN) {
+                        @Override
+                        public void onMemTableSealed(org.rocksdb.MemTableInfo info) {
+                            syncExtents("a memtable switch");
+                        }
+
+                        @Override
+                        public void onFlushBegin(RocksDB db, org.rocksdb.FlushJobInfo info) {
+                            syncExtents("a memtable flush");
+                        }
+                    }))));
             List<ColumnFamilyDescriptor> descriptors = List.of(
                     new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, smallOptions),
                     new ColumnFamilyDescriptor("blocks".getBytes(java.nio.charset.StandardCharsets.UTF_8), blockOptions),
@@ -272,12 +291,30 @@ final class StoreDb implements AutoCloseable {
         return sum;
     }
 
+    private void syncExtents(String before) {
+        try {
+            extents.sync();
+        } catch (RuntimeException e) {
+            java.util.logging.Logger.getLogger(StoreDb.class.getName()).log(java.util.logging.Level.WARNING,
+                    "extent sync before " + before + " failed", e);
+        }
+    }
+
+    /** Syncs the WAL, the extent files it may point into first (data before pointer). */
     void syncWal() throws RocksDBException {
+        extents.sync();
         db.flushWal(true);
+    }
+
+    /** Write options that sync the WAL; the extent files are synced first (data before pointer). */
+    WriteOptions syncWriteOptions() {
+        extents.sync();
+        return syncWriteOptions;
     }
 
     @Override
     public void close() {
+        extents.close();
         meta.close();
         blocks.close();
         changes.close();

@@ -37,7 +37,7 @@ final class StoreFormat {
             }
             check(dir, VERSION_UNSTAMPED);
             if (db.readOnlyReason == null) {
-                db.db.put(db.meta, db.syncWriteOptions, key(), encode(VERSION));
+                db.db.put(db.meta, db.syncWriteOptions(), key(), encode(VERSION));
             }
         } catch (RocksDBException e) {
             throw new StoreException("store " + dir + ": on-disk format version: " + e.getMessage(), e);

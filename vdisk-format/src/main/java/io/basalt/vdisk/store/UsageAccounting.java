@@ -29,7 +29,8 @@ final class UsageAccounting {
             for (it.seek(prefix); it.isValid() && Keys.hasPrefix(it.key(), prefix); it.next()) {
                 byte[] key = it.key();
                 byte[] value = it.value();
-                stored += value.length;
+                stored += value.length == BlockFrame.EXTENT_FRAME_BYTES && BlockFrame.kind(value) == BlockFrame.Kind.EXTENT
+                        ? BlockFrame.extentLength(value) : value.length;
                 versions++;
                 long grain = Keys.blockGrain(key);
                 if (grain != lastGrain) {

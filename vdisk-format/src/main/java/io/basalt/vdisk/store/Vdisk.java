@@ -17,23 +17,19 @@ import io.basalt.vdisk.LbaStatus;
  * A {@link BlockDevice} over one vdisk of a {@link VdiskStore}: its head (writable) or one of
  * its snapshots (read-only).
  *
- * <p>How the durability contract is met: every write is one RocksDB write batch holding
- * all grains it touches (so a write is atomic, and never tears inside a grain), written to the
- * WAL before it is acknowledged (so it survives kill -9); FUA writes and {@link #flush()} fsync
- * the WAL (so they survive power loss). A write holds its vdisk's state lock shared and its
- * grains' stripe locks from the read of any partial grain to the commit.
+ * <p>How the durability contract is met: every write is one RocksDB write batch holding all
+ * grains it touches (atomic, never torn inside a grain), in the WAL before it is acknowledged
+ * (survives kill -9); FUA writes and {@link #flush()} fsync the WAL (survive power loss). A write
+ * holds its vdisk's state lock shared and its grains' stripe locks from the read of any partial
+ * grain to the commit. Large aligned writes put their data in extent files first
+ * ({@link ExtentWrites}; synced before the WAL).
  *
- * <p>Where operations run: on the store's I/O pool (writes then on the group committer's
- * thread), except that a read or non-FUA write of at most {@link #INLINE_BYTES_MAX} runs on the
- * caller's thread when nothing else of this vdisk is in flight and it costs no waiting (see
- * {@link InflightOps#tryInline}); its future is then complete when the method returns. At queue depth 1 the
- * hand-offs to the pool, to the commit thread and back were most of a 4 KiB operation's latency
- * on a loaded machine (docs/decisions/small-io-on-the-callers-thread.md).
- *
- * <p>This class validates requests and chooses where they run; the work is done by
- * {@link GrainReads} (reads), {@link GrainWrites} (the changes a write makes),
- * {@link WritePaths} (locking and committing them, on the pool, inline or into an
- * {@link EntryBatch}) and {@link LbaStatusScan} (GET LBA STATUS), over one {@link VdiskView}.
+ * <p>Where operations run: on the store's I/O pool (writes then on the group committer's thread),
+ * except that a read or non-FUA write of at most {@link #INLINE_BYTES_MAX} runs on the caller's
+ * thread when that costs no waiting ({@link InflightOps#tryInline};
+ * docs/decisions/small-io-on-the-callers-thread.md). The work is done by {@link GrainReads},
+ * {@link GrainWrites}, {@link WritePaths} (locking and committing, on the pool, inline or into an
+ * {@link EntryBatch}) and {@link LbaStatusScan}, over one {@link VdiskView}.
  *
  * <p>Fencing (the rule: {@link FencedException#check}): every mutation (write, atomic write,
  * unmap, write-zeroes, compare-and-write, resize) carries a fencing token, 0 through this class
@@ -294,6 +290,9 @@ public final class Vdisk implements BlockDevice {
     /** {@link #write} once admitted under the fence: inline when that costs no waiting, else through the committer. */
     private CompletableFuture<Void> admittedWrite(long lba, ByteBuffer data, boolean fua, int blockSize) {
         byte[] bytes = toArray(data);
+        if (ExtentWrites.takes(db, state.info(), lba, bytes.length)) {
+            return ExtentWrites.submit(db, lba, bytes, plan -> submitWrite("write", lba, bytes.length / blockSize, fua, plan));
+        }
         WritePaths.WritePlan<Void> plan = writePlan(lba, bytes);
         // FUA fsyncs the WAL: never on the caller's thread.
         if (!fua && bytes.length <= INLINE_BYTES_MAX) {

@@ -22,21 +22,17 @@ import io.basalt.vdisk.BlockDeviceException;
 /**
  * A local store of many vdisks in one RocksDB database: the single-node engine of Basalt.
  *
- * <p>Data model (docs/decisions/engine-keys-epochs-and-snapshots.md): a vdisk has a head epoch; a write stores grain versions keyed
- * {@code (vdisk, grain, epoch)}; a read at epoch {@code e} takes the newest version at or below
- * {@code e}. A snapshot freezes the head epoch and starts a new one in one small metadata write
- * (O(1)); nothing is copied on write. Every stored version also has an entry in the change index
- * {@code (vdisk, epoch, grain)}, so the grains changed between two snapshots are found in
- * O(changed). A clone reads through to its parent's snapshot for grains it never wrote.
+ * <p>Data model (docs/decisions/engine-keys-epochs-and-snapshots.md): a vdisk has a head epoch; a
+ * write stores grain versions keyed {@code (vdisk, grain, epoch)}; a read at epoch {@code e} takes
+ * the newest version at or below {@code e}. A snapshot freezes the head epoch and starts a new one
+ * (O(1)); nothing is copied on write. Every version has a change-index entry {@code (vdisk, epoch,
+ * grain)}, so diffs cost O(changed). A clone reads through to its parent's snapshot. Large aligned
+ * writes keep their data in extent files and a pointer as the version ({@link ExtentWrites}).
  *
- * <p>Invariants (asserted where they are used):
- * <ul>
- *   <li>a block version {@code (v, g, x)} exists iff the change entry {@code (v, x, g)} exists;</li>
- *   <li>every snapshot epoch of a vdisk is below its head epoch; epochs only grow;</li>
- *   <li>a version is deleted only when no retained epoch (a snapshot or the head) can see it;</li>
- *   <li>a snapshot with clones is never deleted; a vdisk with snapshots, clones or open
- *       handles is never removed.</li>
- * </ul>
+ * <p>Invariants: a block version {@code (v, g, x)} exists iff the change entry {@code (v, x, g)}
+ * does; snapshot epochs are below the head epoch, epochs only grow; a version is deleted only when
+ * no retained epoch can see it; a snapshot with clones is never deleted; a vdisk with snapshots,
+ * clones or open handles is never removed.
  *
  * <p>Namespace operations are serialised by one lock; I/O runs on a bounded pool of
  * {@link Options#ioThreads()} threads. Every metadata change is one synchronous (fsync'd)
@@ -65,8 +61,9 @@ public final class VdiskStore implements AutoCloseable {
      * @param ioThreads       threads serving BlockDevice operations
      * @param reserveBytes    free space to keep on the store's filesystem ({@link SpaceReserve}):
      *                        0 turns the check off, {@link SpaceReserve#DEFAULT} is 5 %, at least 1 GiB
+     * @param extents         large aligned writes' data in extent files ({@link ExtentWrites})
      */
-    public record Options(long blockCacheBytes, int ioThreads, long reserveBytes) {
+    public record Options(long blockCacheBytes, int ioThreads, long reserveBytes, boolean extents) {
         public static Options defaults() {
             // One thread per core: cached reads and WAL writes are CPU-bound, and more threads than
             // cores cost context switches (measured: 2 threads 294k read IOPS, 4 threads 155k, on 2 cores).
@@ -76,6 +73,11 @@ public final class VdiskStore implements AutoCloseable {
         /** With the default space reserve. */
         public Options(long blockCacheBytes, int ioThreads) {
             this(blockCacheBytes, ioThreads, SpaceReserve.DEFAULT);
+        }
+
+        /** With large aligned writes in extent files as {@link ExtentWrites#DEFAULT_ON} says. */
+        public Options(long blockCacheBytes, int ioThreads, long reserveBytes) {
+            this(blockCacheBytes, ioThreads, reserveBytes, ExtentWrites.DEFAULT_ON);
         }
 
         public Options {
@@ -89,7 +91,12 @@ public final class VdiskStore implements AutoCloseable {
         }
 
         public Options withReserveBytes(long bytes) {
-            return new Options(blockCacheBytes, ioThreads, bytes);
+            return new Options(blockCacheBytes, ioThreads, bytes, extents);
+        }
+
+        /** With or without {@link ExtentWrites} (a placement group's store: without). */
+        public Options withExtents(boolean on) {
+            return new Options(blockCacheBytes, ioThreads, reserveBytes, on);
         }
     }
 
@@ -130,6 +137,7 @@ public final class VdiskStore implements AutoCloseable {
             db.close();
             throw new StoreException("cannot open store at " + dir + ": free space: " + e.getMessage(), e);
         }
+        db.extents.start(db, options.extents());
         this.committer = new GroupCommitter(db, "vdisk-commit");
         AtomicInteger threadIndex = new AtomicInteger();
         this.executor = new ThreadPoolExecutor(options.ioThreads(), options.ioThreads(), 0, TimeUnit.MILLISECONDS,
@@ -538,34 +546,19 @@ public final class VdiskStore implements AutoCloseable {
         return appliedLogs.appliedIndex(log);
     }
 
-    /**
-     * Calls {@code action} with every record the state machine of {@code log} committed through
-     * {@link EntryBatch#putLogRecord} (its own key, without the log prefix), in key order.
-     */
+    /** Calls {@code action} with every record {@code log} committed through {@link EntryBatch#putLogRecord}, in key order. */
     public void forEachLogRecord(String log, BiConsumer<byte[], byte[]> action) {
         appliedLogs.forEachLogRecord(log, action);
     }
 
-    /**
-     * Writes a consistent point-in-time copy of the whole store to {@code target} (which must not
-     * exist) as a RocksDB checkpoint: hard links to table files plus a copy of the live WAL. A
-     * store opened on that directory is a replica of this one at that moment.
-     */
+    /** A consistent point-in-time copy of the whole store in {@code target} (which must not exist): {@link StoreCopies#checkpoint}. */
     public void checkpoint(Path target) {
-        try (org.rocksdb.Checkpoint cp = org.rocksdb.Checkpoint.create(db.db)) {
-            cp.createCheckpoint(target.toString());
-        } catch (RocksDBException e) {
-            throw Catalog.storeError("checkpoint to " + target, e);
-        }
+        StoreCopies.checkpoint(db, target);
     }
 
-    /** RocksDB's own statistics of the block column family (compaction, stalls, amplification), for benchmarks. */
+    /** RocksDB's statistics of the block column family and the extent files' bytes, for benchmarks. */
     public String blockStoreStats() {
-        try {
-            return db.db.getProperty(db.blocks, "rocksdb.stats");
-        } catch (RocksDBException e) {
-            throw Catalog.storeError("read statistics", e);
-        }
+        return StoreCopies.stats(db);
     }
 
     /** Makes every acknowledged write of every vdisk durable against power loss. */

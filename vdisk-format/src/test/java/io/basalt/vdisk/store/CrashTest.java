@@ -42,6 +42,19 @@ class CrashTest {
 
     @Test
     void acknowledgedWritesSurviveKillNine() throws Exception {
+        killNineRounds("small");
+    }
+
+    /** Every second write 1 MiB, grain-aligned: their data goes to extent files (ExtentWrites). */
+    @Test
+    void acknowledgedLargeWritesSurviveKillNine() throws Exception {
+        killNineRounds("large");
+        try (var files = java.nio.file.Files.list(dir.resolve(ExtentFiles.DIR))) {
+            assertTrue(files.findAny().isPresent(), "1 MiB aligned writes were to go to extent files, and none was written");
+        }
+    }
+
+    private void killNineRounds(String mode) throws Exception {
         long seed = System.nanoTime();
         System.out.println("CrashTest seed=" + seed);
         Random rnd = new Random(seed);
@@ -49,19 +62,19 @@ class CrashTest {
         Set<Long> acked = new HashSet<>();
         long seqBase = 1;
         for (int round = 0; round < ROUNDS; round++) {
-            runAndKill(seqBase, rnd.nextLong(), 300 + rnd.nextInt(1500), issued, acked);
+            runAndKill(seqBase, rnd.nextLong(), 300 + rnd.nextInt(1500), issued, acked, mode);
             seqBase = issued.keySet().stream().mapToLong(Long::longValue).max().orElse(0) + 1_000_000;
             verify(issued, acked, "seed=" + seed + " round=" + round);
-            System.out.println("CrashTest round " + round + ": " + issued.size() + " writes issued, " + acked.size() + " acknowledged, all found");
+            System.out.println("CrashTest " + mode + " round " + round + ": " + issued.size() + " writes issued, " + acked.size() + " acknowledged, all found");
         }
         assertTrue(acked.size() > 100, "too few acknowledged writes to mean anything: " + acked.size());
     }
 
-    private void runAndKill(long seqBase, long childSeed, long runMs, Map<Long, Issued> issued, Set<Long> acked) throws Exception {
+    private void runAndKill(long seqBase, long childSeed, long runMs, Map<Long, Issued> issued, Set<Long> acked, String mode) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
                 "-cp", System.getProperty("java.class.path"), CrashWriter.class.getName(),
-                dir.toString(), Long.toString(seqBase), Long.toString(childSeed));
+                dir.toString(), Long.toString(seqBase), Long.toString(childSeed), mode);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process child = pb.start();
         try {

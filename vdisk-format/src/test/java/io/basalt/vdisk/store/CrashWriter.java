@@ -15,6 +15,8 @@ import java.util.concurrent.Semaphore;
  *
  * <p>Each 512-byte block holds its write's sequence number, its LBA and bytes derived from both,
  * so the parent can tell for every block which write put it there and whether it is whole.
+ * With a fourth argument "large", every second write is 1 MiB at a grain-aligned LBA (the
+ * extent path, {@link ExtentWrites}).
  */
 public final class CrashWriter {
     static final String VDISK = "crash";
@@ -22,13 +24,15 @@ public final class CrashWriter {
     static final int BLOCK = 512;
     static final int INFLIGHT_MAX = 16;
     static final int WRITE_BLOCKS_MAX = 24; // up to three 4 KiB grains
+    static final int LARGE_WRITE_BLOCKS = 2048; // 1 MiB
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         long seqBase = Long.parseLong(args[1]);
         Random rnd = new Random(Long.parseLong(args[2]));
+        boolean large = args.length > 3 && args[3].equals("large");
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false);
-        VdiskStore store = VdiskStore.open(dir);
+        VdiskStore store = VdiskStore.open(dir, VdiskStore.Options.defaults().withExtents(large));
         if (!store.exists(VDISK)) {
             store.create(VDISK, SIZE_BYTES, BLOCK, 4096);
         }
@@ -38,13 +42,19 @@ public final class CrashWriter {
         long blocks = SIZE_BYTES / BLOCK;
         for (long seq = seqBase; ; seq++) {
             slots.acquire();
-            int count = 1 + rnd.nextInt(WRITE_BLOCKS_MAX);
+            boolean big = large && rnd.nextBoolean();
+            int count = big ? LARGE_WRITE_BLOCKS : 1 + rnd.nextInt(WRITE_BLOCKS_MAX);
             long lba;
-            synchronized (busy) {
-                do {
-                    lba = rnd.nextLong(blocks - count);
-                } while (busy.get((int) lba, (int) lba + count).cardinality() > 0);
-                busy.set((int) lba, (int) lba + count);
+            while (true) {
+                // The lock is let go between tries, so completing writes can free their blocks.
+                synchronized (busy) {
+                    lba = big ? rnd.nextLong((blocks - count) / 8) * 8 : rnd.nextLong(blocks - count);
+                    if (busy.get((int) lba, (int) lba + count).cardinality() == 0) {
+                        busy.set((int) lba, (int) lba + count);
+                        break;
+                    }
+                }
+                Thread.yield();
             }
             final long fseq = seq;
             final long flba = lba;

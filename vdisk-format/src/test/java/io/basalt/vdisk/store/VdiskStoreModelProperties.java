@@ -167,7 +167,7 @@ class VdiskStoreModelProperties {
         }
 
         private VdiskStore openStore() {
-            VdiskStore s = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2));
+            VdiskStore s = VdiskStore.open(dir, new VdiskStore.Options(8L << 20, 2).withExtents(true)); // large writes: extent files
             if (manualGc) {
                 s.gcWorker().close();
                 s.gcWorker().gc().stepGrains(1 + rnd.nextInt(3));
@@ -277,12 +277,32 @@ class VdiskStoreModelProperties {
         }
 
         void write(ModelDisk d) {
+            int grains = d.head.length / d.grainSize;
+            int largeGrains = Math.max(1, ExtentWrites.BYTES_MIN / d.grainSize);
+            if (grains >= largeGrains && rnd.nextInt(4) == 0) {
+                writeLarge(d, grains, largeGrains);
+                return;
+            }
             int[] r = range(d, 3 * d.grainSize / d.blockSize + 2);
             byte[] data = payload(r[1] * d.blockSize);
             lastOp = "write " + d.name + " lba=" + r[0] + " blocks=" + r[1];
             dev(d).write(r[0], ByteBuffer.wrap(data), rnd.nextInt(10) == 0).join();
             System.arraycopy(data, 0, d.head, r[0] * d.blockSize, data.length);
             markMapped(d, r[0], r[1], true);
+            checkDisk(d);
+        }
+
+        /** Whole, aligned grains, at least ExtentWrites.BYTES_MIN: the extent path. */
+        void writeLarge(ModelDisk d, int grains, int largeGrains) {
+            int count = largeGrains + rnd.nextInt(grains - largeGrains + 1);
+            int first = rnd.nextInt(grains - count + 1);
+            int lba = first * d.grainSize / d.blockSize;
+            int blocks = count * d.grainSize / d.blockSize;
+            byte[] data = payload(blocks * d.blockSize);
+            lastOp = "large write " + d.name + " lba=" + lba + " blocks=" + blocks;
+            dev(d).write(lba, ByteBuffer.wrap(data), rnd.nextInt(10) == 0).join();
+            System.arraycopy(data, 0, d.head, lba * d.blockSize, data.length);
+            markMapped(d, lba, blocks, true);
             checkDisk(d);
         }
 
@@ -563,6 +583,11 @@ class VdiskStoreModelProperties {
         void checkAll() {
             for (ModelDisk d : disks.values()) {
                 checkDisk(d);
+            }
+            try {
+                ExtentFilesTest.checkCounts(store); // extent files: counts equal the pointers, none referenced is gone
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
         }
 
