@@ -17,7 +17,8 @@ public sealed interface PgOp {
      * A mutation of the vdisk's data that carries its writer's fencing token (the lock grant's,
      * docs/architecture.md "Locks and fencing"): the PG refuses it, as {@link PgResult.Fenced}, when
      * the token is below the vdisk's fence at its place in the log. Token 0 is "no lock": accepted
-     * only while the vdisk was never fenced. The constructors without a token give 0.
+     * only while the vdisk was never fenced, except for a {@link Snapshot}, an operator's, which
+     * changes no data and is taken whatever the fence. The constructors without a token give 0.
      */
     sealed interface FencedMutation extends Mutation {
         long token();

@@ -108,7 +108,7 @@ public final class ConsistentSnapshots {
     /**
      * The store takes the snapshots. On a cluster each with the token read before (the vdisk's
      * last): the placement groups fence it like a write, so a lock granted since refuses it (an
-     * unfenced snapshot of a vdisk that ever had a holder is refused anyway). The embedded store
+     * operator's token-0 snapshot would pass whatever the fence). The embedded store
      * takes them at one instant.
      */
     private static Void storeTakes(Datastore store, List<String> vdisks, String snap, Map<String, Long> tokens) {
