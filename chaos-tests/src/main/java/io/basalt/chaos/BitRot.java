@@ -59,6 +59,8 @@ final class BitRot implements AutoCloseable {
     static final int BLOCK_BYTES = 512;
     static final Duration READ_EVERY = Duration.ofMillis(200);
     static final Duration CALL_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a strike waits for the meta group to name the cold vdisk. */
+    static final Duration META_WAIT = Duration.ofSeconds(60);
 
     /**
      * What one bit-rot fault did: versions {@code rotted} on the victim ({@code targets} names
@@ -93,6 +95,8 @@ final class BitRot implements AutoCloseable {
     private final long seed;
     private final Consumer<String> progress;
     private ClusterClient client;
+    /** The cold vdisk's record: it never changes, so it is looked up once. */
+    private VdiskRecord coldRecord;
 
     BitRot(ClusterConfig config, long seed, Consumer<String> progress) {
         this.config = config;
@@ -122,6 +126,25 @@ final class BitRot implements AutoCloseable {
         return 0xB17_0000_0000_0000L | i;
     }
 
+    /**
+     * The cold vdisk's record, asked of the meta group until it answers (at most {@link
+     * #META_WAIT}): a fault may strike while the meta group still elects after the previous one.
+     */
+    private VdiskRecord coldVdisk() throws InterruptedException {
+        long deadline = System.nanoTime() + META_WAIT.toNanos();
+        while (coldRecord == null) {
+            try {
+                coldRecord = client.vdisk(VDISK).orElseThrow(() -> new IllegalStateException("no vdisk " + VDISK + ": BitRot.setUp was not run"));
+            } catch (BlockDeviceException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("bit rot: the meta group did not answer within " + META_WAIT.toSeconds() + " s: " + e.getMessage(), e);
+                }
+                TimeUnit.MILLISECONDS.sleep(500);
+            }
+        }
+        return coldRecord;
+    }
+
     /** Rots, holds, has it scrubbed and checks; see the class comment. */
     Outcome strike(Schedule.Fault f, ClusterConfig now) throws IOException, InterruptedException {
         config = now; // a replaced node changes it
@@ -138,7 +161,7 @@ final class BitRot implements AutoCloseable {
         RaftPeer peer = RaftPeer.newBuilder().setId(RaftSetup.peerId(victim)).setAddress(config.node(victim).address()).build();
         long[] before = counters(view);
         Placement placement = new Placement(config);
-        VdiskRecord cold = client.vdisk(VDISK).orElseThrow(() -> new IllegalStateException("no vdisk " + VDISK + ": BitRot.setUp was not run"));
+        VdiskRecord cold = coldVdisk();
         Random random = new Random(seed * 1_000_003L + f.index());
         List<Target> targets = new ArrayList<>();
         List<String> problems = new ArrayList<>();
